@@ -1,0 +1,75 @@
+//! The adapter interface between the server and a linked WhatsApp number.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use handoff_proto::Delivery;
+
+use crate::Jid;
+
+/// Where a device stands with WhatsApp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    PendingLink,
+    Connected,
+    Disconnected,
+    LoggedOut,
+}
+
+/// Everything a linked number reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeviceEvent {
+    /// A QR code to scan (it rotates; each one expires).
+    Pairing { qr: String, expires_at: DateTime<Utc> },
+    /// The link came up or went down. `phone` is the linked number once known.
+    Connection { state: LinkState, phone: Option<String> },
+    /// A message in a chat. `from_me` is true for messages typed on the phone itself.
+    Message {
+        wa_message_id: String,
+        chat: Jid,
+        push_name: Option<String>,
+        body: String,
+        at: DateTime<Utc>,
+        from_me: bool,
+    },
+    /// A delivery receipt for a message this device sent.
+    Receipt { wa_message_id: String, state: Delivery },
+    /// The customer started or stopped typing.
+    Typing { chat: Jid, composing: bool },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// Receives device events. The server's sink commits each event before it returns, so an
+/// adapter that acknowledges upstream only after `deliver` returns loses nothing.
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync {
+    async fn deliver(&self, event: DeviceEvent) -> Result<(), SinkError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error("the device is not connected to WhatsApp")]
+    NotConnected,
+    #[error("WhatsApp refused the request: {0}")]
+    Refused(String),
+    #[error("the device could not be reached: {0}")]
+    Unreachable(String),
+}
+
+/// One linked WhatsApp number. Outbound actions only; everything inbound goes to the sink.
+#[async_trait::async_trait]
+pub trait DeviceAdapter: Send + Sync {
+    /// Starts the adapter; from now on it reports to `sink`.
+    async fn start(&self, sink: Arc<dyn EventSink>) -> Result<(), AdapterError>;
+    /// Sends a text to a chat and returns WhatsApp's message id for it.
+    async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError>;
+    /// Marks the chat read up to and including these messages.
+    async fn mark_read(&self, chat: &Jid, wa_message_ids: &[String]) -> Result<(), AdapterError>;
+    /// Shows or clears "typing..." to the customer.
+    async fn set_typing(&self, chat: &Jid, composing: bool) -> Result<(), AdapterError>;
+    /// Unlinks the number.
+    async fn logout(&self) -> Result<(), AdapterError>;
+}

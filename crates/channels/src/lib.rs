@@ -1,0 +1,14 @@
+//! handoff-channels: how the server talks to linked WhatsApp numbers.
+//!
+//! A [`DeviceAdapter`] drives one linked number. It reports everything that happens on it as
+//! [`DeviceEvent`]s to an [`EventSink`] (the server's ingest, which commits before it returns) and
+//! takes the few outbound actions WhatsApp knows: send a text, mark read, typing, log out.
+//! There is deliberately no way to hand an adapter an internal note.
+
+mod adapter;
+mod jid;
+pub mod simulator;
+
+pub use adapter::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, LinkState, SinkError};
+pub use jid::Jid;
+pub use simulator::Simulator;

@@ -1,0 +1,276 @@
+//! A simulated WhatsApp number for demos and tests.
+//!
+//! It behaves like a linked phone: it shows a QR until linked, delivers customer messages to the
+//! sink, gives every sent message a WhatsApp-style id, and reports receipts
+//! (sent -> delivered -> read) after short random delays drawn from a seeded RNG.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use handoff_proto::Delivery;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, SinkError};
+
+/// What the simulated phone was asked to send to WhatsApp.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentRecord {
+    pub to: Jid,
+    pub body: String,
+    pub wa_message_id: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    pub seed: u64,
+    /// The simulated phone's own number.
+    pub phone: String,
+    /// Start already linked (demo devices) instead of showing a QR.
+    pub linked: bool,
+    /// Delay range between receipt steps; `None` sends no automatic receipts.
+    pub receipt_delay: Option<(Duration, Duration)>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            seed: 7,
+            phone: "+15550100".into(),
+            linked: false,
+            receipt_delay: Some((Duration::from_millis(300), Duration::from_millis(1500))),
+        }
+    }
+}
+
+struct State {
+    rng: StdRng,
+    link: LinkState,
+    sent: Vec<SentRecord>,
+    marked_read: Vec<String>,
+}
+
+pub struct Simulator {
+    config: SimulatorConfig,
+    state: Mutex<State>,
+    sink: OnceLock<Arc<dyn EventSink>>,
+}
+
+impl Simulator {
+    pub fn new(config: SimulatorConfig) -> Arc<Simulator> {
+        let state = State {
+            rng: StdRng::seed_from_u64(config.seed),
+            link: if config.linked { LinkState::Connected } else { LinkState::PendingLink },
+            sent: Vec::new(),
+            marked_read: Vec::new(),
+        };
+        Arc::new(Simulator { config, state: Mutex::new(state), sink: OnceLock::new() })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn sink(&self) -> Result<&Arc<dyn EventSink>, SinkError> {
+        self.sink.get().ok_or_else(|| SinkError("the simulator has not been started".into()))
+    }
+
+    /// A fresh WhatsApp-style message id (`3EB0` + 16 hex digits, like WhatsApp Web's).
+    fn new_message_id(&self) -> String {
+        let n: u64 = self.state().rng.random();
+        format!("3EB0{n:016X}")
+    }
+
+    pub fn link_state(&self) -> LinkState {
+        self.state().link
+    }
+
+    /// A customer writes to this number. Returns the WhatsApp id the message was delivered with.
+    pub async fn inject_inbound(
+        &self,
+        from: Jid,
+        name: Option<String>,
+        body: String,
+        wa_message_id: Option<String>,
+    ) -> Result<String, AdapterError> {
+        if self.link_state() != LinkState::Connected {
+            return Err(AdapterError::NotConnected);
+        }
+        let wa_message_id = wa_message_id.unwrap_or_else(|| self.new_message_id());
+        let event = DeviceEvent::Message {
+            wa_message_id: wa_message_id.clone(),
+            chat: from,
+            push_name: name,
+            body,
+            at: Utc::now(),
+            from_me: false,
+        };
+        self.deliver(event).await?;
+        Ok(wa_message_id)
+    }
+
+    /// The person holding the phone scans the QR: the link completes.
+    pub async fn complete_link(&self) -> Result<(), AdapterError> {
+        self.state().link = LinkState::Connected;
+        self.deliver(DeviceEvent::Connection { state: LinkState::Connected, phone: Some(self.config.phone.clone()) })
+            .await
+    }
+
+    /// The phone loses its connection.
+    pub async fn disconnect(&self) -> Result<(), AdapterError> {
+        self.state().link = LinkState::Disconnected;
+        self.deliver(DeviceEvent::Connection { state: LinkState::Disconnected, phone: None }).await
+    }
+
+    /// Reports a receipt for a sent message, as WhatsApp would.
+    pub async fn receipt(&self, wa_message_id: String, state: Delivery) -> Result<(), AdapterError> {
+        self.deliver(DeviceEvent::Receipt { wa_message_id, state }).await
+    }
+
+    /// Everything this number was asked to send, oldest first.
+    pub fn sent(&self) -> Vec<SentRecord> {
+        self.state().sent.clone()
+    }
+
+    /// Message ids the server asked to mark read.
+    pub fn marked_read(&self) -> Vec<String> {
+        self.state().marked_read.clone()
+    }
+
+    async fn deliver(&self, event: DeviceEvent) -> Result<(), AdapterError> {
+        let sink = self.sink().map_err(|e| AdapterError::Unreachable(e.0))?;
+        sink.deliver(event).await.map_err(|e| AdapterError::Unreachable(e.0))
+    }
+
+    fn schedule_receipts(&self, wa_message_id: String) {
+        let (Some((lo, hi)), Ok(sink)) = (self.config.receipt_delay, self.sink()) else { return };
+        let sink = Arc::clone(sink);
+        let delays: Vec<Duration> = {
+            let mut st = self.state();
+            (0..2).map(|_| st.rng.random_range(lo..=hi)).collect()
+        };
+        tokio::spawn(async move {
+            for (delay, state) in delays.into_iter().zip([Delivery::Delivered, Delivery::Read]) {
+                tokio::time::sleep(delay).await;
+                let receipt = DeviceEvent::Receipt { wa_message_id: wa_message_id.clone(), state };
+                if let Err(e) = sink.deliver(receipt).await {
+                    tracing::warn!(error = %e, "simulator receipt not delivered");
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl DeviceAdapter for Simulator {
+    async fn start(&self, sink: Arc<dyn EventSink>) -> Result<(), AdapterError> {
+        if self.sink.set(sink).is_err() {
+            return Ok(()); // already started
+        }
+        let event = match self.link_state() {
+            LinkState::Connected => {
+                DeviceEvent::Connection { state: LinkState::Connected, phone: Some(self.config.phone.clone()) }
+            }
+            _ => {
+                let code: u128 = self.state().rng.random();
+                DeviceEvent::Pairing {
+                    qr: format!("2@{code:032x},handoff-simulator"),
+                    expires_at: Utc::now() + chrono::Duration::seconds(60),
+                }
+            }
+        };
+        self.deliver(event).await
+    }
+
+    async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError> {
+        if self.link_state() != LinkState::Connected {
+            return Err(AdapterError::NotConnected);
+        }
+        let wa_message_id = self.new_message_id();
+        self.state().sent.push(SentRecord {
+            to: chat.clone(),
+            body: body.to_string(),
+            wa_message_id: wa_message_id.clone(),
+            at: Utc::now(),
+        });
+        self.schedule_receipts(wa_message_id.clone());
+        Ok(wa_message_id)
+    }
+
+    async fn mark_read(&self, _chat: &Jid, wa_message_ids: &[String]) -> Result<(), AdapterError> {
+        self.state().marked_read.extend_from_slice(wa_message_ids);
+        Ok(())
+    }
+
+    async fn set_typing(&self, _chat: &Jid, _composing: bool) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    async fn logout(&self) -> Result<(), AdapterError> {
+        self.state().link = LinkState::LoggedOut;
+        self.deliver(DeviceEvent::Connection { state: LinkState::LoggedOut, phone: None }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    struct ChannelSink(mpsc::UnboundedSender<DeviceEvent>);
+
+    #[async_trait::async_trait]
+    impl EventSink for ChannelSink {
+        async fn deliver(&self, event: DeviceEvent) -> Result<(), SinkError> {
+            self.0.send(event).map_err(|e| SinkError(e.to_string()))
+        }
+    }
+
+    async fn started(config: SimulatorConfig) -> (Arc<Simulator>, mpsc::UnboundedReceiver<DeviceEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sim = Simulator::new(config);
+        sim.start(Arc::new(ChannelSink(tx))).await.unwrap();
+        (sim, rx)
+    }
+
+    #[tokio::test]
+    async fn unlinked_device_shows_qr_then_links() {
+        let (sim, mut rx) = started(SimulatorConfig::default()).await;
+        assert!(matches!(rx.recv().await, Some(DeviceEvent::Pairing { .. })));
+        let jid = Jid::parse("+4915112345678").unwrap();
+        assert!(matches!(sim.send_text(&jid, "hi").await, Err(AdapterError::NotConnected)));
+        sim.complete_link().await.unwrap();
+        assert!(matches!(rx.recv().await, Some(DeviceEvent::Connection { state: LinkState::Connected, .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sent_messages_get_ids_and_receipts_in_order() {
+        let config = SimulatorConfig { linked: true, ..SimulatorConfig::default() };
+        let (sim, mut rx) = started(config).await;
+        assert!(matches!(rx.recv().await, Some(DeviceEvent::Connection { .. })));
+        let jid = Jid::parse("+4915112345678").unwrap();
+        let id = sim.send_text(&jid, "Hello").await.unwrap();
+        assert!(id.starts_with("3EB0") && id.len() == 20);
+        assert_eq!(sim.sent()[0].body, "Hello");
+        // clock: the paused runtime advances time to each receipt
+        let states: Vec<Delivery> = [rx.recv().await, rx.recv().await]
+            .into_iter()
+            .map(|e| match e {
+                Some(DeviceEvent::Receipt { wa_message_id, state }) if wa_message_id == id => state,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(states, vec![Delivery::Delivered, Delivery::Read]);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_ids() {
+        let config = SimulatorConfig { linked: true, receipt_delay: None, ..SimulatorConfig::default() };
+        let a = Simulator::new(config.clone());
+        let b = Simulator::new(config);
+        assert_eq!(a.new_message_id(), b.new_message_id());
+    }
+}

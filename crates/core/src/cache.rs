@@ -1,0 +1,373 @@
+//! The local SQLite cache: the server's state as far as the event log has been applied, plus
+//! optimistic rows for changes still in the outbox.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use handoff_proto::{
+    sortable_time as ts, Contact, Conversation, ConversationStatus, Delivery, Device, DeviceKind, DeviceStatus, Event,
+    EventBody, Message, MessageKind, Role, Seq, User,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use crate::types::{InboxView, Thread, ThreadMessage};
+
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+#[derive(Clone)]
+pub struct Cache {
+    pool: SqlitePool,
+}
+
+/// What applying a batch of events touched, so the UI re-reads only that.
+#[derive(Default, Debug)]
+pub struct Touched {
+    pub inbox: bool,
+    pub directory: bool,
+    pub conversations: Vec<Uuid>,
+}
+
+impl Touched {
+    fn conversation(&mut self, id: Uuid) {
+        if !self.conversations.contains(&id) {
+            self.conversations.push(id);
+        }
+    }
+}
+
+fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+fn bad(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("bad {what} in the cache").into())
+}
+
+fn uuid(row: &SqliteRow, col: &str) -> DbResult<Uuid> {
+    Uuid::parse_str(&row.try_get::<String, _>(col)?).map_err(decode)
+}
+
+fn opt_uuid(row: &SqliteRow, col: &str) -> DbResult<Option<Uuid>> {
+    row.try_get::<Option<String>, _>(col)?.map(|s| Uuid::parse_str(&s).map_err(decode)).transpose()
+}
+
+fn time(row: &SqliteRow, col: &str) -> DbResult<DateTime<Utc>> {
+    let s: String = row.try_get(col)?;
+    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(decode)
+}
+
+fn opt_time(row: &SqliteRow, col: &str) -> DbResult<Option<DateTime<Utc>>> {
+    match row.try_get::<Option<String>, _>(col)? {
+        Some(_) => time(row, col).map(Some),
+        None => Ok(None),
+    }
+}
+
+const CONVERSATION_SELECT: &str = "\
+SELECT c.*, \
+  (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
+     AND m.created_at > COALESCE((SELECT r.read_at FROM reads r WHERE r.conversation_id = c.id), '')) AS unread_count \
+FROM conversations c";
+
+fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
+    Ok(Conversation {
+        id: uuid(row, "id")?,
+        device_id: uuid(row, "device_id")?,
+        contact: Contact { id: uuid(row, "contact_id")?, name: row.try_get("contact_name")?, phone: row.try_get("contact_phone")? },
+        status: ConversationStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| bad("status"))?,
+        assignee_id: opt_uuid(row, "assignee_id")?,
+        team_id: opt_uuid(row, "team_id")?,
+        version: row.try_get("version")?,
+        last_message_at: time(row, "last_message_at")?,
+        last_message_preview: row.try_get("last_message_preview")?,
+        unread_count: row.try_get("unread_count")?,
+        assigned_at: opt_time(row, "assigned_at")?,
+    })
+}
+
+fn message_from_row(row: &SqliteRow) -> DbResult<ThreadMessage> {
+    let delivery: Option<String> = row.try_get("delivery")?;
+    Ok(ThreadMessage {
+        message: Message {
+            id: uuid(row, "id")?,
+            conversation_id: uuid(row, "conversation_id")?,
+            kind: MessageKind::parse(&row.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
+            body: row.try_get("body")?,
+            author_id: opt_uuid(row, "author_id")?,
+            created_at: time(row, "created_at")?,
+            delivery: delivery.map(|d| Delivery::parse(&d).ok_or_else(|| bad("delivery"))).transpose()?,
+            wa_message_id: row.try_get("wa_message_id")?,
+            mutation_id: opt_uuid(row, "mutation_id")?,
+        },
+        queued: row.try_get::<i64, _>("queued")? != 0,
+    })
+}
+
+impl Cache {
+    pub async fn open(path: &Path) -> Result<Cache, sqlx::Error> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // The outbox must survive a crash of the app: commit means on disk.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+        Ok(Cache { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn meta(&self, key: &str) -> DbResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(&self.pool).await
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> DbResult<()> {
+        set_meta(&mut *self.pool.acquire().await?, key, value).await
+    }
+
+    pub async fn last_seq(&self) -> DbResult<Seq> {
+        Ok(self.meta("last_seq").await?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    }
+
+    /// Forgets everything the server told us (a new epoch, or another server or user).
+    /// The outbox is kept unless `outbox` is true.
+    pub async fn wipe(&self, outbox: bool) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["users", "devices", "conversations", "reads"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM messages WHERE pending = 0").execute(&mut *tx).await?;
+        if outbox {
+            sqlx::query("DELETE FROM outbox").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM messages").execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM meta WHERE key IN ('last_seq', 'epoch')").execute(&mut *tx).await?;
+        tx.commit().await
+    }
+
+    /// Applies events in one transaction and moves `last_seq` to the last one.
+    /// Events at or below `last_seq` are skipped: applying twice changes nothing.
+    pub async fn apply_events(&self, events: &[Event], me: Uuid) -> DbResult<Touched> {
+        let mut touched = Touched::default();
+        let mut tx = self.pool.begin().await?;
+        let last: Seq = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_seq'")
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(0);
+        let mut head = last;
+        for event in events.iter().filter(|e| e.seq > last) {
+            apply_one(&mut tx, &event.body, me, &mut touched).await?;
+            head = head.max(event.seq);
+        }
+        set_meta(&mut tx, "last_seq", &head.to_string()).await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    pub async fn inbox(&self, view: InboxView, me: Uuid, limit: i64) -> DbResult<Vec<Conversation>> {
+        let filter = match view {
+            InboxView::Mine => "WHERE c.assignee_id = ?1 AND c.status != 'resolved'",
+            InboxView::Unassigned => "WHERE c.assignee_id IS NULL AND c.status != 'resolved' AND ?1 IS NOT NULL",
+            InboxView::All => "WHERE ?1 IS NOT NULL",
+        };
+        let sql = format!(
+            "{} {filter} ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?2",
+            CONVERSATION_SELECT
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(me.to_string()).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    pub async fn conversation(&self, id: Uuid) -> DbResult<Option<Conversation>> {
+        let sql = format!("{CONVERSATION_SELECT} WHERE c.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    pub async fn thread(&self, id: Uuid) -> DbResult<Option<Thread>> {
+        let Some(conversation) = self.conversation(id).await? else { return Ok(None) };
+        let rows = sqlx::query(
+            "SELECT m.*, (m.pending = 1 OR EXISTS (SELECT 1 FROM outbox o WHERE o.mutation_id = m.id)) AS queued \
+             FROM messages m WHERE m.conversation_id = ? ORDER BY m.created_at, m.id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let messages = rows.iter().map(message_from_row).collect::<DbResult<Vec<_>>>()?;
+        Ok(Some(Thread { conversation, messages }))
+    }
+
+    pub async fn users(&self) -> DbResult<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name COLLATE NOCASE").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(User {
+                    id: uuid(r, "id")?,
+                    email: r.try_get("email")?,
+                    name: r.try_get("name")?,
+                    role: Role::parse(&r.try_get::<String, _>("role")?).ok_or_else(|| bad("role"))?,
+                    active: r.try_get("active")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn devices(&self) -> DbResult<Vec<Device>> {
+        let rows = sqlx::query("SELECT * FROM devices ORDER BY name COLLATE NOCASE").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Device {
+                    id: uuid(r, "id")?,
+                    name: r.try_get("name")?,
+                    kind: DeviceKind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
+                    status: DeviceStatus::parse(&r.try_get::<String, _>("status")?).ok_or_else(|| bad("status"))?,
+                    phone: r.try_get("phone")?,
+                    last_seen_at: opt_time(r, "last_seen_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes the server's current copy of a conversation (after a rejected change).
+    pub async fn put_conversation(&self, c: &Conversation) -> DbResult<()> {
+        upsert_conversation(&mut *self.pool.acquire().await?, c).await
+    }
+}
+
+async fn set_meta(conn: &mut SqliteConnection, key: &str, value: &str) -> DbResult<()> {
+    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn apply_one(conn: &mut SqliteConnection, body: &EventBody, me: Uuid, touched: &mut Touched) -> DbResult<()> {
+    match body {
+        EventBody::MessageCreated { message, conversation } => {
+            upsert_message(conn, message).await?;
+            upsert_conversation(conn, conversation).await?;
+            touched.inbox = true;
+            touched.conversation(conversation.id);
+        }
+        EventBody::MessageUpdated { message } => {
+            upsert_message(conn, message).await?;
+            touched.conversation(message.conversation_id);
+        }
+        EventBody::ConversationUpdated { conversation, .. } => {
+            upsert_conversation(conn, conversation).await?;
+            touched.inbox = true;
+            touched.conversation(conversation.id);
+        }
+        EventBody::ConversationRead { conversation_id, user_id, read_at } => {
+            if *user_id == me {
+                sqlx::query(
+                    "INSERT INTO reads (conversation_id, read_at) VALUES (?, ?) \
+                     ON CONFLICT (conversation_id) DO UPDATE SET read_at = MAX(read_at, excluded.read_at)",
+                )
+                .bind(conversation_id.to_string())
+                .bind(ts(*read_at))
+                .execute(&mut *conn)
+                .await?;
+                touched.inbox = true;
+                touched.conversation(*conversation_id);
+            }
+        }
+        EventBody::DeviceUpdated { device } => {
+            sqlx::query("INSERT OR REPLACE INTO devices (id, name, kind, status, phone, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(device.id.to_string())
+                .bind(&device.name)
+                .bind(device.kind.as_str())
+                .bind(device.status.as_str())
+                .bind(&device.phone)
+                .bind(device.last_seen_at.map(ts))
+                .execute(&mut *conn)
+                .await?;
+            touched.directory = true;
+        }
+        EventBody::DeviceRemoved { device_id } => {
+            let id = device_id.to_string();
+            sqlx::query("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE device_id = ?)")
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM conversations WHERE device_id = ?").bind(&id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM devices WHERE id = ?").bind(&id).execute(&mut *conn).await?;
+            touched.directory = true;
+            touched.inbox = true;
+        }
+        EventBody::UserUpdated { user } => {
+            sqlx::query("INSERT OR REPLACE INTO users (id, email, name, role, active) VALUES (?, ?, ?, ?, ?)")
+                .bind(user.id.to_string())
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(user.role.as_str())
+                .bind(user.active)
+                .execute(&mut *conn)
+                .await?;
+            touched.directory = true;
+        }
+    }
+    Ok(())
+}
+
+async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> DbResult<()> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO conversations (id, device_id, contact_id, contact_name, contact_phone, status, assignee_id, \
+           team_id, version, assigned_at, last_message_at, last_message_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(c.id.to_string())
+    .bind(c.device_id.to_string())
+    .bind(c.contact.id.to_string())
+    .bind(&c.contact.name)
+    .bind(&c.contact.phone)
+    .bind(c.status.as_str())
+    .bind(c.assignee_id.map(|u| u.to_string()))
+    .bind(c.team_id.map(|u| u.to_string()))
+    .bind(c.version)
+    .bind(c.assigned_at.map(ts))
+    .bind(ts(c.last_message_at))
+    .bind(&c.last_message_preview)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn upsert_message(conn: &mut SqliteConnection, m: &Message) -> DbResult<()> {
+    if let Some(mutation_id) = m.mutation_id {
+        // The server's copy replaces the optimistic one.
+        sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1").bind(mutation_id.to_string()).execute(&mut *conn).await?;
+    }
+    insert_message(conn, m, false).await
+}
+
+pub(crate) async fn insert_message(conn: &mut SqliteConnection, m: &Message, pending: bool) -> DbResult<()> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO messages (id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, \
+           mutation_id, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.id.to_string())
+    .bind(m.conversation_id.to_string())
+    .bind(m.kind.as_str())
+    .bind(&m.body)
+    .bind(m.author_id.map(|u| u.to_string()))
+    .bind(ts(m.created_at))
+    .bind(m.delivery.map(Delivery::as_str))
+    .bind(&m.wa_message_id)
+    .bind(m.mutation_id.map(|u| u.to_string()))
+    .bind(pending)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! handoff-core: the desktop engine, with no UI dependency.
+//!
+//! * [`cache`]: the local SQLite copy of the server's state, and the queries the UI needs.
+//! * [`outbox`]: changes made here, applied optimistically and sent in order, exactly once.
+//! * [`sync`]: the WebSocket session: catch up from `last_seq`, stream live, reconnect with backoff.
+//!
+//! The shell (src-tauri) calls [`Client`] methods and forwards [`Change`]s to the UI.
+
+pub mod cache;
+pub mod outbox;
+mod rest;
+pub mod sync;
+pub mod types;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Op, User};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use cache::Cache;
+pub use types::*;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub server: String,
+    pub token: String,
+    pub user: User,
+}
+
+pub(crate) struct Inner {
+    pub cache: Cache,
+    pub http: reqwest::Client,
+    pub session: RwLock<Option<Session>>,
+    pub changes: broadcast::Sender<Change>,
+    pub state: watch::Sender<ConnectionState>,
+    /// Poked when the outbox has something new to send.
+    pub wake: Notify,
+    pub presence: Mutex<Option<mpsc::UnboundedSender<(Option<Uuid>, Activity)>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    pub fn emit(&self, change: Change) {
+        let _ = self.changes.send(change); // nobody listening is fine
+    }
+    pub fn set_state(&self, state: ConnectionState) {
+        self.state.send_replace(state.clone());
+        self.emit(Change::Connection { state });
+    }
+    fn session(&self) -> CoreResult<Session> {
+        self.session.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(CoreError::NotSignedIn)
+    }
+}
+
+/// One signed-in desktop client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl Client {
+    /// Opens (or creates) the cache at `cache_path`. Nothing is sent until [`Client::sign_in`] or [`Client::resume`].
+    pub async fn open(cache_path: &Path) -> CoreResult<Client> {
+        let cache = Cache::open(cache_path).await?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let inner = Arc::new(Inner {
+            cache,
+            http,
+            session: RwLock::new(None),
+            changes: broadcast::channel(1024).0,
+            state: watch::channel(ConnectionState::Idle).0,
+            wake: Notify::new(),
+            presence: Mutex::new(None),
+            task: Mutex::new(None),
+        });
+        Ok(Client { inner })
+    }
+
+    /// Signs in with email and password. Returns the session and its token (for the OS keyring).
+    pub async fn sign_in(&self, server: &str, email: &str, password: &str) -> CoreResult<(SessionInfo, String)> {
+        let server = normalize_server(server)?;
+        let login = rest::login(&self.inner.http, &server, email, password).await?;
+        let token = login.token.clone();
+        let info = self.activate(Session { server, token: login.token, user: login.user }).await?;
+        Ok((info, token))
+    }
+
+    /// Resumes with a stored token. When the server cannot be reached, the cached session opens
+    /// offline and sync keeps trying.
+    pub async fn resume(&self, server: &str, token: &str) -> CoreResult<SessionInfo> {
+        let server = normalize_server(server)?;
+        let user = match rest::me(&self.inner.http, &server, token).await {
+            Ok(user) => user,
+            Err(CoreError::Unreachable(_)) => self.cached_user(&server).await?.ok_or(CoreError::Unreachable(server.clone()))?,
+            Err(e) => return Err(e),
+        };
+        self.activate(Session { server, token: token.to_string(), user }).await
+    }
+
+    async fn cached_user(&self, server: &str) -> CoreResult<Option<User>> {
+        if self.inner.cache.meta("server").await?.as_deref() != Some(server) {
+            return Ok(None);
+        }
+        Ok(self.inner.cache.meta("user").await?.and_then(|u| serde_json::from_str(&u).ok()))
+    }
+
+    async fn activate(&self, session: Session) -> CoreResult<SessionInfo> {
+        self.stop().await;
+        let cache = &self.inner.cache;
+        let same_account = cache.meta("server").await?.as_deref() == Some(session.server.as_str())
+            && cache.meta("user_id").await?.as_deref() == Some(session.user.id.to_string().as_str());
+        if !same_account {
+            cache.wipe(true).await?;
+        }
+        cache.set_meta("server", &session.server).await?;
+        cache.set_meta("user_id", &session.user.id.to_string()).await?;
+        cache.set_meta("user", &serde_json::to_string(&session.user).unwrap_or_default()).await?;
+        let info = SessionInfo { server: session.server.clone(), user: session.user.clone() };
+        *self.inner.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
+        self.start();
+        Ok(info)
+    }
+
+    /// Starts (or restarts) the sync loop for the current session.
+    pub fn start(&self) {
+        let Ok(session) = self.inner.session() else { return };
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.inner.presence.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        let handle = tokio::spawn(sync::run(Arc::clone(&self.inner), session, rx));
+        if let Some(old) = self.inner.task.lock().unwrap_or_else(|p| p.into_inner()).replace(handle) {
+            old.abort();
+        }
+    }
+
+    /// Stops syncing (the connection closes); the cache and outbox stay.
+    pub async fn stop(&self) {
+        let task = self.inner.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        self.inner.set_state(ConnectionState::Idle);
+    }
+
+    /// Signs out on the server (when reachable) and stops. `wipe` also forgets the local cache.
+    pub async fn sign_out(&self, wipe: bool) -> CoreResult<()> {
+        self.stop().await;
+        let session = self.inner.session.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(s) = session {
+            if let Err(e) = rest::logout(&self.inner.http, &s.server, &s.token).await {
+                tracing::info!(error = %e, "server-side logout failed; the token stays valid until it is revoked");
+            }
+        }
+        if wipe {
+            self.inner.cache.wipe(true).await?;
+            for key in ["server", "user_id", "user"] {
+                sqlx::query("DELETE FROM meta WHERE key = ?").bind(key).execute(self.inner.cache.pool()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn session(&self) -> Option<SessionInfo> {
+        let s = self.inner.session.read().unwrap_or_else(|p| p.into_inner());
+        s.as_ref().map(|s| SessionInfo { server: s.server.clone(), user: s.user.clone() })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+
+    pub fn connection(&self) -> ConnectionState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// Waits until the connection is in a state `pred` accepts.
+    pub async fn wait_connection(&self, pred: impl Fn(&ConnectionState) -> bool) {
+        let mut rx = self.inner.state.subscribe();
+        let _ = rx.wait_for(|s| pred(s)).await;
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.inner.cache
+    }
+
+    fn me(&self) -> CoreResult<Uuid> {
+        Ok(self.inner.session()?.user.id)
+    }
+
+    pub async fn inbox(&self, view: InboxView, limit: i64) -> CoreResult<Vec<Conversation>> {
+        Ok(self.inner.cache.inbox(view, self.me()?, limit.clamp(1, 5000)).await?)
+    }
+
+    pub async fn thread(&self, conversation_id: Uuid) -> CoreResult<Option<Thread>> {
+        Ok(self.inner.cache.thread(conversation_id).await?)
+    }
+
+    pub async fn users(&self) -> CoreResult<Vec<User>> {
+        Ok(self.inner.cache.users().await?)
+    }
+
+    pub async fn devices(&self) -> CoreResult<Vec<Device>> {
+        Ok(self.inner.cache.devices().await?)
+    }
+
+    pub async fn last_seq(&self) -> CoreResult<i64> {
+        Ok(self.inner.cache.last_seq().await?)
+    }
+
+    pub async fn outbox_len(&self) -> CoreResult<i64> {
+        Ok(outbox::len(&self.inner.cache).await?)
+    }
+
+    async fn enqueue(&self, op: Op) -> CoreResult<Uuid> {
+        let me = self.me()?;
+        let conversation_id = op.conversation_id();
+        if self.inner.cache.conversation(conversation_id).await?.is_none() {
+            return Err(CoreError::Invalid("no such conversation".into()));
+        }
+        let id = outbox::enqueue(&self.inner.cache, me, op).await?;
+        self.inner.emit(Change::Conversation { conversation_id });
+        self.inner.emit(Change::Inbox);
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Replies to the customer. `seen_version` is the version the agent was looking at (the
+    /// cached one when `None`); the server refuses the reply if something changed since, unless `force`.
+    pub async fn reply(&self, conversation_id: Uuid, body: &str, seen_version: Option<i64>, force: bool) -> CoreResult<Uuid> {
+        check_body(body)?;
+        let seen_version = match seen_version {
+            Some(v) => v,
+            None => self.inner.cache.conversation(conversation_id).await?.map(|c| c.version).unwrap_or(0),
+        };
+        self.enqueue(Op::Reply { conversation_id, body: body.to_string(), seen_version, force }).await
+    }
+
+    /// An internal note: only the team sees it.
+    pub async fn note(&self, conversation_id: Uuid, body: &str) -> CoreResult<Uuid> {
+        check_body(body)?;
+        self.enqueue(Op::Note { conversation_id, body: body.to_string() }).await
+    }
+
+    pub async fn claim(&self, conversation_id: Uuid) -> CoreResult<Uuid> {
+        self.enqueue(Op::Claim { conversation_id }).await
+    }
+
+    pub async fn assign(&self, conversation_id: Uuid, assignee_id: Option<Uuid>) -> CoreResult<Uuid> {
+        self.enqueue(Op::Assign { conversation_id, assignee_id }).await
+    }
+
+    pub async fn set_status(&self, conversation_id: Uuid, status: ConversationStatus) -> CoreResult<Uuid> {
+        if status == ConversationStatus::Snoozed {
+            return Err(CoreError::Invalid("snoozing needs a wake-up time".into()));
+        }
+        self.enqueue(Op::SetStatus { conversation_id, status, snooze_until: None }).await
+    }
+
+    pub async fn mark_read(&self, conversation_id: Uuid) -> CoreResult<Uuid> {
+        self.enqueue(Op::MarkRead { conversation_id }).await
+    }
+
+    /// Tells the team what I am doing (viewing, typing). Ephemeral: dropped while offline.
+    pub fn set_presence(&self, conversation_id: Option<Uuid>, activity: Activity) {
+        if let Some(tx) = self.inner.presence.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = tx.send((conversation_id, activity));
+        }
+    }
+}
+
+fn check_body(body: &str) -> CoreResult<()> {
+    if body.trim().is_empty() {
+        return Err(CoreError::Invalid("the message is empty".into()));
+    }
+    Ok(())
+}
+
+/// `example.com:8750` -> `http://example.com:8750`; trailing slashes go.
+fn normalize_server(server: &str) -> CoreResult<String> {
+    let s = server.trim().trim_end_matches('/');
+    if s.is_empty() {
+        return Err(CoreError::Invalid("enter the server's address".into()));
+    }
+    let s = if s.starts_with("http://") || s.starts_with("https://") { s.to_string() } else { format!("http://{s}") };
+    let parsed = reqwest::Url::parse(&s).map_err(|_| CoreError::Invalid(format!("{server} is not a server address")))?;
+    if parsed.host_str().is_none() {
+        return Err(CoreError::Invalid(format!("{server} is not a server address")));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_server;
+
+    #[test]
+    fn server_addresses_are_normalised() {
+        assert_eq!(normalize_server("localhost:8750/").unwrap(), "http://localhost:8750");
+        assert_eq!(normalize_server(" https://inbox.example.com ").unwrap(), "https://inbox.example.com");
+        assert!(normalize_server("").is_err());
+        assert!(normalize_server("http://").is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! The few HTTP calls the core makes (sign-in, and re-reading a conversation after a refusal).
+
+use handoff_proto::{Conversation, ErrorBody, LoginRequest, LoginResponse, User};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::{CoreError, CoreResult};
+
+fn unreachable(server: &str, e: reqwest::Error) -> CoreError {
+    tracing::debug!(error = %e, server, "request failed");
+    CoreError::Unreachable(server.to_string())
+}
+
+async fn server_error(resp: reqwest::Response) -> CoreError {
+    let status = resp.status();
+    match resp.json::<ErrorBody>().await {
+        Ok(body) => CoreError::Server(body.error.message),
+        Err(_) => CoreError::Server(format!("the server answered {status}")),
+    }
+}
+
+pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> CoreResult<LoginResponse> {
+    let resp = http
+        .post(format!("{server}/api/v1/auth/login"))
+        .json(&LoginRequest { email: email.trim().to_string(), password: password.to_string() })
+        .send()
+        .await
+        .map_err(|e| unreachable(server, e))?;
+    match resp.status() {
+        StatusCode::OK => resp.json().await.map_err(|e| CoreError::Server(e.to_string())),
+        StatusCode::UNAUTHORIZED => Err(CoreError::WrongCredentials),
+        _ => Err(server_error(resp).await),
+    }
+}
+
+pub async fn me(http: &reqwest::Client, server: &str, token: &str) -> CoreResult<User> {
+    let resp = http.get(format!("{server}/api/v1/me")).bearer_auth(token).send().await.map_err(|e| unreachable(server, e))?;
+    match resp.status() {
+        StatusCode::OK => resp.json().await.map_err(|e| CoreError::Server(e.to_string())),
+        StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
+        _ => Err(server_error(resp).await),
+    }
+}
+
+pub async fn logout(http: &reqwest::Client, server: &str, token: &str) -> CoreResult<()> {
+    let resp =
+        http.post(format!("{server}/api/v1/auth/logout")).bearer_auth(token).send().await.map_err(|e| unreachable(server, e))?;
+    if resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED {
+        Ok(())
+    } else {
+        Err(server_error(resp).await)
+    }
+}
+
+pub async fn conversation(http: &reqwest::Client, server: &str, token: &str, id: Uuid) -> CoreResult<Conversation> {
+    let resp = http
+        .get(format!("{server}/api/v1/conversations/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| unreachable(server, e))?;
+    if resp.status() == StatusCode::OK {
+        resp.json().await.map_err(|e| CoreError::Server(e.to_string()))
+    } else {
+        Err(server_error(resp).await)
+    }
+}

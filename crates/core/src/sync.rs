@@ -1,0 +1,332 @@
+//! The sync loop: one WebSocket session at a time, reconnecting with jittered backoff.
+//!
+//! Per connection: `hello{last_seq}` -> `welcome{epoch, head_seq}`. A different epoch than the
+//! cache's means the server's history was replaced: the cache is wiped (the outbox kept) and the
+//! client reconnects from 0. Then the outbox is sent in order, events are applied in batches (one
+//! transaction each, `last_seq` moving with them), and acks/rejects settle the outbox.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use handoff_proto::{Activity, ClientFrame, Event, Op, ServerFrame, PROTOCOL_VERSION};
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{header::AUTHORIZATION, HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use uuid::Uuid;
+
+use crate::cache::Touched;
+use crate::types::{Change, ConnectionState};
+use crate::{outbox, rest, Inner, Session};
+
+/// Most events applied in one cache transaction.
+const BATCH: usize = 500;
+const PING_EVERY: Duration = Duration::from_secs(20);
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Exponential backoff with full jitter: 0.5 s doubling up to 30 s.
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new() -> Backoff {
+        Backoff { attempt: 0 }
+    }
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+    pub fn next_delay(&mut self) -> Duration {
+        let cap = (500u64 << self.attempt.min(6)).min(30_000);
+        self.attempt += 1;
+        Duration::from_millis(rand::rng().random_range(cap / 2..=cap))
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+enum Exit {
+    /// Reconnect at once (new epoch, or told to catch up).
+    Again,
+    /// The connection ended; wait, then reconnect.
+    Lost(String),
+    /// The token no longer works: stop.
+    SignedOut,
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>) {
+    let mut backoff = Backoff::new();
+    let mut offline_since = None;
+    loop {
+        if offline_since.is_none() {
+            inner.set_state(ConnectionState::Connecting);
+        }
+        let exit = match connect(&inner, &session, &mut backoff, &mut presence).await {
+            Ok(exit) => exit,
+            Err(e) => Exit::Lost(e),
+        };
+        match exit {
+            Exit::Again => continue,
+            Exit::SignedOut => {
+                let since = Utc::now();
+                inner.set_state(ConnectionState::Offline { since, reason: "signed out: sign in again".into() });
+                return;
+            }
+            Exit::Lost(reason) => {
+                let since = *offline_since.get_or_insert_with(Utc::now);
+                tracing::info!(reason, "offline");
+                inner.set_state(ConnectionState::Offline { since, reason });
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+        // Stays "offline since" the first failure until a welcome arrives.
+        if matches!(*inner.state.borrow(), ConnectionState::Online | ConnectionState::CatchingUp { .. }) {
+            offline_since = None;
+        }
+    }
+}
+
+fn ws_url(server: &str) -> String {
+    let rest = server.strip_prefix("https://").map(|r| format!("wss://{r}"));
+    let url = rest.unwrap_or_else(|| format!("ws://{}", server.trim_start_matches("http://")));
+    format!("{url}/api/v1/ws")
+}
+
+async fn send(ws: &mut Ws, frame: &ClientFrame) -> Result<(), String> {
+    let json = serde_json::to_string(frame).map_err(|e| e.to_string())?;
+    ws.send(WsMessage::Text(json.into())).await.map_err(|e| e.to_string())
+}
+
+async fn next_frame(ws: &mut Ws) -> Result<ServerFrame, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Text(t))) => return serde_json::from_str(&t).map_err(|e| format!("bad frame: {e}")),
+            Some(Ok(WsMessage::Close(_))) | None => return Err("the server closed the connection".into()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.to_string()),
+        }
+    }
+}
+
+async fn connect(
+    inner: &Arc<Inner>,
+    session: &Session,
+    backoff: &mut Backoff,
+    presence: &mut mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>,
+) -> Result<Exit, String> {
+    let mut request = ws_url(&session.server).into_client_request().map_err(|e| e.to_string())?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|e| e.to_string())?;
+    request.headers_mut().insert(AUTHORIZATION, bearer);
+    let mut ws = match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => ws,
+        Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => return Ok(Exit::SignedOut),
+        Err(e) => return Err(format!("server not reachable: {e}")),
+    };
+    let cache = &inner.cache;
+    let last_seq = cache.last_seq().await.map_err(|e| e.to_string())?;
+    send(&mut ws, &ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq }).await?;
+    let welcome = tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut ws)).await.map_err(|_| "no welcome".to_string())??;
+    let (epoch, head_seq) = match welcome {
+        ServerFrame::Welcome { epoch, head_seq, .. } => (epoch, head_seq),
+        ServerFrame::Error { code, message } if code == "unsupported_protocol" => return Err(message),
+        other => return Err(format!("expected welcome, got {other:?}")),
+    };
+    let cached_epoch = cache.meta("epoch").await.map_err(|e| e.to_string())?;
+    if cached_epoch.as_deref().is_some_and(|e| e != epoch.to_string()) || head_seq < last_seq {
+        tracing::warn!(%epoch, "the server's history changed: resyncing from scratch");
+        cache.wipe(false).await.map_err(|e| e.to_string())?;
+        cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
+        inner.emit(Change::Inbox);
+        return Ok(Exit::Again);
+    }
+    cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
+    backoff.reset();
+
+    let total = head_seq - last_seq;
+    if total > 0 {
+        inner.set_state(ConnectionState::CatchingUp { done: 0, total });
+    } else {
+        inner.set_state(ConnectionState::Online);
+    }
+    let mut sent: HashSet<Uuid> = HashSet::new();
+    flush(inner, &mut ws, &mut sent).await?;
+
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut nonce = 0u64;
+    loop {
+        tokio::select! {
+            frame = next_frame(&mut ws) => {
+                let frame = frame?;
+                if let Some(exit) = handle(inner, session, &mut ws, frame, last_seq, head_seq).await? {
+                    return Ok(exit);
+                }
+            }
+            _ = inner.wake.notified() => flush(inner, &mut ws, &mut sent).await?,
+            Some((conversation_id, activity)) = presence.recv() => {
+                send(&mut ws, &ClientFrame::Presence { conversation_id, activity }).await?;
+            }
+            _ = ping.tick() => {
+                nonce += 1;
+                send(&mut ws, &ClientFrame::Ping { nonce }).await?;
+            }
+        }
+    }
+}
+
+/// Sends every queued mutation not yet sent on this connection, oldest first.
+async fn flush(inner: &Inner, ws: &mut Ws, sent: &mut HashSet<Uuid>) -> Result<(), String> {
+    for p in outbox::pending(&inner.cache).await.map_err(|e| e.to_string())? {
+        if sent.insert(p.mutation_id) {
+            send(ws, &ClientFrame::Mutate { mutation_id: p.mutation_id, op: p.op }).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn handle(
+    inner: &Arc<Inner>,
+    session: &Session,
+    ws: &mut Ws,
+    frame: ServerFrame,
+    start_seq: i64,
+    head_seq: i64,
+) -> Result<Option<Exit>, String> {
+    match frame {
+        ServerFrame::Event(first) => {
+            // Take whatever else has already arrived, and apply it in one transaction.
+            let mut batch = vec![first];
+            let mut other = Vec::new();
+            while batch.len() < BATCH {
+                match ws.next().now_or_never() {
+                    Some(Some(Ok(WsMessage::Text(t)))) => match serde_json::from_str::<ServerFrame>(&t) {
+                        Ok(ServerFrame::Event(e)) => batch.push(e),
+                        Ok(f) => {
+                            other.push(f);
+                            break;
+                        }
+                        Err(e) => return Err(format!("bad frame: {e}")),
+                    },
+                    Some(Some(Ok(WsMessage::Close(_)))) | Some(None) => return Err("the server closed the connection".into()),
+                    Some(Some(Err(e))) => return Err(e.to_string()),
+                    Some(Some(Ok(_))) => continue,
+                    None => break,
+                }
+            }
+            apply(inner, session, &batch, start_seq, head_seq).await?;
+            for f in other {
+                if let Some(exit) = Box::pin(handle(inner, session, ws, f, start_seq, head_seq)).await? {
+                    return Ok(Some(exit));
+                }
+            }
+        }
+        ServerFrame::Ack { mutation_id, .. } => {
+            let op = outbox::acknowledged(&inner.cache, mutation_id).await.map_err(|e| e.to_string())?;
+            if let Some(op) = op {
+                inner.emit(Change::Conversation { conversation_id: op.conversation_id() });
+            }
+        }
+        ServerFrame::Reject { mutation_id, error } => {
+            let op = outbox::rejected(&inner.cache, mutation_id).await.map_err(|e| e.to_string())?;
+            if let Some(op) = op {
+                rolled_back(inner, session, mutation_id, op, error).await;
+            }
+        }
+        ServerFrame::Presence { user_id, conversation_id, activity, .. } => {
+            inner.emit(Change::Presence { user_id, conversation_id, activity });
+        }
+        ServerFrame::Error { code, message } => {
+            return Ok(Some(if code == "lagged" || code == "role_changed" {
+                Exit::Again
+            } else if code == "unauthenticated" {
+                Exit::SignedOut
+            } else {
+                Exit::Lost(message)
+            }));
+        }
+        ServerFrame::Pong { .. } | ServerFrame::Welcome { .. } => {}
+    }
+    Ok(None)
+}
+
+async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64, head_seq: i64) -> Result<(), String> {
+    let touched: Touched = inner.cache.apply_events(batch, session.user.id).await.map_err(|e| e.to_string())?;
+    let last = batch.last().map(|e| e.seq).unwrap_or(start_seq);
+    let catching_up = matches!(*inner.state.borrow(), ConnectionState::CatchingUp { .. });
+    if catching_up {
+        if last >= head_seq {
+            inner.set_state(ConnectionState::Online);
+        } else {
+            inner.set_state(ConnectionState::CatchingUp { done: last - start_seq, total: head_seq - start_seq });
+        }
+    }
+    if touched.inbox {
+        inner.emit(Change::Inbox);
+    }
+    if touched.directory {
+        inner.emit(Change::Directory);
+    }
+    for conversation_id in touched.conversations {
+        inner.emit(Change::Conversation { conversation_id });
+    }
+    Ok(())
+}
+
+/// A refused change was dropped from the outbox: put the server's truth back and tell the UI.
+async fn rolled_back(inner: &Inner, session: &Session, mutation_id: Uuid, op: Op, error: handoff_proto::ErrorDetail) {
+    let conversation_id = op.conversation_id();
+    if !matches!(op, Op::Reply { .. } | Op::Note { .. }) {
+        match rest::conversation(&inner.http, &session.server, &session.token, conversation_id).await {
+            Ok(c) => {
+                if let Err(e) = inner.cache.put_conversation(&c).await {
+                    tracing::warn!(error = %e, "could not restore the conversation");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not re-read the conversation after a refusal"),
+        }
+    }
+    let (name, body) = match &op {
+        Op::Reply { body, .. } => ("reply", Some(body.clone())),
+        Op::Note { body, .. } => ("note", Some(body.clone())),
+        Op::Claim { .. } => ("claim", None),
+        Op::Assign { .. } => ("assign", None),
+        Op::SetStatus { .. } => ("status", None),
+        Op::MarkRead { .. } => ("read", None),
+    };
+    inner.emit(Change::Rejected { mutation_id, conversation_id, op: name.into(), error, body });
+    inner.emit(Change::Conversation { conversation_id });
+    inner.emit(Change::Inbox);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let mut b = Backoff::new();
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+        for _ in 0..20 {
+            assert!(b.next_delay() <= Duration::from_secs(30));
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(500));
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_scheme() {
+        assert_eq!(ws_url("http://localhost:8750"), "ws://localhost:8750/api/v1/ws");
+        assert_eq!(ws_url("https://inbox.example.com"), "wss://inbox.example.com/api/v1/ws");
+    }
+}

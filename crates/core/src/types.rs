@@ -1,0 +1,117 @@
+//! What the core hands to the shell and the UI.
+
+use chrono::{DateTime, Utc};
+use handoff_proto::{Conversation, ErrorDetail, Message, User};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The derives every view type shares.
+macro_rules! view {
+    ($item:item) => {
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        $item
+    };
+}
+
+view! {
+    /// Which slice of the shared queue to show.
+    #[serde(rename_all = "snake_case")]
+    pub enum InboxView {
+        /// Assigned to me.
+        Mine,
+        /// Nobody owns it.
+        Unassigned,
+        /// Everything.
+        All,
+    }
+}
+
+view! {
+    /// A message in a thread, with whether it still waits in the outbox.
+    pub struct ThreadMessage {
+        #[serde(flatten)]
+        pub message: Message,
+        /// Made here and not yet acknowledged by the server ("sends when online").
+        pub queued: bool,
+    }
+}
+
+view! {
+    pub struct Thread {
+        pub conversation: Conversation,
+        /// Oldest first.
+        pub messages: Vec<ThreadMessage>,
+    }
+}
+
+view! {
+    #[serde(tag = "state", rename_all = "snake_case")]
+    pub enum ConnectionState {
+        /// Not signed in, or stopped.
+        Idle,
+        Connecting,
+        /// Replaying what happened while away.
+        CatchingUp { done: i64, total: i64 },
+        Online,
+        Offline { since: DateTime<Utc>, reason: String },
+    }
+}
+
+view! {
+    /// Something changed; the UI re-reads what it shows.
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum Change {
+        /// The queue changed (a conversation was added, moved or updated).
+        Inbox,
+        /// A conversation's thread or header changed.
+        Conversation { conversation_id: Uuid },
+        Connection { state: ConnectionState },
+        /// The server refused a change made here; it was rolled back.
+        Rejected { mutation_id: Uuid, conversation_id: Uuid, op: String, error: ErrorDetail, body: Option<String> },
+        /// Users or devices changed.
+        Directory,
+        /// Someone is viewing or typing somewhere (ephemeral).
+        Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: handoff_proto::Activity },
+    }
+}
+
+view! {
+    /// Who is signed in where.
+    pub struct SessionInfo {
+        pub server: String,
+        pub user: User,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("wrong email or password")]
+    WrongCredentials,
+    #[error("the server at {0} is not reachable")]
+    Unreachable(String),
+    #[error("{0}")]
+    Server(String),
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("local cache error: {0}")]
+    Cache(#[from] sqlx::Error),
+}
+
+impl CoreError {
+    /// A short stable code for the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::WrongCredentials => "wrong_credentials",
+            CoreError::Unreachable(_) => "unreachable",
+            CoreError::Server(_) => "server",
+            CoreError::NotSignedIn => "not_signed_in",
+            CoreError::Invalid(_) => "invalid",
+            CoreError::Cache(_) => "cache",
+        }
+    }
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;

@@ -1,0 +1,78 @@
+//! Durable events: every change the server commits takes the next `seq` and becomes one of these.
+//! Clients apply them in order to their cache; applying the same event twice changes nothing
+//! (every body carries the full new state of what it touches).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{wire, Conversation, Device, Message, Seq, User};
+
+wire! {
+    /// `{seq, type, at, ...}`: one entry of the event log.
+    pub struct Event {
+        pub seq: Seq,
+        pub at: DateTime<Utc>,
+        #[serde(flatten)]
+        pub body: EventBody,
+    }
+}
+
+wire! {
+    #[serde(tag = "type")]
+    pub enum EventBody {
+        /// A message was stored (inbound, outbound, note or system), with its conversation's new state.
+        #[serde(rename = "message.created")]
+        MessageCreated { message: Message, conversation: Conversation },
+        /// A stored message changed (delivery receipts).
+        #[serde(rename = "message.updated")]
+        MessageUpdated { message: Message },
+        /// A conversation changed (claim, assignment, status).
+        #[serde(rename = "conversation.updated")]
+        ConversationUpdated { conversation: Conversation, actor_id: Option<Uuid>, cause: UpdateCause },
+        /// A user read a conversation up to `read_at`. Only that user's clients act on it.
+        #[serde(rename = "conversation.read")]
+        ConversationRead { conversation_id: Uuid, user_id: Uuid, read_at: DateTime<Utc> },
+        #[serde(rename = "device.updated")]
+        DeviceUpdated { device: Device },
+        #[serde(rename = "device.removed")]
+        DeviceRemoved { device_id: Uuid },
+        #[serde(rename = "user.updated")]
+        UserUpdated { user: User },
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UpdateCause {
+        Claimed,
+        Assigned,
+        Status,
+    }
+}
+
+impl EventBody {
+    /// The `type` tag, as stored in the log.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::MessageCreated { .. } => "message.created",
+            EventBody::MessageUpdated { .. } => "message.updated",
+            EventBody::ConversationUpdated { .. } => "conversation.updated",
+            EventBody::ConversationRead { .. } => "conversation.read",
+            EventBody::DeviceUpdated { .. } => "device.updated",
+            EventBody::DeviceRemoved { .. } => "device.removed",
+            EventBody::UserUpdated { .. } => "user.updated",
+        }
+    }
+
+    /// The conversation this event belongs to, if any.
+    pub fn conversation_id(&self) -> Option<Uuid> {
+        match self {
+            EventBody::MessageCreated { conversation, .. } => Some(conversation.id),
+            EventBody::MessageUpdated { message } => Some(message.conversation_id),
+            EventBody::ConversationUpdated { conversation, .. } => Some(conversation.id),
+            EventBody::ConversationRead { conversation_id, .. } => Some(*conversation_id),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! handoff-proto: the one definition of every type that crosses the wire.
+//!
+//! * [`rest`] holds the JSON bodies of the public HTTP API (see `shared/API.md`).
+//! * [`event`] holds the durable events of the server's log (`GET /api/v1/sync`, WebSocket replay).
+//! * [`ws`] holds the WebSocket frames between the server and the desktop core.
+//!
+//! Rules: changes are additive; a retired tag is never reused; every WebSocket
+//! connection states [`ws::PROTOCOL_VERSION`] in its hello.
+
+pub mod event;
+pub mod rest;
+pub mod ws;
+
+pub use event::{Event, EventBody, UpdateCause};
+pub use rest::*;
+pub use ws::{Activity, ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};
+
+/// A position in the server's event log. Strictly increasing, starting at 1.
+pub type Seq = i64;
+
+/// Derives shared by every wire type: serde both ways, plus the optional schema generators.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! wire {
+    ($item:item) => {
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        $item
+    };
+}
+
+/// Fixed-width RFC 3339 UTC text with microseconds (`2026-11-25T12:00:00.000000Z`). Both the
+/// server's store and the desktop cache keep times this way, so text order is time order.
+pub fn sortable_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}

@@ -1,0 +1,464 @@
+//! Bodies of the public HTTP API v1. Field names follow `shared/API.md` exactly.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{wire, Seq};
+
+wire! {
+    /// What a user may do. Enforced by the server on every route and WebSocket frame.
+    #[derive(Copy, Eq, Hash)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role {
+        Admin,
+        Agent,
+        Viewer,
+    }
+}
+
+impl Role {
+    /// Admins and agents change conversations; viewers only read.
+    pub fn can_write(self) -> bool {
+        matches!(self, Role::Admin | Role::Agent)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+            Role::Viewer => "viewer",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+wire! {
+    pub struct User {
+        pub id: Uuid,
+        pub email: String,
+        pub name: String,
+        pub role: Role,
+        pub active: bool,
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ConversationStatus {
+        Open,
+        Pending,
+        Snoozed,
+        Resolved,
+    }
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Pending => "pending",
+            ConversationStatus::Snoozed => "snoozed",
+            ConversationStatus::Resolved => "resolved",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "pending" => Some(Self::Pending),
+            "snoozed" => Some(Self::Snoozed),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+wire! {
+    /// A customer as seen through one linked device.
+    pub struct Contact {
+        pub id: Uuid,
+        pub name: Option<String>,
+        pub phone: String,
+    }
+}
+
+wire! {
+    pub struct Conversation {
+        pub id: Uuid,
+        pub device_id: Uuid,
+        pub contact: Contact,
+        pub status: ConversationStatus,
+        pub assignee_id: Option<Uuid>,
+        pub team_id: Option<Uuid>,
+        /// Bumped by every change; replies carry the version the agent last saw (the send guard).
+        pub version: i64,
+        pub last_message_at: DateTime<Utc>,
+        pub last_message_preview: String,
+        /// Inbound messages the caller has not read. In WebSocket events it is 0: each client counts its own.
+        #[serde(default)]
+        pub unread_count: i64,
+        /// When the current assignee got the conversation (claim or assign).
+        #[serde(default)]
+        pub assigned_at: Option<DateTime<Utc>>,
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum MessageKind {
+        Inbound,
+        Outbound,
+        Note,
+        System,
+    }
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Inbound => "inbound",
+            MessageKind::Outbound => "outbound",
+            MessageKind::Note => "note",
+            MessageKind::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inbound" => Some(Self::Inbound),
+            "outbound" => Some(Self::Outbound),
+            "note" => Some(Self::Note),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+wire! {
+    /// Delivery state of an outbound message. Only ever moves forward (see [`Delivery::rank`]);
+    /// `failed` is terminal.
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Delivery {
+        Pending,
+        Sent,
+        Delivered,
+        Read,
+        Failed,
+    }
+}
+
+impl Delivery {
+    /// Order along the happy path; a receipt with a lower rank than the stored state is ignored.
+    pub fn rank(self) -> u8 {
+        match self {
+            Delivery::Pending => 0,
+            Delivery::Sent => 1,
+            Delivery::Delivered => 2,
+            Delivery::Read => 3,
+            Delivery::Failed => 4,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Sent => "sent",
+            Delivery::Delivered => "delivered",
+            Delivery::Read => "read",
+            Delivery::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "read" => Some(Self::Read),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+wire! {
+    pub struct Message {
+        pub id: Uuid,
+        pub conversation_id: Uuid,
+        pub kind: MessageKind,
+        pub body: String,
+        pub author_id: Option<Uuid>,
+        pub created_at: DateTime<Utc>,
+        pub delivery: Option<Delivery>,
+        pub wa_message_id: Option<String>,
+        /// The client mutation that created it, so a client can swap its optimistic copy for this one.
+        #[serde(default)]
+        pub mutation_id: Option<Uuid>,
+    }
+}
+
+/// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+wire! {
+    /// The error shape of every non-2xx answer.
+    pub struct ErrorBody {
+        pub error: ErrorDetail,
+    }
+}
+
+wire! {
+    pub struct ErrorDetail {
+        /// snake_case code: `invalid_request`, `unauthenticated`, `forbidden`, `not_found`,
+        /// `conversation_changed`, `already_claimed`, `payload_too_large`, `rate_limited`, ...
+        pub code: String,
+        /// A human sentence that says what happened and what to do.
+        pub message: String,
+        /// For `invalid_request`: the offending field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub field: Option<String>,
+        /// For `conversation_changed`: what changed since the version the caller saw.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub changes: Option<Vec<ConversationChange>>,
+        /// For `conversation_changed`: the conversation's current version.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub version: Option<i64>,
+        /// For `already_claimed`: who holds it and since when.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub assignee_id: Option<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub claimed_at: Option<DateTime<Utc>>,
+    }
+}
+
+impl ErrorDetail {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            changes: None,
+            version: None,
+            assignee_id: None,
+            claimed_at: None,
+        }
+    }
+}
+
+wire! {
+    /// One thing that happened to a conversation after the version an agent saw.
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum ConversationChange {
+        /// The customer wrote again.
+        InboundMessage { message_id: Uuid, at: DateTime<Utc>, preview: String },
+        /// Someone else replied.
+        Reply { message_id: Uuid, author_id: Option<Uuid>, at: DateTime<Utc>, preview: String },
+        /// The conversation changed hands.
+        Reassigned { assignee_id: Option<Uuid>, by: Option<Uuid>, at: DateTime<Utc> },
+    }
+}
+
+wire! {
+    pub struct LoginRequest {
+        pub email: String,
+        pub password: String,
+    }
+}
+
+wire! {
+    pub struct LoginResponse {
+        pub token: String,
+        pub user: User,
+    }
+}
+
+wire! {
+    pub struct CreateUserRequest {
+        pub email: String,
+        pub name: String,
+        pub password: String,
+        pub role: Role,
+    }
+}
+
+wire! {
+    pub struct PatchUserRequest {
+        #[serde(default)]
+        pub role: Option<Role>,
+        #[serde(default)]
+        pub name: Option<String>,
+        #[serde(default)]
+        pub active: Option<bool>,
+    }
+}
+
+wire! {
+    pub struct ReplyRequest {
+        pub body: String,
+        pub seen_version: i64,
+        #[serde(default)]
+        pub force: bool,
+    }
+}
+
+wire! {
+    pub struct NoteRequest {
+        pub body: String,
+    }
+}
+
+wire! {
+    pub struct AssignRequest {
+        pub assignee_id: Option<Uuid>,
+        #[serde(default)]
+        pub team_id: Option<Uuid>,
+    }
+}
+
+wire! {
+    pub struct StatusRequest {
+        pub status: ConversationStatus,
+        #[serde(default)]
+        pub snooze_until: Option<DateTime<Utc>>,
+    }
+}
+
+wire! {
+    pub struct SyncResponse {
+        pub events: Vec<crate::Event>,
+        pub head_seq: Seq,
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DeviceKind {
+        Simulator,
+        WhatsappWeb,
+        Gateway,
+    }
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Simulator => "simulator",
+            DeviceKind::WhatsappWeb => "whatsapp_web",
+            DeviceKind::Gateway => "gateway",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "simulator" => Some(Self::Simulator),
+            "whatsapp_web" => Some(Self::WhatsappWeb),
+            "gateway" => Some(Self::Gateway),
+            _ => None,
+        }
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DeviceStatus {
+        PendingLink,
+        Connected,
+        Disconnected,
+        Failed,
+    }
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::PendingLink => "pending_link",
+            DeviceStatus::Connected => "connected",
+            DeviceStatus::Disconnected => "disconnected",
+            DeviceStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending_link" => Some(Self::PendingLink),
+            "connected" => Some(Self::Connected),
+            "disconnected" => Some(Self::Disconnected),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+wire! {
+    /// A linked WhatsApp number.
+    pub struct Device {
+        pub id: Uuid,
+        pub name: String,
+        pub kind: DeviceKind,
+        pub status: DeviceStatus,
+        pub phone: Option<String>,
+        pub last_seen_at: Option<DateTime<Utc>>,
+    }
+}
+
+wire! {
+    pub struct CreateDeviceRequest {
+        pub name: String,
+        pub kind: DeviceKind,
+    }
+}
+
+wire! {
+    pub struct QrResponse {
+        pub qr: String,
+        pub expires_at: DateTime<Utc>,
+    }
+}
+
+wire! {
+    /// A customer message injected into a simulator device, exactly as a real device would deliver it.
+    pub struct SimulatorInbound {
+        /// The customer's phone number (`+4915112345678`) or JID.
+        pub from: String,
+        #[serde(default)]
+        pub name: Option<String>,
+        pub body: String,
+        /// WhatsApp's message id; generated when absent. The same id twice is stored once.
+        #[serde(default)]
+        pub wa_message_id: Option<String>,
+    }
+}
+
+wire! {
+    /// What a simulator device was asked to send to WhatsApp.
+    pub struct SimulatorSent {
+        pub to: String,
+        pub body: String,
+        pub wa_message_id: String,
+        pub at: DateTime<Utc>,
+    }
+}
+
+wire! {
+    pub struct SimulatorReceipt {
+        pub wa_message_id: String,
+        pub state: Delivery,
+    }
+}
+
+wire! {
+    pub struct Health {
+        pub status: String,
+    }
+}

@@ -1,0 +1,123 @@
+//! WebSocket frames between the server (`GET /api/v1/ws`) and the desktop core.
+//!
+//! Every frame is one JSON text message tagged by `t`. The client opens with
+//! `hello{protocol, last_seq}`; the server answers `welcome{epoch, head_seq}`, replays every event
+//! after `last_seq` in order, then streams live ones. A client whose protocol the server does not
+//! speak gets `error{code: "unsupported_protocol"}` and the connection closes.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{wire, ConversationStatus, Event, Seq, User};
+
+/// The WebSocket protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+wire! {
+    #[serde(tag = "t", rename_all = "snake_case")]
+    pub enum ClientFrame {
+        Hello { protocol: u32, last_seq: Seq },
+        /// A change. `mutation_id` (UUIDv7, client-made) makes it apply at most once.
+        Mutate { mutation_id: Uuid, op: Op },
+        /// Ephemeral: what this agent is doing now. Fanned out, never stored.
+        Presence { conversation_id: Option<Uuid>, activity: Activity },
+        Ping { nonce: u64 },
+    }
+}
+
+wire! {
+    #[serde(tag = "t", rename_all = "snake_case")]
+    pub enum ServerFrame {
+        /// `epoch` identifies this database's history: a new epoch means the client must resync fully.
+        Welcome { protocol: u32, epoch: Uuid, head_seq: Seq, user: User },
+        Event(Event),
+        /// The mutation was applied (or had been applied before); `seq` is the event it produced.
+        Ack { mutation_id: Uuid, seq: Option<Seq> },
+        /// The mutation was refused; `error` has the HTTP API's error shape.
+        Reject { mutation_id: Uuid, error: crate::ErrorDetail },
+        Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: Activity, at: DateTime<Utc> },
+        Pong { nonce: u64 },
+        /// Fatal: the server closes the connection after it.
+        Error { code: String, message: String },
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Activity {
+        Viewing,
+        ComposingReply,
+        ComposingNote,
+        Idle,
+    }
+}
+
+wire! {
+    /// A change a client asks for over the WebSocket; the same rules as the HTTP routes apply.
+    #[serde(tag = "op", rename_all = "snake_case")]
+    pub enum Op {
+        Reply { conversation_id: Uuid, body: String, seen_version: i64, #[serde(default)] force: bool },
+        Note { conversation_id: Uuid, body: String },
+        Claim { conversation_id: Uuid },
+        Assign { conversation_id: Uuid, assignee_id: Option<Uuid> },
+        SetStatus { conversation_id: Uuid, status: ConversationStatus, #[serde(default)] snooze_until: Option<DateTime<Utc>> },
+        MarkRead { conversation_id: Uuid },
+    }
+}
+
+impl Op {
+    pub fn conversation_id(&self) -> Uuid {
+        match self {
+            Op::Reply { conversation_id, .. }
+            | Op::Note { conversation_id, .. }
+            | Op::Claim { conversation_id }
+            | Op::Assign { conversation_id, .. }
+            | Op::SetStatus { conversation_id, .. }
+            | Op::MarkRead { conversation_id } => *conversation_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    #[test]
+    fn hello_is_tagged() {
+        let f = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: 7 };
+        assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"t":"hello","protocol":1,"last_seq":7}"#);
+    }
+
+    #[test]
+    fn event_frame_round_trips_with_flat_shape() {
+        let ev = Event {
+            seq: 3,
+            at: Utc::now(),
+            body: EventBody::ConversationRead { conversation_id: Uuid::nil(), user_id: Uuid::nil(), read_at: Utc::now() },
+        };
+        let json = serde_json::to_value(ServerFrame::Event(ev.clone())).unwrap();
+        assert_eq!(json["t"], "event");
+        assert_eq!(json["seq"], 3);
+        assert_eq!(json["type"], "conversation.read");
+        let back: ServerFrame = serde_json::from_value(json).unwrap();
+        assert_eq!(back, ServerFrame::Event(ev));
+    }
+
+    #[test]
+    fn mutate_op_is_tagged() {
+        let id = Uuid::now_v7();
+        let f = ClientFrame::Mutate { mutation_id: id, op: Op::Claim { conversation_id: Uuid::nil() } };
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["op"]["op"], "claim");
+        assert_eq!(serde_json::from_value::<ClientFrame>(json).unwrap(), f);
+    }
+
+    #[test]
+    fn delivery_only_moves_forward_by_rank() {
+        assert!(Delivery::Read.rank() > Delivery::Delivered.rank());
+        assert!(Delivery::Delivered.rank() > Delivery::Sent.rank());
+        assert!(Delivery::Sent.rank() > Delivery::Pending.rank());
+    }
+}

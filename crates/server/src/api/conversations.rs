@@ -1,0 +1,240 @@
+//! Conversations: the shared queue, threads, and the mutations agents make.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Json as AxumJson;
+use base64::Engine;
+use handoff_proto::{
+    AssignRequest, Conversation, ConversationStatus, ErrorBody, Message, NoteRequest, Op, Page, ReplyRequest,
+    StatusRequest,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::{idempotency_key, page_limit, respond};
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::store::{conversation_by_id, conversation_from_row, message_from_row, CONVERSATION_SELECT, MESSAGE_COLUMNS};
+use crate::{ops, AppState};
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListParams {
+    /// open, pending, snoozed or resolved.
+    pub status: Option<String>,
+    /// `me`, `none`, or a user id.
+    pub assignee: Option<String>,
+    pub team: Option<Uuid>,
+    /// Words in the contact's name or phone or the last message.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Cursors are opaque to callers: base64url of "time|id" of the last item of the previous page.
+fn encode_cursor(at: &str, id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}|{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(String, String)> {
+    let bad = || ApiError::invalid("cursor", "The cursor is not one this server handed out.");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((at.to_string(), id.to_string()))
+}
+
+/// The shared queue, newest activity first.
+#[utoipa::path(get, path = "/api/v1/conversations", params(ListParams),
+    responses((status = 200, body = Page<Conversation>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(p): Query<ListParams>,
+) -> ApiResult<AxumJson<Page<Conversation>>> {
+    let limit = page_limit(p.limit)?;
+    let mut sql = format!("{CONVERSATION_SELECT} WHERE 1 = 1");
+    let mut binds: Vec<String> = vec![actor.id().to_string()];
+    if let Some(status) = p.status.as_deref().filter(|s| !s.is_empty()) {
+        let status = ConversationStatus::parse(status)
+            .ok_or_else(|| ApiError::invalid("status", "status must be open, pending, snoozed or resolved."))?;
+        sql.push_str(" AND c.status = ?");
+        binds.push(status.as_str().into());
+    }
+    match p.assignee.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("none") => sql.push_str(" AND c.assignee_id IS NULL"),
+        Some("me") => {
+            sql.push_str(" AND c.assignee_id = ?");
+            binds.push(actor.id().to_string());
+        }
+        Some(other) => {
+            let id = Uuid::parse_str(other)
+                .map_err(|_| ApiError::invalid("assignee", "assignee must be me, none or a user id."))?;
+            sql.push_str(" AND c.assignee_id = ?");
+            binds.push(id.to_string());
+        }
+    }
+    if let Some(team) = p.team {
+        sql.push_str(" AND c.team_id = ?");
+        binds.push(team.to_string());
+    }
+    if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        sql.push_str(
+            " AND (k.name LIKE ? ESCAPE '\\' OR k.phone LIKE ? ESCAPE '\\' OR c.last_message_preview LIKE ? ESCAPE '\\')",
+        );
+        binds.extend([like.clone(), like.clone(), like]);
+    }
+    if let Some(cursor) = &p.cursor {
+        let (at, id) = decode_cursor(cursor)?;
+        sql.push_str(" AND (c.last_message_at, c.id) < (?, ?)");
+        binds.extend([at, id]);
+    }
+    sql.push_str(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let mut conn = state.store.reader().await?;
+    let rows = query.bind(limit + 1).fetch_all(&mut *conn).await?;
+    let mut items = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|c| encode_cursor(&crate::store::ts(c.last_message_at), &c.id.to_string()))
+    } else {
+        None
+    };
+    Ok(AxumJson(Page { items, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
+pub async fn get_one(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Conversation>> {
+    let mut conn = state.store.reader().await?;
+    let c = conversation_by_id(&mut conn, id, Some(actor.id())).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    Ok(AxumJson(c))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MessageParams {
+    /// The `next_cursor` of the previous page: older messages.
+    pub before: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A conversation's messages, newest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", params(("id" = Uuid, Path), MessageParams),
+    responses((status = 200, body = Page<Message>), (status = 404, body = ErrorBody)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(id): Path<Uuid>,
+    Query(p): Query<MessageParams>,
+) -> ApiResult<AxumJson<Page<Message>>> {
+    let limit = page_limit(p.limit)?;
+    let mut conn = state.store.reader().await?;
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    if exists.is_none() {
+        return Err(ApiError::not_found("conversation"));
+    }
+    let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?");
+    let mut binds = vec![id.to_string()];
+    if let Some(before) = &p.before {
+        let (at, mid) = decode_cursor(before)?;
+        sql.push_str(" AND (created_at, id) < (?, ?)");
+        binds.extend([at, mid]);
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query.bind(limit + 1).fetch_all(&mut *conn).await?;
+    let mut items = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|m| encode_cursor(&crate::store::ts(m.created_at), &m.id.to_string()))
+    } else {
+        None
+    };
+    Ok(AxumJson(Page { items, next_cursor }))
+}
+
+/// Reply to the customer through the conversation's device. Refused with 409
+/// `conversation_changed` when something happened after `seen_version` (unless `force`).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", params(("id" = Uuid, Path)), request_body = ReplyRequest,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reply(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ReplyRequest>,
+) -> ApiResult<Response> {
+    let op = Op::Reply { conversation_id: id, body: req.body, seen_version: req.seen_version, force: req.force };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+/// An internal note: only the team sees it; it never reaches WhatsApp.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", params(("id" = Uuid, Path)), request_body = NoteRequest,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn note(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(req): Json<NoteRequest>,
+) -> ApiResult<Response> {
+    let op = Op::Note { conversation_id: id, body: req.body };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+/// Take an unowned conversation. A compare-and-set: 409 `already_claimed` names who holds it.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/claim", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Conversation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn claim(State(state): State<AppState>, actor: Actor, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<Response> {
+    let op = Op::Claim { conversation_id: id };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", params(("id" = Uuid, Path)), request_body = AssignRequest,
+    responses((status = 200, body = Conversation), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(req): Json<AssignRequest>,
+) -> ApiResult<Response> {
+    if req.team_id.is_some() {
+        return Err(ApiError::invalid("team_id", "Teams are not available on this server yet: leave team_id out."));
+    }
+    let op = Op::Assign { conversation_id: id, assignee_id: req.assignee_id };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/status", params(("id" = Uuid, Path)), request_body = StatusRequest,
+    responses((status = 200, body = Conversation), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(req): Json<StatusRequest>,
+) -> ApiResult<Response> {
+    let op = Op::SetStatus { conversation_id: id, status: req.status, snooze_until: req.snooze_until };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+/// Marks the conversation read for the caller only.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn read(State(state): State<AppState>, actor: Actor, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<Response> {
+    let op = Op::MarkRead { conversation_id: id };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}

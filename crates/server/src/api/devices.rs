@@ -1,0 +1,213 @@
+//! Linked WhatsApp numbers, and the simulator's control endpoints (demo and tests).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as AxumJson;
+use handoff_channels::{AdapterError, Jid, Simulator};
+use handoff_proto::{
+    CreateDeviceRequest, Device, DeviceKind, ErrorBody, EventBody, Message, Page, QrResponse, SimulatorInbound,
+    SimulatorReceipt, SimulatorSent,
+};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
+use crate::store::{self, device_by_id, device_from_row, message_by_id, DEVICE_COLUMNS};
+use crate::AppState;
+
+#[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = Page<Device>)))]
+pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Device>>> {
+    let mut conn = state.store.reader().await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at"))).fetch_all(&mut *conn).await?;
+    let items = rows.iter().map(device_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(AxumJson(Page { items, next_cursor: None }))
+}
+
+/// Link a new number. It starts `pending_link` and shows a QR code at `GET /devices/{id}/qr`.
+#[utoipa::path(post, path = "/api/v1/devices", request_body = CreateDeviceRequest,
+    responses((status = 201, body = Device), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateDeviceRequest>,
+) -> ApiResult<(StatusCode, AxumJson<Device>)> {
+    actor.require_admin("link devices")?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "A device needs a name (at most 100 characters)."));
+    }
+    if req.kind != DeviceKind::Simulator {
+        return Err(ApiError::invalid(
+            "kind",
+            format!("{} devices are not available on this server yet; use simulator.", req.kind.as_str()),
+        ));
+    }
+    let device = create_device(&state, name, req.kind, None).await?;
+    state.devices.start(&state, &device).await.map_err(|e| {
+        tracing::error!(error = %e, "device adapter not started");
+        ApiError::internal()
+    })?;
+    Ok((StatusCode::CREATED, AxumJson(device)))
+}
+
+/// Stores a new device (status `pending_link`, or `connected` with a phone for demo devices).
+pub async fn create_device(state: &AppState, name: &str, kind: DeviceKind, phone: Option<&str>) -> ApiResult<Device> {
+    let id = Uuid::now_v7();
+    let status = if phone.is_some() { "connected" } else { "pending_link" };
+    let mut w = state.store.begin().await?;
+    sqlx::query("INSERT INTO devices (id, name, kind, status, phone, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id.to_string())
+        .bind(name)
+        .bind(kind.as_str())
+        .bind(status)
+        .bind(phone)
+        .bind(store::ts(store::now()))
+        .execute(w.conn())
+        .await?;
+    let device = device_by_id(w.conn(), id).await?.expect("inserted above");
+    w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
+    w.commit().await?;
+    Ok(device)
+}
+
+/// Unlink and forget a number, with its conversations.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    actor.require_admin("remove devices")?;
+    let mut w = state.store.begin().await?;
+    let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::not_found("device"));
+    }
+    w.append(EventBody::DeviceRemoved { device_id: id }).await?;
+    w.commit().await?;
+    if let Some(handle) = state.devices.remove(id) {
+        if let Err(e) = handle.adapter.logout().await {
+            tracing::info!(device = %id, error = %e, "logout on removal failed");
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The QR code to scan while the device waits to be linked.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/qr", params(("id" = Uuid, Path)),
+    responses((status = 200, body = QrResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn qr(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<QrResponse>> {
+    actor.require_admin("link devices")?;
+    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    let qr = handle.qr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    qr.map(AxumJson).ok_or_else(|| ApiError::conflict("not_pending_link", "This device is not waiting to be linked."))
+}
+
+fn simulator(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<Arc<Simulator>> {
+    actor.require_admin("drive the simulator")?;
+    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    handle.simulator.clone().ok_or_else(|| ApiError::invalid("id", "This device is not a simulator."))
+}
+
+fn adapter_error(e: AdapterError) -> ApiError {
+    match e {
+        AdapterError::NotConnected => ApiError::conflict("device_not_connected", "The device is not connected: link it first."),
+        other => {
+            tracing::error!(error = %other, "simulator event not stored");
+            ApiError::internal()
+        }
+    }
+}
+
+/// A customer writes to this number: stored exactly as a real delivery (the same `wa_message_id` twice is stored once).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/inbound", params(("id" = Uuid, Path)), request_body = SimulatorInbound,
+    responses((status = 201, body = Message), (status = 200, description = "A redelivery: already stored", body = Message),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn sim_inbound(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SimulatorInbound>,
+) -> ApiResult<(StatusCode, AxumJson<Message>)> {
+    let sim = simulator(&state, &actor, id)?;
+    let from = Jid::parse(&req.from)
+        .ok_or_else(|| ApiError::invalid("from", "from must be a phone number (+4915112345678) or a WhatsApp JID."))?;
+    if req.body.trim().is_empty() {
+        return Err(ApiError::invalid("body", "The message is empty."));
+    }
+    let stored = |wa_id: String| {
+        let state = state.clone();
+        async move {
+            let mut conn = state.store.reader().await?;
+            let id: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE device_id = ? AND wa_message_id = ?")
+                .bind(id.to_string())
+                .bind(wa_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            match id.and_then(|m| Uuid::parse_str(&m).ok()) {
+                Some(m) => Ok::<_, ApiError>(message_by_id(&mut conn, m).await?),
+                None => Ok(None),
+            }
+        }
+    };
+    if let Some(wa_id) = req.wa_message_id.clone() {
+        if let Some(existing) = stored(wa_id).await? {
+            return Ok((StatusCode::OK, AxumJson(existing)));
+        }
+    }
+    let wa_id = sim.inject_inbound(from, req.name, req.body, req.wa_message_id).await.map_err(adapter_error)?;
+    let message = stored(wa_id).await?.ok_or_else(ApiError::internal)?;
+    let status = StatusCode::CREATED;
+    Ok((status, AxumJson(message)))
+}
+
+/// What this number was asked to send to WhatsApp, oldest first.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/simulator/sent", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Page<SimulatorSent>), (status = 404, body = ErrorBody)))]
+pub async fn sim_sent(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Page<SimulatorSent>>> {
+    let sim = simulator(&state, &actor, id)?;
+    let items = sim
+        .sent()
+        .into_iter()
+        .map(|s| SimulatorSent { to: s.to.phone(), body: s.body, wa_message_id: s.wa_message_id, at: s.at })
+        .collect();
+    Ok(AxumJson(Page { items, next_cursor: None }))
+}
+
+/// Completes a pending link, as if the QR code had been scanned.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/link", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
+pub async fn sim_link(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.complete_link().await.map_err(adapter_error)?;
+    current_device(&state, id).await
+}
+
+/// The phone loses its connection.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/disconnect", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
+pub async fn sim_disconnect(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.disconnect().await.map_err(adapter_error)?;
+    current_device(&state, id).await
+}
+
+/// WhatsApp reports a delivery receipt for a sent message (states only move forward).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/receipt", params(("id" = Uuid, Path)), request_body = SimulatorReceipt,
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn sim_receipt(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SimulatorReceipt>,
+) -> ApiResult<StatusCode> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.receipt(req.wa_message_id, req.state).await.map_err(adapter_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn current_device(state: &AppState, id: Uuid) -> ApiResult<AxumJson<Device>> {
+    let mut conn = state.store.reader().await?;
+    device_by_id(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
+}
+

@@ -1,0 +1,108 @@
+//! The public HTTP API v1 (`shared/API.md`) and its generated OpenAPI document.
+
+mod conversations;
+pub mod devices;
+mod people;
+mod system;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use utoipa::OpenApi;
+
+use crate::ops::{Applied, Outcome};
+use crate::AppState;
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(system::health))
+        .route("/metrics", get(system::metrics))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/auth/login", post(people::login))
+        .route("/api/v1/auth/logout", post(people::logout))
+        .route("/api/v1/me", get(people::me))
+        .route("/api/v1/users", get(people::list_users).post(people::create_user))
+        .route("/api/v1/users/{id}", axum::routing::patch(people::patch_user))
+        .route("/api/v1/conversations", get(conversations::list))
+        .route("/api/v1/conversations/{id}", get(conversations::get_one))
+        .route("/api/v1/conversations/{id}/messages", get(conversations::messages).post(conversations::reply))
+        .route("/api/v1/conversations/{id}/notes", post(conversations::note))
+        .route("/api/v1/conversations/{id}/claim", post(conversations::claim))
+        .route("/api/v1/conversations/{id}/assign", post(conversations::assign))
+        .route("/api/v1/conversations/{id}/status", post(conversations::status))
+        .route("/api/v1/conversations/{id}/read", post(conversations::read))
+        .route("/api/v1/sync", get(system::sync))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
+        .route("/api/v1/devices", get(devices::list).post(devices::create))
+        .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
+        .route("/api/v1/devices/{id}/qr", get(devices::qr))
+        .route("/api/v1/devices/{id}/simulator/inbound", post(devices::sim_inbound))
+        .route("/api/v1/devices/{id}/simulator/sent", get(devices::sim_sent))
+        .route("/api/v1/devices/{id}/simulator/link", post(devices::sim_link))
+        .route("/api/v1/devices/{id}/simulator/disconnect", post(devices::sim_disconnect))
+        .route("/api/v1/devices/{id}/simulator/receipt", post(devices::sim_receipt))
+        .fallback(|| async { crate::error::ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Handoff API", version = "1", description = "The public HTTP API of the Handoff coordination server."),
+    paths(
+        system::health, system::metrics, system::sync,
+        people::login, people::logout, people::me, people::list_users, people::create_user, people::patch_user,
+        conversations::list, conversations::get_one, conversations::messages, conversations::reply,
+        conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
+        devices::list, devices::create, devices::remove, devices::qr, devices::sim_inbound, devices::sim_sent,
+        devices::sim_link, devices::sim_disconnect, devices::sim_receipt,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// The `Idempotency-Key` header of a write, if any.
+pub fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string).filter(|k| !k.is_empty())
+}
+
+/// Renders a mutation's outcome as the HTTP answer.
+pub fn respond(applied: Applied) -> Response {
+    match applied.outcome {
+        Outcome::Message(m) => (applied.status, axum::Json(m)).into_response(),
+        Outcome::Conversation(c) => (applied.status, axum::Json(c)).into_response(),
+        Outcome::Done => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// `?limit=`: default 50, at most 500.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(crate::error::ApiError::invalid("limit", "limit must be between 1 and 500.")),
+    }
+}

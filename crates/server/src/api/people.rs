@@ -1,0 +1,99 @@
+//! Sign-in and users.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as AxumJson;
+use handoff_proto::{CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, User};
+use uuid::Uuid;
+
+use crate::auth::{self, Actor};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
+use crate::store::{user_from_row, USER_COLUMNS};
+use crate::{users, AppState};
+
+#[utoipa::path(post, path = "/api/v1/auth/login", security(()), request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = handoff_proto::ErrorBody), (status = 429, body = handoff_proto::ErrorBody)))]
+pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<AxumJson<LoginResponse>> {
+    let email = req.email.trim();
+    if let Some(wait) = state.limiter.locked_for(email) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many failed sign-ins for this email: try again in {wait} s."),
+        ));
+    }
+    let row: Option<(String, String)> = {
+        let mut conn = state.store.reader().await?;
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ? AND active = 1")
+            .bind(email)
+            .fetch_optional(&mut *conn)
+            .await?
+    };
+    // An unknown email costs the same hashing work as a wrong password, and gets the same answer.
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let (id, hash) = match row {
+        Some(found) => found,
+        None => (String::new(), DUMMY.get_or_init(|| auth::hash_password("not a password".into())).await.clone()),
+    };
+    if !auth::verify_password(req.password, hash).await || id.is_empty() {
+        state.limiter.failed(email);
+        state.metrics.login_failed();
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Wrong email or password."));
+    }
+    state.limiter.succeeded(email);
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::internal())?;
+    let mut w = state.store.begin().await?;
+    let token = auth::create_session(w.conn(), id).await?;
+    let user = crate::store::user_by_id(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
+    w.commit().await?;
+    Ok(AxumJson(LoginResponse { token, user }))
+}
+
+/// The token stops working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204), (status = 401, body = handoff_proto::ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<StatusCode> {
+    let mut w = state.store.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(&actor.token_hash).execute(w.conn()).await?;
+    w.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = User), (status = 401, body = handoff_proto::ErrorBody)))]
+pub async fn me(actor: Actor) -> AxumJson<User> {
+    AxumJson(actor.user)
+}
+
+#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = handoff_proto::Page<User>)))]
+pub async fn list_users(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<handoff_proto::Page<User>>> {
+    let mut conn = state.store.reader().await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE")))
+        .fetch_all(&mut *conn)
+        .await?;
+    let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(AxumJson(handoff_proto::Page { items, next_cursor: None }))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", request_body = CreateUserRequest,
+    responses((status = 201, body = User), (status = 400, body = handoff_proto::ErrorBody), (status = 403, body = handoff_proto::ErrorBody), (status = 409, body = handoff_proto::ErrorBody)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateUserRequest>,
+) -> ApiResult<(StatusCode, AxumJson<User>)> {
+    actor.require_admin("create users")?;
+    Ok((StatusCode::CREATED, AxumJson(users::create_user(&state, req).await?)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", request_body = PatchUserRequest, params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 403, body = handoff_proto::ErrorBody), (status = 404, body = handoff_proto::ErrorBody)))]
+pub async fn patch_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<PatchUserRequest>,
+) -> ApiResult<AxumJson<User>> {
+    actor.require_admin("change users")?;
+    Ok(AxumJson(users::patch_user(&state, id, req).await?))
+}
+

@@ -1,0 +1,200 @@
+//! Passwords (argon2id), opaque session tokens (stored as SHA-256), the caller extractor, and the
+//! failed-login limiter.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use handoff_proto::{Role, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::store::{self, user_from_row, DbResult, USER_COLUMNS};
+use crate::AppState;
+
+pub async fn hash_password(password: String) -> String {
+    tokio::task::spawn_blocking(move || {
+        let mut salt_bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt_bytes);
+        let salt = SaltString::encode_b64(&salt_bytes).expect("16 bytes is a valid salt");
+        Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
+    })
+    .await
+    .expect("hashing task")
+}
+
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A new opaque token: `hnd_` and 32 random bytes, base64url.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("hnd_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a session for a user and returns its token (shown once; only its hash is stored).
+pub async fn create_session(conn: &mut SqliteConnection, user_id: Uuid) -> DbResult<String> {
+    let token = new_token();
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+        .bind(token_hash(&token))
+        .bind(user_id.to_string())
+        .bind(store::ts(store::now()))
+        .execute(conn)
+        .await?;
+    Ok(token)
+}
+
+/// The user behind a token, if the token is live and the user active.
+pub async fn user_for_token(conn: &mut SqliteConnection, token: &str) -> DbResult<Option<User>> {
+    user_for_token_hash(conn, &token_hash(token)).await
+}
+
+/// The user behind a stored token hash (live connections re-check theirs).
+pub async fn user_for_token_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<User>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE active = 1 AND id = (SELECT user_id FROM sessions WHERE token_hash = ?)"
+    )))
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user: User,
+    pub token_hash: String,
+}
+
+impl Actor {
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+    /// Refuses Viewers (and anyone else without write rights) with a 403 naming the action.
+    pub fn require_write(&self, what: &str) -> Result<(), ApiError> {
+        if self.user.role.can_write() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(what))
+        }
+    }
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.user.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(what))
+        }
+    }
+}
+
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor, ApiError> {
+        let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
+        let mut conn = state.store.reader().await?;
+        let user = user_for_token(&mut conn, token).await?.ok_or_else(ApiError::unauthenticated)?;
+        Ok(Actor { user, token_hash: token_hash(token) })
+    }
+}
+
+/// Counts failed logins per email: after `MAX_FAILURES` within `WINDOW`, logins for that email
+/// get 429 until the window has passed.
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    pub const MAX_FAILURES: u32 = 5;
+    pub const WINDOW: Duration = Duration::from_secs(300);
+
+    pub fn new() -> LoginLimiter {
+        LoginLimiter { failures: Mutex::new(HashMap::new()) }
+    }
+
+    /// Seconds to wait, if this email is locked out now.
+    pub fn locked_for(&self, email: &str) -> Option<u64> {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, since) = map.get(&email.to_lowercase())?;
+        let left = Self::WINDOW.checked_sub(since.elapsed())?;
+        (*count >= Self::MAX_FAILURES).then(|| left.as_secs().max(1))
+    }
+
+    pub fn failed(&self, email: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(email.to_lowercase()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() > Self::WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    pub fn succeeded(&self, email: &str) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&email.to_lowercase());
+    }
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_verify_only_themselves() {
+        let hash = hash_password("correct horse".into()).await;
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), hash.clone()).await);
+        assert!(!verify_password("wrong".into(), hash).await);
+    }
+
+    #[test]
+    fn tokens_are_unique_and_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn limiter_locks_after_repeated_failures() {
+        let l = LoginLimiter::new();
+        for _ in 0..LoginLimiter::MAX_FAILURES - 1 {
+            l.failed("Ana@x.io");
+        }
+        assert_eq!(l.locked_for("ana@x.io"), None);
+        l.failed("ana@x.io");
+        assert!(l.locked_for("ANA@x.io").is_some());
+        l.succeeded("ana@x.io");
+        assert_eq!(l.locked_for("ana@x.io"), None);
+    }
+}

@@ -1,0 +1,111 @@
+//! `--demo`: demo users, a linked simulator number, a few conversations and a trickle of
+//! realistic customer messages, so the app has something to show on first start.
+
+use std::time::Duration;
+
+use handoff_channels::Jid;
+use handoff_proto::{CreateUserRequest, DeviceKind, Role};
+use rand::{Rng, SeedableRng};
+use tokio::task::JoinHandle;
+
+use crate::api::devices::create_device;
+use crate::AppState;
+
+/// Every demo account's password (printed at start).
+pub const DEMO_PASSWORD: &str = "handoff-demo";
+
+pub const DEMO_USERS: [(&str, &str, Role); 4] = [
+    ("admin@handoff.local", "Alex Admin", Role::Admin),
+    ("ana@handoff.local", "Ana Agent", Role::Agent),
+    ("ben@handoff.local", "Ben Agent", Role::Agent),
+    ("vic@handoff.local", "Vic Viewer", Role::Viewer),
+];
+
+const CUSTOMERS: [(&str, &str); 8] = [
+    ("+4915112345678", "Lena Hoffmann"),
+    ("+447700900123", "Oliver Smith"),
+    ("+33612345678", "Camille Martin"),
+    ("+5511987654321", "Rafael Souza"),
+    ("+14155550123", "Maya Patel"),
+    ("+34612345678", "Lucía García"),
+    ("+819012345678", "Haruto Sato"),
+    ("+27821234567", "Thandi Nkosi"),
+];
+
+const MESSAGES: [&str; 16] = [
+    "Hi! My order #4821 hasn't arrived yet, can you check where it is?",
+    "Hello, I was charged twice for my subscription this month.",
+    "Can I change the delivery address for my order?",
+    "Is the blue version back in stock?",
+    "The app keeps logging me out since the last update.",
+    "I'd like a refund for the broken item, I've attached a photo.",
+    "Do you ship to Canada?",
+    "Thanks, that worked!",
+    "How long does a return usually take?",
+    "My discount code SPRING20 says it's invalid.",
+    "Can someone call me back? It's about my invoice.",
+    "The package was left at the wrong door.",
+    "Is there a student discount?",
+    "I can't find the tracking link in my email.",
+    "Hello? Anyone there?",
+    "Perfect, thank you for the quick help 🙏",
+];
+
+/// Seeds once (an existing database keeps its data), then starts the trickle.
+pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
+    let users: i64 = {
+        let mut conn = state.store.reader().await?;
+        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?
+    };
+    let fresh = users == 0;
+    if fresh {
+        for (email, name, role) in DEMO_USERS {
+            let req = CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
+            crate::users::create_user(state, req).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        }
+        let device = create_device(state, "Support line", DeviceKind::Simulator, Some("+15550100"))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        state.devices.start(state, &device).await?;
+        let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
+        for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {
+            let jid = Jid::parse(phone).expect("demo phone");
+            sim.inject_inbound(jid, Some(name.to_string()), MESSAGES[i].to_string(), None).await?;
+        }
+    }
+    println!("Handoff demo: sign in with any of these (password {DEMO_PASSWORD:?}):");
+    for (email, name, role) in DEMO_USERS {
+        println!("  {email:<22} {name:<12} {}", role.as_str());
+    }
+    let state = state.clone();
+    Ok(tokio::spawn(async move { trickle(state).await }))
+}
+
+/// A customer message every 20-45 s through the first simulator device.
+async fn trickle(state: AppState) {
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    loop {
+        tokio::time::sleep(Duration::from_secs(rng.random_range(20..=45))).await;
+        let device: Option<String> = match state.store.reader().await {
+            Ok(mut conn) => sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await
+                .ok()
+                .flatten(),
+            Err(_) => None,
+        };
+        let Some(sim) = device
+            .and_then(|id| uuid::Uuid::parse_str(&id).ok())
+            .and_then(|id| state.devices.get(id))
+            .and_then(|d| d.simulator.clone())
+        else {
+            continue;
+        };
+        let (phone, name) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];
+        let body = MESSAGES[rng.random_range(0..MESSAGES.len())];
+        let jid = Jid::parse(phone).expect("demo phone");
+        if let Err(e) = sim.inject_inbound(jid, Some(name.into()), body.into(), None).await {
+            tracing::debug!(error = %e, "demo message not delivered");
+        }
+    }
+}

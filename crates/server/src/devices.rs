@@ -1,0 +1,80 @@
+//! The running device adapters, one per linked number, and the sink that feeds their events to ingest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use handoff_channels::simulator::SimulatorConfig;
+use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, SinkError, Simulator};
+use handoff_proto::{Device, DeviceKind, DeviceStatus, QrResponse};
+use uuid::Uuid;
+
+use crate::{ingest, AppInner, AppState};
+
+/// One running adapter.
+pub struct DeviceHandle {
+    pub adapter: Arc<dyn DeviceAdapter>,
+    /// Set for simulator devices: the control endpoints drive it.
+    pub simulator: Option<Arc<Simulator>>,
+    /// The current QR code while the device waits to be linked.
+    pub qr: Mutex<Option<QrResponse>>,
+}
+
+#[derive(Default)]
+pub struct Devices {
+    map: RwLock<HashMap<Uuid, Arc<DeviceHandle>>>,
+}
+
+impl Devices {
+    pub fn get(&self, id: Uuid) -> Option<Arc<DeviceHandle>> {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    pub fn remove(&self, id: Uuid) -> Option<Arc<DeviceHandle>> {
+        self.map.write().unwrap_or_else(|p| p.into_inner()).remove(&id)
+    }
+
+    /// Creates and starts the adapter for a stored device (once: a running one is left alone).
+    pub async fn start(&self, state: &AppState, device: &Device) -> anyhow::Result<()> {
+        if self.get(device.id).is_some() {
+            return Ok(());
+        }
+        let (adapter, simulator): (Arc<dyn DeviceAdapter>, _) = match device.kind {
+            DeviceKind::Simulator => {
+                let seed = u64::from_le_bytes(device.id.as_bytes()[8..].try_into().expect("8 bytes"));
+                let config = SimulatorConfig {
+                    seed,
+                    phone: device.phone.clone().unwrap_or_else(|| "+15550100".into()),
+                    linked: device.status == DeviceStatus::Connected,
+                    receipt_delay: if state.config.simulator_receipts {
+                        SimulatorConfig::default().receipt_delay
+                    } else {
+                        None
+                    },
+                    ..SimulatorConfig::default()
+                };
+                let sim = Simulator::new(config);
+                (sim.clone(), Some(sim))
+            }
+            other => anyhow::bail!("{} devices are not supported by this server yet", other.as_str()),
+        };
+        let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, qr: Mutex::new(None) });
+        self.map.write().unwrap_or_else(|p| p.into_inner()).insert(device.id, handle);
+        let sink = Arc::new(IngestSink { app: Arc::downgrade(&state.0), device_id: device.id });
+        adapter.start(sink).await?;
+        Ok(())
+    }
+}
+
+/// Feeds one device's events into ingest; each `deliver` returns once the event is committed.
+struct IngestSink {
+    app: Weak<AppInner>,
+    device_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl EventSink for IngestSink {
+    async fn deliver(&self, event: DeviceEvent) -> Result<(), SinkError> {
+        let app = self.app.upgrade().ok_or_else(|| SinkError("the server is shutting down".into()))?;
+        ingest::device_event(&AppState(app), self.device_id, event).await.map_err(|e| SinkError(e.to_string()))
+    }
+}

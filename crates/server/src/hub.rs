@@ -1,0 +1,50 @@
+//! Fan-out of committed events and ephemeral presence to every live WebSocket connection.
+//!
+//! Each frame is serialised once and shared. A connection that falls more than the channel's
+//! capacity behind is told so (`error{code: "lagged"}`) and closed; it reconnects and catches up
+//! from the event log, so the server's memory never grows with a slow consumer.
+
+use std::sync::Arc;
+
+use handoff_proto::{Event, Seq, ServerFrame};
+use tokio::sync::broadcast;
+
+#[derive(Clone, Debug)]
+pub enum HubMsg {
+    Event { seq: Seq, json: Arc<str> },
+    Presence { json: Arc<str> },
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<HubMsg>,
+}
+
+impl Hub {
+    pub fn new(capacity: usize) -> Hub {
+        Hub { tx: broadcast::channel(capacity).0 }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HubMsg> {
+        self.tx.subscribe()
+    }
+
+    pub fn publish_event(&self, event: Event) {
+        let seq = event.seq;
+        match serde_json::to_string(&ServerFrame::Event(event)) {
+            // No receivers is fine: nobody is connected.
+            Ok(json) => drop(self.tx.send(HubMsg::Event { seq, json: json.into() })),
+            Err(e) => tracing::error!(error = %e, seq, "event not serialisable"),
+        }
+    }
+
+    pub fn publish_presence(&self, frame: &ServerFrame) {
+        if let Ok(json) = serde_json::to_string(frame) {
+            drop(self.tx.send(HubMsg::Presence { json: json.into() }));
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.tx.receiver_count()
+    }
+}

@@ -1,0 +1,209 @@
+//! Device events into the store: deduplicated on (device, WhatsApp message id), committed before
+//! the adapter hears back, then fanned out.
+
+use handoff_channels::{DeviceEvent, Jid, LinkState};
+use handoff_proto::{Delivery, DeviceStatus, EventBody, MessageKind, QrResponse};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::store::{self, conversation_by_id, device_by_id, message_by_id, DbResult};
+use crate::AppState;
+
+/// How long a conversation preview is, in characters.
+pub const PREVIEW_CHARS: usize = 120;
+
+pub fn preview(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= PREVIEW_CHARS {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(PREVIEW_CHARS - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent) -> DbResult<()> {
+    match event {
+        DeviceEvent::Pairing { qr, expires_at } => {
+            if let Some(handle) = state.devices.get(device_id) {
+                *handle.qr.lock().unwrap_or_else(|p| p.into_inner()) = Some(QrResponse { qr, expires_at });
+            }
+            Ok(())
+        }
+        DeviceEvent::Connection { state: link, phone } => connection(state, device_id, link, phone).await,
+        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, .. } => {
+            let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
+            message(state, device_id, &wa_message_id, &chat, push_name, &body, kind).await.map(drop)
+        }
+        DeviceEvent::Receipt { wa_message_id, state: delivery } => receipt(state, device_id, &wa_message_id, delivery).await,
+        DeviceEvent::Typing { chat, composing } => {
+            tracing::debug!(%device_id, %chat, composing, "customer typing");
+            Ok(())
+        }
+    }
+}
+
+async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: Option<String>) -> DbResult<()> {
+    let status = match link {
+        LinkState::Connected => DeviceStatus::Connected,
+        LinkState::Disconnected => DeviceStatus::Disconnected,
+        LinkState::PendingLink | LinkState::LoggedOut => DeviceStatus::PendingLink,
+    };
+    if status == DeviceStatus::Connected {
+        if let Some(handle) = state.devices.get(device_id) {
+            *handle.qr.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+    let mut w = state.store.begin().await?;
+    let updated = sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
+        .bind(status.as_str())
+        .bind(phone)
+        .bind(store::ts(store::now()))
+        .bind(device_id.to_string())
+        .execute(w.conn())
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(()); // removed meanwhile
+    }
+    let device = device_by_id(w.conn(), device_id).await?.expect("device updated above");
+    w.append(EventBody::DeviceUpdated { device }).await?;
+    w.commit().await
+}
+
+/// Stores a chat message once. Returns the new message id, or `None` for a redelivery.
+pub async fn message(
+    state: &AppState,
+    device_id: Uuid,
+    wa_message_id: &str,
+    chat: &Jid,
+    push_name: Option<String>,
+    body: &str,
+    kind: MessageKind,
+) -> DbResult<Option<Uuid>> {
+    let mut w = state.store.begin().await?;
+    let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
+        .bind(device_id.to_string())
+        .bind(wa_message_id)
+        .fetch_optional(w.conn())
+        .await?;
+    if seen.is_some() {
+        tracing::debug!(%device_id, wa_message_id, "duplicate delivery ignored");
+        return Ok(None);
+    }
+    let now = store::now();
+    let conversation_id = conversation_for(w.conn(), device_id, chat, push_name).await?;
+    let message_id = Uuid::now_v7();
+    let delivery = (kind == MessageKind::Outbound).then_some(Delivery::Sent);
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(message_id.to_string())
+    .bind(conversation_id.to_string())
+    .bind(device_id.to_string())
+    .bind(kind.as_str())
+    .bind(body)
+    .bind(store::ts(now))
+    .bind(delivery.map(Delivery::as_str))
+    .bind(wa_message_id)
+    .execute(w.conn())
+    .await?;
+    // A new customer message reopens a resolved or snoozed conversation.
+    sqlx::query(
+        "UPDATE conversations SET version = version + 1, last_message_at = ?1, last_message_preview = ?2, \
+           status = CASE WHEN ?3 = 'inbound' AND status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, \
+           snooze_until = CASE WHEN ?3 = 'inbound' THEN NULL ELSE snooze_until END \
+         WHERE id = ?4",
+    )
+    .bind(store::ts(now))
+    .bind(preview(body))
+    .bind(kind.as_str())
+    .bind(conversation_id.to_string())
+    .execute(w.conn())
+    .await?;
+    let message = message_by_id(w.conn(), message_id).await?.expect("inserted above");
+    let conversation = conversation_by_id(w.conn(), conversation_id, None).await?.expect("exists");
+    w.append(EventBody::MessageCreated { message, conversation }).await?;
+    w.commit().await?;
+    state.metrics.inbound(kind);
+    Ok(Some(message_id))
+}
+
+/// The conversation for this chat on this device, created with its contact on first contact.
+async fn conversation_for(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    chat: &Jid,
+    push_name: Option<String>,
+) -> DbResult<Uuid> {
+    let contact_id: String = sqlx::query_scalar(
+        "INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (device_id, jid) DO UPDATE SET name = COALESCE(excluded.name, contacts.name) RETURNING id",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(device_id.to_string())
+    .bind(chat.as_str())
+    .bind(chat.phone())
+    .bind(push_name)
+    .fetch_one(&mut *conn)
+    .await?;
+    let existing: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE contact_id = ?")
+        .bind(&contact_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(id) = existing {
+        return Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    }
+    let id = Uuid::now_v7();
+    let now = store::ts(store::now());
+    sqlx::query(
+        "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, created_at) \
+         VALUES (?, ?, ?, 'open', 0, ?, '', ?)",
+    )
+    .bind(id.to_string())
+    .bind(device_id.to_string())
+    .bind(contact_id)
+    .bind(&now)
+    .bind(&now)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Moves a sent message's delivery state forward; a late or repeated receipt changes nothing.
+async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, delivery: Delivery) -> DbResult<()> {
+    let mut w = state.store.begin().await?;
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?")
+            .bind(device_id.to_string())
+            .bind(wa_message_id)
+            .fetch_optional(w.conn())
+            .await?;
+    let Some((id, current)) = row else {
+        tracing::debug!(%device_id, wa_message_id, "receipt for an unknown message ignored");
+        return Ok(());
+    };
+    let current = current.as_deref().and_then(Delivery::parse);
+    if current.is_some_and(|c| c == Delivery::Failed || c.rank() >= delivery.rank()) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE messages SET delivery = ? WHERE id = ?").bind(delivery.as_str()).bind(&id).execute(w.conn()).await?;
+    let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let message = message_by_id(w.conn(), id).await?.expect("exists");
+    w.append(EventBody::MessageUpdated { message }).await?;
+    w.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preview;
+
+    #[test]
+    fn previews_are_one_short_line() {
+        assert_eq!(preview("Hello\n\n  world"), "Hello world");
+        let long = "x".repeat(500);
+        let p = preview(&long);
+        assert_eq!(p.chars().count(), 120);
+        assert!(p.ends_with('…'));
+    }
+}

@@ -1,0 +1,170 @@
+//! handoff-server: the coordination server.
+//!
+//! Data flows one way per direction. Inbound: device adapter -> [`ingest`] (dedup) -> [`store`]
+//! (event log) -> [`hub`] -> WebSocket clients. Outbound: HTTP route or WebSocket `mutate` ->
+//! [`ops`] (roles, send guard) -> store -> [`dispatch`] -> device adapter.
+
+pub mod api;
+pub mod auth;
+pub mod demo;
+pub mod devices;
+pub mod dispatch;
+pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod ingest;
+pub mod metrics;
+pub mod ops;
+pub mod send_guard;
+pub mod store;
+pub mod users;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::LoginLimiter;
+use crate::devices::Devices;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How many frames a WebSocket connection may fall behind before it is told to catch up from the log.
+pub const HUB_CAPACITY: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Seed demo users, a simulated device and a trickle of customer messages.
+    pub demo: bool,
+    /// Creates the first Admin on an empty database: (email, password).
+    pub bootstrap_admin: Option<(String, String)>,
+    /// Simulator devices report delivery receipts by themselves after short random delays.
+    /// Tests turn this off and drive receipts through the control endpoint.
+    pub simulator_receipts: bool,
+}
+
+impl Config {
+    /// A server for tests: loopback, port 0, no demo.
+    pub fn for_tests(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            demo: false,
+            bootstrap_admin: None,
+            simulator_receipts: false,
+        }
+    }
+}
+
+pub struct AppInner {
+    pub config: Config,
+    pub store: Store,
+    pub devices: Devices,
+    pub limiter: LoginLimiter,
+    pub metrics: Metrics,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Shared state of one running server.
+#[derive(Clone)]
+pub struct AppState(pub Arc<AppInner>);
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// A running server. Dropping it leaves the server running; call [`ServerHandle::stop`].
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    serve: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, closes every connection and the database.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in &self.background {
+            task.abort();
+        }
+        if let Err(e) = self.serve.await {
+            tracing::warn!(error = %e, "server task ended badly");
+        }
+        self.state.store.close().await;
+    }
+
+    /// Resolves when the server stops (Ctrl-C for the binary).
+    pub async fn wait(self) {
+        let ServerHandle { serve, .. } = self;
+        let _ = serve.await;
+    }
+}
+
+pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
+    let hub = Hub::new(HUB_CAPACITY);
+    let store = Store::open(&config.data_dir, hub).await?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState(Arc::new(AppInner {
+        config: config.clone(),
+        store,
+        devices: Devices::default(),
+        limiter: LoginLimiter::new(),
+        metrics: Metrics::default(),
+        shutdown: shutdown_rx.clone(),
+    }));
+
+    if let Some((email, password)) = &config.bootstrap_admin {
+        users::bootstrap_admin(&state, email, password).await?;
+    }
+    let mut background = Vec::new();
+    if config.demo {
+        background.push(demo::seed(&state).await?);
+    }
+    for device in store_devices(&state).await? {
+        if let Err(e) = state.devices.start(&state, &device).await {
+            tracing::warn!(device = %device.id, error = %e, "device adapter not started");
+        }
+    }
+    let resumed = dispatch::resume_pending(&state).await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "pending replies handed to their devices");
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = api::router(state.clone());
+    let mut stop = shutdown_rx;
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "handoff-server listening");
+    Ok(ServerHandle { addr, state, shutdown: shutdown_tx, serve, background })
+}
+
+async fn store_devices(state: &AppState) -> sqlx::Result<Vec<handoff_proto::Device>> {
+    let mut conn = state.store.reader().await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM devices ORDER BY created_at", store::DEVICE_COLUMNS)))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(store::device_from_row).collect()
+}

@@ -1,0 +1,62 @@
+//! `handoff-server serve`: the coordination server binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "handoff-server", version, about = "Handoff coordination server: a shared WhatsApp inbox for teams")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Where the database lives (default: the OS data folder, e.g. ~/.local/share/handoff).
+        #[arg(long, env = "HANDOFF_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, env = "HANDOFF_LISTEN", default_value = "127.0.0.1:8750")]
+        listen: SocketAddr,
+        /// Seed demo users, a simulated WhatsApp number and a trickle of customer messages.
+        #[arg(long)]
+        demo: bool,
+        /// With --admin-password: the first Admin, created on an empty database.
+        #[arg(long, env = "HANDOFF_ADMIN_EMAIL")]
+        admin_email: Option<String>,
+        #[arg(long, env = "HANDOFF_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .init();
+    let Command::Serve { data_dir, listen, demo, admin_email, admin_password } = Cli::parse().command;
+    let data_dir = match data_dir {
+        Some(d) => d,
+        None => dirs::data_dir().ok_or_else(|| anyhow::anyhow!("no OS data folder: pass --data-dir"))?.join("handoff"),
+    };
+    let bootstrap_admin = match (admin_email, admin_password) {
+        (Some(e), Some(p)) => Some((e, p)),
+        (None, None) => None,
+        _ => anyhow::bail!("set both HANDOFF_ADMIN_EMAIL and HANDOFF_ADMIN_PASSWORD, or neither"),
+    };
+    let config = handoff_server::Config { data_dir, listen, demo, bootstrap_admin, simulator_receipts: true };
+    let server = handoff_server::start(config).await?;
+    println!("handoff-server listening on {}", server.url());
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            println!("shutting down");
+            server.stop().await;
+        }
+    }
+    Ok(())
+}

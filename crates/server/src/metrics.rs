@@ -1,0 +1,50 @@
+//! Counters served at `GET /metrics` in Prometheus' text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use handoff_proto::MessageKind;
+
+#[derive(Default)]
+pub struct Metrics {
+    inbound: AtomicU64,
+    from_phone: AtomicU64,
+    sent: AtomicU64,
+    login_failures: AtomicU64,
+    ws_sessions: AtomicU64,
+}
+
+impl Metrics {
+    pub fn inbound(&self, kind: MessageKind) {
+        match kind {
+            MessageKind::Inbound => self.inbound.fetch_add(1, Relaxed),
+            _ => self.from_phone.fetch_add(1, Relaxed),
+        };
+    }
+    pub fn sent(&self) {
+        self.sent.fetch_add(1, Relaxed);
+    }
+    pub fn login_failed(&self) {
+        self.login_failures.fetch_add(1, Relaxed);
+    }
+    pub fn ws_session(&self) {
+        self.ws_sessions.fetch_add(1, Relaxed);
+    }
+
+    pub fn render(&self, head_seq: i64, ws_connections: usize) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("handoff_inbound_messages_total", "Customer messages stored", self.inbound.load(Relaxed)),
+            ("handoff_phone_messages_total", "Messages typed on a linked phone, stored", self.from_phone.load(Relaxed)),
+            ("handoff_replies_sent_total", "Replies handed to a device", self.sent.load(Relaxed)),
+            ("handoff_login_failures_total", "Failed logins", self.login_failures.load(Relaxed)),
+            ("handoff_ws_sessions_total", "WebSocket sessions opened", self.ws_sessions.load(Relaxed)),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+        let _ = writeln!(out, "# HELP handoff_event_log_head Last seq of the event log\n# TYPE handoff_event_log_head gauge\nhandoff_event_log_head {head_seq}");
+        let _ = writeln!(out, "# HELP handoff_ws_connections Live WebSocket connections\n# TYPE handoff_ws_connections gauge\nhandoff_ws_connections {ws_connections}");
+        out
+    }
+}

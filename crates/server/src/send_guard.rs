@@ -1,0 +1,64 @@
+//! The send guard: what happened to a conversation after the version an agent last saw that
+//! should stop a reply going out blind.
+//!
+//! Counted: a new customer message, a reply by someone else (an agent, or the phone itself), and a
+//! change of hands made by someone else. Not counted: notes, read markers, status changes and
+//! receipts: they do not make a reply wrong.
+
+use handoff_proto::{ConversationChange, EventBody, MessageKind, UpdateCause};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::store::DbResult;
+
+pub async fn changes_since(
+    conn: &mut SqliteConnection,
+    conversation_id: Uuid,
+    seen_version: i64,
+    actor: Uuid,
+) -> DbResult<Vec<ConversationChange>> {
+    let payloads: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE conversation_id = ? AND conv_version > ? ORDER BY seq",
+    )
+    .bind(conversation_id.to_string())
+    .bind(seen_version)
+    .fetch_all(conn)
+    .await?;
+    let mut changes = Vec::new();
+    for payload in payloads {
+        let body: EventBody = serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        if let Some(change) = relevant(&body, actor) {
+            changes.push(change);
+        }
+    }
+    Ok(changes)
+}
+
+fn relevant(body: &EventBody, actor: Uuid) -> Option<ConversationChange> {
+    match body {
+        EventBody::MessageCreated { message, .. } => match message.kind {
+            MessageKind::Inbound => Some(ConversationChange::InboundMessage {
+                message_id: message.id,
+                at: message.created_at,
+                preview: crate::ingest::preview(&message.body),
+            }),
+            MessageKind::Outbound if message.author_id != Some(actor) => Some(ConversationChange::Reply {
+                message_id: message.id,
+                author_id: message.author_id,
+                at: message.created_at,
+                preview: crate::ingest::preview(&message.body),
+            }),
+            _ => None,
+        },
+        EventBody::ConversationUpdated { conversation, actor_id, cause: UpdateCause::Claimed | UpdateCause::Assigned }
+            if *actor_id != Some(actor) =>
+        {
+            Some(ConversationChange::Reassigned {
+                assignee_id: conversation.assignee_id,
+                by: *actor_id,
+                at: conversation.assigned_at.unwrap_or(conversation.last_message_at),
+            })
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,185 @@
+//! The server's SQLite store: connection pools, migrations, the event log writer.
+//!
+//! Every change goes through a [`Writer`]: one transaction that updates the tables, appends the
+//! events it caused (each takes the next `seq`), commits, and only then publishes the events to the
+//! hub. One writer at a time, so events reach the hub in `seq` order.
+
+mod rows;
+mod time;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use handoff_proto::{Event, EventBody, Seq};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+use uuid::Uuid;
+
+use crate::hub::Hub;
+pub use rows::*;
+pub use time::{now, parse_ts, ts};
+
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    read: SqlitePool,
+    write: SqlitePool,
+    write_lock: Mutex<()>,
+    hub: Hub,
+    epoch: Uuid,
+}
+
+impl Store {
+    /// Opens (or creates) `handoff.db` in `data_dir` and runs pending migrations.
+    pub async fn open(data_dir: &Path, hub: Hub) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("handoff.db");
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before we acknowledge it, even across power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations").run(&write).await?;
+        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+
+        let epoch = {
+            let mut conn = write.acquire().await?;
+            match meta_get(&mut conn, "epoch").await? {
+                Some(e) => Uuid::parse_str(&e)?,
+                None => {
+                    let e = Uuid::new_v4();
+                    meta_set(&mut conn, "epoch", &e.to_string()).await?;
+                    e
+                }
+            }
+        };
+        Ok(Store { inner: Arc::new(StoreInner { read, write, write_lock: Mutex::new(()), hub, epoch }) })
+    }
+
+    /// Identifies this database's history. A restored or new database has a new epoch.
+    pub fn epoch(&self) -> Uuid {
+        self.inner.epoch
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// A read connection (WAL: readers never wait for the writer).
+    pub async fn reader(&self) -> DbResult<sqlx::pool::PoolConnection<Sqlite>> {
+        self.inner.read.acquire().await
+    }
+
+    /// Starts the one write transaction.
+    pub async fn begin(&self) -> DbResult<Writer<'_>> {
+        let guard = self.inner.write_lock.lock().await;
+        let tx = self.inner.write.begin().await?;
+        Ok(Writer { _guard: guard, tx, events: Vec::new(), store: self })
+    }
+
+    pub async fn head_seq(&self) -> DbResult<Seq> {
+        let mut conn = self.reader().await?;
+        head_seq(&mut conn).await
+    }
+
+    /// Events after `since`, oldest first, at most `limit`.
+    pub async fn events_after(&self, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
+        let mut conn = self.reader().await?;
+        events_after(&mut conn, since, limit).await
+    }
+
+    pub async fn close(&self) {
+        self.inner.read.close().await;
+        self.inner.write.close().await;
+    }
+}
+
+/// The single write transaction. Dropping it without [`Writer::commit`] rolls everything back.
+pub struct Writer<'a> {
+    _guard: MutexGuard<'a, ()>,
+    pub tx: Transaction<'static, Sqlite>,
+    events: Vec<Event>,
+    store: &'a Store,
+}
+
+impl Writer<'_> {
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Appends an event to the log in this transaction and returns its `seq`.
+    pub async fn append(&mut self, body: EventBody) -> DbResult<Seq> {
+        let at = now();
+        let conv_version = match &body {
+            EventBody::MessageCreated { conversation, .. } | EventBody::ConversationUpdated { conversation, .. } => {
+                Some(conversation.version)
+            }
+            _ => None,
+        };
+        let payload = serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO events (at, type, conversation_id, conv_version, payload) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(ts(at))
+        .bind(body.type_name())
+        .bind(body.conversation_id().map(|id| id.to_string()))
+        .bind(conv_version)
+        .bind(payload)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        self.events.push(Event { seq, at, body });
+        Ok(seq)
+    }
+
+    /// Commits, then hands the new events to the hub in `seq` order.
+    pub async fn commit(self) -> DbResult<()> {
+        self.tx.commit().await?;
+        for event in self.events {
+            self.store.hub().publish_event(event);
+        }
+        Ok(())
+    }
+}
+
+pub async fn meta_get(conn: &mut SqliteConnection, key: &str) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(conn).await
+}
+
+pub async fn meta_set(conn: &mut SqliteConnection, key: &str, value: &str) -> DbResult<()> {
+    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn head_seq(conn: &mut SqliteConnection) -> DbResult<Seq> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(conn).await
+}
+
+pub async fn events_after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT seq, at, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(since)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
+    rows.into_iter()
+        .map(|(seq, at, payload)| {
+            let body = serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok(Event { seq, at: parse_ts(&at)?, body })
+        })
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! `GET /api/v1/ws`: the desktop core's live connection.
+//!
+//! 1. The caller authenticates with `Authorization: Bearer` on the upgrade request.
+//! 2. The client sends `hello{protocol, last_seq}`; the server answers `welcome{epoch, head_seq}`.
+//! 3. The server replays every event after `last_seq` from the log, then streams live events.
+//!    It subscribes to the hub *before* it reads the log, and skips live events it already
+//!    replayed, so nothing falls between the two.
+//! 4. `mutate` frames go through the same rules as the HTTP routes and get `ack` or `reject`.
+//!    `presence` frames fan out to everyone and are never stored.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use handoff_proto::{ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::{user_for_token_hash, Actor};
+use crate::hub::HubMsg;
+use crate::{ops, store, AppState};
+
+/// Events per replay page.
+const REPLAY_PAGE: i64 = 1000;
+/// How long a client has to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a live connection re-checks that its session still stands (logout, deactivation).
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
+pub async fn upgrade(State(state): State<AppState>, actor: Actor, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| async move {
+        state.metrics.ws_session();
+        if let Err(e) = connection(state, actor, socket).await {
+            tracing::debug!(error = %e, "websocket closed");
+        }
+    })
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> anyhow::Result<()> {
+    let json = serde_json::to_string(frame)?;
+    socket.send(WsMessage::Text(json.into())).await?;
+    Ok(())
+}
+
+async fn close(socket: &mut WebSocket, code: &str, message: &str) -> anyhow::Result<()> {
+    send(socket, &ServerFrame::Error { code: code.into(), message: message.into() }).await?;
+    let frame = CloseFrame { code: 1008, reason: Utf8Bytes::from(code.to_string()) };
+    socket.send(WsMessage::Close(Some(frame))).await?;
+    Ok(())
+}
+
+async fn next_frame(socket: &mut WebSocket) -> Option<Result<ClientFrame, String>> {
+    loop {
+        match socket.recv().await? {
+            Ok(WsMessage::Text(text)) => return Some(serde_json::from_str(&text).map_err(|e| e.to_string())),
+            Ok(WsMessage::Close(_)) | Err(_) => return None,
+            Ok(_) => continue, // ping/pong/binary: nothing to do
+        }
+    }
+}
+
+async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> anyhow::Result<()> {
+    let last_seq = match tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut socket)).await {
+        Ok(Some(Ok(ClientFrame::Hello { protocol, last_seq }))) => {
+            if protocol != PROTOCOL_VERSION {
+                let message = format!(
+                    "This server speaks protocol {PROTOCOL_VERSION}, the app speaks {protocol}: update Handoff."
+                );
+                return close(&mut socket, "unsupported_protocol", &message).await;
+            }
+            last_seq.max(0)
+        }
+        Ok(Some(Ok(_))) | Ok(Some(Err(_))) => return close(&mut socket, "bad_hello", "The first frame must be hello.").await,
+        Ok(None) => return Ok(()),
+        Err(_) => return close(&mut socket, "hello_timeout", "No hello within 10 s.").await,
+    };
+
+    let mut live = state.store.hub().subscribe();
+    let head_seq = state.store.head_seq().await?;
+    let welcome =
+        ServerFrame::Welcome { protocol: PROTOCOL_VERSION, epoch: state.store.epoch(), head_seq, user: actor.user.clone() };
+    send(&mut socket, &welcome).await?;
+    let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
+
+    let mut shutdown = state.shutdown.clone();
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    let mut actor = actor;
+    loop {
+        tokio::select! {
+            msg = live.recv() => match msg {
+                Ok(HubMsg::Event { seq, json }) => {
+                    if seq <= sent {
+                        continue; // already replayed
+                    }
+                    if seq > sent + 1 {
+                        replay(&state, &mut socket, sent, seq - 1).await?;
+                    }
+                    socket.send(WsMessage::Text(Utf8Bytes::from(json.as_ref()))).await?;
+                    sent = seq;
+                }
+                Ok(HubMsg::Presence { json }) => socket.send(WsMessage::Text(Utf8Bytes::from(json.as_ref()))).await?,
+                Err(RecvError::Lagged(_)) => {
+                    return close(&mut socket, "lagged", "This connection fell behind: reconnect to catch up from the log.").await;
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            frame = next_frame(&mut socket) => match frame {
+                None => return Ok(()),
+                Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
+                Some(Ok(frame)) => handle(&state, &actor, &mut socket, frame).await?,
+            },
+            _ = recheck.tick() => {
+                let mut conn = state.store.reader().await?;
+                match user_for_token_hash(&mut conn, &actor.token_hash).await? {
+                    Some(user) if user.role == actor.user.role => actor.user = user,
+                    Some(_) => return close(&mut socket, "role_changed", "Your role changed: reconnect.").await,
+                    None => return close(&mut socket, "unauthenticated", "This session was signed out.").await,
+                }
+            }
+            _ = shutdown.changed() => {
+                return close(&mut socket, "shutting_down", "The server is restarting: reconnect shortly.").await;
+            }
+        }
+    }
+}
+
+/// Sends every event in `(after, up_to]` from the log; returns the last seq sent.
+async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq) -> anyhow::Result<Seq> {
+    let mut sent = after;
+    while sent < up_to {
+        let page = state.store.events_after(sent, REPLAY_PAGE.min(up_to - sent)).await?;
+        if page.is_empty() {
+            break;
+        }
+        for event in page {
+            sent = event.seq;
+            send(socket, &ServerFrame::Event(event)).await?;
+        }
+    }
+    Ok(sent)
+}
+
+async fn handle(state: &AppState, actor: &Actor, socket: &mut WebSocket, frame: ClientFrame) -> anyhow::Result<()> {
+    match frame {
+        ClientFrame::Hello { .. } => {
+            send(socket, &ServerFrame::Error { code: "bad_frame".into(), message: "hello was already said".into() }).await
+        }
+        ClientFrame::Ping { nonce } => send(socket, &ServerFrame::Pong { nonce }).await,
+        ClientFrame::Presence { conversation_id, activity } => {
+            state.store.hub().publish_presence(&ServerFrame::Presence {
+                user_id: actor.id(),
+                conversation_id,
+                activity,
+                at: store::now(),
+            });
+            Ok(())
+        }
+        ClientFrame::Mutate { mutation_id, op } => {
+            let reply = match ops::apply(state, actor, op, Some(mutation_id.to_string())).await {
+                Ok(applied) => ServerFrame::Ack { mutation_id, seq: applied.seq },
+                Err(e) => ServerFrame::Reject { mutation_id, error: e.detail },
+            };
+            send(socket, &reply).await
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The commands the UI calls. Each is a line or two into handoff-core.
+
+use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread};
+use handoff_proto::{Activity, Conversation, ConversationStatus, User};
+use serde::Serialize;
+use tauri::State;
+use uuid::Uuid;
+
+use crate::{secrets, AppCore};
+
+/// What a failed command tells the UI: a stable code and a sentence for people.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct CommandError {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<CoreError> for CommandError {
+    fn from(e: CoreError) -> Self {
+        let message = match &e {
+            CoreError::WrongCredentials => "Wrong email or password.".to_string(),
+            CoreError::Unreachable(server) => format!("Server not reachable at {server}. Check the address and your network."),
+            CoreError::NotSignedIn => "You are signed out: sign in again.".to_string(),
+            other => {
+                let text = other.to_string();
+                let mut chars = text.chars();
+                chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or(text)
+            }
+        };
+        CommandError { code: e.code().to_string(), message }
+    }
+}
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// Signs in again with the token kept in the OS keyring, if there is one.
+#[tauri::command]
+#[specta::specta]
+pub async fn restore_session(core: State<'_, AppCore>) -> Result<Option<SessionInfo>> {
+    let Some(server) = core.prefs.load().last_server else { return Ok(None) };
+    let Some(token) = secrets::load_token(&server) else { return Ok(None) };
+    match core.client.resume(&server, &token).await {
+        Ok(info) => Ok(Some(info)),
+        Err(CoreError::NotSignedIn) => {
+            secrets::delete_token(&server);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(core: State<'_, AppCore>, server: String, email: String, password: String) -> Result<SessionInfo> {
+    let (info, token) = core.client.sign_in(&server, &email, &password).await?;
+    secrets::store_token(&info.server, &token);
+    core.prefs.remember_server(&info.server);
+    Ok(info)
+}
+
+/// Signs out; `wipe` also deletes the local cache.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(core: State<'_, AppCore>, wipe: bool) -> Result<()> {
+    if let Some(info) = core.client.session() {
+        secrets::delete_token(&info.server);
+    }
+    core.prefs.forget_session();
+    Ok(core.client.sign_out(wipe).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn recent_servers(core: State<'_, AppCore>) -> Vec<String> {
+    core.prefs.load().servers
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn connection(core: State<'_, AppCore>) -> ConnectionState {
+    core.client.connection()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn inbox(core: State<'_, AppCore>, view: InboxView) -> Result<Vec<Conversation>> {
+    Ok(core.client.inbox(view, 2000).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn thread(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Option<Thread>> {
+    Ok(core.client.thread(conversation_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn users(core: State<'_, AppCore>) -> Result<Vec<User>> {
+    Ok(core.client.users().await?)
+}
+
+/// Replies to the customer; `seen_version` is the version the agent was looking at.
+#[tauri::command]
+#[specta::specta]
+pub async fn reply(
+    core: State<'_, AppCore>,
+    conversation_id: Uuid,
+    body: String,
+    seen_version: Option<i64>,
+    force: bool,
+) -> Result<Uuid> {
+    Ok(core.client.reply(conversation_id, &body, seen_version, force).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn note(core: State<'_, AppCore>, conversation_id: Uuid, body: String) -> Result<Uuid> {
+    Ok(core.client.note(conversation_id, &body).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn claim(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uuid> {
+    Ok(core.client.claim(conversation_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_status(core: State<'_, AppCore>, conversation_id: Uuid, status: ConversationStatus) -> Result<Uuid> {
+    Ok(core.client.set_status(conversation_id, status).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_read(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uuid> {
+    Ok(core.client.mark_read(conversation_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_presence(core: State<'_, AppCore>, conversation_id: Option<Uuid>, activity: Activity) {
+    core.client.set_presence(conversation_id, activity);
+}

@@ -1,0 +1,94 @@
+//! handoff-desktop: the Tauri shell. Each command is a line or two into handoff-core; the core's
+//! changes are forwarded to the UI as one typed event. Platform glue lives here: the OS keyring
+//! ([`secrets`]) and the remembered servers ([`prefs`]).
+
+mod commands;
+mod prefs;
+mod secrets;
+
+use handoff_core::{Change, Client};
+use serde::{Deserialize, Serialize};
+use tauri::Manager;
+use tauri_specta::Event;
+
+/// Everything the core reports, forwarded to the UI as it happens.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct CoreEvent(pub Change);
+
+/// What the commands share.
+pub struct AppCore {
+    pub client: Client,
+    pub prefs: prefs::Prefs,
+}
+
+/// The typed command and event list; `ui/src/bindings.ts` is generated from it.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            commands::restore_session,
+            commands::sign_in,
+            commands::sign_out,
+            commands::recent_servers,
+            commands::connection,
+            commands::inbox,
+            commands::thread,
+            commands::users,
+            commands::reply,
+            commands::note,
+            commands::claim,
+            commands::set_status,
+            commands::mark_read,
+            commands::set_presence,
+        ])
+        .events(tauri_specta::collect_events![CoreEvent])
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    secrets::init();
+    let builder = specta_builder();
+    tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            let data_dir = app.path().app_data_dir()?;
+            let config_dir = app.path().app_config_dir()?;
+            let client = tauri::async_runtime::block_on(Client::open(&data_dir.join("cache.db")))?;
+            let handle = app.handle().clone();
+            let mut changes = client.subscribe();
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    let change = match changes.recv().await {
+                        Ok(change) => change,
+                        // Fell behind: the UI re-reads everything.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Change::Inbox,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    };
+                    if let Err(e) = CoreEvent(change).emit(&handle) {
+                        tracing::warn!(error = %e, "event not delivered to the window");
+                    }
+                }
+            });
+            app.manage(AppCore { client, prefs: prefs::Prefs::new(config_dir.join("prefs.json")) });
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"))
+        .expect("error while running the Handoff app");
+}
+
+#[cfg(test)]
+mod tests {
+    /// Writes `ui/src/bindings.ts`. CI fails when the committed file differs from what this writes.
+    #[test]
+    fn export_typescript_bindings() {
+        let ts = specta_typescript::Typescript::default()
+            .bigint(specta_typescript::BigIntExportBehavior::Number)
+            .header("// Generated from the Rust types by `cargo test -p handoff-desktop`. Do not edit.\n// @ts-nocheck");
+        super::specta_builder().export(ts, "../ui/src/bindings.ts").expect("bindings exported");
+    }
+}

@@ -1,0 +1,58 @@
+//! Remembered, non-secret preferences: recent servers and the last one signed in to.
+//! A small JSON file in the OS config folder; the token is never written here.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Saved {
+    #[serde(default)]
+    pub servers: Vec<String>,
+    #[serde(default)]
+    pub last_server: Option<String>,
+}
+
+pub struct Prefs {
+    path: PathBuf,
+}
+
+impl Prefs {
+    pub fn new(path: PathBuf) -> Prefs {
+        Prefs { path }
+    }
+
+    pub fn load(&self) -> Saved {
+        std::fs::read(&self.path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    fn save(&self, saved: &Saved) {
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = self.path.with_extension("json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec_pretty(saved).unwrap_or_default())?;
+            std::fs::rename(tmp, &self.path)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(error = %e, "preferences not saved");
+        }
+    }
+
+    /// Puts `server` first in the recent list (at most 5) and remembers it as the last one.
+    pub fn remember_server(&self, server: &str) {
+        let mut saved = self.load();
+        saved.servers.retain(|s| s != server);
+        saved.servers.insert(0, server.to_string());
+        saved.servers.truncate(5);
+        saved.last_server = Some(server.to_string());
+        self.save(&saved);
+    }
+
+    pub fn forget_session(&self) {
+        let mut saved = self.load();
+        saved.last_server = None;
+        self.save(&saved);
+    }
+}

@@ -1,0 +1,138 @@
+// A tiny W3C WebDriver client (Node 20 fetch) for driving the real app through tauri-driver,
+// plus helpers to start the real server. No npm dependencies.
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+export const ELEM = "element-6066-11e4-a52e-4f735466cecf";
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns something truthy; each try waits for the last to finish. */
+export async function waitFor(fn, what, timeoutMs = 15000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await pause(100);
+  }
+  throw new Error(`timed out waiting for ${what}; last=${last}`);
+}
+
+/** Starts `handoff-server serve` on a free loopback port; resolves once it says where it listens. */
+export async function startServer(root, dataDir, env = {}) {
+  const bin = resolve(root, process.env.SERVER_BIN ?? "target/debug/handoff-server");
+  const log = openSync(resolve(root, "target/e2e/server.log"), "w");
+  const child = spawn(bin, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"], {
+    env: { ...process.env, ...env, RUST_LOG: "info,sqlx=warn" },
+    stdio: ["ignore", "pipe", log],
+  });
+  const url = await new Promise((res, rej) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[\d.:]+)/);
+      if (m) res(m[1]);
+    });
+    child.on("exit", (code) => rej(new Error(`server exited with ${code}: ${out}`)));
+  });
+  return { child, url };
+}
+
+/** JSON over HTTP against the server's public API. */
+export function api(base, token) {
+  return async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(15000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
+export class Driver {
+  constructor(root, port = Number(process.env.TAURI_DRIVER_PORT ?? 4444)) {
+    this.root = root;
+    this.port = port;
+    this.base = `http://127.0.0.1:${port}`;
+  }
+
+  async start(app, env) {
+    mkdirSync(resolve(this.root, "target/e2e"), { recursive: true });
+    const log = openSync(resolve(this.root, "target/e2e/tauri-driver.log"), "w");
+    this.proc = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", ["--port", String(this.port), "--native-port", String(this.port + 1)], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, ...env },
+    });
+    await waitFor(async () => (await fetch(`${this.base}/status`)).ok, "tauri-driver /status");
+    const created = await this.wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: app } } } });
+    this.session = created.sessionId;
+  }
+
+  async stop() {
+    if (this.session) await this.wd("DELETE", `/session/${this.session}`, undefined, 10000).catch(() => {});
+    if (this.proc && this.proc.exitCode === null) {
+      const exited = new Promise((r) => this.proc.once("exit", r));
+      this.proc.kill("SIGTERM");
+      await Promise.race([exited, pause(3000)]);
+      if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
+    }
+  }
+
+  async wd(method, path, body, timeoutMs = 30000) {
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${JSON.stringify(json)}`);
+    return json.value;
+  }
+
+  s(path) {
+    return `/session/${this.session}${path}`;
+  }
+
+  async find(css) {
+    return (await this.wd("POST", this.s("/element"), { using: "css selector", value: css }))[ELEM];
+  }
+
+  async findAll(css) {
+    return (await this.wd("POST", this.s("/elements"), { using: "css selector", value: css })).map((e) => e[ELEM]);
+  }
+
+  async text(css) {
+    return this.wd("GET", this.s(`/element/${await this.find(css)}/text`));
+  }
+
+  async click(css) {
+    await this.wd("POST", this.s(`/element/${await this.find(css)}/click`), {});
+  }
+
+  /** Replaces an input's value by typing over it (select all, then type). */
+  async typeOver(css, text) {
+    const el = await this.find(css);
+    await this.wd("POST", this.s(`/element/${el}/click`), {});
+    await this.wd("POST", this.s(`/element/${el}/value`), { text: "\uE009a\uE000" + text });
+  }
+
+  async type(css, text) {
+    const el = await this.find(css);
+    await this.wd("POST", this.s(`/element/${el}/value`), { text });
+  }
+
+  async screenshot(name) {
+    const png = await this.wd("GET", this.s("/screenshot"));
+    writeFileSync(resolve(this.root, `target/e2e/${name}.png`), Buffer.from(png, "base64"));
+  }
+}

@@ -1,0 +1,234 @@
+//! The scenario harness: a real `handoff-server` on a loopback port, a linked simulator device,
+//! and real `handoff-core` clients with their own SQLite caches, all in one process.
+//!
+//! Nothing here sleeps to wait: every wait is for a condition, woken by the client's change
+//! stream (or the server's answer), under an overall deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use handoff_core::{Client, InboxView};
+use handoff_proto::{
+    Conversation, Device, LoginResponse, Message, Page, Role, SimulatorInbound, SimulatorSent, User,
+};
+use handoff_server::{Config, ServerHandle};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// How long any awaited condition may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub server: Option<ServerHandle>,
+    pub url: String,
+    pub admin_token: String,
+    pub device: Device,
+    http: reqwest::Client,
+}
+
+impl World {
+    /// A server with an Admin and one linked simulator number.
+    pub async fn start() -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(dir.path().join("server"));
+        config.bootstrap_admin = Some(("admin@test.local".into(), PASSWORD.into()));
+        let server = handoff_server::start(config).await.expect("server starts");
+        let url = server.url();
+        let http = reqwest::Client::new();
+        let mut world = World { dir, server: Some(server), url, admin_token: String::new(), device: placeholder_device(), http };
+        world.admin_token = world.login("admin@test.local").await.token;
+        let device: Device = world
+            .call(Method::POST, "/api/v1/devices", Some(&serde_json::json!({"name": "Support line", "kind": "simulator"})))
+            .await;
+        world.device = world.call(Method::POST, &format!("/api/v1/devices/{}/simulator/link", device.id), None::<&()>).await;
+        world
+    }
+
+    /// Stops the server and starts it again on the same address and data folder.
+    pub async fn restart(&mut self) {
+        let old = self.server.take().expect("running");
+        let addr = old.addr;
+        old.stop().await;
+        let mut config = Config::for_tests(self.dir.path().join("server"));
+        config.listen = addr;
+        self.server = Some(handoff_server::start(config).await.expect("server restarts"));
+    }
+
+    pub async fn login(&self, email: &str) -> LoginResponse {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(resp.status(), 200, "login as {email}");
+        resp.json().await.expect("login body")
+    }
+
+    /// An Admin call that must succeed; returns the decoded body.
+    pub async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> T {
+        let resp = self.raw(method.clone(), path, &self.admin_token, body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path} -> {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, token: &str, body: Option<&impl Serialize>) -> reqwest::Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn create_user(&self, email: &str, name: &str, role: Role) -> User {
+        let body = serde_json::json!({"email": email, "name": name, "password": PASSWORD, "role": role});
+        self.call(Method::POST, "/api/v1/users", Some(&body)).await
+    }
+
+    /// A signed-in client core with its own cache file, connected and caught up.
+    pub async fn client(&self, email: &str) -> Client {
+        let path = self.dir.path().join(format!("cache-{email}.db"));
+        let client = Client::open(&path).await.expect("cache opens");
+        client.sign_in(&self.url, email, PASSWORD).await.expect("sign in");
+        wait_for("online", &client, |c| async move { c.connection() == handoff_core::ConnectionState::Online }).await;
+        client
+    }
+
+    /// A customer writes to the simulator number.
+    pub async fn inbound(&self, from: &str, body: &str, wa_message_id: Option<&str>) -> Message {
+        let req = SimulatorInbound {
+            from: from.into(),
+            name: None,
+            body: body.into(),
+            wa_message_id: wa_message_id.map(str::to_string),
+        };
+        self.call(Method::POST, &format!("/api/v1/devices/{}/simulator/inbound", self.device.id), Some(&req)).await
+    }
+
+    /// What the simulator was asked to send to WhatsApp.
+    pub async fn sent(&self) -> Vec<SimulatorSent> {
+        let page: Page<SimulatorSent> =
+            self.call(Method::GET, &format!("/api/v1/devices/{}/simulator/sent", self.device.id), None::<&()>).await;
+        page.items
+    }
+
+    pub async fn head_seq(&self) -> i64 {
+        let sync: handoff_proto::SyncResponse = self.call(Method::GET, "/api/v1/sync?since=0&limit=1", None::<&()>).await;
+        sync.head_seq
+    }
+
+    /// The first `n` events of the server's log.
+    pub async fn events(&self, n: i64) -> Vec<handoff_proto::Event> {
+        let sync: handoff_proto::SyncResponse =
+            self.call(Method::GET, &format!("/api/v1/sync?since=0&limit={n}"), None::<&()>).await;
+        sync.events
+    }
+
+    /// Every conversation on the server, newest first (all pages).
+    pub async fn conversations(&self) -> Vec<Conversation> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/conversations?limit=500&cursor={c}"),
+                None => "/api/v1/conversations?limit=500".to_string(),
+            };
+            let page: Page<Conversation> = self.call(Method::GET, &path, None::<&()>).await;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return all,
+            }
+        }
+    }
+
+    /// Every message of a conversation on the server, oldest first.
+    pub async fn messages(&self, conversation_id: Uuid) -> Vec<Message> {
+        let page: Page<Message> =
+            self.call(Method::GET, &format!("/api/v1/conversations/{conversation_id}/messages?limit=500"), None::<&()>).await;
+        let mut items = page.items;
+        items.reverse();
+        items
+    }
+
+    /// Asserts that the client's cache holds exactly the server's conversations and messages.
+    pub async fn assert_converged(&self, client: &Client) {
+        let server = self.conversations().await;
+        let cached = client.inbox(InboxView::All, 5000).await.expect("inbox");
+        let strip = |mut c: Conversation| {
+            c.unread_count = 0;
+            c
+        };
+        assert_eq!(
+            cached.into_iter().map(strip).collect::<Vec<_>>(),
+            server.iter().cloned().map(strip).collect::<Vec<_>>(),
+            "conversations differ"
+        );
+        for c in &server {
+            let thread = client.thread(c.id).await.expect("thread").expect("cached");
+            let cached: Vec<Message> = thread.messages.into_iter().map(|m| m.message).collect();
+            assert_eq!(cached, self.messages(c.id).await, "messages of {} differ", c.id);
+        }
+        assert_eq!(client.last_seq().await.expect("seq"), self.head_seq().await, "last_seq differs");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+fn placeholder_device() -> Device {
+    Device {
+        id: Uuid::nil(),
+        name: String::new(),
+        kind: handoff_proto::DeviceKind::Simulator,
+        status: handoff_proto::DeviceStatus::PendingLink,
+        phone: None,
+        last_seen_at: None,
+    }
+}
+
+/// Waits until `cond` holds for `client`, re-checking after each change the client reports.
+pub async fn wait_for<F, Fut>(what: &str, client: &Client, cond: F)
+where
+    F: Fn(Client) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut changes = client.subscribe();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if cond(client.clone()).await {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, changes.recv()).await {
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(e)) => panic!("change stream ended while waiting for {what}: {e}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+/// Waits until the client has caught up to the server's head and sent its whole outbox.
+pub async fn settled(world: &World, client: &Client) {
+    loop {
+        let head = world.head_seq().await;
+        wait_for("caught up", client, |c| async move {
+            c.last_seq().await.unwrap_or(0) >= head && c.outbox_len().await.unwrap_or(1) == 0
+        })
+        .await;
+        // Acks arrive before the events they caused: settled means nothing new since.
+        if world.head_seq().await == head {
+            return;
+        }
+    }
+}

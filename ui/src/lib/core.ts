@@ -1,0 +1,35 @@
+// The one door from the UI into the Rust core: typed commands (generated bindings) whose
+// failures become thrown `CommandFailure`s with a code and a sentence for people.
+import { commands, events, type CommandError, type Change } from "../bindings";
+
+export { commands };
+
+export class CommandFailure extends Error {
+  constructor(
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Result<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };
+
+/** Unwraps a command's result, throwing its error. */
+export async function call<T>(pending: Promise<Result<T>>): Promise<T> {
+  const result = await pending;
+  if (result.status === "ok") return result.data;
+  throw new CommandFailure(result.error.code, result.error.message);
+}
+
+/** A message for people from anything thrown. */
+export function messageOf(e: unknown): string {
+  if (e instanceof CommandFailure) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** Subscribes to the core's changes; returns the unsubscribe function. */
+export function onChange(handler: (change: Change) => void): Promise<() => void> {
+  return events.coreEvent.listen((e) => handler(e.payload));
+}
