@@ -8,7 +8,7 @@ source .ci/setup.sh
 
 echo "==> building (the first build takes several minutes)"
 npm --prefix ui run build
-cargo build --release -p handoff-server -p handoff-desktop --features handoff-desktop/custom-protocol
+cargo build --release --workspace --features handoff-desktop/custom-protocol
 
 DATA="${HANDOFF_DATA_DIR:-$ROOT/target/demo-data}"
 LISTEN="${HANDOFF_LISTEN:-127.0.0.1:8750}"

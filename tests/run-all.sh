@@ -9,26 +9,29 @@ export CARGO_TERM_COLOR=never
 
 step() { echo; echo "==> $*"; }
 
+# One package selection and feature set for every cargo step, so they share compiled dependencies.
+CARGO_SCOPE=(--workspace --features handoff-desktop/custom-protocol)
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
-step "cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-
-step "cargo test --workspace"
-cargo test --workspace
-if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-  step "generated TypeScript bindings are committed"
-  git diff --exit-code -- ui/src/bindings.ts
-fi
-
-step "UI: type check and unit tests"
+step "UI: type check and unit tests, then the production build the app embeds"
 npm --prefix ui run check
 npm --prefix ui test
-
-step "build the real app (embedded UI) and the server"
 npm --prefix ui run build
-cargo build -p handoff-server -p handoff-desktop --features handoff-desktop/custom-protocol
+
+step "cargo clippy (warnings are errors)"
+cargo clippy "${CARGO_SCOPE[@]}" --all-targets --quiet -- -D warnings
+
+step "cargo build: the server and the real app (embedded UI)"
+cargo build "${CARGO_SCOPE[@]}"
+
+step "cargo test: unit, API and scenario tests"
+cargo test "${CARGO_SCOPE[@]}"
+if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+  step "the generated TypeScript bindings are committed as generated"
+  git diff --exit-code -- ui/src/bindings.ts
+fi
 
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e

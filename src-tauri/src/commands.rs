@@ -19,7 +19,9 @@ impl From<CoreError> for CommandError {
     fn from(e: CoreError) -> Self {
         let message = match &e {
             CoreError::WrongCredentials => "Wrong email or password.".to_string(),
-            CoreError::Unreachable(server) => format!("Server not reachable at {server}. Check the address and your network."),
+            CoreError::Unreachable(server) => {
+                format!("Server not reachable at {server}. Check the address and your network.")
+            }
             CoreError::NotSignedIn => "You are signed out: sign in again.".to_string(),
             other => {
                 let text = other.to_string();
@@ -106,10 +108,10 @@ pub async fn reply(
     core: State<'_, AppCore>,
     conversation_id: Uuid,
     body: String,
-    seen_version: Option<i64>,
+    seen_version: Option<i32>,
     force: bool,
 ) -> Result<Uuid> {
-    Ok(core.client.reply(conversation_id, &body, seen_version, force).await?)
+    Ok(core.client.reply(conversation_id, &body, seen_version.map(i64::from), force).await?)
 }
 
 #[tauri::command]

@@ -44,12 +44,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
 }
 
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // HANDOFF_LOG_FILE sends the log to a file (the E2E tests keep it with their screenshots).
+    let log_file = std::env::var_os("HANDOFF_LOG_FILE").and_then(|p| std::fs::File::create(p).ok());
+    match log_file {
+        Some(file) => tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).init(),
+        None => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
     secrets::init();
     let builder = specta_builder();
     tauri::Builder::default()
@@ -86,9 +88,9 @@ mod tests {
     /// Writes `ui/src/bindings.ts`. CI fails when the committed file differs from what this writes.
     #[test]
     fn export_typescript_bindings() {
-        let ts = specta_typescript::Typescript::default()
-            .bigint(specta_typescript::BigIntExportBehavior::Number)
-            .header("// Generated from the Rust types by `cargo test -p handoff-desktop`. Do not edit.\n// @ts-nocheck");
+        let ts = specta_typescript::Typescript::default().header(
+            "// Generated from the Rust types by `cargo test -p handoff-desktop`. Do not edit.\n// @ts-nocheck",
+        );
         super::specta_builder().export(ts, "../ui/src/bindings.ts").expect("bindings exported");
     }
 }

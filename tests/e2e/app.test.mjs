@@ -30,7 +30,12 @@ before(async () => {
   await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
   driver = new Driver(root);
   // A private app-data and config folder: the app's cache and preferences start empty.
-  await driver.start(APP, { XDG_DATA_HOME: join(tmp, "data"), XDG_CONFIG_HOME: join(tmp, "config") });
+  await driver.start(APP, {
+    XDG_DATA_HOME: join(tmp, "data"),
+    XDG_CONFIG_HOME: join(tmp, "config"),
+    HANDOFF_LOG_FILE: resolve(root, "target/e2e/app.log"),
+    RUST_LOG: "debug,sqlx=warn,tao=info,wry=info",
+  });
 });
 
 after(async () => {
@@ -38,7 +43,17 @@ after(async () => {
   server?.child.kill("SIGTERM");
 });
 
-test("sign in, see a message arrive live, claim it, reply, and the simulator sends it once", async () => {
+/** Runs a test body; on failure keeps a screenshot of what the window showed. */
+const withScreenshot = (name, body) => async () => {
+  try {
+    await body();
+  } catch (e) {
+    await driver.screenshot(`${name}-failed`).catch(() => {});
+    throw e;
+  }
+};
+
+test("sign in, see a message arrive live, claim it, reply, and the simulator sends it once", withScreenshot("skeleton", async () => {
   await waitFor(() => driver.find("#server"), "the sign-in form");
   await driver.typeOver("#server", server.url);
   await driver.typeOver("#email", "ana@e2e.local");
@@ -54,7 +69,7 @@ test("sign in, see a message arrive live, claim it, reply, and the simulator sen
     body: "Hi! My order #4821 hasn't arrived yet.",
   });
   const row = "[data-testid=conversation-row]";
-  await waitFor(async () => (await driver.text(row)).includes("order #4821"), "the conversation in the queue");
+  await waitFor(async () => (await driver.innerText(`${row} .preview`))?.includes("order #4821"), "the conversation in the queue");
   await driver.click(`${row} button`);
   await waitFor(async () => (await driver.text("[data-testid=thread] h2")) === "Lena Hoffmann", "the thread");
   await driver.screenshot("02-thread");
@@ -77,4 +92,4 @@ test("sign in, see a message arrive live, claim it, reply, and the simulator sen
     return bubbles.length === 1 && (await driver.text("[data-kind=outbound] .body")) === reply;
   }, "the reply in the thread");
   await driver.screenshot("03-replied");
-});
+}));

@@ -115,15 +115,27 @@ export class Driver {
     return this.wd("GET", this.s(`/element/${await this.find(css)}/text`));
   }
 
+  /** The rendered text of the first element matching `css`, read in the page. (WebKitWebDriver's
+   * own text call answers "" for text inside a button styled `all: unset`.) */
+  async innerText(css) {
+    return this.js("const e = document.querySelector(arguments[0]); return e ? e.innerText : null", css);
+  }
+
+  /** Runs a script in the page and returns its result. */
+  async js(script, ...args) {
+    return this.wd("POST", this.s("/execute/sync"), { script, args });
+  }
+
   async click(css) {
     await this.wd("POST", this.s(`/element/${await this.find(css)}/click`), {});
   }
 
-  /** Replaces an input's value by typing over it (select all, then type). */
+  /** Replaces an input's value: clear, then type (clear alone fires only `change`, which
+   * Svelte's bind:value does not hear; the typing that follows fires `input` with the new value). */
   async typeOver(css, text) {
     const el = await this.find(css);
-    await this.wd("POST", this.s(`/element/${el}/click`), {});
-    await this.wd("POST", this.s(`/element/${el}/value`), { text: "\uE009a\uE000" + text });
+    await this.wd("POST", this.s(`/element/${el}/clear`), {});
+    await this.wd("POST", this.s(`/element/${el}/value`), { text });
   }
 
   async type(css, text) {

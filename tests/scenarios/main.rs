@@ -23,7 +23,11 @@ async fn an_inbound_message_reaches_all_three_clients() {
     let msg = world.inbound("+4915112345678", "Where is my order?", None).await;
     for client in [&ana, &ben, &cy] {
         wait_for("the message", client, |c| async move {
-            c.thread(msg.conversation_id).await.ok().flatten().is_some_and(|t| t.messages.iter().any(|m| m.message.id == msg.id))
+            c.thread(msg.conversation_id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.messages.iter().any(|m| m.message.id == msg.id))
         })
         .await;
         let inbox = client.inbox(InboxView::Unassigned, 50).await.unwrap();
@@ -129,7 +133,8 @@ async fn a_client_disconnected_while_things_happened_catches_up_exactly() {
     for i in 0..30 {
         world.inbound(&format!("+4915100000{i:03}"), &format!("Message {i}"), None).await;
     }
-    wait_for("the first conversation", &ana, |c| async move { has_conversation(&c, first.conversation_id).await }).await;
+    wait_for("the first conversation", &ana, |c| async move { has_conversation(&c, first.conversation_id).await })
+        .await;
     ana.claim(first.conversation_id).await.unwrap();
     ana.reply(first.conversation_id, "On it", None, false).await.unwrap();
     ana.note(first.conversation_id, "checked the warehouse").await.unwrap();
@@ -167,7 +172,11 @@ async fn a_server_restart_loses_nothing() {
     assert_eq!(after.conversation_id, msg.conversation_id);
     for client in [&ana, &ben] {
         wait_for("the message after the restart", client, |c| async move {
-            c.thread(msg.conversation_id).await.ok().flatten().is_some_and(|t| t.messages.iter().any(|m| m.message.id == after.id))
+            c.thread(msg.conversation_id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.messages.iter().any(|m| m.message.id == after.id))
         })
         .await;
         settled(&world, client).await;

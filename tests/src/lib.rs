@@ -8,9 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use handoff_core::{Client, InboxView};
-use handoff_proto::{
-    Conversation, Device, LoginResponse, Message, Page, Role, SimulatorInbound, SimulatorSent, User,
-};
+use handoff_proto::{Conversation, Device, LoginResponse, Message, Page, Role, SimulatorInbound, SimulatorSent, User};
 use handoff_server::{Config, ServerHandle};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -40,12 +38,18 @@ impl World {
         let server = handoff_server::start(config).await.expect("server starts");
         let url = server.url();
         let http = reqwest::Client::new();
-        let mut world = World { dir, server: Some(server), url, admin_token: String::new(), device: placeholder_device(), http };
+        let mut world =
+            World { dir, server: Some(server), url, admin_token: String::new(), device: placeholder_device(), http };
         world.admin_token = world.login("admin@test.local").await.token;
         let device: Device = world
-            .call(Method::POST, "/api/v1/devices", Some(&serde_json::json!({"name": "Support line", "kind": "simulator"})))
+            .call(
+                Method::POST,
+                "/api/v1/devices",
+                Some(&serde_json::json!({"name": "Support line", "kind": "simulator"})),
+            )
             .await;
-        world.device = world.call(Method::POST, &format!("/api/v1/devices/{}/simulator/link", device.id), None::<&()>).await;
+        world.device =
+            world.call(Method::POST, &format!("/api/v1/devices/{}/simulator/link", device.id), None::<&()>).await;
         world
     }
 
@@ -80,7 +84,13 @@ impl World {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
     }
 
-    pub async fn raw(&self, method: Method, path: &str, token: &str, body: Option<&impl Serialize>) -> reqwest::Response {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&impl Serialize>,
+    ) -> reqwest::Response {
         let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(token);
         if let Some(body) = body {
             req = req.json(body);
@@ -121,7 +131,8 @@ impl World {
     }
 
     pub async fn head_seq(&self) -> i64 {
-        let sync: handoff_proto::SyncResponse = self.call(Method::GET, "/api/v1/sync?since=0&limit=1", None::<&()>).await;
+        let sync: handoff_proto::SyncResponse =
+            self.call(Method::GET, "/api/v1/sync?since=0&limit=1", None::<&()>).await;
         sync.head_seq
     }
 
@@ -152,8 +163,9 @@ impl World {
 
     /// Every message of a conversation on the server, oldest first.
     pub async fn messages(&self, conversation_id: Uuid) -> Vec<Message> {
-        let page: Page<Message> =
-            self.call(Method::GET, &format!("/api/v1/conversations/{conversation_id}/messages?limit=500"), None::<&()>).await;
+        let page: Page<Message> = self
+            .call(Method::GET, &format!("/api/v1/conversations/{conversation_id}/messages?limit=500"), None::<&()>)
+            .await;
         let mut items = page.items;
         items.reverse();
         items

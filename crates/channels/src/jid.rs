@@ -12,7 +12,8 @@ impl Jid {
     pub fn parse(input: &str) -> Option<Jid> {
         let input = input.trim();
         if let Some((user, server)) = input.split_once('@') {
-            let ok_user = !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == ':' || c == '-');
+            let ok_user =
+                !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == ':' || c == '-');
             let ok_server = matches!(server, "s.whatsapp.net" | "c.us" | "lid" | "g.us");
             return (ok_user && ok_server).then(|| Jid(input.to_string()));
         }

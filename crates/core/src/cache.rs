@@ -76,7 +76,11 @@ fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
     Ok(Conversation {
         id: uuid(row, "id")?,
         device_id: uuid(row, "device_id")?,
-        contact: Contact { id: uuid(row, "contact_id")?, name: row.try_get("contact_name")?, phone: row.try_get("contact_phone")? },
+        contact: Contact {
+            id: uuid(row, "contact_id")?,
+            name: row.try_get("contact_name")?,
+            phone: row.try_get("contact_phone")?,
+        },
         status: ConversationStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| bad("status"))?,
         assignee_id: opt_uuid(row, "assignee_id")?,
         team_id: opt_uuid(row, "team_id")?,
@@ -180,10 +184,7 @@ impl Cache {
             InboxView::Unassigned => "WHERE c.assignee_id IS NULL AND c.status != 'resolved' AND ?1 IS NOT NULL",
             InboxView::All => "WHERE ?1 IS NOT NULL",
         };
-        let sql = format!(
-            "{} {filter} ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?2",
-            CONVERSATION_SELECT
-        );
+        let sql = format!("{} {filter} ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?2", CONVERSATION_SELECT);
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(me.to_string()).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(conversation_from_row).collect()
     }
@@ -298,10 +299,12 @@ async fn apply_one(conn: &mut SqliteConnection, body: &EventBody, me: Uuid, touc
         }
         EventBody::DeviceRemoved { device_id } => {
             let id = device_id.to_string();
-            sqlx::query("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE device_id = ?)")
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE device_id = ?)",
+            )
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
             sqlx::query("DELETE FROM conversations WHERE device_id = ?").bind(&id).execute(&mut *conn).await?;
             sqlx::query("DELETE FROM devices WHERE id = ?").bind(&id).execute(&mut *conn).await?;
             touched.directory = true;
@@ -347,7 +350,10 @@ async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> D
 pub(crate) async fn upsert_message(conn: &mut SqliteConnection, m: &Message) -> DbResult<()> {
     if let Some(mutation_id) = m.mutation_id {
         // The server's copy replaces the optimistic one.
-        sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1").bind(mutation_id.to_string()).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1")
+            .bind(mutation_id.to_string())
+            .execute(&mut *conn)
+            .await?;
     }
     insert_message(conn, m, false).await
 }

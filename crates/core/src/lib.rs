@@ -97,7 +97,9 @@ impl Client {
         let server = normalize_server(server)?;
         let user = match rest::me(&self.inner.http, &server, token).await {
             Ok(user) => user,
-            Err(CoreError::Unreachable(_)) => self.cached_user(&server).await?.ok_or(CoreError::Unreachable(server.clone()))?,
+            Err(CoreError::Unreachable(_)) => {
+                self.cached_user(&server).await?.ok_or(CoreError::Unreachable(server.clone()))?
+            }
             Err(e) => return Err(e),
         };
         self.activate(Session { server, token: token.to_string(), user }).await
@@ -232,7 +234,13 @@ impl Client {
 
     /// Replies to the customer. `seen_version` is the version the agent was looking at (the
     /// cached one when `None`); the server refuses the reply if something changed since, unless `force`.
-    pub async fn reply(&self, conversation_id: Uuid, body: &str, seen_version: Option<i64>, force: bool) -> CoreResult<Uuid> {
+    pub async fn reply(
+        &self,
+        conversation_id: Uuid,
+        body: &str,
+        seen_version: Option<i64>,
+        force: bool,
+    ) -> CoreResult<Uuid> {
         check_body(body)?;
         let seen_version = match seen_version {
             Some(v) => v,
@@ -288,7 +296,8 @@ fn normalize_server(server: &str) -> CoreResult<String> {
         return Err(CoreError::Invalid("enter the server's address".into()));
     }
     let s = if s.starts_with("http://") || s.starts_with("https://") { s.to_string() } else { format!("http://{s}") };
-    let parsed = reqwest::Url::parse(&s).map_err(|_| CoreError::Invalid(format!("{server} is not a server address")))?;
+    let parsed =
+        reqwest::Url::parse(&s).map_err(|_| CoreError::Invalid(format!("{server} is not a server address")))?;
     if parsed.host_str().is_none() {
         return Err(CoreError::Invalid(format!("{server} is not a server address")));
     }

@@ -46,12 +46,14 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
             insert_message(&mut tx, &message, true).await?;
         }
         Op::Claim { .. } => {
-            sqlx::query("UPDATE conversations SET assignee_id = ?, assigned_at = ? WHERE id = ? AND assignee_id IS NULL")
-                .bind(me.to_string())
-                .bind(ts(now))
-                .bind(&cid)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE conversations SET assignee_id = ?, assigned_at = ? WHERE id = ? AND assignee_id IS NULL",
+            )
+            .bind(me.to_string())
+            .bind(ts(now))
+            .bind(&cid)
+            .execute(&mut *tx)
+            .await?;
         }
         Op::Assign { assignee_id, .. } => {
             sqlx::query("UPDATE conversations SET assignee_id = ?, assigned_at = ? WHERE id = ?")
@@ -115,7 +117,10 @@ async fn take(cache: &Cache, mutation_id: Uuid, rollback: bool) -> DbResult<Opti
         .fetch_optional(&mut *tx)
         .await?;
     if rollback {
-        sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1").bind(mutation_id.to_string()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1")
+            .bind(mutation_id.to_string())
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(op.and_then(|o| serde_json::from_str(&o).ok()))

@@ -34,7 +34,8 @@ pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: 
 }
 
 pub async fn me(http: &reqwest::Client, server: &str, token: &str) -> CoreResult<User> {
-    let resp = http.get(format!("{server}/api/v1/me")).bearer_auth(token).send().await.map_err(|e| unreachable(server, e))?;
+    let resp =
+        http.get(format!("{server}/api/v1/me")).bearer_auth(token).send().await.map_err(|e| unreachable(server, e))?;
     match resp.status() {
         StatusCode::OK => resp.json().await.map_err(|e| CoreError::Server(e.to_string())),
         StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
@@ -43,8 +44,12 @@ pub async fn me(http: &reqwest::Client, server: &str, token: &str) -> CoreResult
 }
 
 pub async fn logout(http: &reqwest::Client, server: &str, token: &str) -> CoreResult<()> {
-    let resp =
-        http.post(format!("{server}/api/v1/auth/logout")).bearer_auth(token).send().await.map_err(|e| unreachable(server, e))?;
+    let resp = http
+        .post(format!("{server}/api/v1/auth/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| unreachable(server, e))?;
     if resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED {
         Ok(())
     } else {

@@ -64,7 +64,11 @@ enum Exit {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>) {
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    session: Session,
+    mut presence: mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>,
+) {
     let mut backoff = Backoff::new();
     let mut offline_since = None;
     loop {
@@ -135,7 +139,8 @@ async fn connect(
     let cache = &inner.cache;
     let last_seq = cache.last_seq().await.map_err(|e| e.to_string())?;
     send(&mut ws, &ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq }).await?;
-    let welcome = tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut ws)).await.map_err(|_| "no welcome".to_string())??;
+    let welcome =
+        tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut ws)).await.map_err(|_| "no welcome".to_string())??;
     let (epoch, head_seq) = match welcome {
         ServerFrame::Welcome { epoch, head_seq, .. } => (epoch, head_seq),
         ServerFrame::Error { code, message } if code == "unsupported_protocol" => return Err(message),
@@ -151,6 +156,7 @@ async fn connect(
     }
     cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
     backoff.reset();
+    tracing::debug!(last_seq, head_seq, %epoch, "welcome");
 
     let total = head_seq - last_seq;
     if total > 0 {
@@ -217,12 +223,15 @@ async fn handle(
                         }
                         Err(e) => return Err(format!("bad frame: {e}")),
                     },
-                    Some(Some(Ok(WsMessage::Close(_)))) | Some(None) => return Err("the server closed the connection".into()),
+                    Some(Some(Ok(WsMessage::Close(_)))) | Some(None) => {
+                        return Err("the server closed the connection".into())
+                    }
                     Some(Some(Err(e))) => return Err(e.to_string()),
                     Some(Some(Ok(_))) => continue,
                     None => break,
                 }
             }
+            tracing::debug!(from = batch[0].seq, to = batch[batch.len() - 1].seq, "applying events");
             apply(inner, session, &batch, start_seq, head_seq).await?;
             for f in other {
                 if let Some(exit) = Box::pin(handle(inner, session, ws, f, start_seq, head_seq)).await? {

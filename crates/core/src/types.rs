@@ -52,7 +52,12 @@ view! {
         Idle,
         Connecting,
         /// Replaying what happened while away.
-        CatchingUp { done: i64, total: i64 },
+        CatchingUp {
+            #[cfg_attr(feature = "specta", specta(type = i32))]
+            done: i64,
+            #[cfg_attr(feature = "specta", specta(type = i32))]
+            total: i64,
+        },
         Online,
         Offline { since: DateTime<Utc>, reason: String },
     }

@@ -97,11 +97,13 @@ wire! {
         pub assignee_id: Option<Uuid>,
         pub team_id: Option<Uuid>,
         /// Bumped by every change; replies carry the version the agent last saw (the send guard).
+        #[cfg_attr(feature = "specta", specta(type = i32))] // a TypeScript number
         pub version: i64,
         pub last_message_at: DateTime<Utc>,
         pub last_message_preview: String,
         /// Inbound messages the caller has not read. In WebSocket events it is 0: each client counts its own.
         #[serde(default)]
+        #[cfg_attr(feature = "specta", specta(type = i32))] // a TypeScript number
         pub unread_count: i64,
         /// When the current assignee got the conversation (claim or assign).
         #[serde(default)]
@@ -233,6 +235,7 @@ wire! {
         pub changes: Option<Vec<ConversationChange>>,
         /// For `conversation_changed`: the conversation's current version.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
         pub version: Option<i64>,
         /// For `already_claimed`: who holds it and since when.
         #[serde(default, skip_serializing_if = "Option::is_none")]

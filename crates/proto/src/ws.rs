@@ -95,7 +95,11 @@ mod tests {
         let ev = Event {
             seq: 3,
             at: Utc::now(),
-            body: EventBody::ConversationRead { conversation_id: Uuid::nil(), user_id: Uuid::nil(), read_at: Utc::now() },
+            body: EventBody::ConversationRead {
+                conversation_id: Uuid::nil(),
+                user_id: Uuid::nil(),
+                read_at: Utc::now(),
+            },
         };
         let json = serde_json::to_value(ServerFrame::Event(ev.clone())).unwrap();
         assert_eq!(json["t"], "event");

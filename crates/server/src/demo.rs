@@ -60,7 +60,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
     let fresh = users == 0;
     if fresh {
         for (email, name, role) in DEMO_USERS {
-            let req = CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
+            let req =
+                CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
             crate::users::create_user(state, req).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
         }
         let device = create_device(state, "Support line", DeviceKind::Simulator, Some("+15550100"))
@@ -87,11 +88,13 @@ async fn trickle(state: AppState) {
     loop {
         tokio::time::sleep(Duration::from_secs(rng.random_range(20..=45))).await;
         let device: Option<String> = match state.store.reader().await {
-            Ok(mut conn) => sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await
-                .ok()
-                .flatten(),
+            Ok(mut conn) => {
+                sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .ok()
+                    .flatten()
+            }
             Err(_) => None,
         };
         let Some(sim) = device

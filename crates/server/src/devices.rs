@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use handoff_channels::simulator::SimulatorConfig;
-use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, SinkError, Simulator};
+use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, Simulator, SinkError};
 use handoff_proto::{Device, DeviceKind, DeviceStatus, QrResponse};
 use uuid::Uuid;
 

@@ -34,11 +34,13 @@ pub async fn send_reply(state: &AppState, message_id: Uuid) -> DbResult<Option<M
     let mut w = state.store.begin().await?;
     match &outcome {
         Ok(wa_id) => {
-            sqlx::query("UPDATE messages SET delivery = 'sent', wa_message_id = ? WHERE id = ? AND delivery = 'pending'")
-                .bind(wa_id)
-                .bind(message_id.to_string())
-                .execute(w.conn())
-                .await?;
+            sqlx::query(
+                "UPDATE messages SET delivery = 'sent', wa_message_id = ? WHERE id = ? AND delivery = 'pending'",
+            )
+            .bind(wa_id)
+            .bind(message_id.to_string())
+            .execute(w.conn())
+            .await?;
             state.metrics.sent();
         }
         Err(reason) => {

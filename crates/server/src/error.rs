@@ -26,7 +26,11 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first: the token is missing, expired or revoked.")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign in first: the token is missing, expired or revoked.",
+        )
     }
     pub fn forbidden(what: &str) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("Your role does not allow you to {what}."))
@@ -38,7 +42,11 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, code, message)
     }
     pub fn internal() -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on the server; it was logged.")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on the server; it was logged.",
+        )
     }
 }
 

@@ -35,7 +35,9 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
             let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
             message(state, device_id, &wa_message_id, &chat, push_name, &body, kind).await.map(drop)
         }
-        DeviceEvent::Receipt { wa_message_id, state: delivery } => receipt(state, device_id, &wa_message_id, delivery).await,
+        DeviceEvent::Receipt { wa_message_id, state: delivery } => {
+            receipt(state, device_id, &wa_message_id, delivery).await
+        }
         DeviceEvent::Typing { chat, composing } => {
             tracing::debug!(%device_id, %chat, composing, "customer typing");
             Ok(())
@@ -55,13 +57,14 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
         }
     }
     let mut w = state.store.begin().await?;
-    let updated = sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
-        .bind(status.as_str())
-        .bind(phone)
-        .bind(store::ts(store::now()))
-        .bind(device_id.to_string())
-        .execute(w.conn())
-        .await?;
+    let updated =
+        sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(phone)
+            .bind(store::ts(store::now()))
+            .bind(device_id.to_string())
+            .execute(w.conn())
+            .await?;
     if updated.rows_affected() == 0 {
         return Ok(()); // removed meanwhile
     }
@@ -187,7 +190,11 @@ async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, deliver
     if current.is_some_and(|c| c == Delivery::Failed || c.rank() >= delivery.rank()) {
         return Ok(());
     }
-    sqlx::query("UPDATE messages SET delivery = ? WHERE id = ?").bind(delivery.as_str()).bind(&id).execute(w.conn()).await?;
+    sqlx::query("UPDATE messages SET delivery = ? WHERE id = ?")
+        .bind(delivery.as_str())
+        .bind(&id)
+        .execute(w.conn())
+        .await?;
     let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let message = message_by_id(w.conn(), id).await?.expect("exists");
     w.append(EventBody::MessageUpdated { message }).await?;

@@ -163,8 +163,9 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
 
 async fn store_devices(state: &AppState) -> sqlx::Result<Vec<handoff_proto::Device>> {
     let mut conn = state.store.reader().await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM devices ORDER BY created_at", store::DEVICE_COLUMNS)))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM devices ORDER BY created_at", store::DEVICE_COLUMNS)))
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(store::device_from_row).collect()
 }

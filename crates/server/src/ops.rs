@@ -67,7 +67,8 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
                     return Err(e);
                 }
             }
-            let (message, seq) = add_message(&mut w, actor, &current, MessageKind::Outbound, &body, key.as_deref()).await?;
+            let (message, seq) =
+                add_message(&mut w, actor, &current, MessageKind::Outbound, &body, key.as_deref()).await?;
             to_send = Some(message.id);
             (Outcome::Message(message), Some(seq), StatusCode::CREATED)
         }
@@ -89,9 +90,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
             .bind(store::ts(read_at))
             .execute(w.conn())
             .await?;
-            let seq = w
-                .append(EventBody::ConversationRead { conversation_id, user_id: actor.id(), read_at })
-                .await?;
+            let seq = w.append(EventBody::ConversationRead { conversation_id, user_id: actor.id(), read_at }).await?;
             (Outcome::Done, Some(seq), StatusCode::NO_CONTENT)
         }
     };
@@ -233,16 +232,26 @@ async fn already_claimed(conn: &mut SqliteConnection, holder: &Conversation) -> 
     Ok(e)
 }
 
-async fn assign(w: &mut Writer<'_>, actor: &Actor, current: &Conversation, assignee: Option<Uuid>) -> ApiResult<Change> {
+async fn assign(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    current: &Conversation,
+    assignee: Option<Uuid>,
+) -> ApiResult<Change> {
     if let Some(id) = assignee {
-        let user = user_by_id(w.conn(), id)
-            .await?
-            .ok_or_else(|| ApiError::invalid("assignee_id", "No user has that id."))?;
+        let user =
+            user_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::invalid("assignee_id", "No user has that id."))?;
         if !user.active {
-            return Err(ApiError::invalid("assignee_id", format!("{} is deactivated: pick someone active.", user.name)));
+            return Err(ApiError::invalid(
+                "assignee_id",
+                format!("{} is deactivated: pick someone active.", user.name),
+            ));
         }
         if user.role == Role::Viewer {
-            return Err(ApiError::invalid("assignee_id", format!("{} is a Viewer and cannot own conversations.", user.name)));
+            return Err(ApiError::invalid(
+                "assignee_id",
+                format!("{} is a Viewer and cannot own conversations.", user.name),
+            ));
         }
     }
     if current.assignee_id == assignee {
@@ -276,9 +285,7 @@ async fn set_status(
 
 async fn updated(w: &mut Writer<'_>, actor: &Actor, id: Uuid, cause: UpdateCause) -> ApiResult<Change> {
     let conversation = conversation_by_id(w.conn(), id, None).await?.expect("exists");
-    let seq = w
-        .append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause })
-        .await?;
+    let seq = w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
     let mine = conversation_by_id(w.conn(), id, Some(actor.id())).await?.expect("exists");
     Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK))
 }
@@ -288,7 +295,12 @@ fn fingerprint(op: &Op) -> String {
     Sha256::digest(json).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn replay(conn: &mut SqliteConnection, actor: &Actor, key: &str, fingerprint: &str) -> ApiResult<Option<Applied>> {
+async fn replay(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    key: &str,
+    fingerprint: &str,
+) -> ApiResult<Option<Applied>> {
     let row: Option<(String, i64, String, Option<i64>)> =
         sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = ? AND key = ?")
             .bind(actor.id().to_string())
@@ -306,7 +318,9 @@ async fn replay(conn: &mut SqliteConnection, actor: &Actor, key: &str, fingerpri
     // The same answer, brought up to date (a reply's delivery state may have moved on).
     let outcome = match outcome {
         Outcome::Message(m) => Outcome::Message(message_by_id(conn, m.id).await?.unwrap_or(m)),
-        Outcome::Conversation(c) => Outcome::Conversation(conversation_by_id(conn, c.id, Some(actor.id())).await?.unwrap_or(c)),
+        Outcome::Conversation(c) => {
+            Outcome::Conversation(conversation_by_id(conn, c.id, Some(actor.id())).await?.unwrap_or(c))
+        }
         Outcome::Done => Outcome::Done,
     };
     let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);

@@ -17,13 +17,12 @@ pub async fn changes_since(
     seen_version: i64,
     actor: Uuid,
 ) -> DbResult<Vec<ConversationChange>> {
-    let payloads: Vec<String> = sqlx::query_scalar(
-        "SELECT payload FROM events WHERE conversation_id = ? AND conv_version > ? ORDER BY seq",
-    )
-    .bind(conversation_id.to_string())
-    .bind(seen_version)
-    .fetch_all(conn)
-    .await?;
+    let payloads: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM events WHERE conversation_id = ? AND conv_version > ? ORDER BY seq")
+            .bind(conversation_id.to_string())
+            .bind(seen_version)
+            .fetch_all(conn)
+            .await?;
     let mut changes = Vec::new();
     for payload in payloads {
         let body: EventBody = serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
@@ -50,15 +49,15 @@ fn relevant(body: &EventBody, actor: Uuid) -> Option<ConversationChange> {
             }),
             _ => None,
         },
-        EventBody::ConversationUpdated { conversation, actor_id, cause: UpdateCause::Claimed | UpdateCause::Assigned }
-            if *actor_id != Some(actor) =>
-        {
-            Some(ConversationChange::Reassigned {
-                assignee_id: conversation.assignee_id,
-                by: *actor_id,
-                at: conversation.assigned_at.unwrap_or(conversation.last_message_at),
-            })
-        }
+        EventBody::ConversationUpdated {
+            conversation,
+            actor_id,
+            cause: UpdateCause::Claimed | UpdateCause::Assigned,
+        } if *actor_id != Some(actor) => Some(ConversationChange::Reassigned {
+            assignee_id: conversation.assignee_id,
+            by: *actor_id,
+            at: conversation.assigned_at.unwrap_or(conversation.last_message_at),
+        }),
         _ => None,
     }
 }

@@ -20,24 +20,30 @@ pub async fn create_user(state: &AppState, req: CreateUserRequest) -> ApiResult<
         return Err(ApiError::invalid("name", "A name is required (at most 100 characters)."));
     }
     if req.password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid("password", format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
+        return Err(ApiError::invalid(
+            "password",
+            format!("The password needs at least {MIN_PASSWORD_CHARS} characters."),
+        ));
     }
     let hash = hash_password(req.password).await;
     let id = Uuid::now_v7();
     let mut w = state.store.begin().await?;
-    let taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE email = ?").bind(&email).fetch_optional(w.conn()).await?;
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM users WHERE email = ?").bind(&email).fetch_optional(w.conn()).await?;
     if taken.is_some() {
         return Err(ApiError::conflict("email_taken", format!("{email} already has an account.")));
     }
-    sqlx::query("INSERT INTO users (id, email, name, role, password_hash, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)")
-        .bind(id.to_string())
-        .bind(&email)
-        .bind(&name)
-        .bind(req.role.as_str())
-        .bind(hash)
-        .bind(store::ts(store::now()))
-        .execute(w.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+    )
+    .bind(id.to_string())
+    .bind(&email)
+    .bind(&name)
+    .bind(req.role.as_str())
+    .bind(hash)
+    .bind(store::ts(store::now()))
+    .execute(w.conn())
+    .await?;
     let user = user_by_id(w.conn(), id).await?.expect("inserted above");
     w.append(EventBody::UserUpdated { user: user.clone() }).await?;
     w.commit().await?;
@@ -60,7 +66,10 @@ pub async fn patch_user(state: &AppState, id: Uuid, req: PatchUserRequest) -> Ap
             .fetch_one(w.conn())
             .await?;
         if admins <= 1 {
-            return Err(ApiError::conflict("last_admin", "This is the last active Admin: make someone else Admin first."));
+            return Err(ApiError::conflict(
+                "last_admin",
+                "This is the last active Admin: make someone else Admin first.",
+            ));
         }
     }
     sqlx::query("UPDATE users SET name = ?, role = ?, active = ? WHERE id = ?")

@@ -70,15 +70,21 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
             }
             last_seq.max(0)
         }
-        Ok(Some(Ok(_))) | Ok(Some(Err(_))) => return close(&mut socket, "bad_hello", "The first frame must be hello.").await,
+        Ok(Some(Ok(_))) | Ok(Some(Err(_))) => {
+            return close(&mut socket, "bad_hello", "The first frame must be hello.").await
+        }
         Ok(None) => return Ok(()),
         Err(_) => return close(&mut socket, "hello_timeout", "No hello within 10 s.").await,
     };
 
     let mut live = state.store.hub().subscribe();
     let head_seq = state.store.head_seq().await?;
-    let welcome =
-        ServerFrame::Welcome { protocol: PROTOCOL_VERSION, epoch: state.store.epoch(), head_seq, user: actor.user.clone() };
+    let welcome = ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        epoch: state.store.epoch(),
+        head_seq,
+        user: actor.user.clone(),
+    };
     send(&mut socket, &welcome).await?;
     let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
 
@@ -143,7 +149,8 @@ async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq
 async fn handle(state: &AppState, actor: &Actor, socket: &mut WebSocket, frame: ClientFrame) -> anyhow::Result<()> {
     match frame {
         ClientFrame::Hello { .. } => {
-            send(socket, &ServerFrame::Error { code: "bad_frame".into(), message: "hello was already said".into() }).await
+            send(socket, &ServerFrame::Error { code: "bad_frame".into(), message: "hello was already said".into() })
+                .await
         }
         ClientFrame::Ping { nonce } => send(socket, &ServerFrame::Pong { nonce }).await,
         ClientFrame::Presence { conversation_id, activity } => {

@@ -1,6 +1,7 @@
 // The one door from the UI into the Rust core: typed commands (generated bindings) whose
 // failures become thrown `CommandFailure`s with a code and a sentence for people.
-import { commands, events, type CommandError, type Change } from "../bindings";
+import { commands, events } from "../bindings";
+import type { Change, CommandError } from "./types";
 
 export { commands };
 

@@ -112,9 +112,15 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", params(("id" = Uuid, Path)),
     responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
-pub async fn get_one(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Conversation>> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<Conversation>> {
     let mut conn = state.store.reader().await?;
-    let c = conversation_by_id(&mut conn, id, Some(actor.id())).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let c = conversation_by_id(&mut conn, id, Some(actor.id()))
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
     Ok(AxumJson(c))
 }
 
@@ -136,8 +142,10 @@ pub async fn messages(
 ) -> ApiResult<AxumJson<Page<Message>>> {
     let limit = page_limit(p.limit)?;
     let mut conn = state.store.reader().await?;
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
     if exists.is_none() {
         return Err(ApiError::not_found("conversation"));
     }
@@ -197,7 +205,12 @@ pub async fn note(
 /// Take an unowned conversation. A compare-and-set: 409 `already_claimed` names who holds it.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/claim", params(("id" = Uuid, Path)),
     responses((status = 200, body = Conversation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn claim(State(state): State<AppState>, actor: Actor, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<Response> {
+pub async fn claim(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
     let op = Op::Claim { conversation_id: id };
     Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
 }
@@ -234,7 +247,12 @@ pub async fn status(
 /// Marks the conversation read for the caller only.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn read(State(state): State<AppState>, actor: Actor, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<Response> {
+pub async fn read(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
     let op = Op::MarkRead { conversation_id: id };
     Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
 }

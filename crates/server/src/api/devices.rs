@@ -21,7 +21,9 @@ use crate::AppState;
 #[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = Page<Device>)))]
 pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Device>>> {
     let mut conn = state.store.reader().await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at"))).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at")))
+        .fetch_all(&mut *conn)
+        .await?;
     let items = rows.iter().map(device_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(AxumJson(Page { items, next_cursor: None }))
 }
@@ -111,7 +113,9 @@ fn simulator(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<Arc<Simulat
 
 fn adapter_error(e: AdapterError) -> ApiError {
     match e {
-        AdapterError::NotConnected => ApiError::conflict("device_not_connected", "The device is not connected: link it first."),
+        AdapterError::NotConnected => {
+            ApiError::conflict("device_not_connected", "The device is not connected: link it first.")
+        }
         other => {
             tracing::error!(error = %other, "simulator event not stored");
             ApiError::internal()
@@ -139,11 +143,12 @@ pub async fn sim_inbound(
         let state = state.clone();
         async move {
             let mut conn = state.store.reader().await?;
-            let id: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE device_id = ? AND wa_message_id = ?")
-                .bind(id.to_string())
-                .bind(wa_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let id: Option<String> =
+                sqlx::query_scalar("SELECT id FROM messages WHERE device_id = ? AND wa_message_id = ?")
+                    .bind(id.to_string())
+                    .bind(wa_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
             match id.and_then(|m| Uuid::parse_str(&m).ok()) {
                 Some(m) => Ok::<_, ApiError>(message_by_id(&mut conn, m).await?),
                 None => Ok(None),
@@ -164,7 +169,11 @@ pub async fn sim_inbound(
 /// What this number was asked to send to WhatsApp, oldest first.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/simulator/sent", params(("id" = Uuid, Path)),
     responses((status = 200, body = Page<SimulatorSent>), (status = 404, body = ErrorBody)))]
-pub async fn sim_sent(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Page<SimulatorSent>>> {
+pub async fn sim_sent(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<Page<SimulatorSent>>> {
     let sim = simulator(&state, &actor, id)?;
     let items = sim
         .sent()
@@ -177,7 +186,11 @@ pub async fn sim_sent(State(state): State<AppState>, actor: Actor, Path(id): Pat
 /// Completes a pending link, as if the QR code had been scanned.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/link", params(("id" = Uuid, Path)),
     responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
-pub async fn sim_link(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+pub async fn sim_link(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.complete_link().await.map_err(adapter_error)?;
     current_device(&state, id).await
@@ -186,7 +199,11 @@ pub async fn sim_link(State(state): State<AppState>, actor: Actor, Path(id): Pat
 /// The phone loses its connection.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/disconnect", params(("id" = Uuid, Path)),
     responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
-pub async fn sim_disconnect(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+pub async fn sim_disconnect(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.disconnect().await.map_err(adapter_error)?;
     current_device(&state, id).await
@@ -210,4 +227,3 @@ async fn current_device(state: &AppState, id: Uuid) -> ApiResult<AxumJson<Device
     let mut conn = state.store.reader().await?;
     device_by_id(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
 }
-

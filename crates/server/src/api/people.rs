@@ -65,11 +65,15 @@ pub async fn me(actor: Actor) -> AxumJson<User> {
 }
 
 #[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = handoff_proto::Page<User>)))]
-pub async fn list_users(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<handoff_proto::Page<User>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    _actor: Actor,
+) -> ApiResult<AxumJson<handoff_proto::Page<User>>> {
     let mut conn = state.store.reader().await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE")))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE")))
+            .fetch_all(&mut *conn)
+            .await?;
     let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(AxumJson(handoff_proto::Page { items, next_cursor: None }))
 }
@@ -96,4 +100,3 @@ pub async fn patch_user(
     actor.require_admin("change users")?;
     Ok(AxumJson(users::patch_user(&state, id, req).await?))
 }
-

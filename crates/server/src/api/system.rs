@@ -35,7 +35,11 @@ pub struct SyncParams {
 
 /// Every durable change after `since`, in order, with nothing skipped.
 #[utoipa::path(get, path = "/api/v1/sync", params(SyncParams), responses((status = 200, body = SyncResponse)))]
-pub async fn sync(State(state): State<AppState>, _actor: Actor, Query(p): Query<SyncParams>) -> ApiResult<Json<SyncResponse>> {
+pub async fn sync(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Query(p): Query<SyncParams>,
+) -> ApiResult<Json<SyncResponse>> {
     let since = p.since.unwrap_or(0);
     if since < 0 {
         return Err(ApiError::invalid("since", "since must be 0 or more."));
