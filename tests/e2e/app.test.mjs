@@ -92,4 +92,23 @@ test("sign in, see a message arrive live, claim it, reply, and the simulator sen
     return bubbles.length === 1 && (await driver.text("[data-kind=outbound] .body")) === reply;
   }, "the reply in the thread");
   await driver.screenshot("03-replied");
+
+  // An internal note: amber, marked as internal, and never sent to WhatsApp.
+  for (const [from, name, body] of [
+    ["+447700900123", "Oliver Smith", "Can I change the delivery address for my order?"],
+    ["+33612345678", "Camille Martin", "Is the blue version back in stock?"],
+  ]) {
+    await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from, name, body });
+  }
+  await driver.click("[data-testid=mode-note]");
+  const note = "Customer ordered twice last month: check with the warehouse before promising a date.";
+  await driver.type("[data-testid=composer-input]", note);
+  await driver.click("[data-testid=send]");
+  await waitFor(async () => (await driver.innerText("[data-kind=note] .body")) === note, "the note in the thread");
+  assert.match(await driver.innerText("[data-kind=note] .note-head"), /Internal note · only your team sees this/);
+  await driver.click("[data-view=all]");
+  await waitFor(async () => (await driver.findAll("[data-testid=conversation-row]")).length === 3, "three conversations");
+  await driver.screenshot("04-note");
+  const after = await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`);
+  assert.equal(after.items.length, 1, "the note reached WhatsApp");
 }));

@@ -23,6 +23,10 @@ use uuid::Uuid;
 pub use cache::Cache;
 pub use types::*;
 
+/// What this agent is doing now, on its way to the sync loop.
+pub(crate) type PresenceTx = mpsc::UnboundedSender<(Option<Uuid>, Activity)>;
+pub(crate) type PresenceRx = mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>;
+
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
     pub server: String,
@@ -38,7 +42,7 @@ pub(crate) struct Inner {
     pub state: watch::Sender<ConnectionState>,
     /// Poked when the outbox has something new to send.
     pub wake: Notify,
-    pub presence: Mutex<Option<mpsc::UnboundedSender<(Option<Uuid>, Activity)>>>,
+    pub presence: Mutex<Option<PresenceTx>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -291,17 +295,21 @@ fn check_body(body: &str) -> CoreResult<()> {
 
 /// `example.com:8750` -> `http://example.com:8750`; trailing slashes go.
 fn normalize_server(server: &str) -> CoreResult<String> {
-    let s = server.trim().trim_end_matches('/');
-    if s.is_empty() {
+    let trimmed = server.trim();
+    let (scheme, rest) = match (trimmed.strip_prefix("https://"), trimmed.strip_prefix("http://")) {
+        (Some(rest), _) => ("https", rest),
+        (None, Some(rest)) => ("http", rest),
+        (None, None) => ("http", trimmed),
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() {
         return Err(CoreError::Invalid("enter the server's address".into()));
     }
-    let s = if s.starts_with("http://") || s.starts_with("https://") { s.to_string() } else { format!("http://{s}") };
-    let parsed =
-        reqwest::Url::parse(&s).map_err(|_| CoreError::Invalid(format!("{server} is not a server address")))?;
-    if parsed.host_str().is_none() {
-        return Err(CoreError::Invalid(format!("{server} is not a server address")));
+    let url = format!("{scheme}://{rest}");
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if parsed.host_str().is_some() => Ok(url),
+        _ => Err(CoreError::Invalid(format!("{server} is not a server address"))),
     }
-    Ok(s)
 }
 
 #[cfg(test)]

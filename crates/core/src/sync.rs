@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use handoff_proto::{Activity, ClientFrame, Event, Op, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{ClientFrame, Event, Op, ServerFrame, PROTOCOL_VERSION};
 use rand::Rng;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{header::AUTHORIZATION, HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
@@ -21,7 +20,7 @@ use uuid::Uuid;
 
 use crate::cache::Touched;
 use crate::types::{Change, ConnectionState};
-use crate::{outbox, rest, Inner, Session};
+use crate::{outbox, rest, Inner, PresenceRx, Session};
 
 /// Most events applied in one cache transaction.
 const BATCH: usize = 500;
@@ -64,11 +63,7 @@ enum Exit {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub(crate) async fn run(
-    inner: Arc<Inner>,
-    session: Session,
-    mut presence: mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>,
-) {
+pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: PresenceRx) {
     let mut backoff = Backoff::new();
     let mut offline_since = None;
     loop {
@@ -126,7 +121,7 @@ async fn connect(
     inner: &Arc<Inner>,
     session: &Session,
     backoff: &mut Backoff,
-    presence: &mut mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>,
+    presence: &mut PresenceRx,
 ) -> Result<Exit, String> {
     let mut request = ws_url(&session.server).into_client_request().map_err(|e| e.to_string())?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|e| e.to_string())?;

@@ -50,7 +50,6 @@ impl Devices {
                     } else {
                         None
                     },
-                    ..SimulatorConfig::default()
                 };
                 let sim = Simulator::new(config);
                 (sim.clone(), Some(sim))

@@ -8,14 +8,15 @@ use handoff_proto::{ErrorBody, ErrorDetail};
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub detail: ErrorDetail,
+    /// Boxed: results stay small on the happy path.
+    pub detail: Box<ErrorDetail>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, detail: ErrorDetail::new(code, message) }
+        ApiError { status, detail: Box::new(ErrorDetail::new(code, message)) }
     }
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
         let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
@@ -59,6 +60,6 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.detail })).into_response()
+        (self.status, Json(ErrorBody { error: *self.detail })).into_response()
     }
 }

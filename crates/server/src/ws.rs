@@ -165,7 +165,7 @@ async fn handle(state: &AppState, actor: &Actor, socket: &mut WebSocket, frame: 
         ClientFrame::Mutate { mutation_id, op } => {
             let reply = match ops::apply(state, actor, op, Some(mutation_id.to_string())).await {
                 Ok(applied) => ServerFrame::Ack { mutation_id, seq: applied.seq },
-                Err(e) => ServerFrame::Reject { mutation_id, error: e.detail },
+                Err(e) => ServerFrame::Reject { mutation_id, error: *e.detail },
             };
             send(socket, &reply).await
         }

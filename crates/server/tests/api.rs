@@ -67,6 +67,11 @@ impl Api {
         (serde_json::from_value(user).unwrap(), self.login(email).await)
     }
 
+    /// The last seq of the event log: unchanged means nothing was written.
+    async fn head(&self, token: &str) -> i64 {
+        self.send(Method::GET, "/api/v1/sync?since=0&limit=1", Some(token), None).await.1["head_seq"].as_i64().unwrap()
+    }
+
     /// A linked simulator device and one conversation with a customer message.
     async fn conversation(&self, admin: &str) -> (Device, Conversation) {
         let (_, device) = self
@@ -224,11 +229,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         api.send(Method::GET, "/api/v1/me", Some(&viewer), None).await.1["id"].as_str().unwrap().to_string();
     let (device, c) = api.conversation(&admin).await;
     let id = c.id;
-    let head = |api: &Api| {
-        let admin = admin.clone();
-        async move { api.send(Method::GET, "/api/v1/sync?since=0&limit=1", Some(&admin), None).await.1["head_seq"].clone() }
-    };
-    let before = head(&api).await;
+    let before = api.head(&admin).await;
     let cases: Vec<(Method, String, Option<Value>, StatusCode, &str)> = vec![
         (Method::GET, "/api/v1/conversations/not-a-uuid".into(), None, StatusCode::BAD_REQUEST, "invalid_request"),
         (Method::GET, format!("/api/v1/conversations/{}", uuid::Uuid::nil()), None, StatusCode::NOT_FOUND, "not_found"),
@@ -311,7 +312,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(head(&api).await, before, "a refused request wrote something");
+    assert_eq!(api.head(&admin).await, before, "a refused request wrote something");
 }
 
 #[tokio::test]
