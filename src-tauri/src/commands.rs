@@ -1,7 +1,7 @@
 //! The commands the UI calls. Each is a line or two into handoff-core.
 
 use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread};
-use handoff_proto::{Activity, Conversation, ConversationStatus, User};
+use handoff_proto::{Activity, Conversation, ConversationStatus, Device, User};
 use serde::Serialize;
 use tauri::State;
 use uuid::Uuid;
@@ -99,6 +99,13 @@ pub async fn thread(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<O
 #[specta::specta]
 pub async fn users(core: State<'_, AppCore>) -> Result<Vec<User>> {
     Ok(core.client.users().await?)
+}
+
+/// The linked WhatsApp numbers.
+#[tauri::command]
+#[specta::specta]
+pub async fn devices(core: State<'_, AppCore>) -> Result<Vec<Device>> {
+    Ok(core.client.devices().await?)
 }
 
 /// Replies to the customer; `seen_version` is the version the agent was looking at.

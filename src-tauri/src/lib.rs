@@ -33,6 +33,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::inbox,
             commands::thread,
             commands::users,
+            commands::devices,
             commands::reply,
             commands::note,
             commands::claim,

@@ -17,6 +17,8 @@ export const commands = {
 	inbox: (view: InboxView) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view })),
 	thread: (conversationId: string) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId })),
 	users: () => typedError<User[], CommandError>(__TAURI_INVOKE("users")),
+	/**  The linked WhatsApp numbers. */
+	devices: () => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices")),
 	/**  Replies to the customer; `seen_version` is the version the agent was looking at. */
 	reply: (conversationId: string, body: string, seenVersion: number | null, force: boolean) => typedError<string, CommandError>(__TAURI_INVOKE("reply", { conversationId, body, seenVersion, force })),
 	note: (conversationId: string, body: string) => typedError<string, CommandError>(__TAURI_INVOKE("note", { conversationId, body })),
@@ -165,6 +167,33 @@ export type CoreEvent_Serialize = Change_Serialize;
  *  `failed` is terminal.
  */
 export type Delivery = "pending" | "sent" | "delivered" | "read" | "failed";
+
+/**  A linked WhatsApp number. */
+export type Device = Device_Serialize | Device_Deserialize;
+
+export type DeviceKind = "simulator" | "whatsapp_web" | "gateway";
+
+export type DeviceStatus = "pending_link" | "connected" | "disconnected" | "failed";
+
+/**  A linked WhatsApp number. */
+export type Device_Deserialize = {
+	id: string,
+	name: string,
+	kind: DeviceKind,
+	status: DeviceStatus,
+	phone?: string | null,
+	last_seen_at?: string | null,
+};
+
+/**  A linked WhatsApp number. */
+export type Device_Serialize = {
+	id: string,
+	name: string,
+	kind: DeviceKind,
+	status: DeviceStatus,
+	phone: string | null,
+	last_seen_at: string | null,
+};
 
 export type ErrorDetail = ErrorDetail_Serialize | ErrorDetail_Deserialize;
 

@@ -2,7 +2,7 @@
 // under plain names.
 import type * as B from "../bindings";
 
-export type { Activity, CommandError, ConnectionState, ConversationStatus, Delivery, InboxView, Role, SessionInfo, User } from "../bindings";
+export type { Activity, CommandError, ConnectionState, ConversationStatus, Delivery, Device, InboxView, Role, SessionInfo, User } from "../bindings";
 export type Change = B.Change_Serialize;
 export type Conversation = B.Conversation_Serialize;
 export type ConversationChange = B.ConversationChange_Serialize;
