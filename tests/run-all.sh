@@ -7,7 +7,7 @@ cd "$ROOT"
 source .ci/setup.sh
 export CARGO_TERM_COLOR=never
 
-step() { echo; echo "==> $*"; }
+step() { echo; echo "==> $* [$(date +%T), ${SECONDS}s]"; }
 
 # One package selection and feature set for every cargo step, so they share compiled dependencies.
 CARGO_SCOPE=(--workspace --features handoff-desktop/custom-protocol)

@@ -184,3 +184,40 @@ async fn a_server_restart_loses_nothing() {
     }
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_reply_is_refused_and_its_text_comes_back() {
+    let world = World::start().await;
+    let (ana, ben, _cy) = three_agents(&world).await;
+    let msg = world.inbound("+4915112345678", "Hello?", None).await;
+    let cid = msg.conversation_id;
+    for client in [&ana, &ben] {
+        wait_for("the conversation", client, |c| async move { has_conversation(&c, cid).await }).await;
+    }
+    let seen = ana.thread(cid).await.unwrap().unwrap().conversation.version;
+    // Ben answers first; Ana still looks at the older version.
+    ben.reply(cid, "Hi, Ben here!", None, false).await.unwrap();
+    settled(&world, &ben).await;
+    let mut changes = ana.subscribe();
+    let mutation = ana.reply(cid, "Hi, Ana here!", Some(seen), false).await.unwrap();
+    settled(&world, &ana).await;
+    let mut refused = None;
+    while let Ok(change) = changes.try_recv() {
+        if let Change::Rejected { mutation_id, error, body, .. } = change {
+            refused = Some((mutation_id, error, body));
+        }
+    }
+    let (mutation_id, error, body) = refused.expect("Ana was told");
+    assert_eq!(mutation_id, mutation);
+    assert_eq!(error.code, "conversation_changed");
+    assert_eq!(body.as_deref(), Some("Hi, Ana here!"), "the draft came back");
+    let ben_id = ben.session().unwrap().user.id;
+    assert!(matches!(
+        error.changes.as_deref(),
+        Some([handoff_proto::ConversationChange::Reply { author_id: Some(id), .. }]) if *id == ben_id
+    ));
+    // Nothing of Ana's reached WhatsApp, and her cache holds no ghost of it.
+    assert_eq!(world.sent().await.len(), 1);
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}

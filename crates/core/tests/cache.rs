@@ -1,0 +1,136 @@
+//! The cache and the outbox on a real SQLite file: events apply once, optimistic changes show at
+//! once and roll back cleanly.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use handoff_core::cache::Cache;
+use handoff_core::{outbox, InboxView};
+use handoff_proto::{Contact, Conversation, ConversationStatus, Delivery, Event, EventBody, Message, MessageKind, Op};
+use uuid::Uuid;
+
+/// Now, at the precision the server sends (microseconds).
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn conversation(id: Uuid, version: i64) -> Conversation {
+    Conversation {
+        id,
+        device_id: Uuid::nil(),
+        contact: Contact { id: Uuid::now_v7(), name: Some("Lena".into()), phone: "+4915112345678".into() },
+        status: ConversationStatus::Open,
+        assignee_id: None,
+        team_id: None,
+        version,
+        last_message_at: now(),
+        last_message_preview: "Hello".into(),
+        unread_count: 0,
+        assigned_at: None,
+    }
+}
+
+fn inbound(conversation_id: Uuid, body: &str) -> Message {
+    Message {
+        id: Uuid::now_v7(),
+        conversation_id,
+        kind: MessageKind::Inbound,
+        body: body.into(),
+        author_id: None,
+        created_at: now(),
+        delivery: None,
+        wa_message_id: Some(format!("3EB0{}", Uuid::now_v7().simple())),
+        mutation_id: None,
+    }
+}
+
+async fn cache() -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+    (dir, cache)
+}
+
+#[tokio::test]
+async fn events_apply_once_and_move_last_seq() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let cid = Uuid::now_v7();
+    let msg = inbound(cid, "Hello");
+    let events = vec![Event {
+        seq: 1,
+        at: Utc::now(),
+        body: EventBody::MessageCreated { message: msg.clone(), conversation: conversation(cid, 1) },
+    }];
+    let touched = cache.apply_events(&events, me).await.unwrap();
+    assert!(touched.inbox);
+    assert_eq!(touched.conversations, vec![cid]);
+    // The same batch again (a replay after a reconnect) changes nothing.
+    let again = cache.apply_events(&events, me).await.unwrap();
+    assert!(!again.inbox && again.conversations.is_empty());
+    assert_eq!(cache.last_seq().await.unwrap(), 1);
+    let inbox = cache.inbox(InboxView::Unassigned, me, 10).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].unread_count, 1);
+    assert_eq!(cache.thread(cid).await.unwrap().unwrap().messages.len(), 1);
+}
+
+#[tokio::test]
+async fn a_reply_shows_at_once_and_a_refusal_takes_it_back() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let cid = Uuid::now_v7();
+    let created = EventBody::MessageCreated { message: inbound(cid, "Hello"), conversation: conversation(cid, 1) };
+    cache.apply_events(&[Event { seq: 1, at: Utc::now(), body: created }], me).await.unwrap();
+
+    let op = Op::Reply { conversation_id: cid, body: "On it".into(), seen_version: 1, force: false };
+    let mutation = outbox::enqueue(&cache, me, op).await.unwrap();
+    let thread = cache.thread(cid).await.unwrap().unwrap();
+    let mine = thread.messages.last().unwrap();
+    assert_eq!((mine.message.id, mine.queued, mine.message.delivery), (mutation, true, Some(Delivery::Pending)));
+    assert_eq!(outbox::pending(&cache).await.unwrap().len(), 1);
+
+    let op = outbox::rejected(&cache, mutation).await.unwrap();
+    assert!(matches!(op, Some(Op::Reply { .. })));
+    assert_eq!(cache.thread(cid).await.unwrap().unwrap().messages.len(), 1, "the optimistic reply stayed");
+    assert_eq!(outbox::len(&cache).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_servers_copy_replaces_the_optimistic_one() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let cid = Uuid::now_v7();
+    let created = EventBody::MessageCreated { message: inbound(cid, "Hello"), conversation: conversation(cid, 1) };
+    cache.apply_events(&[Event { seq: 1, at: Utc::now(), body: created }], me).await.unwrap();
+    let op = Op::Note { conversation_id: cid, body: "VIP".into() };
+    let mutation = outbox::enqueue(&cache, me, op).await.unwrap();
+    outbox::acknowledged(&cache, mutation).await.unwrap();
+    let server_copy = Message {
+        id: Uuid::now_v7(),
+        kind: MessageKind::Note,
+        body: "VIP".into(),
+        author_id: Some(me),
+        delivery: None,
+        wa_message_id: None,
+        mutation_id: Some(mutation),
+        ..inbound(cid, "")
+    };
+    let body = EventBody::MessageCreated { message: server_copy.clone(), conversation: conversation(cid, 2) };
+    cache.apply_events(&[Event { seq: 2, at: Utc::now(), body }], me).await.unwrap();
+    let messages = cache.thread(cid).await.unwrap().unwrap().messages;
+    assert_eq!(messages.len(), 2, "the note is there once");
+    assert_eq!(messages[1].message, server_copy);
+    assert!(!messages[1].queued);
+}
+
+#[tokio::test]
+async fn wiping_for_a_new_epoch_keeps_the_outbox() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let cid = Uuid::now_v7();
+    let created = EventBody::MessageCreated { message: inbound(cid, "Hello"), conversation: conversation(cid, 1) };
+    cache.apply_events(&[Event { seq: 7, at: Utc::now(), body: created }], me).await.unwrap();
+    outbox::enqueue(&cache, me, Op::Claim { conversation_id: cid }).await.unwrap();
+    cache.wipe(false).await.unwrap();
+    assert_eq!(cache.last_seq().await.unwrap(), 0);
+    assert!(cache.inbox(InboxView::All, me, 10).await.unwrap().is_empty());
+    assert_eq!(outbox::len(&cache).await.unwrap(), 1, "a queued change was lost");
+}
