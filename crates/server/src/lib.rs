@@ -136,7 +136,8 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     if config.demo {
         background.push(demo::seed(&state).await?);
     }
-    for device in store_devices(&state).await? {
+    let devices = store::all_devices(&mut *state.store.reader().await?).await?;
+    for device in devices {
         if let Err(e) = state.devices.start(&state, &device).await {
             tracing::warn!(device = %device.id, error = %e, "device adapter not started");
         }
@@ -159,13 +160,4 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     });
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "handoff-server listening");
     Ok(ServerHandle { addr, state, shutdown: shutdown_tx, serve, background })
-}
-
-async fn store_devices(state: &AppState) -> sqlx::Result<Vec<handoff_proto::Device>> {
-    let mut conn = state.store.reader().await?;
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM devices ORDER BY created_at", store::DEVICE_COLUMNS)))
-            .fetch_all(&mut *conn)
-            .await?;
-    rows.iter().map(store::device_from_row).collect()
 }

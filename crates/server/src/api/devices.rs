@@ -15,16 +15,12 @@ use uuid::Uuid;
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::store::{self, device_by_id, device_from_row, message_by_id, DEVICE_COLUMNS};
+use crate::store::{self, device_by_id, message_by_wa_id};
 use crate::AppState;
 
 #[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = Page<Device>)))]
 pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Device>>> {
-    let mut conn = state.store.reader().await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at")))
-        .fetch_all(&mut *conn)
-        .await?;
-    let items = rows.iter().map(device_from_row).collect::<Result<Vec<_>, _>>()?;
+    let items = store::all_devices(&mut *state.store.reader().await?).await?;
     Ok(AxumJson(Page { items, next_cursor: None }))
 }
 
@@ -139,31 +135,15 @@ pub async fn sim_inbound(
     if req.body.trim().is_empty() {
         return Err(ApiError::invalid("body", "The message is empty."));
     }
-    let stored = |wa_id: String| {
-        let state = state.clone();
-        async move {
-            let mut conn = state.store.reader().await?;
-            let id: Option<String> =
-                sqlx::query_scalar("SELECT id FROM messages WHERE device_id = ? AND wa_message_id = ?")
-                    .bind(id.to_string())
-                    .bind(wa_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match id.and_then(|m| Uuid::parse_str(&m).ok()) {
-                Some(m) => Ok::<_, ApiError>(message_by_id(&mut conn, m).await?),
-                None => Ok(None),
-            }
-        }
-    };
-    if let Some(wa_id) = req.wa_message_id.clone() {
-        if let Some(existing) = stored(wa_id).await? {
+    if let Some(wa_id) = &req.wa_message_id {
+        if let Some(existing) = message_by_wa_id(&mut *state.store.reader().await?, id, wa_id).await? {
             return Ok((StatusCode::OK, AxumJson(existing)));
         }
     }
     let wa_id = sim.inject_inbound(from, req.name, req.body, req.wa_message_id).await.map_err(adapter_error)?;
-    let message = stored(wa_id).await?.ok_or_else(ApiError::internal)?;
-    let status = StatusCode::CREATED;
-    Ok((status, AxumJson(message)))
+    let message =
+        message_by_wa_id(&mut *state.store.reader().await?, id, &wa_id).await?.ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::CREATED, AxumJson(message)))
 }
 
 /// What this number was asked to send to WhatsApp, oldest first.

@@ -150,3 +150,27 @@ pub async fn device_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Opt
         .await?;
     row.as_ref().map(device_from_row).transpose()
 }
+
+/// Every linked device, oldest first.
+pub async fn all_devices(conn: &mut SqliteConnection) -> DbResult<Vec<Device>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at")))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(device_from_row).collect()
+}
+
+/// The message a device delivered under a WhatsApp id, if stored.
+pub async fn message_by_wa_id(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    wa_message_id: &str,
+) -> DbResult<Option<Message>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ? AND wa_message_id = ?"
+    )))
+    .bind(device_id.to_string())
+    .bind(wa_message_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(message_from_row).transpose()
+}
