@@ -7,7 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use handoff_proto::{
     sortable_time as ts, Contact, Conversation, ConversationStatus, Delivery, Device, DeviceKind, DeviceStatus, Event,
-    EventBody, Message, MessageKind, Role, Seq, User,
+    EventBody, Message, MessageKind, Role, Seq, Team, User, UserKind,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -28,6 +28,8 @@ pub struct Touched {
     pub inbox: bool,
     pub directory: bool,
     pub conversations: Vec<Uuid>,
+    /// Notes that mention me: (conversation, message).
+    pub mentions: Vec<(Uuid, Uuid)>,
 }
 
 impl Touched {
@@ -89,6 +91,12 @@ fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
         last_message_preview: row.try_get("last_message_preview")?,
         unread_count: row.try_get("unread_count")?,
         assigned_at: opt_time(row, "assigned_at")?,
+        labels: row.try_get::<String, _>("labels")?.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        snooze_until: opt_time(row, "snooze_until")?,
+        opened_at: opt_time(row, "opened_at")?,
+        first_response_at: opt_time(row, "first_response_at")?,
+        first_response_due_at: opt_time(row, "first_response_due_at")?,
+        resolution_due_at: opt_time(row, "resolution_due_at")?,
     })
 }
 
@@ -170,7 +178,7 @@ impl Cache {
             .unwrap_or(0);
         let mut head = last;
         for event in events.iter().filter(|e| e.seq > last) {
-            apply_one(&mut tx, &event.body, me, &mut touched).await?;
+            apply_one(&mut tx, event, me, &mut touched).await?;
             head = head.max(event.seq);
         }
         set_meta(&mut tx, "last_seq", &head.to_string()).await?;
@@ -218,6 +226,7 @@ impl Cache {
                     name: r.try_get("name")?,
                     role: Role::parse(&r.try_get::<String, _>("role")?).ok_or_else(|| bad("role"))?,
                     active: r.try_get("active")?,
+                    kind: UserKind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
                 })
             })
             .collect()
@@ -239,6 +248,12 @@ impl Cache {
             .collect()
     }
 
+    pub async fn teams(&self) -> DbResult<Vec<Team>> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM teams ORDER BY name COLLATE NOCASE").fetch_all(&self.pool).await?;
+        bodies.iter().map(|b| serde_json::from_str(b).map_err(decode)).collect()
+    }
+
     /// Writes the server's current copy of a conversation (after a rejected change).
     pub async fn put_conversation(&self, c: &Conversation) -> DbResult<()> {
         upsert_conversation(&mut *self.pool.acquire().await?, c).await
@@ -254,8 +269,8 @@ async fn set_meta(conn: &mut SqliteConnection, key: &str, value: &str) -> DbResu
     Ok(())
 }
 
-async fn apply_one(conn: &mut SqliteConnection, body: &EventBody, me: Uuid, touched: &mut Touched) -> DbResult<()> {
-    match body {
+async fn apply_one(conn: &mut SqliteConnection, event: &Event, me: Uuid, touched: &mut Touched) -> DbResult<()> {
+    match &event.body {
         EventBody::MessageCreated { message, conversation } => {
             upsert_message(conn, message).await?;
             upsert_conversation(conn, conversation).await?;
@@ -311,15 +326,41 @@ async fn apply_one(conn: &mut SqliteConnection, body: &EventBody, me: Uuid, touc
             touched.inbox = true;
         }
         EventBody::UserUpdated { user } => {
-            sqlx::query("INSERT OR REPLACE INTO users (id, email, name, role, active) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT OR REPLACE INTO users (id, email, name, role, active, kind) VALUES (?, ?, ?, ?, ?, ?)")
                 .bind(user.id.to_string())
                 .bind(&user.email)
                 .bind(&user.name)
                 .bind(user.role.as_str())
                 .bind(user.active)
+                .bind(user.kind.as_str())
                 .execute(&mut *conn)
                 .await?;
             touched.directory = true;
+        }
+        EventBody::TeamUpdated { team } => {
+            sqlx::query("INSERT OR REPLACE INTO teams (id, name, body) VALUES (?, ?, ?)")
+                .bind(team.id.to_string())
+                .bind(&team.name)
+                .bind(serde_json::to_string(team).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+                .execute(&mut *conn)
+                .await?;
+            touched.directory = true;
+        }
+        EventBody::Mention { conversation_id, message_id, user_id, by } => {
+            if *user_id == me {
+                let new = sqlx::query(
+                    "INSERT OR IGNORE INTO mentions (message_id, conversation_id, by, at) VALUES (?, ?, ?, ?)",
+                )
+                .bind(message_id.to_string())
+                .bind(conversation_id.to_string())
+                .bind(by.map(|b| b.to_string()))
+                .bind(ts(event.at))
+                .execute(&mut *conn)
+                .await?;
+                if new.rows_affected() == 1 {
+                    touched.mentions.push((*conversation_id, *message_id));
+                }
+            }
         }
     }
     Ok(())
@@ -328,7 +369,9 @@ async fn apply_one(conn: &mut SqliteConnection, body: &EventBody, me: Uuid, touc
 async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> DbResult<()> {
     sqlx::query(
         "INSERT OR REPLACE INTO conversations (id, device_id, contact_id, contact_name, contact_phone, status, assignee_id, \
-           team_id, version, assigned_at, last_message_at, last_message_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           team_id, version, assigned_at, last_message_at, last_message_preview, labels, snooze_until, opened_at, \
+           first_response_at, first_response_due_at, resolution_due_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(c.id.to_string())
     .bind(c.device_id.to_string())
@@ -342,6 +385,12 @@ async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> D
     .bind(c.assigned_at.map(ts))
     .bind(ts(c.last_message_at))
     .bind(&c.last_message_preview)
+    .bind(c.labels.join("\n"))
+    .bind(c.snooze_until.map(ts))
+    .bind(c.opened_at.map(ts))
+    .bind(c.first_response_at.map(ts))
+    .bind(c.first_response_due_at.map(ts))
+    .bind(c.resolution_due_at.map(ts))
     .execute(conn)
     .await?;
     Ok(())

@@ -215,6 +215,10 @@ impl Client {
         Ok(self.inner.cache.devices().await?)
     }
 
+    pub async fn teams(&self) -> CoreResult<Vec<handoff_proto::Team>> {
+        Ok(self.inner.cache.teams().await?)
+    }
+
     pub async fn last_seq(&self) -> CoreResult<i64> {
         Ok(self.inner.cache.last_seq().await?)
     }
@@ -263,8 +267,27 @@ impl Client {
         self.enqueue(Op::Claim { conversation_id }).await
     }
 
-    pub async fn assign(&self, conversation_id: Uuid, assignee_id: Option<Uuid>) -> CoreResult<Uuid> {
-        self.enqueue(Op::Assign { conversation_id, assignee_id }).await
+    /// Gives the conversation to someone (or no one); `team_id` moves it to a team as well.
+    pub async fn assign(
+        &self,
+        conversation_id: Uuid,
+        assignee_id: Option<Uuid>,
+        team_id: Option<Uuid>,
+    ) -> CoreResult<Uuid> {
+        self.enqueue(Op::Assign { conversation_id, assignee_id, team_id }).await
+    }
+
+    /// Hands the conversation to a team's queue with a note for whoever picks it up.
+    pub async fn escalate(&self, conversation_id: Uuid, team_id: Uuid, note: &str) -> CoreResult<Uuid> {
+        if note.trim().is_empty() {
+            return Err(CoreError::Invalid("an escalation needs a note: tell the team what they need to know".into()));
+        }
+        check_body(note)?;
+        self.enqueue(Op::Escalate { conversation_id, team_id, note: note.to_string() }).await
+    }
+
+    pub async fn label(&self, conversation_id: Uuid, add: Vec<String>, remove: Vec<String>) -> CoreResult<Uuid> {
+        self.enqueue(Op::Label { conversation_id, add, remove }).await
     }
 
     pub async fn set_status(&self, conversation_id: Uuid, status: ConversationStatus) -> CoreResult<Uuid> {
@@ -272,6 +295,15 @@ impl Client {
             return Err(CoreError::Invalid("snoozing needs a wake-up time".into()));
         }
         self.enqueue(Op::SetStatus { conversation_id, status, snooze_until: None }).await
+    }
+
+    /// Snoozes until `until`; the conversation opens again by itself then, or when the customer writes.
+    pub async fn snooze(&self, conversation_id: Uuid, until: chrono::DateTime<chrono::Utc>) -> CoreResult<Uuid> {
+        if until <= chrono::Utc::now() {
+            return Err(CoreError::Invalid("pick a wake-up time in the future".into()));
+        }
+        let status = ConversationStatus::Snoozed;
+        self.enqueue(Op::SetStatus { conversation_id, status, snooze_until: Some(until) }).await
     }
 
     pub async fn mark_read(&self, conversation_id: Uuid) -> CoreResult<Uuid> {

@@ -55,10 +55,57 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
             .execute(&mut *tx)
             .await?;
         }
-        Op::Assign { assignee_id, .. } => {
-            sqlx::query("UPDATE conversations SET assignee_id = ?, assigned_at = ? WHERE id = ?")
-                .bind(assignee_id.map(|a| a.to_string()))
-                .bind(assignee_id.map(|_| ts(now)))
+        Op::Assign { assignee_id, team_id, .. } => {
+            sqlx::query(
+                "UPDATE conversations SET assignee_id = ?, assigned_at = ?, team_id = COALESCE(?, team_id) WHERE id = ?",
+            )
+            .bind(assignee_id.map(|a| a.to_string()))
+            .bind(assignee_id.map(|_| ts(now)))
+            .bind(team_id.map(|t| t.to_string()))
+            .bind(&cid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Op::Escalate { conversation_id, team_id, note } => {
+            sqlx::query("UPDATE conversations SET assignee_id = NULL, assigned_at = NULL, team_id = ? WHERE id = ?")
+                .bind(team_id.to_string())
+                .bind(&cid)
+                .execute(&mut *tx)
+                .await?;
+            let message = Message {
+                id: mutation_id,
+                conversation_id: *conversation_id,
+                kind: MessageKind::Note,
+                body: note.clone(),
+                author_id: Some(me),
+                created_at: now,
+                delivery: None,
+                wa_message_id: None,
+                mutation_id: Some(mutation_id),
+            };
+            insert_message(&mut tx, &message, true).await?;
+        }
+        Op::Label { add, remove, .. } => {
+            let current: Option<String> = sqlx::query_scalar("SELECT labels FROM conversations WHERE id = ?")
+                .bind(&cid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut labels: Vec<String> = current
+                .unwrap_or_default()
+                .split('\n')
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .filter(|l| !remove.iter().any(|r| r.trim().eq_ignore_ascii_case(l)))
+                .collect();
+            for l in add {
+                let l = l.trim().to_lowercase();
+                if !l.is_empty() && !labels.contains(&l) {
+                    labels.push(l);
+                }
+            }
+            labels.sort();
+            sqlx::query("UPDATE conversations SET labels = ? WHERE id = ?")
+                .bind(labels.join("\n"))
                 .bind(&cid)
                 .execute(&mut *tx)
                 .await?;

@@ -206,12 +206,12 @@ async fn handle(
     match frame {
         ServerFrame::Event(first) => {
             // Take whatever else has already arrived, and apply it in one transaction.
-            let mut batch = vec![first];
+            let mut batch = vec![*first];
             let mut other = Vec::new();
             while batch.len() < BATCH {
                 match ws.next().now_or_never() {
                     Some(Some(Ok(WsMessage::Text(t)))) => match serde_json::from_str::<ServerFrame>(&t) {
-                        Ok(ServerFrame::Event(e)) => batch.push(e),
+                        Ok(ServerFrame::Event(e)) => batch.push(*e),
                         Ok(f) => {
                             other.push(f);
                             break;
@@ -280,6 +280,9 @@ async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64
     if touched.directory {
         inner.emit(Change::Directory);
     }
+    for (conversation_id, message_id) in touched.mentions {
+        inner.emit(Change::Mentioned { conversation_id, message_id });
+    }
     for conversation_id in touched.conversations {
         inner.emit(Change::Conversation { conversation_id });
     }
@@ -304,6 +307,8 @@ async fn rolled_back(inner: &Inner, session: &Session, mutation_id: Uuid, op: Op
         Op::Note { body, .. } => ("note", Some(body.clone())),
         Op::Claim { .. } => ("claim", None),
         Op::Assign { .. } => ("assign", None),
+        Op::Escalate { note, .. } => ("escalate", Some(note.clone())),
+        Op::Label { .. } => ("labels", None),
         Op::SetStatus { .. } => ("status", None),
         Op::MarkRead { .. } => ("read", None),
     };

@@ -76,6 +76,8 @@ view! {
         Rejected { mutation_id: Uuid, conversation_id: Uuid, op: String, error: ErrorDetail, body: Option<String> },
         /// Users or devices changed.
         Directory,
+        /// A teammate @mentioned me in a note.
+        Mentioned { conversation_id: Uuid, message_id: Uuid },
         /// Someone is viewing or typing somewhere (ephemeral).
         Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: handoff_proto::Activity },
     }

@@ -25,6 +25,12 @@ fn conversation(id: Uuid, version: i64) -> Conversation {
         last_message_preview: "Hello".into(),
         unread_count: 0,
         assigned_at: None,
+        labels: vec!["billing".into(), "vip".into()],
+        snooze_until: None,
+        opened_at: Some(now()),
+        first_response_at: None,
+        first_response_due_at: Some(now()),
+        resolution_due_at: None,
     }
 }
 

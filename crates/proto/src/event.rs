@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{wire, Conversation, Device, Message, Seq, User};
+use crate::{wire, Conversation, Device, Message, Seq, Team, User};
 
 wire! {
     /// `{seq, type, at, ...}`: one entry of the event log.
@@ -38,6 +38,12 @@ wire! {
         DeviceRemoved { device_id: Uuid },
         #[serde(rename = "user.updated")]
         UserUpdated { user: User },
+        /// A team was created or changed (name, members, cap, SLA targets).
+        #[serde(rename = "team.updated")]
+        TeamUpdated { team: Team },
+        /// `user_id` was @mentioned in a note (`message_id`) by `by`.
+        #[serde(rename = "mention")]
+        Mention { conversation_id: Uuid, message_id: Uuid, user_id: Uuid, by: Option<Uuid> },
     }
 }
 
@@ -48,6 +54,15 @@ wire! {
         Claimed,
         Assigned,
         Status,
+        /// Handed to a team's queue with a note.
+        Escalated,
+        /// Assigned by a routing rule or handed out from a team queue.
+        Routed,
+        Labels,
+        /// A snoozed conversation woke up by itself.
+        Woke,
+        /// Recomputed by the server (a team's SLA targets changed).
+        Refreshed,
     }
 }
 
@@ -62,6 +77,8 @@ impl EventBody {
             EventBody::DeviceUpdated { .. } => "device.updated",
             EventBody::DeviceRemoved { .. } => "device.removed",
             EventBody::UserUpdated { .. } => "user.updated",
+            EventBody::TeamUpdated { .. } => "team.updated",
+            EventBody::Mention { .. } => "mention",
         }
     }
 
@@ -71,7 +88,9 @@ impl EventBody {
             EventBody::MessageCreated { conversation, .. } => Some(conversation.id),
             EventBody::MessageUpdated { message } => Some(message.conversation_id),
             EventBody::ConversationUpdated { conversation, .. } => Some(conversation.id),
-            EventBody::ConversationRead { conversation_id, .. } => Some(*conversation_id),
+            EventBody::ConversationRead { conversation_id, .. } | EventBody::Mention { conversation_id, .. } => {
+                Some(*conversation_id)
+            }
             _ => None,
         }
     }

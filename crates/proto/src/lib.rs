@@ -7,10 +7,12 @@
 //! Rules: changes are additive; a retired tag is never reused; every WebSocket
 //! connection states [`ws::PROTOCOL_VERSION`] in its hello.
 
+pub mod admin;
 pub mod event;
 pub mod rest;
 pub mod ws;
 
+pub use admin::*;
 pub use event::{Event, EventBody, UpdateCause};
 pub use rest::*;
 pub use ws::{Activity, ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};

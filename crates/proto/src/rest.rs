@@ -45,6 +45,36 @@ wire! {
         pub name: String,
         pub role: Role,
         pub active: bool,
+        /// A person, or the identity an API key acts as. Absent in older answers: a person.
+        #[serde(default)]
+        pub kind: UserKind,
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq, Default)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UserKind {
+        #[default]
+        Person,
+        /// The identity of an API key: it authors what the key does; nobody signs in as it.
+        ApiKey,
+    }
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Person => "person",
+            UserKind::ApiKey => "api_key",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "person" => Some(Self::Person),
+            "api_key" => Some(Self::ApiKey),
+            _ => None,
+        }
     }
 }
 
@@ -108,6 +138,24 @@ wire! {
         /// When the current assignee got the conversation (claim or assign).
         #[serde(default)]
         pub assigned_at: Option<DateTime<Utc>>,
+        /// Labels, sorted, lower case.
+        #[serde(default)]
+        pub labels: Vec<String>,
+        /// When a snoozed conversation wakes up by itself.
+        #[serde(default)]
+        pub snooze_until: Option<DateTime<Utc>>,
+        /// When the conversation was created or last reopened: SLA clocks start here.
+        #[serde(default)]
+        pub opened_at: Option<DateTime<Utc>>,
+        /// The first reply to the customer since `opened_at`.
+        #[serde(default)]
+        pub first_response_at: Option<DateTime<Utc>>,
+        /// SLA: when the first response is due (from the team's target), if the team has one.
+        #[serde(default)]
+        pub first_response_due_at: Option<DateTime<Utc>>,
+        /// SLA: when resolution is due, if the team has a target.
+        #[serde(default)]
+        pub resolution_due_at: Option<DateTime<Utc>>,
     }
 }
 
@@ -322,10 +370,28 @@ wire! {
 }
 
 wire! {
+    /// `team_id` absent keeps the conversation's team; `assignee_id: null` leaves it unowned.
     pub struct AssignRequest {
         pub assignee_id: Option<Uuid>,
         #[serde(default)]
         pub team_id: Option<Uuid>,
+    }
+}
+
+wire! {
+    /// Hand the conversation to a team's queue with an internal note for whoever picks it up.
+    pub struct EscalateRequest {
+        pub team_id: Uuid,
+        pub note: String,
+    }
+}
+
+wire! {
+    pub struct LabelsRequest {
+        #[serde(default)]
+        pub add: Vec<String>,
+        #[serde(default)]
+        pub remove: Vec<String>,
     }
 }
 

@@ -30,7 +30,7 @@ wire! {
     pub enum ServerFrame {
         /// `epoch` identifies this database's history: a new epoch means the client must resync fully.
         Welcome { protocol: u32, epoch: Uuid, head_seq: Seq, user: User },
-        Event(Event),
+        Event(Box<Event>),
         /// The mutation was applied (or had been applied before); `seq` is the event it produced.
         Ack { mutation_id: Uuid, seq: Option<Seq> },
         /// The mutation was refused; `error` has the HTTP API's error shape.
@@ -60,19 +60,39 @@ wire! {
         Reply { conversation_id: Uuid, body: String, seen_version: i64, #[serde(default)] force: bool },
         Note { conversation_id: Uuid, body: String },
         Claim { conversation_id: Uuid },
-        Assign { conversation_id: Uuid, assignee_id: Option<Uuid> },
+        /// `team_id` absent keeps the conversation's team.
+        Assign { conversation_id: Uuid, assignee_id: Option<Uuid>, #[serde(default)] team_id: Option<Uuid> },
+        /// To a team's queue, with a required note (which may @mention teammates).
+        Escalate { conversation_id: Uuid, team_id: Uuid, note: String },
+        Label { conversation_id: Uuid, #[serde(default)] add: Vec<String>, #[serde(default)] remove: Vec<String> },
         SetStatus { conversation_id: Uuid, status: ConversationStatus, #[serde(default)] snooze_until: Option<DateTime<Utc>> },
         MarkRead { conversation_id: Uuid },
     }
 }
 
 impl Op {
+    /// The op's tag (`reply`, `claim`, ...), as the audit log names the action.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Reply { .. } => "reply",
+            Op::Note { .. } => "note",
+            Op::Claim { .. } => "claim",
+            Op::Assign { .. } => "assign",
+            Op::Escalate { .. } => "escalate",
+            Op::Label { .. } => "label",
+            Op::SetStatus { .. } => "set_status",
+            Op::MarkRead { .. } => "mark_read",
+        }
+    }
+
     pub fn conversation_id(&self) -> Uuid {
         match self {
             Op::Reply { conversation_id, .. }
             | Op::Note { conversation_id, .. }
             | Op::Claim { conversation_id }
             | Op::Assign { conversation_id, .. }
+            | Op::Escalate { conversation_id, .. }
+            | Op::Label { conversation_id, .. }
             | Op::SetStatus { conversation_id, .. }
             | Op::MarkRead { conversation_id } => *conversation_id,
         }
@@ -101,12 +121,12 @@ mod tests {
                 read_at: Utc::now(),
             },
         };
-        let json = serde_json::to_value(ServerFrame::Event(ev.clone())).unwrap();
+        let json = serde_json::to_value(ServerFrame::Event(Box::new(ev.clone()))).unwrap();
         assert_eq!(json["t"], "event");
         assert_eq!(json["seq"], 3);
         assert_eq!(json["type"], "conversation.read");
         let back: ServerFrame = serde_json::from_value(json).unwrap();
-        assert_eq!(back, ServerFrame::Event(ev));
+        assert_eq!(back, ServerFrame::Event(Box::new(ev)));
     }
 
     #[test]

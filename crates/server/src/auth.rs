@@ -68,11 +68,15 @@ pub async fn user_for_token(conn: &mut SqliteConnection, token: &str) -> DbResul
     user_for_token_hash(conn, &token_hash(token)).await
 }
 
-/// The user behind a stored token hash (live connections re-check theirs).
+/// The user behind a stored token hash: a session token or a live API key (live connections
+/// re-check theirs).
 pub async fn user_for_token_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<User>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE active = 1 AND id = (SELECT user_id FROM sessions WHERE token_hash = ?)"
+        "SELECT {USER_COLUMNS} FROM users WHERE active = 1 AND id IN \
+           (SELECT user_id FROM sessions WHERE token_hash = ? \
+            UNION ALL SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL)"
     )))
+    .bind(hash)
     .bind(hash)
     .fetch_optional(conn)
     .await?;

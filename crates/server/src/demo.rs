@@ -62,11 +62,14 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
         for (email, name, role) in DEMO_USERS {
             let req =
                 CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
-            crate::users::create_user(state, req).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
+            crate::users::create_user(state, crate::audit::Who::Server, req)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.detail.message))?;
         }
-        let device = create_device(state, "Support line", DeviceKind::Simulator, Some("+15550100"))
-            .await
-            .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        let device =
+            create_device(state, crate::audit::Who::Server, "Support line", DeviceKind::Simulator, Some("+15550100"))
+                .await
+                .map_err(|e| anyhow::anyhow!(e.detail.message))?;
         state.devices.start(state, &device).await?;
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
         for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {

@@ -31,7 +31,7 @@ impl Hub {
 
     pub fn publish_event(&self, event: Event) {
         let seq = event.seq;
-        match serde_json::to_string(&ServerFrame::Event(event)) {
+        match serde_json::to_string(&ServerFrame::Event(Box::new(event))) {
             // No receivers is fine: nobody is connected.
             Ok(json) => drop(self.tx.send(HubMsg::Event { seq, json: json.into() })),
             Err(e) => tracing::error!(error = %e, seq, "event not serialisable"),

@@ -7,7 +7,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::store::{self, conversation_by_id, device_by_id, message_by_id, DbResult};
-use crate::AppState;
+use crate::{routing, AppState};
 
 /// How long a conversation preview is, in characters.
 pub const PREVIEW_CHARS: usize = 120;
@@ -94,7 +94,16 @@ pub async fn message(
         return Ok(None);
     }
     let now = store::now();
-    let conversation_id = conversation_for(w.conn(), device_id, chat, push_name).await?;
+    let (conversation_id, created) = conversation_for(w.conn(), device_id, chat, push_name).await?;
+    let previous: String = sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
+        .bind(conversation_id.to_string())
+        .fetch_one(w.conn())
+        .await?;
+    let inbound = kind == MessageKind::Inbound;
+    // A new customer message reopens a resolved or snoozed conversation; after resolved, the SLA
+    // clocks start again.
+    let reopened = inbound && matches!(previous.as_str(), "resolved" | "snoozed");
+    let restart_sla = inbound && previous == "resolved";
     let message_id = Uuid::now_v7();
     let delivery = (kind == MessageKind::Outbound).then_some(Delivery::Sent);
     sqlx::query(
@@ -111,34 +120,45 @@ pub async fn message(
     .bind(wa_message_id)
     .execute(w.conn())
     .await?;
-    // A new customer message reopens a resolved or snoozed conversation.
     sqlx::query(
         "UPDATE conversations SET version = version + 1, last_message_at = ?1, last_message_preview = ?2, \
-           status = CASE WHEN ?3 = 'inbound' AND status IN ('resolved', 'snoozed') THEN 'open' ELSE status END, \
-           snooze_until = CASE WHEN ?3 = 'inbound' THEN NULL ELSE snooze_until END \
-         WHERE id = ?4",
+           status = CASE WHEN ?3 THEN 'open' ELSE status END, \
+           snooze_until = CASE WHEN ?4 THEN NULL ELSE snooze_until END, \
+           opened_at = CASE WHEN ?5 THEN ?1 ELSE opened_at END, \
+           first_response_at = CASE WHEN ?5 THEN NULL WHEN ?4 THEN first_response_at \
+                                    ELSE COALESCE(first_response_at, ?1) END \
+         WHERE id = ?6",
     )
     .bind(store::ts(now))
     .bind(preview(body))
-    .bind(kind.as_str())
+    .bind(reopened)
+    .bind(inbound)
+    .bind(restart_sla)
     .bind(conversation_id.to_string())
     .execute(w.conn())
     .await?;
     let message = message_by_id(w.conn(), message_id).await?.expect("inserted above");
     let conversation = conversation_by_id(w.conn(), conversation_id, None).await?.expect("exists");
     w.append(EventBody::MessageCreated { message, conversation }).await?;
+    if inbound && (created || reopened) {
+        routing::route(&mut w, &state.online.users(), conversation_id, body, reopened).await?;
+    }
     w.commit().await?;
+    if previous == "snoozed" && reopened {
+        state.snooze.reset();
+    }
     state.metrics.inbound(kind);
     Ok(Some(message_id))
 }
 
-/// The conversation for this chat on this device, created with its contact on first contact.
+/// The conversation for this chat on this device, created with its contact on first contact
+/// (then the second value is true).
 async fn conversation_for(
     conn: &mut SqliteConnection,
     device_id: Uuid,
     chat: &Jid,
     push_name: Option<String>,
-) -> DbResult<Uuid> {
+) -> DbResult<(Uuid, bool)> {
     let contact_id: String = sqlx::query_scalar(
         "INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (device_id, jid) DO UPDATE SET name = COALESCE(excluded.name, contacts.name) RETURNING id",
@@ -155,22 +175,23 @@ async fn conversation_for(
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(id) = existing {
-        return Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        return Ok((Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?, false));
     }
     let id = Uuid::now_v7();
     let now = store::ts(store::now());
     sqlx::query(
-        "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, created_at) \
-         VALUES (?, ?, ?, 'open', 0, ?, '', ?)",
+        "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, \
+           created_at, opened_at) VALUES (?, ?, ?, 'open', 0, ?, '', ?, ?)",
     )
     .bind(id.to_string())
     .bind(device_id.to_string())
     .bind(contact_id)
     .bind(&now)
     .bind(&now)
+    .bind(&now)
     .execute(conn)
     .await?;
-    Ok(id)
+    Ok((id, true))
 }
 
 /// Moves a sent message's delivery state forward; a late or repeated receipt changes nothing.

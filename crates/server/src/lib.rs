@@ -5,7 +5,10 @@
 //! [`ops`] (roles, send guard) -> store -> [`dispatch`] -> device adapter.
 
 pub mod api;
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod demo;
 pub mod devices;
 pub mod dispatch;
@@ -13,10 +16,15 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod ingest;
+pub mod mentions;
 pub mod metrics;
 pub mod ops;
+pub mod presence;
+pub mod routing;
 pub mod send_guard;
+pub mod snooze;
 pub mod store;
+pub mod teams;
 pub mod users;
 pub mod ws;
 
@@ -29,9 +37,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::LoginLimiter;
+pub use crate::clock::{Clock, ManualClock};
 use crate::devices::Devices;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::presence::Online;
 use crate::store::Store;
 
 /// How many frames a WebSocket connection may fall behind before it is told to catch up from the log.
@@ -48,6 +58,8 @@ pub struct Config {
     /// Simulator devices report delivery receipts by themselves after short random delays.
     /// Tests turn this off and drive receipts through the control endpoint.
     pub simulator_receipts: bool,
+    /// What timers (snooze wake-up) go by; tests use a manual clock.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -59,6 +71,7 @@ impl Config {
             demo: false,
             bootstrap_admin: None,
             simulator_receipts: false,
+            clock: Clock::System,
         }
     }
 }
@@ -70,6 +83,13 @@ pub struct AppInner {
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
     pub shutdown: watch::Receiver<bool>,
+    pub clock: Clock,
+    /// Users with a live connection.
+    pub online: Online,
+    /// Wakes the task that hands out queued conversations.
+    pub routing: routing::Kick,
+    /// Wakes the task that ends snoozes.
+    pub snooze: snooze::Alarm,
 }
 
 /// Shared state of one running server.
@@ -127,12 +147,16 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         limiter: LoginLimiter::new(),
         metrics: Metrics::default(),
         shutdown: shutdown_rx.clone(),
+        clock: config.clock.clone(),
+        online: Online::default(),
+        routing: routing::Kick::default(),
+        snooze: snooze::Alarm::default(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {
         users::bootstrap_admin(&state, email, password).await?;
     }
-    let mut background = Vec::new();
+    let mut background = vec![tokio::spawn(routing::run(state.clone())), tokio::spawn(snooze::run(state.clone()))];
     if config.demo {
         background.push(demo::seed(&state).await?);
     }

@@ -49,7 +49,14 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("set both HANDOFF_ADMIN_EMAIL and HANDOFF_ADMIN_PASSWORD, or neither"),
     };
-    let config = handoff_server::Config { data_dir, listen, demo, bootstrap_admin, simulator_receipts: true };
+    let config = handoff_server::Config {
+        data_dir,
+        listen,
+        demo,
+        bootstrap_admin,
+        simulator_receipts: true,
+        clock: handoff_server::Clock::System,
+    };
     let server = handoff_server::start(config).await?;
     println!("handoff-server listening on {}", server.url());
     tokio::select! {

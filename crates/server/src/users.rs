@@ -1,16 +1,17 @@
 //! People: creating users, changing roles, deactivating (which revokes their sessions at once).
 
-use handoff_proto::{CreateUserRequest, EventBody, PatchUserRequest, Role, User};
+use handoff_proto::{CreateUserRequest, EventBody, PatchUserRequest, Role, User, UserKind};
 use uuid::Uuid;
 
-use crate::auth::hash_password;
+use crate::audit::{self, Who};
+use crate::auth::{hash_password, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, user_by_id};
 use crate::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-pub async fn create_user(state: &AppState, req: CreateUserRequest) -> ApiResult<User> {
+pub async fn create_user(state: &AppState, who: Who<'_>, req: CreateUserRequest) -> ApiResult<User> {
     let email = req.email.trim().to_string();
     let name = req.name.trim().to_string();
     if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
@@ -45,12 +46,14 @@ pub async fn create_user(state: &AppState, req: CreateUserRequest) -> ApiResult<
     .execute(w.conn())
     .await?;
     let user = user_by_id(w.conn(), id).await?.expect("inserted above");
-    w.append(EventBody::UserUpdated { user: user.clone() }).await?;
+    let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
+    let summary = format!("Created user {} <{}> ({})", user.name, user.email, user.role.as_str());
+    audit::record(w.conn(), who, "user.create", None, &summary, Some(seq)).await?;
     w.commit().await?;
     Ok(user)
 }
 
-pub async fn patch_user(state: &AppState, id: Uuid, req: PatchUserRequest) -> ApiResult<User> {
+pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUserRequest) -> ApiResult<User> {
     if let Some(name) = &req.name {
         if name.trim().is_empty() || name.chars().count() > 100 {
             return Err(ApiError::invalid("name", "A name is required (at most 100 characters)."));
@@ -58,6 +61,9 @@ pub async fn patch_user(state: &AppState, id: Uuid, req: PatchUserRequest) -> Ap
     }
     let mut w = state.store.begin().await?;
     let user = user_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    if user.kind == UserKind::ApiKey {
+        return Err(ApiError::bad_request("That user is an API key: revoke it or create another under API keys."));
+    }
     let role = req.role.unwrap_or(user.role);
     let active = req.active.unwrap_or(user.active);
     let stays_admin = role == Role::Admin && active;
@@ -83,8 +89,25 @@ pub async fn patch_user(state: &AppState, id: Uuid, req: PatchUserRequest) -> Ap
         // Deactivation revokes every session at once.
         sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.to_string()).execute(w.conn()).await?;
     }
+    let before = user;
     let user = user_by_id(w.conn(), id).await?.expect("exists");
-    w.append(EventBody::UserUpdated { user: user.clone() }).await?;
+    let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
+    let mut changes = Vec::new();
+    if before.name != user.name {
+        changes.push(format!("renamed from {}", before.name));
+    }
+    if before.role != user.role {
+        changes.push(format!("role {} -> {}", before.role.as_str(), user.role.as_str()));
+    }
+    if before.active != user.active {
+        changes.push(if user.active { "reactivated".to_string() } else { "deactivated".to_string() });
+    }
+    let summary = format!(
+        "Changed user {}: {}",
+        user.name,
+        if changes.is_empty() { "nothing".into() } else { changes.join(", ") }
+    );
+    audit::record(w.conn(), actor.into(), "user.update", None, &summary, Some(seq)).await?;
     w.commit().await?;
     Ok(user)
 }
@@ -104,7 +127,9 @@ pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> a
         password: password.to_string(),
         role: Role::Admin,
     };
-    create_user(state, req).await.map_err(|e| anyhow::anyhow!("first admin not created: {}", e.detail.message))?;
+    create_user(state, Who::Server, req)
+        .await
+        .map_err(|e| anyhow::anyhow!("first admin not created: {}", e.detail.message))?;
     tracing::info!(email, "first Admin created");
     Ok(())
 }

@@ -15,10 +15,11 @@ use axum::extract::State;
 use axum::response::Response;
 use handoff_proto::{ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
 use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
 
 use crate::auth::{user_for_token_hash, Actor};
 use crate::hub::HubMsg;
-use crate::{ops, store, AppState};
+use crate::{audit, ops, store, AppState};
 
 /// Events per replay page.
 const REPLAY_PAGE: i64 = 1000;
@@ -87,6 +88,11 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     };
     send(&mut socket, &welcome).await?;
     let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
+    let (_online, came_online) = state.online.connect(actor.id());
+    if came_online {
+        state.routing.kick(); // a team's backlog may drain to them
+    }
+    let mut viewing = None;
 
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
@@ -113,7 +119,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
             frame = next_frame(&mut socket) => match frame {
                 None => return Ok(()),
                 Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
-                Some(Ok(frame)) => handle(&state, &actor, &mut socket, frame).await?,
+                Some(Ok(frame)) => handle(&state, &actor, &mut socket, &mut viewing, frame).await?,
             },
             _ = recheck.tick() => {
                 let mut conn = state.store.reader().await?;
@@ -140,13 +146,20 @@ async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq
         }
         for event in page {
             sent = event.seq;
-            send(socket, &ServerFrame::Event(event)).await?;
+            send(socket, &ServerFrame::Event(Box::new(event))).await?;
         }
     }
     Ok(sent)
 }
 
-async fn handle(state: &AppState, actor: &Actor, socket: &mut WebSocket, frame: ClientFrame) -> anyhow::Result<()> {
+/// Answers one client frame. `viewing` is the conversation this connection last said it shows.
+async fn handle(
+    state: &AppState,
+    actor: &Actor,
+    socket: &mut WebSocket,
+    viewing: &mut Option<Uuid>,
+    frame: ClientFrame,
+) -> anyhow::Result<()> {
     match frame {
         ClientFrame::Hello { .. } => {
             send(socket, &ServerFrame::Error { code: "bad_frame".into(), message: "hello was already said".into() })
@@ -154,6 +167,12 @@ async fn handle(state: &AppState, actor: &Actor, socket: &mut WebSocket, frame: 
         }
         ClientFrame::Ping { nonce } => send(socket, &ServerFrame::Pong { nonce }).await,
         ClientFrame::Presence { conversation_id, activity } => {
+            if conversation_id.is_some() && conversation_id != *viewing {
+                *viewing = conversation_id;
+                if let Some(id) = conversation_id {
+                    audit::viewed(state, actor, id).await?;
+                }
+            }
             state.store.hub().publish_presence(&ServerFrame::Presence {
                 user_id: actor.id(),
                 conversation_id,

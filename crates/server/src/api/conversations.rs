@@ -6,8 +6,8 @@ use axum::response::Response;
 use axum::Json as AxumJson;
 use base64::Engine;
 use handoff_proto::{
-    AssignRequest, Conversation, ConversationStatus, ErrorBody, Message, NoteRequest, Op, Page, ReplyRequest,
-    StatusRequest,
+    AssignRequest, Conversation, ConversationStatus, ErrorBody, EscalateRequest, LabelsRequest, Message, NoteRequest,
+    Op, Page, ReplyRequest, StatusRequest,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -27,6 +27,8 @@ pub struct ListParams {
     /// `me`, `none`, or a user id.
     pub assignee: Option<String>,
     pub team: Option<Uuid>,
+    /// Only conversations carrying this label.
+    pub label: Option<String>,
     /// Words in the contact's name or phone or the last message.
     pub q: Option<String>,
     pub limit: Option<i64>,
@@ -80,6 +82,12 @@ pub async fn list(
     if let Some(team) = p.team {
         sql.push_str(" AND c.team_id = ?");
         binds.push(team.to_string());
+    }
+    if let Some(label) = p.label.as_deref().filter(|l| !l.trim().is_empty()) {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ?)",
+        );
+        binds.push(ops::normalize_label(label).map_err(|e| ApiError::invalid("label", e.detail.message))?);
     }
     if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -136,7 +144,7 @@ pub struct MessageParams {
     responses((status = 200, body = Page<Message>), (status = 404, body = ErrorBody)))]
 pub async fn messages(
     State(state): State<AppState>,
-    _actor: Actor,
+    actor: Actor,
     Path(id): Path<Uuid>,
     Query(p): Query<MessageParams>,
 ) -> ApiResult<AxumJson<Page<Message>>> {
@@ -149,6 +157,11 @@ pub async fn messages(
     if exists.is_none() {
         return Err(ApiError::not_found("conversation"));
     }
+    drop(conn);
+    if p.before.is_none() {
+        crate::audit::viewed(&state, &actor, id).await?; // the first page: someone opened it
+    }
+    let mut conn = state.store.reader().await?;
     let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?");
     let mut binds = vec![id.to_string()];
     if let Some(before) = &p.before {
@@ -224,10 +237,34 @@ pub async fn assign(
     Path(id): Path<Uuid>,
     Json(req): Json<AssignRequest>,
 ) -> ApiResult<Response> {
-    if req.team_id.is_some() {
-        return Err(ApiError::invalid("team_id", "Teams are not available on this server yet: leave team_id out."));
-    }
-    let op = Op::Assign { conversation_id: id, assignee_id: req.assignee_id };
+    let op = Op::Assign { conversation_id: id, assignee_id: req.assignee_id, team_id: req.team_id };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+/// Into a team's queue with a required internal note (which may @mention teammates).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalate", params(("id" = Uuid, Path)), request_body = EscalateRequest,
+    responses((status = 200, body = Conversation), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn escalate(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(req): Json<EscalateRequest>,
+) -> ApiResult<Response> {
+    let op = Op::Escalate { conversation_id: id, team_id: req.team_id, note: req.note };
+    Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/labels", params(("id" = Uuid, Path)), request_body = LabelsRequest,
+    responses((status = 200, body = Conversation), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn labels(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(req): Json<LabelsRequest>,
+) -> ApiResult<Response> {
+    let op = Op::Label { conversation_id: id, add: req.add, remove: req.remove };
     Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
 }
 

@@ -12,6 +12,7 @@ use handoff_proto::{
 };
 use uuid::Uuid;
 
+use crate::audit::{self, Who};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
@@ -43,7 +44,7 @@ pub async fn create(
             format!("{} devices are not available on this server yet; use simulator.", req.kind.as_str()),
         ));
     }
-    let device = create_device(&state, name, req.kind, None).await?;
+    let device = create_device(&state, (&actor).into(), name, req.kind, None).await?;
     state.devices.start(&state, &device).await.map_err(|e| {
         tracing::error!(error = %e, "device adapter not started");
         ApiError::internal()
@@ -52,7 +53,13 @@ pub async fn create(
 }
 
 /// Stores a new device (status `pending_link`, or `connected` with a phone for demo devices).
-pub async fn create_device(state: &AppState, name: &str, kind: DeviceKind, phone: Option<&str>) -> ApiResult<Device> {
+pub async fn create_device(
+    state: &AppState,
+    who: Who<'_>,
+    name: &str,
+    kind: DeviceKind,
+    phone: Option<&str>,
+) -> ApiResult<Device> {
     let id = Uuid::now_v7();
     let status = if phone.is_some() { "connected" } else { "pending_link" };
     let mut w = state.store.begin().await?;
@@ -66,7 +73,9 @@ pub async fn create_device(state: &AppState, name: &str, kind: DeviceKind, phone
         .execute(w.conn())
         .await?;
     let device = device_by_id(w.conn(), id).await?.expect("inserted above");
-    w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
+    let seq = w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
+    audit::record(w.conn(), who, "device.create", None, &format!("Added device {name} ({})", kind.as_str()), Some(seq))
+        .await?;
     w.commit().await?;
     Ok(device)
 }
@@ -81,7 +90,8 @@ pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<
     if deleted.rows_affected() == 0 {
         return Err(ApiError::not_found("device"));
     }
-    w.append(EventBody::DeviceRemoved { device_id: id }).await?;
+    let seq = w.append(EventBody::DeviceRemoved { device_id: id }).await?;
+    audit::record(w.conn(), (&actor).into(), "device.remove", None, &format!("Removed device {id}"), Some(seq)).await?;
     w.commit().await?;
     if let Some(handle) = state.devices.remove(id) {
         if let Err(e) = handle.adapter.logout().await {

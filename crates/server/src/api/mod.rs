@@ -1,5 +1,6 @@
 //! The public HTTP API v1 (`shared/API.md`) and its generated OpenAPI document.
 
+mod admin;
 mod conversations;
 pub mod devices;
 mod people;
@@ -35,8 +36,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/conversations/{id}/claim", post(conversations::claim))
         .route("/api/v1/conversations/{id}/assign", post(conversations::assign))
         .route("/api/v1/conversations/{id}/status", post(conversations::status))
+        .route("/api/v1/conversations/{id}/escalate", post(conversations::escalate))
+        .route("/api/v1/conversations/{id}/labels", post(conversations::labels))
         .route("/api/v1/conversations/{id}/read", post(conversations::read))
         .route("/api/v1/sync", get(system::sync))
+        .route("/api/v1/teams", get(admin::list_teams).post(admin::create_team))
+        .route("/api/v1/teams/{id}", axum::routing::patch(admin::patch_team))
+        .route("/api/v1/teams/{id}/members", axum::routing::put(admin::set_members))
+        .route("/api/v1/routing-rules", get(admin::list_rules).post(admin::create_rule))
+        .route("/api/v1/routing-rules/test", post(admin::test_rules))
+        .route("/api/v1/routing-rules/{id}", axum::routing::delete(admin::delete_rule))
+        .route("/api/v1/api-keys", get(admin::list_keys).post(admin::create_key))
+        .route("/api/v1/api-keys/{id}", axum::routing::delete(admin::revoke_key))
+        .route("/api/v1/audit", get(admin::audit_log))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/devices", get(devices::list).post(devices::create))
         .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
@@ -59,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         people::login, people::logout, people::me, people::list_users, people::create_user, people::patch_user,
         conversations::list, conversations::get_one, conversations::messages, conversations::reply,
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
+        conversations::escalate, conversations::labels,
+        admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
+        admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
+        admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log,
         devices::list, devices::create, devices::remove, devices::qr, devices::sim_inbound, devices::sim_sent,
         devices::sim_link, devices::sim_disconnect, devices::sim_receipt,
     ),

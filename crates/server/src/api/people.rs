@@ -86,7 +86,7 @@ pub async fn create_user(
     Json(req): Json<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, AxumJson<User>)> {
     actor.require_admin("create users")?;
-    Ok((StatusCode::CREATED, AxumJson(users::create_user(&state, req).await?)))
+    Ok((StatusCode::CREATED, AxumJson(users::create_user(&state, (&actor).into(), req).await?)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", request_body = PatchUserRequest, params(("id" = Uuid, Path)),
@@ -98,5 +98,5 @@ pub async fn patch_user(
     Json(req): Json<PatchUserRequest>,
 ) -> ApiResult<AxumJson<User>> {
     actor.require_admin("change users")?;
-    Ok(AxumJson(users::patch_user(&state, id, req).await?))
+    Ok(AxumJson(users::patch_user(&state, &actor, id, req).await?))
 }

@@ -2,7 +2,7 @@
 
 use handoff_proto::{
     Contact, Conversation, ConversationStatus, Delivery, Device, DeviceKind, DeviceStatus, Message, MessageKind, Role,
-    User,
+    User, UserKind,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -24,21 +24,23 @@ pub fn opt_uuid_col(row: &SqliteRow, col: &str) -> DbResult<Option<Uuid>> {
     s.map(|s| Uuid::parse_str(&s).map_err(|_| decode_err(col, &s))).transpose()
 }
 
-fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
+pub fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
     let s: Option<String> = row.try_get(col)?;
     s.as_deref().map(parse_ts).transpose()
 }
 
-pub const USER_COLUMNS: &str = "id, email, name, role, active";
+pub const USER_COLUMNS: &str = "id, email, name, role, active, kind";
 
 pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
     let role: String = row.try_get("role")?;
+    let kind: String = row.try_get("kind")?;
     Ok(User {
         id: uuid_col(row, "id")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
         active: row.try_get("active")?,
+        kind: UserKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
     })
 }
 
@@ -54,16 +56,25 @@ pub async fn user_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Optio
 /// (Only plain `?` parameters follow: sqlx numbers plain and `?N` parameters separately.)
 pub const CONVERSATION_SELECT: &str = "\
 SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
-       c.last_message_at, c.last_message_preview, \
+       c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, \
+       t.first_response_secs, t.resolution_secs, \
+       (SELECT group_concat(label, char(10)) FROM \
+          (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)) AS labels, \
        k.id AS contact_id, k.name AS contact_name, k.phone AS contact_phone, \
        (SELECT COUNT(*) FROM messages m \
          WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
            AND m.created_at > COALESCE((SELECT r.read_at FROM reads r \
                                          WHERE r.user_id = ? AND r.conversation_id = c.id), '')) AS unread_count \
-FROM conversations c JOIN contacts k ON k.id = c.contact_id";
+FROM conversations c JOIN contacts k ON k.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id";
 
 pub fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
     let status: String = row.try_get("status")?;
+    let labels: Option<String> = row.try_get("labels")?;
+    let opened_at = opt_ts_col(row, "opened_at")?;
+    let due = |col: &str| -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
+        let secs: Option<i64> = row.try_get(col)?;
+        Ok(opened_at.zip(secs).map(|(at, secs)| at + chrono::Duration::seconds(secs)))
+    };
     Ok(Conversation {
         id: uuid_col(row, "id")?,
         device_id: uuid_col(row, "device_id")?,
@@ -80,6 +91,12 @@ pub fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
         last_message_preview: row.try_get("last_message_preview")?,
         unread_count: row.try_get("unread_count")?,
         assigned_at: opt_ts_col(row, "assigned_at")?,
+        labels: labels.map(|l| l.split('\n').map(str::to_string).collect()).unwrap_or_default(),
+        snooze_until: opt_ts_col(row, "snooze_until")?,
+        opened_at,
+        first_response_at: opt_ts_col(row, "first_response_at")?,
+        first_response_due_at: due("first_response_secs")?,
+        resolution_due_at: due("resolution_secs")?,
     })
 }
 

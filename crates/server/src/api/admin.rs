@@ -1,0 +1,189 @@
+//! Teams, routing rules, API keys and the audit log.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as AxumJson;
+use handoff_proto::{
+    ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreatedApiKey, ErrorBody,
+    Page, PatchTeamRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, TeamMembersRequest,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::page_limit;
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::{api_keys, audit, routing, teams, AppState};
+
+#[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Page<Team>), (status = 401, body = ErrorBody)))]
+pub async fn list_teams(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Team>>> {
+    let mut conn = state.store.reader().await?;
+    Ok(AxumJson(Page { items: teams::all_teams(&mut conn).await?, next_cursor: None }))
+}
+
+#[utoipa::path(post, path = "/api/v1/teams", request_body = CreateTeamRequest,
+    responses((status = 201, body = Team), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_team(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateTeamRequest>,
+) -> ApiResult<(StatusCode, AxumJson<Team>)> {
+    actor.require_admin("manage teams")?;
+    Ok((StatusCode::CREATED, AxumJson(teams::create(&state, &actor, req).await?)))
+}
+
+/// Rename a team, change its routing cap or its SLA targets (0 removes a target).
+#[utoipa::path(patch, path = "/api/v1/teams/{id}", params(("id" = Uuid, Path)), request_body = PatchTeamRequest,
+    responses((status = 200, body = Team), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn patch_team(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<PatchTeamRequest>,
+) -> ApiResult<AxumJson<Team>> {
+    actor.require_admin("manage teams")?;
+    Ok(AxumJson(teams::patch(&state, &actor, id, req).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/teams/{id}/members", params(("id" = Uuid, Path)), request_body = TeamMembersRequest,
+    responses((status = 200, body = Team), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_members(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<TeamMembersRequest>,
+) -> ApiResult<AxumJson<Team>> {
+    actor.require_admin("manage teams")?;
+    Ok(AxumJson(teams::set_members(&state, &actor, id, req.user_ids).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/routing-rules",
+    responses((status = 200, body = Page<RoutingRule>), (status = 403, body = ErrorBody)))]
+pub async fn list_rules(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Page<RoutingRule>>> {
+    actor.require_admin("see routing rules")?;
+    let mut conn = state.store.reader().await?;
+    Ok(AxumJson(Page { items: routing::load_rules(&mut conn).await?, next_cursor: None }))
+}
+
+#[utoipa::path(post, path = "/api/v1/routing-rules", request_body = CreateRoutingRuleRequest,
+    responses((status = 201, body = RoutingRule), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_rule(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateRoutingRuleRequest>,
+) -> ApiResult<(StatusCode, AxumJson<RoutingRule>)> {
+    actor.require_admin("manage routing rules")?;
+    Ok((StatusCode::CREATED, AxumJson(teams::create_rule(&state, &actor, req).await?)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/routing-rules/{id}", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_rule(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    actor.require_admin("manage routing rules")?;
+    teams::delete_rule(&state, &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// "Try the rules on a message": which rule would route it. Changes nothing.
+#[utoipa::path(post, path = "/api/v1/routing-rules/test", request_body = RoutingTestRequest,
+    responses((status = 200, body = RoutingTestResponse), (status = 403, body = ErrorBody)))]
+pub async fn test_rules(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<RoutingTestRequest>,
+) -> ApiResult<AxumJson<RoutingTestResponse>> {
+    actor.require_admin("see routing rules")?;
+    let mut conn = state.store.reader().await?;
+    let rules = routing::load_rules(&mut conn).await?;
+    let input = routing::Input {
+        body: &req.body,
+        phone: req.phone.as_deref().unwrap_or(""),
+        device_id: req.device_id.unwrap_or(Uuid::nil()),
+        labels: &req.labels,
+    };
+    Ok(AxumJson(RoutingTestResponse { rule: routing::first_match(&rules, &input).cloned() }))
+}
+
+#[utoipa::path(get, path = "/api/v1/api-keys", responses((status = 200, body = Page<ApiKey>), (status = 403, body = ErrorBody)))]
+pub async fn list_keys(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Page<ApiKey>>> {
+    actor.require_admin("see API keys")?;
+    Ok(AxumJson(Page { items: api_keys::list(&state).await?, next_cursor: None }))
+}
+
+/// The answer holds the key itself, shown this once.
+#[utoipa::path(post, path = "/api/v1/api-keys", request_body = CreateApiKeyRequest,
+    responses((status = 201, body = CreatedApiKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateApiKeyRequest>,
+) -> ApiResult<(StatusCode, AxumJson<CreatedApiKey>)> {
+    actor.require_admin("create API keys")?;
+    Ok((StatusCode::CREATED, AxumJson(api_keys::create(&state, &actor, req).await?)))
+}
+
+/// The key stops working at once.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ApiKey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<ApiKey>> {
+    actor.require_admin("revoke API keys")?;
+    Ok(AxumJson(api_keys::revoke(&state, &actor, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct AuditParams {
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only what this user (or API key's user) did.
+    pub actor: Option<Uuid>,
+    pub conversation: Option<Uuid>,
+    /// `reply`, `claim`, `view`, `route`, `team.create`, ...
+    pub action: Option<String>,
+    /// RFC 3339: entries at or after.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// RFC 3339: entries before.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Who did what, when, to which conversation: newest first.
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditParams),
+    responses((status = 200, body = Page<AuditEntry>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(p): Query<AuditParams>,
+) -> ApiResult<AxumJson<Page<AuditEntry>>> {
+    actor.require_admin("read the audit log")?;
+    let limit = page_limit(p.limit)?;
+    let before = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| ApiError::invalid("cursor", "The cursor is not one this server handed out."))
+        })
+        .transpose()?;
+    let filter = audit::Filter {
+        actor_id: p.actor,
+        conversation_id: p.conversation,
+        action: p.action.filter(|a| !a.is_empty()),
+        since: p.since,
+        until: p.until,
+        before,
+    };
+    let mut conn = state.store.reader().await?;
+    let mut items = audit::list(&mut conn, &filter, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|e| e.id.to_string())
+    } else {
+        None
+    };
+    Ok(AxumJson(Page { items, next_cursor }))
+}

@@ -1,0 +1,302 @@
+//! The changes themselves, each inside the caller's write transaction: messages, claim, assign,
+//! escalate, labels, status. Each returns what the mutation answers and a sentence for the audit log.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use handoff_proto::{
+    Conversation, ConversationStatus, EventBody, Message, MessageKind, Role, Seq, UpdateCause, UserKind,
+};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::{normalize_label, Outcome, MAX_LABELS};
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{self, conversation_by_id, message_by_id, user_by_id, Writer};
+use crate::{ingest, mentions};
+
+/// What a change answers: the outcome, its last event, the HTTP status, and an audit sentence.
+pub type Change = (Outcome, Option<Seq>, StatusCode, String);
+
+pub async fn add_message(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    current: &Conversation,
+    kind: MessageKind,
+    body: &str,
+    mutation_id: Option<&str>,
+) -> ApiResult<(Message, Seq)> {
+    let id = Uuid::now_v7();
+    let now = store::now();
+    let delivery = (kind == MessageKind::Outbound).then_some("pending");
+    // Only client mutation ids (UUIDs) are echoed back; HTTP idempotency keys are free text.
+    let mutation_id = mutation_id.and_then(|k| Uuid::parse_str(k).ok()).map(|u| u.to_string());
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(current.id.to_string())
+    .bind(current.device_id.to_string())
+    .bind(kind.as_str())
+    .bind(body)
+    .bind(actor.id().to_string())
+    .bind(store::ts(now))
+    .bind(delivery)
+    .bind(mutation_id)
+    .execute(w.conn())
+    .await?;
+    // A note does not move the conversation up the queue; a reply does, and is its first response.
+    let touch = kind == MessageKind::Outbound;
+    sqlx::query(
+        "UPDATE conversations SET version = version + 1, \
+           last_message_at = CASE WHEN ?1 THEN ?2 ELSE last_message_at END, \
+           last_message_preview = CASE WHEN ?1 THEN ?3 ELSE last_message_preview END, \
+           first_response_at = CASE WHEN ?1 THEN COALESCE(first_response_at, ?2) ELSE first_response_at END \
+         WHERE id = ?4",
+    )
+    .bind(touch)
+    .bind(store::ts(now))
+    .bind(ingest::preview(body))
+    .bind(current.id.to_string())
+    .execute(w.conn())
+    .await?;
+    let message = message_by_id(w.conn(), id).await?.expect("inserted above");
+    let conversation = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+    let seq = w.append(EventBody::MessageCreated { message: message.clone(), conversation }).await?;
+    Ok((message, seq))
+}
+
+/// Tells each teammate a note @mentions (not its author). Returns the last event, if any.
+pub async fn mention(w: &mut Writer<'_>, actor: &Actor, note: &Message) -> ApiResult<Option<Seq>> {
+    let mut last = None;
+    for user_id in mentions::resolve(w.conn(), &note.body).await? {
+        if user_id == actor.id() {
+            continue;
+        }
+        let event = EventBody::Mention {
+            conversation_id: note.conversation_id,
+            message_id: note.id,
+            user_id,
+            by: Some(actor.id()),
+        };
+        last = Some(w.append(event).await?);
+    }
+    Ok(last)
+}
+
+/// Claim is one compare-and-set: it succeeds only if nobody else holds the conversation.
+pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) -> ApiResult<Change> {
+    if current.assignee_id == Some(actor.id()) {
+        return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, "Claimed (already theirs)".into()));
+    }
+    let now = store::ts(store::now());
+    let won = sqlx::query(
+        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, queued_at = NULL, version = version + 1 \
+         WHERE id = ? AND assignee_id IS NULL",
+    )
+    .bind(actor.id().to_string())
+    .bind(&now)
+    .bind(current.id.to_string())
+    .execute(w.conn())
+    .await?
+    .rows_affected()
+        == 1;
+    if !won {
+        let holder = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+        return Err(already_claimed(w.conn(), &holder).await?);
+    }
+    updated(w, actor, current.id, UpdateCause::Claimed, "Claimed the conversation".into()).await
+}
+
+async fn already_claimed(conn: &mut SqliteConnection, holder: &Conversation) -> ApiResult<ApiError> {
+    let name = match holder.assignee_id {
+        Some(id) => user_by_id(conn, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
+        None => "Someone".into(),
+    };
+    let ago = holder.assigned_at.map(|t| (Utc::now() - t).num_seconds().max(0)).unwrap_or(0);
+    let mut e = ApiError::conflict("already_claimed", format!("{name} claimed this {ago} s ago."));
+    e.detail.assignee_id = holder.assignee_id;
+    e.detail.claimed_at = holder.assigned_at;
+    Ok(e)
+}
+
+/// A team's name, or a 400 naming the field when there is no such team.
+async fn team_name(conn: &mut SqliteConnection, team_id: Uuid, field: &str) -> ApiResult<String> {
+    sqlx::query_scalar("SELECT name FROM teams WHERE id = ?")
+        .bind(team_id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| ApiError::invalid(field, "No team has that id."))
+}
+
+pub async fn assign(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    current: &Conversation,
+    assignee: Option<Uuid>,
+    team: Option<Uuid>,
+) -> ApiResult<Change> {
+    let mut summary = match assignee {
+        Some(id) => {
+            let user = user_by_id(w.conn(), id)
+                .await?
+                .ok_or_else(|| ApiError::invalid("assignee_id", "No user has that id."))?;
+            if !user.active {
+                return Err(ApiError::invalid(
+                    "assignee_id",
+                    format!("{} is deactivated: pick someone active.", user.name),
+                ));
+            }
+            if user.role == Role::Viewer || user.kind == UserKind::ApiKey {
+                return Err(ApiError::invalid(
+                    "assignee_id",
+                    format!(
+                        "{} is a {} and cannot own conversations.",
+                        user.name,
+                        if user.kind == UserKind::ApiKey { "API key" } else { "Viewer" }
+                    ),
+                ));
+            }
+            format!("Assigned to {}", user.name)
+        }
+        None => "Unassigned".to_string(),
+    };
+    if let Some(team_id) = team {
+        summary.push_str(&format!(" in {}", team_name(w.conn(), team_id, "team_id").await?));
+    }
+    let team = team.or(current.team_id);
+    if current.assignee_id == assignee && current.team_id == team {
+        return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, format!("{summary} (no change)")));
+    }
+    sqlx::query(
+        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, team_id = ?, queued_at = NULL, \
+           version = version + 1 WHERE id = ?",
+    )
+    .bind(assignee.map(|a| a.to_string()))
+    .bind(assignee.map(|_| store::ts(store::now())))
+    .bind(team.map(|t| t.to_string()))
+    .bind(current.id.to_string())
+    .execute(w.conn())
+    .await?;
+    updated(w, actor, current.id, UpdateCause::Assigned, summary).await
+}
+
+/// Into a team's queue (no owner) with a note on top for whoever picks it up. Escalated
+/// conversations wait to be claimed: the escalating agent chose the team, its members choose who.
+pub async fn escalate(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    current: &Conversation,
+    team_id: Uuid,
+    note: &str,
+    mutation_id: Option<&str>,
+) -> ApiResult<Change> {
+    let team = team_name(w.conn(), team_id, "team_id").await?;
+    sqlx::query(
+        "UPDATE conversations SET team_id = ?, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
+           status = CASE WHEN status = 'open' THEN status ELSE 'open' END, snooze_until = NULL, \
+           version = version + 1 WHERE id = ?",
+    )
+    .bind(team_id.to_string())
+    .bind(current.id.to_string())
+    .execute(w.conn())
+    .await?;
+    let summary = format!("Escalated to {team}");
+    let (_, _, _, _) = updated(w, actor, current.id, UpdateCause::Escalated, summary.clone()).await?;
+    let escalated = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+    let (message, seq) = add_message(w, actor, &escalated, MessageKind::Note, note, mutation_id).await?;
+    let seq = mention(w, actor, &message).await?.unwrap_or(seq);
+    let mine = conversation_by_id(w.conn(), current.id, Some(actor.id())).await?.expect("exists");
+    Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
+}
+
+pub async fn labels(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    current: &Conversation,
+    add: &[String],
+    remove: &[String],
+) -> ApiResult<Change> {
+    let add: Vec<String> = add.iter().map(|l| normalize_label(l)).collect::<ApiResult<_>>()?;
+    let remove: Vec<String> = remove.iter().map(|l| normalize_label(l)).collect::<ApiResult<_>>()?;
+    let mut next: Vec<String> = current.labels.iter().filter(|l| !remove.contains(l)).cloned().collect();
+    for l in &add {
+        if !next.contains(l) {
+            next.push(l.clone());
+        }
+    }
+    next.sort();
+    if next.len() > MAX_LABELS {
+        return Err(ApiError::invalid("add", format!("A conversation carries at most {MAX_LABELS} labels.")));
+    }
+    let mut summary: Vec<String> = add.iter().map(|l| format!("+{l}")).collect();
+    summary.extend(remove.iter().map(|l| format!("-{l}")));
+    let summary = format!("Labels {}", summary.join(" "));
+    if next == current.labels {
+        return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, format!("{summary} (no change)")));
+    }
+    sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ?")
+        .bind(current.id.to_string())
+        .execute(w.conn())
+        .await?;
+    for l in &next {
+        sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES (?, ?)")
+            .bind(current.id.to_string())
+            .bind(l)
+            .execute(w.conn())
+            .await?;
+    }
+    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = ?")
+        .bind(current.id.to_string())
+        .execute(w.conn())
+        .await?;
+    updated(w, actor, current.id, UpdateCause::Labels, summary).await
+}
+
+pub async fn set_status(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    current: &Conversation,
+    status: ConversationStatus,
+    snooze_until: Option<DateTime<Utc>>,
+) -> ApiResult<Change> {
+    let snooze_until = (status == ConversationStatus::Snoozed).then_some(snooze_until).flatten();
+    // Reopening a resolved conversation starts its SLA clocks again.
+    let reopens = current.status == ConversationStatus::Resolved && status != ConversationStatus::Resolved;
+    sqlx::query(
+        "UPDATE conversations SET status = ?, snooze_until = ?, version = version + 1, \
+           queued_at = CASE WHEN ? = 'open' THEN queued_at ELSE NULL END, \
+           opened_at = CASE WHEN ? THEN ? ELSE opened_at END, \
+           first_response_at = CASE WHEN ? THEN NULL ELSE first_response_at END \
+         WHERE id = ?",
+    )
+    .bind(status.as_str())
+    .bind(snooze_until.map(store::ts))
+    .bind(status.as_str())
+    .bind(reopens)
+    .bind(store::ts(store::now()))
+    .bind(reopens)
+    .bind(current.id.to_string())
+    .execute(w.conn())
+    .await?;
+    let summary = match snooze_until {
+        Some(t) => format!("Snoozed until {}", t.format("%Y-%m-%d %H:%M UTC")),
+        None if reopens => "Reopened".to_string(),
+        None => format!("Set status to {}", status.as_str()),
+    };
+    updated(w, actor, current.id, UpdateCause::Status, summary).await
+}
+
+async fn updated(
+    w: &mut Writer<'_>,
+    actor: &Actor,
+    id: Uuid,
+    cause: UpdateCause,
+    summary: String,
+) -> ApiResult<Change> {
+    let conversation = conversation_by_id(w.conn(), id, None).await?.expect("exists");
+    let seq = w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
+    let mine = conversation_by_id(w.conn(), id, Some(actor.id())).await?.expect("exists");
+    Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
+}

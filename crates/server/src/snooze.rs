@@ -1,0 +1,86 @@
+//! Snoozed conversations wake up by themselves at `snooze_until` (by the server's [`Clock`], so
+//! tests move time instead of waiting). A woken conversation is open again and, when its owner
+//! is offline, routed again.
+
+use handoff_proto::{EventBody, UpdateCause};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::audit::{self, Who};
+use crate::store::{self, conversation_by_id, parse_ts, DbResult};
+use crate::{routing, AppState};
+
+/// Tells the wake-up task that snooze times changed.
+#[derive(Default)]
+pub struct Alarm(Notify);
+
+impl Alarm {
+    pub fn reset(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Opens every snoozed conversation that is due. Returns how many woke.
+pub async fn wake_due(state: &AppState) -> DbResult<usize> {
+    let now = store::ts(state.clock.now());
+    let online = state.online.users();
+    let mut w = state.store.begin().await?;
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE status = 'snoozed' AND snooze_until <= ? ORDER BY snooze_until, id",
+    )
+    .bind(&now)
+    .fetch_all(w.conn())
+    .await?;
+    for id in &due {
+        let id = Uuid::parse_str(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        sqlx::query(
+            "UPDATE conversations SET status = 'open', snooze_until = NULL, version = version + 1 WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .execute(w.conn())
+        .await?;
+        let conversation = conversation_by_id(w.conn(), id, None).await?.expect("listed above");
+        let seq =
+            w.append(EventBody::ConversationUpdated { conversation, actor_id: None, cause: UpdateCause::Woke }).await?;
+        audit::record(w.conn(), Who::Server, "wake", Some(id), "The snooze ended: open again.", Some(seq)).await?;
+        routing::route(&mut w, &online, id, "", true).await?;
+    }
+    w.commit().await?;
+    Ok(due.len())
+}
+
+/// The background task: sleeps until the next snooze ends (or snooze times change), wakes what is due.
+pub async fn run(state: AppState) {
+    loop {
+        let next: Result<Option<String>, _> = async {
+            let mut conn = state.store.reader().await?;
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT MIN(snooze_until) FROM conversations WHERE status = 'snoozed'",
+            )
+            .fetch_one(&mut *conn)
+            .await
+        }
+        .await;
+        let next = match next {
+            Ok(n) => n.and_then(|t| parse_ts(&t).ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading snooze times failed");
+                None
+            }
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    _ = state.clock.sleep_until(at) => {
+                        match wake_due(&state).await {
+                            Ok(n) => tracing::info!(woke = n, "snoozed conversations woke up"),
+                            Err(e) => tracing::warn!(error = %e, "waking snoozed conversations failed"),
+                        }
+                    }
+                    _ = state.snooze.0.notified() => {}
+                }
+            }
+            None => state.snooze.0.notified().await,
+        }
+    }
+}

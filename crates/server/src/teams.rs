@@ -1,0 +1,281 @@
+//! Teams (Admin manages them) and routing rules, each change audited and, for teams, published
+//! as a `team.updated` event so every app shows the same members.
+
+use handoff_proto::{
+    CreateRoutingRuleRequest, CreateTeamRequest, EventBody, PatchTeamRequest, RoutingRule, Team, UserKind,
+};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::audit;
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{self, user_by_id, DbResult};
+use crate::{routing, AppState};
+
+/// Routing's default cap on open conversations per member.
+pub const DEFAULT_AGENT_CAP: i64 = 5;
+
+pub async fn team_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Team>> {
+    let row: Option<(String, i64, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT name, agent_cap, first_response_secs, resolution_secs FROM teams WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((name, agent_cap, first_response_secs, resolution_secs)) = row else { return Ok(None) };
+    let members: Vec<String> = sqlx::query_scalar(
+        "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? \
+         ORDER BY u.name COLLATE NOCASE",
+    )
+    .bind(id.to_string())
+    .fetch_all(conn)
+    .await?;
+    let member_ids = members
+        .iter()
+        .map(|m| Uuid::parse_str(m).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .collect::<DbResult<_>>()?;
+    Ok(Some(Team { id, name, member_ids, agent_cap, first_response_secs, resolution_secs }))
+}
+
+pub async fn all_teams(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM teams ORDER BY name COLLATE NOCASE").fetch_all(&mut *conn).await?;
+    let mut teams = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        teams.extend(team_by_id(conn, id).await?);
+    }
+    Ok(teams)
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(ApiError::invalid("name", "A team needs a name of at most 60 characters."));
+    }
+    Ok(name.to_string())
+}
+
+fn check_cap(cap: i64) -> ApiResult<i64> {
+    if !(1..=1000).contains(&cap) {
+        return Err(ApiError::invalid(
+            "agent_cap",
+            "agent_cap is how many open conversations routing gives one member: 1 to 1000.",
+        ));
+    }
+    Ok(cap)
+}
+
+/// SLA targets: positive seconds, at most 90 days; 0 means "no target".
+fn check_target(field: &str, secs: Option<i64>) -> ApiResult<Option<i64>> {
+    match secs {
+        None | Some(0) => Ok(None),
+        Some(s) if (1..=90 * 86_400).contains(&s) => Ok(Some(s)),
+        Some(_) => {
+            Err(ApiError::invalid(field, format!("{field} is in seconds, from 1 to 7776000 (90 days), or 0 for none.")))
+        }
+    }
+}
+
+async fn name_taken(conn: &mut SqliteConnection, name: &str, except: Option<Uuid>) -> ApiResult<()> {
+    let other: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE name = ? COLLATE NOCASE")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    match other {
+        Some(id) if Some(id.as_str()) != except.map(|e| e.to_string()).as_deref() => {
+            Err(ApiError::conflict("team_name_taken", format!("There is already a team called {name}.")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Publishes the team's new state, audits the change, commits, and lets routing use the change.
+async fn finish(
+    state: &AppState,
+    mut w: store::Writer<'_>,
+    actor: &Actor,
+    id: Uuid,
+    action: &str,
+    summary: &str,
+) -> ApiResult<Team> {
+    let team = team_by_id(w.conn(), id).await?.expect("exists");
+    let seq = w.append(EventBody::TeamUpdated { team: team.clone() }).await?;
+    audit::record(w.conn(), actor.into(), action, None, summary, Some(seq)).await?;
+    w.commit().await?;
+    state.routing.kick();
+    Ok(team)
+}
+
+pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> ApiResult<Team> {
+    let name = check_name(&req.name)?;
+    let cap = check_cap(req.agent_cap.unwrap_or(DEFAULT_AGENT_CAP))?;
+    let first = check_target("first_response_secs", req.first_response_secs)?;
+    let resolution = check_target("resolution_secs", req.resolution_secs)?;
+    let mut w = state.store.begin().await?;
+    name_taken(w.conn(), &name, None).await?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO teams (id, name, agent_cap, first_response_secs, resolution_secs, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(&name)
+    .bind(cap)
+    .bind(first)
+    .bind(resolution)
+    .bind(store::ts(store::now()))
+    .execute(w.conn())
+    .await?;
+    finish(state, w, actor, id, "team.create", &format!("Created team {name}")).await
+}
+
+pub async fn patch(state: &AppState, actor: &Actor, id: Uuid, req: PatchTeamRequest) -> ApiResult<Team> {
+    let mut w = state.store.begin().await?;
+    let team = team_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let name = match &req.name {
+        Some(n) => check_name(n)?,
+        None => team.name.clone(),
+    };
+    name_taken(w.conn(), &name, Some(id)).await?;
+    let cap = check_cap(req.agent_cap.unwrap_or(team.agent_cap))?;
+    let first = match req.first_response_secs {
+        Some(s) => check_target("first_response_secs", Some(s))?,
+        None => team.first_response_secs,
+    };
+    let resolution = match req.resolution_secs {
+        Some(s) => check_target("resolution_secs", Some(s))?,
+        None => team.resolution_secs,
+    };
+    sqlx::query("UPDATE teams SET name = ?, agent_cap = ?, first_response_secs = ?, resolution_secs = ? WHERE id = ?")
+        .bind(&name)
+        .bind(cap)
+        .bind(first)
+        .bind(resolution)
+        .bind(id.to_string())
+        .execute(w.conn())
+        .await?;
+    // The team's conversations carry their SLA due times: publish them anew when the targets change.
+    if first != team.first_response_secs || resolution != team.resolution_secs {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = ? AND status != 'resolved'")
+                .bind(id.to_string())
+                .fetch_all(w.conn())
+                .await?;
+        for cid in ids {
+            let cid = Uuid::parse_str(&cid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            if let Some(conversation) = store::conversation_by_id(w.conn(), cid, None).await? {
+                let cause = handoff_proto::UpdateCause::Refreshed;
+                w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
+            }
+        }
+    }
+    let summary = format!("Changed team {name}: cap {cap}, first response {first:?} s, resolution {resolution:?} s");
+    finish(state, w, actor, id, "team.update", &summary).await
+}
+
+pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Vec<Uuid>) -> ApiResult<Team> {
+    if user_ids.len() > 1000 {
+        return Err(ApiError::invalid("user_ids", "A team has at most 1000 members."));
+    }
+    let mut w = state.store.begin().await?;
+    let team = team_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let mut names = Vec::new();
+    for user_id in &user_ids {
+        let user = user_by_id(w.conn(), *user_id)
+            .await?
+            .ok_or_else(|| ApiError::invalid("user_ids", format!("No user has the id {user_id}.")))?;
+        if user.kind == UserKind::ApiKey {
+            return Err(ApiError::invalid("user_ids", format!("{} is an API key, not a person.", user.name)));
+        }
+        names.push(user.name);
+    }
+    sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(id.to_string()).execute(w.conn()).await?;
+    for user_id in &user_ids {
+        sqlx::query("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?, ?)")
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .execute(w.conn())
+            .await?;
+    }
+    let summary = format!(
+        "Set the members of {}: {}",
+        team.name,
+        if names.is_empty() { "nobody".into() } else { names.join(", ") }
+    );
+    finish(state, w, actor, id, "team.members", &summary).await
+}
+
+pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRuleRequest) -> ApiResult<RoutingRule> {
+    let name = req.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "A rule needs a name of at most 100 characters."));
+    }
+    routing::validate_match(&req.matches)?;
+    if req.assign.team_id.is_none() && req.assign.user_id.is_none() {
+        return Err(ApiError::invalid("assign", "Say where matching conversations go: a team_id, a user_id or both."));
+    }
+    let mut w = state.store.begin().await?;
+    if let Some(team_id) = req.assign.team_id {
+        if team_by_id(w.conn(), team_id).await?.is_none() {
+            return Err(ApiError::invalid("assign.team_id", "No team has that id."));
+        }
+    }
+    if let Some(user_id) = req.assign.user_id {
+        let user = user_by_id(w.conn(), user_id)
+            .await?
+            .ok_or_else(|| ApiError::invalid("assign.user_id", "No user has that id."))?;
+        if !user.active || user.role == handoff_proto::Role::Viewer || user.kind == UserKind::ApiKey {
+            return Err(ApiError::invalid(
+                "assign.user_id",
+                format!("{} cannot own conversations (deactivated, a Viewer or an API key).", user.name),
+            ));
+        }
+    }
+    if let Some(device_id) = req.matches.device_id {
+        if store::device_by_id(w.conn(), device_id).await?.is_none() {
+            return Err(ApiError::invalid("match.device_id", "No device has that id."));
+        }
+    }
+    let last: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM routing_rules").fetch_one(w.conn()).await?;
+    let position = req.position.unwrap_or(last + 1);
+    let id = Uuid::now_v7();
+    let match_json = serde_json::to_string(&req.matches).map_err(|_| ApiError::internal())?;
+    sqlx::query(
+        "INSERT INTO routing_rules (id, name, position, match_json, team_id, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(&name)
+    .bind(position)
+    .bind(match_json)
+    .bind(req.assign.team_id.map(|t| t.to_string()))
+    .bind(req.assign.user_id.map(|u| u.to_string()))
+    .bind(store::ts(store::now()))
+    .execute(w.conn())
+    .await?;
+    audit::record(
+        w.conn(),
+        actor.into(),
+        "rule.create",
+        None,
+        &format!("Created routing rule '{name}' at position {position}"),
+        None,
+    )
+    .await?;
+    let rule = routing::load_rules(w.conn()).await?.into_iter().find(|r| r.id == id).expect("inserted above");
+    w.commit().await?;
+    Ok(rule)
+}
+
+pub async fn delete_rule(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<()> {
+    let mut w = state.store.begin().await?;
+    let name: String = sqlx::query_scalar("SELECT name FROM routing_rules WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(w.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("routing rule"))?;
+    sqlx::query("DELETE FROM routing_rules WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
+    audit::record(w.conn(), actor.into(), "rule.delete", None, &format!("Deleted routing rule '{name}'"), None).await?;
+    w.commit().await?;
+    Ok(())
+}
