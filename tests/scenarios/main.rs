@@ -1,5 +1,7 @@
 //! Scenario tests over the whole chain: device -> server -> clients, and back.
 
+mod routing;
+
 use handoff_core::{Change, Client, InboxView};
 use handoff_proto::{MessageKind, Role};
 use handoff_tests::{settled, wait_for, World};

@@ -8,8 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use handoff_core::{Client, InboxView};
-use handoff_proto::{Conversation, Device, LoginResponse, Message, Page, Role, SimulatorInbound, SimulatorSent, User};
-use handoff_server::{Config, ServerHandle};
+use handoff_proto::{
+    AuditEntry, Conversation, Device, LoginResponse, Message, Page, Role, RoutingRule, SimulatorInbound, SimulatorSent,
+    Team, User,
+};
+use handoff_server::{Clock, Config, ManualClock, ServerHandle};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,6 +29,8 @@ pub struct World {
     pub url: String,
     pub admin_token: String,
     pub device: Device,
+    /// The server's clock for timers (snooze): tests move it instead of waiting.
+    pub clock: ManualClock,
     http: reqwest::Client,
 }
 
@@ -33,13 +38,15 @@ impl World {
     /// A server with an Admin and one linked simulator number.
     pub async fn start() -> World {
         let dir = tempfile::tempdir().expect("temp dir");
+        let clock = ManualClock::new(chrono::Utc::now());
         let mut config = Config::for_tests(dir.path().join("server"));
         config.bootstrap_admin = Some(("admin@test.local".into(), PASSWORD.into()));
+        config.clock = Clock::Manual(clock.clone());
         let server = handoff_server::start(config).await.expect("server starts");
         let url = server.url();
         let http = reqwest::Client::new();
-        let mut world =
-            World { dir, server: Some(server), url, admin_token: String::new(), device: placeholder_device(), http };
+        let device = placeholder_device();
+        let mut world = World { dir, server: Some(server), url, admin_token: String::new(), device, clock, http };
         world.admin_token = world.login("admin@test.local").await.token;
         let device: Device = world
             .call(
@@ -60,6 +67,7 @@ impl World {
         old.stop().await;
         let mut config = Config::for_tests(self.dir.path().join("server"));
         config.listen = addr;
+        config.clock = Clock::Manual(self.clock.clone());
         self.server = Some(handoff_server::start(config).await.expect("server restarts"));
     }
 
@@ -190,6 +198,52 @@ impl World {
             assert_eq!(cached, self.messages(c.id).await, "messages of {} differ", c.id);
         }
         assert_eq!(client.last_seq().await.expect("seq"), self.head_seq().await, "last_seq differs");
+    }
+
+    pub async fn conversation(&self, id: Uuid) -> Conversation {
+        self.call(Method::GET, &format!("/api/v1/conversations/{id}"), None::<&()>).await
+    }
+
+    /// A team with a routing cap and members.
+    pub async fn create_team(&self, name: &str, cap: i64, members: &[Uuid]) -> Team {
+        let team: Team =
+            self.call(Method::POST, "/api/v1/teams", Some(&serde_json::json!({"name": name, "agent_cap": cap}))).await;
+        let body = serde_json::json!({ "user_ids": members });
+        self.call(Method::PUT, &format!("/api/v1/teams/{}/members", team.id), Some(&body)).await
+    }
+
+    /// A routing rule, last in order.
+    pub async fn create_rule(&self, name: &str, matches: serde_json::Value, assign: serde_json::Value) -> RoutingRule {
+        let body = serde_json::json!({"name": name, "match": matches, "assign": assign});
+        self.call(Method::POST, "/api/v1/routing-rules", Some(&body)).await
+    }
+
+    /// The whole audit log, oldest first.
+    pub async fn audit(&self) -> Vec<AuditEntry> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/audit?limit=500&cursor={c}"),
+                None => "/api/v1/audit?limit=500".to_string(),
+            };
+            let page: Page<AuditEntry> = self.call(Method::GET, &path, None::<&()>).await;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        all.reverse();
+        all
+    }
+
+    /// Waits until the server counts `user` as online (or offline).
+    pub async fn wait_online(&self, user: Uuid, online: bool) {
+        let state = &self.server.as_ref().expect("running").state;
+        let mut changes = state.online.watch();
+        let wait = changes.wait_for(|_| state.online.is_online(user) == online);
+        tokio::time::timeout(DEADLINE, wait).await.expect("presence in time").expect("server running");
     }
 
     pub async fn stop(mut self) {

@@ -4,11 +4,20 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
 use uuid::Uuid;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Online {
     connections: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Bumped whenever someone comes online or goes offline.
+    generation: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Online {
+    fn default() -> Self {
+        Online { connections: Arc::default(), generation: Arc::new(watch::Sender::new(0)) }
+    }
 }
 
 /// Keeps its user online while it lives.
@@ -23,7 +32,16 @@ impl Online {
         let mut map = self.connections.lock().unwrap_or_else(|p| p.into_inner());
         let count = map.entry(user).or_insert(0);
         *count += 1;
-        (OnlineGuard { online: self.clone(), user }, *count == 1)
+        let came = *count == 1;
+        if came {
+            self.generation.send_modify(|g| *g += 1);
+        }
+        (OnlineGuard { online: self.clone(), user }, came)
+    }
+
+    /// Changes whenever someone comes online or goes offline.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     pub fn is_online(&self, user: Uuid) -> bool {
@@ -42,6 +60,7 @@ impl Drop for OnlineGuard {
             *count -= 1;
             if *count == 0 {
                 map.remove(&self.user);
+                self.online.generation.send_modify(|g| *g += 1);
             }
         }
     }

@@ -262,23 +262,25 @@ pub async fn system_message(w: &mut Writer<'_>, conversation_id: Uuid, body: &st
     w.append(EventBody::MessageCreated { message, conversation }).await
 }
 
-/// Hands a conversation to a team: its best online member, or its queue.
+/// Hands a conversation to a team: its best online member, or its queue. `lead` starts the
+/// system message ("Routed"), `how` ends its first part ("by rule 'refund'").
 async fn to_team(
     w: &mut Writer<'_>,
     conversation: &Conversation,
     team_id: Uuid,
     online: &HashSet<Uuid>,
-    reason: &str,
+    lead: &str,
+    how: &str,
 ) -> DbResult<Option<Seq>> {
     let Some(team) = team_info(w.conn(), team_id).await? else { return Ok(None) };
     let seq = match pick_member(w.conn(), team_id, team.cap, online).await? {
         Some(m) => {
-            let why = format!("{reason} to {}; {} had {} open of {}.", team.name, m.name, m.open, team.cap);
+            let why = format!("{lead} to {} {how}; {} had {} open of {}.", team.name, m.name, m.open, team.cap);
             hand_over(w, conversation, Some(team_id), Some(m.id), false, &why).await?
         }
         None => {
             let why = format!(
-                "{reason} to {}; waiting in the team queue: every member is offline or has {} open.",
+                "{lead} to {} {how}; waiting in the team queue: every member is offline or has {} open.",
                 team.name, team.cap
             );
             hand_over(w, conversation, Some(team_id), None, true, &why).await?
@@ -308,37 +310,35 @@ pub async fn route(
         device_id: conversation.device_id,
         labels: &conversation.labels,
     };
-    let prefix = if owner_offline {
-        let name = match conversation.assignee_id {
-            Some(id) => store::user_by_id(w.conn(), id).await?.map(|u| u.name).unwrap_or_default(),
-            None => String::new(),
-        };
-        format!("Reopened while {name} is offline: ")
-    } else {
-        String::new()
+    let lead = match conversation.assignee_id.filter(|_| owner_offline) {
+        Some(id) => {
+            let name = store::user_by_id(w.conn(), id).await?.map(|u| u.name).unwrap_or_default();
+            format!("Reopened while {name} is offline: routed")
+        }
+        None => "Routed".to_string(),
     };
     if let Some(rule) = first_match(&rules, &input) {
-        let reason = format!("{prefix}Routed by rule '{}'", rule.name);
+        let how = format!("by rule '{}'", rule.name);
         if let Some(user_id) = rule.assign.user_id {
             if let Some(name) = assignable_user(w.conn(), user_id).await? {
                 if online.contains(&user_id) || rule.assign.team_id.is_none() {
                     let team = rule.assign.team_id.or(conversation.team_id);
-                    let why = format!("{reason} to {name}.");
+                    let why = format!("{lead} to {name} {how}.");
                     return hand_over(w, &conversation, team, Some(user_id), false, &why).await.map(Some);
                 }
             }
         }
         if let Some(team_id) = rule.assign.team_id {
-            return to_team(w, &conversation, team_id, online, &reason).await;
+            return to_team(w, &conversation, team_id, online, &lead, &how).await;
         }
         return Ok(None);
     }
     if owner_offline {
-        // No rule: back to the conversation's team, or to the shared queue.
+        // No rule matches: back to the conversation's team, or to the shared queue.
         if let Some(team_id) = conversation.team_id {
-            return to_team(w, &conversation, team_id, online, &format!("{prefix}Routed back")).await;
+            return to_team(w, &conversation, team_id, online, &lead, "again").await;
         }
-        let why = format!("{prefix}back in the shared queue.");
+        let why = format!("{lead} back to the shared queue.");
         return hand_over(w, &conversation, None, None, false, &why).await.map(Some);
     }
     Ok(None)

@@ -78,6 +78,11 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
         Err(_) => return close(&mut socket, "hello_timeout", "No hello within 10 s.").await,
     };
 
+    // Online from before the welcome: once a client knows it is connected, routing knows it too.
+    let (_online, came_online) = state.online.connect(actor.id());
+    if came_online {
+        state.routing.kick(); // a team's backlog may drain to them
+    }
     let mut live = state.store.hub().subscribe();
     let head_seq = state.store.head_seq().await?;
     let welcome = ServerFrame::Welcome {
@@ -88,10 +93,6 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     };
     send(&mut socket, &welcome).await?;
     let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
-    let (_online, came_online) = state.online.connect(actor.id());
-    if came_online {
-        state.routing.kick(); // a team's backlog may drain to them
-    }
     let mut viewing = None;
 
     let mut shutdown = state.shutdown.clone();
