@@ -1,5 +1,6 @@
 //! Scenario tests over the whole chain: device -> server -> clients, and back.
 
+mod audit;
 mod routing;
 
 use handoff_core::{Change, Client, InboxView};

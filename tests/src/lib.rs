@@ -200,6 +200,11 @@ impl World {
         assert_eq!(client.last_seq().await.expect("seq"), self.head_seq().await, "last_seq differs");
     }
 
+    /// The HTTP client, for requests the helpers do not cover.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub async fn conversation(&self, id: Uuid) -> Conversation {
         self.call(Method::GET, &format!("/api/v1/conversations/{id}"), None::<&()>).await
     }

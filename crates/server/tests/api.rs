@@ -1,103 +1,13 @@
 //! The HTTP contract of shared/API.md against a real server on a loopback port: auth, roles,
 //! bad input (400/404/409/413, never a 500, never a partial write), idempotency and paging.
 
-use handoff_proto::{Conversation, Device, Message, Page, User};
-use handoff_server::{Config, ServerHandle};
+use handoff_proto::{Conversation, Page};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery";
+mod common;
 
-struct Api {
-    server: ServerHandle,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Api {
-    async fn start() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path());
-        config.bootstrap_admin = Some(("admin@test.local".into(), PASSWORD.into()));
-        let server = handoff_server::start(config).await.unwrap();
-        Api { server, http: reqwest::Client::new(), _dir: dir }
-    }
-
-    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        self.send_with(method, path, token, body, &[]).await
-    }
-
-    async fn send_with(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.server.url()));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let (status, body) = self
-            .send(Method::POST, "/api/v1/auth/login", None, Some(json!({"email": email, "password": PASSWORD})))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().unwrap().to_string()
-    }
-
-    async fn user(&self, admin: &str, email: &str, role: &str) -> (User, String) {
-        let body =
-            json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD, "role": role});
-        let (status, user) = self.send(Method::POST, "/api/v1/users", Some(admin), Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED, "{user}");
-        (serde_json::from_value(user).unwrap(), self.login(email).await)
-    }
-
-    /// The last seq of the event log: unchanged means nothing was written.
-    async fn head(&self, token: &str) -> i64 {
-        self.send(Method::GET, "/api/v1/sync?since=0&limit=1", Some(token), None).await.1["head_seq"].as_i64().unwrap()
-    }
-
-    /// A linked simulator device and one conversation with a customer message.
-    async fn conversation(&self, admin: &str) -> (Device, Conversation) {
-        let (_, device) = self
-            .send(Method::POST, "/api/v1/devices", Some(admin), Some(json!({"name": "Line", "kind": "simulator"})))
-            .await;
-        let device: Device = serde_json::from_value(device).unwrap();
-        self.send(Method::POST, &format!("/api/v1/devices/{}/simulator/link", device.id), Some(admin), None).await;
-        let (status, msg) = self
-            .send(
-                Method::POST,
-                &format!("/api/v1/devices/{}/simulator/inbound", device.id),
-                Some(admin),
-                Some(json!({"from": "+4915112345678", "name": "Lena", "body": "Hello"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{msg}");
-        let msg: Message = serde_json::from_value(msg).unwrap();
-        let (_, c) =
-            self.send(Method::GET, &format!("/api/v1/conversations/{}", msg.conversation_id), Some(admin), None).await;
-        (device, serde_json::from_value(c).unwrap())
-    }
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_default()
-}
+use common::{code, Api, PASSWORD};
 
 #[tokio::test]
 async fn health_metrics_and_openapi_are_served() {

@@ -1,0 +1,414 @@
+//! The role x action matrix: every HTTP route and every WebSocket mutation, called as an Admin,
+//! an Agent, a Viewer, a deactivated user, an anonymous caller and an API key of each role.
+//! Each cell is asserted, and `docs/roles.md` is this same table rendered (the test fails when
+//! the committed page differs; `HANDOFF_WRITE_DOCS=1` rewrites it).
+
+mod common;
+
+use std::fmt::Write as _;
+
+use common::{Api, PASSWORD};
+use futures_util::{SinkExt, StreamExt};
+use handoff_proto::{ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use uuid::Uuid;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Need {
+    Public,
+    SignedIn,
+    Write,
+    Admin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cell {
+    Allowed,
+    Forbidden,
+    Unauthenticated,
+}
+
+impl Cell {
+    fn mark(self) -> &'static str {
+        match self {
+            Cell::Allowed => "yes",
+            Cell::Forbidden => "403",
+            Cell::Unauthenticated => "401",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Caller {
+    Admin,
+    Agent,
+    Viewer,
+    Deactivated,
+    Anonymous,
+    AdminKey,
+    AgentKey,
+    ViewerKey,
+}
+
+const CALLERS: [Caller; 8] = [
+    Caller::Admin,
+    Caller::Agent,
+    Caller::Viewer,
+    Caller::Deactivated,
+    Caller::Anonymous,
+    Caller::AdminKey,
+    Caller::AgentKey,
+    Caller::ViewerKey,
+];
+
+impl Caller {
+    fn title(self) -> &'static str {
+        match self {
+            Caller::Admin => "Admin",
+            Caller::Agent => "Agent",
+            Caller::Viewer => "Viewer",
+            Caller::Deactivated => "Deactivated",
+            Caller::Anonymous => "Anonymous",
+            Caller::AdminKey => "Admin key",
+            Caller::AgentKey => "Agent key",
+            Caller::ViewerKey => "Viewer key",
+        }
+    }
+
+    fn expected(self, need: Need) -> Cell {
+        use Caller::*;
+        match (need, self) {
+            (Need::Public, _) => Cell::Allowed,
+            (_, Deactivated | Anonymous) => Cell::Unauthenticated,
+            (Need::SignedIn, _) => Cell::Allowed,
+            (Need::Write, Viewer | ViewerKey) => Cell::Forbidden,
+            (Need::Write, _) => Cell::Allowed,
+            (Need::Admin, Admin | AdminKey) => Cell::Allowed,
+            (Need::Admin, _) => Cell::Forbidden,
+        }
+    }
+}
+
+/// What the matrix calls things with.
+struct Fixture {
+    admin: String,
+    tokens: Vec<(Caller, Option<String>)>,
+    conversation: Uuid,
+    team: Uuid,
+    user: Uuid,
+    sim: Uuid,
+}
+
+impl Fixture {
+    fn token(&self, caller: Caller) -> Option<&str> {
+        self.tokens.iter().find(|(c, _)| *c == caller).and_then(|(_, t)| t.as_deref())
+    }
+}
+
+struct Route {
+    method: Method,
+    path: &'static str,
+    need: Need,
+}
+
+fn route(method: Method, path: &'static str, need: Need) -> Route {
+    Route { method, path, need }
+}
+
+fn routes() -> Vec<Route> {
+    use Need::*;
+    vec![
+        route(Method::GET, "/healthz", Public),
+        route(Method::GET, "/metrics", Public),
+        route(Method::GET, "/api/v1/openapi.json", Public),
+        route(Method::POST, "/api/v1/auth/login", Public),
+        route(Method::POST, "/api/v1/auth/logout", SignedIn),
+        route(Method::GET, "/api/v1/me", SignedIn),
+        route(Method::GET, "/api/v1/users", SignedIn),
+        route(Method::POST, "/api/v1/users", Admin),
+        route(Method::PATCH, "/api/v1/users/{id}", Admin),
+        route(Method::GET, "/api/v1/teams", SignedIn),
+        route(Method::POST, "/api/v1/teams", Admin),
+        route(Method::PATCH, "/api/v1/teams/{id}", Admin),
+        route(Method::PUT, "/api/v1/teams/{id}/members", Admin),
+        route(Method::GET, "/api/v1/conversations", SignedIn),
+        route(Method::GET, "/api/v1/conversations/{id}", SignedIn),
+        route(Method::GET, "/api/v1/conversations/{id}/messages", SignedIn),
+        route(Method::POST, "/api/v1/conversations/{id}/messages", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/notes", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/claim", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/assign", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/escalate", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/status", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/labels", Write),
+        route(Method::POST, "/api/v1/conversations/{id}/read", SignedIn),
+        route(Method::GET, "/api/v1/sync", SignedIn),
+        route(Method::GET, "/api/v1/ws", SignedIn),
+        route(Method::GET, "/api/v1/devices", SignedIn),
+        route(Method::POST, "/api/v1/devices", Admin),
+        route(Method::DELETE, "/api/v1/devices/{id}", Admin),
+        route(Method::GET, "/api/v1/devices/{id}/qr", Admin),
+        route(Method::POST, "/api/v1/devices/{id}/simulator/inbound", Admin),
+        route(Method::GET, "/api/v1/devices/{id}/simulator/sent", Admin),
+        route(Method::POST, "/api/v1/devices/{id}/simulator/link", Admin),
+        route(Method::POST, "/api/v1/devices/{id}/simulator/disconnect", Admin),
+        route(Method::POST, "/api/v1/devices/{id}/simulator/receipt", Admin),
+        route(Method::GET, "/api/v1/routing-rules", Admin),
+        route(Method::POST, "/api/v1/routing-rules", Admin),
+        route(Method::POST, "/api/v1/routing-rules/test", Admin),
+        route(Method::DELETE, "/api/v1/routing-rules/{id}", Admin),
+        route(Method::GET, "/api/v1/api-keys", Admin),
+        route(Method::POST, "/api/v1/api-keys", Admin),
+        route(Method::DELETE, "/api/v1/api-keys/{id}", Admin),
+        route(Method::GET, "/api/v1/audit", Admin),
+    ]
+}
+
+async fn created_id(api: &Api, admin: &str, path: &str, body: Value) -> String {
+    let (status, created) = api.send(Method::POST, path, Some(admin), Some(body)).await;
+    assert!(status.is_success(), "{path}: {status} {created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+/// The concrete path and body of one call. Destructive routes get a fresh target for each caller.
+async fn prepare(
+    api: &Api,
+    fx: &Fixture,
+    r: &Route,
+    caller: Caller,
+    n: usize,
+) -> (String, Option<Value>, Option<String>) {
+    let admin = fx.admin.as_str();
+    let token = fx.token(caller).map(str::to_string);
+    let c = fx.conversation;
+    let id = match (r.method.as_str(), r.path) {
+        ("DELETE", "/api/v1/devices/{id}") => {
+            created_id(api, admin, "/api/v1/devices", json!({"name": format!("Spare {n}"), "kind": "simulator"})).await
+        }
+        ("DELETE", "/api/v1/routing-rules/{id}") => {
+            let body = json!({"name": format!("r{n}"), "match": {"keyword": "x"}, "assign": {"team_id": fx.team}});
+            created_id(api, admin, "/api/v1/routing-rules", body).await
+        }
+        ("DELETE", "/api/v1/api-keys/{id}") => {
+            created_id(api, admin, "/api/v1/api-keys", json!({"name": format!("k{n}"), "role": "agent"})).await
+        }
+        (_, p) if p.starts_with("/api/v1/users/") => fx.user.to_string(),
+        (_, p) if p.starts_with("/api/v1/teams/") => fx.team.to_string(),
+        (_, p) if p.starts_with("/api/v1/conversations/") => c.to_string(),
+        (_, p) if p.starts_with("/api/v1/devices/") => fx.sim.to_string(),
+        _ => String::new(),
+    };
+    let path = r.path.replace("{id}", &id);
+    let body = match (r.method.as_str(), r.path) {
+        ("POST", "/api/v1/auth/login") => Some(json!({"email": "admin@test.local", "password": PASSWORD})),
+        ("POST", "/api/v1/users") => {
+            Some(json!({"email": format!("new{n}@test.local"), "name": "New", "password": PASSWORD, "role": "agent"}))
+        }
+        ("PATCH", "/api/v1/users/{id}") => Some(json!({"name": "Pat"})),
+        ("POST", "/api/v1/teams") => Some(json!({"name": format!("Team {n}")})),
+        ("PATCH", "/api/v1/teams/{id}") => Some(json!({"agent_cap": 7})),
+        ("PUT", "/api/v1/teams/{id}/members") => Some(json!({"user_ids": []})),
+        ("POST", "/api/v1/conversations/{id}/messages") => {
+            Some(json!({"body": "hi", "seen_version": 0, "force": true}))
+        }
+        ("POST", "/api/v1/conversations/{id}/notes") => Some(json!({"body": "a note"})),
+        ("POST", "/api/v1/conversations/{id}/assign") => Some(json!({"assignee_id": null})),
+        ("POST", "/api/v1/conversations/{id}/escalate") => Some(json!({"team_id": fx.team, "note": "over to you"})),
+        ("POST", "/api/v1/conversations/{id}/status") => Some(json!({"status": "open"})),
+        ("POST", "/api/v1/conversations/{id}/labels") => Some(json!({"add": ["x"]})),
+        ("POST", "/api/v1/devices") => Some(json!({"name": format!("Line {n}"), "kind": "simulator"})),
+        ("POST", "/api/v1/devices/{id}/simulator/inbound") => Some(json!({"from": "+4915100000009", "body": "hi"})),
+        ("POST", "/api/v1/devices/{id}/simulator/receipt") => Some(json!({"wa_message_id": "none", "state": "read"})),
+        ("POST", "/api/v1/routing-rules") => {
+            Some(json!({"name": format!("rule {n}"), "match": {"keyword": "x"}, "assign": {"team_id": fx.team}}))
+        }
+        ("POST", "/api/v1/routing-rules/test") => Some(json!({"body": "x"})),
+        ("POST", "/api/v1/api-keys") => Some(json!({"name": format!("key {n}"), "role": "viewer"})),
+        ("POST", _) | ("PUT", _) | ("PATCH", _) => Some(json!({})),
+        _ => None,
+    };
+    // Logging out ends the session it is called with: use a fresh one for people.
+    let token = if r.path == "/api/v1/auth/logout" {
+        match caller {
+            Caller::Admin => Some(api.login("admin@test.local").await),
+            Caller::Agent => Some(api.login("ana@test.local").await),
+            Caller::Viewer => Some(api.login("vic@test.local").await),
+            _ => token,
+        }
+    } else {
+        token
+    };
+    (path, body, token)
+}
+
+fn observed(status: StatusCode) -> Cell {
+    match status {
+        StatusCode::UNAUTHORIZED => Cell::Unauthenticated,
+        StatusCode::FORBIDDEN => Cell::Forbidden,
+        s => {
+            assert!(!s.is_server_error(), "a server error is never an answer: {s}");
+            Cell::Allowed
+        }
+    }
+}
+
+async fn fixture(api: &Api) -> Fixture {
+    let admin = api.login("admin@test.local").await;
+    let (_, agent) = api.user(&admin, "ana@test.local", "agent").await;
+    let (_, viewer) = api.user(&admin, "vic@test.local", "viewer").await;
+    let (gone, deactivated) = api.user(&admin, "dee@test.local", "agent").await;
+    let (target, _) = api.user(&admin, "pat@test.local", "agent").await;
+    let (status, _) = api
+        .send(Method::PATCH, &format!("/api/v1/users/{}", gone.id), Some(&admin), Some(json!({"active": false})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut tokens = vec![
+        (Caller::Admin, Some(admin.clone())),
+        (Caller::Agent, Some(agent)),
+        (Caller::Viewer, Some(viewer)),
+        (Caller::Deactivated, Some(deactivated)),
+        (Caller::Anonymous, None),
+    ];
+    for (caller, role) in [(Caller::AdminKey, "admin"), (Caller::AgentKey, "agent"), (Caller::ViewerKey, "viewer")] {
+        let (status, key) =
+            api.send(Method::POST, "/api/v1/api-keys", Some(&admin), Some(json!({"name": role, "role": role}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        tokens.push((caller, Some(key["key"].as_str().unwrap().to_string())));
+    }
+    let (_, conversation) = api.conversation(&admin).await;
+    let team = created_id(api, &admin, "/api/v1/teams", json!({"name": "Billing"})).await;
+    let sim = created_id(api, &admin, "/api/v1/devices", json!({"name": "Sim", "kind": "simulator"})).await;
+    Fixture {
+        admin,
+        tokens,
+        conversation: conversation.id,
+        team: team.parse().unwrap(),
+        user: target.id,
+        sim: sim.parse().unwrap(),
+    }
+}
+
+fn ops(fx: &Fixture) -> Vec<(&'static str, Need, Op)> {
+    let c = fx.conversation;
+    vec![
+        ("reply", Need::Write, Op::Reply { conversation_id: c, body: "hi".into(), seen_version: 0, force: true }),
+        ("note", Need::Write, Op::Note { conversation_id: c, body: "n".into() }),
+        ("claim", Need::Write, Op::Claim { conversation_id: c }),
+        ("assign", Need::Write, Op::Assign { conversation_id: c, assignee_id: None, team_id: None }),
+        ("escalate", Need::Write, Op::Escalate { conversation_id: c, team_id: fx.team, note: "over".into() }),
+        ("label", Need::Write, Op::Label { conversation_id: c, add: vec!["y".into()], remove: vec![] }),
+        (
+            "set_status",
+            Need::Write,
+            Op::SetStatus { conversation_id: c, status: handoff_proto::ConversationStatus::Open, snooze_until: None },
+        ),
+        ("mark_read", Need::SignedIn, Op::MarkRead { conversation_id: c }),
+    ]
+}
+
+/// Sends one mutation over a fresh WebSocket; the cell is what the server answered.
+async fn ws_cell(api: &Api, token: Option<&str>, op: Op) -> Cell {
+    let url = format!("ws://{}/api/v1/ws", api.server.addr);
+    let mut request = url.into_client_request().unwrap();
+    if let Some(t) = token {
+        request.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    let mut ws = match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => ws,
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => return observed(resp.status()),
+        Err(e) => panic!("websocket: {e}"),
+    };
+    let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: i64::MAX };
+    ws.send(WsMessage::text(serde_json::to_string(&hello).unwrap())).await.unwrap();
+    let mutation_id = Uuid::now_v7();
+    let frame = ClientFrame::Mutate { mutation_id, op };
+    ws.send(WsMessage::text(serde_json::to_string(&frame).unwrap())).await.unwrap();
+    while let Some(msg) = ws.next().await {
+        let WsMessage::Text(text) = msg.unwrap() else { continue };
+        match serde_json::from_str::<ServerFrame>(&text).unwrap() {
+            ServerFrame::Ack { mutation_id: m, .. } if m == mutation_id => return Cell::Allowed,
+            ServerFrame::Reject { mutation_id: m, error } if m == mutation_id => {
+                return if error.code == "forbidden" { Cell::Forbidden } else { Cell::Allowed };
+            }
+            _ => continue,
+        }
+    }
+    panic!("the connection closed without an answer");
+}
+
+fn render(http: &[(String, Vec<Cell>)], ws: &[(String, Vec<Cell>)]) -> String {
+    let header = |out: &mut String, first: &str| {
+        let titles: Vec<&str> = CALLERS.iter().map(|c| c.title()).collect();
+        writeln!(out, "| {first} | {} |", titles.join(" | ")).unwrap();
+        writeln!(out, "|---|{}", "---|".repeat(CALLERS.len())).unwrap();
+    };
+    let mut out = String::from(
+        "# Roles\n\n\
+         Who may do what, enforced by the server on every HTTP request and every WebSocket frame.\n\
+         This page is generated by `crates/server/tests/roles.rs`, which calls every route and every\n\
+         WebSocket mutation as each kind of caller and asserts every cell below (run it with\n\
+         `HANDOFF_WRITE_DOCS=1` to rewrite the page after changing a rule).\n\n\
+         - **yes**: the call is let through (it may still fail for its own reasons: 400, 404, 409).\n\
+         - **403** `forbidden`: signed in, but the role does not allow it.\n\
+         - **401** `unauthenticated`: no token, or a token that stopped working (signed out,\n\
+           deactivated user, revoked API key).\n\n\
+         Admins do everything. Agents work conversations: reply, note, claim, assign, escalate,\n\
+         label, change status. Viewers read everything (conversations, notes, teams, devices) and\n\
+         change nothing but their own read markers. An API key acts with the role it was created with.\n\n\
+         ## HTTP routes\n\n",
+    );
+    header(&mut out, "Route");
+    for (name, cells) in http {
+        let marks: Vec<&str> = cells.iter().map(|c| c.mark()).collect();
+        writeln!(out, "| `{name}` | {} |", marks.join(" | ")).unwrap();
+    }
+    out.push_str("\n## WebSocket mutations (`mutate` frames)\n\n");
+    header(&mut out, "Op");
+    for (name, cells) in ws {
+        let marks: Vec<&str> = cells.iter().map(|c| c.mark()).collect();
+        writeln!(out, "| `{name}` | {} |", marks.join(" | ")).unwrap();
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_and_mutation_enforces_the_role_matrix() {
+    let api = Api::start().await;
+    let fx = fixture(&api).await;
+    let mut n = 0;
+    let mut http = Vec::new();
+    for r in routes() {
+        let mut cells = Vec::new();
+        for caller in CALLERS {
+            n += 1;
+            let (path, body, token) = prepare(&api, &fx, &r, caller, n).await;
+            let (status, answer) = api.send(r.method.clone(), &path, token.as_deref(), body).await;
+            let cell = observed(status);
+            assert_eq!(cell, caller.expected(r.need), "{} {} as {caller:?}: {status} {answer}", r.method, r.path);
+            cells.push(cell);
+        }
+        http.push((format!("{} {}", r.method, r.path), cells));
+    }
+    let mut ws = Vec::new();
+    for (name, need, op) in ops(&fx) {
+        let mut cells = Vec::new();
+        for caller in CALLERS {
+            let cell = ws_cell(&api, fx.token(caller), op.clone()).await;
+            assert_eq!(cell, caller.expected(need), "websocket {name} as {caller:?}");
+            cells.push(cell);
+        }
+        ws.push((name.to_string(), cells));
+    }
+
+    let page = render(&http, &ws);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/roles.md");
+    if std::env::var_os("HANDOFF_WRITE_DOCS").is_some() {
+        std::fs::write(&path, &page).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(committed == page, "docs/roles.md differs from the asserted matrix: run with HANDOFF_WRITE_DOCS=1");
+}
