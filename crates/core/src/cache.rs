@@ -97,6 +97,7 @@ fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
         first_response_at: opt_time(row, "first_response_at")?,
         first_response_due_at: opt_time(row, "first_response_due_at")?,
         resolution_due_at: opt_time(row, "resolution_due_at")?,
+        resolved_at: opt_time(row, "resolved_at")?,
     })
 }
 
@@ -186,14 +187,39 @@ impl Cache {
         Ok(touched)
     }
 
-    pub async fn inbox(&self, view: InboxView, me: Uuid, limit: i64) -> DbResult<Vec<Conversation>> {
+    /// A slice of the queue, newest activity first. `team` is the team of [`InboxView::Team`];
+    /// `label` narrows any view to conversations carrying it.
+    pub async fn inbox(
+        &self,
+        view: InboxView,
+        me: Uuid,
+        team: Option<Uuid>,
+        label: Option<&str>,
+        limit: i64,
+    ) -> DbResult<Vec<Conversation>> {
+        let active = "c.status NOT IN ('resolved', 'snoozed')";
         let filter = match view {
-            InboxView::Mine => "WHERE c.assignee_id = ?1 AND c.status != 'resolved'",
-            InboxView::Unassigned => "WHERE c.assignee_id IS NULL AND c.status != 'resolved' AND ?1 IS NOT NULL",
-            InboxView::All => "WHERE ?1 IS NOT NULL",
+            InboxView::Mine => format!("c.assignee_id = ?1 AND {active}"),
+            InboxView::Unassigned => format!("c.assignee_id IS NULL AND {active}"),
+            InboxView::All => "1 = 1".to_string(),
+            InboxView::Team => format!("c.team_id = ?2 AND {active}"),
+            InboxView::Mentions => "c.id IN (SELECT conversation_id FROM mentions)".to_string(),
+            InboxView::Snoozed => "c.status = 'snoozed'".to_string(),
+            InboxView::Resolved => "c.status = 'resolved'".to_string(),
         };
-        let sql = format!("{} {filter} ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?2", CONVERSATION_SELECT);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(me.to_string()).bind(limit).fetch_all(&self.pool).await?;
+        // Labels are stored newline-joined: match a whole line.
+        let sql = format!(
+            "{CONVERSATION_SELECT} WHERE {filter} AND ?1 IS NOT NULL \
+               AND (?3 IS NULL OR instr(char(10) || c.labels || char(10), char(10) || ?3 || char(10)) > 0) \
+             ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(me.to_string())
+            .bind(team.map(|t| t.to_string()))
+            .bind(label.map(|l| l.trim().to_lowercase()))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(conversation_from_row).collect()
     }
 
@@ -246,6 +272,17 @@ impl Cache {
                 })
             })
             .collect()
+    }
+
+    pub async fn labels(&self) -> DbResult<Vec<String>> {
+        let joined: Vec<String> = sqlx::query_scalar("SELECT DISTINCT labels FROM conversations WHERE labels != ''")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut labels: Vec<String> =
+            joined.iter().flat_map(|j| j.split('\n')).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        labels.sort();
+        labels.dedup();
+        Ok(labels)
     }
 
     pub async fn teams(&self) -> DbResult<Vec<Team>> {
@@ -370,8 +407,8 @@ async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> D
     sqlx::query(
         "INSERT OR REPLACE INTO conversations (id, device_id, contact_id, contact_name, contact_phone, status, assignee_id, \
            team_id, version, assigned_at, last_message_at, last_message_preview, labels, snooze_until, opened_at, \
-           first_response_at, first_response_due_at, resolution_due_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           first_response_at, first_response_due_at, resolution_due_at, resolved_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(c.id.to_string())
     .bind(c.device_id.to_string())
@@ -391,6 +428,7 @@ async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> D
     .bind(c.first_response_at.map(ts))
     .bind(c.first_response_due_at.map(ts))
     .bind(c.resolution_due_at.map(ts))
+    .bind(c.resolved_at.map(ts))
     .execute(conn)
     .await?;
     Ok(())

@@ -6,7 +6,9 @@
 //!
 //! The shell (src-tauri) calls [`Client`] methods and forwards [`Change`]s to the UI.
 
+pub mod admin;
 pub mod cache;
+pub mod dashboard;
 pub mod outbox;
 mod rest;
 pub mod sync;
@@ -200,7 +202,31 @@ impl Client {
     }
 
     pub async fn inbox(&self, view: InboxView, limit: i64) -> CoreResult<Vec<Conversation>> {
-        Ok(self.inner.cache.inbox(view, self.me()?, limit.clamp(1, 5000)).await?)
+        self.inbox_filtered(view, None, None, limit).await
+    }
+
+    /// A view of the queue narrowed to a team (for [`InboxView::Team`]) and/or a label.
+    pub async fn inbox_filtered(
+        &self,
+        view: InboxView,
+        team: Option<Uuid>,
+        label: Option<&str>,
+        limit: i64,
+    ) -> CoreResult<Vec<Conversation>> {
+        let label = label.map(str::trim).filter(|l| !l.is_empty());
+        Ok(self.inner.cache.inbox(view, self.me()?, team, label, limit.clamp(1, 5000)).await?)
+    }
+
+    /// The manager's dashboard from the cache, as of now.
+    pub async fn dashboard(&self) -> CoreResult<dashboard::Dashboard> {
+        let all = self.inner.cache.inbox(InboxView::All, self.me()?, None, None, i64::MAX).await?;
+        let teams = self.inner.cache.teams().await?;
+        Ok(dashboard::compute(&all, &teams, chrono::Utc::now()))
+    }
+
+    /// Every label in use, for the label filter and the label picker.
+    pub async fn labels(&self) -> CoreResult<Vec<String>> {
+        Ok(self.inner.cache.labels().await?)
     }
 
     pub async fn thread(&self, conversation_id: Uuid) -> CoreResult<Option<Thread>> {

@@ -70,3 +70,26 @@ pub async fn conversation(http: &reqwest::Client, server: &str, token: &str, id:
         Err(server_error(resp).await)
     }
 }
+
+/// Any authenticated JSON call: `body` goes out as JSON, the answer comes back decoded
+/// (`()` for 204). A refusal becomes [`CoreError::Server`] with the server's sentence.
+pub async fn json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&B>,
+) -> CoreResult<T> {
+    let mut req = http.request(method, format!("{server}{path}")).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let resp = req.send().await.map_err(|e| unreachable(server, e))?;
+    match resp.status() {
+        StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
+        StatusCode::NO_CONTENT => serde_json::from_str("null").map_err(|e| CoreError::Server(e.to_string())),
+        s if s.is_success() => resp.json().await.map_err(|e| CoreError::Server(e.to_string())),
+        _ => Err(server_error(resp).await),
+    }
+}

@@ -18,12 +18,18 @@ view! {
     /// Which slice of the shared queue to show.
     #[serde(rename_all = "snake_case")]
     pub enum InboxView {
-        /// Assigned to me.
+        /// Assigned to me, neither resolved nor snoozed.
         Mine,
-        /// Nobody owns it.
+        /// Nobody owns it, neither resolved nor snoozed.
         Unassigned,
         /// Everything.
         All,
+        /// A team's conversations, neither resolved nor snoozed (give the team).
+        Team,
+        /// Conversations with notes that @mention me.
+        Mentions,
+        Snoozed,
+        Resolved,
     }
 }
 

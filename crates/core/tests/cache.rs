@@ -31,6 +31,7 @@ fn conversation(id: Uuid, version: i64) -> Conversation {
         first_response_at: None,
         first_response_due_at: Some(now()),
         resolution_due_at: None,
+        resolved_at: None,
     }
 }
 
@@ -72,7 +73,7 @@ async fn events_apply_once_and_move_last_seq() {
     let again = cache.apply_events(&events, me).await.unwrap();
     assert!(!again.inbox && again.conversations.is_empty());
     assert_eq!(cache.last_seq().await.unwrap(), 1);
-    let inbox = cache.inbox(InboxView::Unassigned, me, 10).await.unwrap();
+    let inbox = cache.inbox(InboxView::Unassigned, me, None, None, 10).await.unwrap();
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].unread_count, 1);
     assert_eq!(cache.thread(cid).await.unwrap().unwrap().messages.len(), 1);
@@ -137,6 +138,49 @@ async fn wiping_for_a_new_epoch_keeps_the_outbox() {
     outbox::enqueue(&cache, me, Op::Claim { conversation_id: cid }).await.unwrap();
     cache.wipe(false).await.unwrap();
     assert_eq!(cache.last_seq().await.unwrap(), 0);
-    assert!(cache.inbox(InboxView::All, me, 10).await.unwrap().is_empty());
+    assert!(cache.inbox(InboxView::All, me, None, None, 10).await.unwrap().is_empty());
     assert_eq!(outbox::len(&cache).await.unwrap(), 1, "a queued change was lost");
+}
+
+#[tokio::test]
+async fn views_narrow_by_team_label_status_and_mentions() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let team = Uuid::now_v7();
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let mut in_team = conversation(a, 1); // labels billing, vip
+    in_team.team_id = Some(team);
+    let mut snoozed = conversation(b, 1);
+    snoozed.status = ConversationStatus::Snoozed;
+    snoozed.labels = vec!["billing-old".into()];
+    let mut resolved = conversation(c, 1);
+    resolved.status = ConversationStatus::Resolved;
+    resolved.labels = vec![];
+    let mut events: Vec<Event> = [in_team, snoozed, resolved]
+        .into_iter()
+        .enumerate()
+        .map(|(i, conv)| Event {
+            seq: i as i64 + 1,
+            at: Utc::now(),
+            body: EventBody::MessageCreated { message: inbound(conv.id, "Hi"), conversation: conv },
+        })
+        .collect();
+    let mention = EventBody::Mention { conversation_id: b, message_id: Uuid::now_v7(), user_id: me, by: None };
+    events.push(Event { seq: 4, at: Utc::now(), body: mention });
+    let touched = cache.apply_events(&events, me).await.unwrap();
+    assert_eq!(touched.mentions.len(), 1);
+
+    let ids = |v: Vec<handoff_proto::Conversation>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let view = |v, team, label| {
+        let cache = cache.clone();
+        async move { ids(cache.inbox(v, me, team, label, 10).await.unwrap()) }
+    };
+    assert_eq!(view(InboxView::Unassigned, None, None).await, vec![a], "snoozed and resolved are out of the way");
+    assert_eq!(view(InboxView::Team, Some(team), None).await, vec![a]);
+    assert_eq!(view(InboxView::Snoozed, None, None).await, vec![b]);
+    assert_eq!(view(InboxView::Resolved, None, None).await, vec![c]);
+    assert_eq!(view(InboxView::Mentions, None, None).await, vec![b]);
+    assert_eq!(view(InboxView::All, None, Some("billing")).await, vec![a], "a label matches whole, not a prefix");
+    assert_eq!(view(InboxView::All, None, Some("VIP")).await, vec![a]);
+    assert_eq!(cache.labels().await.unwrap(), vec!["billing", "billing-old", "vip"]);
 }

@@ -192,3 +192,15 @@ wire! {
         pub seq: Option<Seq>,
     }
 }
+
+wire! {
+    /// An agent as the assign menu and the dashboard show them: online now, and their load.
+    pub struct AgentLoad {
+        pub user_id: Uuid,
+        /// At least one live connection.
+        pub online: bool,
+        /// Open or pending conversations they own.
+        #[cfg_attr(feature = "specta", specta(type = i32))]
+        pub open: i64,
+    }
+}

@@ -156,6 +156,9 @@ wire! {
         /// SLA: when resolution is due, if the team has a target.
         #[serde(default)]
         pub resolution_due_at: Option<DateTime<Utc>>,
+        /// When it was last resolved (while it stays resolved).
+        #[serde(default)]
+        pub resolved_at: Option<DateTime<Utc>>,
     }
 }
 

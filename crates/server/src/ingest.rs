@@ -123,6 +123,7 @@ pub async fn message(
     sqlx::query(
         "UPDATE conversations SET version = version + 1, last_message_at = ?1, last_message_preview = ?2, \
            status = CASE WHEN ?3 THEN 'open' ELSE status END, \
+           resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END, \
            snooze_until = CASE WHEN ?4 THEN NULL ELSE snooze_until END, \
            opened_at = CASE WHEN ?5 THEN ?1 ELSE opened_at END, \
            first_response_at = CASE WHEN ?5 THEN NULL WHEN ?4 THEN first_response_at \

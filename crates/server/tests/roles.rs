@@ -165,6 +165,7 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/api/v1/api-keys", Admin),
         route(Method::DELETE, "/api/v1/api-keys/{id}", Admin),
         route(Method::GET, "/api/v1/audit", Admin),
+        route(Method::GET, "/api/v1/agents", SignedIn),
     ]
 }
 

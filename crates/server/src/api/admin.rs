@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
 use handoff_proto::{
-    ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreatedApiKey, ErrorBody,
-    Page, PatchTeamRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, TeamMembersRequest,
+    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreatedApiKey,
+    ErrorBody, Page, PatchTeamRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, TeamMembersRequest,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -186,4 +186,23 @@ pub async fn audit_log(
         None
     };
     Ok(AxumJson(Page { items, next_cursor }))
+}
+
+/// Every active person who can own conversations: online now, and how many open ones they own.
+#[utoipa::path(get, path = "/api/v1/agents", responses((status = 200, body = Page<AgentLoad>), (status = 401, body = ErrorBody)))]
+pub async fn agents(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<AgentLoad>>> {
+    let mut conn = state.store.reader().await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) \
+         FROM users u WHERE u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' ORDER BY u.name COLLATE NOCASE",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let online = state.online.users();
+    let items = rows
+        .into_iter()
+        .filter_map(|(id, open)| Uuid::parse_str(&id).ok().map(|user_id| (user_id, open)))
+        .map(|(user_id, open)| AgentLoad { user_id, online: online.contains(&user_id), open })
+        .collect();
+    Ok(AxumJson(Page { items, next_cursor: None }))
 }

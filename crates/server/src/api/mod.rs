@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/api-keys", get(admin::list_keys).post(admin::create_key))
         .route("/api/v1/api-keys/{id}", axum::routing::delete(admin::revoke_key))
         .route("/api/v1/audit", get(admin::audit_log))
+        .route("/api/v1/agents", get(admin::agents))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/devices", get(devices::list).post(devices::create))
         .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
@@ -74,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         conversations::escalate, conversations::labels,
         admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
-        admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log,
+        admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,
         devices::list, devices::create, devices::remove, devices::qr, devices::sim_inbound, devices::sim_sent,
         devices::sim_link, devices::sim_disconnect, devices::sim_receipt,
     ),

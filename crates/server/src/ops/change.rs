@@ -195,7 +195,7 @@ pub async fn escalate(
     let team = team_name(w.conn(), team_id, "team_id").await?;
     sqlx::query(
         "UPDATE conversations SET team_id = ?, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
-           status = CASE WHEN status = 'open' THEN status ELSE 'open' END, snooze_until = NULL, \
+           status = 'open', snooze_until = NULL, resolved_at = NULL, \
            version = version + 1 WHERE id = ?",
     )
     .bind(team_id.to_string())
@@ -268,7 +268,8 @@ pub async fn set_status(
         "UPDATE conversations SET status = ?, snooze_until = ?, version = version + 1, \
            queued_at = CASE WHEN ? = 'open' THEN queued_at ELSE NULL END, \
            opened_at = CASE WHEN ? THEN ? ELSE opened_at END, \
-           first_response_at = CASE WHEN ? THEN NULL ELSE first_response_at END \
+           first_response_at = CASE WHEN ? THEN NULL ELSE first_response_at END, \
+           resolved_at = CASE WHEN ? = 'resolved' THEN COALESCE(resolved_at, ?) ELSE NULL END \
          WHERE id = ?",
     )
     .bind(status.as_str())
@@ -277,6 +278,8 @@ pub async fn set_status(
     .bind(reopens)
     .bind(store::ts(store::now()))
     .bind(reopens)
+    .bind(status.as_str())
+    .bind(store::ts(store::now()))
     .bind(current.id.to_string())
     .execute(w.conn())
     .await?;

@@ -56,7 +56,7 @@ pub async fn user_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Optio
 /// (Only plain `?` parameters follow: sqlx numbers plain and `?N` parameters separately.)
 pub const CONVERSATION_SELECT: &str = "\
 SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
-       c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, \
+       c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, c.resolved_at, \
        t.first_response_secs, t.resolution_secs, \
        (SELECT group_concat(label, char(10)) FROM \
           (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)) AS labels, \
@@ -97,6 +97,7 @@ pub fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
         first_response_at: opt_ts_col(row, "first_response_at")?,
         first_response_due_at: due("first_response_secs")?,
         resolution_due_at: due("resolution_secs")?,
+        resolved_at: opt_ts_col(row, "resolved_at")?,
     })
 }
 

@@ -1,0 +1,194 @@
+//! Administration and live team information: users, teams, routing rules, API keys, the audit
+//! log and agents' load. These need the server (an Admin changes the system of record directly),
+//! so they fail with "not reachable" while offline; the inbox itself never waits on them.
+
+use std::io::Write;
+use std::path::Path;
+
+use handoff_proto::{
+    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreateUserRequest,
+    CreatedApiKey, Page, PatchTeamRequest, PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse,
+    Team, TeamMembersRequest, User,
+};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{rest, Client, CoreError, CoreResult};
+
+/// Filters of the audit log, as `GET /api/v1/audit` takes them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AuditFilter {
+    pub actor: Option<Uuid>,
+    pub conversation: Option<Uuid>,
+    pub action: Option<String>,
+}
+
+impl AuditFilter {
+    fn query(&self, cursor: Option<&str>, limit: u32) -> String {
+        let mut q = format!("/api/v1/audit?limit={limit}");
+        if let Some(a) = self.actor {
+            q.push_str(&format!("&actor={a}"));
+        }
+        if let Some(c) = self.conversation {
+            q.push_str(&format!("&conversation={c}"));
+        }
+        if let Some(action) = self.action.as_deref().filter(|a| !a.is_empty()) {
+            let encoded: String = action
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            q.push_str(&format!("&action={encoded}"));
+        }
+        if let Some(c) = cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        q
+    }
+}
+
+/// One CSV field, quoted when it needs to be (RFC 4180). Cells that a spreadsheet would run as a
+/// formula are prefixed with a quote mark.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+impl Client {
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> CoreResult<T> {
+        let s = self.inner.session()?;
+        rest::json(&self.inner.http, &s.server, &s.token, method, path, body).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> CoreResult<T> {
+        self.call::<(), T>(Method::GET, path, None).await
+    }
+
+    /// Every agent, online now or not, with their open load (for the assign menu and the dashboard).
+    pub async fn agents(&self) -> CoreResult<Vec<AgentLoad>> {
+        Ok(self.get::<Page<AgentLoad>>("/api/v1/agents").await?.items)
+    }
+
+    pub async fn create_user(&self, req: CreateUserRequest) -> CoreResult<User> {
+        self.call(Method::POST, "/api/v1/users", Some(&req)).await
+    }
+
+    pub async fn patch_user(&self, id: Uuid, req: PatchUserRequest) -> CoreResult<User> {
+        self.call(Method::PATCH, &format!("/api/v1/users/{id}"), Some(&req)).await
+    }
+
+    pub async fn create_team(&self, req: CreateTeamRequest) -> CoreResult<Team> {
+        self.call(Method::POST, "/api/v1/teams", Some(&req)).await
+    }
+
+    pub async fn patch_team(&self, id: Uuid, req: PatchTeamRequest) -> CoreResult<Team> {
+        self.call(Method::PATCH, &format!("/api/v1/teams/{id}"), Some(&req)).await
+    }
+
+    pub async fn set_team_members(&self, id: Uuid, user_ids: Vec<Uuid>) -> CoreResult<Team> {
+        self.call(Method::PUT, &format!("/api/v1/teams/{id}/members"), Some(&TeamMembersRequest { user_ids })).await
+    }
+
+    pub async fn routing_rules(&self) -> CoreResult<Vec<RoutingRule>> {
+        Ok(self.get::<Page<RoutingRule>>("/api/v1/routing-rules").await?.items)
+    }
+
+    pub async fn create_routing_rule(&self, req: CreateRoutingRuleRequest) -> CoreResult<RoutingRule> {
+        self.call(Method::POST, "/api/v1/routing-rules", Some(&req)).await
+    }
+
+    pub async fn delete_routing_rule(&self, id: Uuid) -> CoreResult<()> {
+        self.call::<(), ()>(Method::DELETE, &format!("/api/v1/routing-rules/{id}"), None).await
+    }
+
+    /// Which rule would route this message, changing nothing.
+    pub async fn test_routing(&self, req: RoutingTestRequest) -> CoreResult<RoutingTestResponse> {
+        self.call(Method::POST, "/api/v1/routing-rules/test", Some(&req)).await
+    }
+
+    pub async fn api_keys(&self) -> CoreResult<Vec<ApiKey>> {
+        Ok(self.get::<Page<ApiKey>>("/api/v1/api-keys").await?.items)
+    }
+
+    pub async fn create_api_key(&self, req: CreateApiKeyRequest) -> CoreResult<CreatedApiKey> {
+        self.call(Method::POST, "/api/v1/api-keys", Some(&req)).await
+    }
+
+    pub async fn revoke_api_key(&self, id: Uuid) -> CoreResult<ApiKey> {
+        self.call::<(), ApiKey>(Method::DELETE, &format!("/api/v1/api-keys/{id}"), None).await
+    }
+
+    /// One page of the audit log, newest first.
+    pub async fn audit(&self, filter: &AuditFilter, cursor: Option<&str>) -> CoreResult<Page<AuditEntry>> {
+        self.get(&filter.query(cursor, 200)).await
+    }
+
+    /// Writes every audit entry matching `filter` to a CSV file at `path`, oldest last (as
+    /// listed). Returns how many rows were written.
+    pub async fn export_audit_csv(&self, filter: &AuditFilter, path: &Path) -> CoreResult<usize> {
+        let io = |e: std::io::Error| CoreError::Invalid(format!("could not write {}: {e}", path.display()));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        writeln!(out, "id,at,actor_id,actor,action,conversation_id,summary,seq").map_err(io)?;
+        let mut cursor: Option<String> = None;
+        let mut rows = 0;
+        loop {
+            let page: Page<AuditEntry> = self.get(&filter.query(cursor.as_deref(), 500)).await?;
+            for e in &page.items {
+                let fields = [
+                    e.id.to_string(),
+                    handoff_proto::sortable_time(e.at),
+                    e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+                    e.actor_name.clone(),
+                    e.action.clone(),
+                    e.conversation_id.map(|c| c.to_string()).unwrap_or_default(),
+                    e.summary.clone(),
+                    e.seq.map(|s| s.to_string()).unwrap_or_default(),
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                writeln!(out, "{}", line.join(",")).map_err(io)?;
+                rows += 1;
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        out.flush().map_err(io)?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn audit_queries_carry_their_filters() {
+        let f = AuditFilter { action: Some("team.create".into()), ..Default::default() };
+        assert_eq!(f.query(Some("42"), 500), "/api/v1/audit?limit=500&action=team.create&cursor=42");
+        let f = AuditFilter { action: Some("a b".into()), ..Default::default() };
+        assert_eq!(f.query(None, 10), "/api/v1/audit?limit=10&action=a%20b");
+    }
+}
