@@ -1,7 +1,8 @@
 //! The commands the UI calls. Each is a line or two into handoff-core.
 
-use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread};
-use handoff_proto::{Activity, Conversation, ConversationStatus, Device, User};
+use chrono::{DateTime, Utc};
+use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread, ViewCounts};
+use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Team, User};
 use serde::Serialize;
 use tauri::State;
 use uuid::Uuid;
@@ -83,10 +84,16 @@ pub fn connection(core: State<'_, AppCore>) -> ConnectionState {
     core.client.connection()
 }
 
+/// A view of the queue; `team_id` for the Team view, `label` narrows any view.
 #[tauri::command]
 #[specta::specta]
-pub async fn inbox(core: State<'_, AppCore>, view: InboxView) -> Result<Vec<Conversation>> {
-    Ok(core.client.inbox(view, 2000).await?)
+pub async fn inbox(
+    core: State<'_, AppCore>,
+    view: InboxView,
+    team_id: Option<Uuid>,
+    label: Option<String>,
+) -> Result<Vec<Conversation>> {
+    Ok(core.client.inbox_filtered(view, team_id, label.as_deref(), 2000).await?)
 }
 
 #[tauri::command]
@@ -99,6 +106,26 @@ pub async fn thread(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<O
 #[specta::specta]
 pub async fn users(core: State<'_, AppCore>) -> Result<Vec<User>> {
     Ok(core.client.users().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn teams(core: State<'_, AppCore>) -> Result<Vec<Team>> {
+    Ok(core.client.teams().await?)
+}
+
+/// How many conversations each view holds.
+#[tauri::command]
+#[specta::specta]
+pub async fn counts(core: State<'_, AppCore>) -> Result<ViewCounts> {
+    Ok(core.client.counts().await?)
+}
+
+/// Every label in use.
+#[tauri::command]
+#[specta::specta]
+pub async fn labels(core: State<'_, AppCore>) -> Result<Vec<String>> {
+    Ok(core.client.labels().await?)
 }
 
 /// The linked WhatsApp numbers.
@@ -131,6 +158,41 @@ pub async fn note(core: State<'_, AppCore>, conversation_id: Uuid, body: String)
 #[specta::specta]
 pub async fn claim(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uuid> {
     Ok(core.client.claim(conversation_id).await?)
+}
+
+/// Gives the conversation to someone (or no one), optionally in a team.
+#[tauri::command]
+#[specta::specta]
+pub async fn assign(
+    core: State<'_, AppCore>,
+    conversation_id: Uuid,
+    assignee_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+) -> Result<Uuid> {
+    Ok(core.client.assign(conversation_id, assignee_id, team_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn escalate(core: State<'_, AppCore>, conversation_id: Uuid, team_id: Uuid, note: String) -> Result<Uuid> {
+    Ok(core.client.escalate(conversation_id, team_id, &note).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn label(
+    core: State<'_, AppCore>,
+    conversation_id: Uuid,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> Result<Uuid> {
+    Ok(core.client.label(conversation_id, add, remove).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn snooze(core: State<'_, AppCore>, conversation_id: Uuid, until: DateTime<Utc>) -> Result<Uuid> {
+    Ok(core.client.snooze(conversation_id, until).await?)
 }
 
 #[tauri::command]

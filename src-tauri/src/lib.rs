@@ -2,6 +2,7 @@
 //! changes are forwarded to the UI as one typed event. Platform glue lives here: the OS keyring
 //! ([`secrets`]) and the remembered servers ([`prefs`]).
 
+mod admin;
 mod commands;
 mod prefs;
 mod secrets;
@@ -37,9 +38,32 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::reply,
             commands::note,
             commands::claim,
+            commands::assign,
+            commands::escalate,
+            commands::label,
+            commands::snooze,
+            commands::teams,
+            commands::counts,
+            commands::labels,
             commands::set_status,
             commands::mark_read,
             commands::set_presence,
+            admin::dashboard,
+            admin::agents,
+            admin::create_user,
+            admin::patch_user,
+            admin::create_team,
+            admin::patch_team,
+            admin::set_team_members,
+            admin::routing_rules,
+            admin::create_routing_rule,
+            admin::delete_routing_rule,
+            admin::test_routing,
+            admin::api_keys,
+            admin::create_api_key,
+            admin::revoke_api_key,
+            admin::audit,
+            admin::export_audit_csv,
         ])
         .events(tauri_specta::collect_events![CoreEvent])
 }

@@ -112,3 +112,76 @@ test("sign in, see a message arrive live, claim it, reply, and the simulator sen
   const after = await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`);
   assert.equal(after.items.length, 1, "the note reached WhatsApp");
 }));
+
+test("escalate with an @mention: a scripted teammate finds it in the team queue with the note on top", withScreenshot("escalate", async () => {
+  const ben = await admin("POST", "/api/v1/users", { email: "ben@e2e.local", name: "Ben Ortiz", password: PASSWORD, role: "agent" });
+  const billing = await admin("POST", "/api/v1/teams", { name: "Billing", first_response_secs: 1800, resolution_secs: 86400 });
+  await admin("PUT", `/api/v1/teams/${billing.id}/members`, { user_ids: [ben.id] });
+  // The team shows up in the rail without a reload.
+  await waitFor(async () => (await driver.findAll("[data-view=team][data-team=Billing]")).length === 1, "the team in the rail");
+
+  // Lena's conversation is the one Ana claimed in the first test.
+  await driver.click("[data-view=mine]");
+  await driver.click("[data-testid=conversation-row] button");
+  await waitFor(async () => (await driver.text("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread");
+
+  await driver.click("[data-testid=escalate]");
+  await waitFor(() => driver.find("[data-testid=escalate-note]"), "the escalate dialog");
+  await driver.type("[data-testid=escalate-note]", "@b");
+  await waitFor(async () => (await driver.innerText(".suggestions"))?.includes("Ben Ortiz"), "the mention suggestion");
+  await driver.screenshot("05-mention");
+  await driver.click(".suggestions button");
+  await driver.type("[data-testid=escalate-note]", "double charge on 3 Nov, please refund one.");
+  const note = "@ben double charge on 3 Nov, please refund one.";
+  assert.equal(await driver.js("return document.querySelector('[data-testid=escalate-note]').value"), note);
+  await driver.click("[data-testid=escalate-submit]");
+
+  await driver.click("[data-view=team][data-team=Billing]");
+  await driver.click("[data-testid=conversation-row] button");
+  await waitFor(async () => (await driver.innerText("[data-testid=escalation-note] .body")) === note, "the note pinned on top");
+  assert.equal(await driver.innerText("[data-testid=team]"), "Billing");
+  await driver.screenshot("06-escalated");
+
+  // Ben, scripted over the public API, finds it unowned in Billing's queue with the note.
+  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "ben@e2e.local", password: PASSWORD });
+  const asBen = api(server.url, token);
+  const queue = await waitFor(async () => {
+    const page = await asBen("GET", `/api/v1/conversations?team=${billing.id}&assignee=none`);
+    return page.items.length === 1 && page.items;
+  }, "the conversation in Billing's queue");
+  assert.equal(queue[0].contact.name, "Lena Hoffmann");
+  const messages = await asBen("GET", `/api/v1/conversations/${queue[0].id}/messages`);
+  const pinned = messages.items.find((m) => m.id === queue[0].escalation_note_id);
+  assert.equal(pinned?.body, note);
+  assert.equal(pinned?.kind, "note");
+  assert.ok(queue[0].first_response_due_at, "Billing's SLA gives it a due time");
+}));
+
+test("an Admin sees the dashboard and tries a routing rule", withScreenshot("admin", async () => {
+  await admin("POST", "/api/v1/routing-rules", {
+    name: "Refunds",
+    match: { keyword: "refund" },
+    assign: { team_id: (await admin("GET", "/api/v1/teams")).items[0].id },
+  });
+  await driver.click("button.signout");
+  await waitFor(() => driver.find("#email"), "the sign-in form");
+  await driver.typeOver("#server", server.url);
+  await driver.typeOver("#email", "admin@e2e.local");
+  await driver.typeOver("#password", PASSWORD);
+  await driver.click("#sign-in");
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online as Admin");
+
+  await driver.click("[data-screen=dashboard]");
+  await waitFor(async () => (await driver.innerText("[data-testid=tile-open]")) === "3", "three open conversations");
+  await waitFor(async () => (await driver.innerText("[data-testid=at-risk]"))?.includes("Lena Hoffmann"), "Lena's SLA clock");
+  await waitFor(async () => (await driver.findAll("[data-testid=dashboard] canvas")).length === 3, "three charts");
+  await driver.screenshot("07-dashboard");
+
+  await driver.click("[data-screen=admin]");
+  await driver.click("[data-tab=rules]");
+  await waitFor(async () => (await driver.innerText("[data-testid=rules-table]"))?.includes("Refunds"), "the rule");
+  await driver.typeOver("[data-testid=try-body]", "I would like a REFUND please");
+  await driver.click("[data-testid=try-form] button[type=submit]");
+  await waitFor(async () => (await driver.innerText("[data-testid=rule-verdict]"))?.includes("“Refunds” matches"), "the verdict");
+  await driver.screenshot("08-rules");
+}));

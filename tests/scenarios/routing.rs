@@ -280,6 +280,8 @@ async fn an_escalation_lands_in_the_team_queue_with_its_note_and_tells_who_is_me
     assert_eq!(team_queue.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id]);
     let note = world.messages(id).await.into_iter().last().unwrap();
     assert_eq!((note.kind, note.body.as_str()), (MessageKind::Note, "Double charge on 3 Nov. @ben please refund one."));
+    assert_eq!(c.escalation_note_id, Some(note.id), "the note is pinned on top of the thread");
+    assert_eq!(last_system_message(&world, id).await, "Ana Lima escalated this to Billing.");
 
     settled(&world, &ben_client).await;
     let mut mentioned = false;

@@ -8,24 +8,54 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	/**  Signs in again with the token kept in the OS keyring, if there is one. */
-	restoreSession: () => typedError<SessionInfo | null, CommandError>(__TAURI_INVOKE("restore_session")),
-	signIn: (server: string, email: string, password: string) => typedError<SessionInfo, CommandError>(__TAURI_INVOKE("sign_in", { server, email, password })),
+	restoreSession: () => typedError<SessionInfo_Serialize | null, CommandError>(__TAURI_INVOKE("restore_session")),
+	signIn: (server: string, email: string, password: string) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { server, email, password })),
 	/**  Signs out; `wipe` also deletes the local cache. */
 	signOut: (wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { wipe })),
 	recentServers: () => __TAURI_INVOKE<string[]>("recent_servers"),
 	connection: () => __TAURI_INVOKE<ConnectionState>("connection"),
-	inbox: (view: InboxView) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view })),
+	/**  A view of the queue; `team_id` for the Team view, `label` narrows any view. */
+	inbox: (view: InboxView, teamId: string | null, label: string | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label })),
 	thread: (conversationId: string) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId })),
-	users: () => typedError<User[], CommandError>(__TAURI_INVOKE("users")),
+	users: () => typedError<User_Serialize[], CommandError>(__TAURI_INVOKE("users")),
 	/**  The linked WhatsApp numbers. */
 	devices: () => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices")),
 	/**  Replies to the customer; `seen_version` is the version the agent was looking at. */
 	reply: (conversationId: string, body: string, seenVersion: number | null, force: boolean) => typedError<string, CommandError>(__TAURI_INVOKE("reply", { conversationId, body, seenVersion, force })),
 	note: (conversationId: string, body: string) => typedError<string, CommandError>(__TAURI_INVOKE("note", { conversationId, body })),
 	claim: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("claim", { conversationId })),
+	/**  Gives the conversation to someone (or no one), optionally in a team. */
+	assign: (conversationId: string, assigneeId: string | null, teamId: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("assign", { conversationId, assigneeId, teamId })),
+	escalate: (conversationId: string, teamId: string, note: string) => typedError<string, CommandError>(__TAURI_INVOKE("escalate", { conversationId, teamId, note })),
+	label: (conversationId: string, add: string[], remove: string[]) => typedError<string, CommandError>(__TAURI_INVOKE("label", { conversationId, add, remove })),
+	snooze: (conversationId: string, until: string) => typedError<string, CommandError>(__TAURI_INVOKE("snooze", { conversationId, until })),
+	teams: () => typedError<Team_Serialize[], CommandError>(__TAURI_INVOKE("teams")),
+	/**  How many conversations each view holds. */
+	counts: () => typedError<ViewCounts, CommandError>(__TAURI_INVOKE("counts")),
+	/**  Every label in use. */
+	labels: () => typedError<string[], CommandError>(__TAURI_INVOKE("labels")),
 	setStatus: (conversationId: string, status: ConversationStatus) => typedError<string, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
 	markRead: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	setPresence: (conversationId: string | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
+	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
+	/**  Agents with presence and open load (needs the server). */
+	agents: () => typedError<AgentLoad[], CommandError>(__TAURI_INVOKE("agents")),
+	createUser: (req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { req })),
+	patchUser: (id: string, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { id, req })),
+	createTeam: (req: CreateTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("create_team", { req })),
+	patchTeam: (id: string, req: PatchTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("patch_team", { id, req })),
+	setTeamMembers: (id: string, userIds: string[]) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("set_team_members", { id, userIds })),
+	routingRules: () => typedError<RoutingRule_Serialize[], CommandError>(__TAURI_INVOKE("routing_rules")),
+	createRoutingRule: (req: CreateRoutingRuleRequest_Deserialize) => typedError<RoutingRule_Serialize, CommandError>(__TAURI_INVOKE("create_routing_rule", { req })),
+	deleteRoutingRule: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_routing_rule", { id })),
+	/**  "Try the rules on a message". */
+	testRouting: (req: RoutingTestRequest_Deserialize) => typedError<RoutingTestResponse_Serialize, CommandError>(__TAURI_INVOKE("test_routing", { req })),
+	apiKeys: () => typedError<ApiKey_Serialize[], CommandError>(__TAURI_INVOKE("api_keys")),
+	createApiKey: (req: CreateApiKeyRequest) => typedError<CreatedApiKey_Serialize, CommandError>(__TAURI_INVOKE("create_api_key", { req })),
+	revokeApiKey: (id: string) => typedError<ApiKey_Serialize, CommandError>(__TAURI_INVOKE("revoke_api_key", { id })),
+	audit: (filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { filter, cursor })),
+	/**  Writes the audit log (filtered) as CSV into the Downloads folder. */
+	exportAuditCsv: (filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { filter })),
 };
 
 /** Events */
@@ -35,6 +65,121 @@ export const events = {
 
 /* Types */
 export type Activity = "viewing" | "composing_reply" | "composing_note" | "idle";
+
+/**  An agent as the assign menu and the dashboard show them: online now, and their load. */
+export type AgentLoad = {
+	user_id: string,
+	/**  At least one live connection. */
+	online: boolean,
+	/**  Open or pending conversations they own. */
+	open: number,
+};
+
+/**  An API key as listed: never the key itself. */
+export type ApiKey = ApiKey_Serialize | ApiKey_Deserialize;
+
+/**  An API key as listed: never the key itself. */
+export type ApiKey_Deserialize = {
+	id: string,
+	name: string,
+	role: Role,
+	/**  The identity the key acts as: it authors what the key does. */
+	user_id: string,
+	created_at: string,
+	revoked_at?: string | null,
+};
+
+/**  An API key as listed: never the key itself. */
+export type ApiKey_Serialize = {
+	id: string,
+	name: string,
+	role: Role,
+	/**  The identity the key acts as: it authors what the key does. */
+	user_id: string,
+	created_at: string,
+	revoked_at: string | null,
+};
+
+/**  An unresolved conversation with an SLA clock running. */
+export type AtRisk = AtRisk_Serialize | AtRisk_Deserialize;
+
+/**  An unresolved conversation with an SLA clock running. */
+export type AtRisk_Deserialize = {
+	conversation: Conversation_Deserialize,
+	kind: SlaKind,
+	due_at: string,
+	/**  Negative while there is time left. */
+	overdue_secs: number,
+};
+
+/**  An unresolved conversation with an SLA clock running. */
+export type AtRisk_Serialize = {
+	conversation: Conversation_Serialize,
+	kind: SlaKind,
+	due_at: string,
+	/**  Negative while there is time left. */
+	overdue_secs: number,
+};
+
+/**  One entry of the append-only audit log. */
+export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
+
+/**  One entry of the append-only audit log. */
+export type AuditEntry_Deserialize = {
+	id: number,
+	at: string,
+	/**  Who did it; `None` for the server itself (routing, snooze wake-up). */
+	actor_id?: string | null,
+	/**  The actor's name when it happened (kept even if the user is renamed later). */
+	actor_name: string,
+	/**
+	 *  What was done: `reply`, `note`, `claim`, `assign`, `escalate`, `status`, `labels`, `read`,
+	 *  `view`, `route`, `wake`, `user.create`, `team.create`, `api_key.create`, ...
+	 */
+	action: string,
+	conversation_id?: string | null,
+	/**  A human sentence: "Assigned to Ben Ortiz". */
+	summary: string,
+	/**  The event the change produced, if any. */
+	seq?: number | null,
+};
+
+/**  One entry of the append-only audit log. */
+export type AuditEntry_Serialize = {
+	id: number,
+	at: string,
+	/**  Who did it; `None` for the server itself (routing, snooze wake-up). */
+	actor_id: string | null,
+	/**  The actor's name when it happened (kept even if the user is renamed later). */
+	actor_name: string,
+	/**
+	 *  What was done: `reply`, `note`, `claim`, `assign`, `escalate`, `status`, `labels`, `read`,
+	 *  `view`, `route`, `wake`, `user.create`, `team.create`, `api_key.create`, ...
+	 */
+	action: string,
+	conversation_id: string | null,
+	/**  A human sentence: "Assigned to Ben Ortiz". */
+	summary: string,
+	/**  The event the change produced, if any. */
+	seq: number | null,
+};
+
+/**  Filters of the audit log, as `GET /api/v1/audit` takes them. */
+export type AuditFilter = AuditFilter_Serialize | AuditFilter_Deserialize;
+
+/**  Filters of the audit log, as `GET /api/v1/audit` takes them. */
+export type AuditFilter_Deserialize = {
+	actor?: string | null,
+	conversation?: string | null,
+	action?: string | null,
+};
+
+/**  Filters of the audit log, as `GET /api/v1/audit` takes them. */
+export type AuditFilter_Serialize = {
+	actor: string | null,
+	conversation: string | null,
+	action: string | null,
+};
 
 /**  Something changed; the UI re-reads what it shows. */
 export type Change = Change_Serialize | Change_Deserialize;
@@ -49,6 +194,8 @@ export type Change_Deserialize =
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Deserialize; body?: string | null } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
+/**  A teammate @mentioned me in a note. */
+{ kind: "mentioned"; conversation_id: string; message_id: string } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
 { kind: "presence"; user_id: string; conversation_id?: string | null; activity: Activity };
 
@@ -62,6 +209,8 @@ export type Change_Serialize =
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Serialize; body: string | null } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
+/**  A teammate @mentioned me in a note. */
+{ kind: "mentioned"; conversation_id: string; message_id: string } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
 { kind: "presence"; user_id: string; conversation_id: string | null; activity: Activity };
 
@@ -134,6 +283,22 @@ export type Conversation_Deserialize = {
 	unread_count?: number,
 	/**  When the current assignee got the conversation (claim or assign). */
 	assigned_at?: string | null,
+	/**  Labels, sorted, lower case. */
+	labels?: string[],
+	/**  When a snoozed conversation wakes up by itself. */
+	snooze_until?: string | null,
+	/**  When the conversation was created or last reopened: SLA clocks start here. */
+	opened_at?: string | null,
+	/**  The first reply to the customer since `opened_at`. */
+	first_response_at?: string | null,
+	/**  SLA: when the first response is due (from the team's target), if the team has one. */
+	first_response_due_at?: string | null,
+	/**  SLA: when resolution is due, if the team has a target. */
+	resolution_due_at?: string | null,
+	/**  When it was last resolved (while it stays resolved). */
+	resolved_at?: string | null,
+	/**  The note of the latest escalation, shown on top of the thread until it is resolved. */
+	escalation_note_id?: string | null,
 };
 
 export type Conversation_Serialize = {
@@ -151,6 +316,22 @@ export type Conversation_Serialize = {
 	unread_count: number,
 	/**  When the current assignee got the conversation (claim or assign). */
 	assigned_at: string | null,
+	/**  Labels, sorted, lower case. */
+	labels: string[],
+	/**  When a snoozed conversation wakes up by itself. */
+	snooze_until: string | null,
+	/**  When the conversation was created or last reopened: SLA clocks start here. */
+	opened_at: string | null,
+	/**  The first reply to the customer since `opened_at`. */
+	first_response_at: string | null,
+	/**  SLA: when the first response is due (from the team's target), if the team has one. */
+	first_response_due_at: string | null,
+	/**  SLA: when resolution is due, if the team has a target. */
+	resolution_due_at: string | null,
+	/**  When it was last resolved (while it stays resolved). */
+	resolved_at: string | null,
+	/**  The note of the latest escalation, shown on top of the thread until it is resolved. */
+	escalation_note_id: string | null,
 };
 
 /**  Everything the core reports, forwarded to the UI as it happens. */
@@ -161,6 +342,115 @@ export type CoreEvent_Deserialize = Change_Deserialize;
 
 /**  Everything the core reports, forwarded to the UI as it happens. */
 export type CoreEvent_Serialize = Change_Serialize;
+
+export type CreateApiKeyRequest = {
+	name: string,
+	role: Role,
+};
+
+export type CreateRoutingRuleRequest = CreateRoutingRuleRequest_Serialize | CreateRoutingRuleRequest_Deserialize;
+
+export type CreateRoutingRuleRequest_Deserialize = {
+	name: string,
+	/**  Where it goes in the order; absent: last. */
+	position?: number | null,
+	match: RuleMatch_Deserialize,
+	assign: RuleAssign_Deserialize,
+};
+
+export type CreateRoutingRuleRequest_Serialize = {
+	name: string,
+	/**  Where it goes in the order; absent: last. */
+	position: number | null,
+	match: RuleMatch_Serialize,
+	assign: RuleAssign_Serialize,
+};
+
+export type CreateTeamRequest = CreateTeamRequest_Serialize | CreateTeamRequest_Deserialize;
+
+export type CreateTeamRequest_Deserialize = {
+	name: string,
+	agent_cap?: number | null,
+	first_response_secs?: number | null,
+	resolution_secs?: number | null,
+};
+
+export type CreateTeamRequest_Serialize = {
+	name: string,
+	agent_cap: number | null,
+	first_response_secs: number | null,
+	resolution_secs: number | null,
+};
+
+export type CreateUserRequest = {
+	email: string,
+	name: string,
+	password: string,
+	role: Role,
+};
+
+/**  The answer to creating a key: `key` is shown this once. */
+export type CreatedApiKey = CreatedApiKey_Serialize | CreatedApiKey_Deserialize;
+
+/**  The answer to creating a key: `key` is shown this once. */
+export type CreatedApiKey_Deserialize = {
+	id: string,
+	key: string,
+	api_key: ApiKey_Deserialize,
+};
+
+/**  The answer to creating a key: `key` is shown this once. */
+export type CreatedApiKey_Serialize = {
+	id: string,
+	key: string,
+	api_key: ApiKey_Serialize,
+};
+
+export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
+
+export type Dashboard_Deserialize = {
+	open: number,
+	unassigned: number,
+	/**  Unresolved conversations past a due time now. */
+	past_sla: number,
+	/**  Median seconds from (re)opening to the first reply, over replies given today (UTC). */
+	median_first_response_today_secs?: number | null,
+	/**  The start of each of the last 24 hours, oldest first. */
+	hours: string[],
+	/**  Conversations opened in each of those hours. */
+	opened_per_hour: number[],
+	/**  Bucket labels of the first-response histogram (replies over the last 7 days). */
+	first_response_labels: string[],
+	first_response_counts: number[],
+	/**  The last 7 days (UTC), oldest first, as `YYYY-MM-DD`. */
+	days: string[],
+	/**  SLA breaches (first response or resolution, by due day) per team. */
+	breaches: TeamBreaches_Deserialize[],
+	/**  Unresolved conversations with an SLA clock running, most urgent first. */
+	at_risk: AtRisk_Deserialize[],
+};
+
+export type Dashboard_Serialize = {
+	open: number,
+	unassigned: number,
+	/**  Unresolved conversations past a due time now. */
+	past_sla: number,
+	/**  Median seconds from (re)opening to the first reply, over replies given today (UTC). */
+	median_first_response_today_secs: number | null,
+	/**  The start of each of the last 24 hours, oldest first. */
+	hours: string[],
+	/**  Conversations opened in each of those hours. */
+	opened_per_hour: number[],
+	/**  Bucket labels of the first-response histogram (replies over the last 7 days). */
+	first_response_labels: string[],
+	first_response_counts: number[],
+	/**  The last 7 days (UTC), oldest first, as `YYYY-MM-DD`. */
+	days: string[],
+	/**  SLA breaches (first response or resolution, by due day) per team. */
+	breaches: TeamBreaches_Serialize[],
+	/**  Unresolved conversations with an SLA clock running, most urgent first. */
+	at_risk: AtRisk_Serialize[],
+};
 
 /**
  *  Delivery state of an outbound message. Only ever moves forward (see [`Delivery::rank`]);
@@ -235,14 +525,24 @@ export type ErrorDetail_Serialize = {
 	claimed_at?: string,
 };
 
+/**  Where an export went. */
+export type Exported = {
+	path: string,
+	rows: number,
+};
+
 /**  Which slice of the shared queue to show. */
 export type InboxView = 
-/**  Assigned to me. */
+/**  Assigned to me, neither resolved nor snoozed. */
 "mine" | 
-/**  Nobody owns it. */
+/**  Nobody owns it, neither resolved nor snoozed. */
 "unassigned" | 
 /**  Everything. */
-"all";
+"all" | 
+/**  A team's conversations, neither resolved nor snoozed (give the team). */
+"team" | 
+/**  Conversations with notes that @mention me. */
+"mentions" | "snoozed" | "resolved";
 
 export type Message = Message_Serialize | Message_Deserialize;
 
@@ -274,13 +574,232 @@ export type Message_Serialize = {
 	mutation_id: string | null,
 };
 
+/**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */
+export type Page<T> = Page_Serialize<T> | Page_Deserialize<T>;
+
+/**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */
+export type Page_Deserialize<T> = {
+	items: T[],
+	next_cursor?: string | null,
+};
+
+/**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */
+export type Page_Serialize<T> = {
+	items: T[],
+	next_cursor: string | null,
+};
+
+/**  Every field is optional; an SLA target of 0 removes it. */
+export type PatchTeamRequest = PatchTeamRequest_Serialize | PatchTeamRequest_Deserialize;
+
+/**  Every field is optional; an SLA target of 0 removes it. */
+export type PatchTeamRequest_Deserialize = {
+	name?: string | null,
+	agent_cap?: number | null,
+	first_response_secs?: number | null,
+	resolution_secs?: number | null,
+};
+
+/**  Every field is optional; an SLA target of 0 removes it. */
+export type PatchTeamRequest_Serialize = {
+	name: string | null,
+	agent_cap: number | null,
+	first_response_secs: number | null,
+	resolution_secs: number | null,
+};
+
+export type PatchUserRequest = PatchUserRequest_Serialize | PatchUserRequest_Deserialize;
+
+export type PatchUserRequest_Deserialize = {
+	role?: Role | null,
+	name?: string | null,
+	active?: boolean | null,
+};
+
+export type PatchUserRequest_Serialize = {
+	role: Role | null,
+	name: string | null,
+	active: boolean | null,
+};
+
 /**  What a user may do. Enforced by the server on every route and WebSocket frame. */
 export type Role = "admin" | "agent" | "viewer";
 
+export type RoutingRule = RoutingRule_Serialize | RoutingRule_Deserialize;
+
+export type RoutingRule_Deserialize = {
+	id: string,
+	name: string,
+	/**  Rules are tried by position, lowest first; the first match wins. */
+	position: number,
+	match: RuleMatch_Deserialize,
+	assign: RuleAssign_Deserialize,
+};
+
+export type RoutingRule_Serialize = {
+	id: string,
+	name: string,
+	/**  Rules are tried by position, lowest first; the first match wins. */
+	position: number,
+	match: RuleMatch_Serialize,
+	assign: RuleAssign_Serialize,
+};
+
+/**  "Try this rule on a message": which rule would route it, and where, without changing anything. */
+export type RoutingTestRequest = RoutingTestRequest_Serialize | RoutingTestRequest_Deserialize;
+
+/**  "Try this rule on a message": which rule would route it, and where, without changing anything. */
+export type RoutingTestRequest_Deserialize = {
+	body: string,
+	phone?: string | null,
+	device_id?: string | null,
+	labels?: string[],
+};
+
+/**  "Try this rule on a message": which rule would route it, and where, without changing anything. */
+export type RoutingTestRequest_Serialize = {
+	body: string,
+	phone: string | null,
+	device_id: string | null,
+	labels: string[],
+};
+
+export type RoutingTestResponse = RoutingTestResponse_Serialize | RoutingTestResponse_Deserialize;
+
+export type RoutingTestResponse_Deserialize = {
+	/**  The first rule that matches, if any. */
+	rule?: RoutingRule_Deserialize | null,
+};
+
+export type RoutingTestResponse_Serialize = {
+	/**  The first rule that matches, if any. */
+	rule: RoutingRule_Serialize | null,
+};
+
+/**
+ *  What a matching rule does: hand the conversation to a team (its least-loaded online member,
+ *  or the team queue) and/or straight to one agent.
+ */
+export type RuleAssign = RuleAssign_Serialize | RuleAssign_Deserialize;
+
+/**
+ *  What a matching rule does: hand the conversation to a team (its least-loaded online member,
+ *  or the team queue) and/or straight to one agent.
+ */
+export type RuleAssign_Deserialize = {
+	team_id?: string | null,
+	user_id?: string | null,
+};
+
+/**
+ *  What a matching rule does: hand the conversation to a team (its least-loaded online member,
+ *  or the team queue) and/or straight to one agent.
+ */
+export type RuleAssign_Serialize = {
+	team_id?: string,
+	user_id?: string,
+};
+
+/**  Conditions of a routing rule: every given one must hold. */
+export type RuleMatch = RuleMatch_Serialize | RuleMatch_Deserialize;
+
+/**  Conditions of a routing rule: every given one must hold. */
+export type RuleMatch_Deserialize = {
+	/**  A phrase the message contains, ignoring case. */
+	keyword?: string | null,
+	/**  A regular expression the message matches (at most 500 characters; case-sensitive unless it says `(?i)`). */
+	regex?: string | null,
+	/**  The contact's phone number: digits with `*` for any run of characters (`+44*`), or an exact number. */
+	contact?: string | null,
+	/**  The linked device the conversation came in on. */
+	device_id?: string | null,
+	/**  A label the conversation carries (useful on reopen). */
+	label?: string | null,
+};
+
+/**  Conditions of a routing rule: every given one must hold. */
+export type RuleMatch_Serialize = {
+	/**  A phrase the message contains, ignoring case. */
+	keyword?: string,
+	/**  A regular expression the message matches (at most 500 characters; case-sensitive unless it says `(?i)`). */
+	regex?: string,
+	/**  The contact's phone number: digits with `*` for any run of characters (`+44*`), or an exact number. */
+	contact?: string,
+	/**  The linked device the conversation came in on. */
+	device_id?: string,
+	/**  A label the conversation carries (useful on reopen). */
+	label?: string,
+};
+
 /**  Who is signed in where. */
-export type SessionInfo = {
+export type SessionInfo = SessionInfo_Serialize | SessionInfo_Deserialize;
+
+/**  Who is signed in where. */
+export type SessionInfo_Deserialize = {
 	server: string,
-	user: User,
+	user: User_Deserialize,
+};
+
+/**  Who is signed in where. */
+export type SessionInfo_Serialize = {
+	server: string,
+	user: User_Serialize,
+};
+
+export type SlaKind = "first_response" | "resolution";
+
+/**
+ *  A group of agents with its own queue, a cap on how many open conversations routing gives
+ *  each member, and optional SLA targets.
+ */
+export type Team = Team_Serialize | Team_Deserialize;
+
+export type TeamBreaches = TeamBreaches_Serialize | TeamBreaches_Deserialize;
+
+export type TeamBreaches_Deserialize = {
+	team_id?: string | null,
+	team: string,
+	/**  Breaches per day, oldest first, aligned with [`Dashboard::days`]. */
+	per_day: number[],
+};
+
+export type TeamBreaches_Serialize = {
+	team_id: string | null,
+	team: string,
+	/**  Breaches per day, oldest first, aligned with [`Dashboard::days`]. */
+	per_day: number[],
+};
+
+/**
+ *  A group of agents with its own queue, a cap on how many open conversations routing gives
+ *  each member, and optional SLA targets.
+ */
+export type Team_Deserialize = {
+	id: string,
+	name: string,
+	member_ids: string[],
+	/**  Routing gives a member at most this many open conversations. */
+	agent_cap: number,
+	/**  SLA target: seconds from (re)opening to the first reply. */
+	first_response_secs?: number | null,
+	/**  SLA target: seconds from (re)opening to resolution. */
+	resolution_secs?: number | null,
+};
+
+/**
+ *  A group of agents with its own queue, a cap on how many open conversations routing gives
+ *  each member, and optional SLA targets.
+ */
+export type Team_Serialize = {
+	id: string,
+	name: string,
+	member_ids: string[],
+	/**  Routing gives a member at most this many open conversations. */
+	agent_cap: number,
+	/**  SLA target: seconds from (re)opening to the first reply. */
+	first_response_secs: number | null,
+	/**  SLA target: seconds from (re)opening to resolution. */
+	resolution_secs: number | null,
 };
 
 export type Thread = Thread_Serialize | Thread_Deserialize;
@@ -312,12 +831,42 @@ export type Thread_Serialize = {
 	messages: ThreadMessage_Serialize[],
 };
 
-export type User = {
+export type User = User_Serialize | User_Deserialize;
+
+export type UserKind = "person" | 
+/**  The identity of an API key: it authors what the key does; nobody signs in as it. */
+"api_key";
+
+export type User_Deserialize = {
 	id: string,
 	email: string,
 	name: string,
 	role: Role,
 	active: boolean,
+	/**  A person, or the identity an API key acts as. Absent in older answers: a person. */
+	kind?: UserKind,
+};
+
+export type User_Serialize = {
+	id: string,
+	email: string,
+	name: string,
+	role: Role,
+	active: boolean,
+	/**  A person, or the identity an API key acts as. Absent in older answers: a person. */
+	kind: UserKind,
+};
+
+/**  How many conversations each view holds (for the rail). */
+export type ViewCounts = {
+	mine: number,
+	unassigned: number,
+	all: number,
+	mentions: number,
+	snoozed: number,
+	resolved: number,
+	/**  (team id, conversations in its queue), for every team with any. */
+	teams: ([string, number])[],
 };
 
 /* Tauri Specta runtime */

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use crate::types::{InboxView, Thread, ThreadMessage};
+use crate::types::{InboxView, Thread, ThreadMessage, ViewCounts};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
 
@@ -98,6 +98,7 @@ fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
         first_response_due_at: opt_time(row, "first_response_due_at")?,
         resolution_due_at: opt_time(row, "resolution_due_at")?,
         resolved_at: opt_time(row, "resolved_at")?,
+        escalation_note_id: opt_uuid(row, "escalation_note_id")?,
     })
 }
 
@@ -156,7 +157,7 @@ impl Cache {
     /// The outbox is kept unless `outbox` is true.
     pub async fn wipe(&self, outbox: bool) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
-        for table in ["users", "devices", "conversations", "reads"] {
+        for table in ["users", "devices", "conversations", "reads", "teams", "mentions"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM messages WHERE pending = 0").execute(&mut *tx).await?;
@@ -272,6 +273,41 @@ impl Cache {
                 })
             })
             .collect()
+    }
+
+    pub async fn counts(&self, me: Uuid) -> DbResult<ViewCounts> {
+        let active = "status NOT IN ('resolved', 'snoozed')";
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT \
+               COUNT(*) FILTER (WHERE assignee_id = ?1 AND {active}) AS mine, \
+               COUNT(*) FILTER (WHERE assignee_id IS NULL AND {active}) AS unassigned, \
+               COUNT(*) AS all_, \
+               COUNT(*) FILTER (WHERE id IN (SELECT conversation_id FROM mentions)) AS mentions, \
+               COUNT(*) FILTER (WHERE status = 'snoozed') AS snoozed, \
+               COUNT(*) FILTER (WHERE status = 'resolved') AS resolved \
+             FROM conversations"
+        )))
+        .bind(me.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        let teams: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT team_id, COUNT(*) FROM conversations WHERE team_id IS NOT NULL AND {active} GROUP BY team_id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        let n = |col: &str| -> DbResult<u32> { Ok(row.try_get::<i64, _>(col)? as u32) };
+        Ok(ViewCounts {
+            mine: n("mine")?,
+            unassigned: n("unassigned")?,
+            all: n("all_")?,
+            mentions: n("mentions")?,
+            snoozed: n("snoozed")?,
+            resolved: n("resolved")?,
+            teams: teams
+                .into_iter()
+                .filter_map(|(id, count)| Uuid::parse_str(&id).ok().map(|id| (id, count as u32)))
+                .collect(),
+        })
     }
 
     pub async fn labels(&self) -> DbResult<Vec<String>> {
@@ -407,8 +443,8 @@ async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> D
     sqlx::query(
         "INSERT OR REPLACE INTO conversations (id, device_id, contact_id, contact_name, contact_phone, status, assignee_id, \
            team_id, version, assigned_at, last_message_at, last_message_preview, labels, snooze_until, opened_at, \
-           first_response_at, first_response_due_at, resolution_due_at, resolved_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           first_response_at, first_response_due_at, resolution_due_at, resolved_at, escalation_note_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(c.id.to_string())
     .bind(c.device_id.to_string())
@@ -429,6 +465,7 @@ async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> D
     .bind(c.first_response_due_at.map(ts))
     .bind(c.resolution_due_at.map(ts))
     .bind(c.resolved_at.map(ts))
+    .bind(c.escalation_note_id.map(|n| n.to_string()))
     .execute(conn)
     .await?;
     Ok(())

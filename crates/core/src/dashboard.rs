@@ -226,6 +226,7 @@ mod tests {
             first_response_due_at: team.map(|_| opened + Duration::minutes(30)),
             resolution_due_at: team.map(|_| opened + Duration::hours(8)),
             resolved_at: None,
+            escalation_note_id: None,
         }
     }
 

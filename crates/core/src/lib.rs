@@ -224,6 +224,11 @@ impl Client {
         Ok(dashboard::compute(&all, &teams, chrono::Utc::now()))
     }
 
+    /// How many conversations each view of the rail holds.
+    pub async fn counts(&self) -> CoreResult<ViewCounts> {
+        Ok(self.inner.cache.counts(self.me()?).await?)
+    }
+
     /// Every label in use, for the label filter and the label picker.
     pub async fn labels(&self) -> CoreResult<Vec<String>> {
         Ok(self.inner.cache.labels().await?)

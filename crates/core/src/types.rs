@@ -34,6 +34,20 @@ view! {
 }
 
 view! {
+    /// How many conversations each view holds (for the rail).
+    pub struct ViewCounts {
+        pub mine: u32,
+        pub unassigned: u32,
+        pub all: u32,
+        pub mentions: u32,
+        pub snoozed: u32,
+        pub resolved: u32,
+        /// (team id, conversations in its queue), for every team with any.
+        pub teams: Vec<(Uuid, u32)>,
+    }
+}
+
+view! {
     /// A message in a thread, with whether it still waits in the outbox.
     pub struct ThreadMessage {
         #[serde(flatten)]

@@ -32,6 +32,7 @@ fn conversation(id: Uuid, version: i64) -> Conversation {
         first_response_due_at: Some(now()),
         resolution_due_at: None,
         resolved_at: None,
+        escalation_note_id: None,
     }
 }
 
@@ -167,6 +168,15 @@ async fn views_narrow_by_team_label_status_and_mentions() {
         .collect();
     let mention = EventBody::Mention { conversation_id: b, message_id: Uuid::now_v7(), user_id: me, by: None };
     events.push(Event { seq: 4, at: Utc::now(), body: mention });
+    let billing = handoff_proto::Team {
+        id: team,
+        name: "Billing".into(),
+        member_ids: vec![me],
+        agent_cap: 5,
+        first_response_secs: None,
+        resolution_secs: None,
+    };
+    events.push(Event { seq: 5, at: Utc::now(), body: EventBody::TeamUpdated { team: billing.clone() } });
     let touched = cache.apply_events(&events, me).await.unwrap();
     assert_eq!(touched.mentions.len(), 1);
 
@@ -183,4 +193,16 @@ async fn views_narrow_by_team_label_status_and_mentions() {
     assert_eq!(view(InboxView::All, None, Some("billing")).await, vec![a], "a label matches whole, not a prefix");
     assert_eq!(view(InboxView::All, None, Some("VIP")).await, vec![a]);
     assert_eq!(cache.labels().await.unwrap(), vec!["billing", "billing-old", "vip"]);
+    let counts = cache.counts(me).await.unwrap();
+    assert_eq!(
+        (counts.mine, counts.unassigned, counts.all, counts.mentions, counts.snoozed, counts.resolved),
+        (0, 1, 3, 1, 1, 1)
+    );
+    assert_eq!(counts.teams, vec![(team, 1)]);
+    assert_eq!(cache.teams().await.unwrap(), vec![billing]);
+
+    // Another account on this machine starts from nothing: no teams, no mentions of the last one.
+    cache.wipe(true).await.unwrap();
+    assert!(cache.teams().await.unwrap().is_empty());
+    assert_eq!(cache.counts(me).await.unwrap().mentions, 0);
 }

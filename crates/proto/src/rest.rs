@@ -159,6 +159,9 @@ wire! {
         /// When it was last resolved (while it stays resolved).
         #[serde(default)]
         pub resolved_at: Option<DateTime<Utc>>,
+        /// The note of the latest escalation, shown on top of the thread until it is resolved.
+        #[serde(default)]
+        pub escalation_note_id: Option<Uuid>,
     }
 }
 

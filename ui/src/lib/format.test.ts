@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { avatarHue, initials, looksInternal, relativeTime, secondsAgo } from "./format";
+import {
+  avatarHue,
+  completeMention,
+  duration,
+  initials,
+  looksInternal,
+  mentionQuery,
+  relativeTime,
+  secondsAgo,
+  slaPill,
+  snoozeChoices,
+} from "./format";
 
 describe("relativeTime", () => {
   const now = new Date("2026-11-25T12:00:00Z");
@@ -34,5 +45,58 @@ describe("guards", () => {
   });
   it("counts seconds", () => {
     expect(secondsAgo("2026-11-25T11:59:57Z", new Date("2026-11-25T12:00:00Z"))).toBe(3);
+  });
+});
+
+describe("duration", () => {
+  it("reads like people talk", () => {
+    expect(duration(42)).toBe("42 s");
+    expect(duration(12 * 60)).toBe("12 min");
+    expect(duration(3 * 3600 + 5 * 60)).toBe("3 h 5 min");
+    expect(duration(2 * 86400)).toBe("2 d");
+  });
+});
+
+describe("slaPill", () => {
+  const now = new Date("2026-11-25T12:00:00Z");
+  const base = {
+    status: "open",
+    opened_at: "2026-11-25T11:00:00Z",
+    first_response_at: null,
+    first_response_due_at: "2026-11-25T13:00:00Z",
+    resolution_due_at: "2026-11-25T19:00:00Z",
+  };
+  it("counts down the first response, then resolution", () => {
+    expect(slaPill(base, now)).toMatchObject({ text: "1 h left", level: "ok" });
+    const answered = { ...base, first_response_at: "2026-11-25T11:10:00Z" };
+    expect(slaPill(answered, now)).toMatchObject({ text: "7 h left", level: "ok" });
+  });
+  it("turns amber near the due time and red past it", () => {
+    expect(slaPill(base, new Date("2026-11-25T12:40:00Z"))?.level).toBe("warn");
+    expect(slaPill(base, new Date("2026-11-25T13:30:00Z"))).toMatchObject({ text: "30 min late", level: "late" });
+  });
+  it("says nothing without a clock", () => {
+    expect(slaPill({ ...base, first_response_due_at: null, resolution_due_at: null }, now)).toBeNull();
+    expect(slaPill({ ...base, status: "resolved" }, now)).toBeNull();
+  });
+});
+
+describe("mentions", () => {
+  it("finds the handle being typed and completes it", () => {
+    expect(mentionQuery("Hi @an", 6)).toBe("an");
+    expect(mentionQuery("mail ana@x", 10)).toBeNull();
+    expect(mentionQuery("@", 1)).toBe("");
+    expect(completeMention("Ask @b about it", 6, "ben")).toEqual({ text: "Ask @ben about it", caret: 9 });
+    expect(completeMention("Hi @a", 5, "ana")).toEqual({ text: "Hi @ana ", caret: 8 });
+  });
+});
+
+describe("snoozeChoices", () => {
+  it("offers an hour, tomorrow morning and Monday morning", () => {
+    const wed = new Date(2026, 10, 25, 15, 30);
+    const [hour, tomorrow, monday] = snoozeChoices(wed);
+    expect(hour.at.getTime() - wed.getTime()).toBe(3_600_000);
+    expect([tomorrow.at.getDate(), tomorrow.at.getHours()]).toEqual([26, 9]);
+    expect([monday.at.getDay(), monday.at.getDate(), monday.at.getHours()]).toEqual([1, 30, 9]);
   });
 });

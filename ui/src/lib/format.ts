@@ -48,3 +48,82 @@ export function secondsAgo(iso: string, now: Date = new Date()): number {
 export function looksInternal(body: string): boolean {
   return /(^|\s)@\w/.test(body) || /\binternal\b/i.test(body);
 }
+
+/** "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+export function duration(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+export type SlaLevel = "ok" | "warn" | "late";
+
+/**
+ * The SLA clock that is running on a conversation: the first response until it is given, then
+ * resolution. Amber when under 10 minutes or under a quarter of the window is left, red once past
+ * due, null when no clock runs.
+ */
+export function slaPill(
+  c: {
+    status: string;
+    opened_at: string | null;
+    first_response_at: string | null;
+    first_response_due_at: string | null;
+    resolution_due_at: string | null;
+  },
+  now: Date = new Date(),
+): { text: string; level: SlaLevel; title: string } | null {
+  if (c.status === "resolved") return null;
+  const firstPending = !c.first_response_at && c.first_response_due_at;
+  const due = firstPending ? c.first_response_due_at : c.resolution_due_at;
+  if (!due) return null;
+  const what = firstPending ? "First response" : "Resolution";
+  const left = (new Date(due).getTime() - now.getTime()) / 1000;
+  const opened = c.opened_at ? new Date(c.opened_at).getTime() : now.getTime();
+  const window = Math.max(1, (new Date(due).getTime() - opened) / 1000);
+  if (left < 0) return { text: `${duration(-left)} late`, level: "late", title: `${what} was due ${clock(due)}` };
+  const level: SlaLevel = left < Math.max(600, window / 4) ? "warn" : "ok";
+  return { text: `${duration(left)} left`, level, title: `${what} due ${clock(due)}` };
+}
+
+/** The handle a teammate is @mentioned by: the part of their email before the @. */
+export function mentionHandle(email: string): string {
+  return email.split("@")[0].toLowerCase();
+}
+
+/** The partial @mention being typed just before `caret`, if any ("@an|" -> "an"). */
+export function mentionQuery(text: string, caret: number): string | null {
+  const before = text.slice(0, caret);
+  const m = /(^|[^\w.])@([\w.-]*)$/.exec(before);
+  return m ? m[2] : null;
+}
+
+/** Replaces the partial @mention before `caret` with `@handle `; returns the text and the new caret. */
+export function completeMention(text: string, caret: number, handle: string): { text: string; caret: number } {
+  const query = mentionQuery(text, caret) ?? "";
+  const start = caret - query.length;
+  const spaced = /^\s/.test(text.slice(caret));
+  const inserted = spaced ? handle : `${handle} `;
+  return { text: text.slice(0, start) + inserted + text.slice(caret), caret: start + handle.length + 1 };
+}
+
+/** Snooze choices: in an hour, tomorrow at 9:00, next Monday at 9:00 (local time). */
+export function snoozeChoices(now: Date = new Date()): { label: string; at: Date }[] {
+  const inHour = new Date(now.getTime() + 3_600_000);
+  const tomorrow = new Date(now);
+  tomorrow.setDate(now.getDate() + 1);
+  tomorrow.setHours(9, 0, 0, 0);
+  const monday = new Date(now);
+  monday.setDate(now.getDate() + (((8 - now.getDay()) % 7) || 7));
+  monday.setHours(9, 0, 0, 0);
+  return [
+    { label: "In 1 hour", at: inHour },
+    { label: "Tomorrow 9:00", at: tomorrow },
+    { label: "Monday 9:00", at: monday },
+  ];
+}

@@ -2,9 +2,31 @@
 // under plain names.
 import type * as B from "../bindings";
 
-export type { Activity, CommandError, ConnectionState, ConversationStatus, Delivery, Device, InboxView, Role, SessionInfo, User } from "../bindings";
+export type {
+  Activity,
+  AgentLoad,
+  CommandError,
+  ConnectionState,
+  ConversationStatus,
+  Delivery,
+  Device,
+  InboxView,
+  Role,
+  SlaKind,
+  ViewCounts,
+} from "../bindings";
+export type ApiKey = B.ApiKey_Serialize;
+export type AtRisk = B.AtRisk_Serialize;
+export type AuditEntry = B.AuditEntry_Serialize;
+export type AuditFilter = B.AuditFilter_Deserialize;
 export type Change = B.Change_Serialize;
 export type Conversation = B.Conversation_Serialize;
 export type ConversationChange = B.ConversationChange_Serialize;
+export type Dashboard = B.Dashboard_Serialize;
+export type RoutingRule = B.RoutingRule_Serialize;
+export type SessionInfo = B.SessionInfo_Serialize;
+export type RuleMatch = B.RuleMatch_Deserialize;
+export type Team = B.Team_Serialize;
 export type Thread = B.Thread_Serialize;
 export type ThreadMessage = B.ThreadMessage_Serialize;
+export type User = B.User_Serialize;

@@ -13,7 +13,7 @@ use super::{normalize_label, Outcome, MAX_LABELS};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, conversation_by_id, message_by_id, user_by_id, Writer};
-use crate::{ingest, mentions};
+use crate::{ingest, mentions, routing};
 
 /// What a change answers: the outcome, its last event, the HTTP status, and an audit sentence.
 pub type Change = (Outcome, Option<Seq>, StatusCode, String);
@@ -203,9 +203,19 @@ pub async fn escalate(
     .execute(w.conn())
     .await?;
     let summary = format!("Escalated to {team}");
-    let (_, _, _, _) = updated(w, actor, current.id, UpdateCause::Escalated, summary.clone()).await?;
+    updated(w, actor, current.id, UpdateCause::Escalated, summary.clone()).await?;
+    routing::system_message(w, current.id, &format!("{} escalated this to {team}.", actor.user.name)).await?;
     let escalated = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
-    let (message, seq) = add_message(w, actor, &escalated, MessageKind::Note, note, mutation_id).await?;
+    let (message, _) = add_message(w, actor, &escalated, MessageKind::Note, note, mutation_id).await?;
+    sqlx::query("UPDATE conversations SET escalation_note_id = ?, version = version + 1 WHERE id = ?")
+        .bind(message.id.to_string())
+        .bind(current.id.to_string())
+        .execute(w.conn())
+        .await?;
+    let pinned = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+    let cause = UpdateCause::Escalated;
+    let seq =
+        w.append(EventBody::ConversationUpdated { conversation: pinned, actor_id: Some(actor.id()), cause }).await?;
     let seq = mention(w, actor, &message).await?.unwrap_or(seq);
     let mine = conversation_by_id(w.conn(), current.id, Some(actor.id())).await?.expect("exists");
     Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
@@ -269,7 +279,8 @@ pub async fn set_status(
            queued_at = CASE WHEN ? = 'open' THEN queued_at ELSE NULL END, \
            opened_at = CASE WHEN ? THEN ? ELSE opened_at END, \
            first_response_at = CASE WHEN ? THEN NULL ELSE first_response_at END, \
-           resolved_at = CASE WHEN ? = 'resolved' THEN COALESCE(resolved_at, ?) ELSE NULL END \
+           resolved_at = CASE WHEN ? = 'resolved' THEN COALESCE(resolved_at, ?) ELSE NULL END, \
+           escalation_note_id = CASE WHEN ? = 'resolved' THEN NULL ELSE escalation_note_id END \
          WHERE id = ?",
     )
     .bind(status.as_str())
@@ -280,6 +291,7 @@ pub async fn set_status(
     .bind(reopens)
     .bind(status.as_str())
     .bind(store::ts(store::now()))
+    .bind(status.as_str())
     .bind(current.id.to_string())
     .execute(w.conn())
     .await?;

@@ -57,6 +57,7 @@ pub async fn user_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Optio
 pub const CONVERSATION_SELECT: &str = "\
 SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
        c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, c.resolved_at, \
+       c.escalation_note_id, \
        t.first_response_secs, t.resolution_secs, \
        (SELECT group_concat(label, char(10)) FROM \
           (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)) AS labels, \
@@ -98,6 +99,7 @@ pub fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
         first_response_due_at: due("first_response_secs")?,
         resolution_due_at: due("resolution_secs")?,
         resolved_at: opt_ts_col(row, "resolved_at")?,
+        escalation_note_id: opt_uuid_col(row, "escalation_note_id")?,
     })
 }
 

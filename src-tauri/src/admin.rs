@@ -1,0 +1,130 @@
+//! Commands of the admin screens and the dashboard. Each is a line into handoff-core; the ones
+//! that change the system of record need the server and say so when it cannot be reached.
+
+use handoff_core::admin::AuditFilter;
+use handoff_core::dashboard::Dashboard;
+use handoff_proto::{
+    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreateUserRequest,
+    CreatedApiKey, Page, PatchTeamRequest, PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse,
+    Team, User,
+};
+use serde::Serialize;
+use tauri::{AppHandle, Manager, State};
+use uuid::Uuid;
+
+use crate::commands::CommandError;
+use crate::AppCore;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn dashboard(core: State<'_, AppCore>) -> Result<Dashboard> {
+    Ok(core.client.dashboard().await?)
+}
+
+/// Agents with presence and open load (needs the server).
+#[tauri::command]
+#[specta::specta]
+pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentLoad>> {
+    Ok(core.client.agents().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_user(core: State<'_, AppCore>, req: CreateUserRequest) -> Result<User> {
+    Ok(core.client.create_user(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn patch_user(core: State<'_, AppCore>, id: Uuid, req: PatchUserRequest) -> Result<User> {
+    Ok(core.client.patch_user(id, req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_team(core: State<'_, AppCore>, req: CreateTeamRequest) -> Result<Team> {
+    Ok(core.client.create_team(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn patch_team(core: State<'_, AppCore>, id: Uuid, req: PatchTeamRequest) -> Result<Team> {
+    Ok(core.client.patch_team(id, req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_team_members(core: State<'_, AppCore>, id: Uuid, user_ids: Vec<Uuid>) -> Result<Team> {
+    Ok(core.client.set_team_members(id, user_ids).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn routing_rules(core: State<'_, AppCore>) -> Result<Vec<RoutingRule>> {
+    Ok(core.client.routing_rules().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_routing_rule(core: State<'_, AppCore>, req: CreateRoutingRuleRequest) -> Result<RoutingRule> {
+    Ok(core.client.create_routing_rule(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_routing_rule(core: State<'_, AppCore>, id: Uuid) -> Result<()> {
+    Ok(core.client.delete_routing_rule(id).await?)
+}
+
+/// "Try the rules on a message".
+#[tauri::command]
+#[specta::specta]
+pub async fn test_routing(core: State<'_, AppCore>, req: RoutingTestRequest) -> Result<RoutingTestResponse> {
+    Ok(core.client.test_routing(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn api_keys(core: State<'_, AppCore>) -> Result<Vec<ApiKey>> {
+    Ok(core.client.api_keys().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_api_key(core: State<'_, AppCore>, req: CreateApiKeyRequest) -> Result<CreatedApiKey> {
+    Ok(core.client.create_api_key(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn revoke_api_key(core: State<'_, AppCore>, id: Uuid) -> Result<ApiKey> {
+    Ok(core.client.revoke_api_key(id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn audit(core: State<'_, AppCore>, filter: AuditFilter, cursor: Option<String>) -> Result<Page<AuditEntry>> {
+    Ok(core.client.audit(&filter, cursor.as_deref()).await?)
+}
+
+/// Where an export went.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct Exported {
+    pub path: String,
+    pub rows: u32,
+}
+
+/// Writes the audit log (filtered) as CSV into the Downloads folder.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_audit_csv(app: AppHandle, core: State<'_, AppCore>, filter: AuditFilter) -> Result<Exported> {
+    let dir = app.path().download_dir().or_else(|_| app.path().home_dir()).map_err(|e| CommandError {
+        code: "no_folder".into(),
+        message: format!("No folder to save the export in: {e}"),
+    })?;
+    let path = dir.join(format!("handoff-audit-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S")));
+    let rows = core.client.export_audit_csv(&filter, &path).await?;
+    Ok(Exported { path: path.display().to_string(), rows: rows as u32 })
+}
