@@ -71,7 +71,7 @@ test("sign in, see a message arrive live, claim it, reply, and the simulator sen
   const row = "[data-testid=conversation-row]";
   await waitFor(async () => (await driver.innerText(`${row} .preview`))?.includes("order #4821"), "the conversation in the queue");
   await driver.click(`${row} button`);
-  await waitFor(async () => (await driver.text("[data-testid=thread] h2")) === "Lena Hoffmann", "the thread");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Lena Hoffmann", "the thread");
   await driver.screenshot("02-thread");
 
   await driver.click("[data-testid=claim]");
@@ -123,7 +123,7 @@ test("escalate with an @mention: a scripted teammate finds it in the team queue 
   // Lena's conversation is the one Ana claimed in the first test.
   await driver.click("[data-view=mine]");
   await driver.click("[data-testid=conversation-row] button");
-  await waitFor(async () => (await driver.text("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread");
 
   await driver.click("[data-testid=escalate]");
   await waitFor(() => driver.find("[data-testid=escalate-note]"), "the escalate dialog");
