@@ -1,6 +1,7 @@
 //! API keys and the audit log, over the real server and real clients.
 
-use handoff_core::InboxView;
+use handoff_core::{Change, InboxView};
+use handoff_proto::Activity;
 use handoff_proto::{ApiKey, ConversationStatus, CreatedApiKey, Message, Page, Role, User, UserKind};
 use handoff_tests::{settled, wait_for, World};
 use reqwest::Method;
@@ -127,5 +128,22 @@ async fn every_mutation_appears_in_the_audit_exactly_once() {
     world.messages(id).await;
     let views = world.audit().await.into_iter().filter(|e| e.action == "view" && e.actor_id == Some(admin_id)).count();
     assert_eq!(views, 1);
+    // So is showing it in the app (its "viewing" presence), once per opening, before anyone is told.
+    let mut ben_changes = ben.subscribe();
+    for _ in 0..2 {
+        ana.set_presence(Some(id), Activity::Viewing);
+    }
+    let seen = tokio::time::timeout(handoff_tests::DEADLINE, async {
+        loop {
+            if let Ok(Change::Presence { user_id, conversation_id: Some(c), .. }) = ben_changes.recv().await {
+                if user_id == ana_id && c == id {
+                    return;
+                }
+            }
+        }
+    });
+    seen.await.expect("Ben sees Ana viewing");
+    let views = world.audit().await.into_iter().filter(|e| e.action == "view" && e.actor_id == Some(ana_id)).count();
+    assert_eq!(views, 1, "one opening, however many presence frames");
     world.stop().await;
 }

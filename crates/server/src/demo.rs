@@ -71,6 +71,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.detail.message))?;
         state.devices.start(state, &device).await?;
+        seed_teams(state, device.id).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
         for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {
             let jid = Jid::parse(phone).expect("demo phone");
@@ -83,6 +84,43 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
     }
     let state = state.clone();
     Ok(tokio::spawn(async move { trickle(state).await }))
+}
+
+/// Two teams with SLA targets and two routing rules, made by the demo Admin: billing questions go
+/// to Billing, everything else to Support (handed out as the agents come online).
+async fn seed_teams(state: &AppState, device_id: uuid::Uuid) -> crate::error::ApiResult<()> {
+    let people = {
+        let mut conn = state.store.reader().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM users", crate::store::USER_COLUMNS)))
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter().map(crate::store::user_from_row).collect::<Result<Vec<_>, _>>()?
+    };
+    let find = |email: &str| people.iter().find(|u| u.email == email).cloned().expect("demo user");
+    let admin = crate::auth::Actor { user: find("admin@handoff.local"), token_hash: String::new() };
+    let (ana, ben) = (find("ana@handoff.local").id, find("ben@handoff.local").id);
+    let team = |name: &str, cap, first_min: i64, resolution_h: i64| handoff_proto::CreateTeamRequest {
+        name: name.into(),
+        agent_cap: Some(cap),
+        first_response_secs: Some(first_min * 60),
+        resolution_secs: Some(resolution_h * 3600),
+    };
+    let support = crate::teams::create(state, &admin, team("Support", 5, 15, 8)).await?;
+    crate::teams::set_members(state, &admin, support.id, vec![ana, ben]).await?;
+    let billing = crate::teams::create(state, &admin, team("Billing", 3, 30, 24)).await?;
+    crate::teams::set_members(state, &admin, billing.id, vec![ben]).await?;
+    let rule = |name: &str, matches, team_id| handoff_proto::CreateRoutingRuleRequest {
+        name: name.into(),
+        position: None,
+        matches,
+        assign: handoff_proto::RuleAssign { team_id: Some(team_id), user_id: None },
+    };
+    let billing_words =
+        handoff_proto::RuleMatch { regex: Some("(?i)refund|charged|invoice|discount".into()), ..Default::default() };
+    crate::teams::create_rule(state, &admin, rule("Billing questions", billing_words, billing.id)).await?;
+    let this_line = handoff_proto::RuleMatch { device_id: Some(device_id), ..Default::default() };
+    crate::teams::create_rule(state, &admin, rule("Everything else", this_line, support.id)).await?;
+    Ok(())
 }
 
 /// A customer message every 20-45 s through the first simulator device.
