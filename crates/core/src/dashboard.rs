@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use handoff_proto::{Conversation, ConversationStatus, Team};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::types::view;
 
 /// Upper bounds (seconds) of the first-response histogram's buckets; the last bucket is open.
 pub const FIRST_RESPONSE_BUCKETS: [(i64, &str); 6] = [
@@ -16,14 +17,6 @@ pub const FIRST_RESPONSE_BUCKETS: [(i64, &str); 6] = [
     (86_400, "4–24 h"),
     (i64::MAX, "> 24 h"),
 ];
-
-macro_rules! view {
-    ($item:item) => {
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-        #[cfg_attr(feature = "specta", derive(specta::Type))]
-        $item
-    };
-}
 
 view! {
     #[serde(rename_all = "snake_case")]

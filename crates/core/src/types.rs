@@ -2,17 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{Conversation, ErrorDetail, Message, User};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The derives every view type shares.
 macro_rules! view {
     ($item:item) => {
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "specta", derive(specta::Type))]
         $item
     };
 }
+pub(crate) use view;
 
 view! {
     /// Which slice of the shared queue to show.

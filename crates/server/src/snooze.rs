@@ -74,7 +74,10 @@ pub async fn run(state: AppState) {
                     _ = state.clock.sleep_until(at) => {
                         match wake_due(&state).await {
                             Ok(n) => tracing::info!(woke = n, "snoozed conversations woke up"),
-                            Err(e) => tracing::warn!(error = %e, "waking snoozed conversations failed"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "waking snoozed conversations failed; trying again in 5 s");
+                                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                            }
                         }
                     }
                     _ = state.snooze.0.notified() => {}
