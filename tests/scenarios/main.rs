@@ -1,6 +1,7 @@
 //! Scenario tests over the whole chain: device -> server -> clients, and back.
 
 mod audit;
+mod presence;
 mod routing;
 
 use handoff_core::{Change, Client, InboxView};

@@ -147,6 +147,7 @@ async fn a_hundred_conversations_are_shared_fairly_under_caps_and_the_rest_wait_
     assert!(last_system_message(&world, queued[0]).await.contains("waiting in the team queue"));
 
     // Ana resolves five: the five oldest waiting conversations go to her, in order.
+    settled(&world, &ana).await;
     let mine: Vec<Uuid> = order.iter().filter(|(_, a)| *a == Some(agents[0])).map(|(id, _)| *id).take(5).collect();
     for id in &mine {
         ana.set_status(*id, ConversationStatus::Resolved).await.unwrap();
@@ -202,6 +203,7 @@ async fn a_reopened_conversation_stays_with_an_online_owner_and_is_rerouted_from
     let first = world.inbound("+4915100000001", "Hi", None).await;
     let id = first.conversation_id;
     assert_eq!(world.conversation(id).await.assignee_id, Some(ana));
+    settled(&world, &ana_client).await;
 
     // Resolved and reopened by the customer while Ana is online: it stays hers.
     ana_client.set_status(id, ConversationStatus::Resolved).await.unwrap();
@@ -211,9 +213,13 @@ async fn a_reopened_conversation_stays_with_an_online_owner_and_is_rerouted_from
     assert_eq!((c.status, c.assignee_id), (ConversationStatus::Open, Some(ana)));
 
     // Resolved again; Ana goes offline, Ben is online: the customer's next message goes to Ben.
+    settled(&world, &ana_client).await;
     ana_client.set_status(id, ConversationStatus::Resolved).await.unwrap();
     settled(&world, &ana_client).await;
     ana_client.stop().await;
+    world.wait_disconnected(ana).await;
+    assert!(world.server.as_ref().unwrap().state.presence.is_online(ana), "still online in the grace period");
+    world.clock.advance(chrono::Duration::seconds(handoff_server::presence::OFFLINE_GRACE_SECS));
     world.wait_online(ana, false).await;
     let _ben_client = world.client("ben@test.local").await;
     world.inbound("+4915100000001", "Anyone there?", None).await;

@@ -243,11 +243,19 @@ impl World {
         all
     }
 
+    /// Waits until the server has seen every connection of `user` close.
+    pub async fn wait_disconnected(&self, user: Uuid) {
+        let state = &self.server.as_ref().expect("running").state;
+        let mut changes = state.presence.watch();
+        let wait = changes.wait_for(|_| state.presence.connections(user) == 0);
+        tokio::time::timeout(DEADLINE, wait).await.expect("disconnected in time").expect("server running");
+    }
+
     /// Waits until the server counts `user` as online (or offline).
     pub async fn wait_online(&self, user: Uuid, online: bool) {
         let state = &self.server.as_ref().expect("running").state;
-        let mut changes = state.online.watch();
-        let wait = changes.wait_for(|_| state.online.is_online(user) == online);
+        let mut changes = state.presence.watch();
+        let wait = changes.wait_for(|_| state.presence.is_online(user) == online);
         tokio::time::timeout(DEADLINE, wait).await.expect("presence in time").expect("server running");
     }
 

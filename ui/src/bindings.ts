@@ -39,7 +39,7 @@ export const commands = {
 	setPresence: (conversationId: string | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
 	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
 	/**  Agents with presence and open load (needs the server). */
-	agents: () => typedError<AgentLoad[], CommandError>(__TAURI_INVOKE("agents")),
+	agents: () => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents")),
 	createUser: (req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { req })),
 	patchUser: (id: string, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { id, req })),
 	createTeam: (req: CreateTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("create_team", { req })),
@@ -67,10 +67,24 @@ export const events = {
 export type Activity = "viewing" | "composing_reply" | "composing_note" | "idle";
 
 /**  An agent as the assign menu and the dashboard show them: online now, and their load. */
-export type AgentLoad = {
+export type AgentLoad = AgentLoad_Serialize | AgentLoad_Deserialize;
+
+/**  An agent as the assign menu and the dashboard show them: online now, and their load. */
+export type AgentLoad_Deserialize = {
 	user_id: string,
-	/**  At least one live connection. */
+	/**  Online now (connected and not away, or within the grace period after a disconnect). */
 	online: boolean,
+	status?: PresenceStatus,
+	/**  Open or pending conversations they own. */
+	open: number,
+};
+
+/**  An agent as the assign menu and the dashboard show them: online now, and their load. */
+export type AgentLoad_Serialize = {
+	user_id: string,
+	/**  Online now (connected and not away, or within the grace period after a disconnect). */
+	online: boolean,
+	status: PresenceStatus,
 	/**  Open or pending conversations they own. */
 	open: number,
 };
@@ -196,6 +210,10 @@ export type Change_Deserialize =
 { kind: "directory" } | 
 /**  A teammate @mentioned me in a note. */
 { kind: "mentioned"; conversation_id: string; message_id: string } | 
+/**  Someone came online, went away or went offline. */
+{ kind: "status"; user_id: string; status: PresenceStatus } | 
+/**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
+{ kind: "roster" } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
 { kind: "presence"; user_id: string; conversation_id?: string | null; activity: Activity };
 
@@ -211,6 +229,10 @@ export type Change_Serialize =
 { kind: "directory" } | 
 /**  A teammate @mentioned me in a note. */
 { kind: "mentioned"; conversation_id: string; message_id: string } | 
+/**  Someone came online, went away or went offline. */
+{ kind: "status"; user_id: string; status: PresenceStatus } | 
+/**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
+{ kind: "roster" } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
 { kind: "presence"; user_id: string; conversation_id: string | null; activity: Activity };
 
@@ -621,6 +643,14 @@ export type PatchUserRequest_Serialize = {
 	name: string | null,
 	active: boolean | null,
 };
+
+export type PresenceStatus = 
+/**  At least one live connection, not away. */
+"online" | 
+/**  Connected, but idle or with the app in the background. */
+"away" | 
+/**  No connection for longer than the grace period. */
+"offline";
 
 /**  What a user may do. Enforced by the server on every route and WebSocket frame. */
 export type Role = "admin" | "agent" | "viewer";

@@ -9,7 +9,9 @@
 pub mod admin;
 pub mod cache;
 pub mod dashboard;
+pub mod notifications;
 pub mod outbox;
+pub mod presence;
 mod rest;
 pub mod sync;
 pub mod types;
@@ -25,9 +27,13 @@ use uuid::Uuid;
 pub use cache::Cache;
 pub use types::*;
 
-/// What this agent is doing now, on its way to the sync loop.
-pub(crate) type PresenceTx = mpsc::UnboundedSender<(Option<Uuid>, Activity)>;
-pub(crate) type PresenceRx = mpsc::UnboundedReceiver<(Option<Uuid>, Activity)>;
+/// What this agent tells the team about itself, on its way to the sync loop.
+pub(crate) enum Outgoing {
+    Activity(Option<Uuid>, Activity),
+    Status(handoff_proto::PresenceStatus),
+}
+pub(crate) type PresenceTx = mpsc::UnboundedSender<Outgoing>;
+pub(crate) type PresenceRx = mpsc::UnboundedReceiver<Outgoing>;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
@@ -45,6 +51,8 @@ pub(crate) struct Inner {
     /// Poked when the outbox has something new to send.
     pub wake: Notify,
     pub presence: Mutex<Option<PresenceTx>>,
+    /// Everyone's presence, as the server last said.
+    pub board: Mutex<presence::Board>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -83,6 +91,7 @@ impl Client {
             state: watch::channel(ConnectionState::Idle).0,
             wake: Notify::new(),
             presence: Mutex::new(None),
+            board: Mutex::new(presence::Board::default()),
             task: Mutex::new(None),
         });
         Ok(Client { inner })
@@ -285,13 +294,17 @@ impl Client {
             Some(v) => v,
             None => self.inner.cache.conversation(conversation_id).await?.map(|c| c.version).unwrap_or(0),
         };
-        self.enqueue(Op::Reply { conversation_id, body: body.to_string(), seen_version, force }).await
+        let id = self.enqueue(Op::Reply { conversation_id, body: body.to_string(), seen_version, force }).await?;
+        self.set_presence(Some(conversation_id), Activity::Viewing); // sent: no longer typing
+        Ok(id)
     }
 
     /// An internal note: only the team sees it.
     pub async fn note(&self, conversation_id: Uuid, body: &str) -> CoreResult<Uuid> {
         check_body(body)?;
-        self.enqueue(Op::Note { conversation_id, body: body.to_string() }).await
+        let id = self.enqueue(Op::Note { conversation_id, body: body.to_string() }).await?;
+        self.set_presence(Some(conversation_id), Activity::Viewing); // sent: no longer writing
+        Ok(id)
     }
 
     pub async fn claim(&self, conversation_id: Uuid) -> CoreResult<Uuid> {
@@ -341,11 +354,26 @@ impl Client {
         self.enqueue(Op::MarkRead { conversation_id }).await
     }
 
-    /// Tells the team what I am doing (viewing, typing). Ephemeral: dropped while offline.
+    /// Tells the team what I am doing (viewing, typing). Ephemeral: told again after a reconnect.
     pub fn set_presence(&self, conversation_id: Option<Uuid>, activity: Activity) {
+        self.tell(Outgoing::Activity(conversation_id, activity));
+    }
+
+    /// I am away (idle, or the app is in the background), or back.
+    pub fn set_away(&self, away: bool) {
+        let status = if away { handoff_proto::PresenceStatus::Away } else { handoff_proto::PresenceStatus::Online };
+        self.tell(Outgoing::Status(status));
+    }
+
+    fn tell(&self, out: Outgoing) {
         if let Some(tx) = self.inner.presence.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = tx.send((conversation_id, activity));
+            let _ = tx.send(out);
         }
+    }
+
+    /// Everyone's presence as known now (nothing while offline).
+    pub fn presence(&self) -> presence::PresenceView {
+        self.inner.board.lock().unwrap_or_else(|p| p.into_inner()).view(chrono::Utc::now())
     }
 }
 

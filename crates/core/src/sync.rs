@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use handoff_proto::{ClientFrame, Event, Op, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{Activity, ClientFrame, Event, Op, PresenceStatus, ServerFrame, PROTOCOL_VERSION};
 use rand::Rng;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{header::AUTHORIZATION, HeaderValue, StatusCode};
@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::cache::Touched;
 use crate::types::{Change, ConnectionState};
-use crate::{outbox, rest, Inner, PresenceRx, Session};
+use crate::{outbox, rest, Inner, Outgoing, PresenceRx, Session};
 
 /// Most events applied in one cache transaction.
 const BATCH: usize = 500;
@@ -63,17 +63,28 @@ enum Exit {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// What this client last told the server about itself; told again on every new connection.
+#[derive(Default)]
+struct Mine {
+    away: bool,
+    activity: Option<(Option<Uuid>, Activity)>,
+}
+
 pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: PresenceRx) {
     let mut backoff = Backoff::new();
     let mut offline_since = None;
+    let mut mine = Mine::default();
     loop {
         if offline_since.is_none() {
             inner.set_state(ConnectionState::Connecting);
         }
-        let exit = match connect(&inner, &session, &mut backoff, &mut presence).await {
+        let exit = match connect(&inner, &session, &mut backoff, &mut presence, &mut mine).await {
             Ok(exit) => exit,
             Err(e) => Exit::Lost(e),
         };
+        // Without a connection nobody's presence is known: show none rather than a stale one.
+        inner.board.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        inner.emit(Change::Roster);
         match exit {
             Exit::Again => continue,
             Exit::SignedOut => {
@@ -122,6 +133,7 @@ async fn connect(
     session: &Session,
     backoff: &mut Backoff,
     presence: &mut PresenceRx,
+    mine: &mut Mine,
 ) -> Result<Exit, String> {
     let mut request = ws_url(&session.server).into_client_request().map_err(|e| e.to_string())?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|e| e.to_string())?;
@@ -161,6 +173,13 @@ async fn connect(
     }
     let mut sent: HashSet<Uuid> = HashSet::new();
     flush(inner, &mut ws, &mut sent).await?;
+    // The server keeps presence per connection: tell this one where I am.
+    if mine.away {
+        send(&mut ws, &ClientFrame::Status { status: PresenceStatus::Away }).await?;
+    }
+    if let Some((conversation_id, activity)) = mine.activity {
+        send(&mut ws, &ClientFrame::Presence { conversation_id, activity }).await?;
+    }
 
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -174,8 +193,18 @@ async fn connect(
                 }
             }
             _ = inner.wake.notified() => flush(inner, &mut ws, &mut sent).await?,
-            Some((conversation_id, activity)) = presence.recv() => {
-                send(&mut ws, &ClientFrame::Presence { conversation_id, activity }).await?;
+            Some(out) = presence.recv() => {
+                let frame = match out {
+                    Outgoing::Activity(conversation_id, activity) => {
+                        mine.activity = Some((conversation_id, activity));
+                        ClientFrame::Presence { conversation_id, activity }
+                    }
+                    Outgoing::Status(status) => {
+                        mine.away = status != PresenceStatus::Online;
+                        ClientFrame::Status { status }
+                    }
+                };
+                send(&mut ws, &frame).await?;
             }
             _ = ping.tick() => {
                 nonce += 1;
@@ -246,8 +275,26 @@ async fn handle(
                 rolled_back(inner, session, mutation_id, op, error).await;
             }
         }
-        ServerFrame::Presence { user_id, conversation_id, activity, .. } => {
+        ServerFrame::Presence { user_id, conversation_id, activity, at, expires_at } => {
+            inner.board.lock().unwrap_or_else(|p| p.into_inner()).activity(
+                user_id,
+                conversation_id,
+                activity,
+                at,
+                expires_at,
+            );
             inner.emit(Change::Presence { user_id, conversation_id, activity });
+        }
+        ServerFrame::Status { user_id, status, at } => {
+            inner.board.lock().unwrap_or_else(|p| p.into_inner()).status(user_id, status, at);
+            inner.emit(Change::Status { user_id, status });
+        }
+        ServerFrame::Roster { boot, statuses, activities } => {
+            let restarted = inner.board.lock().unwrap_or_else(|p| p.into_inner()).roster(boot, statuses, activities);
+            if restarted {
+                tracing::info!(%boot, "the server restarted: presence starts afresh");
+            }
+            inner.emit(Change::Roster);
         }
         ServerFrame::Error { code, message } => {
             return Ok(Some(if code == "lagged" || code == "role_changed" {

@@ -98,6 +98,10 @@ view! {
         Directory,
         /// A teammate @mentioned me in a note.
         Mentioned { conversation_id: Uuid, message_id: Uuid },
+        /// Someone came online, went away or went offline.
+        Status { user_id: Uuid, status: handoff_proto::PresenceStatus },
+        /// Everyone's presence was replaced (a new connection's roster, or the connection dropped).
+        Roster,
         /// Someone is viewing or typing somewhere (ephemeral).
         Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: handoff_proto::Activity },
     }

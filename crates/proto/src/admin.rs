@@ -197,10 +197,16 @@ wire! {
     /// An agent as the assign menu and the dashboard show them: online now, and their load.
     pub struct AgentLoad {
         pub user_id: Uuid,
-        /// At least one live connection.
+        /// Online now (connected and not away, or within the grace period after a disconnect).
         pub online: bool,
+        #[serde(default = "offline")]
+        pub status: crate::PresenceStatus,
         /// Open or pending conversations they own.
         #[cfg_attr(feature = "specta", specta(type = i32))]
         pub open: i64,
     }
+}
+
+fn offline() -> crate::PresenceStatus {
+    crate::PresenceStatus::Offline
 }

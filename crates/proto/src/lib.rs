@@ -9,11 +9,13 @@
 
 pub mod admin;
 pub mod event;
+pub mod presence;
 pub mod rest;
 pub mod ws;
 
 pub use admin::*;
 pub use event::{Event, EventBody, UpdateCause};
+pub use presence::{ActivityEntry, PresenceStatus, UserStatus, TYPING_TTL_SECS};
 pub use rest::*;
 pub use ws::{Activity, ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};
 

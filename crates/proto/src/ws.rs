@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{wire, ConversationStatus, Event, Seq, User};
+use crate::{wire, ActivityEntry, ConversationStatus, Event, PresenceStatus, Seq, User, UserStatus};
 
 /// The WebSocket protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -21,6 +21,8 @@ wire! {
         Mutate { mutation_id: Uuid, op: Op },
         /// Ephemeral: what this agent is doing now. Fanned out, never stored.
         Presence { conversation_id: Option<Uuid>, activity: Activity },
+        /// This connection is away (idle, app in the background) or back (`online`).
+        Status { status: PresenceStatus },
         Ping { nonce: u64 },
     }
 }
@@ -35,7 +37,20 @@ wire! {
         Ack { mutation_id: Uuid, seq: Option<Seq> },
         /// The mutation was refused; `error` has the HTTP API's error shape.
         Reject { mutation_id: Uuid, error: crate::ErrorDetail },
-        Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: Activity, at: DateTime<Utc> },
+        Presence {
+            user_id: Uuid,
+            conversation_id: Option<Uuid>,
+            activity: Activity,
+            at: DateTime<Utc>,
+            /// When a composing activity lapses unless renewed.
+            #[serde(default)]
+            expires_at: Option<DateTime<Utc>>,
+        },
+        /// Someone came online, went away, or went offline (after the grace period).
+        Status { user_id: Uuid, status: PresenceStatus, at: DateTime<Utc> },
+        /// Right after `welcome`: everyone's status and activity now. A different `boot` than the
+        /// last one means the server restarted: drop what was known before.
+        Roster { boot: Uuid, statuses: Vec<UserStatus>, activities: Vec<ActivityEntry> },
         Pong { nonce: u64 },
         /// Fatal: the server closes the connection after it.
         Error { code: String, message: String },

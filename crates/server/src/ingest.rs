@@ -142,7 +142,7 @@ pub async fn message(
     let conversation = conversation_by_id(w.conn(), conversation_id, None).await?.expect("exists");
     w.append(EventBody::MessageCreated { message, conversation }).await?;
     if inbound && (created || reopened) {
-        routing::route(&mut w, &state.online.users(), conversation_id, body, reopened).await?;
+        routing::route(&mut w, &state.presence.users(), conversation_id, body, reopened).await?;
     }
     w.commit().await?;
     if previous == "snoozed" && reopened {

@@ -41,7 +41,7 @@ pub use crate::clock::{Clock, ManualClock};
 use crate::devices::Devices;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::presence::Online;
+use crate::presence::Presence;
 use crate::store::Store;
 
 /// How many frames a WebSocket connection may fall behind before it is told to catch up from the log.
@@ -84,8 +84,8 @@ pub struct AppInner {
     pub metrics: Metrics,
     pub shutdown: watch::Receiver<bool>,
     pub clock: Clock,
-    /// Users with a live connection.
-    pub online: Online,
+    /// Who is online, away or offline, and doing what where.
+    pub presence: Presence,
     /// Wakes the task that hands out queued conversations.
     pub routing: routing::Kick,
     /// Wakes the task that ends snoozes.
@@ -138,7 +138,7 @@ impl ServerHandle {
 
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let hub = Hub::new(HUB_CAPACITY);
-    let store = Store::open(&config.data_dir, hub).await?;
+    let store = Store::open(&config.data_dir, hub.clone()).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
@@ -148,7 +148,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         metrics: Metrics::default(),
         shutdown: shutdown_rx.clone(),
         clock: config.clock.clone(),
-        online: Online::default(),
+        presence: Presence::new(hub.clone(), config.clock.clone()),
         routing: routing::Kick::default(),
         snooze: snooze::Alarm::default(),
     }));
@@ -156,7 +156,11 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     if let Some((email, password)) = &config.bootstrap_admin {
         users::bootstrap_admin(&state, email, password).await?;
     }
-    let mut background = vec![tokio::spawn(routing::run(state.clone())), tokio::spawn(snooze::run(state.clone()))];
+    let mut background = vec![
+        tokio::spawn(routing::run(state.clone())),
+        tokio::spawn(snooze::run(state.clone())),
+        tokio::spawn(presence::run(state.clone())),
+    ];
     if config.demo {
         background.push(demo::seed(&state).await?);
     }

@@ -1,67 +1,282 @@
-//! Who is online: users with at least one live WebSocket connection. Routing hands conversations
-//! only to online agents, and a user coming online lets a team's backlog drain to them.
+//! Presence, kept in memory and never stored: each user's status (online, away, offline) and what
+//! each connection is doing (viewing a conversation, composing a reply or a note).
+//!
+//! - A user is **online** with at least one connection that is not away, **away** when every
+//!   connection says so, and **offline** only after a grace period with no connection at all (a
+//!   laptop changing networks does not flap). The grace timer runs on the server's [`Clock`].
+//! - Composing lapses after [`TYPING_TTL_SECS`] unless renewed; viewing lasts while the
+//!   connection does. A closing connection clears what it was doing.
+//! - Every change is fanned out through the hub; a new connection gets the whole roster with this
+//!   process's `boot` id, so a client that sees a new one drops what it knew before a restart.
+//! - Routing hands work only to **online** users (those in the grace period count).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use chrono::{DateTime, Duration, Utc};
+use handoff_proto::{Activity, ActivityEntry, PresenceStatus, ServerFrame, UserStatus, TYPING_TTL_SECS};
+use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
+use crate::clock::Clock;
+use crate::hub::Hub;
+use crate::AppState;
+
+/// How long a user with no connection still counts as online.
+pub const OFFLINE_GRACE_SECS: i64 = 30;
+
 #[derive(Clone)]
-pub struct Online {
-    connections: Arc<Mutex<HashMap<Uuid, usize>>>,
-    /// Bumped whenever someone comes online or goes offline.
-    generation: Arc<watch::Sender<u64>>,
+pub struct Presence {
+    inner: Arc<Inner>,
 }
 
-impl Default for Online {
-    fn default() -> Self {
-        Online { connections: Arc::default(), generation: Arc::new(watch::Sender::new(0)) }
-    }
+struct Inner {
+    state: Mutex<State>,
+    /// Bumped whenever a status or a connection count changes.
+    generation: watch::Sender<u64>,
+    /// Poked when a grace deadline is set.
+    alarm: Notify,
+    boot: Uuid,
+    hub: Hub,
+    clock: Clock,
 }
 
-/// Keeps its user online while it lives.
-pub struct OnlineGuard {
-    online: Online,
+#[derive(Default)]
+struct State {
+    next_conn: u64,
+    users: HashMap<Uuid, UserState>,
+    conns: HashMap<u64, Conn>,
+}
+
+struct UserState {
+    conns: usize,
+    status: PresenceStatus,
+    since: DateTime<Utc>,
+    /// Set while the user has no connection: when the grace period ends.
+    offline_at: Option<DateTime<Utc>>,
+}
+
+struct Conn {
     user: Uuid,
+    away: bool,
+    activity: Option<ActivityEntry>,
 }
 
-impl Online {
-    /// Counts a new connection; the second value says whether the user just came online.
-    pub fn connect(&self, user: Uuid) -> (OnlineGuard, bool) {
-        let mut map = self.connections.lock().unwrap_or_else(|p| p.into_inner());
-        let count = map.entry(user).or_insert(0);
-        *count += 1;
-        let came = *count == 1;
-        if came {
-            self.generation.send_modify(|g| *g += 1);
+/// One connection's presence; dropping it is the connection closing.
+pub struct ConnGuard {
+    presence: Presence,
+    id: u64,
+}
+
+impl Presence {
+    pub fn new(hub: Hub, clock: Clock) -> Presence {
+        Presence {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                generation: watch::Sender::new(0),
+                alarm: Notify::new(),
+                boot: Uuid::new_v4(),
+                hub,
+                clock,
+            }),
         }
-        (OnlineGuard { online: self.clone(), user }, came)
     }
 
-    /// Changes whenever someone comes online or goes offline.
-    pub fn watch(&self) -> watch::Receiver<u64> {
-        self.generation.subscribe()
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Identifies this server process: a restart gives a new one.
+    pub fn boot(&self) -> Uuid {
+        self.inner.boot
+    }
+
+    /// Sets a user's status, telling everyone when it changed. Returns whether it changed.
+    fn set(&self, state: &mut State, user: Uuid, status: PresenceStatus) -> bool {
+        let now = self.inner.clock.now();
+        let entry = state.users.entry(user).or_insert(UserState {
+            conns: 0,
+            status: PresenceStatus::Offline,
+            since: now,
+            offline_at: None,
+        });
+        if entry.status == status {
+            return false;
+        }
+        entry.status = status;
+        entry.since = now;
+        self.inner.hub.publish_presence(&ServerFrame::Status { user_id: user, status, at: now });
+        self.inner.generation.send_modify(|g| *g += 1);
+        true
+    }
+
+    /// The status a connected user has: away only when every connection is.
+    fn connected_status(state: &State, user: Uuid) -> PresenceStatus {
+        let mut conns = state.conns.values().filter(|c| c.user == user);
+        if conns.all(|c| c.away) {
+            PresenceStatus::Away
+        } else {
+            PresenceStatus::Online
+        }
+    }
+
+    /// Counts a new connection. The second value says whether the user just became online.
+    pub fn connect(&self, user: Uuid) -> (ConnGuard, bool) {
+        let mut state = self.lock();
+        state.next_conn += 1;
+        let id = state.next_conn;
+        state.conns.insert(id, Conn { user, away: false, activity: None });
+        let came = self.set(&mut state, user, PresenceStatus::Online);
+        let entry = state.users.get_mut(&user).expect("set above");
+        entry.conns += 1;
+        entry.offline_at = None;
+        self.inner.generation.send_modify(|g| *g += 1);
+        (ConnGuard { presence: self.clone(), id }, came)
+    }
+
+    /// A connection says it is away or back. Returns whether its user just became online.
+    pub fn set_status(&self, conn: &ConnGuard, status: PresenceStatus) -> bool {
+        let mut state = self.lock();
+        let Some(c) = state.conns.get_mut(&conn.id) else { return false };
+        c.away = status != PresenceStatus::Online;
+        let user = c.user;
+        let status = Self::connected_status(&state, user);
+        self.set(&mut state, user, status) && status == PresenceStatus::Online
+    }
+
+    /// What a connection is doing now; fanned out to everyone.
+    pub fn activity(&self, conn: &ConnGuard, conversation_id: Option<Uuid>, activity: Activity) {
+        let now = self.inner.clock.now();
+        let mut state = self.lock();
+        let Some(c) = state.conns.get_mut(&conn.id) else { return };
+        let expires_at = matches!(activity, Activity::ComposingReply | Activity::ComposingNote)
+            .then(|| now + Duration::seconds(TYPING_TTL_SECS));
+        // Leaving a conversation for another clears what this connection did in the first.
+        if let Some(previous) = c.activity.take() {
+            if Some(previous.conversation_id) != conversation_id {
+                self.inner.hub.publish_presence(&ServerFrame::Presence {
+                    user_id: c.user,
+                    conversation_id: Some(previous.conversation_id),
+                    activity: Activity::Idle,
+                    at: now,
+                    expires_at: None,
+                });
+            }
+        }
+        if let (Some(id), false) = (conversation_id, activity == Activity::Idle) {
+            c.activity = Some(ActivityEntry { user_id: c.user, conversation_id: id, activity, at: now, expires_at });
+        }
+        let frame = ServerFrame::Presence { user_id: c.user, conversation_id, activity, at: now, expires_at };
+        self.inner.hub.publish_presence(&frame);
+    }
+
+    fn disconnect(&self, id: u64) {
+        let now = self.inner.clock.now();
+        let mut state = self.lock();
+        let Some(conn) = state.conns.remove(&id) else { return };
+        if let Some(a) = conn.activity {
+            self.inner.hub.publish_presence(&ServerFrame::Presence {
+                user_id: conn.user,
+                conversation_id: Some(a.conversation_id),
+                activity: Activity::Idle,
+                at: now,
+                expires_at: None,
+            });
+        }
+        let Some(user) = state.users.get_mut(&conn.user) else { return };
+        user.conns -= 1;
+        self.inner.generation.send_modify(|g| *g += 1);
+        if user.conns == 0 {
+            // Offline only when the grace period passes without a new connection.
+            user.offline_at = Some(now + Duration::seconds(OFFLINE_GRACE_SECS));
+            self.inner.alarm.notify_one();
+        } else {
+            let status = Self::connected_status(&state, conn.user);
+            self.set(&mut state, conn.user, status);
+        }
+    }
+
+    /// Everyone's status (offline users are left out) and every live activity.
+    pub fn roster(&self) -> (Vec<UserStatus>, Vec<ActivityEntry>) {
+        let now = self.inner.clock.now();
+        let state = self.lock();
+        let statuses = state
+            .users
+            .iter()
+            .filter(|(_, u)| u.status != PresenceStatus::Offline)
+            .map(|(id, u)| UserStatus { user_id: *id, status: u.status, since: u.since })
+            .collect();
+        let activities = state
+            .conns
+            .values()
+            .filter_map(|c| c.activity.clone())
+            .filter(|a| a.expires_at.is_none_or(|t| t > now))
+            .collect();
+        (statuses, activities)
+    }
+
+    /// A user's status now.
+    pub fn status(&self, user: Uuid) -> PresenceStatus {
+        self.lock().users.get(&user).map(|u| u.status).unwrap_or(PresenceStatus::Offline)
+    }
+
+    /// Users routing may give work to: online (including those in the grace period).
+    pub fn users(&self) -> HashSet<Uuid> {
+        let state = self.lock();
+        state.users.iter().filter(|(_, u)| u.status == PresenceStatus::Online).map(|(id, _)| *id).collect()
+    }
+
+    /// How many live connections a user has.
+    pub fn connections(&self, user: Uuid) -> usize {
+        self.lock().users.get(&user).map(|u| u.conns).unwrap_or(0)
     }
 
     pub fn is_online(&self, user: Uuid) -> bool {
-        self.connections.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&user)
+        self.status(user) == PresenceStatus::Online
     }
 
-    pub fn users(&self) -> HashSet<Uuid> {
-        self.connections.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
+    /// Changes whenever a status or a connection count changes.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.inner.generation.subscribe()
+    }
+
+    /// Marks offline everyone whose grace period has passed; returns the next deadline.
+    fn expire(&self) -> Option<DateTime<Utc>> {
+        let now = self.inner.clock.now();
+        let mut state = self.lock();
+        let due: Vec<Uuid> = state
+            .users
+            .iter()
+            .filter(|(_, u)| u.conns == 0 && u.offline_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for user in due {
+            state.users.get_mut(&user).expect("listed").offline_at = None;
+            self.set(&mut state, user, PresenceStatus::Offline);
+        }
+        state.users.values().filter_map(|u| u.offline_at).min()
     }
 }
 
-impl Drop for OnlineGuard {
+impl Drop for ConnGuard {
     fn drop(&mut self) {
-        let mut map = self.online.connections.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = map.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&self.user);
-                self.online.generation.send_modify(|g| *g += 1);
+        self.presence.disconnect(self.id);
+    }
+}
+
+/// The background task that ends grace periods.
+pub async fn run(state: AppState) {
+    let presence = state.presence.clone();
+    loop {
+        let notified = presence.inner.alarm.notified();
+        match presence.expire() {
+            Some(next) => {
+                tokio::select! {
+                    _ = presence.inner.clock.sleep_until(next) => {}
+                    _ = notified => {}
+                }
             }
+            None => notified.await,
         }
     }
 }
@@ -69,19 +284,69 @@ impl Drop for OnlineGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+
+    fn presence() -> (Presence, ManualClock) {
+        let clock = ManualClock::new(Utc::now());
+        (Presence::new(Hub::new(64), Clock::Manual(clock.clone())), clock)
+    }
 
     #[test]
-    fn a_user_is_online_while_any_connection_lives() {
-        let online = Online::default();
+    fn online_while_any_connection_is_not_away_then_offline_after_the_grace_period() {
+        let (p, clock) = presence();
         let ana = Uuid::now_v7();
-        let (first, came) = online.connect(ana);
+        let (phone, came) = p.connect(ana);
         assert!(came);
-        let (second, came) = online.connect(ana);
+        let (laptop, came) = p.connect(ana);
         assert!(!came);
-        drop(first);
-        assert!(online.is_online(ana));
-        drop(second);
-        assert!(!online.is_online(ana));
-        assert!(online.users().is_empty());
+        assert!(!p.set_status(&laptop, PresenceStatus::Away));
+        assert_eq!(p.status(ana), PresenceStatus::Online, "the phone is still active");
+        assert!(!p.set_status(&phone, PresenceStatus::Away));
+        assert_eq!(p.status(ana), PresenceStatus::Away);
+        assert!(p.set_status(&phone, PresenceStatus::Online), "back: online again");
+        drop(laptop);
+        assert_eq!(p.status(ana), PresenceStatus::Online, "the phone is still active");
+        drop(phone);
+        assert_eq!(p.status(ana), PresenceStatus::Online, "within the grace period");
+        clock.advance(Duration::seconds(OFFLINE_GRACE_SECS - 1));
+        assert!(p.expire().is_some());
+        assert_eq!(p.status(ana), PresenceStatus::Online);
+        clock.advance(Duration::seconds(1));
+        assert_eq!(p.expire(), None);
+        assert_eq!(p.status(ana), PresenceStatus::Offline);
+        assert!(p.users().is_empty());
+    }
+
+    #[test]
+    fn a_reconnect_within_the_grace_period_never_goes_offline() {
+        let (p, clock) = presence();
+        let ana = Uuid::now_v7();
+        let mut changes = p.watch();
+        drop(p.connect(ana).0);
+        clock.advance(Duration::seconds(10));
+        let (_again, came) = p.connect(ana);
+        assert!(!came);
+        clock.advance(Duration::seconds(OFFLINE_GRACE_SECS));
+        p.expire();
+        assert_eq!(p.status(ana), PresenceStatus::Online);
+        assert_eq!(p.status(ana), PresenceStatus::Online);
+        assert_eq!(*changes.borrow_and_update(), 4, "online, two connects and a disconnect: no offline flap");
+    }
+
+    #[test]
+    fn composing_lapses_and_a_closed_connection_clears_its_activity() {
+        let (p, clock) = presence();
+        let ben = Uuid::now_v7();
+        let conversation = Uuid::now_v7();
+        let (conn, _) = p.connect(ben);
+        p.activity(&conn, Some(conversation), Activity::ComposingReply);
+        assert_eq!(p.roster().1.len(), 1);
+        clock.advance(Duration::seconds(TYPING_TTL_SECS));
+        assert!(p.roster().1.is_empty(), "typing lapsed without a renewal");
+        p.activity(&conn, Some(conversation), Activity::Viewing);
+        clock.advance(Duration::hours(1));
+        assert_eq!(p.roster().1[0].activity, Activity::Viewing, "viewing lasts");
+        drop(conn);
+        assert!(p.roster().1.is_empty());
     }
 }

@@ -346,7 +346,7 @@ pub async fn route(
 
 /// Hands out queued conversations, oldest first, to members with room. Returns how many.
 pub async fn drain(state: &AppState) -> DbResult<usize> {
-    let online = state.online.users();
+    let online = state.presence.users();
     let mut w = state.store.begin().await?;
     let queued: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, team_id FROM conversations \

@@ -23,7 +23,7 @@ impl Alarm {
 /// Opens every snoozed conversation that is due. Returns how many woke.
 pub async fn wake_due(state: &AppState) -> DbResult<usize> {
     let now = store::ts(state.clock.now());
-    let online = state.online.users();
+    let online = state.presence.users();
     let mut w = state.store.begin().await?;
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM conversations WHERE status = 'snoozed' AND snooze_until <= ? ORDER BY snooze_until, id",

@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use crate::auth::{user_for_token_hash, Actor};
 use crate::hub::HubMsg;
-use crate::{audit, ops, store, AppState};
+use crate::presence::ConnGuard;
+use crate::{audit, ops, AppState};
 
 /// Events per replay page.
 const REPLAY_PAGE: i64 = 1000;
@@ -79,7 +80,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     };
 
     // Online from before the welcome: once a client knows it is connected, routing knows it too.
-    let (_online, came_online) = state.online.connect(actor.id());
+    let (presence, came_online) = state.presence.connect(actor.id());
     if came_online {
         state.routing.kick(); // a team's backlog may drain to them
     }
@@ -92,6 +93,8 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
         user: actor.user.clone(),
     };
     send(&mut socket, &welcome).await?;
+    let (statuses, activities) = state.presence.roster();
+    send(&mut socket, &ServerFrame::Roster { boot: state.presence.boot(), statuses, activities }).await?;
     let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
     let mut viewing = None;
 
@@ -120,7 +123,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
             frame = next_frame(&mut socket) => match frame {
                 None => return Ok(()),
                 Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
-                Some(Ok(frame)) => handle(&state, &actor, &mut socket, &mut viewing, frame).await?,
+                Some(Ok(frame)) => handle(&state, &actor, &presence, &mut socket, &mut viewing, frame).await?,
             },
             _ = recheck.tick() => {
                 let mut conn = state.store.reader().await?;
@@ -157,6 +160,7 @@ async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq
 async fn handle(
     state: &AppState,
     actor: &Actor,
+    presence: &ConnGuard,
     socket: &mut WebSocket,
     viewing: &mut Option<Uuid>,
     frame: ClientFrame,
@@ -174,12 +178,13 @@ async fn handle(
                     audit::viewed(state, actor, id).await?;
                 }
             }
-            state.store.hub().publish_presence(&ServerFrame::Presence {
-                user_id: actor.id(),
-                conversation_id,
-                activity,
-                at: store::now(),
-            });
+            state.presence.activity(presence, conversation_id, activity);
+            Ok(())
+        }
+        ClientFrame::Status { status } => {
+            if state.presence.set_status(presence, status) {
+                state.routing.kick();
+            }
             Ok(())
         }
         ClientFrame::Mutate { mutation_id, op } => {

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::Json as AxumJson;
 use handoff_proto::{
     AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreatedApiKey,
-    ErrorBody, Page, PatchTeamRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, TeamMembersRequest,
+    ErrorBody, Page, PatchTeamRequest, PresenceStatus, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team,
+    TeamMembersRequest,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -198,11 +199,13 @@ pub async fn agents(State(state): State<AppState>, _actor: Actor) -> ApiResult<A
     )
     .fetch_all(&mut *conn)
     .await?;
-    let online = state.online.users();
     let items = rows
         .into_iter()
         .filter_map(|(id, open)| Uuid::parse_str(&id).ok().map(|user_id| (user_id, open)))
-        .map(|(user_id, open)| AgentLoad { user_id, online: online.contains(&user_id), open })
+        .map(|(user_id, open)| {
+            let status = state.presence.status(user_id);
+            AgentLoad { user_id, online: status == PresenceStatus::Online, status, open }
+        })
         .collect();
     Ok(AxumJson(Page { items, next_cursor: None }))
 }
