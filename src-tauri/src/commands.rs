@@ -1,6 +1,7 @@
 //! The commands the UI calls. Each is a line or two into handoff-core.
 
 use chrono::{DateTime, Utc};
+use handoff_core::presence::PresenceView;
 use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread, ViewCounts};
 use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Team, User};
 use serde::Serialize;
@@ -211,4 +212,18 @@ pub async fn mark_read(core: State<'_, AppCore>, conversation_id: Uuid) -> Resul
 #[specta::specta]
 pub fn set_presence(core: State<'_, AppCore>, conversation_id: Option<Uuid>, activity: Activity) {
     core.client.set_presence(conversation_id, activity);
+}
+
+/// I am away (idle, or the app in the background), or back.
+#[tauri::command]
+#[specta::specta]
+pub fn set_away(core: State<'_, AppCore>, away: bool) {
+    core.client.set_away(away);
+}
+
+/// Everyone's status and who is viewing or writing where (nothing while offline).
+#[tauri::command]
+#[specta::specta]
+pub fn presence(core: State<'_, AppCore>) -> PresenceView {
+    core.client.presence()
 }

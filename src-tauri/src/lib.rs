@@ -48,6 +48,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::set_status,
             commands::mark_read,
             commands::set_presence,
+            commands::set_away,
+            commands::presence,
             admin::dashboard,
             admin::agents,
             admin::create_user,

@@ -1,5 +1,6 @@
 // The walking skeleton, end to end, in the real app: sign in, see a customer message arrive
 // without reloading, claim it, reply, and find the reply in the simulator's sent list.
+import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -16,6 +17,7 @@ let server;
 let driver;
 let admin;
 let device;
+let ben;
 
 before(async () => {
   const tmp = mkdtempSync(join(tmpdir(), "handoff-e2e-"));
@@ -26,6 +28,7 @@ before(async () => {
   const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@e2e.local", password: PASSWORD });
   admin = api(server.url, token);
   await admin("POST", "/api/v1/users", { email: "ana@e2e.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
+  ben = await admin("POST", "/api/v1/users", { email: "ben@e2e.local", name: "Ben Ortiz", password: PASSWORD, role: "agent" });
   device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
   await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
   driver = new Driver(root);
@@ -113,8 +116,35 @@ test("sign in, see a message arrive live, claim it, reply, and the simulator sen
   assert.equal(after.items.length, 1, "the note reached WhatsApp");
 }));
 
+test("a scripted teammate starts typing in the open conversation and the app shows it within 1 s", withScreenshot("typing", async () => {
+  const conversations = await admin("GET", "/api/v1/conversations");
+  const lena = conversations.items.find((c) => c.contact.name === "Lena Hoffmann");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread open");
+  const agent = spawn(resolve(root, "target/debug/scripted-agent"), [server.url, "ben@e2e.local", PASSWORD, lena.id], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  try {
+    const typingAt = await new Promise((res, rej) => {
+      let out = "";
+      agent.stdout.on("data", (d) => {
+        out += d;
+        const m = out.match(/typing (\d+)/);
+        if (m) res(Number(m[1]));
+      });
+      agent.on("exit", (code) => rej(new Error(`scripted agent exited with ${code}: ${out}`)));
+    });
+    await waitFor(async () => (await driver.innerText(".collision"))?.includes("Ben Ortiz is typing a reply…"), "the typing line", 5000);
+    const shownAfter = Date.now() - typingAt;
+    console.log(`typing shown ${shownAfter} ms after the teammate started`);
+    assert.ok(shownAfter < 1000, `typing took ${shownAfter} ms to show`);
+    await driver.screenshot("05-typing");
+  } finally {
+    agent.stdin.end();
+  }
+  await waitFor(async () => !(await driver.innerText(".collision"))?.includes("typing"), "the typing line gone after Ben left");
+}));
+
 test("escalate with an @mention: a scripted teammate finds it in the team queue with the note on top", withScreenshot("escalate", async () => {
-  const ben = await admin("POST", "/api/v1/users", { email: "ben@e2e.local", name: "Ben Ortiz", password: PASSWORD, role: "agent" });
   const billing = await admin("POST", "/api/v1/teams", { name: "Billing", first_response_secs: 1800, resolution_secs: 86400 });
   await admin("PUT", `/api/v1/teams/${billing.id}/members`, { user_ids: [ben.id] });
   // The team shows up in the rail without a reload.
@@ -122,6 +152,7 @@ test("escalate with an @mention: a scripted teammate finds it in the team queue 
 
   // Lena's conversation is the one Ana claimed in the first test.
   await driver.click("[data-view=mine]");
+  await waitFor(async () => (await driver.innerText("[data-testid=conversation-row] .name")) === "Lena Hoffmann", "Lena in Mine");
   await driver.click("[data-testid=conversation-row] button");
   await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread");
 
@@ -129,7 +160,7 @@ test("escalate with an @mention: a scripted teammate finds it in the team queue 
   await waitFor(() => driver.find("[data-testid=escalate-note]"), "the escalate dialog");
   await driver.type("[data-testid=escalate-note]", "@b");
   await waitFor(async () => (await driver.innerText(".suggestions"))?.includes("Ben Ortiz"), "the mention suggestion");
-  await driver.screenshot("05-mention");
+  await driver.screenshot("06-mention");
   await driver.click(".suggestions button");
   await driver.type("[data-testid=escalate-note]", "double charge on 3 Nov, please refund one.");
   const note = "@ben double charge on 3 Nov, please refund one.";
@@ -137,10 +168,11 @@ test("escalate with an @mention: a scripted teammate finds it in the team queue 
   await driver.click("[data-testid=escalate-submit]");
 
   await driver.click("[data-view=team][data-team=Billing]");
+  await waitFor(async () => (await driver.innerText("[data-testid=conversation-row] .name")) === "Lena Hoffmann", "Lena in Billing's queue");
   await driver.click("[data-testid=conversation-row] button");
   await waitFor(async () => (await driver.innerText("[data-testid=escalation-note] .body")) === note, "the note pinned on top");
   assert.equal(await driver.innerText("[data-testid=team]"), "Billing");
-  await driver.screenshot("06-escalated");
+  await driver.screenshot("07-escalated");
 
   // Ben, scripted over the public API, finds it unowned in Billing's queue with the note.
   const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "ben@e2e.local", password: PASSWORD });
@@ -175,7 +207,7 @@ test("an Admin sees the dashboard and tries a routing rule", withScreenshot("adm
   await waitFor(async () => (await driver.innerText("[data-testid=tile-open]")) === "3", "three open conversations");
   await waitFor(async () => (await driver.innerText("[data-testid=at-risk]"))?.includes("Lena Hoffmann"), "Lena's SLA clock");
   await waitFor(async () => (await driver.findAll("[data-testid=dashboard] canvas")).length === 3, "three charts");
-  await driver.screenshot("07-dashboard");
+  await driver.screenshot("08-dashboard");
 
   await driver.click("[data-screen=admin]");
   await driver.click("[data-tab=rules]");
@@ -183,5 +215,5 @@ test("an Admin sees the dashboard and tries a routing rule", withScreenshot("adm
   await driver.typeOver("[data-testid=try-body]", "I would like a REFUND please");
   await driver.click("[data-testid=try-form] button[type=submit]");
   await waitFor(async () => (await driver.innerText("[data-testid=rule-verdict]"))?.includes("“Refunds” matches"), "the verdict");
-  await driver.screenshot("08-rules");
+  await driver.screenshot("09-rules");
 }));

@@ -37,6 +37,10 @@ export const commands = {
 	setStatus: (conversationId: string, status: ConversationStatus) => typedError<string, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
 	markRead: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	setPresence: (conversationId: string | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
+	/**  I am away (idle, or the app in the background), or back. */
+	setAway: (away: boolean) => __TAURI_INVOKE<void>("set_away", { away }),
+	/**  Everyone's status and who is viewing or writing where (nothing while offline). */
+	presence: () => __TAURI_INVOKE<PresenceView_Serialize>("presence"),
 	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
 	/**  Agents with presence and open load (needs the server). */
 	agents: () => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents")),
@@ -65,6 +69,29 @@ export const events = {
 
 /* Types */
 export type Activity = "viewing" | "composing_reply" | "composing_note" | "idle";
+
+/**  Someone viewing or writing in a conversation now. */
+export type ActivityEntry = ActivityEntry_Serialize | ActivityEntry_Deserialize;
+
+/**  Someone viewing or writing in a conversation now. */
+export type ActivityEntry_Deserialize = {
+	user_id: string,
+	conversation_id: string,
+	activity: Activity,
+	at: string,
+	/**  When it lapses unless renewed (composing); `None` while the connection lasts (viewing). */
+	expires_at?: string | null,
+};
+
+/**  Someone viewing or writing in a conversation now. */
+export type ActivityEntry_Serialize = {
+	user_id: string,
+	conversation_id: string,
+	activity: Activity,
+	at: string,
+	/**  When it lapses unless renewed (composing); `None` while the connection lasts (viewing). */
+	expires_at: string | null,
+};
 
 /**  An agent as the assign menu and the dashboard show them: online now, and their load. */
 export type AgentLoad = AgentLoad_Serialize | AgentLoad_Deserialize;
@@ -652,6 +679,25 @@ export type PresenceStatus =
 /**  No connection for longer than the grace period. */
 "offline";
 
+/**  Everyone's presence as known now. */
+export type PresenceView = PresenceView_Serialize | PresenceView_Deserialize;
+
+/**  Everyone's presence as known now. */
+export type PresenceView_Deserialize = {
+	/**  Users online or away (anyone missing is offline or unknown). */
+	statuses: UserStatus[],
+	/**  Live activities, newest first. */
+	activities: ActivityEntry_Deserialize[],
+};
+
+/**  Everyone's presence as known now. */
+export type PresenceView_Serialize = {
+	/**  Users online or away (anyone missing is offline or unknown). */
+	statuses: UserStatus[],
+	/**  Live activities, newest first. */
+	activities: ActivityEntry_Serialize[],
+};
+
 /**  What a user may do. Enforced by the server on every route and WebSocket frame. */
 export type Role = "admin" | "agent" | "viewer";
 
@@ -866,6 +912,12 @@ export type User = User_Serialize | User_Deserialize;
 export type UserKind = "person" | 
 /**  The identity of an API key: it authors what the key does; nobody signs in as it. */
 "api_key";
+
+export type UserStatus = {
+	user_id: string,
+	status: PresenceStatus,
+	since: string,
+};
 
 export type User_Deserialize = {
 	id: string,

@@ -11,6 +11,8 @@ export type {
   Delivery,
   Device,
   InboxView,
+  PresenceStatus,
+  UserStatus,
   Role,
   SlaKind,
   ViewCounts,
@@ -23,6 +25,7 @@ export type Change = B.Change_Serialize;
 export type Conversation = B.Conversation_Serialize;
 export type ConversationChange = B.ConversationChange_Serialize;
 export type Dashboard = B.Dashboard_Serialize;
+export type PresenceView = B.PresenceView_Serialize;
 export type RoutingRule = B.RoutingRule_Serialize;
 export type SessionInfo = B.SessionInfo_Serialize;
 export type RuleMatch = B.RuleMatch_Deserialize;
