@@ -14,6 +14,8 @@ APT_PACKAGES=(
   build-essential pkg-config file curl ca-certificates git
   # The real-window E2E test: a virtual display, WebKit's WebDriver, a private session bus
   xvfb xauth webkit2gtk-driver dbus-x11 fonts-dejavu-core
+  # Native notifications checked against a real notification server
+  dunst
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -33,6 +33,14 @@ if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
   git diff --exit-code -- ui/src/bindings.ts
 fi
 
+step "native notifications: each kind reaches a real notification server; none waits without one"
+bash tests/notify-capture.sh target/debug/notify-check -- \
+  "Assigned to you: Lena Hoffmann" "Ben Ortiz is typing a reply to Lena Hoffmann" \
+  "Ben Ortiz mentioned you: Lena Hoffmann" "New message from Lena Hoffmann" "Waiting 12 min, unclaimed: Lena Hoffmann"
+# No notification server on the bus: every call fails at once instead of blocking (exit 1, not a timeout).
+rc=0; timeout 20 dbus-run-session -- target/debug/notify-check >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || { echo "notify-check without a notification server: exit $rc (expected 1, quickly)"; exit 1; }
+
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \

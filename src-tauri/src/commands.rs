@@ -1,6 +1,7 @@
 //! The commands the UI calls. Each is a line or two into handoff-core.
 
 use chrono::{DateTime, Utc};
+use handoff_core::notifications::NotificationSettings;
 use handoff_core::presence::PresenceView;
 use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread, ViewCounts};
 use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Team, User};
@@ -226,4 +227,19 @@ pub fn set_away(core: State<'_, AppCore>, away: bool) {
 #[specta::specta]
 pub fn presence(core: State<'_, AppCore>) -> PresenceView {
     core.client.presence()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn notification_settings(core: State<'_, AppCore>) -> NotificationSettings {
+    core.notifier.settings()
+}
+
+/// Saves the notification settings and applies them at once (the tray's Do not disturb too).
+#[tauri::command]
+#[specta::specta]
+pub fn set_notification_settings(app: tauri::AppHandle, core: State<'_, AppCore>, settings: NotificationSettings) {
+    core.prefs.set_notifications(settings.clone());
+    crate::tray::set_dnd(&app, settings.dnd);
+    core.notifier.set_settings(settings);
 }

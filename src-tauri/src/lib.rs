@@ -4,8 +4,10 @@
 
 mod admin;
 mod commands;
+pub mod notify;
 mod prefs;
 mod secrets;
+mod tray;
 
 use handoff_core::{Change, Client};
 use serde::{Deserialize, Serialize};
@@ -16,10 +18,17 @@ use tauri_specta::Event;
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct CoreEvent(pub Change);
 
+/// The agent clicked a notification (or the tray): show this conversation.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct OpenConversation {
+    pub conversation_id: uuid::Uuid,
+}
+
 /// What the commands share.
 pub struct AppCore {
     pub client: Client,
     pub prefs: prefs::Prefs,
+    pub notifier: handoff_core::notifier::NotifierControl,
 }
 
 /// The typed command and event list; `ui/src/bindings.ts` is generated from it.
@@ -66,8 +75,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             admin::revoke_api_key,
             admin::audit,
             admin::export_audit_csv,
+            commands::notification_settings,
+            commands::set_notification_settings,
         ])
-        .events(tauri_specta::collect_events![CoreEvent])
+        .events(tauri_specta::collect_events![CoreEvent, OpenConversation])
 }
 
 pub fn run() {
@@ -88,8 +99,11 @@ pub fn run() {
             let data_dir = app.path().app_data_dir()?;
             let config_dir = app.path().app_config_dir()?;
             let client = tauri::async_runtime::block_on(Client::open(&data_dir.join("cache.db")))?;
+            let prefs = prefs::Prefs::new(config_dir.join("prefs.json"));
             let handle = app.handle().clone();
+            let tray = tray::create(&handle, prefs.load().notifications.dnd);
             let mut changes = client.subscribe();
+            let forward_client = client.clone();
             tauri::async_runtime::spawn(async move {
                 loop {
                     let change = match changes.recv().await {
@@ -98,16 +112,65 @@ pub fn run() {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Change::Inbox,
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     };
+                    if matches!(change, Change::Inbox) {
+                        tray::update_count(&handle, tray.as_ref(), &forward_client).await;
+                    }
                     if let Err(e) = CoreEvent(change).emit(&handle) {
                         tracing::warn!(error = %e, "event not delivered to the window");
                     }
                 }
             });
-            app.manage(AppCore { client, prefs: prefs::Prefs::new(config_dir.join("prefs.json")) });
+            let (notifier, notifications) = tauri::async_runtime::block_on(async {
+                // The notifier's task runs on the app's runtime.
+                client.notifier(prefs.load().notifications)
+            });
+            tauri::async_runtime::spawn(show_notifications(app.handle().clone(), client.clone(), notifications));
+            app.manage(AppCore { client, prefs, notifier });
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Focused(focused) = event {
+                window.app_handle().state::<AppCore>().notifier.set_focused(*focused);
+            }
         })
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running the Handoff app");
+}
+
+/// Shows what the notifier decides; Open brings the window to the conversation, Claim claims it.
+async fn show_notifications(
+    app: tauri::AppHandle,
+    client: Client,
+    mut notifications: tokio::sync::mpsc::UnboundedReceiver<handoff_core::notifications::Notification>,
+) {
+    while let Some(n) = notifications.recv().await {
+        let (app, client, id) = (app.clone(), client.clone(), n.conversation_id);
+        let on_action = move |action: notify::Action| match action {
+            notify::Action::Open => open_conversation(&app, id),
+            notify::Action::Claim => {
+                tauri::async_runtime::spawn(async move {
+                    if let Err(e) = client.claim(id).await {
+                        tracing::warn!(error = %e, "claim from a notification failed");
+                    }
+                });
+            }
+        };
+        if let Err(e) = notify::show(&n, on_action).await {
+            tracing::warn!(error = %e, summary = %n.summary, "notification not shown");
+        }
+    }
+}
+
+/// Brings the window forward and tells the UI to show a conversation.
+pub fn open_conversation(app: &tauri::AppHandle, conversation_id: uuid::Uuid) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+    if let Err(e) = (OpenConversation { conversation_id }).emit(app) {
+        tracing::warn!(error = %e, "could not open the conversation");
+    }
 }
 
 #[cfg(test)]

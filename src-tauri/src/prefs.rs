@@ -1,4 +1,5 @@
-//! Remembered, non-secret preferences: recent servers and the last one signed in to.
+//! Remembered, non-secret preferences: recent servers, the last one signed in to, and what the
+//! agent wants to be notified about.
 //! A small JSON file in the OS config folder; the token is never written here.
 
 use std::path::PathBuf;
@@ -11,6 +12,8 @@ pub struct Saved {
     pub servers: Vec<String>,
     #[serde(default)]
     pub last_server: Option<String>,
+    #[serde(default)]
+    pub notifications: handoff_core::notifications::NotificationSettings,
 }
 
 pub struct Prefs {
@@ -47,6 +50,12 @@ impl Prefs {
         saved.servers.insert(0, server.to_string());
         saved.servers.truncate(5);
         saved.last_server = Some(server.to_string());
+        self.save(&saved);
+    }
+
+    pub fn set_notifications(&self, settings: handoff_core::notifications::NotificationSettings) {
+        let mut saved = self.load();
+        saved.notifications = settings;
         self.save(&saved);
     }
 

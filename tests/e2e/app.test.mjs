@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor } from "./webdriver.mjs";
+import { Driver, api, startServer, waitFor, watchNotifications } from "./webdriver.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop");
@@ -15,6 +15,7 @@ const PASSWORD = "correct horse battery";
 
 let server;
 let driver;
+let notifications; // what reaches the notification server, as dbus-monitor prints it
 let admin;
 let device;
 let ben;
@@ -31,6 +32,7 @@ before(async () => {
   ben = await admin("POST", "/api/v1/users", { email: "ben@e2e.local", name: "Ben Ortiz", password: PASSWORD, role: "agent" });
   device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
   await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
+  notifications = await watchNotifications(root);
   driver = new Driver(root);
   // A private app-data and config folder: the app's cache and preferences start empty.
   await driver.start(APP, {
@@ -42,6 +44,7 @@ before(async () => {
 });
 
 after(async () => {
+  notifications?.stop();
   await driver?.stop();
   server?.child.kill("SIGTERM");
 });
@@ -142,6 +145,11 @@ test("a scripted teammate starts typing in the open conversation and the app sho
     agent.stdin.end();
   }
   await waitFor(async () => !(await driver.innerText(".collision"))?.includes("typing"), "the typing line gone after Ben left");
+
+  // Ben mentions Ana in a note: the app raises a native notification with the Rust notifier.
+  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "ben@e2e.local", password: PASSWORD });
+  await api(server.url, token)("POST", `/api/v1/conversations/${lena.id}/notes`, { body: "@ana the courier called back" });
+  await waitFor(() => notifications.summaries().includes("Ben Ortiz mentioned you: Lena Hoffmann"), "the native notification");
 }));
 
 test("escalate with an @mention: a scripted teammate finds it in the team queue with the note on top", withScreenshot("escalate", async () => {

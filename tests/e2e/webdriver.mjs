@@ -148,3 +148,31 @@ export class Driver {
     writeFileSync(resolve(this.root, `target/e2e/${name}.png`), Buffer.from(png, "base64"));
   }
 }
+
+/** Starts a notification server (dunst) on the session bus and records every notification's
+ * summary as dbus-monitor sees it. Needs DISPLAY and a session bus (xvfb-run + dbus-run-session). */
+export async function watchNotifications(root) {
+  const dunst = spawn("dunst", ["-conf", "/dev/null"], { stdio: "ignore" });
+  const monitor = spawn("dbus-monitor", ["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  let log = "";
+  monitor.stdout.on("data", (d) => (log += d));
+  await waitFor(() => log.includes("NameLost"), "dbus-monitor ready");
+  return {
+    /** Summaries of the Notify calls so far (the third string argument of each call). */
+    summaries() {
+      const out = [];
+      for (const call of log.split(/^method call /m).slice(1)) {
+        const strings = [...call.matchAll(/^ {3}string "(.*)"$/gm)].map((m) => m[1]);
+        if (strings.length >= 3) out.push(strings[2]);
+      }
+      writeFileSync(resolve(root, "target/e2e/notifications.txt"), out.join("\n") + "\n");
+      return out;
+    },
+    stop() {
+      monitor.kill();
+      dunst.kill();
+    },
+  };
+}

@@ -60,11 +60,15 @@ export const commands = {
 	audit: (filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { filter, cursor })),
 	/**  Writes the audit log (filtered) as CSV into the Downloads folder. */
 	exportAuditCsv: (filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { filter })),
+	notificationSettings: () => __TAURI_INVOKE<NotificationSettings>("notification_settings"),
+	/**  Saves the notification settings and applies them at once (the tray's Do not disturb too). */
+	setNotificationSettings: (settings: NotificationSettings) => __TAURI_INVOKE<void>("set_notification_settings", { settings }),
 };
 
 /** Events */
 export const events = {
 	coreEvent: makeEvent<CoreEvent_Serialize, CoreEvent_Deserialize>("core-event"),
+	openConversation: makeEvent<OpenConversation, OpenConversation>("open-conversation"),
 };
 
 /* Types */
@@ -235,8 +239,12 @@ export type Change_Deserialize =
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Deserialize; body?: string | null } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
-/**  A teammate @mentioned me in a note. */
+/**  A teammate @mentioned me in a note (live, not while catching up). */
 { kind: "mentioned"; conversation_id: string; message_id: string } | 
+/**  A conversation became mine by someone else's hand (`by`: `None` for routing). */
+{ kind: "assigned_to_me"; conversation_id: string; by?: string | null } | 
+/**  The customer wrote in a conversation of mine. */
+{ kind: "customer_message"; conversation_id: string; message_id: string } | 
 /**  Someone came online, went away or went offline. */
 { kind: "status"; user_id: string; status: PresenceStatus } | 
 /**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
@@ -254,8 +262,12 @@ export type Change_Serialize =
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Serialize; body: string | null } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
-/**  A teammate @mentioned me in a note. */
+/**  A teammate @mentioned me in a note (live, not while catching up). */
 { kind: "mentioned"; conversation_id: string; message_id: string } | 
+/**  A conversation became mine by someone else's hand (`by`: `None` for routing). */
+{ kind: "assigned_to_me"; conversation_id: string; by: string | null } | 
+/**  The customer wrote in a conversation of mine. */
+{ kind: "customer_message"; conversation_id: string; message_id: string } | 
 /**  Someone came online, went away or went offline. */
 { kind: "status"; user_id: string; status: PresenceStatus } | 
 /**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
@@ -621,6 +633,24 @@ export type Message_Serialize = {
 	wa_message_id: string | null,
 	/**  The client mutation that created it, so a client can swap its optimistic copy for this one. */
 	mutation_id: string | null,
+};
+
+/**  What the agent wants to be told about (settings of the app). */
+export type NotificationSettings = {
+	assigned: boolean,
+	typing: boolean,
+	mentioned: boolean,
+	customer_message: boolean,
+	unclaimed: boolean,
+	/**  Remind about an unclaimed conversation after it waited this long, and again each time. */
+	unclaimed_after_mins: number,
+	/**  Do not disturb: nothing at all. */
+	dnd: boolean,
+};
+
+/**  The agent clicked a notification (or the tray): show this conversation. */
+export type OpenConversation = {
+	conversation_id: string,
 };
 
 /**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */

@@ -28,8 +28,14 @@ pub struct Touched {
     pub inbox: bool,
     pub directory: bool,
     pub conversations: Vec<Uuid>,
-    /// Notes that mention me: (conversation, message).
+    /// Live news (not replayed while catching up): notes that mention me (conversation, message).
     pub mentions: Vec<(Uuid, Uuid)>,
+    /// Live news: conversations that became mine by someone else's hand (conversation, by whom).
+    pub assigned_to_me: Vec<(Uuid, Option<Uuid>)>,
+    /// Live news: customer messages in my conversations (conversation, message).
+    pub customer_messages: Vec<(Uuid, Uuid)>,
+    /// Whether the event being applied is live (set per event).
+    live: bool,
 }
 
 impl Touched {
@@ -172,6 +178,12 @@ impl Cache {
     /// Applies events in one transaction and moves `last_seq` to the last one.
     /// Events at or below `last_seq` are skipped: applying twice changes nothing.
     pub async fn apply_events(&self, events: &[Event], me: Uuid) -> DbResult<Touched> {
+        self.apply_events_since(events, me, 0).await
+    }
+
+    /// As [`Cache::apply_events`]; events after `live_after` also count as news for notifications
+    /// (the ones before were replayed from the log while catching up).
+    pub async fn apply_events_since(&self, events: &[Event], me: Uuid, live_after: Seq) -> DbResult<Touched> {
         let mut touched = Touched::default();
         let mut tx = self.pool.begin().await?;
         let last: Seq = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_seq'")
@@ -180,6 +192,7 @@ impl Cache {
             .unwrap_or(0);
         let mut head = last;
         for event in events.iter().filter(|e| e.seq > last) {
+            touched.live = event.seq > live_after;
             apply_one(&mut tx, event, me, &mut touched).await?;
             head = head.max(event.seq);
         }
@@ -349,15 +362,27 @@ async fn apply_one(conn: &mut SqliteConnection, event: &Event, me: Uuid, touched
             upsert_conversation(conn, conversation).await?;
             touched.inbox = true;
             touched.conversation(conversation.id);
+            if touched.live && message.kind == MessageKind::Inbound && conversation.assignee_id == Some(me) {
+                touched.customer_messages.push((conversation.id, message.id));
+            }
         }
         EventBody::MessageUpdated { message } => {
             upsert_message(conn, message).await?;
             touched.conversation(message.conversation_id);
         }
-        EventBody::ConversationUpdated { conversation, .. } => {
+        EventBody::ConversationUpdated { conversation, actor_id, .. } => {
+            let before: Option<Option<String>> =
+                sqlx::query_scalar("SELECT assignee_id FROM conversations WHERE id = ?")
+                    .bind(conversation.id.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let was_mine = before.flatten() == Some(me.to_string());
             upsert_conversation(conn, conversation).await?;
             touched.inbox = true;
             touched.conversation(conversation.id);
+            if touched.live && conversation.assignee_id == Some(me) && !was_mine && *actor_id != Some(me) {
+                touched.assigned_to_me.push((conversation.id, *actor_id));
+            }
         }
         EventBody::ConversationRead { conversation_id, user_id, read_at } => {
             if *user_id == me {
@@ -430,7 +455,8 @@ async fn apply_one(conn: &mut SqliteConnection, event: &Event, me: Uuid, touched
                 .bind(ts(event.at))
                 .execute(&mut *conn)
                 .await?;
-                if new.rows_affected() == 1 {
+                touched.inbox = true; // the Mentions view's count
+                if new.rows_affected() == 1 && touched.live {
                     touched.mentions.push((*conversation_id, *message_id));
                 }
             }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod cache;
 pub mod dashboard;
 pub mod notifications;
+pub mod notifier;
 pub mod outbox;
 pub mod presence;
 mod rest;
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     pub presence: Mutex<Option<PresenceTx>>,
     /// Everyone's presence, as the server last said.
     pub board: Mutex<presence::Board>,
+    /// The conversation this agent has on screen (as last told with `set_presence`).
+    pub viewing: Mutex<Option<Uuid>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -92,6 +95,7 @@ impl Client {
             wake: Notify::new(),
             presence: Mutex::new(None),
             board: Mutex::new(presence::Board::default()),
+            viewing: Mutex::new(None),
             task: Mutex::new(None),
         });
         Ok(Client { inner })
@@ -356,7 +360,14 @@ impl Client {
 
     /// Tells the team what I am doing (viewing, typing). Ephemeral: told again after a reconnect.
     pub fn set_presence(&self, conversation_id: Option<Uuid>, activity: Activity) {
+        *self.inner.viewing.lock().unwrap_or_else(|p| p.into_inner()) =
+            conversation_id.filter(|_| activity != Activity::Idle);
         self.tell(Outgoing::Activity(conversation_id, activity));
+    }
+
+    /// The conversation on screen, if any.
+    pub fn viewing(&self) -> Option<Uuid> {
+        *self.inner.viewing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// I am away (idle, or the app is in the background), or back.

@@ -311,7 +311,9 @@ async fn handle(
 }
 
 async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64, head_seq: i64) -> Result<(), String> {
-    let touched: Touched = inner.cache.apply_events(batch, session.user.id).await.map_err(|e| e.to_string())?;
+    // Events up to the head at connection time were replayed: news only after it.
+    let touched: Touched =
+        inner.cache.apply_events_since(batch, session.user.id, head_seq).await.map_err(|e| e.to_string())?;
     let last = batch.last().map(|e| e.seq).unwrap_or(start_seq);
     let catching_up = matches!(*inner.state.borrow(), ConnectionState::CatchingUp { .. });
     if catching_up {
@@ -329,6 +331,12 @@ async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64
     }
     for (conversation_id, message_id) in touched.mentions {
         inner.emit(Change::Mentioned { conversation_id, message_id });
+    }
+    for (conversation_id, by) in touched.assigned_to_me {
+        inner.emit(Change::AssignedToMe { conversation_id, by });
+    }
+    for (conversation_id, message_id) in touched.customer_messages {
+        inner.emit(Change::CustomerMessage { conversation_id, message_id });
     }
     for conversation_id in touched.conversations {
         inner.emit(Change::Conversation { conversation_id });

@@ -96,8 +96,12 @@ view! {
         Rejected { mutation_id: Uuid, conversation_id: Uuid, op: String, error: ErrorDetail, body: Option<String> },
         /// Users or devices changed.
         Directory,
-        /// A teammate @mentioned me in a note.
+        /// A teammate @mentioned me in a note (live, not while catching up).
         Mentioned { conversation_id: Uuid, message_id: Uuid },
+        /// A conversation became mine by someone else's hand (`by`: `None` for routing).
+        AssignedToMe { conversation_id: Uuid, by: Option<Uuid> },
+        /// The customer wrote in a conversation of mine.
+        CustomerMessage { conversation_id: Uuid, message_id: Uuid },
         /// Someone came online, went away or went offline.
         Status { user_id: Uuid, status: handoff_proto::PresenceStatus },
         /// Everyone's presence was replaced (a new connection's roster, or the connection dropped).

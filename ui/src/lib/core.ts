@@ -34,3 +34,8 @@ export function messageOf(e: unknown): string {
 export function onChange(handler: (change: Change) => void): Promise<() => void> {
   return events.coreEvent.listen((e) => handler(e.payload));
 }
+
+/** Subscribes to "show this conversation" (a notification or the tray was clicked). */
+export function onOpenConversation(handler: (conversationId: string) => void): Promise<() => void> {
+  return events.openConversation.listen((e) => handler(e.payload.conversation_id));
+}

@@ -1,0 +1,64 @@
+//! Shows, through the app's own notification code, one notification of each kind the policy
+//! makes, and prints each summary as it is shown. `tests/notify-capture.sh` runs it against a real
+//! notification server and checks what arrived. Exits 1 if any could not be shown.
+
+use chrono::{Duration, Utc};
+use handoff_core::notifications::{Context, Happened, Notification, Policy};
+use handoff_proto::{Contact, Conversation, ConversationStatus};
+use uuid::Uuid;
+
+fn conversation(assignee: Option<Uuid>) -> Conversation {
+    let now = Utc::now();
+    Conversation {
+        id: Uuid::now_v7(),
+        device_id: Uuid::nil(),
+        contact: Contact { id: Uuid::nil(), name: Some("Lena Hoffmann".into()), phone: "+4915112345678".into() },
+        status: ConversationStatus::Open,
+        assignee_id: assignee,
+        team_id: None,
+        version: 1,
+        last_message_at: now - Duration::minutes(12),
+        last_message_preview: "Where is my order?".into(),
+        unread_count: 1,
+        assigned_at: None,
+        labels: vec![],
+        snooze_until: None,
+        opened_at: Some(now - Duration::minutes(12)),
+        first_response_at: None,
+        first_response_due_at: None,
+        resolution_due_at: None,
+        resolved_at: None,
+        escalation_note_id: None,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let me = Uuid::now_v7();
+    let mine = conversation(Some(me));
+    let waiting = conversation(None);
+    let ctx = Context { me, now: Utc::now(), focused: false, viewing: None };
+    let mut policy = Policy::default();
+    let mut all: Vec<Notification> = [
+        Happened::Assigned { conversation: &mine, by: Some("Ben Ortiz") },
+        Happened::Typing { conversation: &mine, who: "Ben Ortiz", note: false },
+        Happened::Mentioned { conversation: &mine, by: "Ben Ortiz", note: "@ana can you check the tracking?" },
+        Happened::CustomerMessage { conversation: &mine, preview: "Hello? Anyone there?" },
+    ]
+    .into_iter()
+    .filter_map(|h| policy.decide(h, &ctx))
+    .collect();
+    all.extend(policy.reminders(&[waiting], Utc::now()));
+    let mut failed = false;
+    for n in &all {
+        let started = std::time::Instant::now();
+        match handoff_desktop::notify::show(n, |_| {}).await {
+            Ok(()) => println!("shown in {} ms: {}", started.elapsed().as_millis(), n.summary),
+            Err(e) => {
+                println!("not shown after {} ms: {}: {e}", started.elapsed().as_millis(), n.summary);
+                failed = true;
+            }
+        }
+    }
+    std::process::exit(i32::from(failed));
+}

@@ -1,0 +1,87 @@
+//! The tray icon: how many conversations wait on me (as its label and tooltip, and the window's
+//! badge where the platform has one), and a menu: Open, Do not disturb, Quit. A desktop without
+//! a tray (or without its library) still runs the app: creating the tray is guarded.
+
+use handoff_core::{Client, InboxView};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager, Wry};
+
+use crate::AppCore;
+
+/// The Do-not-disturb menu item, kept so settings changed elsewhere show in the menu.
+struct DndItem(CheckMenuItem<Wry>);
+
+pub fn create(app: &AppHandle, dnd: bool) -> Option<TrayIcon> {
+    let build = || -> tauri::Result<TrayIcon> {
+        let open = MenuItem::with_id(app, "open", "Open Handoff", true, None::<&str>)?;
+        let dnd_item = CheckMenuItem::with_id(app, "dnd", "Do not disturb", true, dnd, None::<&str>)?;
+        let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+        let menu = Menu::with_items(app, &[&open, &dnd_item, &quit])?;
+        let mut builder = TrayIconBuilder::with_id("main").menu(&menu).tooltip("Handoff").on_menu_event(on_menu);
+        if let Some(icon) = app.default_window_icon() {
+            builder = builder.icon(icon.clone());
+        }
+        let tray = builder.build(app)?;
+        app.manage(DndItem(dnd_item));
+        Ok(tray)
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(build)) {
+        Ok(Ok(tray)) => Some(tray),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no tray icon");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("no tray icon: the tray library is missing");
+            None
+        }
+    }
+}
+
+fn on_menu(app: &AppHandle, event: tauri::menu::MenuEvent) {
+    match event.id.as_ref() {
+        "open" => {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }
+        "dnd" => {
+            let core = app.state::<AppCore>();
+            let mut settings = core.notifier.settings();
+            settings.dnd = !settings.dnd;
+            core.prefs.set_notifications(settings.clone());
+            set_dnd(app, settings.dnd);
+            core.notifier.set_settings(settings);
+        }
+        "quit" => app.exit(0),
+        _ => {}
+    }
+}
+
+/// Shows Do not disturb as on or off in the tray menu.
+pub fn set_dnd(app: &AppHandle, on: bool) {
+    if let Some(item) = app.try_state::<DndItem>() {
+        let _ = item.0.set_checked(on);
+    }
+}
+
+/// Conversations waiting on me: mine, with customer messages I have not read.
+pub async fn update_count(app: &AppHandle, tray: Option<&TrayIcon>, client: &Client) {
+    let Ok(mine) = client.inbox(InboxView::Mine, 5000).await else { return };
+    let waiting = mine.iter().filter(|c| c.unread_count > 0).count();
+    if let Some(tray) = tray {
+        let _ = tray.set_title(Some(if waiting > 0 { waiting.to_string() } else { String::new() }));
+        let tip = match waiting {
+            0 => "Handoff: nothing waiting on you".to_string(),
+            1 => "Handoff: 1 conversation waiting on you".to_string(),
+            n => format!("Handoff: {n} conversations waiting on you"),
+        };
+        let _ = tray.set_tooltip(Some(tip));
+    }
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.set_badge_count((waiting > 0).then_some(waiting as i64));
+    }
+}
