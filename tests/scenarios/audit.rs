@@ -144,6 +144,7 @@ async fn every_mutation_appears_in_the_audit_exactly_once() {
     });
     seen.await.expect("Ben sees Ana viewing");
     let views = world.audit().await.into_iter().filter(|e| e.action == "view" && e.actor_id == Some(ana_id)).count();
-    assert_eq!(views, 1, "one opening, however many presence frames");
+    let all: Vec<_> = world.audit().await.into_iter().map(|e| (e.actor_name, e.action)).collect();
+    assert_eq!(views, 1, "one opening, however many presence frames: {all:?}");
     world.stop().await;
 }

@@ -143,6 +143,13 @@ impl Cache {
         Ok(Cache { pool })
     }
 
+    /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`): a deferred
+    /// one that reads first cannot become a writer once another connection has written since,
+    /// and SQLite answers that with "database is locked" at once instead of waiting.
+    pub async fn write(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -162,7 +169,7 @@ impl Cache {
     /// Forgets everything the server told us (a new epoch, or another server or user).
     /// The outbox is kept unless `outbox` is true.
     pub async fn wipe(&self, outbox: bool) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for table in ["users", "devices", "conversations", "reads", "teams", "mentions"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
@@ -185,7 +192,7 @@ impl Cache {
     /// (the ones before were replayed from the log while catching up).
     pub async fn apply_events_since(&self, events: &[Event], me: Uuid, live_after: Seq) -> DbResult<Touched> {
         let mut touched = Touched::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let last: Seq = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_seq'")
             .fetch_optional(&mut *tx)
             .await?

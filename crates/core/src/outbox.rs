@@ -20,7 +20,7 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
     let mutation_id = Uuid::now_v7();
     let now = chrono::Utc::now();
     let cid = op.conversation_id().to_string();
-    let mut tx = cache.pool().begin().await?;
+    let mut tx = cache.write().await?;
     let json = serde_json::to_string(&op).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query("INSERT INTO outbox (mutation_id, conversation_id, op, created_at) VALUES (?, ?, ?, ?)")
         .bind(mutation_id.to_string())
@@ -158,7 +158,7 @@ pub async fn rejected(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<Op>> 
 }
 
 async fn take(cache: &Cache, mutation_id: Uuid, rollback: bool) -> DbResult<Option<Op>> {
-    let mut tx = cache.pool().begin().await?;
+    let mut tx = cache.write().await?;
     let op: Option<String> = sqlx::query_scalar("DELETE FROM outbox WHERE mutation_id = ? RETURNING op")
         .bind(mutation_id.to_string())
         .fetch_optional(&mut *tx)
