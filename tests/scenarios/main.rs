@@ -4,6 +4,7 @@ mod audit;
 mod notifications;
 mod presence;
 mod routing;
+mod send_guard;
 
 use handoff_core::{Change, Client, InboxView};
 use handoff_proto::{MessageKind, Role};
