@@ -41,6 +41,9 @@ bash tests/notify-capture.sh target/debug/notify-check -- \
 rc=0; timeout 20 dbus-run-session -- target/debug/notify-check >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { echo "notify-check without a notification server: exit $rc (expected 1, quickly)"; exit 1; }
 
+step "benchmarks, run small so they cannot rot (figures come from release builds: docs/performance.md)"
+target/debug/handoff-bench typing --clients 5 --rounds 10
+
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \

@@ -1,0 +1,128 @@
+//! `handoff-bench`: benchmark programs over the real server and real client cores, in one
+//! process on loopback. Each prints one JSON object of figures. Build with `--release` for
+//! figures worth quoting; CI runs them small in debug so they cannot rot.
+//!
+//! - `typing`: how long a "someone is typing" takes from one client's frame to each other
+//!   client's change event, with N clients connected.
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use handoff_core::{Change, Client};
+
+use handoff_proto::{Activity, Role};
+use handoff_tests::World;
+
+#[derive(Parser)]
+#[command(about = "Handoff benchmarks: real server, real clients, JSON figures")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Typing-indicator latency from one client's frame to every other client's change event.
+    Typing {
+        /// Connected agents (one of them types each round).
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Rounds; each is one typing frame fanned out to every other client.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
+}
+
+/// The value at quantile `q` (0..=1) of sorted samples, in milliseconds.
+fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn figures(mut samples: Vec<Duration>) -> serde_json::Value {
+    samples.sort();
+    let r = |x: f64| (x * 1000.0).round() / 1000.0;
+    serde_json::json!({
+        "p50_ms": r(quantile_ms(&samples, 0.50)),
+        "p90_ms": r(quantile_ms(&samples, 0.90)),
+        "p99_ms": r(quantile_ms(&samples, 0.99)),
+        "max_ms": r(quantile_ms(&samples, 1.0)),
+    })
+}
+
+async fn typing(clients: usize, rounds: usize) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(clients >= 2, "typing needs at least 2 clients");
+    let world = World::start().await;
+    let mut agents: Vec<(uuid::Uuid, Client)> = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let email = format!("agent{i}@bench.local");
+        let user = world.create_user(&email, &format!("Agent {i}"), Role::Agent).await;
+        agents.push((user.id, world.client(&email).await));
+    }
+    let conversation = world.inbound("+4915100000001", "Hello", None).await.conversation_id;
+
+    // Each client notes when a typing change reaches it, on its own task.
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    for (i, (_, client)) in agents.iter().enumerate() {
+        let mut stream = client.subscribe();
+        let seen_tx = seen_tx.clone();
+        tokio::spawn(async move {
+            while let Ok(change) = stream.recv().await {
+                if let Change::Presence { user_id, activity, .. } = change {
+                    let _ = seen_tx.send((i, user_id, activity, Instant::now()));
+                }
+            }
+        });
+    }
+
+    let mut deliveries = Vec::with_capacity(rounds * (clients - 1));
+    let mut last_per_round = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let typer = round % clients;
+        let typer_id = agents[typer].0;
+        // Alternate the activity so every round is a change the others can tell apart.
+        let activity = if round % 2 == 0 { Activity::ComposingReply } else { Activity::ComposingNote };
+        let start = Instant::now();
+        agents[typer].1.set_presence(Some(conversation), activity);
+        let mut waiting = clients - 1;
+        let mut slowest = Duration::ZERO;
+        while waiting > 0 {
+            let (i, user, a, at) = tokio::time::timeout(Duration::from_secs(10), seen.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("clients stopped"))?;
+            if i == typer || user != typer_id || a != activity {
+                continue;
+            }
+            let took = at - start;
+            deliveries.push(took);
+            slowest = slowest.max(took);
+            waiting -= 1;
+        }
+        last_per_round.push(slowest);
+    }
+    for (_, c) in &agents {
+        c.stop().await;
+    }
+    world.stop().await;
+    Ok(serde_json::json!({
+        "bench": "typing",
+        "clients": clients,
+        "rounds": rounds,
+        "deliveries": deliveries.len(),
+        "per_delivery": figures(deliveries),
+        "last_client": figures(last_per_round),
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    }))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let out = match Cli::parse().bench {
+        Bench::Typing { clients, rounds } => typing(clients, rounds).await?,
+    };
+    println!("{out}");
+    Ok(())
+}
