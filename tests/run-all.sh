@@ -40,6 +40,10 @@ bash tests/notify-capture.sh target/debug/notify-check -- \
 # No notification server on the bus: every call fails at once instead of blocking (exit 1, not a timeout).
 rc=0; timeout 20 dbus-run-session -- target/debug/notify-check >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { echo "notify-check without a notification server: exit $rc (expected 1, quickly)"; exit 1; }
+# A frozen server (takes the call, never answers): showing gives up after its timeout.
+rc=0; out=$(timeout 20 dbus-run-session -- target/debug/notify-check --frozen-server 2>/dev/null) || rc=$?
+echo "$out"
+[ "$rc" -eq 1 ] && grep -q "did not answer within" <<<"$out" || { echo "a frozen notification server was not given up on (exit $rc)"; exit 1; }
 
 step "benchmarks, run small so they cannot rot (figures come from release builds: docs/performance.md)"
 target/debug/handoff-bench typing --clients 5 --rounds 10

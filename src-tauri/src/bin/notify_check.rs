@@ -1,6 +1,9 @@
 //! Shows, through the app's own notification code, one notification of each kind the policy
 //! makes, and prints each summary as it is shown. `tests/notify-capture.sh` runs it against a real
 //! notification server and checks what arrived. Exits 1 if any could not be shown.
+//!
+//! `notify-check --frozen-server` (Linux) first becomes a notification server that takes calls
+//! and never answers, then shows one notification: it must give up after the timeout.
 
 use chrono::{Duration, Utc};
 use handoff_core::notifications::{Context, Happened, Notification, Policy};
@@ -32,8 +35,51 @@ fn conversation(assignee: Option<Uuid>) -> Conversation {
     }
 }
 
+/// A notification server that accepts every call and never answers.
+#[cfg(target_os = "linux")]
+struct Frozen;
+
+#[cfg(target_os = "linux")]
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Frozen {
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _icon: String,
+        _summary: String,
+        _body: String,
+        _actions: Vec<String>,
+        _hints: std::collections::HashMap<String, zbus::OwnedVariant>,
+        _timeout: i32,
+    ) -> u32 {
+        std::future::pending().await
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    #[cfg(target_os = "linux")]
+    if std::env::args().any(|a| a == "--frozen-server") {
+        let _server = zbus::connection::Builder::session()
+            .name("org.freedesktop.Notifications")
+            .serve_at("/org/freedesktop/Notifications", Frozen)
+            .build()
+            .await
+            .expect("a frozen notification server on the session bus");
+        let n = Notification {
+            kind: handoff_core::notifications::NotificationKind::Assigned,
+            conversation_id: Uuid::now_v7(),
+            summary: "Assigned to you: Lena Hoffmann".into(),
+            body: "by Ben Ortiz".into(),
+            can_claim: false,
+        };
+        let started = std::time::Instant::now();
+        let result = handoff_desktop::notify::show(&n, |_| {}).await;
+        println!("after {} ms: {result:?}", started.elapsed().as_millis());
+        std::process::exit(if result.is_err() { 1 } else { 0 });
+    }
     let me = Uuid::now_v7();
     let mine = conversation(Some(me));
     let waiting = conversation(None);
