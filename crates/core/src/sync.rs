@@ -138,7 +138,8 @@ async fn connect(
     let mut request = ws_url(&session.server).into_client_request().map_err(|e| e.to_string())?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|e| e.to_string())?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
-    let mut ws = match tokio_tungstenite::connect_async(request).await {
+    // No Nagle: small frames (typing, acks) go out at once instead of waiting for a delayed ACK.
+    let mut ws = match tokio_tungstenite::connect_async_with_config(request, None, true).await {
         Ok((ws, _)) => ws,
         Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => return Ok(Exit::SignedOut),
         Err(e) => return Err(format!("server not reachable: {e}")),

@@ -180,6 +180,12 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let app = api::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {
+        // No Nagle: presence and event frames are small and must not wait for a delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
