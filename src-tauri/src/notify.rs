@@ -9,7 +9,7 @@ use handoff_core::notifications::Notification;
 /// How long showing one notification may take before it is given up.
 pub const SHOW_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a notification stays up (milliseconds).
-const EXPIRE_MS: i32 = 10_000;
+const EXPIRE_MS: u32 = 10_000;
 
 /// What the agent clicked.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,11 +21,7 @@ pub enum Action {
 /// Shows `n`; `on_action` runs (on another thread) if the agent clicks Open or Claim.
 pub async fn show(n: &Notification, on_action: impl FnOnce(Action) + Send + 'static) -> Result<(), String> {
     let mut native = notify_rust::Notification::new();
-    native
-        .appname("Handoff")
-        .summary(&n.summary)
-        .body(&n.body)
-        .timeout(notify_rust::Timeout::Milliseconds(EXPIRE_MS as u32));
+    native.appname("Handoff").summary(&n.summary).body(&n.body).timeout(notify_rust::Timeout::Milliseconds(EXPIRE_MS));
     #[cfg(all(unix, not(target_os = "macos")))]
     {
         native.action("default", "Open").action("open", "Open");

@@ -346,6 +346,13 @@ pub async fn route(
 
 /// Hands out queued conversations, oldest first, to members with room. Returns how many.
 pub async fn drain(state: &AppState) -> DbResult<usize> {
+    // Most kicks find no queue at all: look on a reader before taking the one writer.
+    let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE queued_at IS NOT NULL LIMIT 1")
+        .fetch_optional(&mut *state.store.reader().await?)
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
     let online = state.presence.users();
     let mut w = state.store.begin().await?;
     let queued: Vec<(String, String)> = sqlx::query_as(
