@@ -1,6 +1,7 @@
 //! Scenario tests over the whole chain: device -> server -> clients, and back.
 
 mod audit;
+mod faults;
 mod notifications;
 mod presence;
 mod routing;

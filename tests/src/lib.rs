@@ -3,8 +3,15 @@
 //!
 //! Nothing here sleeps to wait: every wait is for a condition, woken by the client's change
 //! stream (or the server's answer), under an overall deadline.
+//!
+//! Fault tests run the server in a process of its own ([`World::start_process`]) so that they
+//! can kill it, and put a [`proxy::FaultProxy`] between the clients and the server.
+
+pub mod proxy;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use handoff_core::{Client, InboxView};
@@ -25,7 +32,11 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct World {
     pub dir: tempfile::TempDir,
+    /// The server in this process (most tests) ...
     pub server: Option<ServerHandle>,
+    /// ... or in a process of its own (fault tests), started from this binary.
+    process: Option<ServerProcess>,
+    process_bin: Option<String>,
     pub url: String,
     pub admin_token: String,
     pub device: Device,
@@ -37,16 +48,44 @@ pub struct World {
 impl World {
     /// A server with an Admin and one linked simulator number.
     pub async fn start() -> World {
+        World::start_with(|_| {}).await
+    }
+
+    /// [`World::start`], with the server's configuration adjusted by `configure` first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = ManualClock::new(chrono::Utc::now());
         let mut config = Config::for_tests(dir.path().join("server"));
         config.bootstrap_admin = Some(("admin@test.local".into(), PASSWORD.into()));
         config.clock = Clock::Manual(clock.clone());
+        configure(&mut config);
         let server = handoff_server::start(config).await.expect("server starts");
         let url = server.url();
+        World::setup(dir, Some(server), None, url, clock).await
+    }
+
+    /// A server in a process of its own (the `test-server` binary at `bin`), which
+    /// [`World::kill_server`] can kill with SIGKILL. Its timers run on the system clock.
+    pub async fn start_process(bin: &str) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let process = ServerProcess::spawn(bin, &dir.path().join("server")).await;
+        let url = format!("http://{}", process.addr);
+        let mut world = World::setup(dir, None, Some(process), url, ManualClock::new(chrono::Utc::now())).await;
+        world.process_bin = Some(bin.to_string());
+        world
+    }
+
+    async fn setup(
+        dir: tempfile::TempDir,
+        server: Option<ServerHandle>,
+        process: Option<ServerProcess>,
+        url: String,
+        clock: ManualClock,
+    ) -> World {
         let http = reqwest::Client::new();
         let device = placeholder_device();
-        let mut world = World { dir, server: Some(server), url, admin_token: String::new(), device, clock, http };
+        let mut world =
+            World { dir, server, process, process_bin: None, url, admin_token: String::new(), device, clock, http };
         world.admin_token = world.login("admin@test.local").await.token;
         let device: Device = world
             .call(
@@ -69,6 +108,33 @@ impl World {
         config.listen = addr;
         config.clock = Clock::Manual(self.clock.clone());
         self.server = Some(handoff_server::start(config).await.expect("server restarts"));
+    }
+
+    /// Kills the server process with SIGKILL: no shutdown, no flush, as in a crash.
+    pub async fn kill_server(&mut self) {
+        let mut process = self.process.take().expect("a server process");
+        process.child.start_kill().expect("kill");
+        process.child.wait().await.expect("reaped");
+    }
+
+    /// Starts the server process again on the same data folder (on a new port). Returns its address.
+    pub async fn restart_process(&mut self) -> SocketAddr {
+        assert!(self.process.is_none(), "kill it first");
+        let bin = self.process_bin.clone().expect("started with start_process");
+        let process = ServerProcess::spawn(&bin, &self.dir.path().join("server")).await;
+        let addr = process.addr;
+        self.url = format!("http://{addr}");
+        self.process = Some(process);
+        addr
+    }
+
+    /// The server's address (for a proxy in front of it).
+    pub fn addr(&self) -> SocketAddr {
+        match (&self.server, &self.process) {
+            (Some(s), _) => s.addr,
+            (None, Some(p)) => p.addr,
+            (None, None) => panic!("no server running"),
+        }
     }
 
     pub async fn login(&self, email: &str) -> LoginResponse {
@@ -113,9 +179,18 @@ impl World {
 
     /// A signed-in client core with its own cache file, connected and caught up.
     pub async fn client(&self, email: &str) -> Client {
-        let path = self.dir.path().join(format!("cache-{email}.db"));
-        let client = Client::open(&path).await.expect("cache opens");
-        client.sign_in(&self.url, email, PASSWORD).await.expect("sign in");
+        self.client_at(email, &self.url).await
+    }
+
+    /// The cache file of `email`'s client.
+    pub fn cache_path(&self, email: &str) -> PathBuf {
+        self.dir.path().join(format!("cache-{email}.db"))
+    }
+
+    /// A client that reaches the server at `server` (a fault proxy), connected and caught up.
+    pub async fn client_at(&self, email: &str, server: &str) -> Client {
+        let client = Client::open(&self.cache_path(email)).await.expect("cache opens");
+        client.sign_in(server, email, PASSWORD).await.expect("sign in");
         wait_for("online", &client, |c| async move { c.connection() == handoff_core::ConnectionState::Online }).await;
         client
     }
@@ -179,8 +254,28 @@ impl World {
         items
     }
 
-    /// Asserts that the client's cache holds exactly the server's conversations and messages.
+    /// Asserts that the client's cache holds exactly the server's state, table by table: users,
+    /// devices, teams, conversations, every conversation's messages, and the log position; and
+    /// that nothing is left in its outbox.
     pub async fn assert_converged(&self, client: &Client) {
+        let who = client.session().map(|s| s.user.email).unwrap_or_default();
+        let by_id = |mut users: Vec<User>| {
+            users.sort_by_key(|u| u.id);
+            users
+        };
+        let server_users: Page<User> = self.call(Method::GET, "/api/v1/users", None::<&()>).await;
+        assert_eq!(by_id(client.users().await.expect("users")), by_id(server_users.items), "users differ for {who}");
+        let mut devices = client.devices().await.expect("devices");
+        devices.sort_by_key(|d| d.id);
+        let mut server_devices: Page<Device> = self.call(Method::GET, "/api/v1/devices", None::<&()>).await;
+        server_devices.items.sort_by_key(|d| d.id);
+        assert_eq!(devices, server_devices.items, "devices differ for {who}");
+        let mut teams = client.teams().await.expect("teams");
+        teams.sort_by_key(|t| t.id);
+        let mut server_teams: Page<Team> = self.call(Method::GET, "/api/v1/teams", None::<&()>).await;
+        server_teams.items.sort_by_key(|t| t.id);
+        assert_eq!(teams, server_teams.items, "teams differ for {who}");
+        assert_eq!(client.outbox_len().await.expect("outbox"), 0, "{who} still has queued changes");
         let server = self.conversations().await;
         let cached = client.inbox(InboxView::All, 5000).await.expect("inbox");
         let strip = |mut c: Conversation| {
@@ -190,12 +285,12 @@ impl World {
         assert_eq!(
             cached.into_iter().map(strip).collect::<Vec<_>>(),
             server.iter().cloned().map(strip).collect::<Vec<_>>(),
-            "conversations differ"
+            "conversations differ for {who}"
         );
         for c in &server {
             let thread = client.thread(c.id).await.expect("thread").expect("cached");
             let cached: Vec<Message> = thread.messages.into_iter().map(|m| m.message).collect();
-            assert_eq!(cached, self.messages(c.id).await, "messages of {} differ", c.id);
+            assert_eq!(cached, self.messages(c.id).await, "messages of {} differ for {who}", c.id);
         }
         assert_eq!(client.last_seq().await.expect("seq"), self.head_seq().await, "last_seq differs");
     }
@@ -263,6 +358,37 @@ impl World {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+        if self.process.is_some() {
+            self.kill_server().await;
+        }
+    }
+}
+
+/// A `test-server` process.
+struct ServerProcess {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    async fn spawn(bin: &str, data_dir: &Path) -> ServerProcess {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(bin)
+            .arg(data_dir)
+            .args(["admin@test.local", PASSWORD])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin} starts: {e}"));
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(DEADLINE, lines.next_line())
+            .await
+            .expect("the server says where it listens in time")
+            .expect("server output")
+            .expect("the server exited before listening");
+        let addr = line.strip_prefix("listening ").and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+        ServerProcess { child, addr }
     }
 }
 

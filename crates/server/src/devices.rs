@@ -40,7 +40,9 @@ impl Devices {
         }
         let (adapter, simulator): (Arc<dyn DeviceAdapter>, _) = match device.kind {
             DeviceKind::Simulator => {
-                let seed = u64::from_le_bytes(device.id.as_bytes()[8..].try_into().expect("8 bytes"));
+                // A fresh seed per start: a restarted simulator must not hand out the WhatsApp ids
+                // it gave before (they are unique per device).
+                let seed = u64::from_le_bytes(Uuid::new_v4().as_bytes()[8..].try_into().expect("8 bytes"));
                 let config = SimulatorConfig {
                     seed,
                     phone: device.phone.clone().unwrap_or_else(|| "+15550100".into()),
