@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use handoff_core::notifications::NotificationSettings;
 use handoff_core::presence::PresenceView;
-use handoff_core::{ConnectionState, CoreError, InboxView, SessionInfo, Thread, ViewCounts};
+use handoff_core::{Attention, ConnectionState, CoreError, InboxView, SearchResults, SessionInfo, Thread, ViewCounts};
 use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Team, User};
 use serde::Serialize;
 use tauri::State;
@@ -121,6 +121,27 @@ pub async fn teams(core: State<'_, AppCore>) -> Result<Vec<Team>> {
 #[specta::specta]
 pub async fn counts(core: State<'_, AppCore>) -> Result<ViewCounts> {
     Ok(core.client.counts().await?)
+}
+
+/// Replies, notes and escalations the server refused after they were queued, oldest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn attention(core: State<'_, AppCore>) -> Result<Vec<Attention>> {
+    Ok(core.client.attention().await?)
+}
+
+/// The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it).
+#[tauri::command]
+#[specta::specta]
+pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: Uuid) -> Result<()> {
+    Ok(core.client.dismiss_attention(mutation_id).await?)
+}
+
+/// Searches cached contacts and messages; works offline.
+#[tauri::command]
+#[specta::specta]
+pub async fn search(core: State<'_, AppCore>, query: String, limit: u32) -> Result<SearchResults> {
+    Ok(core.client.search(&query, i64::from(limit)).await?)
 }
 
 /// Every label in use.

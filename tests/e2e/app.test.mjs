@@ -14,6 +14,7 @@ const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop")
 const PASSWORD = "correct horse battery";
 
 let server;
+let serverDir;
 let driver;
 let notifications; // what reaches the notification server, as dbus-monitor prints it
 let admin;
@@ -22,7 +23,8 @@ let ben;
 
 before(async () => {
   const tmp = mkdtempSync(join(tmpdir(), "handoff-e2e-"));
-  server = await startServer(root, join(tmp, "server"), {
+  serverDir = join(tmp, "server");
+  server = await startServer(root, serverDir, {
     HANDOFF_ADMIN_EMAIL: "admin@e2e.local",
     HANDOFF_ADMIN_PASSWORD: PASSWORD,
   });
@@ -49,6 +51,13 @@ after(async () => {
   server?.child.kill("SIGTERM");
 });
 
+/**
+ * Waits for the sign-in form to be ready for typing: the email field has taken the focus
+ * (autofocus). Typing earlier can lose keys to that focus change.
+ */
+const signInForm = () =>
+  waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form, focused");
+
 /** Runs a test body; on failure keeps a screenshot of what the window showed. */
 const withScreenshot = (name, body) => async () => {
   try {
@@ -60,7 +69,7 @@ const withScreenshot = (name, body) => async () => {
 };
 
 test("sign in, see a message arrive live, claim it, reply, and the simulator sends it once", withScreenshot("skeleton", async () => {
-  await waitFor(() => driver.find("#server"), "the sign-in form");
+  await signInForm();
   await driver.typeOver("#server", server.url);
   await driver.typeOver("#email", "ana@e2e.local");
   await driver.typeOver("#password", PASSWORD);
@@ -197,6 +206,49 @@ test("escalate with an @mention: a scripted teammate finds it in the team queue 
   assert.ok(queue[0].first_response_due_at, "Billing's SLA gives it a due time");
 }));
 
+test("offline: the banner says since when, search and notes work from the cache, and the note syncs once back", withScreenshot("offline", async () => {
+  // The server dies (SIGKILL: no goodbye to the app).
+  const exited = new Promise((res) => server.child.once("exit", res));
+  server.child.kill("SIGKILL");
+  await exited;
+  await waitFor(async () => /^Offline since \d\d:\d\d/.test((await driver.innerText("[data-testid=offline-banner]")) ?? ""), "the offline banner", 15000);
+
+  // Search answers from the local index: the reply and the note of the first test.
+  await driver.click("[data-testid=search]");
+  await driver.type("[data-testid=search]", "wareh");
+  await waitFor(async () => (await driver.findAll("[data-testid=search-message]")).length === 2, "two messages found offline");
+  const marks = await driver.js("return [...document.querySelectorAll('[data-testid=search-message] mark')].map((m) => m.textContent)");
+  assert.deepEqual(marks.map((m) => m.toLowerCase()), ["warehouse", "warehouse"]);
+  await driver.screenshot("10-offline-search");
+
+  // Open Oliver's conversation from a contact hit and write a note: it waits, marked as such.
+  await driver.typeOver("[data-testid=search]", "Oliver");
+  await waitFor(async () => (await driver.innerText("[data-testid=search-contact] .name")) === "Oliver Smith", "Oliver found");
+  await driver.click("[data-testid=search-contact]");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Oliver Smith", "Oliver's thread");
+  await driver.click("[data-testid=mode-note]");
+  const note = "Called Oliver: the new address is confirmed.";
+  await driver.type("[data-testid=composer-input]", note);
+  await driver.click("[data-testid=send]");
+  await waitFor(async () => (await driver.innerText("[data-kind=note] .queued-label")) === "sends when online", "the note queued");
+  await driver.screenshot("11-offline-note");
+
+  // The server comes back on the same address and data: the app reconnects by itself and sends the note once.
+  server = await startServer(root, serverDir, {}, new URL(server.url).host);
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again", 40000);
+  assert.equal(await driver.findAll("[data-testid=offline-banner]").then((b) => b.length), 0, "the banner is gone");
+  const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
+  const notes = await waitFor(async () => {
+    const page = await admin("GET", `/api/v1/conversations/${oliver.id}/messages`);
+    const found = page.items.filter((m) => m.body === note);
+    return found.length > 0 && found;
+  }, "the note on the server");
+  assert.equal(notes.length, 1);
+  await waitFor(async () => !(await driver.innerText("[data-kind=note] .queued-label")), "the note no longer queued");
+  await driver.type("[data-testid=search]", "\uE00C"); // Escape clears the search
+  await waitFor(async () => (await driver.findAll("[data-testid=search-results]")).length === 0, "the search closed");
+}));
+
 test("an Admin sees the dashboard and tries a routing rule", withScreenshot("admin", async () => {
   await admin("POST", "/api/v1/routing-rules", {
     name: "Refunds",
@@ -204,7 +256,7 @@ test("an Admin sees the dashboard and tries a routing rule", withScreenshot("adm
     assign: { team_id: (await admin("GET", "/api/v1/teams")).items[0].id },
   });
   await driver.click("button.signout");
-  await waitFor(() => driver.find("#email"), "the sign-in form");
+  await signInForm();
   await driver.typeOver("#server", server.url);
   await driver.typeOver("#email", "admin@e2e.local");
   await driver.typeOver("#password", PASSWORD);

@@ -24,10 +24,10 @@ export async function waitFor(fn, what, timeoutMs = 15000) {
 }
 
 /** Starts `handoff-server serve` on a free loopback port; resolves once it says where it listens. */
-export async function startServer(root, dataDir, env = {}) {
+export async function startServer(root, dataDir, env = {}, listen = "127.0.0.1:0") {
   const bin = resolve(root, process.env.SERVER_BIN ?? "target/debug/handoff-server");
-  const log = openSync(resolve(root, "target/e2e/server.log"), "w");
-  const child = spawn(bin, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"], {
+  const log = openSync(resolve(root, "target/e2e/server.log"), "a");
+  const child = spawn(bin, ["serve", "--data-dir", dataDir, "--listen", listen], {
     env: { ...process.env, ...env, RUST_LOG: "info,sqlx=warn" },
     stdio: ["ignore", "pipe", log],
   });

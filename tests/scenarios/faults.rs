@@ -253,6 +253,8 @@ async fn b_a_partition_heals_and_everyone_converges() {
     assert_eq!(refused.values().filter(|id| **id == blind_reply).count(), 1, "{refused:?}");
     let sent = world.sent().await;
     assert!(sent.iter().all(|s| s.body != "Reply written before the customer's new message"));
+    let waiting = cy.attention().await.unwrap();
+    assert_eq!(waiting.iter().map(|a| a.mutation_id).collect::<Vec<_>>(), [blind_reply], "needs attention");
     world.stop().await;
 }
 

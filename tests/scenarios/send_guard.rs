@@ -102,6 +102,26 @@ async fn a_reply_queued_offline_still_passes_the_guard_when_it_goes_out() {
     assert_eq!(kinds, ["reply", "inbound"]);
     assert_eq!(world.sent().await.iter().map(|s| s.body.as_str()).collect::<Vec<_>>(), ["Ben here, on it"]);
     world.assert_converged(&ana).await;
+
+    // The refused reply waits in "Needs attention", also after the app restarts.
+    ana.stop().await;
+    drop(ana);
+    let ana = handoff_core::Client::open(&world.cache_path("ana@test.local")).await.unwrap();
+    let waiting = ana.attention().await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!((waiting[0].mutation_id, waiting[0].body.as_str()), (m, "Answered from the train"));
+    assert_eq!(waiting[0].error.code, "conversation_changed");
+    // Ana reads what changed and sends it anyway: it goes out once and leaves the list.
+    let session = world.login("ana@test.local").await;
+    ana.resume(&world.url, &session.token).await.unwrap();
+    settled(&world, &ana).await;
+    ana.reply(id, &waiting[0].body, None, true).await.unwrap();
+    ana.dismiss_attention(m).await.unwrap();
+    settled(&world, &ana).await;
+    assert!(ana.attention().await.unwrap().is_empty());
+    let sent: Vec<String> = world.sent().await.into_iter().map(|s| s.body).collect();
+    assert_eq!(sent, ["Ben here, on it", "Answered from the train"]);
+    world.assert_converged(&ana).await;
     world.stop().await;
 }
 

@@ -34,6 +34,12 @@ export const commands = {
 	counts: () => typedError<ViewCounts, CommandError>(__TAURI_INVOKE("counts")),
 	/**  Every label in use. */
 	labels: () => typedError<string[], CommandError>(__TAURI_INVOKE("labels")),
+	/**  Searches cached contacts and messages; works offline. */
+	search: (query: string, limit: number) => typedError<SearchResults_Serialize, CommandError>(__TAURI_INVOKE("search", { query, limit })),
+	/**  Replies, notes and escalations the server refused after they were queued, oldest first. */
+	attention: () => typedError<Attention_Serialize[], CommandError>(__TAURI_INVOKE("attention")),
+	/**  The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it). */
+	dismissAttention: (mutationId: string) => typedError<null, CommandError>(__TAURI_INVOKE("dismiss_attention", { mutationId })),
 	setStatus: (conversationId: string, status: ConversationStatus) => typedError<string, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
 	markRead: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	setPresence: (conversationId: string | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
@@ -166,6 +172,48 @@ export type AtRisk_Serialize = {
 	overdue_secs: number,
 };
 
+/**
+ *  A change with text that the server refused after it was queued: it waits in the "Needs
+ *  attention" list until the agent sends it anyway, edits it or discards it.
+ */
+export type Attention = Attention_Serialize | Attention_Deserialize;
+
+/**
+ *  A change with text that the server refused after it was queued: it waits in the "Needs
+ *  attention" list until the agent sends it anyway, edits it or discards it.
+ */
+export type Attention_Deserialize = {
+	mutation_id: string,
+	conversation_id: string,
+	/**  The contact's name, or number (empty if the conversation is no longer cached). */
+	contact: string,
+	/**  `reply`, `note` or `escalate`. */
+	op: string,
+	/**  The text the agent wrote. */
+	body: string,
+	/**  Why it was refused, with what changed (for `conversation_changed`). */
+	error: ErrorDetail_Deserialize,
+	refused_at: string,
+};
+
+/**
+ *  A change with text that the server refused after it was queued: it waits in the "Needs
+ *  attention" list until the agent sends it anyway, edits it or discards it.
+ */
+export type Attention_Serialize = {
+	mutation_id: string,
+	conversation_id: string,
+	/**  The contact's name, or number (empty if the conversation is no longer cached). */
+	contact: string,
+	/**  `reply`, `note` or `escalate`. */
+	op: string,
+	/**  The text the agent wrote. */
+	body: string,
+	/**  Why it was refused, with what changed (for `conversation_changed`). */
+	error: ErrorDetail_Serialize,
+	refused_at: string,
+};
+
 /**  One entry of the append-only audit log. */
 export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
 
@@ -237,6 +285,8 @@ export type Change_Deserialize =
 { kind: "conversation"; conversation_id: string } | { kind: "connection"; state: ConnectionState } | 
 /**  The server refused a change made here; it was rolled back. */
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Deserialize; body?: string | null } | 
+/**  The "Needs attention" list changed. */
+{ kind: "attention" } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
 /**  A teammate @mentioned me in a note (live, not while catching up). */
@@ -260,6 +310,8 @@ export type Change_Serialize =
 { kind: "conversation"; conversation_id: string } | { kind: "connection"; state: ConnectionState } | 
 /**  The server refused a change made here; it was rolled back. */
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Serialize; body: string | null } | 
+/**  The "Needs attention" list changed. */
+{ kind: "attention" } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
 /**  A teammate @mentioned me in a note (live, not while catching up). */
@@ -607,6 +659,40 @@ export type InboxView =
 
 export type Message = Message_Serialize | Message_Deserialize;
 
+/**
+ *  A message that matches a search, with the matching words marked in `snippet` between
+ *  U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
+ */
+export type MessageHit = MessageHit_Serialize | MessageHit_Deserialize;
+
+/**
+ *  A message that matches a search, with the matching words marked in `snippet` between
+ *  U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
+ */
+export type MessageHit_Deserialize = {
+	message_id: string,
+	conversation_id: string,
+	contact_name?: string | null,
+	contact_phone: string,
+	kind: MessageKind,
+	snippet: string,
+	created_at: string,
+};
+
+/**
+ *  A message that matches a search, with the matching words marked in `snippet` between
+ *  U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
+ */
+export type MessageHit_Serialize = {
+	message_id: string,
+	conversation_id: string,
+	contact_name: string | null,
+	contact_phone: string,
+	kind: MessageKind,
+	snippet: string,
+	created_at: string,
+};
+
 export type MessageKind = "inbound" | "outbound" | "note" | "system";
 
 export type Message_Deserialize = {
@@ -835,6 +921,21 @@ export type RuleMatch_Serialize = {
 	device_id?: string,
 	/**  A label the conversation carries (useful on reopen). */
 	label?: string,
+};
+
+/**  What local search found: conversations whose contact matches, then messages, newest first. */
+export type SearchResults = SearchResults_Serialize | SearchResults_Deserialize;
+
+/**  What local search found: conversations whose contact matches, then messages, newest first. */
+export type SearchResults_Deserialize = {
+	contacts: Conversation_Deserialize[],
+	messages: MessageHit_Deserialize[],
+};
+
+/**  What local search found: conversations whose contact matches, then messages, newest first. */
+export type SearchResults_Serialize = {
+	contacts: Conversation_Serialize[],
+	messages: MessageHit_Serialize[],
 };
 
 /**  Who is signed in where. */

@@ -50,11 +50,11 @@ fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
 }
 
-fn bad(what: &str) -> sqlx::Error {
+pub(crate) fn bad(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("bad {what} in the cache").into())
 }
 
-fn uuid(row: &SqliteRow, col: &str) -> DbResult<Uuid> {
+pub(crate) fn uuid(row: &SqliteRow, col: &str) -> DbResult<Uuid> {
     Uuid::parse_str(&row.try_get::<String, _>(col)?).map_err(decode)
 }
 
@@ -62,7 +62,7 @@ fn opt_uuid(row: &SqliteRow, col: &str) -> DbResult<Option<Uuid>> {
     row.try_get::<Option<String>, _>(col)?.map(|s| Uuid::parse_str(&s).map_err(decode)).transpose()
 }
 
-fn time(row: &SqliteRow, col: &str) -> DbResult<DateTime<Utc>> {
+pub(crate) fn time(row: &SqliteRow, col: &str) -> DbResult<DateTime<Utc>> {
     let s: String = row.try_get(col)?;
     DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(decode)
 }
@@ -74,13 +74,13 @@ fn opt_time(row: &SqliteRow, col: &str) -> DbResult<Option<DateTime<Utc>>> {
     }
 }
 
-const CONVERSATION_SELECT: &str = "\
+pub(crate) const CONVERSATION_SELECT: &str = "\
 SELECT c.*, \
   (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
      AND m.created_at > COALESCE((SELECT r.read_at FROM reads r WHERE r.conversation_id = c.id), '')) AS unread_count \
 FROM conversations c";
 
-fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
+pub(crate) fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
     Ok(Conversation {
         id: uuid(row, "id")?,
         device_id: uuid(row, "device_id")?,
@@ -167,7 +167,7 @@ impl Cache {
     }
 
     /// Forgets everything the server told us (a new epoch, or another server or user).
-    /// The outbox is kept unless `outbox` is true.
+    /// The outbox and the "Needs attention" list are kept unless `outbox` is true.
     pub async fn wipe(&self, outbox: bool) -> DbResult<()> {
         let mut tx = self.write().await?;
         for table in ["users", "devices", "conversations", "reads", "teams", "mentions"] {
@@ -175,8 +175,10 @@ impl Cache {
         }
         sqlx::query("DELETE FROM messages WHERE pending = 0").execute(&mut *tx).await?;
         if outbox {
-            sqlx::query("DELETE FROM outbox").execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM messages").execute(&mut *tx).await?;
+            // Another account: its queued changes and refused drafts go too.
+            for table in ["outbox", "messages", "attention"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+            }
         }
         sqlx::query("DELETE FROM meta WHERE key IN ('last_seq', 'epoch')").execute(&mut *tx).await?;
         tx.commit().await
@@ -474,10 +476,20 @@ async fn apply_one(conn: &mut SqliteConnection, event: &Event, me: Uuid, touched
 
 async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> DbResult<()> {
     sqlx::query(
-        "INSERT OR REPLACE INTO conversations (id, device_id, contact_id, contact_name, contact_phone, status, assignee_id, \
+        // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which the search index refers to.
+        "INSERT INTO conversations (id, device_id, contact_id, contact_name, contact_phone, status, assignee_id, \
            team_id, version, assigned_at, last_message_at, last_message_preview, labels, snooze_until, opened_at, \
            first_response_at, first_response_due_at, resolution_due_at, resolved_at, escalation_note_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id, contact_id = excluded.contact_id, contact_name = \
+           excluded.contact_name, contact_phone = excluded.contact_phone, status = excluded.status, assignee_id \
+           = excluded.assignee_id, team_id = excluded.team_id, version = excluded.version, assigned_at = \
+           excluded.assigned_at, last_message_at = excluded.last_message_at, last_message_preview = \
+           excluded.last_message_preview, labels = excluded.labels, snooze_until = excluded.snooze_until, \
+           opened_at = excluded.opened_at, first_response_at = excluded.first_response_at, \
+           first_response_due_at = excluded.first_response_due_at, resolution_due_at = \
+           excluded.resolution_due_at, resolved_at = excluded.resolved_at, escalation_note_id = \
+           excluded.escalation_note_id",
     )
     .bind(c.id.to_string())
     .bind(c.device_id.to_string())
@@ -517,8 +529,12 @@ pub(crate) async fn upsert_message(conn: &mut SqliteConnection, m: &Message) -> 
 
 pub(crate) async fn insert_message(conn: &mut SqliteConnection, m: &Message, pending: bool) -> DbResult<()> {
     sqlx::query(
-        "INSERT OR REPLACE INTO messages (id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, \
-           mutation_id, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which the search index refers to.
+        "INSERT INTO messages (id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, \
+           mutation_id, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, kind = excluded.kind, body = excluded.body, author_id = \
+           excluded.author_id, created_at = excluded.created_at, delivery = excluded.delivery, wa_message_id = \
+           excluded.wa_message_id, mutation_id = excluded.mutation_id, pending = excluded.pending",
     )
     .bind(m.id.to_string())
     .bind(m.conversation_id.to_string())

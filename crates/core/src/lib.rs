@@ -14,6 +14,7 @@ pub mod notifier;
 pub mod outbox;
 pub mod presence;
 mod rest;
+pub mod search;
 pub mod sync;
 pub mod types;
 
@@ -257,6 +258,25 @@ impl Client {
 
     pub async fn devices(&self) -> CoreResult<Vec<Device>> {
         Ok(self.inner.cache.devices().await?)
+    }
+
+    /// Refused changes with text, waiting for the agent (oldest first). Kept across restarts.
+    pub async fn attention(&self) -> CoreResult<Vec<Attention>> {
+        Ok(outbox::attention(&self.inner.cache).await?)
+    }
+
+    /// Takes an entry off the "Needs attention" list. Whoever calls it has dealt with the text:
+    /// sent it again (see [`Client::reply`] with `force`), put it in the composer, or discarded it.
+    pub async fn dismiss_attention(&self, mutation_id: Uuid) -> CoreResult<()> {
+        if outbox::dismiss(&self.inner.cache, mutation_id).await? {
+            self.inner.emit(Change::Attention);
+        }
+        Ok(())
+    }
+
+    /// Searches the cached contacts and messages (works offline): at most `limit` messages, newest first.
+    pub async fn search(&self, query: &str, limit: i64) -> CoreResult<SearchResults> {
+        Ok(self.inner.cache.search(query, limit.clamp(1, 200)).await?)
     }
 
     pub async fn teams(&self) -> CoreResult<Vec<handoff_proto::Team>> {

@@ -2,11 +2,12 @@
 //! the cache, in one transaction, before the UI sees it. The sync loop sends the outbox in order;
 //! the server applies each mutation at most once (its `mutation_id`), then acks or rejects it.
 
-use handoff_proto::{sortable_time as ts, Delivery, Message, MessageKind, Op};
-use sqlx::Row;
+use handoff_proto::{sortable_time as ts, Delivery, ErrorDetail, Message, MessageKind, Op};
+use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::cache::{insert_message, Cache, DbResult};
+use crate::types::Attention;
 
 /// One queued change.
 #[derive(Clone, Debug)]
@@ -147,30 +148,94 @@ pub async fn pending(cache: &Cache) -> DbResult<Vec<Pending>> {
         .collect()
 }
 
-/// The server applied it.
+/// The server applied it: it leaves the outbox. Returns the op.
 pub async fn acknowledged(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<Op>> {
-    take(cache, mutation_id, false).await
-}
-
-/// The server refused it: drop it and its optimistic message. Returns the op.
-pub async fn rejected(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<Op>> {
-    take(cache, mutation_id, true).await
-}
-
-async fn take(cache: &Cache, mutation_id: Uuid, rollback: bool) -> DbResult<Option<Op>> {
     let mut tx = cache.write().await?;
+    let op = take(&mut tx, mutation_id).await?;
+    tx.commit().await?;
+    Ok(op)
+}
+
+/// The server refused it: drop it and its optimistic message. A change with text (reply, note,
+/// escalation) moves to the "Needs attention" list in the same transaction, so the text is never
+/// lost. Returns the op, and whether it needs attention.
+pub async fn rejected(cache: &Cache, mutation_id: Uuid, error: &ErrorDetail) -> DbResult<Option<(Op, bool)>> {
+    let mut tx = cache.write().await?;
+    let Some(op) = take(&mut tx, mutation_id).await? else { return Ok(None) };
+    sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1")
+        .bind(mutation_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let attention = op_text(&op).is_some();
+    if attention {
+        sqlx::query(
+            "INSERT OR REPLACE INTO attention (mutation_id, conversation_id, op, error, refused_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(mutation_id.to_string())
+        .bind(op.conversation_id().to_string())
+        .bind(serde_json::to_string(&op).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+        .bind(serde_json::to_string(error).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+        .bind(ts(chrono::Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some((op, attention)))
+}
+
+/// Takes a mutation out of the outbox.
+async fn take(tx: &mut SqliteConnection, mutation_id: Uuid) -> DbResult<Option<Op>> {
     let op: Option<String> = sqlx::query_scalar("DELETE FROM outbox WHERE mutation_id = ? RETURNING op")
         .bind(mutation_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-    if rollback {
-        sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1")
-            .bind(mutation_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+    op.map(|o| serde_json::from_str(&o).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+}
+
+/// The text an op carries, if it is one whose refusal needs the agent's attention.
+pub fn op_text(op: &Op) -> Option<(&'static str, &str)> {
+    match op {
+        Op::Reply { body, .. } => Some(("reply", body)),
+        Op::Note { body, .. } => Some(("note", body)),
+        Op::Escalate { note, .. } => Some(("escalate", note)),
+        _ => None,
     }
-    tx.commit().await?;
-    Ok(op.and_then(|o| serde_json::from_str(&o).ok()))
+}
+
+/// The "Needs attention" list, oldest refusal first.
+pub async fn attention(cache: &Cache) -> DbResult<Vec<Attention>> {
+    let rows = sqlx::query(
+        "SELECT a.mutation_id, a.conversation_id, a.op, a.error, a.refused_at, \
+           COALESCE(c.contact_name, c.contact_phone, '') AS contact \
+         FROM attention a LEFT JOIN conversations c ON c.id = a.conversation_id ORDER BY a.refused_at",
+    )
+    .fetch_all(cache.pool())
+    .await?;
+    let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let op: Op = serde_json::from_str(&r.try_get::<String, _>("op")?).map_err(decode)?;
+        let Some((kind, body)) = op_text(&op) else { continue };
+        out.push(Attention {
+            mutation_id: crate::cache::uuid(r, "mutation_id")?,
+            conversation_id: crate::cache::uuid(r, "conversation_id")?,
+            contact: r.try_get("contact")?,
+            op: kind.to_string(),
+            body: body.to_string(),
+            error: serde_json::from_str(&r.try_get::<String, _>("error")?).map_err(decode)?,
+            refused_at: crate::cache::time(r, "refused_at")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Takes an entry off the "Needs attention" list (sent anyway, moved to the composer, or discarded).
+pub async fn dismiss(cache: &Cache, mutation_id: Uuid) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM attention WHERE mutation_id = ?")
+        .bind(mutation_id.to_string())
+        .execute(cache.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn len(cache: &Cache) -> DbResult<i64> {

@@ -271,9 +271,12 @@ async fn handle(
             }
         }
         ServerFrame::Reject { mutation_id, error } => {
-            let op = outbox::rejected(&inner.cache, mutation_id).await.map_err(|e| e.to_string())?;
-            if let Some(op) = op {
+            let refused = outbox::rejected(&inner.cache, mutation_id, &error).await.map_err(|e| e.to_string())?;
+            if let Some((op, attention)) = refused {
                 rolled_back(inner, session, mutation_id, op, error).await;
+                if attention {
+                    inner.emit(Change::Attention);
+                }
             }
         }
         ServerFrame::Presence { user_id, conversation_id, activity, at, expires_at } => {

@@ -66,6 +66,46 @@ view! {
 }
 
 view! {
+    /// A change with text that the server refused after it was queued: it waits in the "Needs
+    /// attention" list until the agent sends it anyway, edits it or discards it.
+    pub struct Attention {
+        pub mutation_id: Uuid,
+        pub conversation_id: Uuid,
+        /// The contact's name, or number (empty if the conversation is no longer cached).
+        pub contact: String,
+        /// `reply`, `note` or `escalate`.
+        pub op: String,
+        /// The text the agent wrote.
+        pub body: String,
+        /// Why it was refused, with what changed (for `conversation_changed`).
+        pub error: ErrorDetail,
+        pub refused_at: DateTime<Utc>,
+    }
+}
+
+view! {
+    /// A message that matches a search, with the matching words marked in `snippet` between
+    /// U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
+    pub struct MessageHit {
+        pub message_id: Uuid,
+        pub conversation_id: Uuid,
+        pub contact_name: Option<String>,
+        pub contact_phone: String,
+        pub kind: handoff_proto::MessageKind,
+        pub snippet: String,
+        pub created_at: DateTime<Utc>,
+    }
+}
+
+view! {
+    /// What local search found: conversations whose contact matches, then messages, newest first.
+    pub struct SearchResults {
+        pub contacts: Vec<Conversation>,
+        pub messages: Vec<MessageHit>,
+    }
+}
+
+view! {
     #[serde(tag = "state", rename_all = "snake_case")]
     pub enum ConnectionState {
         /// Not signed in, or stopped.
@@ -94,6 +134,8 @@ view! {
         Connection { state: ConnectionState },
         /// The server refused a change made here; it was rolled back.
         Rejected { mutation_id: Uuid, conversation_id: Uuid, op: String, error: ErrorDetail, body: Option<String> },
+        /// The "Needs attention" list changed.
+        Attention,
         /// Users or devices changed.
         Directory,
         /// A teammate @mentioned me in a note (live, not while catching up).

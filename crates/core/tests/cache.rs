@@ -4,7 +4,9 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use handoff_core::cache::Cache;
 use handoff_core::{outbox, InboxView};
-use handoff_proto::{Contact, Conversation, ConversationStatus, Delivery, Event, EventBody, Message, MessageKind, Op};
+use handoff_proto::{
+    Contact, Conversation, ConversationStatus, Delivery, ErrorDetail, Event, EventBody, Message, MessageKind, Op,
+};
 use uuid::Uuid;
 
 /// Now, at the precision the server sends (microseconds).
@@ -95,10 +97,34 @@ async fn a_reply_shows_at_once_and_a_refusal_takes_it_back() {
     assert_eq!((mine.message.id, mine.queued, mine.message.delivery), (mutation, true, Some(Delivery::Pending)));
     assert_eq!(outbox::pending(&cache).await.unwrap().len(), 1);
 
-    let op = outbox::rejected(&cache, mutation).await.unwrap();
-    assert!(matches!(op, Some(Op::Reply { .. })));
+    let error = ErrorDetail {
+        code: "conversation_changed".into(),
+        message: "The customer wrote again.".into(),
+        field: None,
+        changes: None,
+        version: Some(2),
+        assignee_id: None,
+        claimed_at: None,
+    };
+    let refused = outbox::rejected(&cache, mutation, &error).await.unwrap();
+    assert!(matches!(refused, Some((Op::Reply { .. }, true))));
     assert_eq!(cache.thread(cid).await.unwrap().unwrap().messages.len(), 1, "the optimistic reply stayed");
     assert_eq!(outbox::len(&cache).await.unwrap(), 0);
+    // The text waits in "Needs attention", through a new epoch, until it is dismissed.
+    cache.wipe(false).await.unwrap();
+    let waiting = outbox::attention(&cache).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(
+        (waiting[0].mutation_id, waiting[0].op.as_str(), waiting[0].body.as_str()),
+        (mutation, "reply", "On it")
+    );
+    assert_eq!(waiting[0].error, error);
+    assert!(outbox::dismiss(&cache, mutation).await.unwrap());
+    assert!(outbox::attention(&cache).await.unwrap().is_empty());
+    // A refused claim has no text to keep.
+    let claim = outbox::enqueue(&cache, me, Op::Claim { conversation_id: cid }).await.unwrap();
+    assert!(matches!(outbox::rejected(&cache, claim, &error).await.unwrap(), Some((Op::Claim { .. }, false))));
+    assert!(outbox::attention(&cache).await.unwrap().is_empty());
 }
 
 #[tokio::test]

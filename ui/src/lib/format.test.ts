@@ -9,6 +9,7 @@ import {
   relativeTime,
   secondsAgo,
   slaPill,
+  snippetParts,
   snoozeChoices,
 } from "./format";
 
@@ -98,5 +99,21 @@ describe("snoozeChoices", () => {
     expect(hour.at.getTime() - wed.getTime()).toBe(3_600_000);
     expect([tomorrow.at.getDate(), tomorrow.at.getHours()]).toEqual([26, 9]);
     expect([monday.at.getDay(), monday.at.getDate(), monday.at.getHours()]).toEqual([1, 30, 9]);
+  });
+});
+
+describe("snippetParts", () => {
+  it("splits marked matches from plain text", () => {
+    expect(snippetParts("…my \u0002refund\u0003 for \u0002order\u0003 42")).toEqual([
+      { text: "…my ", match: false },
+      { text: "refund", match: true },
+      { text: " for ", match: false },
+      { text: "order", match: true },
+      { text: " 42", match: false },
+    ]);
+  });
+  it("keeps text without marks, and a mark left open", () => {
+    expect(snippetParts("plain")).toEqual([{ text: "plain", match: false }]);
+    expect(snippetParts("a \u0002b")).toEqual([{ text: "a ", match: false }, { text: "b", match: true }]);
   });
 });

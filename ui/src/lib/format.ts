@@ -127,3 +127,20 @@ export function snoozeChoices(now: Date = new Date()): { label: string; at: Date
     { label: "Monday 9:00", at: monday },
   ];
 }
+
+/** A search snippet split into plain and matched parts: the core marks matches with U+0002 … U+0003. */
+export function snippetParts(snippet: string): { text: string; match: boolean }[] {
+  const parts: { text: string; match: boolean }[] = [];
+  for (const [i, chunk] of snippet.split("\u0002").entries()) {
+    if (i === 0) {
+      if (chunk) parts.push({ text: chunk, match: false });
+      continue;
+    }
+    const end = chunk.indexOf("\u0003");
+    const matched = end === -1 ? chunk : chunk.slice(0, end);
+    const rest = end === -1 ? "" : chunk.slice(end + 1);
+    if (matched) parts.push({ text: matched, match: true });
+    if (rest) parts.push({ text: rest, match: false });
+  }
+  return parts;
+}

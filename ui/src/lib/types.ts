@@ -19,6 +19,7 @@ export type {
 } from "../bindings";
 export type ApiKey = B.ApiKey_Serialize;
 export type AtRisk = B.AtRisk_Serialize;
+export type Attention = B.Attention_Serialize;
 export type AuditEntry = B.AuditEntry_Serialize;
 export type AuditFilter = B.AuditFilter_Deserialize;
 export type Change = B.Change_Serialize;
@@ -27,6 +28,7 @@ export type ConversationChange = B.ConversationChange_Serialize;
 export type Dashboard = B.Dashboard_Serialize;
 export type PresenceView = B.PresenceView_Serialize;
 export type RoutingRule = B.RoutingRule_Serialize;
+export type SearchResults = B.SearchResults_Serialize;
 export type SessionInfo = B.SessionInfo_Serialize;
 export type RuleMatch = B.RuleMatch_Deserialize;
 export type Team = B.Team_Serialize;
