@@ -1,8 +1,8 @@
 //! Local search over the cache (FTS5, migration 0005): works offline and answers in
 //! milliseconds over a million messages.
 //!
-//! * Messages: every word of the query must occur, the last one (or any) as a prefix
-//!   ("refu" finds "refund"); results come newest first (by when the message entered the cache,
+//! * Messages: every word of the query must occur, each as a prefix ("refu" finds "refund";
+//!   prefixes of 2 to 8 characters have their own index, migration 0007); results come newest first (by when the message entered the cache,
 //!   which follows the event log). No relevance ranking: ranking would score every match, so a
 //!   common word over a large cache would cost hundreds of milliseconds, while newest-first reads
 //!   only the first `limit` matches from the index.

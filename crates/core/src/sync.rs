@@ -22,8 +22,12 @@ use crate::cache::Touched;
 use crate::types::{Change, ConnectionState};
 use crate::{outbox, rest, Inner, Outgoing, PresenceRx, Session};
 
-/// Most events applied in one cache transaction.
-const BATCH: usize = 500;
+/// Most events applied in one cache transaction (the ones already received; live events usually
+/// come one at a time). Large, so that a long catch-up writes each index page and each search
+/// index segment once per few thousand events instead of once per few hundred.
+pub const BATCH: usize = 4000;
+/// More touched conversations than this in one batch are announced as one inbox change.
+const MANY_CONVERSATIONS: usize = 100;
 const PING_EVERY: Duration = Duration::from_secs(20);
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -342,8 +346,17 @@ async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64
     for (conversation_id, message_id) in touched.customer_messages {
         inner.emit(Change::CustomerMessage { conversation_id, message_id });
     }
-    for conversation_id in touched.conversations {
-        inner.emit(Change::Conversation { conversation_id });
+    if touched.conversations.len() <= MANY_CONVERSATIONS {
+        for conversation_id in touched.conversations {
+            inner.emit(Change::Conversation { conversation_id });
+        }
+    } else {
+        // A batch of a long catch-up: the inbox is re-read anyway; of the threads only the one
+        // on screen needs it, and thousands of events would flood the UI.
+        let viewing = *inner.viewing.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conversation_id) = viewing.filter(|v| touched.conversations.contains(v)) {
+            inner.emit(Change::Conversation { conversation_id });
+        }
     }
     Ok(())
 }

@@ -232,3 +232,52 @@ async fn views_narrow_by_team_label_status_and_mentions() {
     assert!(cache.teams().await.unwrap().is_empty());
     assert_eq!(cache.counts(me).await.unwrap().mentions, 0);
 }
+
+#[tokio::test]
+async fn a_batch_written_in_runs_ends_as_if_applied_one_by_one_and_is_searchable() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let first = inbound(a, "Where is my refund?");
+    let mut delivered = first.clone();
+    delivered.delivery = Some(Delivery::Delivered);
+    let mut claimed = conversation(a, 2);
+    claimed.assignee_id = Some(me);
+    let mut later = conversation(a, 3);
+    later.assignee_id = Some(me);
+    later.last_message_preview = "Any news on the refund?".into();
+    let second = inbound(a, "Any news on the refund?");
+    let mut bodies = vec![
+        EventBody::MessageCreated { message: first.clone(), conversation: conversation(a, 1) },
+        EventBody::MessageCreated { message: inbound(b, "Hello"), conversation: conversation(b, 1) },
+        EventBody::MessageUpdated { message: delivered },
+        // Not a message event: the run so far is written before it, and it sees the state before it.
+        EventBody::ConversationUpdated {
+            conversation: claimed,
+            actor_id: None,
+            cause: handoff_proto::UpdateCause::Assigned,
+        },
+        EventBody::MessageCreated { message: second.clone(), conversation: later },
+    ];
+    let events: Vec<Event> =
+        bodies.drain(..).enumerate().map(|(i, body)| Event { seq: i as i64 + 1, at: now(), body }).collect();
+    let touched = cache.apply_events(&events, me).await.unwrap();
+    assert_eq!(touched.assigned_to_me, vec![(a, None)], "the assignment is news");
+    assert_eq!(touched.conversations, vec![a, b]);
+
+    let thread = cache.thread(a).await.unwrap().unwrap();
+    assert_eq!(thread.conversation.version, 3, "the last state of the conversation wins");
+    assert_eq!(thread.conversation.assignee_id, Some(me));
+    let messages: Vec<(Uuid, Option<Delivery>)> =
+        thread.messages.iter().map(|m| (m.message.id, m.message.delivery)).collect();
+    assert_eq!(messages, vec![(first.id, Some(Delivery::Delivered)), (second.id, None)]);
+    assert_eq!(cache.last_seq().await.unwrap(), 5);
+
+    // Both messages are in the search index once, newest first, with the match marked.
+    let found = cache.search("refu", 10).await.unwrap();
+    let ids: Vec<Uuid> = found.messages.iter().map(|m| m.message_id).collect();
+    assert_eq!(ids, vec![second.id, first.id]);
+    assert_eq!(found.messages[1].snippet, "Where is my \u{2}refund\u{3}?");
+    assert_eq!(found.contacts.len(), 0, "no contact is called refu");
+    assert_eq!(cache.search("lena", 10).await.unwrap().contacts.len(), 2);
+}
