@@ -47,6 +47,8 @@ echo "$out"
 
 step "benchmarks, run small so they cannot rot (figures come from release builds: docs/performance.md)"
 target/debug/handoff-bench typing --clients 5 --rounds 10
+target/debug/handoff-bench offline --missed 200 --outbox 50 --messages 5000 --rounds 3
+target/debug/handoff-bench durability --commits 50 --rounds 1
 
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e

@@ -4,6 +4,10 @@
 //!
 //! - `typing`: how long a "someone is typing" takes from one client's frame to each other
 //!   client's change event, with N clients connected.
+//! - `offline`: catch-up after missed events, outbox flush, cache bulk import, local search.
+//! - `durability`: the server's commit cost with SQLite `synchronous = FULL` against NORMAL.
+
+mod offline;
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +33,30 @@ enum Bench {
         clients: usize,
         /// Rounds; each is one typing frame fanned out to every other client.
         #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
+    /// Offline-first figures: catch-up, outbox flush, cache import, local search.
+    Offline {
+        /// Events that happen while the app is closed.
+        #[arg(long, default_value_t = 10_000)]
+        missed: usize,
+        /// Changes made offline, then flushed.
+        #[arg(long, default_value_t = 2_000)]
+        outbox: usize,
+        /// Messages imported into a fresh cache, then searched.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        /// Times each search query is run.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
+    /// The server's commit cost: SQLite synchronous FULL against NORMAL.
+    Durability {
+        /// Customer messages stored, one commit each, per mode.
+        #[arg(long, default_value_t = 1_000)]
+        commits: usize,
+        /// Rounds; the two modes take turns, each round on a fresh server.
+        #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
 }
@@ -122,6 +150,10 @@ async fn typing(clients: usize, rounds: usize) -> anyhow::Result<serde_json::Val
 async fn main() -> anyhow::Result<()> {
     let out = match Cli::parse().bench {
         Bench::Typing { clients, rounds } => typing(clients, rounds).await?,
+        Bench::Offline { missed, outbox, messages, rounds } => {
+            offline::offline(missed, outbox, messages, rounds).await?
+        }
+        Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
     };
     println!("{out}");
     Ok(())

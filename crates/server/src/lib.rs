@@ -42,6 +42,7 @@ use crate::devices::Devices;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
+pub use crate::store::Durability;
 use crate::store::Store;
 
 /// How many frames a WebSocket connection may fall behind before it is told to catch up from the log.
@@ -60,6 +61,8 @@ pub struct Config {
     pub simulator_receipts: bool,
     /// What timers (snooze wake-up) go by; tests use a manual clock.
     pub clock: Clock,
+    /// How far a commit is pushed to disk before it is acknowledged (docs/durability.md).
+    pub durability: Durability,
 }
 
 impl Config {
@@ -72,6 +75,7 @@ impl Config {
             bootstrap_admin: None,
             simulator_receipts: false,
             clock: Clock::System,
+            durability: Durability::Full,
         }
     }
 }
@@ -138,7 +142,7 @@ impl ServerHandle {
 
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let hub = Hub::new(HUB_CAPACITY);
-    let store = Store::open(&config.data_dir, hub.clone()).await?;
+    let store = Store::open(&config.data_dir, hub.clone(), config.durability).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),

@@ -31,6 +31,10 @@ enum Command {
         admin_email: Option<String>,
         #[arg(long, env = "HANDOFF_ADMIN_PASSWORD", hide_env_values = true)]
         admin_password: Option<String>,
+        /// full: an acknowledged change survives power loss; normal: it survives a crash of the
+        /// server, faster commits (see docs/durability.md).
+        #[arg(long, env = "HANDOFF_DURABILITY", default_value = "full")]
+        durability: handoff_server::Durability,
     },
 }
 
@@ -39,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
-    let Command::Serve { data_dir, listen, demo, admin_email, admin_password } = Cli::parse().command;
+    let Command::Serve { data_dir, listen, demo, admin_email, admin_password, durability } = Cli::parse().command;
     let data_dir = match data_dir {
         Some(d) => d,
         None => dirs::data_dir().ok_or_else(|| anyhow::anyhow!("no OS data folder: pass --data-dir"))?.join("handoff"),
@@ -56,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         bootstrap_admin,
         simulator_receipts: true,
         clock: handoff_server::Clock::System,
+        durability,
     };
     let server = handoff_server::start(config).await?;
     println!("handoff-server listening on {}", server.url());

@@ -36,17 +36,43 @@ struct StoreInner {
     epoch: Uuid,
 }
 
+/// How far SQLite pushes a commit to disk before the server acknowledges it (WAL mode either way).
+/// The measured cost is in docs/durability.md.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = FULL`: the WAL is synced at every commit, so an acknowledged change
+    /// survives a crash of the server process, of the operating system, and power loss.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: synced at checkpoints only. An acknowledged change survives a crash
+    /// of the server process; power loss or an OS crash can lose the last commits (never corrupt).
+    Normal,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!("durability is full or normal, not {other}")),
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) `handoff.db` in `data_dir` and runs pending migrations.
-    pub async fn open(data_dir: &Path, hub: Hub) -> anyhow::Result<Store> {
+    pub async fn open(data_dir: &Path, hub: Hub, durability: Durability) -> anyhow::Result<Store> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("handoff.db");
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk before we acknowledge it, even across power loss.
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
