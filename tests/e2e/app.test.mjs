@@ -231,10 +231,22 @@ test("offline: the banner says since when, search and notes work from the cache,
   await driver.type("[data-testid=composer-input]", note);
   await driver.click("[data-testid=send]");
   await waitFor(async () => (await driver.innerText("[data-kind=note] .queued-label")) === "sends when online", "the note queued");
+  // And a reply, written to what Ana sees now.
+  await driver.click("[data-testid=mode-reply]");
+  const reply = "Done: your order will go to the new address.";
+  await driver.type("[data-testid=composer-input]", reply);
+  await driver.click("[data-testid=send]");
+  await waitFor(async () => (await driver.innerText("[data-kind=outbound] .queued-label")) === "sends when online", "the reply queued");
   await driver.screenshot("11-offline-note");
 
-  // The server comes back on the same address and data: the app reconnects by itself and sends the note once.
+  // The server comes back on the same address and data, and Oliver writes again before the app
+  // is back: the app reconnects by itself, sends the note once, and does not send the reply blind.
   server = await startServer(root, serverDir, {}, new URL(server.url).host);
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, {
+    from: "+447700900123",
+    name: "Oliver Smith",
+    body: "Actually, hold it: I will be away next week.",
+  });
   await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again", 40000);
   assert.equal(await driver.findAll("[data-testid=offline-banner]").then((b) => b.length), 0, "the banner is gone");
   const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
@@ -245,6 +257,24 @@ test("offline: the banner says since when, search and notes work from the cache,
   }, "the note on the server");
   assert.equal(notes.length, 1);
   await waitFor(async () => !(await driver.innerText("[data-kind=note] .queued-label")), "the note no longer queued");
+
+  // The reply waits in Needs attention; opening it shows what changed, and Send anyway sends it once.
+  await waitFor(async () => (await driver.innerText("[data-testid=attention-item]"))?.includes(reply), "the reply in Needs attention");
+  assert.match(await driver.innerText("[data-testid=attention]"), /Needs attention \(1\)/);
+  await driver.screenshot("12-needs-attention");
+  // Oliver's thread is open: the refusal is there already, the reply back in the composer.
+  await waitFor(async () => (await driver.js("return document.querySelector('[data-testid=composer-input]').value")) === reply, "the reply back in the composer");
+  await driver.click("[data-testid=attention-item]");
+  await waitFor(async () => (await driver.innerText("[data-testid=refusal]"))?.includes("New customer message"), "what changed");
+  assert.equal(await driver.js("return document.querySelector('[data-testid=composer-input]').value"), reply);
+  await driver.click("[data-testid=refusal] button.primary");
+  const sent = await waitFor(async () => {
+    const page = await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`);
+    const found = page.items.filter((s) => s.body === reply);
+    return found.length > 0 && found;
+  }, "the reply at the simulator");
+  assert.equal(sent.length, 1);
+  await waitFor(async () => (await driver.findAll("[data-testid=attention]")).length === 0, "Needs attention empty");
   await driver.type("[data-testid=search]", "\uE00C"); // Escape clears the search
   await waitFor(async () => (await driver.findAll("[data-testid=search-results]")).length === 0, "the search closed");
 }));

@@ -54,4 +54,32 @@ describe("Composer", () => {
     expect(replies).toEqual([{ body: "Hello!", force: false }]);
     expect(screen.queryByTestId("collision-confirm")).toBeNull();
   });
+
+  it("puts a refused reply back in the composer, also after a note was written", async () => {
+    const replies: { body: string; force: boolean }[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "reply") replies.push(args as { body: string; force: boolean });
+      if (cmd === "note" || cmd === "reply") return "00000000-0000-7000-8000-000000000001";
+    });
+    const props = {
+      conversationId: "c1",
+      version: 3,
+      canWrite: true,
+      users: new Map(),
+      refusal: null as null | { body: string; changes: []; message: string; mutationId: string },
+      onDismissRefusal: () => {},
+    };
+    const view = render(Composer, props);
+    await fireEvent.click(screen.getByTestId("mode-note"));
+    await fireEvent.input(screen.getByLabelText("Internal note"), { target: { value: "Called him" } });
+    await fireEvent.click(screen.getByTestId("send"));
+    await fireEvent.click(screen.getByTestId("mode-reply"));
+    await fireEvent.input(screen.getByLabelText("Reply to the customer"), { target: { value: "Done!" } });
+    await fireEvent.click(screen.getByTestId("send"));
+    await tick();
+    await view.rerender({ ...props, refusal: { body: "Done!", changes: [], message: "changed", mutationId: "m1" } });
+    await tick();
+    expect(screen.getByTestId("refusal")).toBeTruthy();
+    expect((screen.getByLabelText("Reply to the customer") as HTMLTextAreaElement).value).toBe("Done!");
+  });
 });
