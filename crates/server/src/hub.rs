@@ -1,18 +1,18 @@
 //! Fan-out of committed events and ephemeral presence to every live WebSocket connection.
 //!
-//! Each frame is serialised once and shared. A connection that falls more than the channel's
+//! Each frame is serialised once and shared: every connection sends the same bytes (a reference
+//! count, not a copy). A connection that falls more than the channel's
 //! capacity behind is told so (`error{code: "lagged"}`) and closed; it reconnects and catches up
 //! from the event log, so the server's memory never grows with a slow consumer.
 
-use std::sync::Arc;
-
+use axum::extract::ws::Utf8Bytes;
 use handoff_proto::{Event, Seq, ServerFrame};
 use tokio::sync::broadcast;
 
 #[derive(Clone, Debug)]
 pub enum HubMsg {
-    Event { seq: Seq, json: Arc<str> },
-    Presence { json: Arc<str> },
+    Event { seq: Seq, json: Utf8Bytes },
+    Presence { json: Utf8Bytes },
 }
 
 #[derive(Clone)]

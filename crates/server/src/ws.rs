@@ -13,8 +13,9 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use futures_util::SinkExt;
 use handoff_proto::{ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use uuid::Uuid;
 
 use crate::auth::{user_for_token_hash, Actor};
@@ -103,23 +104,35 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     let mut actor = actor;
     loop {
         tokio::select! {
-            msg = live.recv() => match msg {
-                Ok(HubMsg::Event { seq, json }) => {
-                    if seq <= sent {
-                        continue; // already replayed
+            msg = live.recv() => {
+                // This frame and whatever else is already waiting go out in one write.
+                let mut next = Some(msg);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        Ok(HubMsg::Event { seq, json }) => {
+                            if seq > sent {
+                                if seq > sent + 1 {
+                                    replay(&state, &mut socket, sent, seq - 1).await?;
+                                }
+                                socket.feed(WsMessage::Text(json)).await?;
+                                sent = seq;
+                            } // else: already replayed
+                        }
+                        Ok(HubMsg::Presence { json }) => socket.feed(WsMessage::Text(json)).await?,
+                        Err(RecvError::Lagged(_)) => {
+                            return close(&mut socket, "lagged", "This connection fell behind: reconnect to catch up from the log.").await;
+                        }
+                        Err(RecvError::Closed) => return Ok(()),
                     }
-                    if seq > sent + 1 {
-                        replay(&state, &mut socket, sent, seq - 1).await?;
-                    }
-                    socket.send(WsMessage::Text(Utf8Bytes::from(json.as_ref()))).await?;
-                    sent = seq;
+                    next = match live.try_recv() {
+                        Ok(m) => Some(Ok(m)),
+                        Err(TryRecvError::Empty) => None,
+                        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                        Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                    };
                 }
-                Ok(HubMsg::Presence { json }) => socket.send(WsMessage::Text(Utf8Bytes::from(json.as_ref()))).await?,
-                Err(RecvError::Lagged(_)) => {
-                    return close(&mut socket, "lagged", "This connection fell behind: reconnect to catch up from the log.").await;
-                }
-                Err(RecvError::Closed) => return Ok(()),
-            },
+                socket.flush().await?;
+            }
             frame = next_frame(&mut socket) => match frame {
                 None => return Ok(()),
                 Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
