@@ -16,6 +16,8 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver dbus-x11 fonts-dejavu-core
   # Native notifications checked against a real notification server
   dunst
+  # The fan-out benchmark's baseline, measured in the same run
+  nats-server
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -49,6 +49,8 @@ step "benchmarks, run small so they cannot rot (figures come from release builds
 target/debug/handoff-bench typing --clients 5 --rounds 10
 target/debug/handoff-bench offline --missed 200 --outbox 50 --messages 5000 --rounds 3
 target/debug/handoff-bench durability --commits 50 --rounds 1
+target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 5
+target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing
 
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e

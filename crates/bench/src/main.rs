@@ -4,9 +4,12 @@
 //!
 //! - `typing`: how long a "someone is typing" takes from one client's frame to each other
 //!   client's change event, with N clients connected.
+//! - `fanout`: a customer message (or a "typing") from commit to every agent's WebSocket, with
+//!   nats-server measured in the same run as the baseline.
 //! - `offline`: catch-up after missed events, outbox flush, cache bulk import, local search.
 //! - `durability`: the server's commit cost with SQLite `synchronous = FULL` against NORMAL.
 
+mod fanout;
 mod offline;
 
 use std::time::{Duration, Instant};
@@ -50,6 +53,20 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+    /// Fan-out from commit to every agent, against nats-server with the same load in the same run.
+    Fanout {
+        /// Connected agents.
+        #[arg(long, default_value_t = 200)]
+        agents: usize,
+        /// Customer messages (or typing frames) per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// One agent types instead of customers writing.
+        #[arg(long)]
+        typing: bool,
+    },
     /// The server's commit cost: SQLite synchronous FULL against NORMAL.
     Durability {
         /// Customer messages stored, one commit each, per mode.
@@ -70,7 +87,7 @@ fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-fn figures(mut samples: Vec<Duration>) -> serde_json::Value {
+pub(crate) fn figures(mut samples: Vec<Duration>) -> serde_json::Value {
     samples.sort();
     let r = |x: f64| (x * 1000.0).round() / 1000.0;
     serde_json::json!({
@@ -152,6 +169,10 @@ async fn main() -> anyhow::Result<()> {
         Bench::Typing { clients, rounds } => typing(clients, rounds).await?,
         Bench::Offline { missed, outbox, messages, rounds } => {
             offline::offline(missed, outbox, messages, rounds).await?
+        }
+        Bench::Fanout { agents, rate, seconds, typing } => {
+            let load = if typing { fanout::Load::Typing } else { fanout::Load::Messages };
+            fanout::fanout(agents, rate, seconds, load).await?
         }
         Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
     };
