@@ -189,7 +189,11 @@ async fn take(tx: &mut SqliteConnection, mutation_id: Uuid) -> DbResult<Option<O
         .bind(mutation_id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-    op.map(|o| serde_json::from_str(&o).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+    // A row this version cannot read (written by another version of the app) still leaves the
+    // outbox: failing here would stop the sync loop on it at every reconnect.
+    Ok(op.and_then(|o| {
+        serde_json::from_str(&o).map_err(|e| tracing::warn!(%mutation_id, error = %e, "unreadable outbox entry")).ok()
+    }))
 }
 
 /// The text an op carries, if it is one whose refusal needs the agent's attention.
@@ -214,7 +218,8 @@ pub async fn attention(cache: &Cache) -> DbResult<Vec<Attention>> {
     let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let op: Op = serde_json::from_str(&r.try_get::<String, _>("op")?).map_err(decode)?;
+        // An entry this version cannot read is left out rather than hiding the others.
+        let Ok(op) = serde_json::from_str::<Op>(&r.try_get::<String, _>("op")?) else { continue };
         let Some((kind, body)) = op_text(&op) else { continue };
         out.push(Attention {
             mutation_id: crate::cache::uuid(r, "mutation_id")?,
