@@ -27,7 +27,11 @@ step "cargo build: the server and the real app (embedded UI)"
 cargo build "${CARGO_SCOPE[@]}"
 
 step "cargo test: unit, API and scenario tests"
-cargo test "${CARGO_SCOPE[@]}"
+cargo test "${CARGO_SCOPE[@]}" --no-run
+# Every wait in the tests has its own deadline; this bound catches what those cannot (a thread
+# stuck on a lock), so a hang fails in minutes, named by cargo's "running for over 60 seconds".
+timeout --kill-after=10 900 cargo test "${CARGO_SCOPE[@]}" || {
+  rc=$?; [ "$rc" -ge 124 ] && echo "cargo test did not finish within 15 minutes (exit $rc)"; exit "$rc"; }
 if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
   step "the generated TypeScript bindings are committed as generated"
   git diff --exit-code -- ui/src/bindings.ts

@@ -340,18 +340,14 @@ impl World {
 
     /// Waits until the server has seen every connection of `user` close.
     pub async fn wait_disconnected(&self, user: Uuid) {
-        let state = &self.server.as_ref().expect("running").state;
-        let mut changes = state.presence.watch();
-        let wait = changes.wait_for(|_| state.presence.connections(user) == 0);
-        tokio::time::timeout(DEADLINE, wait).await.expect("disconnected in time").expect("server running");
+        let presence = &self.server.as_ref().expect("running").state.presence;
+        presence_until(presence, "disconnected", || presence.connections(user) == 0).await;
     }
 
     /// Waits until the server counts `user` as online (or offline).
     pub async fn wait_online(&self, user: Uuid, online: bool) {
-        let state = &self.server.as_ref().expect("running").state;
-        let mut changes = state.presence.watch();
-        let wait = changes.wait_for(|_| state.presence.is_online(user) == online);
-        tokio::time::timeout(DEADLINE, wait).await.expect("presence in time").expect("server running");
+        let presence = &self.server.as_ref().expect("running").state.presence;
+        presence_until(presence, "presence", || presence.is_online(user) == online).await;
     }
 
     pub async fn stop(mut self) {
@@ -362,6 +358,23 @@ impl World {
             self.kill_server().await;
         }
     }
+}
+
+/// Waits until `cond` (which reads the server's presence) holds, re-checking at every presence
+/// change. `cond` runs outside the change channel's lock: presence takes that lock while holding
+/// its own, so reading presence inside `watch::Receiver::wait_for` could deadlock the test thread.
+async fn presence_until(presence: &handoff_server::presence::Presence, what: &str, cond: impl Fn() -> bool) {
+    let mut changes = presence.watch();
+    let wait = async {
+        loop {
+            changes.borrow_and_update();
+            if cond() {
+                return;
+            }
+            changes.changed().await.expect("server running");
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait).await.unwrap_or_else(|_| panic!("{what} in time"));
 }
 
 /// A `test-server` process.

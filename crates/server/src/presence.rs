@@ -235,7 +235,10 @@ impl Presence {
         self.status(user) == PresenceStatus::Online
     }
 
-    /// Changes whenever a status or a connection count changes.
+    /// Changes whenever a status or a connection count changes. Read presence after
+    /// `changed()`, never inside `wait_for`'s closure: that closure runs under the channel's lock,
+    /// which presence takes while it holds its own, so the two locks would be taken in opposite
+    /// orders (a deadlock that stops the calling thread).
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.inner.generation.subscribe()
     }
