@@ -2,6 +2,7 @@
 
 mod audit;
 mod faults;
+mod gateway;
 mod notifications;
 mod presence;
 mod routing;

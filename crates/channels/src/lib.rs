@@ -8,6 +8,7 @@
 mod adapter;
 mod jid;
 pub mod simulator;
+pub mod waha;
 
 pub use adapter::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, LinkState, SinkError};
 pub use jid::Jid;

@@ -491,6 +491,30 @@ wire! {
     pub struct CreateDeviceRequest {
         pub name: String,
         pub kind: DeviceKind,
+        /// Required for `gateway` devices: the WAHA server and session this number runs on.
+        #[serde(default)]
+        pub gateway: Option<GatewayConfig>,
+    }
+}
+
+wire! {
+    /// A WAHA gateway session: where to call it (`X-Api-Key`) and which session is this number.
+    pub struct GatewayConfig {
+        /// `https://waha.example.com` (without `/api`).
+        pub base_url: String,
+        pub api_key: String,
+        pub session: String,
+    }
+}
+
+wire! {
+    /// The answer to linking a device: the device, and for a gateway device the secret its
+    /// webhooks must be signed with (shown this once).
+    pub struct CreatedDevice {
+        #[serde(flatten)]
+        pub device: Device,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub webhook_secret: Option<String>,
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use handoff_channels::simulator::SimulatorConfig;
+use handoff_channels::waha::{Retry, WahaAdapter, WahaConfig};
 use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, Simulator, SinkError};
 use handoff_proto::{Device, DeviceKind, DeviceStatus, QrResponse};
 use uuid::Uuid;
@@ -15,6 +16,8 @@ pub struct DeviceHandle {
     pub adapter: Arc<dyn DeviceAdapter>,
     /// Set for simulator devices: the control endpoints drive it.
     pub simulator: Option<Arc<Simulator>>,
+    /// Set for gateway devices: the adapter and the secret its webhooks are signed with.
+    pub gateway: Option<(Arc<WahaAdapter>, String)>,
     /// The current QR code while the device waits to be linked.
     pub qr: Mutex<Option<QrResponse>>,
 }
@@ -38,6 +41,7 @@ impl Devices {
         if self.get(device.id).is_some() {
             return Ok(());
         }
+        let mut gateway = None;
         let (adapter, simulator): (Arc<dyn DeviceAdapter>, _) = match device.kind {
             DeviceKind::Simulator => {
                 // A fresh seed per start: a restarted simulator must not hand out the WhatsApp ids
@@ -56,9 +60,19 @@ impl Devices {
                 let sim = Simulator::new(config);
                 (sim.clone(), Some(sim))
             }
+            DeviceKind::Gateway => {
+                let stored = crate::store::gateway_of(&mut *state.store.reader().await?, device.id).await?;
+                let (config, secret) = stored.ok_or_else(|| anyhow::anyhow!("gateway device without its settings"))?;
+                let waha = WahaAdapter::new(
+                    WahaConfig { base_url: config.base_url, api_key: config.api_key, session: config.session },
+                    Retry::default(),
+                );
+                gateway = Some((waha.clone(), secret));
+                (waha, None)
+            }
             other => anyhow::bail!("{} devices are not supported by this server yet", other.as_str()),
         };
-        let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, qr: Mutex::new(None) });
+        let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, gateway, qr: Mutex::new(None) });
         self.map.write().unwrap_or_else(|p| p.into_inner()).insert(device.id, handle);
         let sink = Arc::new(IngestSink { app: Arc::downgrade(&state.0), device_id: device.id });
         adapter.start(sink).await?;

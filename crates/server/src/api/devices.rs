@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
-use handoff_channels::{AdapterError, Jid, Simulator};
+use handoff_channels::waha::{self, WahaAdapter, Webhook};
+use handoff_channels::{AdapterError, DeviceEvent, Jid, LinkState, Simulator};
 use handoff_proto::{
-    CreateDeviceRequest, Device, DeviceKind, ErrorBody, EventBody, Message, Page, QrResponse, SimulatorInbound,
-    SimulatorReceipt, SimulatorSent,
+    CreateDeviceRequest, CreatedDevice, Device, DeviceKind, ErrorBody, EventBody, GatewayConfig, Message, Page,
+    QrResponse, SimulatorInbound, SimulatorReceipt, SimulatorSent,
 };
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::store::{self, device_by_id, message_by_wa_id};
-use crate::AppState;
+use crate::{ingest, AppState};
 
 #[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = Page<Device>)))]
 pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Device>>> {
@@ -26,30 +27,145 @@ pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<Axu
 }
 
 /// Link a new number. It starts `pending_link` and shows a QR code at `GET /devices/{id}/qr`.
+/// A `gateway` device needs its WAHA session; the answer carries the secret its webhooks must
+/// be signed with, shown this once.
 #[utoipa::path(post, path = "/api/v1/devices", request_body = CreateDeviceRequest,
-    responses((status = 201, body = Device), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = CreatedDevice), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
     Json(req): Json<CreateDeviceRequest>,
-) -> ApiResult<(StatusCode, AxumJson<Device>)> {
+) -> ApiResult<(StatusCode, AxumJson<CreatedDevice>)> {
     actor.require_admin("link devices")?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "A device needs a name (at most 100 characters)."));
     }
-    if req.kind != DeviceKind::Simulator {
-        return Err(ApiError::invalid(
-            "kind",
-            format!("{} devices are not available on this server yet; use simulator.", req.kind.as_str()),
-        ));
-    }
-    let device = create_device(&state, (&actor).into(), name, req.kind, None).await?;
+    let (device, webhook_secret) = match req.kind {
+        DeviceKind::Simulator => (create_device(&state, (&actor).into(), name, req.kind, None).await?, None),
+        DeviceKind::Gateway => {
+            let gateway = req.gateway.ok_or_else(|| {
+                ApiError::invalid("gateway", "A gateway device needs its WAHA session: {base_url, api_key, session}.")
+            })?;
+            let gateway = checked_gateway(gateway)?;
+            let secret = webhook_secret();
+            let device = create_device(&state, (&actor).into(), name, req.kind, None).await?;
+            let mut w = state.store.begin().await?;
+            sqlx::query("UPDATE devices SET gateway = ?, webhook_secret = ? WHERE id = ?")
+                .bind(serde_json::to_string(&gateway).expect("plain strings serialise"))
+                .bind(&secret)
+                .bind(device.id.to_string())
+                .execute(w.conn())
+                .await?;
+            w.commit().await?;
+            (device, Some(secret))
+        }
+        DeviceKind::WhatsappWeb => {
+            return Err(ApiError::invalid(
+                "kind",
+                "whatsapp_web devices are not available on this server yet; use gateway or simulator.",
+            ))
+        }
+    };
     state.devices.start(&state, &device).await.map_err(|e| {
         tracing::error!(error = %e, "device adapter not started");
         ApiError::internal()
     })?;
-    Ok((StatusCode::CREATED, AxumJson(device)))
+    Ok((StatusCode::CREATED, AxumJson(CreatedDevice { device, webhook_secret })))
+}
+
+/// Trims a gateway's settings and says what is wrong with them.
+fn checked_gateway(g: GatewayConfig) -> ApiResult<GatewayConfig> {
+    let base_url = waha::base_url(&g.base_url)
+        .ok_or_else(|| ApiError::invalid("gateway.base_url", "base_url must be the WAHA server's http(s) address."))?;
+    let api_key = g.api_key.trim().to_string();
+    if api_key.is_empty() {
+        return Err(ApiError::invalid("gateway.api_key", "api_key is WAHA's X-Api-Key; it cannot be empty."));
+    }
+    let session = g.session.trim().to_string();
+    if session.is_empty() || !session.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(ApiError::invalid(
+            "gateway.session",
+            "session is the WAHA session's name (letters, digits, _ and -).",
+        ));
+    }
+    Ok(GatewayConfig { base_url, api_key, session })
+}
+
+/// 32 random bytes, hex: the key WAHA signs this device's webhooks with.
+fn webhook_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Events from a WAHA gateway, signed with the device's secret (`X-Webhook-Hmac`: hex
+/// HMAC-SHA512 of the raw body). Each event is stored before the answer, so WAHA's retry of an
+/// unanswered webhook loses nothing, and a repeated message is stored once.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/webhook", params(("id" = Uuid, Path)),
+    request_body(content = String, description = "A WAHA webhook envelope", content_type = "application/json"),
+    responses((status = 200, description = "Stored, or an event kind Handoff does not use (ignored)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(()))]
+pub async fn webhook(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    let Some((adapter, secret)) = handle.gateway.clone() else {
+        return Err(ApiError::not_found("gateway device"));
+    };
+    let signature = headers.get("x-webhook-hmac").and_then(|v| v.to_str().ok());
+    if !waha::verify_signature(secret.as_bytes(), &body, signature) {
+        tracing::warn!(device = %id, signed = signature.is_some(), "webhook refused: bad signature");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "X-Webhook-Hmac must be the hex HMAC-SHA512 of the body with this device's webhook secret.",
+        ));
+    }
+    let events = match waha::parse_webhook(&body) {
+        Err(e) => return Err(ApiError::bad_request(e.to_string())),
+        Ok(Webhook::Ignored { event, .. }) => {
+            tracing::info!(device = %id, event, "webhook event ignored: not used by Handoff");
+            return Ok(StatusCode::OK);
+        }
+        Ok(Webhook::Events { session, events }) => {
+            if session != adapter.config().session {
+                return Err(ApiError::bad_request(format!(
+                    "this webhook is for WAHA session {session:?}; this device is session {:?}",
+                    adapter.config().session
+                )));
+            }
+            events
+        }
+    };
+    for event in events {
+        let wants_qr = matches!(event, DeviceEvent::Connection { state: LinkState::PendingLink, .. });
+        ingest::device_event(&state, id, event).await?;
+        if wants_qr {
+            fetch_qr(&state, id, &adapter);
+        }
+    }
+    Ok(StatusCode::OK)
+}
+
+/// While a gateway session waits to be linked, its QR code comes from WAHA's REST API.
+fn fetch_qr(state: &AppState, id: Uuid, adapter: &Arc<WahaAdapter>) {
+    let (state, adapter) = (state.clone(), adapter.clone());
+    tokio::spawn(async move {
+        match adapter.qr().await {
+            Ok(qr) => {
+                // WhatsApp rotates the code about every 20 s; WAHA reports the next one as asked.
+                let expires_at = chrono::Utc::now() + chrono::Duration::seconds(20);
+                if let Err(e) = ingest::device_event(&state, id, DeviceEvent::Pairing { qr, expires_at }).await {
+                    tracing::warn!(device = %id, error = %e, "QR code not kept");
+                }
+            }
+            Err(e) => tracing::warn!(device = %id, error = %e, "QR code not fetched from the gateway"),
+        }
+    });
 }
 
 /// Stores a new device (status `pending_link`, or `connected` with a phone for demo devices).

@@ -179,6 +179,21 @@ pub async fn all_devices(conn: &mut SqliteConnection) -> DbResult<Vec<Device>> {
     rows.iter().map(device_from_row).collect()
 }
 
+/// A gateway device's WAHA session and webhook secret (`None` for other kinds of device).
+pub async fn gateway_of(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+) -> DbResult<Option<(handoff_proto::GatewayConfig, String)>> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT gateway, webhook_secret FROM devices WHERE id = ?")
+            .bind(device_id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    let Some((Some(gateway), Some(secret))) = row else { return Ok(None) };
+    let config = serde_json::from_str(&gateway).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Some((config, secret)))
+}
+
 /// The message a device delivered under a WhatsApp id, if stored.
 pub async fn message_by_wa_id(
     conn: &mut SqliteConnection,

@@ -1,0 +1,225 @@
+//! A WhatsApp number linked through a WAHA gateway: the real server takes signed webhooks (the
+//! recorded payloads in crates/channels/tests/fixtures/waha) and calls a stand-in WAHA server
+//! for everything outbound.
+
+use handoff_channels::waha::sign;
+use handoff_core::Client;
+use handoff_proto::{CreatedDevice, Delivery, DeviceStatus, MessageKind, QrResponse, Role};
+use handoff_tests::waha_stub::StubWaha;
+use handoff_tests::{wait_for, World};
+use reqwest::{Method, StatusCode};
+use uuid::Uuid;
+
+const CUSTOMER_MESSAGE: &str = "false_4915112345678@c.us_3EB0A1B2C3D4E5F60718";
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/../crates/channels/tests/fixtures/waha/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+struct Gateway {
+    device: CreatedDevice,
+    secret: String,
+    stub: StubWaha,
+}
+
+async fn gateway_device(world: &World) -> Gateway {
+    let stub = StubWaha::start().await;
+    let body = serde_json::json!({
+        "name": "Support (WAHA)", "kind": "gateway",
+        "gateway": {"base_url": format!("{}/", stub.url), "api_key": "waha-key", "session": "support"},
+    });
+    let device: CreatedDevice = world.call(Method::POST, "/api/v1/devices", Some(&body)).await;
+    let secret = device.webhook_secret.clone().expect("the secret is shown once, on creation");
+    assert_eq!(device.device.status, DeviceStatus::PendingLink);
+    Gateway { device, secret, stub }
+}
+
+impl Gateway {
+    fn id(&self) -> Uuid {
+        self.device.device.id
+    }
+
+    /// Posts `body` to the device's webhook, signed with `signature` (or unsigned).
+    async fn post(&self, world: &World, body: &str, signature: Option<String>) -> StatusCode {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/api/v1/devices/{}/webhook", world.url, self.id()))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(signature) = signature {
+            req = req.header("X-Webhook-Hmac", signature);
+        }
+        req.send().await.expect("webhook request").status()
+    }
+
+    /// Posts `body` signed as WAHA signs it.
+    async fn deliver(&self, world: &World, body: &str) -> StatusCode {
+        self.post(world, body, Some(sign(self.secret.as_bytes(), body.as_bytes()))).await
+    }
+}
+
+async fn message_count(world: &World) -> usize {
+    let mut n = 0;
+    for c in world.conversations().await {
+        n += world.messages(c.id).await.len();
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_webhooks_are_stored_once_and_everything_else_is_refused() {
+    let world = World::start().await;
+    let gw = gateway_device(&world).await;
+
+    // Linking: WAHA asks for a QR scan; the Devices screen gets WAHA's QR code.
+    assert_eq!(gw.deliver(&world, &fixture("session-status-scan-qr")).await, StatusCode::OK);
+    let asked = gw.stub.wait_requests(1).await;
+    assert_eq!(asked[0].path, "/api/support/auth/qr");
+    assert_eq!(asked[0].api_key.as_deref(), Some("waha-key"));
+    let qr_path = format!("/api/v1/devices/{}/qr", gw.id());
+    // The QR is kept right after WAHA's answer (recorded above) arrives: ask until it is there.
+    let ask = async {
+        loop {
+            let resp = world.raw(Method::GET, &qr_path, &world.admin_token, None::<&()>).await;
+            if resp.status() == StatusCode::OK {
+                return resp.json::<QrResponse>().await.expect("qr body");
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let qr = tokio::time::timeout(handoff_tests::DEADLINE, ask).await.expect("the QR code in time");
+    assert_eq!(qr.qr, gw.stub.qr);
+
+    assert_eq!(gw.deliver(&world, &fixture("session-status-working")).await, StatusCode::OK);
+    let devices: handoff_proto::Page<handoff_proto::Device> =
+        world.call(Method::GET, "/api/v1/devices", None::<&()>).await;
+    let device = devices.items.iter().find(|d| d.id == gw.id()).expect("listed");
+    assert_eq!((device.status, device.phone.as_deref()), (DeviceStatus::Connected, Some("+4930123456")));
+
+    // A customer writes; WAHA retries the webhook (and sends it again as message.any): one message.
+    let before = message_count(&world).await;
+    let text = fixture("message-text");
+    assert_eq!(gw.deliver(&world, &text).await, StatusCode::OK);
+    assert_eq!(gw.deliver(&world, &text).await, StatusCode::OK);
+    let as_any = text.replace("\"event\": \"message\"", "\"event\": \"message.any\"");
+    assert_eq!(gw.deliver(&world, &as_any).await, StatusCode::OK);
+    assert_eq!(message_count(&world).await, before + 1);
+    let conversation = world
+        .conversations()
+        .await
+        .into_iter()
+        .find(|c| c.device_id == gw.id())
+        .expect("a conversation on the gateway number");
+    assert_eq!(conversation.contact.phone, "+4915112345678");
+    assert_eq!(conversation.contact.name.as_deref(), Some("Lena Hoffmann"));
+
+    // Typed on the phone: outbound in the same conversation.
+    assert_eq!(gw.deliver(&world, &fixture("message-any-from-phone")).await, StatusCode::OK);
+    let thread = world.messages(conversation.id).await;
+    let kinds: Vec<_> = thread.iter().map(|m| (m.kind, m.body.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (MessageKind::Inbound, "Hello, my order has not arrived"),
+            (MessageKind::Outbound, "Typed on the phone: we are on it")
+        ]
+    );
+    assert_eq!(thread[0].wa_message_id.as_deref(), Some(CUSTOMER_MESSAGE));
+    let stored = message_count(&world).await;
+
+    // Refused, and nothing stored: no signature, a wrong one, another device's secret.
+    let doc = fixture("message-document");
+    assert_eq!(gw.post(&world, &doc, None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(gw.post(&world, &doc, Some("00ff".into())).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(gw.post(&world, &doc, Some(sign(b"another secret", doc.as_bytes()))).await, StatusCode::UNAUTHORIZED);
+    let tampered = doc.replace("The invoice", "The invoice, changed on the way");
+    assert_eq!(
+        gw.post(&world, &tampered, Some(sign(gw.secret.as_bytes(), doc.as_bytes()))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Signed but malformed, or for another WAHA session: 400.
+    assert_eq!(gw.deliver(&world, "{\"event\": \"message\"").await, StatusCode::BAD_REQUEST);
+    assert_eq!(gw.deliver(&world, &doc.replace("4915112345678@c.us", "not-a-chat")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(gw.deliver(&world, &doc.replace("\"support\"", "\"sales\"")).await, StatusCode::BAD_REQUEST);
+    // An event kind Handoff does not use: accepted (so WAHA does not retry it) and ignored.
+    assert_eq!(gw.deliver(&world, &fixture("message-reaction")).await, StatusCode::OK);
+    assert_eq!(message_count(&world).await, stored, "nothing refused or ignored was stored");
+    // A simulator has no webhook.
+    let sim_hook = format!("{}/api/v1/devices/{}/webhook", world.url, world.device.id);
+    let resp = reqwest::Client::new().post(sim_hook).body("{}").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // The document, signed: a placeholder with its caption.
+    assert_eq!(gw.deliver(&world, &doc).await, StatusCode::OK);
+    let last = world.messages(conversation.id).await.pop().expect("stored");
+    assert_eq!(last.body, "[invoice-2231.pdf] The invoice");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_go_out_through_waha_with_retries_and_receipts_only_move_forward() {
+    let world = World::start().await;
+    world.create_user("ana@test.local", "Ana", Role::Agent).await;
+    let gw = gateway_device(&world).await;
+    assert_eq!(gw.deliver(&world, &fixture("session-status-working")).await, StatusCode::OK);
+    assert_eq!(gw.deliver(&world, &fixture("message-text")).await, StatusCode::OK);
+    let ana = world.client("ana@test.local").await;
+    let conversation = world.conversations().await.into_iter().find(|c| c.device_id == gw.id()).unwrap();
+    wait_for("the conversation", &ana, |c| async move { c.thread(conversation.id).await.ok().flatten().is_some() })
+        .await;
+
+    // WAHA is briefly unavailable: two failures, then the send goes through, once.
+    gw.stub.fail_next(&[StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE]);
+    ana.reply(conversation.id, "Let me check that for you", None, false).await.unwrap();
+    let wa_id = delivered(&ana, conversation.id, "Let me check that for you", Delivery::Sent).await;
+    let sends: Vec<_> = gw.stub.requests().into_iter().filter(|r| r.path == "/api/sendText").collect();
+    assert_eq!(sends.len(), 3, "two failures and one success");
+    for send in &sends {
+        assert_eq!(send.api_key.as_deref(), Some("waha-key"));
+        assert_eq!(send.body["session"], "support");
+        assert_eq!(send.body["chatId"], "4915112345678@c.us");
+        assert_eq!(send.body["text"], "Let me check that for you");
+        assert_eq!(send.body["id"], sends[0].body["id"], "a retry is the same message, not a second one");
+    }
+    assert_eq!(wa_id, format!("true_4915112345678@c.us_{}", sends[0].body["id"].as_str().unwrap()));
+
+    // Receipts: read, then a late "delivered" that must not move it back.
+    let ack = |n: i64, name: &str| {
+        serde_json::json!({
+            "event": "message.ack", "session": "support", "engine": "WEBJS",
+            "payload": {"id": wa_id, "from": "4915112345678@c.us", "to": "4930123456@c.us",
+                        "participant": null, "fromMe": true, "ack": n, "ackName": name},
+        })
+        .to_string()
+    };
+    assert_eq!(gw.deliver(&world, &ack(3, "READ")).await, StatusCode::OK);
+    delivered(&ana, conversation.id, "Let me check that for you", Delivery::Read).await;
+    assert_eq!(gw.deliver(&world, &ack(2, "DEVICE")).await, StatusCode::OK);
+    let stored = world.messages(conversation.id).await;
+    let reply = stored.iter().find(|m| m.body == "Let me check that for you").unwrap();
+    assert_eq!(reply.delivery, Some(Delivery::Read), "delivery never moves backwards");
+
+    // WAHA refuses (a 4xx is final): the reply fails with the reason, after one attempt.
+    let before = gw.stub.requests().len();
+    gw.stub.fail_next(&[StatusCode::UNPROCESSABLE_ENTITY]);
+    ana.reply(conversation.id, "This one is refused", None, true).await.unwrap();
+    delivered(&ana, conversation.id, "This one is refused", Delivery::Failed).await;
+    assert_eq!(gw.stub.requests().len(), before + 1, "a refusal is not retried");
+    world.stop().await;
+}
+
+/// Waits until `body`'s reply shows `state` in the agent's cache; returns its WhatsApp id.
+async fn delivered(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> String {
+    let what = format!("{body:?} {state:?}");
+    wait_for(&what, client, |c| async move {
+        c.thread(conversation_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.messages.iter().any(|m| m.message.body == body && m.message.delivery == Some(state)))
+    })
+    .await;
+    let thread = client.thread(conversation_id).await.unwrap().unwrap();
+    let m = thread.messages.iter().find(|m| m.message.body == body).unwrap();
+    m.message.wa_message_id.clone().unwrap_or_default()
+}

@@ -1,0 +1,148 @@
+//! A stand-in WAHA gateway for the gateway tests: a real HTTP server on a loopback port that
+//! answers the REST calls Handoff makes (`sendText`, `sendSeen`, `startTyping`, `stopTyping`,
+//! session logout, the QR code) as WAHA documents them, records every request, and can be told to
+//! fail the next few calls.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Json;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+/// One request as the stub received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub path: String,
+    /// `X-Api-Key`, if sent.
+    pub api_key: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Recorded>,
+    /// Answers for the next calls, in order, before normal service resumes.
+    failures: Vec<StatusCode>,
+}
+
+#[derive(Clone)]
+pub struct StubWaha {
+    inner: Arc<Mutex<Inner>>,
+    count: watch::Sender<usize>,
+    pub url: String,
+    /// What `GET /api/{session}/auth/qr?format=raw` answers.
+    pub qr: String,
+}
+
+impl StubWaha {
+    pub async fn start() -> StubWaha {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("stub binds");
+        let url = format!("http://{}", listener.local_addr().expect("stub address"));
+        let stub = StubWaha {
+            inner: Arc::default(),
+            count: watch::Sender::new(0),
+            url,
+            qr: "2@stub-qr-value,AbCdEf==,GhIjKl==,MnOpQr==".into(),
+        };
+        let app = axum::Router::new()
+            .route("/api/sendText", post(send_text))
+            .route("/api/sendSeen", post(ok))
+            .route("/api/startTyping", post(ok))
+            .route("/api/stopTyping", post(ok))
+            .route("/api/sessions/{session}/logout", post(ok))
+            .route("/api/{session}/auth/qr", get(qr))
+            .with_state(stub.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        stub
+    }
+
+    /// The next calls are answered with these statuses, one each, before calls succeed again.
+    pub fn fail_next(&self, statuses: &[StatusCode]) {
+        self.lock().failures.extend_from_slice(statuses);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    /// Waits until at least `n` requests have arrived (any answer), then returns them all.
+    pub async fn wait_requests(&self, n: usize) -> Vec<Recorded> {
+        let mut rx = self.count.subscribe();
+        tokio::time::timeout(crate::DEADLINE, rx.wait_for(|c| *c >= n))
+            .await
+            .unwrap_or_else(|_| panic!("the gateway got {} of {n} requests in time", self.requests().len()))
+            .expect("stub running");
+        self.requests()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the request; returns the failure to answer with, if one is queued.
+    fn record(&self, path: String, headers: &HeaderMap, body: Value) -> Option<StatusCode> {
+        let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let failure = {
+            let mut inner = self.lock();
+            inner.requests.push(Recorded { path, api_key, body });
+            (!inner.failures.is_empty()).then(|| inner.failures.remove(0))
+        };
+        self.count.send_modify(|c| *c += 1);
+        failure
+    }
+}
+
+fn failed(status: StatusCode) -> (StatusCode, Json<Value>) {
+    (status, Json(json!({"statusCode": status.as_u16(), "message": "stub failure"})))
+}
+
+/// WAHA answers `sendText` with the message it sent; its id is `true_<chat>_<message id>`.
+async fn send_text(
+    State(stub): State<StubWaha>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if let Some(status) = stub.record("/api/sendText".into(), &headers, body.clone()) {
+        return failed(status);
+    }
+    let chat = body["chatId"].as_str().unwrap_or_default();
+    let id = body["id"].as_str().unwrap_or("3EB0STUB");
+    let message = json!({
+        "id": format!("true_{chat}_{id}"),
+        "timestamp": chrono::Utc::now().timestamp(),
+        "from": "4930123456@c.us",
+        "fromMe": true,
+        "to": chat,
+        "body": body["text"],
+        "hasMedia": false,
+        "ack": 0,
+    });
+    (StatusCode::CREATED, Json(message))
+}
+
+async fn ok(
+    State(stub): State<StubWaha>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> (StatusCode, Json<Value>) {
+    let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
+    if let Some(status) = stub.record(uri.path().to_string(), &headers, body) {
+        return failed(status);
+    }
+    (StatusCode::CREATED, Json(json!({})))
+}
+
+async fn qr(
+    State(stub): State<StubWaha>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    if let Some(status) = stub.record(format!("/api/{session}/auth/qr"), &headers, Value::Null) {
+        return failed(status);
+    }
+    (StatusCode::OK, Json(json!({"value": stub.qr})))
+}
