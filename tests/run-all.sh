@@ -40,7 +40,8 @@ fi
 step "native notifications: each kind reaches a real notification server; none waits without one"
 bash tests/notify-capture.sh target/debug/notify-check -- \
   "Assigned to you: Lena Hoffmann" "Ben Ortiz is typing a reply to Lena Hoffmann" \
-  "Ben Ortiz mentioned you: Lena Hoffmann" "New message from Lena Hoffmann" "Waiting 12 min, unclaimed: Lena Hoffmann"
+  "Ben Ortiz mentioned you: Lena Hoffmann" "New message from Lena Hoffmann" "Waiting 12 min, unclaimed: Lena Hoffmann" \
+  "Support line (+15550100) disconnected"
 # No notification server on the bus: every call fails at once instead of blocking (exit 1, not a timeout).
 rc=0; timeout 20 dbus-run-session -- target/debug/notify-check >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { echo "notify-check without a notification server: exit $rc (expected 1, quickly)"; exit 1; }

@@ -4,9 +4,9 @@
 use handoff_core::admin::AuditFilter;
 use handoff_core::dashboard::Dashboard;
 use handoff_proto::{
-    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreateUserRequest,
-    CreatedApiKey, Page, PatchTeamRequest, PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse,
-    Team, User,
+    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateDeviceRequest, CreateRoutingRuleRequest,
+    CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, Page, PatchTeamRequest,
+    PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, User,
 };
 use serde::Serialize;
 use tauri::{AppHandle, Manager, State};
@@ -16,6 +16,46 @@ use crate::commands::CommandError;
 use crate::AppCore;
 
 type Result<T> = std::result::Result<T, CommandError>;
+
+/// A number's QR code, drawn, and when WhatsApp replaces it.
+#[derive(Serialize, specta::Type)]
+pub struct DeviceQr {
+    /// An SVG image of the code (dark modules on white, with the quiet zone).
+    pub svg: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Draws `data` as a QR code in SVG.
+pub fn qr_svg(data: &str) -> std::result::Result<String, String> {
+    let code = qrcode::QrCode::new(data.as_bytes()).map_err(|e| format!("QR code not drawn: {e}"))?;
+    Ok(code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn link_device(core: State<'_, AppCore>, req: CreateDeviceRequest) -> Result<CreatedDevice> {
+    Ok(core.client.link_device(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn device_qr(core: State<'_, AppCore>, id: Uuid) -> Result<DeviceQr> {
+    let qr = core.client.device_qr(id).await?;
+    let svg = qr_svg(&qr.qr).map_err(|message| CommandError { code: "qr".into(), message })?;
+    Ok(DeviceQr { svg, expires_at: qr.expires_at })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn relink_device(core: State<'_, AppCore>, id: Uuid) -> Result<Device> {
+    Ok(core.client.relink_device(id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_device(core: State<'_, AppCore>, id: Uuid) -> Result<()> {
+    Ok(core.client.remove_device(id).await?)
+}
 
 #[tauri::command]
 #[specta::specta]

@@ -24,6 +24,10 @@ pub struct OpenConversation {
     pub conversation_id: uuid::Uuid,
 }
 
+/// The agent clicked a notification about a linked number: show Devices.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct OpenDevices;
+
 /// What the commands share.
 pub struct AppCore {
     pub client: Client,
@@ -63,6 +67,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::set_away,
             commands::presence,
             admin::dashboard,
+            admin::link_device,
+            admin::device_qr,
+            admin::relink_device,
+            admin::remove_device,
             admin::agents,
             admin::create_user,
             admin::patch_user,
@@ -81,7 +89,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::notification_settings,
             commands::set_notification_settings,
         ])
-        .events(tauri_specta::collect_events![CoreEvent, OpenConversation])
+        .events(tauri_specta::collect_events![CoreEvent, OpenConversation, OpenDevices])
 }
 
 pub fn run() {
@@ -148,9 +156,11 @@ async fn show_notifications(
 ) {
     while let Some(n) = notifications.recv().await {
         let (app, client, id) = (app.clone(), client.clone(), n.conversation_id);
-        let on_action = move |action: notify::Action| match action {
-            notify::Action::Open => open_conversation(&app, id),
-            notify::Action::Claim => {
+        let on_action = move |action: notify::Action| match (action, id) {
+            (notify::Action::Open, Some(id)) => open_conversation(&app, id),
+            (notify::Action::Open, None) => open_devices(&app),
+            (notify::Action::Claim, None) => {}
+            (notify::Action::Claim, Some(id)) => {
                 tauri::async_runtime::spawn(async move {
                     if let Err(e) = client.claim(id).await {
                         tracing::warn!(error = %e, "claim from a notification failed");
@@ -164,15 +174,27 @@ async fn show_notifications(
     }
 }
 
-/// Brings the window forward and tells the UI to show a conversation.
-pub fn open_conversation(app: &tauri::AppHandle, conversation_id: uuid::Uuid) {
+fn bring_forward(app: &tauri::AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
     }
+}
+
+/// Brings the window forward and tells the UI to show a conversation.
+pub fn open_conversation(app: &tauri::AppHandle, conversation_id: uuid::Uuid) {
+    bring_forward(app);
     if let Err(e) = (OpenConversation { conversation_id }).emit(app) {
         tracing::warn!(error = %e, "could not open the conversation");
+    }
+}
+
+/// Brings the window forward on the Devices screen.
+fn open_devices(app: &tauri::AppHandle) {
+    bring_forward(app);
+    if let Err(e) = OpenDevices.emit(app) {
+        tracing::warn!(error = %e, "could not open Devices");
     }
 }
 

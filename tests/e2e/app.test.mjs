@@ -307,3 +307,46 @@ test("an Admin sees the dashboard and tries a routing rule", withScreenshot("adm
   await waitFor(async () => (await driver.innerText("[data-testid=rule-verdict]"))?.includes("“Refunds” matches"), "the verdict");
   await driver.screenshot("09-rules");
 }));
+
+test("an Admin links a number by its QR code; when it disconnects everyone sees the banner", withScreenshot("devices", async () => {
+  // Still signed in as the Admin (the test before).
+  await driver.click("[data-screen=devices]");
+  await waitFor(async () => (await driver.innerText("[data-testid=devices]"))?.includes("Support line"), "the linked number's card");
+  await driver.typeOver("[data-testid=add-device] input[aria-label=Name]", "Sales line");
+  await driver.click("[data-testid=add-device] button[type=submit]");
+  const sales = await waitFor(
+    async () => (await admin("GET", "/api/v1/devices")).items.find((d) => d.name === "Sales line"),
+    "the new device on the server",
+  );
+  const card = `[data-testid=device-card][aria-label="Sales line"]`;
+  const qrSvg = () => driver.js("const e = document.querySelector(arguments[0]); return e ? e.innerHTML : null", `${card} [data-testid=device-qr]`);
+  await waitFor(async () => (await qrSvg())?.includes("<svg"), "a QR code drawn for the new number");
+  const first = await qrSvg();
+  await driver.screenshot("13-devices-qr");
+
+  // WhatsApp rotates the code: the card draws the new one.
+  const rotated = await admin("POST", `/api/v1/devices/${sales.id}/simulator/rotate-qr`);
+  assert.ok(rotated.qr.includes("handoff-simulator"));
+  await waitFor(async () => {
+    const now = await qrSvg();
+    return now?.includes("<svg") && now !== first;
+  }, "the rotated QR code", 20000);
+
+  // The phone scans it: the card turns connected and the QR goes away.
+  await admin("POST", `/api/v1/devices/${sales.id}/simulator/link`);
+  await waitFor(async () => (await driver.innerText(`${card} [data-testid=device-status]`))?.startsWith("Connected"), "connected");
+  assert.equal((await driver.findAll(`${card} [data-testid=device-qr]`)).length, 0);
+
+  // It disconnects: the inbox shows the banner, and the Admin gets a native notification.
+  await driver.click("[data-view=all]");
+  await admin("POST", `/api/v1/devices/${sales.id}/simulator/disconnect`);
+  await waitFor(
+    async () => (await driver.innerText("[data-testid=device-banner]"))?.includes("Sales line disconnected just now: new messages may stall"),
+    "the device banner",
+  );
+  await waitFor(() => notifications.summaries().includes("Sales line (+15550100) disconnected"), "the Admin's notification");
+  await driver.screenshot("14-device-banner");
+  // Back: the banner goes away.
+  await admin("POST", `/api/v1/devices/${sales.id}/simulator/reconnect`);
+  await waitFor(async () => (await driver.findAll("[data-testid=device-banner]")).length === 0, "the banner gone");
+}));

@@ -48,6 +48,10 @@ export const commands = {
 	/**  Everyone's status and who is viewing or writing where (nothing while offline). */
 	presence: () => __TAURI_INVOKE<PresenceView_Serialize>("presence"),
 	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
+	linkDevice: (req: CreateDeviceRequest_Deserialize) => typedError<CreatedDevice_Serialize, CommandError>(__TAURI_INVOKE("link_device", { req })),
+	deviceQr: (id: string) => typedError<DeviceQr, CommandError>(__TAURI_INVOKE("device_qr", { id })),
+	relinkDevice: (id: string) => typedError<Device_Serialize, CommandError>(__TAURI_INVOKE("relink_device", { id })),
+	removeDevice: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("remove_device", { id })),
 	/**  Agents with presence and open load (needs the server). */
 	agents: () => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents")),
 	createUser: (req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { req })),
@@ -66,15 +70,16 @@ export const commands = {
 	audit: (filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { filter, cursor })),
 	/**  Writes the audit log (filtered) as CSV into the Downloads folder. */
 	exportAuditCsv: (filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { filter })),
-	notificationSettings: () => __TAURI_INVOKE<NotificationSettings>("notification_settings"),
+	notificationSettings: () => __TAURI_INVOKE<NotificationSettings_Serialize>("notification_settings"),
 	/**  Saves the notification settings and applies them at once (the tray's Do not disturb too). */
-	setNotificationSettings: (settings: NotificationSettings) => __TAURI_INVOKE<void>("set_notification_settings", { settings }),
+	setNotificationSettings: (settings: NotificationSettings_Deserialize) => __TAURI_INVOKE<void>("set_notification_settings", { settings }),
 };
 
 /** Events */
 export const events = {
 	coreEvent: makeEvent<CoreEvent_Serialize, CoreEvent_Deserialize>("core-event"),
 	openConversation: makeEvent<OpenConversation, OpenConversation>("open-conversation"),
+	openDevices: makeEvent<OpenDevices, OpenDevices>("open-devices"),
 };
 
 /* Types */
@@ -300,7 +305,9 @@ export type Change_Deserialize =
 /**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
 { kind: "roster" } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
-{ kind: "presence"; user_id: string; conversation_id?: string | null; activity: Activity };
+{ kind: "presence"; user_id: string; conversation_id?: string | null; activity: Activity } | 
+/**  A linked number that was connected is not any more (live, not while catching up). */
+{ kind: "device_down"; device_id: string };
 
 /**  Something changed; the UI re-reads what it shows. */
 export type Change_Serialize = 
@@ -325,7 +332,9 @@ export type Change_Serialize =
 /**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
 { kind: "roster" } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
-{ kind: "presence"; user_id: string; conversation_id: string | null; activity: Activity };
+{ kind: "presence"; user_id: string; conversation_id: string | null; activity: Activity } | 
+/**  A linked number that was connected is not any more (live, not while catching up). */
+{ kind: "device_down"; device_id: string };
 
 /**  What a failed command tells the UI: a stable code and a sentence for people. */
 export type CommandError = {
@@ -461,6 +470,22 @@ export type CreateApiKeyRequest = {
 	role: Role,
 };
 
+export type CreateDeviceRequest = CreateDeviceRequest_Serialize | CreateDeviceRequest_Deserialize;
+
+export type CreateDeviceRequest_Deserialize = {
+	name: string,
+	kind: DeviceKind,
+	/**  Required for `gateway` devices: the WAHA server and session this number runs on. */
+	gateway?: GatewayConfig | null,
+};
+
+export type CreateDeviceRequest_Serialize = {
+	name: string,
+	kind: DeviceKind,
+	/**  Required for `gateway` devices: the WAHA server and session this number runs on. */
+	gateway: GatewayConfig | null,
+};
+
 export type CreateRoutingRuleRequest = CreateRoutingRuleRequest_Serialize | CreateRoutingRuleRequest_Deserialize;
 
 export type CreateRoutingRuleRequest_Deserialize = {
@@ -519,6 +544,28 @@ export type CreatedApiKey_Serialize = {
 	api_key: ApiKey_Serialize,
 };
 
+/**
+ *  The answer to linking a device: the device, and for a gateway device the secret its
+ *  webhooks must be signed with (shown this once).
+ */
+export type CreatedDevice = CreatedDevice_Serialize | CreatedDevice_Deserialize;
+
+/**
+ *  The answer to linking a device: the device, and for a gateway device the secret its
+ *  webhooks must be signed with (shown this once).
+ */
+export type CreatedDevice_Deserialize = {
+	webhook_secret?: string | null,
+} & Device_Deserialize;
+
+/**
+ *  The answer to linking a device: the device, and for a gateway device the secret its
+ *  webhooks must be signed with (shown this once).
+ */
+export type CreatedDevice_Serialize = {
+	webhook_secret?: string,
+} & Device_Serialize;
+
 export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
 
 export type Dashboard_Deserialize = {
@@ -576,7 +623,18 @@ export type Device = Device_Serialize | Device_Deserialize;
 
 export type DeviceKind = "simulator" | "whatsapp_web" | "gateway";
 
-export type DeviceStatus = "pending_link" | "connected" | "disconnected" | "failed";
+/**  A number's QR code, drawn, and when WhatsApp replaces it. */
+export type DeviceQr = {
+	/**  An SVG image of the code (dark modules on white, with the quiet zone). */
+	svg: string,
+	expires_at: string,
+};
+
+export type DeviceStatus = "pending_link" | "connected" | "disconnected" | "failed" | 
+/**  The phone unlinked this device (or it was logged out): relink it with a new QR scan. */
+"logged_out" | 
+/**  WhatsApp has banned the number (often for a while): nothing goes in or out. */
+"banned";
 
 /**  A linked WhatsApp number. */
 export type Device_Deserialize = {
@@ -642,6 +700,14 @@ export type ErrorDetail_Serialize = {
 export type Exported = {
 	path: string,
 	rows: number,
+};
+
+/**  A WAHA gateway session: where to call it (`X-Api-Key`) and which session is this number. */
+export type GatewayConfig = {
+	/**  `https://waha.example.com` (without `/api`). */
+	base_url: string,
+	api_key: string,
+	session: string,
 };
 
 /**  Which slice of the shared queue to show. */
@@ -722,7 +788,10 @@ export type Message_Serialize = {
 };
 
 /**  What the agent wants to be told about (settings of the app). */
-export type NotificationSettings = {
+export type NotificationSettings = NotificationSettings_Serialize | NotificationSettings_Deserialize;
+
+/**  What the agent wants to be told about (settings of the app). */
+export type NotificationSettings_Deserialize = {
 	assigned: boolean,
 	typing: boolean,
 	mentioned: boolean,
@@ -730,6 +799,23 @@ export type NotificationSettings = {
 	unclaimed: boolean,
 	/**  Remind about an unclaimed conversation after it waited this long, and again each time. */
 	unclaimed_after_mins: number,
+	/**  A linked number went down (Admins only). */
+	device_down?: boolean,
+	/**  Do not disturb: nothing at all. */
+	dnd: boolean,
+};
+
+/**  What the agent wants to be told about (settings of the app). */
+export type NotificationSettings_Serialize = {
+	assigned: boolean,
+	typing: boolean,
+	mentioned: boolean,
+	customer_message: boolean,
+	unclaimed: boolean,
+	/**  Remind about an unclaimed conversation after it waited this long, and again each time. */
+	unclaimed_after_mins: number,
+	/**  A linked number went down (Admins only). */
+	device_down: boolean,
 	/**  Do not disturb: nothing at all. */
 	dnd: boolean,
 };
@@ -738,6 +824,9 @@ export type NotificationSettings = {
 export type OpenConversation = {
 	conversation_id: string,
 };
+
+/**  The agent clicked a notification about a linked number: show Devices. */
+export type OpenDevices = null;
 
 /**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */
 export type Page<T> = Page_Serialize<T> | Page_Deserialize<T>;

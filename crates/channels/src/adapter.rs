@@ -14,6 +14,8 @@ pub enum LinkState {
     Connected,
     Disconnected,
     LoggedOut,
+    /// WhatsApp has banned the number, usually for a while.
+    Banned,
 }
 
 /// Everything a linked number reports.
@@ -72,4 +74,6 @@ pub trait DeviceAdapter: Send + Sync {
     async fn set_typing(&self, chat: &Jid, composing: bool) -> Result<(), AdapterError>;
     /// Unlinks the number.
     async fn logout(&self) -> Result<(), AdapterError>;
+    /// Starts linking again (after a logout): a new QR code follows as a `Pairing` event.
+    async fn relink(&self) -> Result<(), AdapterError>;
 }

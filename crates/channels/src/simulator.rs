@@ -124,6 +124,38 @@ impl Simulator {
         self.deliver(DeviceEvent::Connection { state: LinkState::Disconnected, phone: None }).await
     }
 
+    /// The phone comes back (after a disconnect or when a ban is lifted).
+    pub async fn reconnect(&self) -> Result<(), AdapterError> {
+        self.state().link = LinkState::Connected;
+        self.deliver(DeviceEvent::Connection { state: LinkState::Connected, phone: Some(self.config.phone.clone()) })
+            .await
+    }
+
+    /// WhatsApp bans the number for a while: nothing goes in or out until [`Simulator::reconnect`].
+    pub async fn ban(&self) -> Result<(), AdapterError> {
+        self.state().link = LinkState::Banned;
+        self.deliver(DeviceEvent::Connection { state: LinkState::Banned, phone: None }).await
+    }
+
+    /// The QR code expires and a new one is shown, as WhatsApp Web rotates it. Only while
+    /// waiting to be linked.
+    pub async fn rotate_qr(&self) -> Result<(), AdapterError> {
+        if !matches!(self.link_state(), LinkState::PendingLink) {
+            return Err(AdapterError::Refused("the device is not waiting to be linked".into()));
+        }
+        let pairing = self.pairing();
+        self.deliver(pairing).await
+    }
+
+    /// A new QR code to scan, valid for a minute.
+    fn pairing(&self) -> DeviceEvent {
+        let code: u128 = self.state().rng.random();
+        DeviceEvent::Pairing {
+            qr: format!("2@{code:032x},handoff-simulator"),
+            expires_at: Utc::now() + chrono::Duration::seconds(60),
+        }
+    }
+
     /// Reports a receipt for a sent message, as WhatsApp would.
     pub async fn receipt(&self, wa_message_id: String, state: Delivery) -> Result<(), AdapterError> {
         self.deliver(DeviceEvent::Receipt { wa_message_id, state }).await
@@ -174,13 +206,7 @@ impl DeviceAdapter for Simulator {
             LinkState::Connected => {
                 DeviceEvent::Connection { state: LinkState::Connected, phone: Some(self.config.phone.clone()) }
             }
-            _ => {
-                let code: u128 = self.state().rng.random();
-                DeviceEvent::Pairing {
-                    qr: format!("2@{code:032x},handoff-simulator"),
-                    expires_at: Utc::now() + chrono::Duration::seconds(60),
-                }
-            }
+            _ => self.pairing(),
         };
         self.deliver(event).await
     }
@@ -212,6 +238,13 @@ impl DeviceAdapter for Simulator {
     async fn logout(&self) -> Result<(), AdapterError> {
         self.state().link = LinkState::LoggedOut;
         self.deliver(DeviceEvent::Connection { state: LinkState::LoggedOut, phone: None }).await
+    }
+
+    async fn relink(&self) -> Result<(), AdapterError> {
+        self.state().link = LinkState::PendingLink;
+        self.deliver(DeviceEvent::Connection { state: LinkState::PendingLink, phone: None }).await?;
+        let pairing = self.pairing();
+        self.deliver(pairing).await
     }
 }
 

@@ -381,6 +381,12 @@ impl DeviceAdapter for WahaAdapter {
         let path = format!("/api/sessions/{}/logout", self.config.session);
         self.call(reqwest::Method::POST, &path, None).await.map(drop)
     }
+
+    /// Restarts the session; WAHA then reports `SCAN_QR_CODE` and the QR is fetched as usual.
+    async fn relink(&self) -> Result<(), AdapterError> {
+        let path = format!("/api/sessions/{}/restart", self.config.session);
+        self.call(reqwest::Method::POST, &path, None).await.map(drop)
+    }
 }
 
 #[cfg(test)]

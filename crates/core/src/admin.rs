@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::Path;
 
 use handoff_proto::{
-    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreateUserRequest,
-    CreatedApiKey, Page, PatchTeamRequest, PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse,
-    Team, TeamMembersRequest, User,
+    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateDeviceRequest, CreateRoutingRuleRequest,
+    CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, Page, PatchTeamRequest,
+    PatchUserRequest, QrResponse, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, TeamMembersRequest, User,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -109,6 +109,29 @@ impl Client {
 
     pub async fn create_routing_rule(&self, req: CreateRoutingRuleRequest) -> CoreResult<RoutingRule> {
         self.call(Method::POST, "/api/v1/routing-rules", Some(&req)).await
+    }
+
+    /// Adds a linked number (Admins). A gateway device's answer carries its webhook secret, once.
+    pub async fn link_device(&self, req: CreateDeviceRequest) -> CoreResult<CreatedDevice> {
+        if req.name.trim().is_empty() {
+            return Err(CoreError::Invalid("give the number a name, e.g. Support line".into()));
+        }
+        self.call(Method::POST, "/api/v1/devices", Some(&req)).await
+    }
+
+    /// The QR code to scan while a number waits to be linked.
+    pub async fn device_qr(&self, id: Uuid) -> CoreResult<QrResponse> {
+        self.call::<(), _>(Method::GET, &format!("/api/v1/devices/{id}/qr"), None).await
+    }
+
+    /// Starts linking a logged-out number again (a new QR code follows).
+    pub async fn relink_device(&self, id: Uuid) -> CoreResult<Device> {
+        self.call::<(), _>(Method::POST, &format!("/api/v1/devices/{id}/relink"), None).await
+    }
+
+    /// Unlinks a number and forgets its conversations (Admins).
+    pub async fn remove_device(&self, id: Uuid) -> CoreResult<()> {
+        self.call::<(), ()>(Method::DELETE, &format!("/api/v1/devices/{id}"), None).await
     }
 
     pub async fn delete_routing_rule(&self, id: Uuid) -> CoreResult<()> {

@@ -10,10 +10,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use handoff_proto::{Conversation, ConversationStatus};
+use handoff_proto::{Conversation, ConversationStatus, Device, DeviceStatus};
 use uuid::Uuid;
 
 use crate::types::view;
+
+fn on() -> bool {
+    true
+}
 
 /// How often "someone is typing" may be told for one conversation.
 pub const TYPING_EVERY_SECS: i64 = 60;
@@ -28,6 +32,9 @@ view! {
         pub unclaimed: bool,
         /// Remind about an unclaimed conversation after it waited this long, and again each time.
         pub unclaimed_after_mins: u32,
+        /// A linked number went down (Admins only).
+        #[serde(default = "on")]
+        pub device_down: bool,
         /// Do not disturb: nothing at all.
         pub dnd: bool,
     }
@@ -42,6 +49,7 @@ impl Default for NotificationSettings {
             customer_message: true,
             unclaimed: true,
             unclaimed_after_mins: 10,
+            device_down: true,
             dnd: false,
         }
     }
@@ -56,13 +64,15 @@ view! {
         Mentioned,
         CustomerMessage,
         Unclaimed,
+        DeviceDown,
     }
 }
 
 view! {
     pub struct Notification {
         pub kind: NotificationKind,
-        pub conversation_id: Uuid,
+        /// What Open shows; `None` for news about a linked number (Open shows Devices).
+        pub conversation_id: Option<Uuid>,
         pub summary: String,
         pub body: String,
         /// Offer a Claim action (nobody owns the conversation).
@@ -99,6 +109,8 @@ pub struct Context {
     pub now: DateTime<Utc>,
     pub focused: bool,
     pub viewing: Option<Uuid>,
+    /// Admins hear about linked numbers going down.
+    pub admin: bool,
 }
 
 #[derive(Default)]
@@ -135,7 +147,29 @@ impl Policy {
                 NotificationKind::Mentioned => s.mentioned,
                 NotificationKind::CustomerMessage => s.customer_message,
                 NotificationKind::Unclaimed => s.unclaimed,
+                NotificationKind::DeviceDown => s.device_down,
             }
+    }
+
+    /// A linked number that was connected is not any more: Admins are told (the banner tells
+    /// everyone).
+    pub fn device_down(&self, device: &Device, ctx: &Context) -> Option<Notification> {
+        if !ctx.admin || !self.allowed(NotificationKind::DeviceDown) {
+            return None;
+        }
+        let what = match device.status {
+            DeviceStatus::LoggedOut => "was logged out: relink it in Devices",
+            DeviceStatus::Banned => "was banned by WhatsApp",
+            _ => "disconnected",
+        };
+        let number = device.phone.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+        Some(Notification {
+            kind: NotificationKind::DeviceDown,
+            conversation_id: None,
+            summary: format!("{}{number} {what}", device.name),
+            body: "New messages may stall until it is back.".into(),
+            can_claim: false,
+        })
     }
 
     /// The notification for something that happened, if the agent should hear of it.
@@ -189,7 +223,7 @@ impl Policy {
         if kind == NotificationKind::Typing {
             self.typing_told.insert(c.id, ctx.now);
         }
-        Some(Notification { kind, conversation_id: c.id, summary, body, can_claim: c.assignee_id.is_none() })
+        Some(Notification { kind, conversation_id: Some(c.id), summary, body, can_claim: c.assignee_id.is_none() })
     }
 
     /// Reminders for conversations nobody has claimed for too long, repeating every interval.
@@ -217,7 +251,7 @@ impl Policy {
             let waited = (now - since).num_minutes();
             out.push(Notification {
                 kind: NotificationKind::Unclaimed,
-                conversation_id: c.id,
+                conversation_id: Some(c.id),
                 summary: format!("Waiting {waited} min, unclaimed: {}", contact(c)),
                 body: first_line(&c.last_message_preview, 120),
                 can_claim: true,
@@ -261,7 +295,7 @@ mod tests {
     }
 
     fn ctx(me: Uuid, now: DateTime<Utc>, focused: bool, viewing: Option<Uuid>) -> Context {
-        Context { me, now, focused, viewing }
+        Context { me, now, focused, viewing, admin: false }
     }
 
     #[test]
@@ -332,5 +366,36 @@ mod tests {
         waiting.assignee_id = Some(Uuid::now_v7());
         assert!(p.reminders(std::slice::from_ref(&waiting), t(40, 0)).is_empty(), "claimed: no more");
         assert!(p.reminded.is_empty());
+    }
+
+    #[test]
+    fn a_device_going_down_is_told_to_admins_only() {
+        let device = Device {
+            id: Uuid::now_v7(),
+            name: "Support line".into(),
+            kind: handoff_proto::DeviceKind::Simulator,
+            status: DeviceStatus::Disconnected,
+            phone: Some("+15550100".into()),
+            last_seen_at: None,
+        };
+        let me = Uuid::now_v7();
+        let admin = Context { admin: true, ..ctx(me, t(0, 0), true, None) };
+        let p = Policy::default();
+        let n = p.device_down(&device, &admin).expect("an Admin is told");
+        assert_eq!(n.summary, "Support line (+15550100) disconnected");
+        assert_eq!((n.conversation_id, n.can_claim), (None, false));
+        assert!(p.device_down(&device, &ctx(me, t(0, 0), true, None)).is_none(), "agents see the banner only");
+        let banned = Device { status: DeviceStatus::Banned, phone: None, ..device.clone() };
+        assert_eq!(p.device_down(&banned, &admin).unwrap().summary, "Support line was banned by WhatsApp");
+        let off = Policy::new(NotificationSettings { device_down: false, ..Default::default() });
+        assert!(off.device_down(&device, &admin).is_none());
+        let dnd = Policy::new(NotificationSettings { dnd: true, ..Default::default() });
+        assert!(dnd.device_down(&device, &admin).is_none());
+        // Settings saved before this kind existed still load, with it on.
+        let old: NotificationSettings = serde_json::from_str(
+            r#"{"assigned":true,"typing":true,"mentioned":true,"customer_message":true,"unclaimed":true,"unclaimed_after_mins":10,"dnd":false}"#,
+        )
+        .unwrap();
+        assert!(old.device_down);
     }
 }

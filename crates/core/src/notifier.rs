@@ -84,8 +84,14 @@ async fn run(
 
 async fn decide(client: &Client, control: &NotifierControl, policy: &mut Policy, change: Change) -> Vec<Notification> {
     let Some(me) = client.session().map(|s| s.user.id) else { return Vec::new() };
-    let ctx =
-        Context { me, now: Utc::now(), focused: control.focused.load(Ordering::Relaxed), viewing: client.viewing() };
+    let admin = client.session().is_some_and(|s| s.user.role == handoff_proto::Role::Admin);
+    let ctx = Context {
+        me,
+        now: Utc::now(),
+        focused: control.focused.load(Ordering::Relaxed),
+        viewing: client.viewing(),
+        admin,
+    };
     let name = |id: Option<Uuid>| {
         let client = client.clone();
         async move {
@@ -123,6 +129,11 @@ async fn decide(client: &Client, control: &NotifierControl, policy: &mut Policy,
             let Some(t) = conversation(conversation_id).await else { return Vec::new() };
             let Some(m) = t.messages.iter().find(|m| m.message.id == message_id) else { return Vec::new() };
             policy.decide(Happened::CustomerMessage { conversation: &t.conversation, preview: &m.message.body }, &ctx)
+        }
+        Change::DeviceDown { device_id } => {
+            let devices = client.devices().await.unwrap_or_default();
+            let Some(device) = devices.iter().find(|d| d.id == device_id) else { return Vec::new() };
+            policy.device_down(device, &ctx)
         }
         _ => None,
     };

@@ -346,6 +346,9 @@ async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64
     for (conversation_id, message_id) in touched.customer_messages {
         inner.emit(Change::CustomerMessage { conversation_id, message_id });
     }
+    for device_id in touched.devices_down {
+        inner.emit(Change::DeviceDown { device_id });
+    }
     if touched.conversations.len() <= MANY_CONVERSATIONS {
         for conversation_id in touched.conversations {
             inner.emit(Change::Conversation { conversation_id });

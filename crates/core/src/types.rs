@@ -150,6 +150,8 @@ view! {
         Roster,
         /// Someone is viewing or typing somewhere (ephemeral).
         Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: handoff_proto::Activity },
+        /// A linked number that was connected is not any more (live, not while catching up).
+        DeviceDown { device_id: Uuid },
     }
 }
 

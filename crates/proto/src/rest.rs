@@ -452,6 +452,10 @@ wire! {
         Connected,
         Disconnected,
         Failed,
+        /// The phone unlinked this device (or it was logged out): relink it with a new QR scan.
+        LoggedOut,
+        /// WhatsApp has banned the number (often for a while): nothing goes in or out.
+        Banned,
     }
 }
 
@@ -462,6 +466,8 @@ impl DeviceStatus {
             DeviceStatus::Connected => "connected",
             DeviceStatus::Disconnected => "disconnected",
             DeviceStatus::Failed => "failed",
+            DeviceStatus::LoggedOut => "logged_out",
+            DeviceStatus::Banned => "banned",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -470,6 +476,8 @@ impl DeviceStatus {
             "connected" => Some(Self::Connected),
             "disconnected" => Some(Self::Disconnected),
             "failed" => Some(Self::Failed),
+            "logged_out" => Some(Self::LoggedOut),
+            "banned" => Some(Self::Banned),
             _ => None,
         }
     }

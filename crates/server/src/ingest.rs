@@ -49,25 +49,31 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
     let status = match link {
         LinkState::Connected => DeviceStatus::Connected,
         LinkState::Disconnected => DeviceStatus::Disconnected,
-        LinkState::PendingLink | LinkState::LoggedOut => DeviceStatus::PendingLink,
+        LinkState::PendingLink => DeviceStatus::PendingLink,
+        LinkState::LoggedOut => DeviceStatus::LoggedOut,
+        LinkState::Banned => DeviceStatus::Banned,
     };
-    if status == DeviceStatus::Connected {
+    if status != DeviceStatus::PendingLink {
         if let Some(handle) = state.devices.get(device_id) {
             *handle.qr.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
     let mut w = state.store.begin().await?;
-    let updated =
-        sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(phone)
-            .bind(store::ts(store::now()))
-            .bind(device_id.to_string())
-            .execute(w.conn())
-            .await?;
-    if updated.rows_affected() == 0 {
+    let Some(current) = device_by_id(w.conn(), device_id).await? else {
         return Ok(()); // removed meanwhile
+    };
+    // A repeated report changes nothing: `last_seen_at` stays the time of the last change, which
+    // is what "disconnected 4 min ago" counts from.
+    if current.status == status && phone.as_ref().is_none_or(|p| current.phone.as_ref() == Some(p)) {
+        return Ok(());
     }
+    sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
+        .bind(status.as_str())
+        .bind(phone)
+        .bind(store::ts(store::now()))
+        .bind(device_id.to_string())
+        .execute(w.conn())
+        .await?;
     let device = device_by_id(w.conn(), device_id).await?.expect("device updated above");
     w.append(EventBody::DeviceUpdated { device }).await?;
     w.commit().await

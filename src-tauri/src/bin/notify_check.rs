@@ -70,7 +70,7 @@ async fn main() {
             .expect("a frozen notification server on the session bus");
         let n = Notification {
             kind: handoff_core::notifications::NotificationKind::Assigned,
-            conversation_id: Uuid::now_v7(),
+            conversation_id: Some(Uuid::now_v7()),
             summary: "Assigned to you: Lena Hoffmann".into(),
             body: "by Ben Ortiz".into(),
             can_claim: false,
@@ -83,7 +83,7 @@ async fn main() {
     let me = Uuid::now_v7();
     let mine = conversation(Some(me));
     let waiting = conversation(None);
-    let ctx = Context { me, now: Utc::now(), focused: false, viewing: None };
+    let ctx = Context { me, now: Utc::now(), focused: false, viewing: None, admin: true };
     let mut policy = Policy::default();
     let mut all: Vec<Notification> = [
         Happened::Assigned { conversation: &mine, by: Some("Ben Ortiz") },
@@ -95,6 +95,15 @@ async fn main() {
     .filter_map(|h| policy.decide(h, &ctx))
     .collect();
     all.extend(policy.reminders(&[waiting], Utc::now()));
+    let line = handoff_proto::Device {
+        id: Uuid::now_v7(),
+        name: "Support line".into(),
+        kind: handoff_proto::DeviceKind::Simulator,
+        status: handoff_proto::DeviceStatus::Disconnected,
+        phone: Some("+15550100".into()),
+        last_seen_at: Some(Utc::now()),
+    };
+    all.extend(policy.device_down(&line, &ctx));
     let mut failed = false;
     for n in &all {
         let started = std::time::Instant::now();

@@ -39,3 +39,8 @@ export function onChange(handler: (change: Change) => void): Promise<() => void>
 export function onOpenConversation(handler: (conversationId: string) => void): Promise<() => void> {
   return events.openConversation.listen((e) => handler(e.payload.conversation_id));
 }
+
+/** Subscribes to "show Devices" (a notification about a linked number was clicked). */
+export function onOpenDevices(handler: () => void): Promise<() => void> {
+  return events.openDevices.listen(() => handler());
+}

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  agoText,
   avatarHue,
+  deviceBanner,
+  deviceDown,
   completeMention,
   duration,
   initials,
@@ -115,5 +118,26 @@ describe("snippetParts", () => {
   it("keeps text without marks, and a mark left open", () => {
     expect(snippetParts("plain")).toEqual([{ text: "plain", match: false }]);
     expect(snippetParts("a \u0002b")).toEqual([{ text: "a ", match: false }, { text: "b", match: true }]);
+  });
+});
+
+describe("devices", () => {
+  const now = new Date("2026-11-25T12:00:00Z");
+  it("says how long ago", () => {
+    expect(agoText("2026-11-25T11:59:30Z", now)).toBe("just now");
+    expect(agoText("2026-11-25T11:56:00Z", now)).toBe("4 min ago");
+    expect(agoText("2026-11-25T09:00:00Z", now)).toBe("3 h ago");
+    expect(agoText("2026-11-20T12:00:00Z", now)).toBe("5 days ago");
+  });
+  it("names what is down and since when", () => {
+    const line = { name: "Support line", status: "disconnected", last_seen_at: "2026-11-25T11:56:00Z" };
+    expect(deviceBanner(line, now)).toBe("Support line disconnected 4 min ago: new messages may stall");
+    expect(deviceBanner({ ...line, status: "logged_out" }, now)).toBe("Support line was logged out 4 min ago: relink it in Devices");
+    expect(deviceBanner({ ...line, status: "banned", last_seen_at: null }, now)).toBe(
+      "Support line was banned by WhatsApp: new messages may stall",
+    );
+    expect(deviceDown("pending_link")).toBe(false);
+    expect(deviceDown("connected")).toBe(false);
+    expect(deviceDown("banned")).toBe(true);
   });
 });

@@ -144,3 +144,57 @@ export function snippetParts(snippet: string): { text: string; match: boolean }[
   }
   return parts;
 }
+
+/** "4 min ago", "just now", "2 h ago", "3 days ago": how long a device has been in its state. */
+export function agoText(iso: string, now: Date = new Date()): string {
+  const seconds = secondsAgo(iso, now);
+  if (seconds < 60) return "just now";
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} days ago`;
+}
+
+/** What a linked number's status means, in words. */
+export function deviceStatusText(status: string): string {
+  switch (status) {
+    case "connected":
+      return "Connected";
+    case "pending_link":
+      return "Waiting to be linked";
+    case "disconnected":
+      return "Disconnected";
+    case "logged_out":
+      return "Logged out";
+    case "banned":
+      return "Banned by WhatsApp";
+    case "failed":
+      return "Failed";
+    default:
+      return status;
+  }
+}
+
+/** True for the states in which a linked number cannot take or send messages after working. */
+export function deviceDown(status: string): boolean {
+  return status === "disconnected" || status === "logged_out" || status === "banned" || status === "failed";
+}
+
+/** The banner line for a number that is down: "Support line disconnected 4 min ago: new messages may stall". */
+export function deviceBanner(
+  device: { name: string; status: string; last_seen_at?: string | null },
+  now: Date = new Date(),
+): string {
+  const what =
+    device.status === "logged_out"
+      ? "was logged out"
+      : device.status === "banned"
+        ? "was banned by WhatsApp"
+        : device.status === "failed"
+          ? "failed"
+          : "disconnected";
+  const when = device.last_seen_at ? ` ${agoText(device.last_seen_at, now)}` : "";
+  const then = device.status === "logged_out" ? ": relink it in Devices" : ": new messages may stall";
+  return `${device.name} ${what}${when}${then}`;
+}

@@ -39,6 +39,8 @@ pub struct Touched {
     pub assigned_to_me: Vec<(Uuid, Option<Uuid>)>,
     /// Live news: customer messages in my conversations (conversation, message).
     pub customer_messages: Vec<(Uuid, Uuid)>,
+    /// Live news: linked numbers that were connected and are not any more.
+    pub devices_down: Vec<Uuid>,
     /// Whether the event being applied is live (set per event).
     live: bool,
     seen: HashSet<Uuid>,
@@ -438,6 +440,13 @@ async fn apply_one<'a>(
             }
         }
         EventBody::DeviceUpdated { device } => {
+            let was: Option<String> = sqlx::query_scalar("SELECT status FROM devices WHERE id = ?")
+                .bind(device.id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if touched.live && was.as_deref() == Some("connected") && device.status != DeviceStatus::Connected {
+                touched.devices_down.push(device.id);
+            }
             sqlx::query("INSERT OR REPLACE INTO devices (id, name, kind, status, phone, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)")
                 .bind(device.id.to_string())
                 .bind(&device.name)

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
 use handoff_channels::waha::{self, WahaAdapter, Webhook};
-use handoff_channels::{AdapterError, DeviceEvent, Jid, LinkState, Simulator};
+use handoff_channels::{AdapterError, DeviceAdapter, DeviceEvent, Jid, LinkState, Simulator};
 use handoff_proto::{
-    CreateDeviceRequest, CreatedDevice, Device, DeviceKind, ErrorBody, EventBody, GatewayConfig, Message, Page,
-    QrResponse, SimulatorInbound, SimulatorReceipt, SimulatorSent,
+    CreateDeviceRequest, CreatedDevice, Device, DeviceKind, DeviceStatus, ErrorBody, EventBody, GatewayConfig, Message,
+    Page, QrResponse, SimulatorInbound, SimulatorReceipt, SimulatorSent,
 };
 use uuid::Uuid;
 
@@ -312,6 +312,79 @@ pub async fn sim_disconnect(
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.disconnect().await.map_err(adapter_error)?;
+    current_device(&state, id).await
+}
+
+/// The phone comes back: after a disconnect, or when a ban is lifted.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/reconnect", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
+pub async fn sim_reconnect(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<Device>> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.reconnect().await.map_err(adapter_error)?;
+    current_device(&state, id).await
+}
+
+/// The phone unlinks this device (Settings > Linked devices > Log out).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/logout", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
+pub async fn sim_logout(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<Device>> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.logout().await.map_err(adapter_error)?;
+    current_device(&state, id).await
+}
+
+/// WhatsApp bans the number for a while (until `reconnect`).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/ban", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
+pub async fn sim_ban(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.ban().await.map_err(adapter_error)?;
+    current_device(&state, id).await
+}
+
+/// The QR code expires and a new one is shown (only while the device waits to be linked).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/rotate-qr", params(("id" = Uuid, Path)),
+    responses((status = 200, body = QrResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn sim_rotate_qr(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<QrResponse>> {
+    let sim = simulator(&state, &actor, id)?;
+    sim.rotate_qr().await.map_err(|e| match e {
+        AdapterError::Refused(_) => ApiError::conflict("not_pending_link", "This device is not waiting to be linked."),
+        other => adapter_error(other),
+    })?;
+    qr(State(state), actor, Path(id)).await
+}
+
+/// Link a logged-out number again: it goes back to `pending_link` with a new QR code.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/relink", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Device), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn relink(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+    actor.require_admin("link devices")?;
+    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    let device = current_device(&state, id).await?.0;
+    if device.status == DeviceStatus::Connected {
+        return Err(ApiError::conflict("connected", "This device is connected: log it out on the phone first."));
+    }
+    handle.adapter.relink().await.map_err(|e| {
+        tracing::warn!(device = %id, error = %e, "relink failed");
+        ApiError::new(StatusCode::BAD_GATEWAY, "device_unreachable", format!("The device could not start linking: {e}"))
+    })?;
+    let mut w = state.store.begin().await?;
+    audit::record(w.conn(), (&actor).into(), "device.relink", None, &format!("Relinked device {}", device.name), None)
+        .await?;
+    w.commit().await?;
     current_device(&state, id).await
 }
 

@@ -60,6 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}/simulator/link", post(devices::sim_link))
         .route("/api/v1/devices/{id}/simulator/disconnect", post(devices::sim_disconnect))
         .route("/api/v1/devices/{id}/simulator/receipt", post(devices::sim_receipt))
+        .route("/api/v1/devices/{id}/simulator/reconnect", post(devices::sim_reconnect))
+        .route("/api/v1/devices/{id}/simulator/logout", post(devices::sim_logout))
+        .route("/api/v1/devices/{id}/simulator/ban", post(devices::sim_ban))
+        .route("/api/v1/devices/{id}/simulator/rotate-qr", post(devices::sim_rotate_qr))
+        .route("/api/v1/devices/{id}/relink", post(devices::relink))
         .fallback(|| async { crate::error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -78,7 +83,8 @@ pub fn router(state: AppState) -> Router {
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,
         devices::list, devices::create, devices::remove, devices::qr, devices::webhook, devices::sim_inbound, devices::sim_sent,
-        devices::sim_link, devices::sim_disconnect, devices::sim_receipt,
+        devices::sim_link, devices::sim_disconnect, devices::sim_receipt, devices::sim_reconnect, devices::sim_logout,
+        devices::sim_ban, devices::sim_rotate_qr, devices::relink,
     ),
     modifiers(&BearerAuth)
 )]
