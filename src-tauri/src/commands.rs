@@ -177,6 +177,13 @@ pub async fn note(core: State<'_, AppCore>, conversation_id: Uuid, body: String)
     Ok(core.client.note(conversation_id, &body).await?)
 }
 
+/// Sends a failed reply again.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry(core: State<'_, AppCore>, conversation_id: Uuid, message_id: Uuid) -> Result<Uuid> {
+    Ok(core.client.retry(conversation_id, message_id).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn claim(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uuid> {

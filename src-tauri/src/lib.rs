@@ -51,6 +51,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::reply,
             commands::note,
             commands::claim,
+            commands::retry,
             commands::assign,
             commands::escalate,
             commands::label,

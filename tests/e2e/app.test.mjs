@@ -350,3 +350,38 @@ test("an Admin links a number by its QR code; when it disconnects everyone sees 
   await admin("POST", `/api/v1/devices/${sales.id}/simulator/reconnect`);
   await waitFor(async () => (await driver.findAll("[data-testid=device-banner]")).length === 0, "the banner gone");
 }));
+
+test("a reply WhatsApp refuses shows why, Retry sends it once, and the composer counts down the 24-hour window", withScreenshot("retry", async () => {
+  // Still the Admin, on All (the test before). Camille wrote a moment ago.
+  await driver.click("[data-view=all]");
+  const open = (name) =>
+    driver.js(
+      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes(arguments[0])) { r.querySelector('button').click(); return true; } } return false;",
+      name,
+    );
+  await waitFor(() => open("Camille Martin"), "Camille's conversation in the queue");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Camille Martin", "the thread");
+  await waitFor(
+    async () => /^2[34] h \d+ min left in the 24-hour window$/.test((await driver.innerText("[data-testid=service-window]")) ?? ""),
+    "the 24-hour window's countdown",
+  );
+
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/fail-next`, { reasons: ["This number is not on WhatsApp"] });
+  const reply = "The blue one is back next week.";
+  await driver.type("[data-testid=composer-input]", reply);
+  await driver.click("[data-testid=send]");
+  await waitFor(
+    async () => (await driver.innerText("[data-testid=failure]"))?.includes("This number is not on WhatsApp"),
+    "the failure with its reason",
+  );
+  await driver.screenshot("15-failed-reply");
+  const before = (await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`)).items.filter((s) => s.body === reply);
+  assert.equal(before.length, 0, "nothing went out");
+  await driver.click("[data-testid=retry]");
+  await waitFor(async () => (await driver.findAll("[data-testid=failure]")).length === 0, "the failure gone");
+  const sent = await waitFor(async () => {
+    const mine = (await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`)).items.filter((s) => s.body === reply);
+    return mine.length > 0 && mine;
+  }, "the retried reply at the simulator");
+  assert.equal(sent.length, 1);
+}));

@@ -149,10 +149,14 @@ async fn signed_webhooks_are_stored_once_and_everything_else_is_refused() {
     let resp = reqwest::Client::new().post(sim_hook).body("{}").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
-    // The document, signed: a placeholder with its caption.
+    // The document, signed: a typed placeholder with its caption.
     assert_eq!(gw.deliver(&world, &doc).await, StatusCode::OK);
     let last = world.messages(conversation.id).await.pop().expect("stored");
-    assert_eq!(last.body, "[invoice-2231.pdf] The invoice");
+    assert_eq!(last.body, "The invoice");
+    let media = last.media.expect("a placeholder");
+    assert_eq!((media.kind, media.filename.as_deref()), (handoff_proto::MediaKind::Document, Some("invoice-2231.pdf")));
+    let listed = world.conversations().await.into_iter().find(|c| c.id == conversation.id).unwrap();
+    assert_eq!(listed.last_message_preview, "📄 Document · invoice-2231.pdf · The invoice");
     world.stop().await;
 }
 

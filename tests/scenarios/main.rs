@@ -8,6 +8,7 @@ mod notifications;
 mod presence;
 mod routing;
 mod send_guard;
+mod simulator;
 
 use handoff_core::{Change, Client, InboxView};
 use handoff_proto::{MessageKind, Role};

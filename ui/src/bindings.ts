@@ -24,6 +24,8 @@ export const commands = {
 	reply: (conversationId: string, body: string, seenVersion: number | null, force: boolean) => typedError<string, CommandError>(__TAURI_INVOKE("reply", { conversationId, body, seenVersion, force })),
 	note: (conversationId: string, body: string) => typedError<string, CommandError>(__TAURI_INVOKE("note", { conversationId, body })),
 	claim: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("claim", { conversationId })),
+	/**  Sends a failed reply again. */
+	retry: (conversationId: string, messageId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry", { conversationId, messageId })),
 	/**  Gives the conversation to someone (or no one), optionally in a team. */
 	assign: (conversationId: string, assigneeId: string | null, teamId: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("assign", { conversationId, assigneeId, teamId })),
 	escalate: (conversationId: string, teamId: string, note: string) => typedError<string, CommandError>(__TAURI_INVOKE("escalate", { conversationId, teamId, note })),
@@ -723,6 +725,42 @@ export type InboxView =
 /**  Conversations with notes that @mention me. */
 "mentions" | "snoozed" | "resolved";
 
+/**
+ *  An attachment as a typed placeholder: what it is, its name and size. The bytes stay with
+ *  WhatsApp (or the gateway) until someone downloads them.
+ */
+export type Media = Media_Serialize | Media_Deserialize;
+
+export type MediaKind = "image" | "video" | "audio" | "document" | "sticker";
+
+/**
+ *  An attachment as a typed placeholder: what it is, its name and size. The bytes stay with
+ *  WhatsApp (or the gateway) until someone downloads them.
+ */
+export type Media_Deserialize = {
+	kind: MediaKind,
+	filename?: string | null,
+	mime?: string | null,
+	/**  Bytes (WhatsApp's own limit, 2 GB, fits). */
+	size?: number | null,
+	/**  Where the adapter can fetch it, when it can (a gateway's file URL). */
+	url?: string | null,
+};
+
+/**
+ *  An attachment as a typed placeholder: what it is, its name and size. The bytes stay with
+ *  WhatsApp (or the gateway) until someone downloads them.
+ */
+export type Media_Serialize = {
+	kind: MediaKind,
+	filename: string | null,
+	mime: string | null,
+	/**  Bytes (WhatsApp's own limit, 2 GB, fits). */
+	size: number | null,
+	/**  Where the adapter can fetch it, when it can (a gateway's file URL). */
+	url: string | null,
+};
+
 export type Message = Message_Serialize | Message_Deserialize;
 
 /**
@@ -772,6 +810,13 @@ export type Message_Deserialize = {
 	wa_message_id?: string | null,
 	/**  The client mutation that created it, so a client can swap its optimistic copy for this one. */
 	mutation_id?: string | null,
+	/**  Why a reply failed (`delivery: failed`), as the device said it. */
+	failure?: string | null,
+	/**
+	 *  What the customer attached (the body is then its caption, possibly empty). Boxed: most
+	 *  messages have none, and events carry messages by value.
+	 */
+	media?: Media_Deserialize | null,
 };
 
 export type Message_Serialize = {
@@ -785,6 +830,13 @@ export type Message_Serialize = {
 	wa_message_id: string | null,
 	/**  The client mutation that created it, so a client can swap its optimistic copy for this one. */
 	mutation_id: string | null,
+	/**  Why a reply failed (`delivery: failed`), as the device said it. */
+	failure: string | null,
+	/**
+	 *  What the customer attached (the body is then its caption, possibly empty). Boxed: most
+	 *  messages have none, and events carry messages by value.
+	 */
+	media: Media_Serialize | null,
 };
 
 /**  What the agent wants to be told about (settings of the app). */

@@ -198,6 +198,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
             name: None,
             body: "warm-up".into(),
             wa_message_id: None,
+            media: None,
         })?,
     )
     .await?
@@ -247,6 +248,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
                     name: None,
                     body: format!("bench {n}"),
                     wa_message_id: Some(format!("bench-{n}")),
+                    media: None,
                 };
                 let req =
                     post(format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), serde_json::to_value(body)?);

@@ -113,6 +113,8 @@ async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid) -> an
                     delivery: None,
                     wa_message_id: Some(format!("wamid-{seq}")),
                     mutation_id: None,
+                    failure: None,
+                    media: None,
                 };
                 let conversation = conversation(conversations[k], device_id, k, at, &text);
                 Event { seq, at, body: EventBody::MessageCreated { message, conversation } }
@@ -174,6 +176,7 @@ async fn inbound_burst(world: &World, n: usize, parallel: usize, tag: &str) -> a
                     name: None,
                     body: format!("{tag} message {i}"),
                     wa_message_id: Some(format!("{tag}-{i}")),
+                    media: None,
                 };
                 let path = path.clone();
                 async move {
@@ -332,6 +335,7 @@ async fn commit_run(mode: Durability, commits: usize) -> anyhow::Result<serde_js
             name: None,
             body: format!("message {i}"),
             wa_message_id: Some(format!("d-{i}")),
+            media: None,
         };
         let t = Instant::now();
         let resp = world.raw(Method::POST, &path, &world.admin_token, Some(&body)).await;

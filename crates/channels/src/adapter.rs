@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use handoff_proto::Delivery;
+use handoff_proto::{Delivery, Media};
 
 use crate::Jid;
 
@@ -33,6 +33,8 @@ pub enum DeviceEvent {
         body: String,
         at: DateTime<Utc>,
         from_me: bool,
+        /// An attachment (the body is its caption).
+        media: Option<Media>,
     },
     /// A delivery receipt for a message this device sent.
     Receipt { wa_message_id: String, state: Delivery },

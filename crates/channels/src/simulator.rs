@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use handoff_proto::Delivery;
+use handoff_proto::{Delivery, Media};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -45,11 +45,40 @@ impl Default for SimulatorConfig {
     }
 }
 
+/// How the simulated WhatsApp reports receipts for the messages this number sends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceiptPlan {
+    /// The steps, in the order WhatsApp reports them: `[Delivered, Read]` normally; `[Read]`
+    /// skips one, `[Read, Delivered]` reorders, `[Delivered, Delivered, Read]` repeats.
+    pub steps: Vec<Delivery>,
+    /// Report them before the send returns, as a fast phone does: before the server has
+    /// recorded WhatsApp's id for the message.
+    pub early: bool,
+}
+
+impl Default for ReceiptPlan {
+    fn default() -> Self {
+        ReceiptPlan { steps: vec![Delivery::Delivered, Delivery::Read], early: false }
+    }
+}
+
+/// How many messages delivered before a disconnect WhatsApp delivers again after it (the
+/// offline drain repeats what it is not sure arrived).
+const REDELIVERED_AFTER_RECONNECT: usize = 2;
+
 struct State {
     rng: StdRng,
     link: LinkState,
     sent: Vec<SentRecord>,
     marked_read: Vec<String>,
+    /// Set by a control endpoint: receipts then follow this plan, with or without delays.
+    plan: Option<ReceiptPlan>,
+    /// Reasons the next sends fail with, one each.
+    failures: Vec<String>,
+    /// Customer messages sent while the phone was offline: delivered at reconnect.
+    offline: Vec<DeviceEvent>,
+    /// The last customer messages delivered (redelivered by the drain after a reconnect).
+    recent: Vec<DeviceEvent>,
 }
 
 pub struct Simulator {
@@ -65,6 +94,10 @@ impl Simulator {
             link: if config.linked { LinkState::Connected } else { LinkState::PendingLink },
             sent: Vec::new(),
             marked_read: Vec::new(),
+            plan: None,
+            failures: Vec::new(),
+            offline: Vec::new(),
+            recent: Vec::new(),
         };
         Arc::new(Simulator { config, state: Mutex::new(state), sink: OnceLock::new() })
     }
@@ -87,15 +120,18 @@ impl Simulator {
         self.state().link
     }
 
-    /// A customer writes to this number. Returns the WhatsApp id the message was delivered with.
+    /// A customer writes to this number. Returns the WhatsApp id of the message and whether it
+    /// was delivered now (`false`: the phone is offline and WhatsApp holds it until it is back).
     pub async fn inject_inbound(
         &self,
         from: Jid,
         name: Option<String>,
         body: String,
         wa_message_id: Option<String>,
-    ) -> Result<String, AdapterError> {
-        if self.link_state() != LinkState::Connected {
+        media: Option<Media>,
+    ) -> Result<(String, bool), AdapterError> {
+        let link = self.link_state();
+        if !matches!(link, LinkState::Connected | LinkState::Disconnected) {
             return Err(AdapterError::NotConnected);
         }
         let wa_message_id = wa_message_id.unwrap_or_else(|| self.new_message_id());
@@ -106,9 +142,47 @@ impl Simulator {
             body,
             at: Utc::now(),
             from_me: false,
+            media,
+        };
+        if link == LinkState::Disconnected {
+            self.state().offline.push(event);
+            return Ok((wa_message_id, false));
+        }
+        self.deliver(event.clone()).await?;
+        let mut st = self.state();
+        st.recent.push(event);
+        let excess = st.recent.len().saturating_sub(REDELIVERED_AFTER_RECONNECT);
+        st.recent.drain(..excess);
+        Ok((wa_message_id, true))
+    }
+
+    /// Someone types a message on the phone itself: it shows as outbound, sent by the phone.
+    pub async fn phone_message(&self, to: Jid, body: String) -> Result<String, AdapterError> {
+        if self.link_state() != LinkState::Connected {
+            return Err(AdapterError::NotConnected);
+        }
+        let wa_message_id = self.new_message_id();
+        let event = DeviceEvent::Message {
+            wa_message_id: wa_message_id.clone(),
+            chat: to,
+            push_name: None,
+            body,
+            at: Utc::now(),
+            from_me: true,
+            media: None,
         };
         self.deliver(event).await?;
         Ok(wa_message_id)
+    }
+
+    /// From now on, receipts follow `plan` (skipped, reordered, repeated or early steps).
+    pub fn set_receipt_plan(&self, plan: ReceiptPlan) {
+        self.state().plan = Some(plan);
+    }
+
+    /// The next sends fail, one per reason, as WhatsApp refuses them.
+    pub fn fail_next(&self, reasons: Vec<String>) {
+        self.state().failures.extend(reasons);
     }
 
     /// The person holding the phone scans the QR: the link completes.
@@ -124,11 +198,21 @@ impl Simulator {
         self.deliver(DeviceEvent::Connection { state: LinkState::Disconnected, phone: None }).await
     }
 
-    /// The phone comes back (after a disconnect or when a ban is lifted).
+    /// The phone comes back (after a disconnect or when a ban is lifted). WhatsApp then drains
+    /// what arrived meanwhile, repeating the last messages delivered before the disconnect.
     pub async fn reconnect(&self) -> Result<(), AdapterError> {
         self.state().link = LinkState::Connected;
         self.deliver(DeviceEvent::Connection { state: LinkState::Connected, phone: Some(self.config.phone.clone()) })
-            .await
+            .await?;
+        let drain: Vec<DeviceEvent> = {
+            let mut st = self.state();
+            let held = std::mem::take(&mut st.offline);
+            st.recent.iter().cloned().chain(held).collect()
+        };
+        for event in drain {
+            self.deliver(event).await?;
+        }
+        Ok(())
     }
 
     /// WhatsApp bans the number for a while: nothing goes in or out until [`Simulator::reconnect`].
@@ -176,16 +260,30 @@ impl Simulator {
         sink.deliver(event).await.map_err(|e| AdapterError::Unreachable(e.0))
     }
 
+    /// Reports the receipts of a sent message: by the plan a control endpoint set (at once, or
+    /// after the configured delays), else delivered then read after the delays, else none.
     fn schedule_receipts(&self, wa_message_id: String) {
-        let (Some((lo, hi)), Ok(sink)) = (self.config.receipt_delay, self.sink()) else { return };
+        let Ok(sink) = self.sink() else { return };
         let sink = Arc::clone(sink);
-        let delays: Vec<Duration> = {
+        let (steps, delays): (Vec<Delivery>, Vec<Duration>) = {
             let mut st = self.state();
-            (0..2).map(|_| st.rng.random_range(lo..=hi)).collect()
+            let steps = match (&st.plan, self.config.receipt_delay) {
+                (Some(plan), _) => plan.steps.clone(),
+                (None, Some(_)) => ReceiptPlan::default().steps,
+                (None, None) => return,
+            };
+            let delays = match self.config.receipt_delay {
+                Some((lo, hi)) => steps.iter().map(|_| st.rng.random_range(lo..=hi)).collect(),
+                None => steps.iter().map(|_| Duration::ZERO).collect(),
+            };
+            (steps, delays)
         };
         tokio::spawn(async move {
-            for (delay, state) in delays.into_iter().zip([Delivery::Delivered, Delivery::Read]) {
-                tokio::time::sleep(delay).await;
+            for (delay, state) in delays.into_iter().zip(steps) {
+                if !delay.is_zero() {
+                    // The phone's own pace between receipts, not a wait for readiness.
+                    tokio::time::sleep(delay).await;
+                }
                 let receipt = DeviceEvent::Receipt { wa_message_id: wa_message_id.clone(), state };
                 if let Err(e) = sink.deliver(receipt).await {
                     tracing::warn!(error = %e, "simulator receipt not delivered");
@@ -215,6 +313,13 @@ impl DeviceAdapter for Simulator {
         if self.link_state() != LinkState::Connected {
             return Err(AdapterError::NotConnected);
         }
+        let failure = {
+            let mut st = self.state();
+            (!st.failures.is_empty()).then(|| st.failures.remove(0))
+        };
+        if let Some(reason) = failure {
+            return Err(AdapterError::Refused(reason));
+        }
         let wa_message_id = self.new_message_id();
         self.state().sent.push(SentRecord {
             to: chat.clone(),
@@ -222,7 +327,16 @@ impl DeviceAdapter for Simulator {
             wa_message_id: wa_message_id.clone(),
             at: Utc::now(),
         });
-        self.schedule_receipts(wa_message_id.clone());
+        let early = self.state().plan.as_ref().filter(|p| p.early).map(|p| p.steps.clone());
+        match early {
+            // A fast phone: the receipts arrive before this call has even returned the id.
+            Some(steps) => {
+                for state in steps {
+                    self.deliver(DeviceEvent::Receipt { wa_message_id: wa_message_id.clone(), state }).await?;
+                }
+            }
+            None => self.schedule_receipts(wa_message_id.clone()),
+        }
         Ok(wa_message_id)
     }
 

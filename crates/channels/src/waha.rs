@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use handoff_proto::Delivery;
+use handoff_proto::{Delivery, Media, MediaKind};
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -105,6 +105,8 @@ struct MessageBody {
 #[derive(Deserialize)]
 struct MediaBody {
     #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
     mimetype: Option<String>,
     #[serde(default)]
     filename: Option<String>,
@@ -186,22 +188,20 @@ fn message(m: MessageBody) -> Result<Option<DeviceEvent>, Malformed> {
     }
     let chat = chat_jid(chat_id).ok_or_else(|| Malformed(format!("bad chat id {chat_id:?}")))?;
     let at = Utc.timestamp_opt(m.timestamp, 0).single().ok_or_else(|| Malformed("bad timestamp".into()))?;
-    let text = m.body.unwrap_or_default();
-    let body = if m.has_media || m.media.is_some() { media_placeholder(m.media.as_ref(), &text) } else { text };
+    // With media, the body is its caption (possibly empty).
+    let body = m.body.unwrap_or_default();
+    let media = (m.has_media || m.media.is_some()).then(|| {
+        let file = m.media.unwrap_or(MediaBody { url: None, mimetype: None, filename: None });
+        Media {
+            kind: file.mimetype.as_deref().map(MediaKind::from_mime).unwrap_or(MediaKind::Document),
+            filename: file.filename,
+            mime: file.mimetype,
+            size: None,
+            url: file.url,
+        }
+    });
     let push_name = m.data.as_ref().and_then(|d| d.get("notifyName")).and_then(Value::as_str).map(str::to_string);
-    Ok(Some(DeviceEvent::Message { wa_message_id: m.id, chat, push_name, body, at, from_me: m.from_me }))
-}
-
-/// A media message as text until typed media placeholders exist: what it is, then its caption.
-fn media_placeholder(media: Option<&MediaBody>, caption: &str) -> String {
-    let what = media
-        .and_then(|m| m.filename.clone().or_else(|| m.mimetype.clone()))
-        .unwrap_or_else(|| "attachment".to_string());
-    if caption.trim().is_empty() {
-        format!("[{what}]")
-    } else {
-        format!("[{what}] {caption}")
-    }
+    Ok(Some(DeviceEvent::Message { wa_message_id: m.id, chat, push_name, body, at, from_me: m.from_me, media }))
 }
 
 /// WAHA's ack numbers: -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED.

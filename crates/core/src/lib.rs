@@ -331,6 +331,11 @@ impl Client {
         Ok(id)
     }
 
+    /// Sends a failed reply again.
+    pub async fn retry(&self, conversation_id: Uuid, message_id: Uuid) -> CoreResult<Uuid> {
+        self.enqueue(Op::Retry { conversation_id, message_id }).await
+    }
+
     pub async fn claim(&self, conversation_id: Uuid) -> CoreResult<Uuid> {
         self.enqueue(Op::Claim { conversation_id }).await
     }

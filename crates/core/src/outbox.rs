@@ -43,6 +43,8 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
                 delivery: (kind == MessageKind::Outbound).then_some(Delivery::Pending),
                 wa_message_id: None,
                 mutation_id: Some(mutation_id),
+                failure: None,
+                media: None,
             };
             insert_message(&mut tx, &message, true).await?;
         }
@@ -83,6 +85,8 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
                 delivery: None,
                 wa_message_id: None,
                 mutation_id: Some(mutation_id),
+                failure: None,
+                media: None,
             };
             insert_message(&mut tx, &message, true).await?;
         }
@@ -128,6 +132,9 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
             .execute(&mut *tx)
             .await?;
         }
+        // No optimistic change: the reply stays failed (its retry shows as queued) until the
+        // server's copy, pending then sent or failed again, arrives.
+        Op::Retry { .. } => {}
     }
     tx.commit().await?;
     Ok(mutation_id)

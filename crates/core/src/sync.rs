@@ -386,6 +386,7 @@ async fn rolled_back(inner: &Inner, session: &Session, mutation_id: Uuid, op: Op
         Op::Label { .. } => ("labels", None),
         Op::SetStatus { .. } => ("status", None),
         Op::MarkRead { .. } => ("read", None),
+        Op::Retry { .. } => ("retry", None),
     };
     inner.emit(Change::Rejected { mutation_id, conversation_id, op: name.into(), error, body });
     inner.emit(Change::Conversation { conversation_id });

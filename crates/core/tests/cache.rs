@@ -49,6 +49,8 @@ fn inbound(conversation_id: Uuid, body: &str) -> Message {
         delivery: None,
         wa_message_id: Some(format!("3EB0{}", Uuid::now_v7().simple())),
         mutation_id: None,
+        failure: None,
+        media: None,
     }
 }
 

@@ -255,6 +255,55 @@ wire! {
         /// The client mutation that created it, so a client can swap its optimistic copy for this one.
         #[serde(default)]
         pub mutation_id: Option<Uuid>,
+        /// Why a reply failed (`delivery: failed`), as the device said it.
+        #[serde(default)]
+        pub failure: Option<String>,
+        /// What the customer attached (the body is then its caption, possibly empty). Boxed: most
+        /// messages have none, and events carry messages by value.
+        #[serde(default)]
+        pub media: Option<Box<Media>>,
+    }
+}
+
+wire! {
+    #[derive(Copy, Eq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum MediaKind {
+        Image,
+        Video,
+        Audio,
+        Document,
+        Sticker,
+    }
+}
+
+wire! {
+    /// An attachment as a typed placeholder: what it is, its name and size. The bytes stay with
+    /// WhatsApp (or the gateway) until someone downloads them.
+    pub struct Media {
+        pub kind: MediaKind,
+        #[serde(default)]
+        pub filename: Option<String>,
+        #[serde(default)]
+        pub mime: Option<String>,
+        /// Bytes (WhatsApp's own limit, 2 GB, fits).
+        #[serde(default)]
+        pub size: Option<u32>,
+        /// Where the adapter can fetch it, when it can (a gateway's file URL).
+        #[serde(default)]
+        pub url: Option<String>,
+    }
+}
+
+impl MediaKind {
+    /// The kind of a MIME type (`image/jpeg` is an image; anything unknown a document).
+    pub fn from_mime(mime: &str) -> MediaKind {
+        match mime.split('/').next().unwrap_or_default() {
+            "image" => MediaKind::Image,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            _ => MediaKind::Document,
+        }
     }
 }
 
@@ -544,6 +593,44 @@ wire! {
         /// WhatsApp's message id; generated when absent. The same id twice is stored once.
         #[serde(default)]
         pub wa_message_id: Option<String>,
+        /// An attachment (the body is then its caption and may be empty).
+        #[serde(default)]
+        pub media: Option<Media>,
+    }
+}
+
+wire! {
+    /// A customer message WhatsApp holds while the phone is offline (delivered when it is back).
+    pub struct SimulatorQueued {
+        pub wa_message_id: String,
+    }
+}
+
+wire! {
+    /// How the simulated WhatsApp reports receipts from now on.
+    pub struct SimulatorReceiptPlan {
+        /// In order, e.g. `["read"]` (skipped), `["read", "delivered"]` (reordered),
+        /// `["delivered", "delivered", "read"]` (repeated).
+        pub steps: Vec<Delivery>,
+        /// Report them before the send returns (before the server has recorded the message's id).
+        #[serde(default)]
+        pub early: bool,
+    }
+}
+
+wire! {
+    /// The next sends fail, one per reason.
+    pub struct SimulatorFailures {
+        pub reasons: Vec<String>,
+    }
+}
+
+wire! {
+    /// A message typed on the phone itself.
+    pub struct SimulatorPhoneMessage {
+        /// The customer's phone number or JID.
+        pub to: String,
+        pub body: String,
     }
 }
 

@@ -82,6 +82,8 @@ wire! {
         Label { conversation_id: Uuid, #[serde(default)] add: Vec<String>, #[serde(default)] remove: Vec<String> },
         SetStatus { conversation_id: Uuid, status: ConversationStatus, #[serde(default)] snooze_until: Option<DateTime<Utc>> },
         MarkRead { conversation_id: Uuid },
+        /// Send a failed reply again (it goes back to `pending`).
+        Retry { conversation_id: Uuid, message_id: Uuid },
     }
 }
 
@@ -97,6 +99,7 @@ impl Op {
             Op::Label { .. } => "label",
             Op::SetStatus { .. } => "set_status",
             Op::MarkRead { .. } => "mark_read",
+            Op::Retry { .. } => "retry",
         }
     }
 
@@ -109,7 +112,8 @@ impl Op {
             | Op::Escalate { conversation_id, .. }
             | Op::Label { conversation_id, .. }
             | Op::SetStatus { conversation_id, .. }
-            | Op::MarkRead { conversation_id } => *conversation_id,
+            | Op::MarkRead { conversation_id }
+            | Op::Retry { conversation_id, .. } => *conversation_id,
         }
     }
 }

@@ -75,7 +75,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
         for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {
             let jid = Jid::parse(phone).expect("demo phone");
-            sim.inject_inbound(jid, Some(name.to_string()), MESSAGES[i].to_string(), None).await?;
+            sim.inject_inbound(jid, Some(name.to_string()), MESSAGES[i].to_string(), None, None).await?;
         }
     }
     println!("Handoff demo: sign in with any of these (password {DEMO_PASSWORD:?}):");
@@ -148,7 +148,7 @@ async fn trickle(state: AppState) {
         let (phone, name) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];
         let body = MESSAGES[rng.random_range(0..MESSAGES.len())];
         let jid = Jid::parse(phone).expect("demo phone");
-        if let Err(e) = sim.inject_inbound(jid, Some(name.into()), body.into(), None).await {
+        if let Err(e) = sim.inject_inbound(jid, Some(name.into()), body.into(), None, None).await {
             tracing::debug!(error = %e, "demo message not delivered");
         }
     }

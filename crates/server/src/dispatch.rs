@@ -34,9 +34,23 @@ pub async fn send_reply(state: &AppState, message_id: Uuid) -> DbResult<Option<M
     let mut w = state.store.begin().await?;
     match &outcome {
         Ok(wa_id) => {
-            sqlx::query(
-                "UPDATE messages SET delivery = 'sent', wa_message_id = ? WHERE id = ? AND delivery = 'pending'",
+            // A receipt that beat this commit (a fast phone) counts from here.
+            let early: Option<String> = sqlx::query_scalar(
+                "DELETE FROM early_receipts WHERE device_id = ? AND wa_message_id = ? RETURNING delivery",
             )
+            .bind(&device_id)
+            .bind(wa_id)
+            .fetch_optional(w.conn())
+            .await?;
+            let delivery = early
+                .as_deref()
+                .and_then(Delivery::parse)
+                .filter(|d| d.rank() > Delivery::Sent.rank())
+                .unwrap_or(Delivery::Sent);
+            sqlx::query(
+                "UPDATE messages SET delivery = ?, wa_message_id = ?, failure = NULL WHERE id = ? AND delivery = 'pending'",
+            )
+            .bind(delivery.as_str())
             .bind(wa_id)
             .bind(message_id.to_string())
             .execute(w.conn())
@@ -45,8 +59,9 @@ pub async fn send_reply(state: &AppState, message_id: Uuid) -> DbResult<Option<M
         }
         Err(reason) => {
             tracing::warn!(%message_id, reason, "reply not sent");
-            sqlx::query("UPDATE messages SET delivery = ? WHERE id = ?")
+            sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ?")
                 .bind(Delivery::Failed.as_str())
+                .bind(reason)
                 .bind(message_id.to_string())
                 .execute(w.conn())
                 .await?;

@@ -2,7 +2,7 @@
 //! the adapter hears back, then fanned out.
 
 use handoff_channels::{DeviceEvent, Jid, LinkState};
-use handoff_proto::{Delivery, DeviceStatus, EventBody, MessageKind, QrResponse};
+use handoff_proto::{Delivery, DeviceStatus, EventBody, Media, MediaKind, MessageKind, QrResponse};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
@@ -31,9 +31,10 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
             Ok(())
         }
         DeviceEvent::Connection { state: link, phone } => connection(state, device_id, link, phone).await,
-        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, .. } => {
+        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, .. } => {
             let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
-            message(state, device_id, &wa_message_id, &chat, push_name, &body, kind).await.map(drop)
+            let incoming = Incoming { wa_message_id: &wa_message_id, chat: &chat, push_name, body: &body, media };
+            message(state, device_id, incoming, kind).await.map(drop)
         }
         DeviceEvent::Receipt { wa_message_id, state: delivery } => {
             receipt(state, device_id, &wa_message_id, delivery).await
@@ -79,16 +80,42 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
     w.commit().await
 }
 
+/// A chat message as a device reported it.
+pub struct Incoming<'a> {
+    pub wa_message_id: &'a str,
+    pub chat: &'a Jid,
+    pub push_name: Option<String>,
+    pub body: &'a str,
+    pub media: Option<Media>,
+}
+
+/// The one line a conversation shows for a message: its text, or what is attached.
+fn preview_of(body: &str, media: Option<&Media>) -> String {
+    match media {
+        None => preview(body),
+        Some(m) => {
+            let what = match m.kind {
+                MediaKind::Image => "📷 Photo",
+                MediaKind::Video => "🎬 Video",
+                MediaKind::Audio => "🎤 Voice message",
+                MediaKind::Document => "📄 Document",
+                MediaKind::Sticker => "Sticker",
+            };
+            let name = m.filename.as_deref().filter(|_| m.kind == MediaKind::Document);
+            let caption = Some(body.trim()).filter(|b| !b.is_empty());
+            preview(&[Some(what), name, caption].into_iter().flatten().collect::<Vec<_>>().join(" · "))
+        }
+    }
+}
+
 /// Stores a chat message once. Returns the new message id, or `None` for a redelivery.
 pub async fn message(
     state: &AppState,
     device_id: Uuid,
-    wa_message_id: &str,
-    chat: &Jid,
-    push_name: Option<String>,
-    body: &str,
+    incoming: Incoming<'_>,
     kind: MessageKind,
 ) -> DbResult<Option<Uuid>> {
+    let Incoming { wa_message_id, chat, push_name, body, media } = incoming;
     let mut w = state.store.begin().await?;
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
@@ -113,8 +140,8 @@ pub async fn message(
     let message_id = Uuid::now_v7();
     let delivery = (kind == MessageKind::Outbound).then_some(Delivery::Sent);
     sqlx::query(
-        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(message_id.to_string())
     .bind(conversation_id.to_string())
@@ -124,6 +151,7 @@ pub async fn message(
     .bind(store::ts(now))
     .bind(delivery.map(Delivery::as_str))
     .bind(wa_message_id)
+    .bind(media.as_ref().map(|m| serde_json::to_string(m).expect("plain fields serialise")))
     .execute(w.conn())
     .await?;
     sqlx::query(
@@ -137,7 +165,7 @@ pub async fn message(
          WHERE id = ?6",
     )
     .bind(store::ts(now))
-    .bind(preview(body))
+    .bind(preview_of(body, media.as_ref()))
     .bind(reopened)
     .bind(inbound)
     .bind(restart_sla)
@@ -211,8 +239,34 @@ async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, deliver
             .fetch_optional(w.conn())
             .await?;
     let Some((id, current)) = row else {
-        tracing::debug!(%device_id, wa_message_id, "receipt for an unknown message ignored");
-        return Ok(());
+        // Before the send's outcome is recorded (or for a message this server never sent): kept
+        // for when the id is recorded, the furthest state only.
+        tracing::debug!(%device_id, wa_message_id, "receipt before its message: kept");
+        let now = store::now();
+        sqlx::query("DELETE FROM early_receipts WHERE received_at < ?")
+            .bind(store::ts(now - chrono::Duration::days(1)))
+            .execute(w.conn())
+            .await?;
+        let kept: Option<String> =
+            sqlx::query_scalar("SELECT delivery FROM early_receipts WHERE device_id = ? AND wa_message_id = ?")
+                .bind(device_id.to_string())
+                .bind(wa_message_id)
+                .fetch_optional(w.conn())
+                .await?;
+        if kept.as_deref().and_then(Delivery::parse).is_some_and(|k| k.rank() >= delivery.rank()) {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO early_receipts (device_id, wa_message_id, delivery, received_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (device_id, wa_message_id) DO UPDATE SET delivery = excluded.delivery",
+        )
+        .bind(device_id.to_string())
+        .bind(wa_message_id)
+        .bind(delivery.as_str())
+        .bind(store::ts(now))
+        .execute(w.conn())
+        .await?;
+        return w.commit().await;
     };
     let current = current.as_deref().and_then(Delivery::parse);
     if current.is_some_and(|c| c == Delivery::Failed || c.rank() >= delivery.rank()) {

@@ -313,6 +313,7 @@ fn ops(fx: &Fixture) -> Vec<(&'static str, Need, Op)> {
             Op::SetStatus { conversation_id: c, status: handoff_proto::ConversationStatus::Open, snooze_until: None },
         ),
         ("mark_read", Need::SignedIn, Op::MarkRead { conversation_id: c }),
+        ("retry", Need::Write, Op::Retry { conversation_id: c, message_id: uuid::Uuid::now_v7() }),
     ]
 }
 

@@ -4,6 +4,8 @@ import {
   avatarHue,
   deviceBanner,
   deviceDown,
+  fileSize,
+  serviceWindow,
   completeMention,
   duration,
   initials,
@@ -139,5 +141,24 @@ describe("devices", () => {
     expect(deviceDown("pending_link")).toBe(false);
     expect(deviceDown("connected")).toBe(false);
     expect(deviceDown("banned")).toBe(true);
+  });
+});
+
+describe("the 24-hour window", () => {
+  const now = new Date("2026-11-25T12:00:00Z");
+  it("counts down from the customer's last message", () => {
+    expect(serviceWindow("2026-11-25T11:00:00Z", now)).toEqual({ open: true, soon: false, text: "23 h 0 min left in the 24-hour window" });
+    expect(serviceWindow("2026-11-24T12:30:00Z", now)).toEqual({ open: true, soon: true, text: "30 min left in the 24-hour window" });
+  });
+  it("warns once it has closed, and before the customer ever wrote", () => {
+    const closed = serviceWindow("2026-11-24T09:00:00Z", now);
+    expect(closed.open).toBe(false);
+    expect(closed.text).toBe("The 24-hour window closed 3 h ago: WhatsApp may not deliver a free-form reply until the customer writes again.");
+    expect(serviceWindow(null, now).open).toBe(false);
+  });
+  it("sizes files", () => {
+    expect(fileSize(512)).toBe("512 B");
+    expect(fileSize(830 * 1024)).toBe("830 KB");
+    expect(fileSize(2.4 * 1024 * 1024)).toBe("2.4 MB");
   });
 });

@@ -198,3 +198,36 @@ export function deviceBanner(
   const then = device.status === "logged_out" ? ": relink it in Devices" : ": new messages may stall";
   return `${device.name} ${what}${when}${then}`;
 }
+
+/** WhatsApp's customer-service window: 24 hours after the customer's last message. */
+export const SERVICE_WINDOW_HOURS = 24;
+
+/** Where the 24-hour window stands: open with the time left, or closed (and since when). */
+export function serviceWindow(
+  lastInboundIso: string | null,
+  now: Date = new Date(),
+): { open: boolean; text: string; soon: boolean } {
+  if (!lastInboundIso) {
+    return { open: false, soon: false, text: "The customer has not written yet: WhatsApp's 24-hour reply window opens when they do." };
+  }
+  const ends = new Date(lastInboundIso).getTime() + SERVICE_WINDOW_HOURS * 3600_000;
+  const left = Math.floor((ends - now.getTime()) / 60_000);
+  if (left > 0) {
+    const h = Math.floor(left / 60);
+    const text = h > 0 ? `${h} h ${left % 60} min left in the 24-hour window` : `${left} min left in the 24-hour window`;
+    return { open: true, soon: left < 60, text };
+  }
+  const closed = agoText(new Date(ends).toISOString(), now);
+  return {
+    open: false,
+    soon: false,
+    text: `The 24-hour window closed ${closed}: WhatsApp may not deliver a free-form reply until the customer writes again.`,
+  };
+}
+
+/** "2.4 MB", "830 KB", "512 B". */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}

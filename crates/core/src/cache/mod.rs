@@ -129,6 +129,11 @@ fn message_from_row(row: &SqliteRow) -> DbResult<ThreadMessage> {
             delivery: delivery.map(|d| Delivery::parse(&d).ok_or_else(|| bad("delivery"))).transpose()?,
             wa_message_id: row.try_get("wa_message_id")?,
             mutation_id: opt_uuid(row, "mutation_id")?,
+            failure: row.try_get("failure")?,
+            media: row
+                .try_get::<Option<String>, _>("media")?
+                .map(|m| serde_json::from_str(&m).map_err(decode))
+                .transpose()?,
         },
         queued: row.try_get::<i64, _>("queued")? != 0,
     })

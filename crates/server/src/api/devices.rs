@@ -5,11 +5,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
+use handoff_channels::simulator::ReceiptPlan;
 use handoff_channels::waha::{self, WahaAdapter, Webhook};
 use handoff_channels::{AdapterError, DeviceAdapter, DeviceEvent, Jid, LinkState, Simulator};
 use handoff_proto::{
-    CreateDeviceRequest, CreatedDevice, Device, DeviceKind, DeviceStatus, ErrorBody, EventBody, GatewayConfig, Message,
-    Page, QrResponse, SimulatorInbound, SimulatorReceipt, SimulatorSent,
+    CreateDeviceRequest, CreatedDevice, Delivery, Device, DeviceKind, DeviceStatus, ErrorBody, EventBody,
+    GatewayConfig, Message, Page, QrResponse, SimulatorFailures, SimulatorInbound, SimulatorPhoneMessage,
+    SimulatorQueued, SimulatorReceipt, SimulatorReceiptPlan, SimulatorSent,
 };
 use uuid::Uuid;
 
@@ -245,31 +247,96 @@ fn adapter_error(e: AdapterError) -> ApiError {
     }
 }
 
-/// A customer writes to this number: stored exactly as a real delivery (the same `wa_message_id` twice is stored once).
+/// A customer writes to this number: stored exactly as a real delivery (the same `wa_message_id`
+/// twice is stored once). While the phone is disconnected WhatsApp holds the message: 202, and it
+/// arrives when the phone reconnects.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/inbound", params(("id" = Uuid, Path)), request_body = SimulatorInbound,
     responses((status = 201, body = Message), (status = 200, description = "A redelivery: already stored", body = Message),
+        (status = 202, description = "Held by WhatsApp until the phone reconnects", body = SimulatorQueued),
         (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn sim_inbound(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<Uuid>,
     Json(req): Json<SimulatorInbound>,
-) -> ApiResult<(StatusCode, AxumJson<Message>)> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let sim = simulator(&state, &actor, id)?;
     let from = Jid::parse(&req.from)
         .ok_or_else(|| ApiError::invalid("from", "from must be a phone number (+4915112345678) or a WhatsApp JID."))?;
-    if req.body.trim().is_empty() {
+    if req.body.trim().is_empty() && req.media.is_none() {
         return Err(ApiError::invalid("body", "The message is empty."));
     }
     if let Some(wa_id) = &req.wa_message_id {
         if let Some(existing) = message_by_wa_id(&mut *state.store.reader().await?, id, wa_id).await? {
-            return Ok((StatusCode::OK, AxumJson(existing)));
+            return Ok((StatusCode::OK, AxumJson(existing)).into_response());
         }
     }
-    let wa_id = sim.inject_inbound(from, req.name, req.body, req.wa_message_id).await.map_err(adapter_error)?;
+    let (wa_message_id, delivered) =
+        sim.inject_inbound(from, req.name, req.body, req.wa_message_id, req.media).await.map_err(adapter_error)?;
+    if !delivered {
+        return Ok((StatusCode::ACCEPTED, AxumJson(SimulatorQueued { wa_message_id })).into_response());
+    }
+    let message = message_by_wa_id(&mut *state.store.reader().await?, id, &wa_message_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::CREATED, AxumJson(message)).into_response())
+}
+
+/// Someone types a message on the phone itself: stored as outbound, sent by the phone (no agent).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/phone-message", params(("id" = Uuid, Path)),
+    request_body = SimulatorPhoneMessage,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn sim_phone_message(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SimulatorPhoneMessage>,
+) -> ApiResult<(StatusCode, AxumJson<Message>)> {
+    let sim = simulator(&state, &actor, id)?;
+    let to = Jid::parse(&req.to)
+        .ok_or_else(|| ApiError::invalid("to", "to must be a phone number (+4915112345678) or a WhatsApp JID."))?;
+    if req.body.trim().is_empty() {
+        return Err(ApiError::invalid("body", "The message is empty."));
+    }
+    let wa_id = sim.phone_message(to, req.body).await.map_err(adapter_error)?;
     let message =
         message_by_wa_id(&mut *state.store.reader().await?, id, &wa_id).await?.ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, AxumJson(message)))
+}
+
+/// Receipts from now on follow this plan: skipped, reordered, repeated, or early steps.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/receipts", params(("id" = Uuid, Path)),
+    request_body = SimulatorReceiptPlan, responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn sim_receipts(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SimulatorReceiptPlan>,
+) -> ApiResult<StatusCode> {
+    let sim = simulator(&state, &actor, id)?;
+    if req.steps.contains(&Delivery::Pending) {
+        return Err(ApiError::invalid("steps", "WhatsApp reports sent, delivered, read or failed; never pending."));
+    }
+    sim.set_receipt_plan(ReceiptPlan { steps: req.steps, early: req.early });
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The next sends fail, one per reason, as WhatsApp refuses them.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/fail-next", params(("id" = Uuid, Path)),
+    request_body = SimulatorFailures, responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn sim_fail_next(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SimulatorFailures>,
+) -> ApiResult<StatusCode> {
+    let sim = simulator(&state, &actor, id)?;
+    if req.reasons.iter().any(|r| r.trim().is_empty()) {
+        return Err(ApiError::invalid("reasons", "Each failure needs a reason."));
+    }
+    sim.fail_next(req.reasons);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// What this number was asked to send to WhatsApp, oldest first.

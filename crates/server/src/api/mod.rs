@@ -64,6 +64,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}/simulator/logout", post(devices::sim_logout))
         .route("/api/v1/devices/{id}/simulator/ban", post(devices::sim_ban))
         .route("/api/v1/devices/{id}/simulator/rotate-qr", post(devices::sim_rotate_qr))
+        .route("/api/v1/devices/{id}/simulator/phone-message", post(devices::sim_phone_message))
+        .route("/api/v1/devices/{id}/simulator/receipts", post(devices::sim_receipts))
+        .route("/api/v1/devices/{id}/simulator/fail-next", post(devices::sim_fail_next))
         .route("/api/v1/devices/{id}/relink", post(devices::relink))
         .fallback(|| async { crate::error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -84,7 +87,8 @@ pub fn router(state: AppState) -> Router {
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,
         devices::list, devices::create, devices::remove, devices::qr, devices::webhook, devices::sim_inbound, devices::sim_sent,
         devices::sim_link, devices::sim_disconnect, devices::sim_receipt, devices::sim_reconnect, devices::sim_logout,
-        devices::sim_ban, devices::sim_rotate_qr, devices::relink,
+        devices::sim_ban, devices::sim_rotate_qr, devices::relink, devices::sim_phone_message, devices::sim_receipts,
+        devices::sim_fail_next,
     ),
     modifiers(&BearerAuth)
 )]

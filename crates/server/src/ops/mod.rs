@@ -88,6 +88,23 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         Op::Escalate { team_id, note, .. } => escalate(&mut w, actor, &current, team_id, &note, key.as_deref()).await?,
         Op::Label { add, remove, .. } => labels(&mut w, actor, &current, &add, &remove).await?,
         Op::SetStatus { status, snooze_until, .. } => set_status(&mut w, actor, &current, status, snooze_until).await?,
+        Op::Retry { message_id, .. } => {
+            let failed: Option<String> = sqlx::query_scalar(
+                "UPDATE messages SET delivery = 'pending', failure = NULL, wa_message_id = NULL \
+                 WHERE id = ? AND conversation_id = ? AND kind = 'outbound' AND delivery = 'failed' RETURNING id",
+            )
+            .bind(message_id.to_string())
+            .bind(conversation_id.to_string())
+            .fetch_optional(w.conn())
+            .await?;
+            if failed.is_none() {
+                return Err(ApiError::conflict("not_failed", "Only a failed reply can be sent again."));
+            }
+            let message = message_by_id(w.conn(), message_id).await?.expect("updated above");
+            let seq = w.append(EventBody::MessageUpdated { message: message.clone() }).await?;
+            to_send = Some(message_id);
+            (Outcome::Message(message), Some(seq), StatusCode::OK, "Sent a failed reply again".to_string())
+        }
         Op::MarkRead { .. } => {
             let read_at = store::now();
             sqlx::query(
@@ -127,6 +144,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
 fn check(actor: &Actor, op: &Op, now: DateTime<Utc>) -> ApiResult<()> {
     match op {
         Op::MarkRead { .. } => Ok(()), // personal: even a Viewer keeps track of what they read
+        Op::Retry { .. } => actor.require_write("send replies"),
         Op::Reply { body, .. } => {
             actor.require_write("reply to customers")?;
             check_body("body", body)

@@ -122,7 +122,7 @@ pub async fn conversation_by_id(
 }
 
 pub const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, mutation_id";
+    "id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, mutation_id, failure, media";
 
 pub fn message_from_row(row: &SqliteRow) -> DbResult<Message> {
     let kind: String = row.try_get("kind")?;
@@ -137,6 +137,11 @@ pub fn message_from_row(row: &SqliteRow) -> DbResult<Message> {
         delivery: delivery.map(|d| Delivery::parse(&d).ok_or_else(|| decode_err("delivery", &d))).transpose()?,
         wa_message_id: row.try_get("wa_message_id")?,
         mutation_id: opt_uuid_col(row, "mutation_id")?,
+        failure: row.try_get("failure")?,
+        media: row
+            .try_get::<Option<String>, _>("media")?
+            .map(|m| serde_json::from_str(&m).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
     })
 }
 

@@ -1,0 +1,192 @@
+//! The simulator's behaviours, each driven by its control endpoint, and what the inbox must look
+//! like afterwards: receipts skipped, reordered, repeated or early; refused sends and their retry;
+//! an offline drain that redelivers; messages typed on the phone; attachments.
+
+use handoff_core::Client;
+use handoff_proto::{Delivery, EventBody, Media, MediaKind, Message, MessageKind, Role, SyncResponse};
+use handoff_tests::{settled, wait_for, World};
+use reqwest::{Method, StatusCode};
+use uuid::Uuid;
+
+async fn control(world: &World, action: &str, body: serde_json::Value) {
+    let path = format!("/api/v1/devices/{}/simulator/{action}", world.device.id);
+    let resp = world.raw(Method::POST, &path, &world.admin_token, Some(&body)).await;
+    assert!(resp.status().is_success(), "{action}: {}", resp.status());
+}
+
+/// Replies and waits until the agent's cache shows the reply in `state`.
+async fn reply_until(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> Message {
+    client.reply(conversation_id, body, None, true).await.unwrap();
+    let what = format!("{body:?} {state:?}");
+    wait_for(&what, client, |c| async move {
+        c.thread(conversation_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.messages.iter().any(|m| m.message.body == body && m.message.delivery == Some(state)))
+    })
+    .await;
+    let thread = client.thread(conversation_id).await.unwrap().unwrap();
+    thread.messages.into_iter().map(|m| m.message).find(|m| m.body == body).unwrap()
+}
+
+/// Every delivery state the event log ever gave `message_id`, in order.
+async fn delivery_history(world: &World, message_id: Uuid) -> Vec<Delivery> {
+    let log: SyncResponse = world.call(Method::GET, "/api/v1/sync?since=0&limit=1000", None::<&()>).await;
+    log.events
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::MessageCreated { message, .. } | EventBody::MessageUpdated { message }
+                if message.id == message_id =>
+            {
+                message.delivery
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+async fn agent(world: &World) -> (Client, Uuid) {
+    world.create_user("ana@test.local", "Ana Lima", Role::Agent).await;
+    let ana = world.client("ana@test.local").await;
+    let cid = world.inbound("+4915112345678", "Hello?", None).await.conversation_id;
+    wait_for("the conversation", &ana, |c| async move { c.thread(cid).await.ok().flatten().is_some() }).await;
+    (ana, cid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_reordered_repeated_and_early_receipts_end_in_the_furthest_state_without_going_back() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    let plans = [
+        ("skipped", serde_json::json!({"steps": ["read"]})),
+        ("reordered", serde_json::json!({"steps": ["read", "delivered", "sent"]})),
+        ("repeated", serde_json::json!({"steps": ["delivered", "delivered", "read", "read"]})),
+        ("early", serde_json::json!({"steps": ["delivered", "read"], "early": true})),
+    ];
+    for (name, plan) in plans {
+        control(&world, "receipts", plan).await;
+        let reply = reply_until(&ana, cid, &format!("Reply with {name} receipts"), Delivery::Read).await;
+        let history = delivery_history(&world, reply.id).await;
+        assert!(history.windows(2).all(|w| w[0].rank() <= w[1].rank()), "{name}: never backwards: {history:?}");
+        assert_eq!(history.last(), Some(&Delivery::Read), "{name}");
+        if name == "early" {
+            // Both receipts beat the send's commit: kept, then applied with it, in one step.
+            assert_eq!(history, [Delivery::Pending, Delivery::Read], "early receipts are applied with the send");
+        }
+    }
+    // A plan without pending, please.
+    let path = format!("/api/v1/devices/{}/simulator/receipts", world.device.id);
+    let bad =
+        world.raw(Method::POST, &path, &world.admin_token, Some(&serde_json::json!({"steps": ["pending"]}))).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    settled(&world, &ana).await;
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_send_shows_why_and_a_retry_sends_it_once() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    control(&world, "fail-next", serde_json::json!({"reasons": ["This number is not on WhatsApp"]})).await;
+    let failed = reply_until(&ana, cid, "Are you there?", Delivery::Failed).await;
+    assert_eq!(failed.failure.as_deref(), Some("WhatsApp refused the request: This number is not on WhatsApp"));
+    assert!(world.sent().await.is_empty(), "nothing went out");
+
+    ana.retry(cid, failed.id).await.unwrap();
+    wait_for("sent again", &ana, |c| async move {
+        c.thread(cid).await.ok().flatten().is_some_and(|t| {
+            t.messages.iter().any(|m| m.message.id == failed.id && m.message.delivery == Some(Delivery::Sent))
+        })
+    })
+    .await;
+    let thread = ana.thread(cid).await.unwrap().unwrap();
+    let sent = thread.messages.iter().find(|m| m.message.id == failed.id).unwrap();
+    assert_eq!(sent.message.failure, None, "the reason goes with the failure");
+    assert_eq!(world.sent().await.iter().filter(|s| s.body == "Are you there?").count(), 1);
+    // Retrying what did not fail is refused, and changes nothing.
+    ana.retry(cid, failed.id).await.unwrap();
+    wait_for("the refusal", &ana, |c| async move { c.outbox_len().await.unwrap_or(1) == 0 }).await;
+    assert_eq!(world.sent().await.iter().filter(|s| s.body == "Are you there?").count(), 1);
+    settled(&world, &ana).await;
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_held_while_the_phone_was_offline_arrive_once_when_it_is_back() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    world.inbound("+4915112345678", "Second, before the outage", None).await;
+    control(&world, "disconnect", serde_json::json!({})).await;
+    let path = format!("/api/v1/devices/{}/simulator/inbound", world.device.id);
+    for k in 0..3 {
+        let body = serde_json::json!({"from": "+4915112345678", "body": format!("Held {k}")});
+        let resp = world.raw(Method::POST, &path, &world.admin_token, Some(&body)).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED, "held by WhatsApp while the phone is offline");
+    }
+    assert_eq!(world.messages(cid).await.len(), 2, "nothing arrives while offline");
+    // Back: the drain repeats the last two delivered and brings the three held, in order.
+    control(&world, "reconnect", serde_json::json!({})).await;
+    let bodies: Vec<String> = world.messages(cid).await.into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, ["Hello?", "Second, before the outage", "Held 0", "Held 1", "Held 2"]);
+    settled(&world, &ana).await;
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_typed_on_the_phone_is_outbound_by_the_phone_and_stops_a_stale_reply() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    let seen = ana.thread(cid).await.unwrap().unwrap().conversation.version;
+    let typed: Message = world
+        .call(
+            Method::POST,
+            &format!("/api/v1/devices/{}/simulator/phone-message", world.device.id),
+            Some(&serde_json::json!({"to": "+4915112345678", "body": "Answered from the phone"})),
+        )
+        .await;
+    assert_eq!((typed.kind, typed.author_id, typed.delivery), (MessageKind::Outbound, None, Some(Delivery::Sent)));
+    assert_eq!(typed.conversation_id, cid);
+    let refused = ana.reply(cid, "Hi, how can I help?", Some(seen), false).await.unwrap();
+    wait_for("the refusal", &ana, |c| async move {
+        c.attention().await.unwrap_or_default().iter().any(|a| a.mutation_id == refused)
+    })
+    .await;
+    settled(&world, &ana).await;
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_arrives_as_a_typed_placeholder() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    let media = Media {
+        kind: MediaKind::Audio,
+        filename: None,
+        mime: Some("audio/ogg; codecs=opus".into()),
+        size: Some(48_213),
+        url: None,
+    };
+    let body = serde_json::json!({"from": "+4915112345678", "body": "", "media": media});
+    let stored: Message =
+        world.call(Method::POST, &format!("/api/v1/devices/{}/simulator/inbound", world.device.id), Some(&body)).await;
+    assert_eq!(stored.media.as_deref(), Some(&media));
+    wait_for("the voice message", &ana, |c| async move {
+        c.thread(cid).await.ok().flatten().is_some_and(|t| t.messages.iter().any(|m| m.message.media.is_some()))
+    })
+    .await;
+    let conversation = ana.thread(cid).await.unwrap().unwrap().conversation;
+    assert_eq!(conversation.last_message_preview, "🎤 Voice message");
+    // Neither text nor attachment: nothing to store.
+    let empty = serde_json::json!({"from": "+4915112345678", "body": " "});
+    let path = format!("/api/v1/devices/{}/simulator/inbound", world.device.id);
+    let resp = world.raw(Method::POST, &path, &world.admin_token, Some(&empty)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    settled(&world, &ana).await;
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}
