@@ -108,6 +108,7 @@ async fn a_server_killed_mid_burst_loses_and_doubles_nothing() {
                     body: format!("burst {i}"),
                     wa_message_id: Some(format!("burst-{i}")),
                     media: None,
+                    alt: None,
                 };
                 deliver(&http, &server, &token, device, &inbound, &mut generation).await;
                 progress_tx.send_replace(i + 1);
@@ -363,6 +364,7 @@ async fn d_redeliveries_and_reordered_receipts_change_nothing_twice() {
             body: format!("question {i}"),
             wa_message_id: Some(format!("wamid-{i}")),
             media: None,
+            alt: None,
         };
         let [a, b, c] = [0, 1, 2].map(|_| world.raw(Method::POST, &path, &world.admin_token, Some(&inbound)));
         let (a, b, c) = tokio::join!(a, b, c);

@@ -1,6 +1,7 @@
 //! Scenario tests over the whole chain: device -> server -> clients, and back.
 
 mod audit;
+mod contacts;
 mod devices;
 mod faults;
 mod gateway;

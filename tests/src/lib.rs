@@ -204,6 +204,7 @@ impl World {
             body: body.into(),
             wa_message_id: wa_message_id.map(str::to_string),
             media: None,
+            alt: None,
         };
         self.call(Method::POST, &format!("/api/v1/devices/{}/simulator/inbound", self.device.id), Some(&req)).await
     }

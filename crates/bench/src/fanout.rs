@@ -199,6 +199,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
             body: "warm-up".into(),
             wa_message_id: None,
             media: None,
+            alt: None,
         })?,
     )
     .await?
@@ -249,6 +250,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
                     body: format!("bench {n}"),
                     wa_message_id: Some(format!("bench-{n}")),
                     media: None,
+                    alt: None,
                 };
                 let req =
                     post(format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), serde_json::to_value(body)?);

@@ -177,6 +177,7 @@ async fn inbound_burst(world: &World, n: usize, parallel: usize, tag: &str) -> a
                     body: format!("{tag} message {i}"),
                     wa_message_id: Some(format!("{tag}-{i}")),
                     media: None,
+                    alt: None,
                 };
                 let path = path.clone();
                 async move {
@@ -336,6 +337,7 @@ async fn commit_run(mode: Durability, commits: usize) -> anyhow::Result<serde_js
             body: format!("message {i}"),
             wa_message_id: Some(format!("d-{i}")),
             media: None,
+            alt: None,
         };
         let t = Instant::now();
         let resp = world.raw(Method::POST, &path, &world.admin_token, Some(&body)).await;

@@ -35,6 +35,9 @@ pub enum DeviceEvent {
         from_me: bool,
         /// An attachment (the body is its caption).
         media: Option<Media>,
+        /// The customer's other address, when WhatsApp tells it: the phone-number JID of a LID
+        /// chat, or the LID of a phone chat. Lets the server keep one contact per person.
+        alt: Option<Jid>,
     },
     /// A delivery receipt for a message this device sent.
     Receipt { wa_message_id: String, state: Delivery },

@@ -15,7 +15,19 @@ impl Jid {
             let ok_user =
                 !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == ':' || c == '-');
             let ok_server = matches!(server, "s.whatsapp.net" | "c.us" | "lid" | "g.us");
-            return (ok_user && ok_server).then(|| Jid(input.to_string()));
+            if !(ok_user && ok_server) {
+                return None;
+            }
+            // One address per person: `c.us` is the phone-number JID under an older name, and
+            // `user:device@` names one of the person's devices.
+            return Some(match server {
+                "s.whatsapp.net" | "c.us" | "lid" => {
+                    let person = user.split(':').next().unwrap_or(user);
+                    let server = if server == "c.us" { "s.whatsapp.net" } else { server };
+                    Jid(format!("{person}@{server}"))
+                }
+                _ => Jid(input.to_string()),
+            });
         }
         let digits: String = input.chars().filter(|c| c.is_ascii_digit()).collect();
         let only_phone_chars = input.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
@@ -30,11 +42,16 @@ impl Jid {
     pub fn phone(&self) -> String {
         let user = self.0.split('@').next().unwrap_or_default();
         let user = user.split(':').next().unwrap_or_default();
-        if self.0.ends_with("@s.whatsapp.net") || self.0.ends_with("@c.us") {
+        if self.is_phone() {
             format!("+{user}")
         } else {
             user.to_string()
         }
+    }
+
+    /// A phone-number JID (as opposed to a LID, which hides the number, or a group).
+    pub fn is_phone(&self) -> bool {
+        self.0.ends_with("@s.whatsapp.net") || self.0.ends_with("@c.us")
     }
 }
 
@@ -53,6 +70,16 @@ mod tests {
         let jid = Jid::parse("+49 151 1234-5678").unwrap();
         assert_eq!(jid.as_str(), "4915112345678@s.whatsapp.net");
         assert_eq!(jid.phone(), "+4915112345678");
+    }
+
+    #[test]
+    fn one_person_has_one_canonical_address() {
+        let phone = Jid::parse("+4915112345678").unwrap();
+        assert_eq!(Jid::parse("4915112345678@c.us"), Some(phone.clone()));
+        assert_eq!(Jid::parse("4915112345678:12@s.whatsapp.net"), Some(phone));
+        assert_eq!(Jid::parse("123456789012345:3@lid").unwrap().as_str(), "123456789012345@lid");
+        assert!(!Jid::parse("123456789012345@lid").unwrap().is_phone());
+        assert_eq!(Jid::parse("120363025555555555@g.us").unwrap().as_str(), "120363025555555555@g.us");
     }
 
     #[test]

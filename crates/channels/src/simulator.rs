@@ -62,6 +62,18 @@ impl Default for ReceiptPlan {
     }
 }
 
+/// A customer message for [`Simulator::inject_inbound`].
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub from: Jid,
+    /// The customer's other address (the phone-number JID of a LID, or the reverse).
+    pub alt: Option<Jid>,
+    pub name: Option<String>,
+    pub body: String,
+    pub wa_message_id: Option<String>,
+    pub media: Option<Media>,
+}
+
 /// How many messages delivered before a disconnect WhatsApp delivers again after it (the
 /// offline drain repeats what it is not sure arrived).
 const REDELIVERED_AFTER_RECONNECT: usize = 2;
@@ -122,14 +134,8 @@ impl Simulator {
 
     /// A customer writes to this number. Returns the WhatsApp id of the message and whether it
     /// was delivered now (`false`: the phone is offline and WhatsApp holds it until it is back).
-    pub async fn inject_inbound(
-        &self,
-        from: Jid,
-        name: Option<String>,
-        body: String,
-        wa_message_id: Option<String>,
-        media: Option<Media>,
-    ) -> Result<(String, bool), AdapterError> {
+    pub async fn inject_inbound(&self, inbound: Inbound) -> Result<(String, bool), AdapterError> {
+        let Inbound { from, alt, name, body, wa_message_id, media } = inbound;
         let link = self.link_state();
         if !matches!(link, LinkState::Connected | LinkState::Disconnected) {
             return Err(AdapterError::NotConnected);
@@ -143,6 +149,7 @@ impl Simulator {
             at: Utc::now(),
             from_me: false,
             media,
+            alt,
         };
         if link == LinkState::Disconnected {
             self.state().offline.push(event);
@@ -170,6 +177,7 @@ impl Simulator {
             at: Utc::now(),
             from_me: true,
             media: None,
+            alt: None,
         };
         self.deliver(event).await?;
         Ok(wa_message_id)

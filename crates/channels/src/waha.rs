@@ -201,7 +201,16 @@ fn message(m: MessageBody) -> Result<Option<DeviceEvent>, Malformed> {
         }
     });
     let push_name = m.data.as_ref().and_then(|d| d.get("notifyName")).and_then(Value::as_str).map(str::to_string);
-    Ok(Some(DeviceEvent::Message { wa_message_id: m.id, chat, push_name, body, at, from_me: m.from_me, media }))
+    Ok(Some(DeviceEvent::Message {
+        wa_message_id: m.id,
+        chat,
+        push_name,
+        body,
+        at,
+        from_me: m.from_me,
+        media,
+        alt: None,
+    }))
 }
 
 /// WAHA's ack numbers: -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED.
@@ -284,6 +293,19 @@ impl WahaAdapter {
         let raw: Raw = serde_json::from_value(self.call(reqwest::Method::GET, &path, None).await?)
             .map_err(|e| AdapterError::Refused(format!("unexpected QR answer: {e}")))?;
         Ok(raw.value)
+    }
+
+    /// The phone-number JID behind a LID, as WAHA knows it (`GET /api/{session}/lids/{lid}`:
+    /// `{lid, pn}`, `pn` null when unknown).
+    pub async fn phone_of(&self, lid: &Jid) -> Result<Option<Jid>, AdapterError> {
+        #[derive(Deserialize)]
+        struct LidToPhone {
+            pn: Option<String>,
+        }
+        let path = format!("/api/{}/lids/{}", self.config.session, lid.as_str().replace('@', "%40"));
+        let found: LidToPhone = serde_json::from_value(self.call(reqwest::Method::GET, &path, None).await?)
+            .map_err(|e| AdapterError::Refused(format!("unexpected LID answer: {e}")))?;
+        Ok(found.pn.as_deref().and_then(chat_jid))
     }
 
     /// One REST call, retried with doubling delays while WAHA is unreachable or answers 429/5xx.

@@ -37,6 +37,7 @@ fn a_customer_message_becomes_an_inbound_message_with_the_phone_jid() {
             at: Utc.timestamp_opt(1764400000, 0).unwrap(),
             from_me: false,
             media: None,
+            alt: None,
         }]
     );
 }

@@ -44,6 +44,10 @@ wire! {
         /// `user_id` was @mentioned in a note (`message_id`) by `by`.
         #[serde(rename = "mention")]
         Mention { conversation_id: Uuid, message_id: Uuid, user_id: Uuid, by: Option<Uuid> },
+        /// Two conversations turned out to be one customer's (a LID and a phone number): the
+        /// messages of `from` now belong to `conversation`, and `from` is gone.
+        #[serde(rename = "conversation.merged")]
+        ConversationMerged { from: Uuid, conversation: Conversation },
     }
 }
 
@@ -79,6 +83,7 @@ impl EventBody {
             EventBody::UserUpdated { .. } => "user.updated",
             EventBody::TeamUpdated { .. } => "team.updated",
             EventBody::Mention { .. } => "mention",
+            EventBody::ConversationMerged { .. } => "conversation.merged",
         }
     }
 
@@ -87,7 +92,8 @@ impl EventBody {
         match self {
             EventBody::MessageCreated { conversation, .. } => Some(conversation.id),
             EventBody::MessageUpdated { message } => Some(message.conversation_id),
-            EventBody::ConversationUpdated { conversation, .. } => Some(conversation.id),
+            EventBody::ConversationUpdated { conversation, .. }
+            | EventBody::ConversationMerged { conversation, .. } => Some(conversation.id),
             EventBody::ConversationRead { conversation_id, .. } | EventBody::Mention { conversation_id, .. } => {
                 Some(*conversation_id)
             }

@@ -596,6 +596,10 @@ wire! {
         /// An attachment (the body is then its caption and may be empty).
         #[serde(default)]
         pub media: Option<Media>,
+        /// The customer's other address, as WhatsApp tells it: the phone number of a LID
+        /// (`from: "123456789@lid"`), or the reverse. The same person stays one contact.
+        #[serde(default)]
+        pub alt: Option<String>,
     }
 }
 

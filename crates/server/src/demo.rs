@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use handoff_channels::simulator::Inbound;
 use handoff_channels::Jid;
 use handoff_proto::{CreateUserRequest, DeviceKind, Role};
 use rand::{Rng, SeedableRng};
@@ -75,7 +76,15 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
         for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {
             let jid = Jid::parse(phone).expect("demo phone");
-            sim.inject_inbound(jid, Some(name.to_string()), MESSAGES[i].to_string(), None, None).await?;
+            sim.inject_inbound(Inbound {
+                from: jid,
+                alt: None,
+                name: Some(name.to_string()),
+                body: MESSAGES[i].to_string(),
+                wa_message_id: None,
+                media: None,
+            })
+            .await?;
         }
     }
     println!("Handoff demo: sign in with any of these (password {DEMO_PASSWORD:?}):");
@@ -148,7 +157,15 @@ async fn trickle(state: AppState) {
         let (phone, name) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];
         let body = MESSAGES[rng.random_range(0..MESSAGES.len())];
         let jid = Jid::parse(phone).expect("demo phone");
-        if let Err(e) = sim.inject_inbound(jid, Some(name.into()), body.into(), None, None).await {
+        let inbound = Inbound {
+            from: jid,
+            alt: None,
+            name: Some(name.into()),
+            body: body.into(),
+            wa_message_id: None,
+            media: None,
+        };
+        if let Err(e) = sim.inject_inbound(inbound).await {
             tracing::debug!(error = %e, "demo message not delivered");
         }
     }

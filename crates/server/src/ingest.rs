@@ -6,7 +6,8 @@ use handoff_proto::{Delivery, DeviceStatus, EventBody, Media, MediaKind, Message
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::store::{self, conversation_by_id, device_by_id, message_by_id, DbResult};
+use crate::audit::{self, Who};
+use crate::store::{self, conversation_by_id, device_by_id, message_by_id, DbResult, Writer};
 use crate::{routing, AppState};
 
 /// How long a conversation preview is, in characters.
@@ -31,9 +32,9 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
             Ok(())
         }
         DeviceEvent::Connection { state: link, phone } => connection(state, device_id, link, phone).await,
-        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, .. } => {
+        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, alt, .. } => {
             let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
-            let incoming = Incoming { wa_message_id: &wa_message_id, chat: &chat, push_name, body: &body, media };
+            let incoming = Incoming { wa_message_id: &wa_message_id, chat: &chat, alt, push_name, body: &body, media };
             message(state, device_id, incoming, kind).await.map(drop)
         }
         DeviceEvent::Receipt { wa_message_id, state: delivery } => {
@@ -84,6 +85,8 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
 pub struct Incoming<'a> {
     pub wa_message_id: &'a str,
     pub chat: &'a Jid,
+    /// The customer's other address, if the device knows it.
+    pub alt: Option<Jid>,
     pub push_name: Option<String>,
     pub body: &'a str,
     pub media: Option<Media>,
@@ -115,7 +118,7 @@ pub async fn message(
     incoming: Incoming<'_>,
     kind: MessageKind,
 ) -> DbResult<Option<Uuid>> {
-    let Incoming { wa_message_id, chat, push_name, body, media } = incoming;
+    let Incoming { wa_message_id, chat, alt, push_name, body, media } = incoming;
     let mut w = state.store.begin().await?;
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
@@ -127,7 +130,7 @@ pub async fn message(
         return Ok(None);
     }
     let now = store::now();
-    let (conversation_id, created) = conversation_for(w.conn(), device_id, chat, push_name).await?;
+    let (conversation_id, created) = conversation_for(&mut w, device_id, chat, alt.as_ref(), push_name).await?;
     let previous: String = sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
         .bind(conversation_id.to_string())
         .fetch_one(w.conn())
@@ -188,26 +191,87 @@ pub async fn message(
 
 /// The conversation for this chat on this device, created with its contact on first contact
 /// (then the second value is true).
+/// The conversation of the customer at `chat` (and `alt`, their other address), created on first
+/// contact. Every address a customer is known by points at one contact; when a message shows that
+/// two contacts are one person (a LID and its phone number), they are merged, with their
+/// conversations, and the merge is audited.
 async fn conversation_for(
-    conn: &mut SqliteConnection,
+    w: &mut Writer<'_>,
     device_id: Uuid,
     chat: &Jid,
+    alt: Option<&Jid>,
     push_name: Option<String>,
 ) -> DbResult<(Uuid, bool)> {
-    let contact_id: String = sqlx::query_scalar(
-        "INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (device_id, jid) DO UPDATE SET name = COALESCE(excluded.name, contacts.name) RETURNING id",
-    )
-    .bind(Uuid::now_v7().to_string())
-    .bind(device_id.to_string())
-    .bind(chat.as_str())
-    .bind(chat.phone())
-    .bind(push_name)
-    .fetch_one(&mut *conn)
-    .await?;
+    let addresses: Vec<&Jid> = std::iter::once(chat).chain(alt.filter(|a| *a != chat)).collect();
+    let mut known: Vec<String> = Vec::new();
+    for jid in &addresses {
+        let contact: Option<String> =
+            sqlx::query_scalar("SELECT contact_id FROM contact_aliases WHERE device_id = ? AND jid = ?")
+                .bind(device_id.to_string())
+                .bind(jid.as_str())
+                .fetch_optional(w.conn())
+                .await?;
+        if let Some(c) = contact.filter(|c| !known.contains(c)) {
+            known.push(c);
+        }
+    }
+    // The phone number shows a person best: a LID hides it.
+    let phone_jid = addresses.iter().find(|j| j.is_phone()).copied().unwrap_or(chat);
+    let contact_id = match known.as_slice() {
+        [] => {
+            let id: String = sqlx::query_scalar(
+                "INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(Uuid::now_v7().to_string())
+            .bind(device_id.to_string())
+            .bind(phone_jid.as_str())
+            .bind(phone_jid.phone())
+            .bind(&push_name)
+            .fetch_one(w.conn())
+            .await?;
+            id
+        }
+        [one] => one.clone(),
+        [keep, other, ..] => {
+            let (keep, other) = merge_order(w.conn(), keep, other).await?;
+            merge_contacts(w, device_id, &keep, &other).await?;
+            keep
+        }
+    };
+    // Addresses learned now: the contact answers to them from here on.
+    for jid in &addresses {
+        let added = sqlx::query(
+            "INSERT INTO contact_aliases (device_id, jid, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(device_id.to_string())
+        .bind(jid.as_str())
+        .bind(&contact_id)
+        .execute(w.conn())
+        .await?;
+        if added.rows_affected() == 1 && known.len() == 1 {
+            let summary = format!("Learned that {} is the same customer as {}", jid.as_str(), phone_jid.phone());
+            audit::record(w.conn(), Who::Server, "contact.merge", None, &summary, None).await?;
+        }
+    }
+    if phone_jid.is_phone() {
+        // A contact first known by its LID gets its phone number once WhatsApp tells it.
+        sqlx::query("UPDATE contacts SET jid = ?, phone = ? WHERE id = ? AND jid LIKE '%@lid'")
+            .bind(phone_jid.as_str())
+            .bind(phone_jid.phone())
+            .bind(&contact_id)
+            .execute(w.conn())
+            .await?;
+    }
+    if push_name.is_some() {
+        sqlx::query("UPDATE contacts SET name = ? WHERE id = ?")
+            .bind(&push_name)
+            .bind(&contact_id)
+            .execute(w.conn())
+            .await?;
+    }
     let existing: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE contact_id = ?")
         .bind(&contact_id)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(w.conn())
         .await?;
     if let Some(id) = existing {
         return Ok((Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?, false));
@@ -224,9 +288,91 @@ async fn conversation_for(
     .bind(&now)
     .bind(&now)
     .bind(&now)
-    .execute(conn)
+    .execute(w.conn())
     .await?;
     Ok((id, true))
+}
+
+async fn contact_jid(conn: &mut SqliteConnection, id: &str) -> DbResult<String> {
+    sqlx::query_scalar("SELECT jid FROM contacts WHERE id = ?").bind(id).fetch_one(conn).await
+}
+
+/// Which of two contacts of one person stays: the one known by a phone number, else the older.
+async fn merge_order(conn: &mut SqliteConnection, a: &str, b: &str) -> DbResult<(String, String)> {
+    let a_phone = !contact_jid(&mut *conn, a).await?.ends_with("@lid");
+    let b_phone = !contact_jid(&mut *conn, b).await?.ends_with("@lid");
+    // Ids are UUIDv7: text order is creation order.
+    let a_stays = if a_phone != b_phone { a_phone } else { a <= b };
+    let (keep, other) = if a_stays { (a, b) } else { (b, a) };
+    Ok((keep.to_string(), other.to_string()))
+}
+
+/// Folds contact `other` into `keep`: its addresses, and its conversation (messages, labels, an
+/// owner if `keep`'s has none). Clients hear `conversation.merged`; the audit log says who was merged.
+async fn merge_contacts(w: &mut Writer<'_>, device_id: Uuid, keep: &str, other: &str) -> DbResult<()> {
+    let keep_jid = contact_jid(w.conn(), keep).await?;
+    let other_jid = contact_jid(w.conn(), other).await?;
+    sqlx::query("UPDATE contact_aliases SET contact_id = ? WHERE contact_id = ?")
+        .bind(keep)
+        .bind(other)
+        .execute(w.conn())
+        .await?;
+    let conversation_of = "SELECT id FROM conversations WHERE contact_id = ?";
+    let kept: Option<String> = sqlx::query_scalar(conversation_of).bind(keep).fetch_optional(w.conn()).await?;
+    let folded: Option<String> = sqlx::query_scalar(conversation_of).bind(other).fetch_optional(w.conn()).await?;
+    let merged_into = match (kept, folded) {
+        (_, None) => None,
+        (None, Some(folded)) => {
+            // Only the other one had a conversation: it simply changes hands.
+            sqlx::query("UPDATE conversations SET contact_id = ?, version = version + 1 WHERE id = ?")
+                .bind(keep)
+                .bind(&folded)
+                .execute(w.conn())
+                .await?;
+            Some((folded, None))
+        }
+        (Some(kept), Some(folded)) => {
+            for sql in [
+                "UPDATE messages SET conversation_id = ?1 WHERE conversation_id = ?2",
+                "INSERT OR IGNORE INTO conversation_labels (conversation_id, label) \
+                 SELECT ?1, label FROM conversation_labels WHERE conversation_id = ?2",
+                "UPDATE conversations SET \
+                   assignee_id = COALESCE(assignee_id, (SELECT assignee_id FROM conversations WHERE id = ?2)), \
+                   assigned_at = COALESCE(assigned_at, (SELECT assigned_at FROM conversations WHERE id = ?2)), \
+                   team_id = COALESCE(team_id, (SELECT team_id FROM conversations WHERE id = ?2)) WHERE id = ?1",
+                // The thread's newest message leads the queue row, whichever side it came from.
+                "UPDATE conversations SET last_message_at = f.last_message_at, last_message_preview = f.last_message_preview \
+                 FROM (SELECT last_message_at, last_message_preview FROM conversations WHERE id = ?2) AS f \
+                 WHERE conversations.id = ?1 AND f.last_message_at > conversations.last_message_at",
+                "UPDATE conversations SET version = version + 1 WHERE id = ?1",
+                "DELETE FROM conversations WHERE id = ?2",
+            ] {
+                sqlx::query(sql).bind(&kept).bind(&folded).execute(w.conn()).await?;
+            }
+            Some((kept, Some(folded)))
+        }
+    };
+    sqlx::query("DELETE FROM contacts WHERE id = ?").bind(other).execute(w.conn()).await?;
+    let mut seq = None;
+    let mut conversation_id = None;
+    if let Some((id, folded)) = merged_into {
+        let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let conversation = conversation_by_id(w.conn(), id, None).await?.expect("kept above");
+        conversation_id = Some(id);
+        seq = Some(match folded {
+            Some(from) => {
+                let from = Uuid::parse_str(&from).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                w.append(EventBody::ConversationMerged { from, conversation }).await?
+            }
+            None => {
+                let cause = handoff_proto::UpdateCause::Refreshed;
+                w.append(EventBody::ConversationUpdated { conversation, actor_id: None, cause }).await?
+            }
+        });
+    }
+    let summary = format!("Merged {other_jid} into {keep_jid}: one customer, one conversation");
+    tracing::info!(%device_id, %summary, "contacts merged");
+    audit::record(w.conn(), Who::Server, "contact.merge", conversation_id, &summary, seq).await
 }
 
 /// Moves a sent message's delivery state forward; a late or repeated receipt changes nothing.

@@ -430,6 +430,20 @@ async fn apply_one<'a>(
                 touched.assigned_to_me.push((conversation.id, *actor_id));
             }
         }
+        EventBody::ConversationMerged { from, conversation } => {
+            // One customer after all: the other conversation's messages join this one.
+            let from = from.to_string();
+            sqlx::query("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?")
+                .bind(conversation.id.to_string())
+                .bind(&from)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM reads WHERE conversation_id = ?").bind(&from).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM conversations WHERE id = ?").bind(&from).execute(&mut *conn).await?;
+            upsert_conversation(conn, conversation).await?;
+            touched.inbox = true;
+            touched.conversation(conversation.id);
+        }
         EventBody::ConversationRead { conversation_id, user_id, read_at } => {
             if *user_id == me {
                 sqlx::query(

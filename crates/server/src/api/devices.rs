@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
-use handoff_channels::simulator::ReceiptPlan;
+use handoff_channels::simulator::{Inbound, ReceiptPlan};
 use handoff_channels::waha::{self, WahaAdapter, Webhook};
 use handoff_channels::{AdapterError, DeviceAdapter, DeviceEvent, Jid, LinkState, Simulator};
 use handoff_proto::{
@@ -272,8 +272,15 @@ pub async fn sim_inbound(
             return Ok((StatusCode::OK, AxumJson(existing)).into_response());
         }
     }
-    let (wa_message_id, delivered) =
-        sim.inject_inbound(from, req.name, req.body, req.wa_message_id, req.media).await.map_err(adapter_error)?;
+    let alt = match req.alt.as_deref() {
+        None => None,
+        Some(a) => Some(
+            Jid::parse(a).ok_or_else(|| ApiError::invalid("alt", "alt must be a phone number or a WhatsApp JID."))?,
+        ),
+    };
+    let inbound =
+        Inbound { from, alt, name: req.name, body: req.body, wa_message_id: req.wa_message_id, media: req.media };
+    let (wa_message_id, delivered) = sim.inject_inbound(inbound).await.map_err(adapter_error)?;
     if !delivered {
         return Ok((StatusCode::ACCEPTED, AxumJson(SimulatorQueued { wa_message_id })).into_response());
     }

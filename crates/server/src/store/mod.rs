@@ -148,9 +148,9 @@ impl Writer<'_> {
     pub async fn append(&mut self, body: EventBody) -> DbResult<Seq> {
         let at = now();
         let conv_version = match &body {
-            EventBody::MessageCreated { conversation, .. } | EventBody::ConversationUpdated { conversation, .. } => {
-                Some(conversation.version)
-            }
+            EventBody::MessageCreated { conversation, .. }
+            | EventBody::ConversationUpdated { conversation, .. }
+            | EventBody::ConversationMerged { conversation, .. } => Some(conversation.version),
             _ => None,
         };
         let payload = serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
