@@ -149,6 +149,17 @@ async fn signed_webhooks_are_stored_once_and_everything_else_is_refused() {
     let resp = reqwest::Client::new().post(sim_hook).body("{}").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
+    // Lena writes from a chat WhatsApp shows by her LID: WAHA knows her number, so it is her conversation.
+    gw.stub.know_lid("184467440737095@lid", "4915112345678@c.us");
+    let by_lid = text
+        .replace("false_4915112345678@c.us_3EB0A1B2C3D4E5F60718", "false_184467440737095@lid_3EB0LID0000000000001")
+        .replace("\"from\": \"4915112345678@c.us\"", "\"from\": \"184467440737095@lid\"")
+        .replace("Hello, my order has not arrived", "Writing from my LID");
+    assert_eq!(gw.deliver(&world, &by_lid).await, StatusCode::OK);
+    let last = world.messages(conversation.id).await.pop().expect("stored");
+    assert_eq!(last.body, "Writing from my LID", "the LID's message is in Lena's conversation");
+    assert_eq!(world.conversations().await.iter().filter(|c| c.device_id == gw.id()).count(), 1);
+
     // The document, signed: a typed placeholder with its caption.
     assert_eq!(gw.deliver(&world, &doc).await, StatusCode::OK);
     let last = world.messages(conversation.id).await.pop().expect("stored");

@@ -35,6 +35,8 @@ pub struct StubWaha {
     pub url: String,
     /// What `GET /api/{session}/auth/qr?format=raw` answers.
     pub qr: String,
+    /// The phone number behind each LID WAHA knows (`GET /api/{session}/lids/{lid}`).
+    lids: Arc<Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl StubWaha {
@@ -46,6 +48,7 @@ impl StubWaha {
             count: watch::Sender::new(0),
             url,
             qr: "2@stub-qr-value,AbCdEf==,GhIjKl==,MnOpQr==".into(),
+            lids: Arc::default(),
         };
         let app = axum::Router::new()
             .route("/api/sendText", post(send_text))
@@ -54,6 +57,7 @@ impl StubWaha {
             .route("/api/stopTyping", post(ok))
             .route("/api/sessions/{session}/logout", post(ok))
             .route("/api/{session}/auth/qr", get(qr))
+            .route("/api/{session}/lids/{lid}", get(lid))
             .with_state(stub.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         stub
@@ -62,6 +66,11 @@ impl StubWaha {
     /// The next calls are answered with these statuses, one each, before calls succeed again.
     pub fn fail_next(&self, statuses: &[StatusCode]) {
         self.lock().failures.extend_from_slice(statuses);
+    }
+
+    /// WAHA knows that `lid` (`123@lid`) is `pn` (`4915112345678@c.us`).
+    pub fn know_lid(&self, lid: &str, pn: &str) {
+        self.lids.lock().unwrap_or_else(|p| p.into_inner()).insert(lid.into(), pn.into());
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -145,4 +154,16 @@ async fn qr(
         return failed(status);
     }
     (StatusCode::OK, Json(json!({"value": stub.qr})))
+}
+
+async fn lid(
+    State(stub): State<StubWaha>,
+    Path((session, lid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    if let Some(status) = stub.record(format!("/api/{session}/lids/{lid}"), &headers, Value::Null) {
+        return failed(status);
+    }
+    let pn = stub.lids.lock().unwrap_or_else(|p| p.into_inner()).get(&lid).cloned();
+    (StatusCode::OK, Json(json!({"lid": lid, "pn": pn})))
 }

@@ -143,7 +143,16 @@ pub async fn webhook(
             events
         }
     };
-    for event in events {
+    for mut event in events {
+        // A chat known by its LID only: WAHA may know the number behind it (one customer, one contact).
+        if let DeviceEvent::Message { chat, alt: alt @ None, .. } = &mut event {
+            if chat.as_str().ends_with("@lid") {
+                *alt = adapter.phone_of(chat).await.unwrap_or_else(|e| {
+                    tracing::info!(device = %id, error = %e, "the phone number of a LID was not found out");
+                    None
+                });
+            }
+        }
         let wants_qr = matches!(event, DeviceEvent::Connection { state: LinkState::PendingLink, .. });
         ingest::device_event(&state, id, event).await?;
         if wants_qr {
