@@ -37,6 +37,10 @@ if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
   git diff --exit-code -- ui/src/bindings.ts
 fi
 
+step "the native WhatsApp Web adapter (cargo feature whatsapp-web): built, and its mapping and start-up tests"
+# A feature of its own (whatsapp-rust is a large build): the server with it, and the adapter's tests.
+cargo test -p handoff-channels -p handoff-server --features handoff-server/whatsapp-web --lib
+
 step "native notifications: each kind reaches a real notification server; none waits without one"
 bash tests/notify-capture.sh target/debug/notify-check -- \
   "Assigned to you: Lena Hoffmann" "Ben Ortiz is typing a reply to Lena Hoffmann" \

@@ -9,6 +9,8 @@ mod adapter;
 mod jid;
 pub mod simulator;
 pub mod waha;
+#[cfg(feature = "whatsapp-web")]
+pub mod whatsapp_web;
 
 pub use adapter::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, LinkState, SinkError};
 pub use jid::Jid;

@@ -70,7 +70,17 @@ impl Devices {
                 gateway = Some((waha.clone(), secret));
                 (waha, None)
             }
-            other => anyhow::bail!("{} devices are not supported by this server yet", other.as_str()),
+            #[cfg(feature = "whatsapp-web")]
+            DeviceKind::WhatsappWeb => {
+                use handoff_channels::whatsapp_web::{Store, WhatsappWeb};
+                // One persistent store per device: its keys and sessions survive restarts.
+                let path = state.config.data_dir.join("whatsapp").join(format!("{}.db", device.id));
+                (WhatsappWeb::new(Store::File(path), None), None)
+            }
+            #[cfg(not(feature = "whatsapp-web"))]
+            DeviceKind::WhatsappWeb => {
+                anyhow::bail!("this server was built without whatsapp_web devices (cargo feature `whatsapp-web`)")
+            }
         };
         let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, gateway, qr: Mutex::new(None) });
         self.map.write().unwrap_or_else(|p| p.into_inner()).insert(device.id, handle);

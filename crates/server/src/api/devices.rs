@@ -62,10 +62,13 @@ pub async fn create(
             w.commit().await?;
             (device, Some(secret))
         }
+        DeviceKind::WhatsappWeb if cfg!(feature = "whatsapp-web") => {
+            (create_device(&state, (&actor).into(), name, req.kind, None).await?, None)
+        }
         DeviceKind::WhatsappWeb => {
             return Err(ApiError::invalid(
                 "kind",
-                "whatsapp_web devices are not available on this server yet; use gateway or simulator.",
+                "This server was built without whatsapp_web devices (cargo feature whatsapp-web); use gateway or simulator.",
             ))
         }
     };

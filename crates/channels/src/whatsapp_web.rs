@@ -1,0 +1,399 @@
+//! The native WhatsApp Web adapter: the server itself is a linked device of the phone, through
+//! whatsapp-rust (behind the cargo feature `whatsapp-web`; a large build, so off by default).
+//!
+//! One `WhatsappWeb` per device, with its own persistent store (a SQLite file, or memory for
+//! tests). whatsapp-rust keeps the connection and reconnects by itself; everything it reports
+//! goes through [`map_event`] into [`DeviceEvent`]s for the server's sink. Outbound: send text,
+//! mark read, typing, log out, relink.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::Utc;
+use handoff_proto::{Delivery, Media, MediaKind};
+use whatsapp_rust::prelude::{Bot, BotHandle, Client, Event, MessageExt, SqliteStore};
+use whatsapp_rust::types::events::{ChatPresenceUpdate, Receipt};
+use whatsapp_rust::types::presence::{ChatPresence, ReceiptType};
+use whatsapp_rust::wacore_binary::jid::JidExt;
+use whatsapp_rust::waproto::whatsapp as wa;
+
+use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState};
+
+/// Where a device keeps its WhatsApp keys and sessions.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// A SQLite file of its own (production: `<data dir>/whatsapp/<device id>.db`).
+    File(PathBuf),
+    /// Nothing kept (tests).
+    Memory,
+}
+
+pub struct WhatsappWeb {
+    store: Store,
+    /// Where whatsapp-rust connects (WhatsApp's own server unless set; tests point it elsewhere).
+    ws_url: Option<String>,
+    sink: OnceLock<Arc<dyn EventSink>>,
+    running: Mutex<Option<(Arc<Client>, BotHandle)>>,
+}
+
+impl WhatsappWeb {
+    pub fn new(store: Store, ws_url: Option<String>) -> Arc<WhatsappWeb> {
+        Arc::new(WhatsappWeb { store, ws_url, sink: OnceLock::new(), running: Mutex::new(None) })
+    }
+
+    fn client(&self) -> Result<Arc<Client>, AdapterError> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.as_ref().map(|(c, _)| c.clone()).ok_or(AdapterError::NotConnected)
+    }
+
+    /// Builds the bot on the store and runs it in the background.
+    async fn launch(&self) -> Result<(), AdapterError> {
+        let sink = self.sink.get().cloned().ok_or_else(|| AdapterError::Unreachable("not started".into()))?;
+        let on_event = move |event: Arc<Event>, _client: Arc<Client>| {
+            let sink = sink.clone();
+            async move {
+                for e in map_event(&event) {
+                    if let Err(err) = sink.deliver(e).await {
+                        tracing::warn!(error = %err, "WhatsApp event not stored");
+                    }
+                }
+            }
+        };
+        let mut transport = whatsapp_rust::transport::TokioWebSocketTransportFactory::new();
+        if let Some(url) = &self.ws_url {
+            transport = transport.with_url(url.clone());
+        }
+        let builder = match &self.store {
+            Store::File(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| AdapterError::Unreachable(e.to_string()))?;
+                }
+                let store = SqliteStore::new(&path.to_string_lossy())
+                    .await
+                    .map_err(|e| AdapterError::Unreachable(format!("the WhatsApp store did not open: {e}")))?;
+                Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event).build().await
+            }
+            Store::Memory => {
+                let store = whatsapp_rust::wacore::store::InMemoryBackend::new();
+                Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event).build().await
+            }
+        };
+        let bot = builder.map_err(|e| AdapterError::Unreachable(format!("WhatsApp did not start: {e}")))?;
+        let client = bot.client();
+        let handle = bot.spawn();
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some((client, handle));
+        Ok(())
+    }
+
+    /// Stops the bot (its store stays).
+    pub async fn stop(&self) {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((_, handle)) = running {
+            handle.shutdown().await;
+        }
+    }
+}
+
+fn wa_jid(jid: &Jid) -> Result<whatsapp_rust::Jid, AdapterError> {
+    jid.as_str().parse().map_err(|_| AdapterError::Refused(format!("{jid} is not a WhatsApp address")))
+}
+
+fn our_jid(jid: &whatsapp_rust::Jid) -> Option<Jid> {
+    Jid::parse(&jid.to_string())
+}
+
+#[async_trait::async_trait]
+impl DeviceAdapter for WhatsappWeb {
+    async fn start(&self, sink: Arc<dyn EventSink>) -> Result<(), AdapterError> {
+        if self.sink.set(sink).is_err() {
+            return Ok(()); // already started
+        }
+        self.launch().await
+    }
+
+    async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError> {
+        let sent = self.client()?.send_text(wa_jid(chat)?, body).await;
+        sent.map(|r| r.message_id).map_err(|e| AdapterError::Refused(e.to_string()))
+    }
+
+    async fn mark_read(&self, chat: &Jid, wa_message_ids: &[String]) -> Result<(), AdapterError> {
+        let ids: Vec<&str> = wa_message_ids.iter().map(String::as_str).collect();
+        let read = self.client()?.mark_as_read(&wa_jid(chat)?, None, &ids).await;
+        read.map_err(|e| AdapterError::Unreachable(e.to_string()))
+    }
+
+    async fn set_typing(&self, chat: &Jid, composing: bool) -> Result<(), AdapterError> {
+        let client = self.client()?;
+        let to = wa_jid(chat)?;
+        let state = client.chatstate();
+        let done = if composing { state.send_composing(&to).await } else { state.send_paused(&to).await };
+        done.map_err(|e| AdapterError::Unreachable(e.to_string()))
+    }
+
+    async fn logout(&self) -> Result<(), AdapterError> {
+        self.client()?.logout().await;
+        Ok(())
+    }
+
+    /// After a logout: a fresh start on the same store shows a new QR code.
+    async fn relink(&self) -> Result<(), AdapterError> {
+        self.stop().await;
+        self.launch().await
+    }
+}
+
+/// What a whatsapp-rust event means for the inbox. Events Handoff does not use map to nothing.
+pub fn map_event(event: &Event) -> Vec<DeviceEvent> {
+    match event {
+        Event::PairingQrCode(qr) => vec![DeviceEvent::Pairing {
+            qr: qr.code.clone(),
+            expires_at: Utc::now() + chrono::Duration::from_std(qr.timeout).unwrap_or(chrono::Duration::seconds(20)),
+        }],
+        Event::PairSuccess(paired) => {
+            vec![DeviceEvent::Connection { state: LinkState::Connected, phone: our_jid(&paired.id).map(|j| j.phone()) }]
+        }
+        Event::Connected(_) => vec![DeviceEvent::Connection { state: LinkState::Connected, phone: None }],
+        Event::Disconnected(_) => vec![DeviceEvent::Connection { state: LinkState::Disconnected, phone: None }],
+        Event::LoggedOut(_) => vec![DeviceEvent::Connection { state: LinkState::LoggedOut, phone: None }],
+        Event::Messages(batch) => batch.messages.iter().filter_map(|m| message(&m.message, &m.info)).collect(),
+        Event::Receipt(receipt) => receipts(receipt),
+        Event::ChatPresence(update) => typing(update).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn message(msg: &wa::Message, info: &whatsapp_rust::prelude::MessageInfo) -> Option<DeviceEvent> {
+    let source = &info.source;
+    if source.chat.is_status_broadcast() || source.chat.is_newsletter() {
+        return None; // status updates and channel posts are not customer chats
+    }
+    let chat = our_jid(&source.chat)?;
+    let base = msg.get_base_message();
+    let media = media_of(base);
+    let body = match (msg.text_content(), &media) {
+        (Some(text), _) => text.to_string(),
+        (None, Some((_, caption))) => caption.clone().unwrap_or_default(),
+        (None, None) => return None, // reactions, protocol messages, calls...
+    };
+    // In a one-to-one chat the sender's other address (LID <-> phone) is the customer's.
+    let alt = if source.is_group { None } else { source.sender_alt.as_ref().and_then(our_jid) };
+    Some(DeviceEvent::Message {
+        wa_message_id: info.id.to_string(),
+        chat,
+        push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty() && !source.is_from_me),
+        body,
+        at: info.timestamp,
+        from_me: source.is_from_me,
+        media: media.map(|(m, _)| m),
+        alt,
+    })
+}
+
+/// An attachment as a typed placeholder, and its caption.
+fn media_of(m: &wa::Message) -> Option<(Media, Option<String>)> {
+    let placeholder = |kind, mime: &Option<String>, size: Option<u64>, filename: Option<String>| Media {
+        kind,
+        filename,
+        mime: mime.clone(),
+        size: size.and_then(|s| u32::try_from(s).ok()),
+        url: None,
+    };
+    if let Some(i) = m.image_message.as_option() {
+        return Some((placeholder(MediaKind::Image, &i.mimetype, i.file_length, None), i.caption.clone()));
+    }
+    if let Some(v) = m.video_message.as_option() {
+        return Some((placeholder(MediaKind::Video, &v.mimetype, v.file_length, None), v.caption.clone()));
+    }
+    if let Some(a) = m.audio_message.as_option() {
+        return Some((placeholder(MediaKind::Audio, &a.mimetype, a.file_length, None), None));
+    }
+    if let Some(d) = m.document_message.as_option() {
+        let doc = placeholder(MediaKind::Document, &d.mimetype, d.file_length, d.file_name.clone());
+        return Some((doc, d.caption.clone()));
+    }
+    if let Some(s) = m.sticker_message.as_option() {
+        return Some((placeholder(MediaKind::Sticker, &s.mimetype, s.file_length, None), None));
+    }
+    None
+}
+
+fn receipts(receipt: &Receipt) -> Vec<DeviceEvent> {
+    let state = match receipt.r#type {
+        ReceiptType::Delivered => Delivery::Delivered,
+        ReceiptType::Read | ReceiptType::Played => Delivery::Read,
+        ReceiptType::ServerError => Delivery::Failed,
+        // Our own other devices reading, retries, history sync...: nothing for the customer's ticks.
+        _ => return Vec::new(),
+    };
+    receipt.message_ids.iter().map(|id| DeviceEvent::Receipt { wa_message_id: id.to_string(), state }).collect()
+}
+
+fn typing(update: &ChatPresenceUpdate) -> Option<DeviceEvent> {
+    let chat = our_jid(&update.source.chat)?;
+    Some(DeviceEvent::Typing { chat, composing: update.state == ChatPresence::Composing })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Real whatsapp-rust event values, built with their public constructors, mapped to device events.
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use whatsapp_rust::prelude::{
+        BatchOrigin, InboundMessage, MessageBatch, MessageBuilderExt, MessageField, MessageInfo,
+    };
+    use whatsapp_rust::transport::DisconnectReason;
+    use whatsapp_rust::types::events::{Connected, Disconnected, PairingQrCode};
+    use whatsapp_rust::types::message::MessageSource;
+    use whatsapp_rust::types::presence::ChatPresenceMedia;
+
+    use super::*;
+
+    fn jid(s: &str) -> whatsapp_rust::Jid {
+        s.parse().expect("a JID")
+    }
+
+    fn info(chat: &str, from_me: bool, sender_alt: Option<&str>) -> MessageInfo {
+        MessageInfo {
+            source: MessageSource {
+                chat: jid(chat),
+                sender: jid(chat),
+                is_from_me: from_me,
+                sender_alt: sender_alt.map(jid),
+                ..Default::default()
+            },
+            id: "3EB0C431C26A1916E07A".into(),
+            push_name: "Lena Hoffmann".into(),
+            timestamp: Utc::now(),
+            ..Default::default()
+        }
+    }
+
+    fn batch(message: wa::Message, info: MessageInfo) -> Event {
+        let inbound = InboundMessage::builder().message(Arc::new(message)).info(Arc::new(info)).build();
+        Event::Messages(MessageBatch::builder().messages(Arc::from(vec![inbound])).origin(BatchOrigin::Live).build())
+    }
+
+    #[test]
+    fn a_customer_text_is_an_inbound_message_with_the_other_address() {
+        let at = Utc::now();
+        let mut i = info("184467440737095@lid", false, Some("4915112345678@s.whatsapp.net"));
+        i.timestamp = at;
+        let events = map_event(&batch(wa::Message::text("Where is my order?"), i));
+        assert_eq!(
+            events,
+            [DeviceEvent::Message {
+                wa_message_id: "3EB0C431C26A1916E07A".into(),
+                chat: Jid::parse("184467440737095@lid").unwrap(),
+                push_name: Some("Lena Hoffmann".into()),
+                body: "Where is my order?".into(),
+                at,
+                from_me: false,
+                media: None,
+                alt: Jid::parse("+4915112345678"),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_message_typed_on_the_phone_is_outbound_and_status_posts_are_skipped() {
+        let events = map_event(&batch(wa::Message::text("On it"), info("4915112345678@s.whatsapp.net", true, None)));
+        assert!(matches!(&events[..], [DeviceEvent::Message { from_me: true, push_name: None, .. }]));
+        let status = map_event(&batch(wa::Message::text("My holiday"), info("status@broadcast", false, None)));
+        assert_eq!(status, []);
+    }
+
+    #[test]
+    fn a_document_is_a_typed_placeholder_with_its_caption() {
+        let doc = wa::Message {
+            document_message: MessageField::some(wa::message::DocumentMessage {
+                mimetype: Some("application/pdf".into()),
+                file_name: Some("invoice-2231.pdf".into()),
+                file_length: Some(48_213),
+                caption: Some("The invoice".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let events = map_event(&batch(doc, info("4915112345678@s.whatsapp.net", false, None)));
+        let [DeviceEvent::Message { body, media: Some(media), .. }] = &events[..] else { panic!("{events:?}") };
+        assert_eq!(body, "The invoice");
+        assert_eq!(
+            (media.kind, media.filename.as_deref(), media.size),
+            (MediaKind::Document, Some("invoice-2231.pdf"), Some(48_213))
+        );
+    }
+
+    #[test]
+    fn receipts_typing_pairing_and_the_link_map_to_device_events() {
+        let source = MessageSource { chat: jid("4915112345678@s.whatsapp.net"), ..Default::default() };
+        let receipt = |r#type| {
+            Event::Receipt(
+                Receipt::builder()
+                    .source(source.clone())
+                    .message_ids(vec!["3EB0AA".into(), "3EB0BB".into()])
+                    .timestamp(Utc::now())
+                    .r#type(r#type)
+                    .offline(false)
+                    .build(),
+            )
+        };
+        assert_eq!(
+            map_event(&receipt(ReceiptType::Read)),
+            [
+                DeviceEvent::Receipt { wa_message_id: "3EB0AA".into(), state: Delivery::Read },
+                DeviceEvent::Receipt { wa_message_id: "3EB0BB".into(), state: Delivery::Read },
+            ]
+        );
+        assert!(matches!(
+            &map_event(&receipt(ReceiptType::Delivered))[..],
+            [DeviceEvent::Receipt { state: Delivery::Delivered, .. }, _]
+        ));
+        assert_eq!(map_event(&receipt(ReceiptType::ReadSelf)), [], "my own devices reading is not the customer");
+
+        let composing = ChatPresenceUpdate::builder()
+            .source(source.clone())
+            .state(ChatPresence::Composing)
+            .media(ChatPresenceMedia::Text)
+            .build();
+        assert_eq!(
+            map_event(&Event::ChatPresence(composing)),
+            [DeviceEvent::Typing { chat: Jid::parse("+4915112345678").unwrap(), composing: true }]
+        );
+
+        let qr = PairingQrCode::builder().code("2@abc,def,ghi".into()).timeout(Duration::from_secs(60)).build();
+        let [DeviceEvent::Pairing { qr, expires_at }] = &map_event(&Event::PairingQrCode(qr))[..] else { panic!() };
+        assert_eq!(qr, "2@abc,def,ghi");
+        assert!(*expires_at > Utc::now() + chrono::Duration::seconds(50));
+        assert_eq!(
+            map_event(&Event::Connected(Connected::builder().build())),
+            [DeviceEvent::Connection { state: LinkState::Connected, phone: None }]
+        );
+        let down = Disconnected::builder().reason(DisconnectReason::StreamEnded).build();
+        assert_eq!(
+            map_event(&Event::Disconnected(down)),
+            [DeviceEvent::Connection { state: LinkState::Disconnected, phone: None }]
+        );
+    }
+
+    /// Start-up on the in-memory store: the bot builds and runs (pointed at a closed local port,
+    /// so it only tries to connect), and nothing is sent while it is not linked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn starts_on_the_in_memory_store_and_refuses_to_send_before_it_is_linked() {
+        struct Nowhere;
+        #[async_trait::async_trait]
+        impl EventSink for Nowhere {
+            async fn deliver(&self, _event: DeviceEvent) -> Result<(), crate::SinkError> {
+                Ok(())
+            }
+        }
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/ws/chat", closed.local_addr().unwrap());
+        drop(closed);
+        let adapter = WhatsappWeb::new(Store::Memory, Some(url));
+        adapter.start(Arc::new(Nowhere)).await.expect("starts on the in-memory store");
+        let to = Jid::parse("+4915112345678").unwrap();
+        assert!(adapter.send_text(&to, "hello").await.is_err(), "not linked: nothing goes out");
+        adapter.stop().await;
+    }
+}
