@@ -109,6 +109,7 @@ async fn a_server_killed_mid_burst_loses_and_doubles_nothing() {
                     wa_message_id: Some(format!("burst-{i}")),
                     media: None,
                     alt: None,
+                    group: None,
                 };
                 deliver(&http, &server, &token, device, &inbound, &mut generation).await;
                 progress_tx.send_replace(i + 1);
@@ -365,6 +366,7 @@ async fn d_redeliveries_and_reordered_receipts_change_nothing_twice() {
             wa_message_id: Some(format!("wamid-{i}")),
             media: None,
             alt: None,
+            group: None,
         };
         let [a, b, c] = [0, 1, 2].map(|_| world.raw(Method::POST, &path, &world.admin_token, Some(&inbound)));
         let (a, b, c) = tokio::join!(a, b, c);

@@ -190,3 +190,38 @@ async fn an_attachment_arrives_as_a_typed_placeholder() {
     world.assert_converged(&ana).await;
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_chat_is_one_conversation_named_by_its_subject_with_each_member_named_on_their_messages() {
+    let world = World::start().await;
+    let (ana, _) = agent(&world).await;
+    let path = format!("/api/v1/devices/{}/simulator/inbound", world.device.id);
+    let group = serde_json::json!({"id": "120363025555555555@g.us", "subject": "Team Order #7"});
+    let mut conversation = None;
+    for (from, name, body) in
+        [("+4915112345678", Some("Lena Hoffmann"), "We need three more"), ("+447700900123", None, "And one in blue")]
+    {
+        let req = serde_json::json!({"from": from, "name": name, "body": body, "group": group});
+        let stored: Message = world.call(Method::POST, &path, Some(&req)).await;
+        assert_eq!(*conversation.get_or_insert(stored.conversation_id), stored.conversation_id, "one conversation");
+    }
+    let cid = conversation.unwrap();
+    let listed = world.conversations().await.into_iter().find(|c| c.id == cid).unwrap();
+    assert_eq!(listed.contact.name.as_deref(), Some("Team Order #7"), "named by the group, not a member");
+    let senders: Vec<Option<String>> = world.messages(cid).await.into_iter().map(|m| m.sender).collect();
+    assert_eq!(senders, [Some("Lena Hoffmann".to_string()), Some("+447700900123".to_string())]);
+    // A group id that is not a group is refused.
+    let bad = serde_json::json!({"from": "+4915112345678", "body": "x", "group": {"id": "+4915100000000"}});
+    assert_eq!(world.raw(Method::POST, &path, &world.admin_token, Some(&bad)).await.status(), StatusCode::BAD_REQUEST);
+    wait_for("the group's messages", &ana, |c| async move {
+        c.thread(cid)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.messages.iter().filter(|m| m.message.sender.is_some()).count() == 2)
+    })
+    .await;
+    settled(&world, &ana).await;
+    world.assert_converged(&ana).await;
+    world.stop().await;
+}

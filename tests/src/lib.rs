@@ -205,6 +205,7 @@ impl World {
             wa_message_id: wa_message_id.map(str::to_string),
             media: None,
             alt: None,
+            group: None,
         };
         self.call(Method::POST, &format!("/api/v1/devices/{}/simulator/inbound", self.device.id), Some(&req)).await
     }

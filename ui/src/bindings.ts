@@ -812,6 +812,8 @@ export type Message_Deserialize = {
 	mutation_id?: string | null,
 	/**  Why a reply failed (`delivery: failed`), as the device said it. */
 	failure?: string | null,
+	/**  In a group chat, who of its members wrote it (their name, else their number). */
+	sender?: string | null,
 	/**
 	 *  What the customer attached (the body is then its caption, possibly empty). Boxed: most
 	 *  messages have none, and events carry messages by value.
@@ -832,6 +834,8 @@ export type Message_Serialize = {
 	mutation_id: string | null,
 	/**  Why a reply failed (`delivery: failed`), as the device said it. */
 	failure: string | null,
+	/**  In a group chat, who of its members wrote it (their name, else their number). */
+	sender: string | null,
 	/**
 	 *  What the customer attached (the body is then its caption, possibly empty). Boxed: most
 	 *  messages have none, and events carry messages by value.

@@ -200,6 +200,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
             wa_message_id: None,
             media: None,
             alt: None,
+            group: None,
         })?,
     )
     .await?
@@ -251,6 +252,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
                     wa_message_id: Some(format!("bench-{n}")),
                     media: None,
                     alt: None,
+                    group: None,
                 };
                 let req =
                     post(format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), serde_json::to_value(body)?);

@@ -114,6 +114,7 @@ async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid) -> an
                     wa_message_id: Some(format!("wamid-{seq}")),
                     mutation_id: None,
                     failure: None,
+                    sender: None,
                     media: None,
                 };
                 let conversation = conversation(conversations[k], device_id, k, at, &text);
@@ -178,6 +179,7 @@ async fn inbound_burst(world: &World, n: usize, parallel: usize, tag: &str) -> a
                     wa_message_id: Some(format!("{tag}-{i}")),
                     media: None,
                     alt: None,
+                    group: None,
                 };
                 let path = path.clone();
                 async move {
@@ -338,6 +340,7 @@ async fn commit_run(mode: Durability, commits: usize) -> anyhow::Result<serde_js
             wa_message_id: Some(format!("d-{i}")),
             media: None,
             alt: None,
+            group: None,
         };
         let t = Instant::now();
         let resp = world.raw(Method::POST, &path, &world.admin_token, Some(&body)).await;

@@ -19,6 +19,8 @@ pub enum LinkState {
 }
 
 /// Everything a linked number reports.
+// Messages are most events and each is moved once, adapter to sink: boxing them buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceEvent {
     /// A QR code to scan (it rotates; each one expires).
@@ -38,11 +40,27 @@ pub enum DeviceEvent {
         /// The customer's other address, when WhatsApp tells it: the phone-number JID of a LID
         /// chat, or the LID of a phone chat. Lets the server keep one contact per person.
         alt: Option<Jid>,
+        /// In a group chat (`chat` is the group), the member who wrote it.
+        participant: Option<Participant>,
     },
     /// A delivery receipt for a message this device sent.
     Receipt { wa_message_id: String, state: Delivery },
     /// The customer started or stopped typing.
     Typing { chat: Jid, composing: bool },
+}
+
+/// A member of a group chat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Participant {
+    pub jid: Jid,
+    pub name: Option<String>,
+}
+
+impl Participant {
+    /// How the thread shows who wrote: their name, else their number.
+    pub fn display(&self) -> String {
+        self.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| self.jid.phone())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,6 @@ pub mod waha;
 #[cfg(feature = "whatsapp-web")]
 pub mod whatsapp_web;
 
-pub use adapter::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, LinkState, SinkError};
+pub use adapter::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, LinkState, Participant, SinkError};
 pub use jid::Jid;
 pub use simulator::Simulator;

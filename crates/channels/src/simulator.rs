@@ -12,7 +12,7 @@ use handoff_proto::{Delivery, Media};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, SinkError};
+use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, Participant, SinkError};
 
 /// What the simulated phone was asked to send to WhatsApp.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +68,8 @@ pub struct Inbound {
     pub from: Jid,
     /// The customer's other address (the phone-number JID of a LID, or the reverse).
     pub alt: Option<Jid>,
+    /// Written in a group: the group's JID and name (`from` is then the member who wrote).
+    pub group: Option<(Jid, Option<String>)>,
     pub name: Option<String>,
     pub body: String,
     pub wa_message_id: Option<String>,
@@ -135,21 +137,27 @@ impl Simulator {
     /// A customer writes to this number. Returns the WhatsApp id of the message and whether it
     /// was delivered now (`false`: the phone is offline and WhatsApp holds it until it is back).
     pub async fn inject_inbound(&self, inbound: Inbound) -> Result<(String, bool), AdapterError> {
-        let Inbound { from, alt, name, body, wa_message_id, media } = inbound;
+        let Inbound { from, alt, group, name, body, wa_message_id, media } = inbound;
         let link = self.link_state();
         if !matches!(link, LinkState::Connected | LinkState::Disconnected) {
             return Err(AdapterError::NotConnected);
         }
         let wa_message_id = wa_message_id.unwrap_or_else(|| self.new_message_id());
+        // In a group the chat is the group (named by its subject) and the writer a participant.
+        let (chat, push_name, participant) = match group {
+            Some((group, subject)) => (group, subject, Some(Participant { jid: from, name })),
+            None => (from, name, None),
+        };
         let event = DeviceEvent::Message {
             wa_message_id: wa_message_id.clone(),
-            chat: from,
-            push_name: name,
+            chat,
+            push_name,
             body,
             at: Utc::now(),
             from_me: false,
             media,
             alt,
+            participant,
         };
         if link == LinkState::Disconnected {
             self.state().offline.push(event);
@@ -178,6 +186,7 @@ impl Simulator {
             from_me: true,
             media: None,
             alt: None,
+            participant: None,
         };
         self.deliver(event).await?;
         Ok(wa_message_id)

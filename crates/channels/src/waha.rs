@@ -20,7 +20,7 @@ use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState};
+use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, Participant};
 
 /// Where the gateway is and which of its sessions is this device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +90,9 @@ struct MessageBody {
     from: String,
     #[serde(default)]
     to: Option<String>,
+    /// In a group chat, the member who wrote.
+    #[serde(default)]
+    participant: Option<String>,
     #[serde(default)]
     from_me: bool,
     #[serde(default)]
@@ -200,7 +203,13 @@ fn message(m: MessageBody) -> Result<Option<DeviceEvent>, Malformed> {
             url: file.url,
         }
     });
-    let push_name = m.data.as_ref().and_then(|d| d.get("notifyName")).and_then(Value::as_str).map(str::to_string);
+    let notify_name = m.data.as_ref().and_then(|d| d.get("notifyName")).and_then(Value::as_str).map(str::to_string);
+    // In a group the name is the member's, not the chat's.
+    let member = if chat.as_str().ends_with("@g.us") { m.participant.as_deref().and_then(chat_jid) } else { None };
+    let (push_name, participant) = match member {
+        Some(jid) => (None, Some(Participant { jid, name: notify_name })),
+        None => (notify_name, None),
+    };
     Ok(Some(DeviceEvent::Message {
         wa_message_id: m.id,
         chat,
@@ -210,6 +219,7 @@ fn message(m: MessageBody) -> Result<Option<DeviceEvent>, Malformed> {
         from_me: m.from_me,
         media,
         alt: None,
+        participant,
     }))
 }
 

@@ -177,15 +177,22 @@ fn message(msg: &wa::Message, info: &whatsapp_rust::prelude::MessageInfo) -> Opt
     };
     // In a one-to-one chat the sender's other address (LID <-> phone) is the customer's.
     let alt = if source.is_group { None } else { source.sender_alt.as_ref().and_then(our_jid) };
+    let name = Some(info.push_name.clone()).filter(|n| !n.is_empty() && !source.is_from_me);
+    // In a group the push name is the member's, not the chat's.
+    let (push_name, participant) = match (source.is_group, our_jid(&source.sender)) {
+        (true, Some(jid)) if !source.is_from_me => (None, Some(crate::Participant { jid, name })),
+        _ => (name, None),
+    };
     Some(DeviceEvent::Message {
         wa_message_id: info.id.to_string(),
         chat,
-        push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty() && !source.is_from_me),
+        push_name,
         body,
         at: info.timestamp,
         from_me: source.is_from_me,
         media: media.map(|(m, _)| m),
         alt,
+        participant,
     })
 }
 
@@ -291,6 +298,7 @@ mod tests {
                 from_me: false,
                 media: None,
                 alt: Jid::parse("+4915112345678"),
+                participant: None,
             }]
         );
     }

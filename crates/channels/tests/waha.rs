@@ -38,6 +38,7 @@ fn a_customer_message_becomes_an_inbound_message_with_the_phone_jid() {
             from_me: false,
             media: None,
             alt: None,
+            participant: None,
         }]
     );
 }
@@ -54,9 +55,13 @@ fn media_arrives_as_a_typed_placeholder_with_its_caption() {
 }
 
 #[test]
-fn a_group_message_belongs_to_the_group_chat() {
-    let [DeviceEvent::Message { chat, .. }] = &events("message-group")[..] else { panic!("one message") };
+fn a_group_message_belongs_to_the_group_chat_and_names_its_writer() {
+    let [DeviceEvent::Message { chat, push_name, participant: Some(member), .. }] = &events("message-group")[..] else {
+        panic!("one message with its writer")
+    };
     assert_eq!(chat.as_str(), "120363025555555555@g.us");
+    assert_eq!(member.jid, customer());
+    assert_eq!(*push_name, None, "a member's name does not rename the group");
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
                 wa_message_id: None,
                 mutation_id: Some(mutation_id),
                 failure: None,
+                sender: None,
                 media: None,
             };
             insert_message(&mut tx, &message, true).await?;
@@ -86,6 +87,7 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
                 wa_message_id: None,
                 mutation_id: Some(mutation_id),
                 failure: None,
+                sender: None,
                 media: None,
             };
             insert_message(&mut tx, &message, true).await?;

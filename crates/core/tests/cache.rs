@@ -50,6 +50,7 @@ fn inbound(conversation_id: Uuid, body: &str) -> Message {
         wa_message_id: Some(format!("3EB0{}", Uuid::now_v7().simple())),
         mutation_id: None,
         failure: None,
+        sender: None,
         media: None,
     }
 }

@@ -258,6 +258,9 @@ wire! {
         /// Why a reply failed (`delivery: failed`), as the device said it.
         #[serde(default)]
         pub failure: Option<String>,
+        /// In a group chat, who of its members wrote it (their name, else their number).
+        #[serde(default)]
+        pub sender: Option<String>,
         /// What the customer attached (the body is then its caption, possibly empty). Boxed: most
         /// messages have none, and events carry messages by value.
         #[serde(default)]
@@ -600,6 +603,20 @@ wire! {
         /// (`from: "123456789@lid"`), or the reverse. The same person stays one contact.
         #[serde(default)]
         pub alt: Option<String>,
+        /// Written in a group chat: `from` is then the member who wrote, `name` their name.
+        #[serde(default)]
+        pub group: Option<SimulatorGroup>,
+    }
+}
+
+wire! {
+    /// A WhatsApp group the simulated number is in.
+    pub struct SimulatorGroup {
+        /// The group's JID (`120363025555555555@g.us`).
+        pub id: String,
+        /// The group's name, shown as the conversation's contact.
+        #[serde(default)]
+        pub subject: Option<String>,
     }
 }
 

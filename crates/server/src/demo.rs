@@ -79,6 +79,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
             sim.inject_inbound(Inbound {
                 from: jid,
                 alt: None,
+                group: None,
                 name: Some(name.to_string()),
                 body: MESSAGES[i].to_string(),
                 wa_message_id: None,
@@ -160,6 +161,7 @@ async fn trickle(state: AppState) {
         let inbound = Inbound {
             from: jid,
             alt: None,
+            group: None,
             name: Some(name.into()),
             body: body.into(),
             wa_message_id: None,

@@ -32,9 +32,11 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
             Ok(())
         }
         DeviceEvent::Connection { state: link, phone } => connection(state, device_id, link, phone).await,
-        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, alt, .. } => {
+        DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, alt, participant, .. } => {
             let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
-            let incoming = Incoming { wa_message_id: &wa_message_id, chat: &chat, alt, push_name, body: &body, media };
+            let sender = participant.map(|p| p.display());
+            let incoming =
+                Incoming { wa_message_id: &wa_message_id, chat: &chat, alt, push_name, body: &body, media, sender };
             message(state, device_id, incoming, kind).await.map(drop)
         }
         DeviceEvent::Receipt { wa_message_id, state: delivery } => {
@@ -90,6 +92,8 @@ pub struct Incoming<'a> {
     pub push_name: Option<String>,
     pub body: &'a str,
     pub media: Option<Media>,
+    /// In a group chat, the member who wrote it.
+    pub sender: Option<String>,
 }
 
 /// The one line a conversation shows for a message: its text, or what is attached.
@@ -118,7 +122,7 @@ pub async fn message(
     incoming: Incoming<'_>,
     kind: MessageKind,
 ) -> DbResult<Option<Uuid>> {
-    let Incoming { wa_message_id, chat, alt, push_name, body, media } = incoming;
+    let Incoming { wa_message_id, chat, alt, push_name, body, media, sender } = incoming;
     let mut w = state.store.begin().await?;
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
@@ -143,8 +147,8 @@ pub async fn message(
     let message_id = Uuid::now_v7();
     let delivery = (kind == MessageKind::Outbound).then_some(Delivery::Sent);
     sqlx::query(
-        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media, \
+           sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(message_id.to_string())
     .bind(conversation_id.to_string())
@@ -155,6 +159,7 @@ pub async fn message(
     .bind(delivery.map(Delivery::as_str))
     .bind(wa_message_id)
     .bind(media.as_ref().map(|m| serde_json::to_string(m).expect("plain fields serialise")))
+    .bind(&sender)
     .execute(w.conn())
     .await?;
     sqlx::query(

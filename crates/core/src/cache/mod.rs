@@ -130,6 +130,7 @@ fn message_from_row(row: &SqliteRow) -> DbResult<ThreadMessage> {
             wa_message_id: row.try_get("wa_message_id")?,
             mutation_id: opt_uuid(row, "mutation_id")?,
             failure: row.try_get("failure")?,
+            sender: row.try_get("sender")?,
             media: row
                 .try_get::<Option<String>, _>("media")?
                 .map(|m| serde_json::from_str(&m).map_err(decode))

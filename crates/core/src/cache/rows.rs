@@ -67,11 +67,11 @@ const CONVERSATION_UPSERT: &str = " ON CONFLICT (id) DO UPDATE SET device_id = e
     resolution_due_at = excluded.resolution_due_at, resolved_at = excluded.resolved_at, \
     escalation_note_id = excluded.escalation_note_id";
 const MESSAGE_INSERT: &str = "INSERT INTO messages (id, conversation_id, kind, body, author_id, created_at, delivery, \
-    wa_message_id, mutation_id, pending, failure, media) ";
+    wa_message_id, mutation_id, pending, failure, media, sender) ";
 const MESSAGE_UPSERT: &str = " ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, \
     kind = excluded.kind, body = excluded.body, author_id = excluded.author_id, created_at = excluded.created_at, \
     delivery = excluded.delivery, wa_message_id = excluded.wa_message_id, mutation_id = excluded.mutation_id, \
-    pending = excluded.pending, failure = excluded.failure, media = excluded.media";
+    pending = excluded.pending, failure = excluded.failure, media = excluded.media, sender = excluded.sender";
 
 pub(super) async fn upsert_conversation(conn: &mut SqliteConnection, c: &Conversation) -> DbResult<()> {
     upsert_conversations(conn, &[c]).await
@@ -143,7 +143,8 @@ async fn insert_messages(conn: &mut SqliteConnection, all: &[&Message], pending:
                 .push_bind(m.mutation_id.map(|u| u.to_string()))
                 .push_bind(pending)
                 .push_bind(m.failure.clone())
-                .push_bind(m.media.as_ref().map(|x| serde_json::to_string(x).expect("plain fields serialise")));
+                .push_bind(m.media.as_ref().map(|x| serde_json::to_string(x).expect("plain fields serialise")))
+                .push_bind(m.sender.clone());
         });
         q.push(MESSAGE_UPSERT);
         q.build().execute(&mut *conn).await?;

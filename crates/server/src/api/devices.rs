@@ -290,8 +290,22 @@ pub async fn sim_inbound(
             Jid::parse(a).ok_or_else(|| ApiError::invalid("alt", "alt must be a phone number or a WhatsApp JID."))?,
         ),
     };
-    let inbound =
-        Inbound { from, alt, name: req.name, body: req.body, wa_message_id: req.wa_message_id, media: req.media };
+    let group = match req.group {
+        None => None,
+        Some(g) => match Jid::parse(&g.id).filter(|j| j.as_str().ends_with("@g.us")) {
+            Some(jid) => Some((jid, g.subject)),
+            None => return Err(ApiError::invalid("group.id", "group.id must be a group JID (…@g.us).")),
+        },
+    };
+    let inbound = Inbound {
+        from,
+        alt,
+        group,
+        name: req.name,
+        body: req.body,
+        wa_message_id: req.wa_message_id,
+        media: req.media,
+    };
     let (wa_message_id, delivered) = sim.inject_inbound(inbound).await.map_err(adapter_error)?;
     if !delivered {
         return Ok((StatusCode::ACCEPTED, AxumJson(SimulatorQueued { wa_message_id })).into_response());

@@ -122,7 +122,7 @@ pub async fn conversation_by_id(
 }
 
 pub const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, mutation_id, failure, media";
+    "id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, mutation_id, failure, media, sender";
 
 pub fn message_from_row(row: &SqliteRow) -> DbResult<Message> {
     let kind: String = row.try_get("kind")?;
@@ -138,6 +138,7 @@ pub fn message_from_row(row: &SqliteRow) -> DbResult<Message> {
         wa_message_id: row.try_get("wa_message_id")?,
         mutation_id: opt_uuid_col(row, "mutation_id")?,
         failure: row.try_get("failure")?,
+        sender: row.try_get("sender")?,
         media: row
             .try_get::<Option<String>, _>("media")?
             .map(|m| serde_json::from_str(&m).map_err(|e| sqlx::Error::Decode(Box::new(e))))
