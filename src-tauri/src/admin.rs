@@ -23,6 +23,8 @@ pub struct DeviceQr {
     /// An SVG image of the code (dark modules on white, with the quiet zone).
     pub svg: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The alternative: a code to type on the phone.
+    pub pair_code: Option<String>,
 }
 
 /// Draws `data` as a QR code in SVG.
@@ -42,7 +44,7 @@ pub async fn link_device(core: State<'_, AppCore>, req: CreateDeviceRequest) -> 
 pub async fn device_qr(core: State<'_, AppCore>, id: Uuid) -> Result<DeviceQr> {
     let qr = core.client.device_qr(id).await?;
     let svg = qr_svg(&qr.qr).map_err(|message| CommandError { code: "qr".into(), message })?;
-    Ok(DeviceQr { svg, expires_at: qr.expires_at })
+    Ok(DeviceQr { svg, expires_at: qr.expires_at, pair_code: qr.pair_code })
 }
 
 #[tauri::command]

@@ -183,6 +183,8 @@ test("escalate with an @mention: a scripted teammate finds it in the team queue 
   const note = "@ben double charge on 3 Nov, please refund one.";
   assert.equal(await driver.js("return document.querySelector('[data-testid=escalate-note]').value"), note);
   await driver.click("[data-testid=escalate-submit]");
+  // The dialog closes once the escalation is queued; a click before then lands on its backdrop.
+  await waitFor(async () => (await driver.findAll("[data-testid=escalate-note]")).length === 0, "the dialog closed");
 
   await driver.click("[data-view=team][data-team=Billing]");
   await waitFor(async () => (await driver.innerText("[data-testid=conversation-row] .name")) === "Lena Hoffmann", "Lena in Billing's queue");
@@ -322,6 +324,10 @@ test("an Admin links a number by its QR code; when it disconnects everyone sees 
   const qrSvg = () => driver.js("const e = document.querySelector(arguments[0]); return e ? e.innerHTML : null", `${card} [data-testid=device-qr]`);
   await waitFor(async () => (await qrSvg())?.includes("<svg"), "a QR code drawn for the new number");
   const first = await qrSvg();
+  await waitFor(
+    async () => /enter [A-Z0-9]{4}-[A-Z0-9]{4}$/.test((await driver.innerText(`${card} [data-testid=pair-code]`)) ?? ""),
+    "the pair-code alternative",
+  );
   await driver.screenshot("13-devices-qr");
 
   // WhatsApp rotates the code: the card draws the new one.

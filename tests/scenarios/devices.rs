@@ -99,6 +99,8 @@ async fn every_device_state_reaches_everyone_and_a_number_going_down_is_told_to_
     assert_ne!(first.qr, rotated.qr);
     let again: QrResponse = world.call(Method::GET, &qr_path, None::<&()>).await;
     assert_eq!(again.qr, rotated.qr, "the Devices screen shows the current code");
+    let code = again.pair_code.expect("the pair-code alternative");
+    assert!(code.len() == 9 && code.chars().nth(4) == Some('-'), "{code}");
     assert_eq!(sim(&world, "link").await.status, DeviceStatus::Connected);
     let resp = world.raw(Method::GET, &qr_path, &world.admin_token, None::<&()>).await;
     assert_eq!(resp.status(), StatusCode::CONFLICT, "linked: the QR code is gone");

@@ -51,7 +51,7 @@ export const commands = {
 	presence: () => __TAURI_INVOKE<PresenceView_Serialize>("presence"),
 	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
 	linkDevice: (req: CreateDeviceRequest_Deserialize) => typedError<CreatedDevice_Serialize, CommandError>(__TAURI_INVOKE("link_device", { req })),
-	deviceQr: (id: string) => typedError<DeviceQr, CommandError>(__TAURI_INVOKE("device_qr", { id })),
+	deviceQr: (id: string) => typedError<DeviceQr_Serialize, CommandError>(__TAURI_INVOKE("device_qr", { id })),
 	relinkDevice: (id: string) => typedError<Device_Serialize, CommandError>(__TAURI_INVOKE("relink_device", { id })),
 	removeDevice: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("remove_device", { id })),
 	/**  Agents with presence and open load (needs the server). */
@@ -626,10 +626,24 @@ export type Device = Device_Serialize | Device_Deserialize;
 export type DeviceKind = "simulator" | "whatsapp_web" | "gateway";
 
 /**  A number's QR code, drawn, and when WhatsApp replaces it. */
-export type DeviceQr = {
+export type DeviceQr = DeviceQr_Serialize | DeviceQr_Deserialize;
+
+/**  A number's QR code, drawn, and when WhatsApp replaces it. */
+export type DeviceQr_Deserialize = {
 	/**  An SVG image of the code (dark modules on white, with the quiet zone). */
 	svg: string,
 	expires_at: string,
+	/**  The alternative: a code to type on the phone. */
+	pair_code?: string | null,
+};
+
+/**  A number's QR code, drawn, and when WhatsApp replaces it. */
+export type DeviceQr_Serialize = {
+	/**  An SVG image of the code (dark modules on white, with the quiet zone). */
+	svg: string,
+	expires_at: string,
+	/**  The alternative: a code to type on the phone. */
+	pair_code: string | null,
 };
 
 export type DeviceStatus = "pending_link" | "connected" | "disconnected" | "failed" | 

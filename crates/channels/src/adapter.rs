@@ -25,6 +25,8 @@ pub enum LinkState {
 pub enum DeviceEvent {
     /// A QR code to scan (it rotates; each one expires).
     Pairing { qr: String, expires_at: DateTime<Utc> },
+    /// The alternative to the QR: a code to type on the phone (Link with phone number instead).
+    PairCode { code: String, expires_at: DateTime<Utc> },
     /// The link came up or went down. `phone` is the linked number once known.
     Connection { state: LinkState, phone: Option<String> },
     /// A message in a chat. `from_me` is true for messages typed on the phone itself.

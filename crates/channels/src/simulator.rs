@@ -245,7 +245,22 @@ impl Simulator {
             return Err(AdapterError::Refused("the device is not waiting to be linked".into()));
         }
         let pairing = self.pairing();
-        self.deliver(pairing).await
+        self.deliver(pairing).await?;
+        let code = self.pair_code();
+        self.deliver(code).await
+    }
+
+    /// The pair-code alternative: eight letters and digits, shown as `ABCD-EFGH`.
+    fn pair_code(&self) -> DeviceEvent {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTVWXYZ23456789";
+        let code: String = {
+            let mut st = self.state();
+            (0..8).map(|_| ALPHABET[st.rng.random_range(0..ALPHABET.len())] as char).collect()
+        };
+        DeviceEvent::PairCode {
+            code: format!("{}-{}", &code[..4], &code[4..]),
+            expires_at: Utc::now() + chrono::Duration::seconds(60),
+        }
     }
 
     /// A new QR code to scan, valid for a minute.
@@ -317,13 +332,14 @@ impl DeviceAdapter for Simulator {
         if self.sink.set(sink).is_err() {
             return Ok(()); // already started
         }
-        let event = match self.link_state() {
-            LinkState::Connected => {
-                DeviceEvent::Connection { state: LinkState::Connected, phone: Some(self.config.phone.clone()) }
-            }
-            _ => self.pairing(),
-        };
-        self.deliver(event).await
+        if self.link_state() == LinkState::Connected {
+            let phone = Some(self.config.phone.clone());
+            return self.deliver(DeviceEvent::Connection { state: LinkState::Connected, phone }).await;
+        }
+        let pairing = self.pairing();
+        self.deliver(pairing).await?;
+        let code = self.pair_code();
+        self.deliver(code).await
     }
 
     async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError> {
@@ -375,7 +391,9 @@ impl DeviceAdapter for Simulator {
         self.state().link = LinkState::PendingLink;
         self.deliver(DeviceEvent::Connection { state: LinkState::PendingLink, phone: None }).await?;
         let pairing = self.pairing();
-        self.deliver(pairing).await
+        self.deliver(pairing).await?;
+        let code = self.pair_code();
+        self.deliver(code).await
     }
 }
 
@@ -404,6 +422,8 @@ mod tests {
     async fn unlinked_device_shows_qr_then_links() {
         let (sim, mut rx) = started(SimulatorConfig::default()).await;
         assert!(matches!(rx.recv().await, Some(DeviceEvent::Pairing { .. })));
+        let Some(DeviceEvent::PairCode { code, .. }) = rx.recv().await else { panic!("the pair-code alternative") };
+        assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "{code}");
         let jid = Jid::parse("+4915112345678").unwrap();
         assert!(matches!(sim.send_text(&jid, "hi").await, Err(AdapterError::NotConnected)));
         sim.complete_link().await.unwrap();

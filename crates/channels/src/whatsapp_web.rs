@@ -149,6 +149,10 @@ pub fn map_event(event: &Event) -> Vec<DeviceEvent> {
             qr: qr.code.clone(),
             expires_at: Utc::now() + chrono::Duration::from_std(qr.timeout).unwrap_or(chrono::Duration::seconds(20)),
         }],
+        Event::PairingCode(code) => vec![DeviceEvent::PairCode {
+            code: code.code.clone(),
+            expires_at: Utc::now() + chrono::Duration::from_std(code.timeout).unwrap_or(chrono::Duration::seconds(60)),
+        }],
         Event::PairSuccess(paired) => {
             vec![DeviceEvent::Connection { state: LinkState::Connected, phone: our_jid(&paired.id).map(|j| j.phone()) }]
         }

@@ -582,6 +582,9 @@ wire! {
     pub struct QrResponse {
         pub qr: String,
         pub expires_at: DateTime<Utc>,
+        /// The alternative to scanning: a code to type on the phone, when the device offers one.
+        #[serde(default)]
+        pub pair_code: Option<String>,
     }
 }
 

@@ -27,7 +27,17 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
     match event {
         DeviceEvent::Pairing { qr, expires_at } => {
             if let Some(handle) = state.devices.get(device_id) {
-                *handle.qr.lock().unwrap_or_else(|p| p.into_inner()) = Some(QrResponse { qr, expires_at });
+                let mut shown = handle.qr.lock().unwrap_or_else(|p| p.into_inner());
+                let pair_code = shown.take().and_then(|s| s.pair_code);
+                *shown = Some(QrResponse { qr, expires_at, pair_code });
+            }
+            Ok(())
+        }
+        DeviceEvent::PairCode { code, .. } => {
+            if let Some(handle) = state.devices.get(device_id) {
+                if let Some(shown) = handle.qr.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    shown.pair_code = Some(code);
+                }
             }
             Ok(())
         }
