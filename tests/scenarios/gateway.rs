@@ -6,7 +6,7 @@ use handoff_channels::waha::sign;
 use handoff_core::Client;
 use handoff_proto::{CreatedDevice, Delivery, DeviceStatus, MessageKind, QrResponse, Role};
 use handoff_tests::waha_stub::StubWaha;
-use handoff_tests::{wait_for, World};
+use handoff_tests::{wait_delivery, wait_for, World};
 use reqwest::{Method, StatusCode};
 use uuid::Uuid;
 
@@ -223,18 +223,7 @@ async fn replies_go_out_through_waha_with_retries_and_receipts_only_move_forward
     world.stop().await;
 }
 
-/// Waits until `body`'s reply shows `state` in the agent's cache; returns its WhatsApp id.
+/// The WhatsApp id of the reply with `body`, once it shows `state`.
 async fn delivered(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> String {
-    let what = format!("{body:?} {state:?}");
-    wait_for(&what, client, |c| async move {
-        c.thread(conversation_id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|t| t.messages.iter().any(|m| m.message.body == body && m.message.delivery == Some(state)))
-    })
-    .await;
-    let thread = client.thread(conversation_id).await.unwrap().unwrap();
-    let m = thread.messages.iter().find(|m| m.message.body == body).unwrap();
-    m.message.wa_message_id.clone().unwrap_or_default()
+    wait_delivery(client, conversation_id, body, state).await.wa_message_id.unwrap_or_default()
 }

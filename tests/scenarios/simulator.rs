@@ -4,7 +4,7 @@
 
 use handoff_core::Client;
 use handoff_proto::{Delivery, EventBody, Media, MediaKind, Message, MessageKind, Role, SyncResponse};
-use handoff_tests::{settled, wait_for, World};
+use handoff_tests::{settled, wait_delivery, wait_for, World};
 use reqwest::{Method, StatusCode};
 use uuid::Uuid;
 
@@ -17,17 +17,7 @@ async fn control(world: &World, action: &str, body: serde_json::Value) {
 /// Replies and waits until the agent's cache shows the reply in `state`.
 async fn reply_until(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> Message {
     client.reply(conversation_id, body, None, true).await.unwrap();
-    let what = format!("{body:?} {state:?}");
-    wait_for(&what, client, |c| async move {
-        c.thread(conversation_id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|t| t.messages.iter().any(|m| m.message.body == body && m.message.delivery == Some(state)))
-    })
-    .await;
-    let thread = client.thread(conversation_id).await.unwrap().unwrap();
-    thread.messages.into_iter().map(|m| m.message).find(|m| m.body == body).unwrap()
+    wait_delivery(client, conversation_id, body, state).await
 }
 
 /// Every delivery state the event log ever gave `message_id`, in order.

@@ -440,6 +440,26 @@ where
     }
 }
 
+/// Waits until the reply with `body` shows `state` in `client`'s cache; returns that message.
+pub async fn wait_delivery(
+    client: &Client,
+    conversation_id: Uuid,
+    body: &str,
+    state: handoff_proto::Delivery,
+) -> Message {
+    let what = format!("{body:?} {state:?}");
+    wait_for(&what, client, |c| async move {
+        c.thread(conversation_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.messages.iter().any(|m| m.message.body == body && m.message.delivery == Some(state)))
+    })
+    .await;
+    let thread = client.thread(conversation_id).await.ok().flatten().expect("the conversation");
+    thread.messages.into_iter().map(|m| m.message).find(|m| m.body == body).expect("the reply")
+}
+
 /// Waits until the client has caught up to the server's head and sent its whole outbox.
 pub async fn settled(world: &World, client: &Client) {
     loop {

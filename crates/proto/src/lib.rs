@@ -8,12 +8,14 @@
 //! connection states [`ws::PROTOCOL_VERSION`] in its hello.
 
 pub mod admin;
+pub mod devices;
 pub mod event;
 pub mod presence;
 pub mod rest;
 pub mod ws;
 
 pub use admin::*;
+pub use devices::*;
 pub use event::{Event, EventBody, UpdateCause};
 pub use presence::{ActivityEntry, PresenceStatus, UserStatus, TYPING_TTL_SECS};
 pub use rest::*;
