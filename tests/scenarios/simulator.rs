@@ -215,3 +215,49 @@ async fn a_group_chat_is_one_conversation_named_by_its_subject_with_each_member_
     world.assert_converged(&ana).await;
     world.stop().await;
 }
+
+/// Polls the in-process simulator until `done` holds (its records change without an event).
+async fn simulator_until(world: &World, what: &str, done: impl Fn(&handoff_channels::Simulator) -> bool) {
+    let handle = world.server.as_ref().expect("in process").state.devices.get(world.device.id).expect("device");
+    let sim = handle.simulator.clone().expect("a simulator");
+    let wait = async {
+        while !done(&sim) {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(handoff_tests::DEADLINE, wait).await.unwrap_or_else(|_| panic!("{what} in time"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_conversation_marks_it_read_on_whatsapp_and_typing_a_reply_shows_typing_to_the_customer() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    let second = world.inbound("+4915112345678", "Still there?", None).await;
+    ana.mark_read(cid).await.unwrap();
+    let first = world.messages(cid).await[0].wa_message_id.clone().unwrap();
+    let second = second.wa_message_id.unwrap();
+    simulator_until(&world, "read receipts", |sim| {
+        let read = sim.marked_read();
+        read.contains(&first) && read.contains(&second)
+    })
+    .await;
+    // Only what is new since the last read goes to WhatsApp the next time.
+    let third = world.inbound("+4915112345678", "Hello??", None).await.wa_message_id.unwrap();
+    ana.mark_read(cid).await.unwrap();
+    simulator_until(&world, "the new message read", |sim| sim.marked_read().contains(&third)).await;
+    let read = {
+        let handle = world.server.as_ref().unwrap().state.devices.get(world.device.id).unwrap();
+        handle.simulator.clone().unwrap().marked_read()
+    };
+    assert_eq!(read.iter().filter(|id| **id == first).count(), 1, "{read:?}");
+
+    // Ana types a reply: the customer sees "typing…", and it clears when she stops.
+    let customer = handoff_channels::Jid::parse("+4915112345678").unwrap();
+    ana.set_presence(Some(cid), handoff_proto::Activity::ComposingReply);
+    let on = (customer.clone(), true);
+    simulator_until(&world, "typing shown", |sim| sim.typing_shown().contains(&on)).await;
+    ana.set_presence(Some(cid), handoff_proto::Activity::Viewing);
+    let off = (customer, false);
+    simulator_until(&world, "typing cleared", |sim| sim.typing_shown().last() == Some(&off)).await;
+    world.stop().await;
+}

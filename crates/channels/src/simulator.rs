@@ -85,6 +85,8 @@ struct State {
     link: LinkState,
     sent: Vec<SentRecord>,
     marked_read: Vec<String>,
+    /// "typing…" shown to customers (chat, on), in order.
+    typing: Vec<(Jid, bool)>,
     /// Set by a control endpoint: receipts then follow this plan, with or without delays.
     plan: Option<ReceiptPlan>,
     /// Reasons the next sends fail with, one each.
@@ -108,6 +110,7 @@ impl Simulator {
             link: if config.linked { LinkState::Connected } else { LinkState::PendingLink },
             sent: Vec::new(),
             marked_read: Vec::new(),
+            typing: Vec::new(),
             plan: None,
             failures: Vec::new(),
             offline: Vec::new(),
@@ -287,6 +290,11 @@ impl Simulator {
         self.state().marked_read.clone()
     }
 
+    /// Every "typing…" shown to or cleared for a customer, in order.
+    pub fn typing_shown(&self) -> Vec<(Jid, bool)> {
+        self.state().typing.clone()
+    }
+
     async fn deliver(&self, event: DeviceEvent) -> Result<(), AdapterError> {
         let sink = self.sink().map_err(|e| AdapterError::Unreachable(e.0))?;
         sink.deliver(event).await.map_err(|e| AdapterError::Unreachable(e.0))
@@ -378,7 +386,8 @@ impl DeviceAdapter for Simulator {
         Ok(())
     }
 
-    async fn set_typing(&self, _chat: &Jid, _composing: bool) -> Result<(), AdapterError> {
+    async fn set_typing(&self, chat: &Jid, composing: bool) -> Result<(), AdapterError> {
+        self.state().typing.push((chat.clone(), composing));
         Ok(())
     }
 

@@ -14,14 +14,14 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, 
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::SinkExt;
-use handoff_proto::{ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{Activity, ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use uuid::Uuid;
 
 use crate::auth::{user_for_token_hash, Actor};
 use crate::hub::HubMsg;
 use crate::presence::ConnGuard;
-use crate::{audit, ops, AppState};
+use crate::{audit, dispatch, ops, AppState};
 
 /// Events per replay page.
 const REPLAY_PAGE: i64 = 1000;
@@ -97,7 +97,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     let (statuses, activities) = state.presence.roster();
     send(&mut socket, &ServerFrame::Roster { boot: state.presence.boot(), statuses, activities }).await?;
     let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
-    let mut viewing = None;
+    let mut here = Here::default();
 
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
@@ -136,7 +136,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
             frame = next_frame(&mut socket) => match frame {
                 None => return Ok(()),
                 Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
-                Some(Ok(frame)) => handle(&state, &actor, &presence, &mut socket, &mut viewing, frame).await?,
+                Some(Ok(frame)) => handle(&state, &actor, &presence, &mut socket, &mut here, frame).await?,
             },
             _ = recheck.tick() => {
                 let mut conn = state.store.reader().await?;
@@ -169,13 +169,21 @@ async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq
     Ok(sent)
 }
 
-/// Answers one client frame. `viewing` is the conversation this connection last said it shows.
+/// Where this connection's agent is: the conversation it last said it shows, and the one it is
+/// typing a reply in (the customer sees "typing…" on WhatsApp).
+#[derive(Default)]
+struct Here {
+    viewing: Option<Uuid>,
+    typing_to: Option<Uuid>,
+}
+
+/// Answers one client frame.
 async fn handle(
     state: &AppState,
     actor: &Actor,
     presence: &ConnGuard,
     socket: &mut WebSocket,
-    viewing: &mut Option<Uuid>,
+    here: &mut Here,
     frame: ClientFrame,
 ) -> anyhow::Result<()> {
     match frame {
@@ -185,11 +193,21 @@ async fn handle(
         }
         ClientFrame::Ping { nonce } => send(socket, &ServerFrame::Pong { nonce }).await,
         ClientFrame::Presence { conversation_id, activity } => {
-            if conversation_id.is_some() && conversation_id != *viewing {
-                *viewing = conversation_id;
+            if conversation_id.is_some() && conversation_id != here.viewing {
+                here.viewing = conversation_id;
                 if let Some(id) = conversation_id {
                     audit::viewed(state, actor, id).await?;
                 }
+            }
+            let typing_to = conversation_id.filter(|_| activity == Activity::ComposingReply);
+            if typing_to != here.typing_to {
+                if let Some(stopped) = here.typing_to {
+                    dispatch::typing(state, stopped, false);
+                }
+                if let Some(started) = typing_to {
+                    dispatch::typing(state, started, true);
+                }
+                here.typing_to = typing_to;
             }
             state.presence.activity(presence, conversation_id, activity);
             Ok(())

@@ -54,6 +54,8 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let mut to_send = None;
+    // Set by a read: the latest read before it (the customer's messages after it are new to WhatsApp too).
+    let mut read_before: Option<Option<String>> = None;
     let action = op.name();
     let (outcome, seq, status, summary) = match op {
         Op::Reply { body, seen_version, force, .. } => {
@@ -107,6 +109,13 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         }
         Op::MarkRead { .. } => {
             let read_at = store::now();
+            // Anyone's earlier read: WhatsApp has been told up to there already.
+            let told: Option<Option<String>> =
+                sqlx::query_scalar("SELECT MAX(read_at) FROM reads WHERE conversation_id = ?")
+                    .bind(conversation_id.to_string())
+                    .fetch_optional(w.conn())
+                    .await?;
+            read_before = Some(told.flatten());
             sqlx::query(
                 "INSERT INTO reads (user_id, conversation_id, read_at) VALUES (?, ?, ?) \
                  ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
@@ -130,6 +139,9 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
     }
     if action == "set_status" {
         state.snooze.reset();
+    }
+    if let Some(since) = read_before {
+        dispatch::mark_read(state, conversation_id, since);
     }
     let mut applied = Applied { outcome, seq, status };
     if let Some(message_id) = to_send {
