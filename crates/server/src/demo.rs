@@ -67,10 +67,16 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.detail.message))?;
         }
-        let device =
-            create_device(state, crate::audit::Who::Server, "Support line", DeviceKind::Simulator, Some("+15550100"))
-                .await
-                .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        let device = create_device(
+            state,
+            crate::audit::Who::Server,
+            "Support line",
+            DeviceKind::Simulator,
+            Some("+15550100"),
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail.message))?;
         state.devices.start(state, &device).await?;
         seed_teams(state, device.id).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");

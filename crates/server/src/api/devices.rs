@@ -44,26 +44,18 @@ pub async fn create(
         return Err(ApiError::invalid("name", "A device needs a name (at most 100 characters)."));
     }
     let (device, webhook_secret) = match req.kind {
-        DeviceKind::Simulator => (create_device(&state, (&actor).into(), name, req.kind, None).await?, None),
+        DeviceKind::Simulator => (create_device(&state, (&actor).into(), name, req.kind, None, None).await?, None),
         DeviceKind::Gateway => {
             let gateway = req.gateway.ok_or_else(|| {
                 ApiError::invalid("gateway", "A gateway device needs its WAHA session: {base_url, api_key, session}.")
             })?;
             let gateway = checked_gateway(gateway)?;
             let secret = webhook_secret();
-            let device = create_device(&state, (&actor).into(), name, req.kind, None).await?;
-            let mut w = state.store.begin().await?;
-            sqlx::query("UPDATE devices SET gateway = ?, webhook_secret = ? WHERE id = ?")
-                .bind(serde_json::to_string(&gateway).expect("plain strings serialise"))
-                .bind(&secret)
-                .bind(device.id.to_string())
-                .execute(w.conn())
-                .await?;
-            w.commit().await?;
+            let device = create_device(&state, (&actor).into(), name, req.kind, None, Some((&gateway, &secret))).await?;
             (device, Some(secret))
         }
         DeviceKind::WhatsappWeb if cfg!(feature = "whatsapp-web") => {
-            (create_device(&state, (&actor).into(), name, req.kind, None).await?, None)
+            (create_device(&state, (&actor).into(), name, req.kind, None, None).await?, None)
         }
         DeviceKind::WhatsappWeb => {
             return Err(ApiError::invalid(
@@ -182,26 +174,33 @@ fn fetch_qr(state: &AppState, id: Uuid, adapter: &Arc<WahaAdapter>) {
     });
 }
 
-/// Stores a new device (status `pending_link`, or `connected` with a phone for demo devices).
+/// Stores a new device (status `pending_link`, or `connected` with a phone for demo devices),
+/// with a gateway device's settings and webhook secret in the same transaction.
 pub async fn create_device(
     state: &AppState,
     who: Who<'_>,
     name: &str,
     kind: DeviceKind,
     phone: Option<&str>,
+    gateway: Option<(&GatewayConfig, &str)>,
 ) -> ApiResult<Device> {
     let id = Uuid::now_v7();
     let status = if phone.is_some() { "connected" } else { "pending_link" };
     let mut w = state.store.begin().await?;
-    sqlx::query("INSERT INTO devices (id, name, kind, status, phone, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(id.to_string())
-        .bind(name)
-        .bind(kind.as_str())
-        .bind(status)
-        .bind(phone)
-        .bind(store::ts(store::now()))
-        .execute(w.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(name)
+    .bind(kind.as_str())
+    .bind(status)
+    .bind(phone)
+    .bind(store::ts(store::now()))
+    .bind(gateway.map(|(g, _)| serde_json::to_string(g).expect("plain strings serialise")))
+    .bind(gateway.map(|(_, secret)| secret))
+    .execute(w.conn())
+    .await?;
     let device = device_by_id(w.conn(), id).await?.expect("inserted above");
     let seq = w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
     audit::record(w.conn(), who, "device.create", None, &format!("Added device {name} ({})", kind.as_str()), Some(seq))
