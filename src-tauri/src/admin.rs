@@ -9,7 +9,7 @@ use handoff_proto::{
     PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, User,
 };
 use serde::Serialize;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::commands::CommandError;
@@ -162,10 +162,7 @@ pub struct Exported {
 #[tauri::command]
 #[specta::specta]
 pub async fn export_audit_csv(app: AppHandle, core: State<'_, AppCore>, filter: AuditFilter) -> Result<Exported> {
-    let dir = app.path().download_dir().or_else(|_| app.path().home_dir()).map_err(|e| CommandError {
-        code: "no_folder".into(),
-        message: format!("No folder to save the export in: {e}"),
-    })?;
+    let dir = crate::commands::downloads_dir(&app)?;
     let path = dir.join(format!("handoff-audit-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S")));
     let rows = core.client.export_audit_csv(&filter, &path).await?;
     Ok(Exported { path: path.display().to_string(), rows: rows as u32 })

@@ -177,6 +177,24 @@ pub async fn note(core: State<'_, AppCore>, conversation_id: Uuid, body: String)
     Ok(core.client.note(conversation_id, &body).await?)
 }
 
+/// Downloads a message's attachment into the Downloads folder and returns where it is. Once
+/// saved, asking again returns the same file without fetching it again.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_attachment(app: tauri::AppHandle, core: State<'_, AppCore>, message_id: Uuid) -> Result<String> {
+    let dir = downloads_dir(&app)?;
+    Ok(core.client.save_attachment(message_id, &dir).await?.display().to_string())
+}
+
+/// Where files the agent asks for go: the Downloads folder, else the home folder.
+pub fn downloads_dir(app: &tauri::AppHandle) -> Result<std::path::PathBuf> {
+    use tauri::Manager;
+    app.path()
+        .download_dir()
+        .or_else(|_| app.path().home_dir())
+        .map_err(|e| CommandError { code: "no_folder".into(), message: format!("No folder to save into: {e}") })
+}
+
 /// Sends a failed reply again.
 #[tauri::command]
 #[specta::specta]

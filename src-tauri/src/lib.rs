@@ -52,6 +52,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::note,
             commands::claim,
             commands::retry,
+            commands::save_attachment,
             commands::assign,
             commands::escalate,
             commands::label,

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +20,7 @@ let notifications; // what reaches the notification server, as dbus-monitor prin
 let admin;
 let device;
 let ben;
+let downloads; // the app's Downloads folder
 
 before(async () => {
   const tmp = mkdtempSync(join(tmpdir(), "handoff-e2e-"));
@@ -35,6 +36,10 @@ before(async () => {
   device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
   await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
   notifications = await watchNotifications(root);
+  // The app's Downloads folder, as the desktop's user-dirs file names it.
+  downloads = join(tmp, "Downloads");
+  mkdirSync(join(tmp, "config"), { recursive: true });
+  writeFileSync(join(tmp, "config", "user-dirs.dirs"), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
   driver = new Driver(root);
   // A private app-data and config folder: the app's cache and preferences start empty.
   await driver.start(APP, {
@@ -390,4 +395,27 @@ test("a reply WhatsApp refuses shows why, Retry sends it once, and the composer 
     return mine.length > 0 && mine;
   }, "the retried reply at the simulator");
   assert.equal(sent.length, 1);
+}));
+
+test("a customer's attachment downloads into the Downloads folder with one click", withScreenshot("download", async () => {
+  const content = "Order #4821, paid 2026-11-20, EUR 89.90\n";
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, {
+    from: "+4915199990001", name: "Dana Weiss", body: "Here is my receipt",
+    media: { kind: "document", filename: "receipt-4821.txt", mime: "text/plain", size: content.length },
+    media_content: content,
+  });
+  const open = () =>
+    driver.js(
+      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes('Dana Weiss')) { r.querySelector('button').click(); return true; } } return false;",
+    );
+  await waitFor(open, "Dana's conversation in the queue");
+  await waitFor(async () => (await driver.innerText("[data-testid=media]"))?.includes("receipt-4821.txt"), "the placeholder");
+  await driver.click("[data-testid=download]");
+  const saved = await waitFor(async () => {
+    const text = await driver.innerText("[data-testid=media-saved]");
+    return text?.startsWith("Saved to ") && text.slice("Saved to ".length);
+  }, "where the file was saved");
+  await driver.screenshot("16-attachment-saved");
+  assert.equal(saved, join(downloads, "receipt-4821.txt"));
+  assert.equal(readFileSync(saved, "utf8"), content);
 }));

@@ -108,6 +108,7 @@ async fn a_server_killed_mid_burst_loses_and_doubles_nothing() {
                     body: format!("burst {i}"),
                     wa_message_id: Some(format!("burst-{i}")),
                     media: None,
+                    media_content: None,
                     alt: None,
                     group: None,
                 };
@@ -365,6 +366,7 @@ async fn d_redeliveries_and_reordered_receipts_change_nothing_twice() {
             body: format!("question {i}"),
             wa_message_id: Some(format!("wamid-{i}")),
             media: None,
+            media_content: None,
             alt: None,
             group: None,
         };

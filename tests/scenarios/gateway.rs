@@ -168,6 +168,22 @@ async fn signed_webhooks_are_stored_once_and_everything_else_is_refused() {
     assert_eq!((media.kind, media.filename.as_deref()), (handoff_proto::MediaKind::Document, Some("invoice-2231.pdf")));
     let listed = world.conversations().await.into_iter().find(|c| c.id == conversation.id).unwrap();
     assert_eq!(listed.last_message_preview, "📄 Document · invoice-2231.pdf · The invoice");
+
+    // Downloaded on demand from WAHA's file store, with the API key, through a 503 (retried).
+    assert!(media.downloadable);
+    let media_path = format!("/api/v1/messages/{}/media", last.id);
+    let file = "/api/files/false_4915112345678@c.us_3EB0A1B2C3D4E5F60719.pdf";
+    let gone = world.raw(Method::GET, &media_path, &world.admin_token, None::<&()>).await;
+    assert_eq!(gone.status(), StatusCode::GONE, "WAHA no longer has the file: said so, not retried");
+    gw.stub.put_file(file, b"%PDF-1.4 invoice 2231");
+    gw.stub.fail_next(&[StatusCode::SERVICE_UNAVAILABLE]);
+    let resp = world.raw(Method::GET, &media_path, &world.admin_token, None::<&()>).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"%PDF-1.4 invoice 2231");
+    let asked: Vec<_> = gw.stub.requests().into_iter().filter(|r| r.path.starts_with("/api/files/")).collect();
+    assert_eq!(asked.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), [file; 3], "404, then 503 and its retry");
+    assert!(asked.iter().all(|r| r.api_key.as_deref() == Some("waha-key")));
     world.stop().await;
 }
 

@@ -159,12 +159,13 @@ async fn an_attachment_arrives_as_a_typed_placeholder() {
         filename: None,
         mime: Some("audio/ogg; codecs=opus".into()),
         size: Some(48_213),
-        url: None,
+        downloadable: false,
     };
     let body = serde_json::json!({"from": "+4915112345678", "body": "", "media": media});
     let stored: Message =
         world.call(Method::POST, &format!("/api/v1/devices/{}/simulator/inbound", world.device.id), Some(&body)).await;
-    assert_eq!(stored.media.as_deref(), Some(&media));
+    // The simulator keeps the file, so it can be downloaded.
+    assert_eq!(stored.media.as_deref(), Some(&Media { downloadable: true, ..media.clone() }));
     wait_for("the voice message", &ana, |c| async move {
         c.thread(cid).await.ok().flatten().is_some_and(|t| t.messages.iter().any(|m| m.message.media.is_some()))
     })
@@ -259,5 +260,91 @@ async fn opening_a_conversation_marks_it_read_on_whatsapp_and_typing_a_reply_sho
     ana.set_presence(Some(cid), handoff_proto::Activity::Viewing);
     let off = (customer, false);
     simulator_until(&world, "typing cleared", |sim| sim.typing_shown().last() == Some(&off)).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_is_downloaded_on_demand_saved_once_and_never_over_another_file() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    world.create_user("vic@test.local", "Vic Viewer", Role::Viewer).await;
+    let vic = world.login("vic@test.local").await.token;
+    let path = format!("/api/v1/devices/{}/simulator/inbound", world.device.id);
+    let invoice = |content: &str| {
+        serde_json::json!({
+            "from": "+4915112345678", "body": "The invoice",
+            "media": {"kind": "document", "filename": "invoice.pdf", "mime": "application/pdf", "size": content.len()},
+            "media_content": content,
+        })
+    };
+    let first: Message = world.call(Method::POST, &path, Some(&invoice("%PDF-1.4 first"))).await;
+    let second: Message = world.call(Method::POST, &path, Some(&invoice("%PDF-1.4 second"))).await;
+    assert!(first.media.as_ref().is_some_and(|m| m.downloadable));
+    wait_for("both attachments", &ana, |c| async move {
+        c.thread(cid)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.messages.iter().filter(|m| m.message.media.is_some()).count() == 2)
+    })
+    .await;
+
+    // Ana saves both: each under its own name, the second beside the first, not over it.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = ana.save_attachment(first.id, dir.path()).await.unwrap();
+    let beside = ana.save_attachment(second.id, dir.path()).await.unwrap();
+    assert_eq!(
+        (saved.file_name().unwrap(), beside.file_name().unwrap()),
+        ("invoice.pdf".as_ref(), "invoice (2).pdf".as_ref())
+    );
+    assert_eq!(std::fs::read(&saved).unwrap(), b"%PDF-1.4 first");
+    assert_eq!(std::fs::read(&beside).unwrap(), b"%PDF-1.4 second");
+    // Asked again: the saved file, not a third copy and not another fetch.
+    assert_eq!(ana.save_attachment(first.id, dir.path()).await.unwrap(), saved);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    let thread = ana.thread(cid).await.unwrap().unwrap();
+    let shown = thread.messages.iter().find(|m| m.message.id == first.id).unwrap();
+    assert_eq!(shown.saved_to.as_deref(), Some(saved.to_str().unwrap()), "the thread shows where it was saved");
+    let downloads = world.audit().await.into_iter().filter(|e| e.action == "media.download").count();
+    assert_eq!(downloads, 2, "one audit entry per fetch");
+
+    // A Viewer can read it too, with its type and name.
+    let media_path = format!("/api/v1/messages/{}/media", first.id);
+    let resp = world.raw(Method::GET, &media_path, &vic, None::<&()>).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("filename=\"invoice.pdf\""));
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"%PDF-1.4 first");
+
+    // Not an attachment, not a message, no one signed in: said so.
+    let text_only = world.inbound("+4915112345678", "Just text", None).await;
+    for (what, path, token, status) in [
+        ("a text message", format!("/api/v1/messages/{}/media", text_only.id), vic.as_str(), StatusCode::NOT_FOUND),
+        (
+            "an unknown message",
+            format!("/api/v1/messages/{}/media", Uuid::now_v7()),
+            vic.as_str(),
+            StatusCode::NOT_FOUND,
+        ),
+        ("no token", media_path.clone(), "", StatusCode::UNAUTHORIZED),
+    ] {
+        assert_eq!(world.raw(Method::GET, &path, token, None::<&()>).await.status(), status, "{what}");
+    }
+
+    // While the phone is offline WhatsApp cannot give the file: 409 with the reason; back, it can.
+    control(&world, "disconnect", serde_json::json!({})).await;
+    let resp = world.raw(Method::GET, &media_path, &vic, None::<&()>).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let refusal: handoff_proto::ErrorBody = resp.json().await.unwrap();
+    assert_eq!(refusal.error.code, "device_not_connected");
+    // The saved copy was deleted, so it must be fetched again: refused with the reason, no file.
+    std::fs::remove_file(&beside).unwrap();
+    let err = ana.save_attachment(second.id, dir.path()).await.unwrap_err();
+    assert!(err.to_string().contains("not connected"), "{err}");
+    assert!(!beside.exists());
+    control(&world, "reconnect", serde_json::json!({})).await;
+    assert_eq!(world.raw(Method::GET, &media_path, &vic, None::<&()>).await.status(), StatusCode::OK);
+    let again = ana.save_attachment(second.id, dir.path()).await.unwrap();
+    assert_eq!(std::fs::read(&again).unwrap(), b"%PDF-1.4 second");
     world.stop().await;
 }

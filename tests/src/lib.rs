@@ -204,6 +204,7 @@ impl World {
             body: body.into(),
             wa_message_id: wa_message_id.map(str::to_string),
             media: None,
+            media_content: None,
             alt: None,
             group: None,
         };

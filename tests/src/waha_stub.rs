@@ -1,7 +1,7 @@
 //! A stand-in WAHA gateway for the gateway tests: a real HTTP server on a loopback port that
 //! answers the REST calls Handoff makes (`sendText`, `sendSeen`, `startTyping`, `stopTyping`,
-//! session logout, the QR code) as WAHA documents them, records every request, and can be told to
-//! fail the next few calls.
+//! session logout, the QR code, files under `/api/files/`) as WAHA documents them, records every
+//! request, and can be told to fail the next few calls.
 
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +37,8 @@ pub struct StubWaha {
     pub qr: String,
     /// The phone number behind each LID WAHA knows (`GET /api/{session}/lids/{lid}`).
     lids: Arc<Mutex<std::collections::HashMap<String, String>>>,
+    /// Files WAHA keeps (media of received messages), by path.
+    files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
 impl StubWaha {
@@ -49,6 +51,7 @@ impl StubWaha {
             url,
             qr: "2@stub-qr-value,AbCdEf==,GhIjKl==,MnOpQr==".into(),
             lids: Arc::default(),
+            files: Arc::default(),
         };
         let app = axum::Router::new()
             .route("/api/sendText", post(send_text))
@@ -58,6 +61,7 @@ impl StubWaha {
             .route("/api/sessions/{session}/logout", post(ok))
             .route("/api/{session}/auth/qr", get(qr))
             .route("/api/{session}/lids/{lid}", get(lid))
+            .route("/api/files/{*name}", get(file))
             .with_state(stub.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         stub
@@ -71,6 +75,11 @@ impl StubWaha {
     /// WAHA knows that `lid` (`123@lid`) is `pn` (`4915112345678@c.us`).
     pub fn know_lid(&self, lid: &str, pn: &str) {
         self.lids.lock().unwrap_or_else(|p| p.into_inner()).insert(lid.into(), pn.into());
+    }
+
+    /// WAHA now keeps this file at `path` (`/api/files/...`).
+    pub fn put_file(&self, path: &str, bytes: &[u8]) {
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).insert(path.into(), bytes.to_vec());
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -166,4 +175,14 @@ async fn lid(
     }
     let pn = stub.lids.lock().unwrap_or_else(|p| p.into_inner()).get(&lid).cloned();
     (StatusCode::OK, Json(json!({"lid": lid, "pn": pn})))
+}
+
+async fn file(State(stub): State<StubWaha>, uri: axum::http::Uri, headers: HeaderMap) -> (StatusCode, Vec<u8>) {
+    if let Some(status) = stub.record(uri.path().to_string(), &headers, Value::Null) {
+        return (status, Vec::new());
+    }
+    match stub.files.lock().unwrap_or_else(|p| p.into_inner()).get(uri.path()) {
+        Some(bytes) => (StatusCode::OK, bytes.clone()),
+        None => (StatusCode::NOT_FOUND, Vec::new()),
+    }
 }

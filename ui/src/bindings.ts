@@ -26,6 +26,11 @@ export const commands = {
 	claim: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("claim", { conversationId })),
 	/**  Sends a failed reply again. */
 	retry: (conversationId: string, messageId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry", { conversationId, messageId })),
+	/**
+	 *  Downloads a message's attachment into the Downloads folder and returns where it is. Once
+	 *  saved, asking again returns the same file without fetching it again.
+	 */
+	saveAttachment: (messageId: string) => typedError<string, CommandError>(__TAURI_INVOKE("save_attachment", { messageId })),
 	/**  Gives the conversation to someone (or no one), optionally in a team. */
 	assign: (conversationId: string, assigneeId: string | null, teamId: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("assign", { conversationId, assigneeId, teamId })),
 	escalate: (conversationId: string, teamId: string, note: string) => typedError<string, CommandError>(__TAURI_INVOKE("escalate", { conversationId, teamId, note })),
@@ -479,6 +484,11 @@ export type CreateDeviceRequest_Deserialize = {
 	kind: DeviceKind,
 	/**  Required for `gateway` devices: the WAHA server and session this number runs on. */
 	gateway?: GatewayConfig | null,
+	/**
+	 *  For `whatsapp_web` devices: link with a code typed on this phone (international
+	 *  number, `+49 151 12345678`) instead of scanning the QR code.
+	 */
+	phone?: string | null,
 };
 
 export type CreateDeviceRequest_Serialize = {
@@ -486,6 +496,11 @@ export type CreateDeviceRequest_Serialize = {
 	kind: DeviceKind,
 	/**  Required for `gateway` devices: the WAHA server and session this number runs on. */
 	gateway: GatewayConfig | null,
+	/**
+	 *  For `whatsapp_web` devices: link with a code typed on this phone (international
+	 *  number, `+49 151 12345678`) instead of scanning the QR code.
+	 */
+	phone: string | null,
 };
 
 export type CreateRoutingRuleRequest = CreateRoutingRuleRequest_Serialize | CreateRoutingRuleRequest_Deserialize;
@@ -757,8 +772,11 @@ export type Media_Deserialize = {
 	mime?: string | null,
 	/**  Bytes (WhatsApp's own limit, 2 GB, fits). */
 	size?: number | null,
-	/**  Where the adapter can fetch it, when it can (a gateway's file URL). */
-	url?: string | null,
+	/**
+	 *  The device can fetch the file on demand: `GET /api/v1/messages/{id}/media`. Where it
+	 *  fetches it from stays on the server (a gateway's file URL, WhatsApp's media keys).
+	 */
+	downloadable?: boolean,
 };
 
 /**
@@ -771,8 +789,11 @@ export type Media_Serialize = {
 	mime: string | null,
 	/**  Bytes (WhatsApp's own limit, 2 GB, fits). */
 	size: number | null,
-	/**  Where the adapter can fetch it, when it can (a gateway's file URL). */
-	url: string | null,
+	/**
+	 *  The device can fetch the file on demand: `GET /api/v1/messages/{id}/media`. Where it
+	 *  fetches it from stays on the server (a gateway's file URL, WhatsApp's media keys).
+	 */
+	downloadable: boolean,
 };
 
 export type Message = Message_Serialize | Message_Deserialize;
@@ -1177,12 +1198,16 @@ export type ThreadMessage = ThreadMessage_Serialize | ThreadMessage_Deserialize;
 export type ThreadMessage_Deserialize = {
 	/**  Made here and not yet acknowledged by the server ("sends when online"). */
 	queued: boolean,
+	/**  Where this agent saved the attachment, if they downloaded it here. */
+	saved_to?: string | null,
 } & Message_Deserialize;
 
 /**  A message in a thread, with whether it still waits in the outbox. */
 export type ThreadMessage_Serialize = {
 	/**  Made here and not yet acknowledged by the server ("sends when online"). */
 	queued: boolean,
+	/**  Where this agent saved the attachment, if they downloaded it here. */
+	saved_to: string | null,
 } & Message_Serialize;
 
 export type Thread_Deserialize = {

@@ -199,6 +199,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
             body: "warm-up".into(),
             wa_message_id: None,
             media: None,
+            media_content: None,
             alt: None,
             group: None,
         })?,
@@ -251,6 +252,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
                     body: format!("bench {n}"),
                     wa_message_id: Some(format!("bench-{n}")),
                     media: None,
+                    media_content: None,
                     alt: None,
                     group: None,
                 };

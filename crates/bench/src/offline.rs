@@ -178,6 +178,7 @@ async fn inbound_burst(world: &World, n: usize, parallel: usize, tag: &str) -> a
                     body: format!("{tag} message {i}"),
                     wa_message_id: Some(format!("{tag}-{i}")),
                     media: None,
+                    media_content: None,
                     alt: None,
                     group: None,
                 };
@@ -339,6 +340,7 @@ async fn commit_run(mode: Durability, commits: usize) -> anyhow::Result<serde_js
             body: format!("message {i}"),
             wa_message_id: Some(format!("d-{i}")),
             media: None,
+            media_content: None,
             alt: None,
             group: None,
         };

@@ -38,7 +38,7 @@ pub enum DeviceEvent {
         at: DateTime<Utc>,
         from_me: bool,
         /// An attachment (the body is its caption).
-        media: Option<Media>,
+        media: Option<Attachment>,
         /// The customer's other address, when WhatsApp tells it: the phone-number JID of a LID
         /// chat, or the LID of a phone chat. Lets the server keep one contact per person.
         alt: Option<Jid>,
@@ -50,6 +50,19 @@ pub enum DeviceEvent {
     /// The customer started or stopped typing.
     Typing { chat: Jid, composing: bool },
 }
+
+/// An attachment as an adapter reports it: the placeholder everyone sees, and where this
+/// adapter can fetch the file later ([`DeviceAdapter::download`]). The locator is the adapter's
+/// own (a gateway's file URL, WhatsApp's media keys): the server keeps it and never shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub media: Media,
+    pub locator: Option<String>,
+}
+
+/// The most one download may bring into the server's memory (WhatsApp allows larger documents;
+/// those are refused with a clear reason rather than buffered).
+pub const MAX_DOWNLOAD: usize = 100 * 1024 * 1024;
 
 /// A member of a group chat.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +97,8 @@ pub enum AdapterError {
     Refused(String),
     #[error("the device could not be reached: {0}")]
     Unreachable(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// One linked WhatsApp number. Outbound actions only; everything inbound goes to the sink.
@@ -101,4 +116,10 @@ pub trait DeviceAdapter: Send + Sync {
     async fn logout(&self) -> Result<(), AdapterError>;
     /// Starts linking again (after a logout): a new QR code follows as a `Pairing` event.
     async fn relink(&self) -> Result<(), AdapterError>;
+    /// Fetches an attachment's bytes by the locator this adapter gave with it (at most
+    /// [`MAX_DOWNLOAD`]). `Unavailable` when the file is gone or too large.
+    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+        let _ = locator;
+        Err(AdapterError::Unavailable("this kind of device cannot download attachments".into()))
+    }
 }

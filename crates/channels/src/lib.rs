@@ -12,6 +12,8 @@ pub mod waha;
 #[cfg(feature = "whatsapp-web")]
 pub mod whatsapp_web;
 
-pub use adapter::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, LinkState, Participant, SinkError};
+pub use adapter::{
+    AdapterError, Attachment, DeviceAdapter, DeviceEvent, EventSink, LinkState, Participant, SinkError, MAX_DOWNLOAD,
+};
 pub use jid::Jid;
 pub use simulator::Simulator;

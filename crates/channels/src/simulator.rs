@@ -4,6 +4,7 @@
 //! sink, gives every sent message a WhatsApp-style id, and reports receipts
 //! (sent -> delivered -> read) after short random delays drawn from a seeded RNG.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use handoff_proto::{Delivery, Media};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, Participant, SinkError};
+use crate::{AdapterError, Attachment, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, Participant, SinkError};
 
 /// What the simulated phone was asked to send to WhatsApp.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +75,9 @@ pub struct Inbound {
     pub body: String,
     pub wa_message_id: Option<String>,
     pub media: Option<Media>,
+    /// The attachment's bytes, as a download returns them; absent: a file of the placeholder's
+    /// size (at most 1 MiB) filled with its name.
+    pub content: Option<Vec<u8>>,
 }
 
 /// How many messages delivered before a disconnect WhatsApp delivers again after it (the
@@ -95,6 +99,8 @@ struct State {
     offline: Vec<DeviceEvent>,
     /// The last customer messages delivered (redelivered by the drain after a reconnect).
     recent: Vec<DeviceEvent>,
+    /// Attachments' bytes by their WhatsApp message id (the locator), as WhatsApp's servers keep them.
+    files: HashMap<String, Vec<u8>>,
 }
 
 pub struct Simulator {
@@ -115,6 +121,7 @@ impl Simulator {
             failures: Vec::new(),
             offline: Vec::new(),
             recent: Vec::new(),
+            files: HashMap::new(),
         };
         Arc::new(Simulator { config, state: Mutex::new(state), sink: OnceLock::new() })
     }
@@ -140,12 +147,17 @@ impl Simulator {
     /// A customer writes to this number. Returns the WhatsApp id of the message and whether it
     /// was delivered now (`false`: the phone is offline and WhatsApp holds it until it is back).
     pub async fn inject_inbound(&self, inbound: Inbound) -> Result<(String, bool), AdapterError> {
-        let Inbound { from, alt, group, name, body, wa_message_id, media } = inbound;
+        let Inbound { from, alt, group, name, body, wa_message_id, media, content } = inbound;
         let link = self.link_state();
         if !matches!(link, LinkState::Connected | LinkState::Disconnected) {
             return Err(AdapterError::NotConnected);
         }
         let wa_message_id = wa_message_id.unwrap_or_else(|| self.new_message_id());
+        let media = media.map(|media| {
+            let bytes = content.unwrap_or_else(|| placeholder_file(&media));
+            self.state().files.insert(wa_message_id.clone(), bytes);
+            Attachment { media, locator: Some(wa_message_id.clone()) }
+        });
         // In a group the chat is the group (named by its subject) and the writer a participant.
         let (chat, push_name, participant) = match group {
             Some((group, subject)) => (group, subject, Some(Participant { jid: from, name })),
@@ -193,6 +205,19 @@ impl Simulator {
         };
         self.deliver(event).await?;
         Ok(wa_message_id)
+    }
+
+    /// An attachment's bytes, while the phone is linked (WhatsApp's media servers answer only a
+    /// linked device).
+    pub fn file(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+        let st = self.state();
+        if st.link != LinkState::Connected {
+            return Err(AdapterError::NotConnected);
+        }
+        st.files
+            .get(locator)
+            .cloned()
+            .ok_or_else(|| AdapterError::Unavailable("WhatsApp no longer has this file".into()))
     }
 
     /// From now on, receipts follow `plan` (skipped, reordered, repeated or early steps).
@@ -334,6 +359,14 @@ impl Simulator {
     }
 }
 
+/// A stand-in file for an attachment sent without content: the placeholder's size (1 KiB when
+/// unknown, at most 1 MiB), its name repeated.
+fn placeholder_file(media: &Media) -> Vec<u8> {
+    let size = media.size.map_or(1024, |s| s as usize).min(1 << 20);
+    let name = media.filename.clone().unwrap_or_else(|| "attachment".into());
+    format!("{name}\n").into_bytes().into_iter().cycle().take(size).collect()
+}
+
 #[async_trait::async_trait]
 impl DeviceAdapter for Simulator {
     async fn start(&self, sink: Arc<dyn EventSink>) -> Result<(), AdapterError> {
@@ -403,6 +436,10 @@ impl DeviceAdapter for Simulator {
         self.deliver(pairing).await?;
         let code = self.pair_code();
         self.deliver(code).await
+    }
+
+    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+        self.file(locator)
     }
 }
 

@@ -20,7 +20,9 @@ use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, Participant};
+use crate::{
+    AdapterError, Attachment, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, Participant, MAX_DOWNLOAD,
+};
 
 /// Where the gateway is and which of its sessions is this device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,13 +197,14 @@ fn message(m: MessageBody) -> Result<Option<DeviceEvent>, Malformed> {
     let body = m.body.unwrap_or_default();
     let media = (m.has_media || m.media.is_some()).then(|| {
         let file = m.media.unwrap_or(MediaBody { url: None, mimetype: None, filename: None });
-        Media {
+        let media = Media {
             kind: file.mimetype.as_deref().map(MediaKind::from_mime).unwrap_or(MediaKind::Document),
             filename: file.filename,
             mime: file.mimetype,
             size: None,
-            url: file.url,
-        }
+            downloadable: file.url.is_some(),
+        };
+        Attachment { media, locator: file.url }
     });
     let notify_name = m.data.as_ref().and_then(|d| d.get("notifyName")).and_then(Value::as_str).map(str::to_string);
     // In a group the name is the member's, not the chat's.
@@ -318,9 +321,22 @@ impl WahaAdapter {
         Ok(found.pn.as_deref().and_then(chat_jid))
     }
 
-    /// One REST call, retried with doubling delays while WAHA is unreachable or answers 429/5xx.
-    /// Other 4xx answers are final: WAHA refused the request.
+    /// One REST call and its JSON answer (`null` when empty), retried as [`WahaAdapter::send`] says.
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, AdapterError> {
+        let resp = self.send(method, path, body).await?;
+        let text = resp.text().await.map_err(|e| AdapterError::Unreachable(e.to_string()))?;
+        Ok(if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) })
+    }
+
+    /// A request to WAHA (`path` under its base URL) until it succeeds, retried with doubling
+    /// delays while WAHA is unreachable or answers 429/5xx. Other 4xx answers are final: WAHA
+    /// refused the request.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, AdapterError> {
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
@@ -330,13 +346,9 @@ impl WahaAdapter {
                 request = request.json(body);
             }
             let failure = match request.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    let text = resp.text().await.map_err(|e| AdapterError::Unreachable(e.to_string()))?;
-                    return Ok(if text.trim().is_empty() {
-                        Value::Null
-                    } else {
-                        serde_json::from_str(&text).unwrap_or(Value::Null)
-                    });
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND && path.starts_with("/api/files/") => {
+                    return Err(AdapterError::Unavailable("the gateway no longer has this file".into()));
                 }
                 Ok(resp) => {
                     let status = resp.status();
@@ -419,6 +431,37 @@ impl DeviceAdapter for WahaAdapter {
         let path = format!("/api/sessions/{}/restart", self.config.session);
         self.call(reqwest::Method::POST, &path, None).await.map(drop)
     }
+
+    /// The file behind a message's `media.url`. Only WAHA's own file store is fetched, always
+    /// from the configured base URL (WAHA may name itself differently, e.g. `localhost:3000`),
+    /// so the API key never goes to another host.
+    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+        let path = files_path(locator)
+            .ok_or_else(|| AdapterError::Unavailable(format!("not a file of the gateway's: {locator}")))?;
+        let mut resp = self.send(reqwest::Method::GET, path, None).await?;
+        if resp.content_length().is_some_and(|n| n > MAX_DOWNLOAD as u64) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| AdapterError::Unreachable(e.to_string()))? {
+            if bytes.len() + chunk.len() > MAX_DOWNLOAD {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+fn too_large() -> AdapterError {
+    AdapterError::Unavailable(format!("the file is larger than {} MiB; open it on the phone", MAX_DOWNLOAD >> 20))
+}
+
+/// The path of a WAHA file URL (`http://host:3000/api/files/{session}/{name}`), whatever host it names.
+fn files_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"))?;
+    let path = &rest[rest.find('/')?..];
+    (path.starts_with("/api/files/") && !path.contains("..")).then_some(path)
 }
 
 #[cfg(test)]

@@ -11,13 +11,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::Utc;
 use handoff_proto::{Delivery, Media, MediaKind};
+use serde::{Deserialize, Serialize};
+use whatsapp_rust::download::{DownloadParams, Downloadable, MediaType};
+use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::prelude::{Bot, BotHandle, Client, Event, MessageExt, SqliteStore};
 use whatsapp_rust::types::events::{ChatPresenceUpdate, Receipt};
 use whatsapp_rust::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::wacore_binary::jid::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 
-use crate::{AdapterError, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState};
+use crate::{AdapterError, Attachment, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, MAX_DOWNLOAD};
 
 /// Where a device keeps its WhatsApp keys and sessions.
 #[derive(Clone, Debug)]
@@ -32,13 +35,21 @@ pub struct WhatsappWeb {
     store: Store,
     /// Where whatsapp-rust connects (WhatsApp's own server unless set; tests point it elsewhere).
     ws_url: Option<String>,
+    /// Link by a code typed on this phone (digits with country code) instead of the QR code.
+    pair_phone: Option<String>,
     sink: OnceLock<Arc<dyn EventSink>>,
     running: Mutex<Option<(Arc<Client>, BotHandle)>>,
 }
 
 impl WhatsappWeb {
-    pub fn new(store: Store, ws_url: Option<String>) -> Arc<WhatsappWeb> {
-        Arc::new(WhatsappWeb { store, ws_url, sink: OnceLock::new(), running: Mutex::new(None) })
+    pub fn new(store: Store, ws_url: Option<String>, pair_phone: Option<String>) -> Arc<WhatsappWeb> {
+        Arc::new(WhatsappWeb { store, ws_url, pair_phone, sink: OnceLock::new(), running: Mutex::new(None) })
+    }
+
+    /// What whatsapp-rust needs to ask WhatsApp for a pair code (shown as `PairCode` events).
+    fn pair_code_options(&self) -> Option<PairCodeOptions> {
+        let phone_number = self.pair_phone.clone()?;
+        Some(PairCodeOptions { phone_number, ..PairCodeOptions::default() })
     }
 
     fn client(&self) -> Result<Arc<Client>, AdapterError> {
@@ -71,11 +82,19 @@ impl WhatsappWeb {
                 let store = SqliteStore::new(&path.to_string_lossy())
                     .await
                     .map_err(|e| AdapterError::Unreachable(format!("the WhatsApp store did not open: {e}")))?;
-                Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event).build().await
+                let builder = Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event);
+                match self.pair_code_options() {
+                    Some(options) => builder.with_pair_code(options).build().await,
+                    None => builder.build().await,
+                }
             }
             Store::Memory => {
                 let store = whatsapp_rust::wacore::store::InMemoryBackend::new();
-                Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event).build().await
+                let builder = Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event);
+                match self.pair_code_options() {
+                    Some(options) => builder.with_pair_code(options).build().await,
+                    None => builder.build().await,
+                }
             }
         };
         let bot = builder.map_err(|e| AdapterError::Unreachable(format!("WhatsApp did not start: {e}")))?;
@@ -140,6 +159,19 @@ impl DeviceAdapter for WhatsappWeb {
         self.stop().await;
         self.launch().await
     }
+
+    /// Fetched from WhatsApp's media servers and decrypted (checked against its SHA-256).
+    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+        let params = serde_json::from_str::<MediaLocator>(locator)
+            .ok()
+            .and_then(|l| (l.file_length <= MAX_DOWNLOAD as u64).then(|| l.params()).flatten())
+            .ok_or_else(|| {
+                AdapterError::Unavailable("this attachment cannot be fetched (too large, or no keys)".into())
+            })?;
+        let bytes = self.client()?.download(&params).await;
+        // WhatsApp drops media from its servers after a while; the phone may still have it.
+        bytes.map_err(|e| AdapterError::Unavailable(format!("WhatsApp did not give the file: {e}")))
+    }
 }
 
 /// What a whatsapp-rust event means for the inbox. Events Handoff does not use map to nothing.
@@ -200,32 +232,80 @@ fn message(msg: &wa::Message, info: &whatsapp_rust::prelude::MessageInfo) -> Opt
     })
 }
 
-/// An attachment as a typed placeholder, and its caption.
-fn media_of(m: &wa::Message) -> Option<(Media, Option<String>)> {
-    let placeholder = |kind, mime: &Option<String>, size: Option<u64>, filename: Option<String>| Media {
-        kind,
-        filename,
-        mime: mime.clone(),
-        size: size.and_then(|s| u32::try_from(s).ok()),
-        url: None,
+/// An attachment as a typed placeholder with its locator, and its caption.
+fn media_of(m: &wa::Message) -> Option<(Attachment, Option<String>)> {
+    let placeholder = |kind, file: &dyn Downloadable, mime: &Option<String>, filename: Option<String>| {
+        let media = Media {
+            kind,
+            filename,
+            mime: mime.clone(),
+            size: file.file_length().and_then(|s| u32::try_from(s).ok()),
+            downloadable: false,
+        };
+        let locator = MediaLocator::of(kind, file).map(|l| serde_json::to_string(&l).expect("plain fields serialise"));
+        Attachment { media: Media { downloadable: locator.is_some(), ..media }, locator }
     };
     if let Some(i) = m.image_message.as_option() {
-        return Some((placeholder(MediaKind::Image, &i.mimetype, i.file_length, None), i.caption.clone()));
+        return Some((placeholder(MediaKind::Image, i, &i.mimetype, None), i.caption.clone()));
     }
     if let Some(v) = m.video_message.as_option() {
-        return Some((placeholder(MediaKind::Video, &v.mimetype, v.file_length, None), v.caption.clone()));
+        return Some((placeholder(MediaKind::Video, v, &v.mimetype, None), v.caption.clone()));
     }
     if let Some(a) = m.audio_message.as_option() {
-        return Some((placeholder(MediaKind::Audio, &a.mimetype, a.file_length, None), None));
+        return Some((placeholder(MediaKind::Audio, a, &a.mimetype, None), None));
     }
     if let Some(d) = m.document_message.as_option() {
-        let doc = placeholder(MediaKind::Document, &d.mimetype, d.file_length, d.file_name.clone());
-        return Some((doc, d.caption.clone()));
+        return Some((placeholder(MediaKind::Document, d, &d.mimetype, d.file_name.clone()), d.caption.clone()));
     }
     if let Some(s) = m.sticker_message.as_option() {
-        return Some((placeholder(MediaKind::Sticker, &s.mimetype, s.file_length, None), None));
+        return Some((placeholder(MediaKind::Sticker, s, &s.mimetype, None), None));
     }
     None
+}
+
+/// What fetching an attachment from WhatsApp's media servers takes, kept by the server (never
+/// shown to clients): the CDN path and the keys to check and decrypt the file.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct MediaLocator {
+    kind: MediaKind,
+    direct_path: String,
+    media_key: String,
+    file_sha256: String,
+    file_enc_sha256: String,
+    file_length: u64,
+}
+
+impl MediaLocator {
+    /// `None` when the message lacks what a download needs.
+    fn of(kind: MediaKind, file: &dyn Downloadable) -> Option<MediaLocator> {
+        Some(MediaLocator {
+            kind,
+            direct_path: file.direct_path()?.to_string(),
+            media_key: hex::encode(file.media_key()?),
+            file_sha256: hex::encode(file.file_sha256()?),
+            file_enc_sha256: hex::encode(file.file_enc_sha256()?),
+            file_length: file.file_length()?,
+        })
+    }
+
+    fn params(&self) -> Option<DownloadParams> {
+        let media_type = match self.kind {
+            MediaKind::Image => MediaType::Image,
+            MediaKind::Video => MediaType::Video,
+            MediaKind::Audio => MediaType::Audio,
+            MediaKind::Document => MediaType::Document,
+            MediaKind::Sticker => MediaType::Sticker,
+        };
+        let key = |h: &str| hex::decode(h).ok();
+        Some(DownloadParams::encrypted(
+            self.direct_path.clone(),
+            &key(&self.media_key)?,
+            &key(&self.file_sha256)?,
+            &key(&self.file_enc_sha256)?,
+            self.file_length,
+            media_type,
+        ))
+    }
 }
 
 fn receipts(receipt: &Receipt) -> Vec<DeviceEvent> {
@@ -323,17 +403,44 @@ mod tests {
                 file_name: Some("invoice-2231.pdf".into()),
                 file_length: Some(48_213),
                 caption: Some("The invoice".into()),
+                direct_path: Some("/v/t62.7119-24/12345_67890.enc".into()),
+                media_key: Some(vec![7; 32]),
+                file_sha256: Some(vec![1; 32]),
+                file_enc_sha256: Some(vec![2; 32]),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let events = map_event(&batch(doc, info("4915112345678@s.whatsapp.net", false, None)));
-        let [DeviceEvent::Message { body, media: Some(media), .. }] = &events[..] else { panic!("{events:?}") };
+        let events = map_event(&batch(doc.clone(), info("4915112345678@s.whatsapp.net", false, None)));
+        let [DeviceEvent::Message { body, media: Some(Attachment { media, locator: Some(locator) }), .. }] =
+            &events[..]
+        else {
+            panic!("{events:?}")
+        };
         assert_eq!(body, "The invoice");
         assert_eq!(
-            (media.kind, media.filename.as_deref(), media.size),
-            (MediaKind::Document, Some("invoice-2231.pdf"), Some(48_213))
+            (media.kind, media.filename.as_deref(), media.size, media.downloadable),
+            (MediaKind::Document, Some("invoice-2231.pdf"), Some(48_213), true)
         );
+        // The locator gives back exactly what whatsapp-rust needs to fetch and decrypt the file.
+        let params = serde_json::from_str::<super::MediaLocator>(locator).unwrap().params().unwrap();
+        let original = doc.document_message.as_option().unwrap();
+        assert_eq!(params.direct_path(), original.direct_path());
+        assert_eq!(params.media_key(), original.media_key());
+        assert_eq!(params.file_sha256(), original.file_sha256());
+        assert_eq!(params.file_enc_sha256(), original.file_enc_sha256());
+        assert_eq!((params.file_length(), params.app_info()), (Some(48_213), MediaType::Document));
+
+        // Without its keys (a message that lost them) it is shown, but cannot be downloaded.
+        let mut bare = doc;
+        if let Some(d) = bare.document_message.as_option_mut() {
+            d.media_key = None;
+        }
+        let events = map_event(&batch(bare, info("4915112345678@s.whatsapp.net", false, None)));
+        let [DeviceEvent::Message { media: Some(Attachment { media, locator: None }), .. }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert!(!media.downloadable);
     }
 
     #[test]
@@ -402,10 +509,12 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("ws://{}/ws/chat", closed.local_addr().unwrap());
         drop(closed);
-        let adapter = WhatsappWeb::new(Store::Memory, Some(url));
-        adapter.start(Arc::new(Nowhere)).await.expect("starts on the in-memory store");
-        let to = Jid::parse("+4915112345678").unwrap();
-        assert!(adapter.send_text(&to, "hello").await.is_err(), "not linked: nothing goes out");
-        adapter.stop().await;
+        for pair_phone in [None, Some("4915112345678".to_string())] {
+            let adapter = WhatsappWeb::new(Store::Memory, Some(url.clone()), pair_phone);
+            adapter.start(Arc::new(Nowhere)).await.expect("starts on the in-memory store");
+            let to = Jid::parse("+4915112345678").unwrap();
+            assert!(adapter.send_text(&to, "hello").await.is_err(), "not linked: nothing goes out");
+            adapter.stop().await;
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use handoff_channels::waha::{parse_webhook, Malformed, Webhook};
-use handoff_channels::{DeviceEvent, Jid, LinkState};
+use handoff_channels::{Attachment, DeviceEvent, Jid, LinkState};
 use handoff_proto::{Delivery, MediaKind};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -45,13 +45,16 @@ fn a_customer_message_becomes_an_inbound_message_with_the_phone_jid() {
 
 #[test]
 fn media_arrives_as_a_typed_placeholder_with_its_caption() {
-    let [DeviceEvent::Message { body, media: Some(media), .. }] = &events("message-document")[..] else {
+    let [DeviceEvent::Message { body, media: Some(Attachment { media, locator }), .. }] =
+        &events("message-document")[..]
+    else {
         panic!("one message with media")
     };
     assert_eq!(body, "The invoice");
     assert_eq!(media.kind, MediaKind::Document);
     assert_eq!((media.filename.as_deref(), media.mime.as_deref()), (Some("invoice-2231.pdf"), Some("application/pdf")));
-    assert!(media.url.as_deref().is_some_and(|u| u.ends_with(".pdf")), "where the gateway keeps the file");
+    assert!(locator.as_deref().is_some_and(|u| u.ends_with(".pdf")), "where the gateway keeps the file");
+    assert!(media.downloadable);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod cache;
 pub mod dashboard;
+pub mod media;
 pub mod notifications;
 pub mod notifier;
 pub mod outbox;

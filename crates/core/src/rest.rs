@@ -93,3 +93,15 @@ pub async fn json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         _ => Err(server_error(resp).await),
     }
 }
+
+/// An authenticated download: the answer's bytes (a refusal becomes the server's sentence).
+/// Files take longer than the client's usual 15 s: up to 100 MiB fetched from WhatsApp first.
+pub async fn bytes(http: &reqwest::Client, server: &str, token: &str, path: &str) -> CoreResult<Vec<u8>> {
+    let request = http.get(format!("{server}{path}")).bearer_auth(token).timeout(std::time::Duration::from_secs(300));
+    let resp = request.send().await.map_err(|e| unreachable(server, e))?;
+    match resp.status() {
+        StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
+        s if s.is_success() => Ok(resp.bytes().await.map_err(|e| unreachable(server, e))?.to_vec()),
+        _ => Err(server_error(resp).await),
+    }
+}

@@ -54,6 +54,9 @@ view! {
         pub message: Message,
         /// Made here and not yet acknowledged by the server ("sends when online").
         pub queued: bool,
+        /// Where this agent saved the attachment, if they downloaded it here.
+        #[serde(default)]
+        pub saved_to: Option<String>,
     }
 }
 
@@ -177,6 +180,9 @@ pub enum CoreError {
     Invalid(String),
     #[error("local cache error: {0}")]
     Cache(#[from] sqlx::Error),
+    /// A file could not be written (a download into a full or read-only folder).
+    #[error("{0}")]
+    Disk(String),
 }
 
 impl CoreError {
@@ -189,6 +195,7 @@ impl CoreError {
             CoreError::NotSignedIn => "not_signed_in",
             CoreError::Invalid(_) => "invalid",
             CoreError::Cache(_) => "cache",
+            CoreError::Disk(_) => "disk",
         }
     }
 }

@@ -92,6 +92,10 @@ wire! {
         /// Required for `gateway` devices: the WAHA server and session this number runs on.
         #[serde(default)]
         pub gateway: Option<GatewayConfig>,
+        /// For `whatsapp_web` devices: link with a code typed on this phone (international
+        /// number, `+49 151 12345678`) instead of scanning the QR code.
+        #[serde(default)]
+        pub phone: Option<String>,
     }
 }
 
@@ -140,6 +144,10 @@ wire! {
         /// An attachment (the body is then its caption and may be empty).
         #[serde(default)]
         pub media: Option<Media>,
+        /// The attachment's content, as a download returns it (text); absent, a file of the
+        /// placeholder's size filled with its name.
+        #[serde(default)]
+        pub media_content: Option<String>,
         /// The customer's other address, as WhatsApp tells it: the phone number of a LID
         /// (`from: "123456789@lid"`), or the reverse. The same person stays one contact.
         #[serde(default)]

@@ -292,9 +292,10 @@ wire! {
         /// Bytes (WhatsApp's own limit, 2 GB, fits).
         #[serde(default)]
         pub size: Option<u32>,
-        /// Where the adapter can fetch it, when it can (a gateway's file URL).
+        /// The device can fetch the file on demand: `GET /api/v1/messages/{id}/media`. Where it
+        /// fetches it from stays on the server (a gateway's file URL, WhatsApp's media keys).
         #[serde(default)]
-        pub url: Option<String>,
+        pub downloadable: bool,
     }
 }
 

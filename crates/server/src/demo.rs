@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use handoff_channels::simulator::Inbound;
 use handoff_channels::Jid;
-use handoff_proto::{CreateUserRequest, DeviceKind, Role};
+use handoff_proto::{CreateUserRequest, DeviceKind, Media, MediaKind, Role};
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 
-use crate::api::devices::create_device;
+use crate::api::devices::{create_device, Linking};
 use crate::AppState;
 
 /// Every demo account's password (printed at start).
@@ -32,6 +32,9 @@ const CUSTOMERS: [(&str, &str); 8] = [
     ("+819012345678", "Haruto Sato"),
     ("+27821234567", "Thandi Nkosi"),
 ];
+
+/// The demo's one attachment, downloadable from the first customer's thread.
+const DEMO_RECEIPT: &str = "Order #4821\nPaid 2026-11-20 by card\nTotal EUR 89.90\n";
 
 const MESSAGES: [&str; 16] = [
     "Hi! My order #4821 hasn't arrived yet, can you check where it is?",
@@ -72,8 +75,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
             crate::audit::Who::Server,
             "Support line",
             DeviceKind::Simulator,
-            Some("+15550100"),
-            None,
+            Linking::Linked("+15550100"),
         )
         .await
         .map_err(|e| anyhow::anyhow!(e.detail.message))?;
@@ -89,7 +91,15 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
                 name: Some(name.to_string()),
                 body: MESSAGES[i].to_string(),
                 wa_message_id: None,
-                media: None,
+                // The first customer attaches their receipt: the thread shows a download.
+                media: (i == 0).then(|| Media {
+                    kind: MediaKind::Document,
+                    filename: Some("receipt-4821.txt".into()),
+                    mime: Some("text/plain".into()),
+                    size: Some(DEMO_RECEIPT.len() as u32),
+                    downloadable: true,
+                }),
+                content: (i == 0).then(|| DEMO_RECEIPT.as_bytes().to_vec()),
             })
             .await?;
         }
@@ -172,6 +182,7 @@ async fn trickle(state: AppState) {
             body: body.into(),
             wa_message_id: None,
             media: None,
+            content: None,
         };
         if let Err(e) = sim.inject_inbound(inbound).await {
             tracing::debug!(error = %e, "demo message not delivered");

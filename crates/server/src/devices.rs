@@ -75,7 +75,13 @@ impl Devices {
                 use handoff_channels::whatsapp_web::{Store, WhatsappWeb};
                 // One persistent store per device: its keys and sessions survive restarts.
                 let path = state.config.data_dir.join("whatsapp").join(format!("{}.db", device.id));
-                (WhatsappWeb::new(Store::File(path), None), None)
+                // Linked by a code typed on the phone instead of the QR code, when the Admin asked.
+                let pair_phone: Option<String> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = ?")
+                    .bind(device.id.to_string())
+                    .fetch_optional(&mut *state.store.reader().await?)
+                    .await?
+                    .flatten();
+                (WhatsappWeb::new(Store::File(path), None, pair_phone), None)
             }
             #[cfg(not(feature = "whatsapp-web"))]
             DeviceKind::WhatsappWeb => {

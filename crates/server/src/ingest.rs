@@ -1,7 +1,7 @@
 //! Device events into the store: deduplicated on (device, WhatsApp message id), committed before
 //! the adapter hears back, then fanned out.
 
-use handoff_channels::{DeviceEvent, Jid, LinkState};
+use handoff_channels::{Attachment, DeviceEvent, Jid, LinkState};
 use handoff_proto::{Delivery, DeviceStatus, EventBody, Media, MediaKind, MessageKind, QrResponse};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -101,7 +101,7 @@ pub struct Incoming<'a> {
     pub alt: Option<Jid>,
     pub push_name: Option<String>,
     pub body: &'a str,
-    pub media: Option<Media>,
+    pub media: Option<Attachment>,
     /// In a group chat, the member who wrote it.
     pub sender: Option<String>,
 }
@@ -133,6 +133,10 @@ pub async fn message(
     kind: MessageKind,
 ) -> DbResult<Option<Uuid>> {
     let Incoming { wa_message_id, chat, alt, push_name, body, media, sender } = incoming;
+    let (media, locator) = match media {
+        Some(Attachment { media, locator }) => (Some(Media { downloadable: locator.is_some(), ..media }), locator),
+        None => (None, None),
+    };
     let mut w = state.store.begin().await?;
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
@@ -158,7 +162,7 @@ pub async fn message(
     let delivery = (kind == MessageKind::Outbound).then_some(Delivery::Sent);
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media, \
-           sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           sender, media_locator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(message_id.to_string())
     .bind(conversation_id.to_string())
@@ -170,6 +174,7 @@ pub async fn message(
     .bind(wa_message_id)
     .bind(media.as_ref().map(|m| serde_json::to_string(m).expect("plain fields serialise")))
     .bind(&sender)
+    .bind(&locator)
     .execute(w.conn())
     .await?;
     sqlx::query(

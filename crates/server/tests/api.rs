@@ -203,9 +203,24 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
+        // Linking by pair code: only for whatsapp_web devices, and only with an international number.
+        (
+            Method::POST,
+            "/api/v1/devices".to_string(),
+            Some(json!({"name": "Line", "kind": "simulator", "phone": "+4915112345678"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/devices".to_string(),
+            Some(json!({"name": "Line", "kind": "whatsapp_web", "phone": "0151 12345678"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
     ];
     for (method, path, body, want, want_code) in cases {
-        let token = if path.contains("simulator") { &admin } else { &agent };
+        let token = if path.contains("simulator") || path == "/api/v1/devices" { &admin } else { &agent };
         let (status, resp) = api.send(method.clone(), &path, Some(token), body).await;
         let short = &path[..path.len().min(80)];
         assert_eq!((status, code(&resp)), (want, want_code), "{method} {short}: {resp}");

@@ -101,6 +101,8 @@ struct Fixture {
     team: Uuid,
     user: Uuid,
     sim: Uuid,
+    /// A customer message with an attachment.
+    attachment: Uuid,
 }
 
 impl Fixture {
@@ -146,6 +148,7 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/api/v1/conversations/{id}/status", Write),
         route(Method::POST, "/api/v1/conversations/{id}/labels", Write),
         route(Method::POST, "/api/v1/conversations/{id}/read", SignedIn),
+        route(Method::GET, "/api/v1/messages/{id}/media", SignedIn),
         route(Method::GET, "/api/v1/sync", SignedIn),
         route(Method::GET, "/api/v1/ws", SignedIn),
         route(Method::GET, "/api/v1/devices", SignedIn),
@@ -206,6 +209,7 @@ async fn prepare(
         (_, p) if p.starts_with("/api/v1/teams/") => fx.team.to_string(),
         (_, p) if p.starts_with("/api/v1/conversations/") => c.to_string(),
         (_, p) if p.starts_with("/api/v1/devices/") => fx.sim.to_string(),
+        (_, p) if p.starts_with("/api/v1/messages/") => fx.attachment.to_string(),
         _ => String::new(),
     };
     let path = r.path.replace("{id}", &id);
@@ -285,7 +289,12 @@ async fn fixture(api: &Api) -> Fixture {
         assert_eq!(status, StatusCode::CREATED, "{key}");
         tokens.push((caller, Some(key["key"].as_str().unwrap().to_string())));
     }
-    let (_, conversation) = api.conversation(&admin).await;
+    let (device, conversation) = api.conversation(&admin).await;
+    let doc = json!({"from": "+4915112345678", "body": "", "media": {"kind": "document", "filename": "a.pdf"}});
+    let attachment = created_id(api, &admin, &format!("/api/v1/devices/{}/simulator/inbound", device.id), doc)
+        .await
+        .parse()
+        .unwrap();
     let team = created_id(api, &admin, "/api/v1/teams", json!({"name": "Billing"})).await;
     let sim = created_id(api, &admin, "/api/v1/devices", json!({"name": "Sim", "kind": "simulator"})).await;
     Fixture {
@@ -295,6 +304,7 @@ async fn fixture(api: &Api) -> Fixture {
         team: team.parse().unwrap(),
         user: target.id,
         sim: sim.parse().unwrap(),
+        attachment,
     }
 }
 

@@ -137,6 +137,7 @@ fn message_from_row(row: &SqliteRow) -> DbResult<ThreadMessage> {
                 .transpose()?,
         },
         queued: row.try_get::<i64, _>("queued")? != 0,
+        saved_to: row.try_get("saved_to")?,
     })
 }
 
@@ -198,7 +199,7 @@ impl Cache {
         sqlx::query("DELETE FROM messages WHERE pending = 0").execute(&mut *tx).await?;
         if outbox {
             // Another account: its queued changes and refused drafts go too.
-            for table in ["outbox", "messages", "attention"] {
+            for table in ["outbox", "messages", "attention", "saved_files"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
             }
         }
@@ -279,8 +280,10 @@ impl Cache {
     pub async fn thread(&self, id: Uuid) -> DbResult<Option<Thread>> {
         let Some(conversation) = self.conversation(id).await? else { return Ok(None) };
         let rows = sqlx::query(
-            "SELECT m.*, (m.pending = 1 OR EXISTS (SELECT 1 FROM outbox o WHERE o.mutation_id = m.id)) AS queued \
-             FROM messages m WHERE m.conversation_id = ? ORDER BY m.created_at, m.id",
+            "SELECT m.*, (m.pending = 1 OR EXISTS (SELECT 1 FROM outbox o WHERE o.mutation_id = m.id)) AS queued, \
+               s.path AS saved_to \
+             FROM messages m LEFT JOIN saved_files s ON s.message_id = m.id \
+             WHERE m.conversation_id = ? ORDER BY m.created_at, m.id",
         )
         .bind(id.to_string())
         .fetch_all(&self.pool)

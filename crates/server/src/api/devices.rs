@@ -43,19 +43,39 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "A device needs a name (at most 100 characters)."));
     }
+    let pair_phone = match req.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(_) if req.kind != DeviceKind::WhatsappWeb => {
+            return Err(ApiError::invalid(
+                "phone",
+                "A phone number (to link with a code) is only for whatsapp_web devices.",
+            ))
+        }
+        Some(raw) => Some(pair_phone(raw).ok_or_else(|| {
+            ApiError::invalid(
+                "phone",
+                "The phone number must be international, with its country code: +49 151 12345678.",
+            )
+        })?),
+    };
+    let linking = match &pair_phone {
+        Some(phone) => Linking::PairCode(phone),
+        None => Linking::Qr,
+    };
     let (device, webhook_secret) = match req.kind {
-        DeviceKind::Simulator => (create_device(&state, (&actor).into(), name, req.kind, None, None).await?, None),
+        DeviceKind::Simulator => (create_device(&state, (&actor).into(), name, req.kind, linking).await?, None),
         DeviceKind::Gateway => {
             let gateway = req.gateway.ok_or_else(|| {
                 ApiError::invalid("gateway", "A gateway device needs its WAHA session: {base_url, api_key, session}.")
             })?;
             let gateway = checked_gateway(gateway)?;
             let secret = webhook_secret();
-            let device = create_device(&state, (&actor).into(), name, req.kind, None, Some((&gateway, &secret))).await?;
+            let device =
+                create_device(&state, (&actor).into(), name, req.kind, Linking::Gateway(&gateway, &secret)).await?;
             (device, Some(secret))
         }
         DeviceKind::WhatsappWeb if cfg!(feature = "whatsapp-web") => {
-            (create_device(&state, (&actor).into(), name, req.kind, None, None).await?, None)
+            (create_device(&state, (&actor).into(), name, req.kind, linking).await?, None)
         }
         DeviceKind::WhatsappWeb => {
             return Err(ApiError::invalid(
@@ -69,6 +89,16 @@ pub async fn create(
         ApiError::internal()
     })?;
     Ok((StatusCode::CREATED, AxumJson(CreatedDevice { device, webhook_secret })))
+}
+
+/// A phone number as WhatsApp's pair-code linking wants it: country code and number, digits
+/// only (`+49 151 1234-5678` is `4915112345678`); `None` when it cannot be one.
+pub fn pair_phone(raw: &str) -> Option<String> {
+    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+    let digits = compact.strip_prefix('+').or_else(|| compact.strip_prefix("00"))?;
+    let valid =
+        (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
+    valid.then(|| digits.to_string())
 }
 
 /// Trims a gateway's settings and says what is wrong with them.
@@ -174,22 +204,40 @@ fn fetch_qr(state: &AppState, id: Uuid, adapter: &Arc<WahaAdapter>) {
     });
 }
 
-/// Stores a new device (status `pending_link`, or `connected` with a phone for demo devices),
-/// with a gateway device's settings and webhook secret in the same transaction.
+/// How a new device gets linked.
+pub enum Linking<'a> {
+    /// By scanning its QR code.
+    Qr,
+    /// By a code typed on this phone (international number, digits only).
+    PairCode(&'a str),
+    /// Through a WAHA session, whose webhooks are signed with this secret.
+    Gateway(&'a GatewayConfig, &'a str),
+    /// Already linked to this number (the demo's simulator).
+    Linked(&'a str),
+}
+
+/// Stores a new device (status `pending_link`, or `connected` for a demo device) with what
+/// linking it needs (a gateway's settings and webhook secret, a pair-code phone), in one
+/// transaction.
 pub async fn create_device(
     state: &AppState,
     who: Who<'_>,
     name: &str,
     kind: DeviceKind,
-    phone: Option<&str>,
-    gateway: Option<(&GatewayConfig, &str)>,
+    linking: Linking<'_>,
 ) -> ApiResult<Device> {
     let id = Uuid::now_v7();
+    let (phone, pair_phone, gateway) = match linking {
+        Linking::Qr => (None, None, None),
+        Linking::PairCode(phone) => (None, Some(phone), None),
+        Linking::Gateway(config, secret) => (None, None, Some((config, secret))),
+        Linking::Linked(phone) => (Some(phone), None, None),
+    };
     let status = if phone.is_some() { "connected" } else { "pending_link" };
     let mut w = state.store.begin().await?;
     sqlx::query(
-        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_string())
     .bind(name)
@@ -199,6 +247,7 @@ pub async fn create_device(
     .bind(store::ts(store::now()))
     .bind(gateway.map(|(g, _)| serde_json::to_string(g).expect("plain strings serialise")))
     .bind(gateway.map(|(_, secret)| secret))
+    .bind(pair_phone)
     .execute(w.conn())
     .await?;
     let device = device_by_id(w.conn(), id).await?.expect("inserted above");
@@ -304,6 +353,7 @@ pub async fn sim_inbound(
         body: req.body,
         wa_message_id: req.wa_message_id,
         media: req.media,
+        content: req.media_content.map(String::into_bytes),
     };
     let (wa_message_id, delivered) = sim.inject_inbound(inbound).await.map_err(adapter_error)?;
     if !delivered {
@@ -504,4 +554,20 @@ pub async fn sim_receipt(
 async fn current_device(state: &AppState, id: Uuid) -> ApiResult<AxumJson<Device>> {
     let mut conn = state.store.reader().await?;
     device_by_id(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pair_phone;
+
+    #[test]
+    fn pair_code_phones_are_international_digits() {
+        assert_eq!(pair_phone("+49 151 1234-5678").as_deref(), Some("4915112345678"));
+        assert_eq!(pair_phone("0044 (7700) 900123").as_deref(), Some("447700900123"));
+        for bad in
+            ["0151 12345678", "4915112345678", "+49 151 12ab5678", "+0151 12345678", "+49 1", "+1234567890123456"]
+        {
+            assert_eq!(pair_phone(bad), None, "{bad}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod conversations;
 pub mod devices;
+mod media;
 mod people;
 mod system;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/conversations/{id}/escalate", post(conversations::escalate))
         .route("/api/v1/conversations/{id}/labels", post(conversations::labels))
         .route("/api/v1/conversations/{id}/read", post(conversations::read))
+        .route("/api/v1/messages/{id}/media", get(media::download))
         .route("/api/v1/sync", get(system::sync))
         .route("/api/v1/teams", get(admin::list_teams).post(admin::create_team))
         .route("/api/v1/teams/{id}", axum::routing::patch(admin::patch_team))
@@ -81,7 +83,7 @@ pub fn router(state: AppState) -> Router {
         people::login, people::logout, people::me, people::list_users, people::create_user, people::patch_user,
         conversations::list, conversations::get_one, conversations::messages, conversations::reply,
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
-        conversations::escalate, conversations::labels,
+        conversations::escalate, conversations::labels, media::download,
         admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,
