@@ -56,7 +56,7 @@ echo "$out"
 
 step "benchmarks, run small so they cannot rot (figures come from release builds: docs/performance.md)"
 target/debug/handoff-bench typing --clients 5 --rounds 10
-target/debug/handoff-bench offline --missed 200 --outbox 50 --messages 5000 --rounds 3
+target/debug/handoff-bench offline --missed 200 --outbox 50 --messages 25000 --rounds 3 --compare
 target/debug/handoff-bench durability --commits 50 --rounds 1
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 5
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing

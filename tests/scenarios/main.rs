@@ -4,6 +4,7 @@ mod audit;
 mod contacts;
 mod devices;
 mod faults;
+mod first_sync;
 mod gateway;
 mod notifications;
 mod presence;

@@ -314,7 +314,9 @@ export type Change_Deserialize =
 /**  Someone is viewing or typing somewhere (ephemeral). */
 { kind: "presence"; user_id: string; conversation_id?: string | null; activity: Activity } | 
 /**  A linked number that was connected is not any more (live, not while catching up). */
-{ kind: "device_down"; device_id: string };
+{ kind: "device_down"; device_id: string } | 
+/**  After a first sync, older messages are being indexed for search: `left` of `total`. */
+{ kind: "search_index"; left: number; total: number };
 
 /**  Something changed; the UI re-reads what it shows. */
 export type Change_Serialize = 
@@ -341,7 +343,9 @@ export type Change_Serialize =
 /**  Someone is viewing or typing somewhere (ephemeral). */
 { kind: "presence"; user_id: string; conversation_id: string | null; activity: Activity } | 
 /**  A linked number that was connected is not any more (live, not while catching up). */
-{ kind: "device_down"; device_id: string };
+{ kind: "device_down"; device_id: string } | 
+/**  After a first sync, older messages are being indexed for search: `left` of `total`. */
+{ kind: "search_index"; left: number; total: number };
 
 /**  What a failed command tells the UI: a stable code and a sentence for people. */
 export type CommandError = {
@@ -1110,12 +1114,22 @@ export type SearchResults = SearchResults_Serialize | SearchResults_Deserialize;
 export type SearchResults_Deserialize = {
 	contacts: Conversation_Deserialize[],
 	messages: MessageHit_Deserialize[],
+	/**
+	 *  Messages not searchable yet: after a first sync they are indexed in the background,
+	 *  newest first (0: search covers everything cached).
+	 */
+	not_indexed?: number,
 };
 
 /**  What local search found: conversations whose contact matches, then messages, newest first. */
 export type SearchResults_Serialize = {
 	contacts: Conversation_Serialize[],
 	messages: MessageHit_Serialize[],
+	/**
+	 *  Messages not searchable yet: after a first sync they are indexed in the background,
+	 *  newest first (0: search covers everything cached).
+	 */
+	not_indexed: number,
 };
 
 /**  Who is signed in where. */

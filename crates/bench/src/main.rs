@@ -52,6 +52,10 @@ enum Bench {
         /// Times each search query is run.
         #[arg(long, default_value_t = 200)]
         rounds: usize,
+        /// Also import event by event into a second cache (every index kept up as rows
+        /// arrive), to compare with the bulk import in the same run.
+        #[arg(long)]
+        compare: bool,
     },
     /// Fan-out from commit to every agent, against nats-server with the same load in the same run.
     Fanout {
@@ -167,8 +171,8 @@ async fn typing(clients: usize, rounds: usize) -> anyhow::Result<serde_json::Val
 async fn main() -> anyhow::Result<()> {
     let out = match Cli::parse().bench {
         Bench::Typing { clients, rounds } => typing(clients, rounds).await?,
-        Bench::Offline { missed, outbox, messages, rounds } => {
-            offline::offline(missed, outbox, messages, rounds).await?
+        Bench::Offline { missed, outbox, messages, rounds, compare } => {
+            offline::offline(missed, outbox, messages, rounds, compare).await?
         }
         Bench::Fanout { agents, rate, seconds, typing } => {
             let load = if typing { fanout::Load::Typing } else { fanout::Load::Messages };

@@ -86,18 +86,26 @@ fn conversation(id: Uuid, device_id: Uuid, k: usize, at: chrono::DateTime<chrono
 }
 
 /// Fills a fresh cache with `messages` messages over `contacts` conversations, through the same
-/// path the sync loop uses (events applied in transactions of `sync::BATCH`). Returns the seconds
-/// spent applying.
-async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid) -> anyhow::Result<f64> {
+/// path the sync loop uses: events applied in transactions of `sync::BATCH`, or as a bulk import
+/// (`sync::BULK_BATCH` per transaction) when the history is as long as a first sync's that is one
+/// (`bulk`: the sync loop's choice, or forced off to compare). Returns the seconds spent applying, the bulk import's end included.
+async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid, bulk: bool) -> anyhow::Result<f64> {
     let mut rng = StdRng::seed_from_u64(42);
     let vocab = vocabulary();
     let device_id = Uuid::from_u128(u128::MAX);
     let conversations: Vec<Uuid> = (0..contacts).map(|k| Uuid::from_u128((1 << 64) + k as u128)).collect();
     let start_time = chrono::Utc::now() - chrono::Duration::seconds(messages as i64);
     let mut applying = Duration::ZERO;
+    let mut batch_size = handoff_core::sync::BATCH;
+    if bulk && messages as i64 >= handoff_core::sync::BULK_MIN {
+        let started = Instant::now();
+        anyhow::ensure!(cache.begin_bulk().await?, "a fresh cache opens a bulk import");
+        applying += started.elapsed();
+        batch_size = handoff_core::sync::BULK_BATCH;
+    }
     let mut seq = 0i64;
     while (seq as usize) < messages {
-        let batch: Vec<Event> = (0..handoff_core::sync::BATCH.min(messages - seq as usize))
+        let batch: Vec<Event> = (0..batch_size.min(messages - seq as usize))
             .map(|_| {
                 seq += 1;
                 let k = rng.random_range(0..contacts);
@@ -125,7 +133,24 @@ async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid) -> an
         cache.apply_events(&batch, me).await?;
         applying += started.elapsed();
     }
+    let started = Instant::now();
+    cache.end_bulk().await?;
+    applying += started.elapsed();
     Ok(applying.as_secs_f64())
+}
+
+/// Indexes what the import left out of search, as the app's background indexer does; returns
+/// the seconds it took and how many messages it indexed.
+async fn index_backlog(cache: &Cache) -> anyhow::Result<(f64, i64)> {
+    let started = Instant::now();
+    let total = cache.search_backlog().await?.left;
+    while let Some(left) = cache.index_search_backlog(handoff_core::sync::INDEX_CHUNK).await? {
+        if left.left == 0 {
+            break;
+        }
+    }
+    anyhow::ensure!(cache.search_backlog().await?.left == 0, "everything is searchable");
+    Ok((started.elapsed().as_secs_f64(), total))
 }
 
 /// Times each query `rounds` times against the cache; returns figures per query and over all.
@@ -203,6 +228,7 @@ pub async fn offline(
     outbox: usize,
     messages: usize,
     rounds: usize,
+    compare: bool,
 ) -> anyhow::Result<serde_json::Value> {
     // Catch-up: an agent's app is closed while `missed` events happen, then it opens again.
     let world = World::start().await;
@@ -240,8 +266,17 @@ pub async fn offline(
     let dir = tempfile::tempdir()?;
     let cache = Cache::open(&dir.path().join("cache.db")).await?;
     let contacts = (messages / 20).clamp(1, 50_000);
-    let import_s = import(&cache, messages, contacts, Uuid::nil()).await?;
+    let import_s = import(&cache, messages, contacts, Uuid::nil(), true).await?;
+    let (index_s, indexed) = index_backlog(&cache).await?;
     let search = searches(&cache, rounds).await?;
+    // The same import event by event (every index kept up as rows arrive), for comparison.
+    let ordinary_s = if compare {
+        let dir = tempfile::tempdir()?;
+        let cache = Cache::open(&dir.path().join("cache.db")).await?;
+        Some(import(&cache, messages, contacts, Uuid::nil(), false).await?)
+    } else {
+        None
+    };
     // The database file and its write-ahead log (not yet checkpointed pages live there).
     let size: u64 = ["cache.db", "cache.db-wal"]
         .iter()
@@ -269,6 +304,17 @@ pub async fn offline(
             "seconds": r(import_s),
             "messages_per_s": r(messages as f64 / import_s),
             "cache_mb": r(size as f64 / 1e6),
+            // After a bulk import: the background indexing that makes all of it searchable.
+            "search_index": {
+                "messages": indexed,
+                "seconds": r(index_s),
+                "messages_per_s": if indexed > 0 { r(indexed as f64 / index_s) } else { 0.0 },
+            },
+            "import_then_searchable_per_s": r(messages as f64 / (import_s + index_s)),
+            "event_by_event": ordinary_s.map(|s| serde_json::json!({
+                "seconds": r(s),
+                "messages_per_s": r(messages as f64 / s),
+            })),
         },
         "search": search,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },

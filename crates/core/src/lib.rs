@@ -58,6 +58,10 @@ pub(crate) struct Inner {
     pub board: Mutex<presence::Board>,
     /// The conversation this agent has on screen (as last told with `set_presence`).
     pub viewing: Mutex<Option<Uuid>>,
+    /// The search indexer runs (at most one at a time).
+    pub indexing: std::sync::atomic::AtomicBool,
+    /// A first sync at least this many events long is a bulk import ([`sync::BULK_MIN`]).
+    pub bulk_min: std::sync::atomic::AtomicI64,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -98,6 +102,8 @@ impl Client {
             presence: Mutex::new(None),
             board: Mutex::new(presence::Board::default()),
             viewing: Mutex::new(None),
+            indexing: std::sync::atomic::AtomicBool::new(false),
+            bulk_min: std::sync::atomic::AtomicI64::new(sync::BULK_MIN),
             task: Mutex::new(None),
         });
         Ok(Client { inner })
@@ -192,6 +198,12 @@ impl Client {
     pub fn session(&self) -> Option<SessionInfo> {
         let s = self.inner.session.read().unwrap_or_else(|p| p.into_inner());
         s.as_ref().map(|s| SessionInfo { server: s.server.clone(), user: s.user.clone() })
+    }
+
+    /// First syncs at least `events` long become bulk imports (default [`sync::BULK_MIN`]; the
+    /// tests use a short history).
+    pub fn set_bulk_import_threshold(&self, events: i64) {
+        self.inner.bulk_min.store(events, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {

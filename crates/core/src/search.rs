@@ -40,7 +40,8 @@ pub fn contact_query(input: &str) -> Option<String> {
 impl Cache {
     /// Searches cached contacts and messages; at most `limit` messages, newest first.
     pub async fn search(&self, input: &str, limit: i64) -> DbResult<SearchResults> {
-        let mut results = SearchResults { contacts: Vec::new(), messages: Vec::new() };
+        let not_indexed = u32::try_from(self.search_backlog().await?.left).unwrap_or(u32::MAX);
+        let mut results = SearchResults { contacts: Vec::new(), messages: Vec::new(), not_indexed };
         let Some(query) = message_query(input) else { return Ok(results) };
 
         let rows = match contact_query(input) {

@@ -28,6 +28,19 @@ use crate::{outbox, rest, Inner, Outgoing, PresenceRx, Session};
 pub const BATCH: usize = 4000;
 /// More touched conversations than this in one batch are announced as one inbox change.
 const MANY_CONVERSATIONS: usize = 100;
+/// A catch-up this long into an empty cache (a first sync) is a bulk import: the search index
+/// and the thread and queue indexes are built after the rows are in (cache/bulk.rs).
+pub const BULK_MIN: i64 = 20_000;
+/// Most events per cache transaction during a bulk import. Each transaction rewrites every page
+/// of the conversations it touches, so fewer, larger ones write far less (docs/performance.md);
+/// the price is holding this many decoded events (about 1 KB each) at a time.
+pub const BULK_BATCH: usize = 50_000;
+/// During a bulk import the rest of the history is streaming in: how long to wait for the next
+/// event before writing what has arrived.
+const READ_AHEAD: Duration = Duration::from_secs(1);
+/// Messages indexed for search per transaction after a bulk import: a fraction of a second of
+/// the write lock, so live events are not held up.
+pub const INDEX_CHUNK: i64 = 4000;
 const PING_EVERY: Duration = Duration::from_secs(20);
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -171,6 +184,12 @@ async fn connect(
     tracing::debug!(last_seq, head_seq, %epoch, "welcome");
 
     let total = head_seq - last_seq;
+    let bulk_min = inner.bulk_min.load(std::sync::atomic::Ordering::Relaxed);
+    let bulk = total >= bulk_min && cache.begin_bulk().await.map_err(|e| e.to_string())?;
+    if bulk {
+        tracing::info!(total, "first sync of a long history: bulk import, search indexed afterwards");
+    }
+    spawn_indexer(inner);
     if total > 0 {
         inner.set_state(ConnectionState::CatchingUp { done: 0, total });
     } else {
@@ -193,7 +212,7 @@ async fn connect(
         tokio::select! {
             frame = next_frame(&mut ws) => {
                 let frame = frame?;
-                if let Some(exit) = handle(inner, session, &mut ws, frame, last_seq, head_seq).await? {
+                if let Some(exit) = handle(inner, session, &mut ws, frame, last_seq, head_seq, bulk).await? {
                     return Ok(exit);
                 }
             }
@@ -236,14 +255,23 @@ async fn handle(
     frame: ServerFrame,
     start_seq: i64,
     head_seq: i64,
+    bulk: bool,
 ) -> Result<Option<Exit>, String> {
     match frame {
         ServerFrame::Event(first) => {
-            // Take whatever else has already arrived, and apply it in one transaction.
+            // Take whatever else has already arrived, and apply it in one transaction. During a
+            // bulk import, wait for more of the history as it streams in (large transactions).
             let mut batch = vec![*first];
             let mut other = Vec::new();
-            while batch.len() < BATCH {
-                match ws.next().now_or_never() {
+            let max = if bulk { BULK_BATCH } else { BATCH };
+            while batch.len() < max {
+                let behind = bulk && batch.last().is_some_and(|e| e.seq < head_seq);
+                let next = if behind {
+                    tokio::time::timeout(READ_AHEAD, ws.next()).await.ok()
+                } else {
+                    ws.next().now_or_never()
+                };
+                match next {
                     Some(Some(Ok(WsMessage::Text(t)))) => match serde_json::from_str::<ServerFrame>(&t) {
                         Ok(ServerFrame::Event(e)) => batch.push(*e),
                         Ok(f) => {
@@ -263,7 +291,7 @@ async fn handle(
             tracing::debug!(from = batch[0].seq, to = batch[batch.len() - 1].seq, "applying events");
             apply(inner, session, &batch, start_seq, head_seq).await?;
             for f in other {
-                if let Some(exit) = Box::pin(handle(inner, session, ws, f, start_seq, head_seq)).await? {
+                if let Some(exit) = Box::pin(handle(inner, session, ws, f, start_seq, head_seq, bulk)).await? {
                     return Ok(Some(exit));
                 }
             }
@@ -318,7 +346,13 @@ async fn handle(
     Ok(None)
 }
 
-async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64, head_seq: i64) -> Result<(), String> {
+async fn apply(
+    inner: &Arc<Inner>,
+    session: &Session,
+    batch: &[Event],
+    start_seq: i64,
+    head_seq: i64,
+) -> Result<(), String> {
     // Events up to the head at connection time were replayed: news only after it.
     let touched: Touched =
         inner.cache.apply_events_since(batch, session.user.id, head_seq).await.map_err(|e| e.to_string())?;
@@ -326,6 +360,9 @@ async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64
     let catching_up = matches!(*inner.state.borrow(), ConnectionState::CatchingUp { .. });
     if catching_up {
         if last >= head_seq {
+            // Caught up: a bulk import ends here, and its messages go into the search index.
+            inner.cache.end_bulk().await.map_err(|e| e.to_string())?;
+            spawn_indexer(inner);
             inner.set_state(ConnectionState::Online);
         } else {
             inner.set_state(ConnectionState::CatchingUp { done: last - start_seq, total: head_seq - start_seq });
@@ -362,6 +399,43 @@ async fn apply(inner: &Inner, session: &Session, batch: &[Event], start_seq: i64
         }
     }
     Ok(())
+}
+
+/// Indexes for search what a bulk import left out, newest first, a chunk per transaction, until
+/// nothing is left; announces progress. At most one runs; a bulk import still open stops it
+/// (its end starts it again).
+fn spawn_indexer(inner: &Arc<Inner>) {
+    use std::sync::atomic::Ordering;
+    if inner.indexing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        loop {
+            match inner.cache.index_search_backlog(INDEX_CHUNK).await {
+                Ok(Some(b)) => {
+                    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+                    inner.emit(Change::SearchIndex { left: count(b.left), total: count(b.total) });
+                    if b.left > 0 {
+                        continue;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "search indexing stopped; it resumes with the next connection");
+                    inner.indexing.store(false, Ordering::Release);
+                    return;
+                }
+            }
+            inner.indexing.store(false, Ordering::Release);
+            // A bulk import that ended while this one was finishing must not be left behind.
+            let backlog = inner.cache.search_backlog().await.map(|b| b.left > 0).unwrap_or(false);
+            let more = backlog && !inner.cache.in_bulk().await.unwrap_or(true);
+            if !more || inner.indexing.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        }
+    });
 }
 
 /// A refused change was dropped from the outbox: put the server's truth back and tell the UI.

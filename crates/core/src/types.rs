@@ -105,6 +105,10 @@ view! {
     pub struct SearchResults {
         pub contacts: Vec<Conversation>,
         pub messages: Vec<MessageHit>,
+        /// Messages not searchable yet: after a first sync they are indexed in the background,
+        /// newest first (0: search covers everything cached).
+        #[serde(default)]
+        pub not_indexed: u32,
     }
 }
 
@@ -155,6 +159,8 @@ view! {
         Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: handoff_proto::Activity },
         /// A linked number that was connected is not any more (live, not while catching up).
         DeviceDown { device_id: Uuid },
+        /// After a first sync, older messages are being indexed for search: `left` of `total`.
+        SearchIndex { left: u32, total: u32 },
     }
 }
 

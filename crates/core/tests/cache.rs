@@ -284,3 +284,115 @@ async fn a_batch_written_in_runs_ends_as_if_applied_one_by_one_and_is_searchable
     assert_eq!(found.contacts.len(), 0, "no contact is called refu");
     assert_eq!(cache.search("lena", 10).await.unwrap().contacts.len(), 2);
 }
+
+async fn search_index_is_exact(cache: &Cache) {
+    cache.verify_search_index().await.expect("the search index matches the messages");
+}
+
+/// The thread and queue indexes a bulk import builds at its end are there.
+async fn has_thread_index(cache: &Cache) -> bool {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' \
+           AND name IN ('messages_by_conversation', 'conversations_by_activity')",
+    )
+    .fetch_one(cache.pool())
+    .await
+    .unwrap();
+    assert!(found != 1, "both or neither");
+    found == 2
+}
+
+fn parcels(conversation_id: Uuid, from: i64, n: usize) -> (Vec<Message>, Vec<Event>) {
+    let messages: Vec<Message> = (0..n).map(|i| inbound(conversation_id, &format!("Parcel number {i}"))).collect();
+    let events = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Event {
+            seq: from + i as i64,
+            at: now(),
+            body: EventBody::MessageCreated { message: m.clone(), conversation: conversation(conversation_id, 1) },
+        })
+        .collect();
+    (messages, events)
+}
+
+#[tokio::test]
+async fn a_bulk_import_is_usable_at_once_and_searchable_newest_first_as_it_is_indexed() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let a = Uuid::now_v7();
+    assert!(cache.begin_bulk().await.unwrap(), "an empty cache opens a bulk import");
+    let (imported, events) = parcels(a, 1, 50);
+    cache.apply_events(&events[..30], me).await.unwrap();
+    // A reply written during the import, then confirmed by the server: the optimistic row goes.
+    let mut reply = inbound(a, "Your parcel left today");
+    reply.kind = MessageKind::Outbound;
+    let op = Op::Reply { conversation_id: a, body: reply.body.clone(), seen_version: 1, force: false };
+    let mutation_id = outbox::enqueue(&cache, me, op).await.unwrap();
+    reply.mutation_id = Some(mutation_id);
+    cache.apply_events(&events[30..], me).await.unwrap();
+    let confirmed = Event {
+        seq: 51,
+        at: now(),
+        body: EventBody::MessageCreated { message: reply.clone(), conversation: conversation(a, 2) },
+    };
+    cache.apply_events(&[confirmed], me).await.unwrap();
+    assert!(cache.begin_bulk().await.unwrap(), "an interrupted import goes on");
+    let during = cache.search("parcel", 100).await.unwrap();
+    assert_eq!((during.messages.len(), during.not_indexed), (0, 51), "nothing searchable yet, and said so");
+
+    cache.end_bulk().await.unwrap();
+    assert!(has_thread_index(&cache).await);
+    assert_eq!(cache.thread(a).await.unwrap().unwrap().messages.len(), 51, "threads read as usual");
+    let left = cache.index_search_backlog(20).await.unwrap().unwrap();
+    assert_eq!((left.left, left.total), (31, 51));
+    let found = cache.search("parcel", 100).await.unwrap();
+    let newest: Vec<Uuid> = imported[31..].iter().rev().map(|m| m.id).collect();
+    assert_eq!(found.messages.iter().skip(1).map(|m| m.message_id).collect::<Vec<_>>(), newest, "the newest first");
+    assert_eq!(found.messages[0].message_id, reply.id);
+
+    // A live message is searchable at once, backlog or not.
+    let (live, events) = parcels(a, 52, 1);
+    cache.apply_events(&events, me).await.unwrap();
+    assert_eq!(cache.search("parcel", 1).await.unwrap().messages[0].message_id, live[0].id);
+
+    while cache.index_search_backlog(20).await.unwrap().is_some_and(|b| b.left > 0) {}
+    assert_eq!(cache.index_search_backlog(20).await.unwrap(), None, "nothing left to do");
+    let all = cache.search("parcel", 100).await.unwrap();
+    assert_eq!((all.messages.len(), all.not_indexed), (52, 0));
+    search_index_is_exact(&cache).await;
+    assert!(!cache.begin_bulk().await.unwrap(), "a cache with messages catches up the ordinary way");
+}
+
+#[tokio::test]
+async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let me = Uuid::now_v7();
+    let a = Uuid::now_v7();
+    {
+        let cache = Cache::open(&path).await.unwrap();
+        assert!(cache.begin_bulk().await.unwrap());
+        cache.apply_events(&parcels(a, 1, 10).1, me).await.unwrap();
+        assert!(!has_thread_index(&cache).await, "built at the end, not row by row");
+        // The app stops here, mid-import.
+    }
+    let cache = Cache::open(&path).await.unwrap();
+    assert!(!cache.in_bulk().await.unwrap());
+    assert!(has_thread_index(&cache).await, "threads have their index again, online or not");
+    assert_eq!(cache.search_backlog().await.unwrap().left, 10);
+    while cache.index_search_backlog(4).await.unwrap().is_some() {}
+    assert_eq!(cache.search("parcel", 100).await.unwrap().messages.len(), 10);
+    search_index_is_exact(&cache).await;
+
+    // A new epoch wipes the cache mid-backlog: the gap closes and the index stays exact.
+    let b = Uuid::now_v7();
+    let (_, events) = parcels(b, 11, 5);
+    let fresh = Cache::open(&dir.path().join("other.db")).await.unwrap();
+    assert!(fresh.begin_bulk().await.unwrap());
+    fresh.apply_events(&events, me).await.unwrap();
+    fresh.wipe(false).await.unwrap();
+    assert!(has_thread_index(&fresh).await);
+    assert_eq!(fresh.search_backlog().await.unwrap().left, 0);
+    search_index_is_exact(&fresh).await;
+}

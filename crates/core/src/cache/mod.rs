@@ -16,7 +16,10 @@ use uuid::Uuid;
 
 use crate::types::{InboxView, Thread, ThreadMessage, ViewCounts};
 
+mod bulk;
 mod rows;
+
+pub use bulk::SearchBacklog;
 pub(crate) use rows::insert_message;
 use rows::{upsert_conversation, Run};
 
@@ -163,7 +166,11 @@ impl Cache {
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
-        Ok(Cache { pool })
+        let cache = Cache { pool };
+        // A first sync cut short by a crash: finish its import now, so threads have their index
+        // whether or not the server is reachable (catch-up then goes on the ordinary way).
+        cache.end_bulk().await?;
+        Ok(cache)
     }
 
     /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`): a deferred
@@ -204,6 +211,7 @@ impl Cache {
             }
         }
         sqlx::query("DELETE FROM meta WHERE key IN ('last_seq', 'epoch')").execute(&mut *tx).await?;
+        Cache::close_gap_now(&mut tx).await?;
         tx.commit().await
     }
 
