@@ -159,6 +159,14 @@ async fn signed_webhooks_are_stored_once_and_everything_else_is_refused() {
     let last = world.messages(conversation.id).await.pop().expect("stored");
     assert_eq!(last.body, "Writing from my LID", "the LID's message is in Lena's conversation");
     assert_eq!(world.conversations().await.iter().filter(|c| c.device_id == gw.id()).count(), 1);
+    // Her next message from the LID: the number is known, WAHA is not asked again.
+    let again = by_lid
+        .replace("3EB0LID0000000000001", "3EB0LID0000000000002")
+        .replace("Writing from my LID", "Still writing from my LID");
+    assert_eq!(gw.deliver(&world, &again).await, StatusCode::OK);
+    assert_eq!(world.messages(conversation.id).await.pop().expect("stored").body, "Still writing from my LID");
+    let asked = gw.stub.requests().iter().filter(|r| r.path.contains("/lids/")).count();
+    assert_eq!(asked, 1, "one LID lookup for two messages");
 
     // The document, signed: a typed placeholder with its caption.
     assert_eq!(gw.deliver(&world, &doc).await, StatusCode::OK);

@@ -260,6 +260,14 @@ async fn opening_a_conversation_marks_it_read_on_whatsapp_and_typing_a_reply_sho
     ana.set_presence(Some(cid), handoff_proto::Activity::Viewing);
     let off = (customer, false);
     simulator_until(&world, "typing cleared", |sim| sim.typing_shown().last() == Some(&off)).await;
+
+    // Typing again, and the app goes away mid-reply (a closed laptop): cleared all the same.
+    ana.set_presence(Some(cid), handoff_proto::Activity::ComposingReply);
+    let shown = |sim: &handoff_channels::Simulator| sim.typing_shown().iter().filter(|t| **t == on).count();
+    simulator_until(&world, "typing shown again", |sim| shown(sim) == 2).await;
+    ana.stop().await;
+    simulator_until(&world, "typing cleared when the app went away", |sim| sim.typing_shown().last() == Some(&off))
+        .await;
     world.stop().await;
 }
 

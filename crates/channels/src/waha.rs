@@ -281,6 +281,8 @@ pub struct WahaAdapter {
     config: WahaConfig,
     http: reqwest::Client,
     retry: Retry,
+    /// The phone number behind each LID WAHA has told (it does not change): asked once.
+    lids: std::sync::Mutex<std::collections::HashMap<Jid, Jid>>,
 }
 
 impl WahaAdapter {
@@ -289,7 +291,7 @@ impl WahaAdapter {
             .timeout(Duration::from_secs(20))
             .build()
             .expect("an HTTP client with default TLS builds");
-        Arc::new(WahaAdapter { config, http, retry })
+        Arc::new(WahaAdapter { config, http, retry, lids: Default::default() })
     }
 
     pub fn config(&self) -> &WahaConfig {
@@ -309,8 +311,12 @@ impl WahaAdapter {
     }
 
     /// The phone-number JID behind a LID, as WAHA knows it (`GET /api/{session}/lids/{lid}`:
-    /// `{lid, pn}`, `pn` null when unknown).
+    /// `{lid, pn}`, `pn` null when unknown). A number once known is kept; an unknown one is asked
+    /// again next time.
     pub async fn phone_of(&self, lid: &Jid) -> Result<Option<Jid>, AdapterError> {
+        if let Some(known) = self.lids.lock().unwrap_or_else(|p| p.into_inner()).get(lid) {
+            return Ok(Some(known.clone()));
+        }
         #[derive(Deserialize)]
         struct LidToPhone {
             pn: Option<String>,
@@ -318,7 +324,11 @@ impl WahaAdapter {
         let path = format!("/api/{}/lids/{}", self.config.session, lid.as_str().replace('@', "%40"));
         let found: LidToPhone = serde_json::from_value(self.call(reqwest::Method::GET, &path, None).await?)
             .map_err(|e| AdapterError::Refused(format!("unexpected LID answer: {e}")))?;
-        Ok(found.pn.as_deref().and_then(chat_jid))
+        let phone = found.pn.as_deref().and_then(chat_jid);
+        if let Some(phone) = &phone {
+            self.lids.lock().unwrap_or_else(|p| p.into_inner()).insert(lid.clone(), phone.clone());
+        }
+        Ok(phone)
     }
 
     /// One REST call and its JSON answer (`null` when empty), retried as [`WahaAdapter::send`] says.

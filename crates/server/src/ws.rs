@@ -102,7 +102,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
     let mut actor = actor;
-    loop {
+    let served: anyhow::Result<()> = async { loop {
         tokio::select! {
             msg = live.recv() => {
                 // This frame and whatever else is already waiting go out in one write.
@@ -150,7 +150,13 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                 return close(&mut socket, "shutting_down", "The server is restarting: reconnect shortly.").await;
             }
         }
+    } }
+    .await;
+    // However the connection ended, the customer no longer sees "typing…" from this agent.
+    if let Some(conversation_id) = here.typing_to {
+        dispatch::typing(&state, conversation_id, false);
     }
+    served
 }
 
 /// Sends every event in `(after, up_to]` from the log; returns the last seq sent.
