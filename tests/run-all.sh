@@ -65,3 +65,7 @@ step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
+
+step "the app's footprint, measured small so it cannot rot (figures come from the release build: docs/performance.md)"
+APP_BIN=target/debug/handoff-desktop IDLE_MS=1000 CONVERSATIONS=3 timeout 180 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- node tests/perf/footprint.mjs
