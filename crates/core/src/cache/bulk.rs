@@ -3,13 +3,12 @@
 //! Catching up event by event costs most of its time in indexes with scattered keys: the search
 //! index (every word, and its prefixes of 2 to 8 characters), the per-conversation message index
 //! and the queue's activity index. When an empty cache has a long history to import, the sync
-//! loop opens a *bulk import*: those two indexes are dropped and built once, sorted, at the end
-//! (a conversation is rewritten by every one of its messages; its index entry moves each time);
-//! the imported rows
-//! stay out of the search index (the rowid range `search_gap` says which), and a background task
-//! indexes them afterwards, newest first, a chunk per transaction. The inbox and threads are
-//! usable as soon as the import ends; search covers recent messages first and is complete when
-//! the gap is gone.
+//! loop opens a *bulk import*. The thread and queue indexes are dropped and built once, sorted,
+//! at the end (a conversation is rewritten by every one of its messages, and its index entry
+//! moves each time). The imported rows stay out of the search index (the rowid range
+//! `search_gap` says which), and a background task indexes them afterwards, newest first, a chunk
+//! per transaction. The inbox and threads are usable as soon as the import ends; search covers
+//! recent messages first and is complete when the gap is gone.
 
 use super::{set_meta, Cache, DbResult};
 
@@ -53,7 +52,7 @@ impl Cache {
         Ok(true)
     }
 
-    /// Ends a bulk import, if one is open: builds the per-conversation index and leaves the
+    /// Ends a bulk import, if one is open: builds the thread and queue indexes and leaves the
     /// imported messages to [`Cache::index_search_backlog`]. New messages are indexed as usual.
     pub async fn end_bulk(&self) -> DbResult<()> {
         let mut tx = self.write().await?;
