@@ -81,13 +81,7 @@ impl Cache {
             return Ok(None);
         }
         let from = lo.max(hi.saturating_sub(chunk - 1));
-        sqlx::query(
-            "INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages WHERE rowid BETWEEN ? AND ?",
-        )
-        .bind(from)
-        .bind(hi)
-        .execute(&mut *tx)
-        .await?;
+        index_range(&mut tx, from, hi).await?;
         set_meta(&mut tx, "search_gap_hi", &(from - 1).to_string()).await?;
         let left = count_between(&mut tx, lo, from - 1).await?;
         let total: i64 = meta(&mut tx, "search_gap_total").await?.and_then(|t| t.parse().ok()).unwrap_or(0);
@@ -126,13 +120,7 @@ impl Cache {
             sqlx::query("DELETE FROM meta WHERE key = 'bulk_index_sql'").execute(&mut *tx).await?;
         }
         let (lo, hi) = gap(tx).await?;
-        sqlx::query(
-            "INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages WHERE rowid BETWEEN ? AND ?",
-        )
-        .bind(lo)
-        .bind(hi)
-        .execute(&mut *tx)
-        .await?;
+        index_range(tx, lo, hi).await?;
         sqlx::query("DELETE FROM meta WHERE key IN ('search_gap_lo', 'search_gap_hi', 'search_gap_total')")
             .execute(&mut *tx)
             .await?;
@@ -150,6 +138,16 @@ async fn create_indexes(conn: &mut sqlx::SqliteConnection, statements: &str) -> 
         sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Puts the messages with rowids in `lo..=hi` into the search index.
+async fn index_range(conn: &mut sqlx::SqliteConnection, lo: i64, hi: i64) -> DbResult<()> {
+    sqlx::query("INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages WHERE rowid BETWEEN ? AND ?")
+        .bind(lo)
+        .bind(hi)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 async fn count_between(conn: &mut sqlx::SqliteConnection, lo: i64, hi: i64) -> DbResult<i64> {
