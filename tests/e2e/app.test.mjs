@@ -419,3 +419,26 @@ test("a customer's attachment downloads into the Downloads folder with one click
   assert.equal(saved, join(downloads, "receipt-4821.txt"));
   assert.equal(readFileSync(saved, "utf8"), content);
 }));
+
+test("a long thread shows its newest 200 messages, and earlier ones on request", withScreenshot("long-thread", async () => {
+  for (let i = 0; i < 250; i++) {
+    await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915199990002", name: "Emil Berg", body: `Long thread message ${i}` });
+  }
+  const open = () =>
+    driver.js(
+      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes('Emil Berg')) { r.querySelector('button').click(); return true; } } return false;",
+    );
+  await waitFor(open, "Emil's conversation in the queue");
+  const shown = () => driver.js("return document.querySelectorAll('[data-testid=thread] [data-testid=message]').length");
+  await waitFor(async () => (await shown()) === 200, "the newest 200 messages");
+  // All 250 are in the cache once the button says so (they may still be arriving).
+  await waitFor(
+    async () => (await driver.innerText("[data-testid=show-earlier]")) === "Show 50 earlier messages (50 not shown)",
+    "the button for the 50 earlier ones",
+  );
+  await driver.click("[data-testid=show-earlier]");
+  await waitFor(async () => (await shown()) === 250, "all 250");
+  assert.equal((await driver.findAll("[data-testid=show-earlier]")).length, 0, "nothing left to show");
+  const first = await driver.js("return document.querySelector('[data-testid=thread] [data-testid=message] .body')?.innerText");
+  assert.equal(first, "Long thread message 0");
+}));
