@@ -6,15 +6,14 @@
 //
 // APP_BIN (default target/release/handoff-desktop, built with `--features
 // handoff-desktop/custom-protocol`) and SERVER_BIN choose the binaries.
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor } from "../e2e/webdriver.mjs";
+import { Driver, waitFor } from "../e2e/webdriver.mjs";
+import { inject, signIn, startWorld } from "./world.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/release/handoff-desktop");
-const PASSWORD = "correct horse battery";
 const CONVERSATIONS = Number(process.env.CONVERSATIONS ?? 20);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 10000);
 
@@ -53,29 +52,16 @@ function pssMb(pid) {
   return Number(rollup.match(/^Pss:\s+(\d+) kB/m)[1]) / 1024;
 }
 
-const tmp = mkdtempSync(join(tmpdir(), "handoff-footprint-"));
-const server = await startServer(root, join(tmp, "server"), {
-  HANDOFF_ADMIN_EMAIL: "admin@perf.local",
-  HANDOFF_ADMIN_PASSWORD: PASSWORD,
-});
+const world = await startWorld(root, "footprint");
 const driver = new Driver(root);
 try {
-  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@perf.local", password: PASSWORD });
-  const admin = api(server.url, token);
-  await admin("POST", "/api/v1/users", { email: "ana@perf.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
-  const device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
-  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
-  for (let i = 0; i < CONVERSATIONS; i++) {
-    const from = `+49151${String(1000000 + i)}`;
-    await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from, name: `Customer ${i}`, body: `Question ${i} about my order` });
-  }
-  await driver.start(APP, { XDG_DATA_HOME: join(tmp, "data"), XDG_CONFIG_HOME: join(tmp, "config") });
-  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form");
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "ana@perf.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online");
+  const { admin, device } = world;
+  await inject(admin, device, CONVERSATIONS, 1, (i) => ({
+    from: `+49151${String(1000000 + i)}`,
+    name: `Customer ${i}`,
+    body: `Question ${i} about my order`,
+  }));
+  await signIn(driver, APP, world);
   await waitFor(async () => (await driver.findAll("[data-testid=conversation-row]")).length === CONVERSATIONS, "the inbox");
   // The measurement: memory after a period with nothing happening (not a wait for readiness).
   await new Promise((r) => setTimeout(r, IDLE_MS));
@@ -95,5 +81,5 @@ try {
   );
 } finally {
   await driver.stop();
-  server.child.kill("SIGTERM");
+  world.server.child.kill("SIGTERM");
 }

@@ -6,56 +6,29 @@
 //   xvfb-run -a dbus-run-session -- node tests/perf/inbox.mjs
 //
 // CONVERSATIONS (default 50,000) customers each write once; ROUNDS (default 5) view switches.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor } from "../e2e/webdriver.mjs";
+import { Driver, waitFor } from "../e2e/webdriver.mjs";
+import { inject, signIn, startWorld } from "./world.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/release/handoff-desktop");
 process.env.SERVER_BIN ??= "target/release/handoff-server";
-const PASSWORD = "correct horse battery";
 const CONVERSATIONS = Number(process.env.CONVERSATIONS ?? 50000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const PARALLEL = 16;
 
-const tmp = mkdtempSync(join(tmpdir(), "handoff-inbox-"));
-const server = await startServer(root, join(tmp, "server"), {
-  HANDOFF_ADMIN_EMAIL: "admin@perf.local",
-  HANDOFF_ADMIN_PASSWORD: PASSWORD,
-});
+const world = await startWorld(root, "inbox");
 const driver = new Driver(root);
 try {
-  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@perf.local", password: PASSWORD });
-  const admin = api(server.url, token);
-  await admin("POST", "/api/v1/users", { email: "ana@perf.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
-  const device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
-  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
   const seeding = Date.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < CONVERSATIONS) {
-      const i = next++;
-      await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, {
-        from: `+4915${String(100000000 + i)}`,
-        name: `Customer ${i}`,
-        body: `Question ${i}: where is my order?`,
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  await inject(world.admin, world.device, CONVERSATIONS, PARALLEL, (i) => ({
+    from: `+4915${String(100000000 + i)}`,
+    name: `Customer ${i}`,
+    body: `Question ${i}: where is my order?`,
+  }));
   const seeded_s = (Date.now() - seeding) / 1000;
-
-  await driver.start(APP, { XDG_DATA_HOME: join(tmp, "data"), XDG_CONFIG_HOME: join(tmp, "config") });
-  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form");
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "ana@perf.local");
-  await driver.typeOver("#password", PASSWORD);
-  const signIn = Date.now();
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online", 600000);
-  const first_sync_s = (Date.now() - signIn) / 1000;
+  const first_sync_s = await signIn(driver, APP, world, 600000);
 
   // Each round: from an empty view, switch to All and time until its rows are on screen
   // (measured in the page, from the click to the frame that shows them).
@@ -90,5 +63,5 @@ try {
   );
 } finally {
   await driver.stop();
-  server.child.kill("SIGTERM");
+  world.server.child.kill("SIGTERM");
 }

@@ -9,51 +9,29 @@
 //   xvfb-run -a dbus-run-session -- node tests/perf/thread.mjs
 //
 // MESSAGES (default 10,000) in the thread; STEPS (default 300) scroll steps.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor } from "../e2e/webdriver.mjs";
+import { Driver, waitFor } from "../e2e/webdriver.mjs";
+import { inject, signIn, startWorld } from "./world.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/release/handoff-desktop");
 process.env.SERVER_BIN ??= "target/release/handoff-server";
-const PASSWORD = "correct horse battery";
 const MESSAGES = Number(process.env.MESSAGES ?? 10000);
 const STEPS = Number(process.env.STEPS ?? 300);
 const EARLIER = Number(process.env.EARLIER ?? 5);
 const PAGE = 200; // the thread's page (ThreadView.svelte)
 const PARALLEL = 16;
 
-const tmp = mkdtempSync(join(tmpdir(), "handoff-thread-"));
-const server = await startServer(root, join(tmp, "server"), {
-  HANDOFF_ADMIN_EMAIL: "admin@perf.local",
-  HANDOFF_ADMIN_PASSWORD: PASSWORD,
-});
+const world = await startWorld(root, "thread");
 const driver = new Driver(root);
 try {
-  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@perf.local", password: PASSWORD });
-  const admin = api(server.url, token);
-  await admin("POST", "/api/v1/users", { email: "ana@perf.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
-  const device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
-  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
-  let next = 0;
-  const worker = async () => {
-    while (next < MESSAGES) {
-      const i = next++;
-      const body = `Message ${i}: ` + "my order has still not arrived, could you check again please? ".repeat(1 + (i % 3));
-      await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915112345678", name: "Lena Hoffmann", body });
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
-
-  await driver.start(APP, { XDG_DATA_HOME: join(tmp, "data"), XDG_CONFIG_HOME: join(tmp, "config") });
-  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form");
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "ana@perf.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online", 600000);
+  await inject(world.admin, world.device, MESSAGES, PARALLEL, (i) => ({
+    from: "+4915112345678",
+    name: "Lena Hoffmann",
+    body: `Message ${i}: ` + "my order has still not arrived, could you check again please? ".repeat(1 + (i % 3)),
+  }));
+  await signIn(driver, APP, world, 600000);
   await driver.click("[data-view=all]");
   await waitFor(async () => (await driver.findAll("[data-testid=conversation-row]")).length === 1, "the conversation");
 
@@ -128,5 +106,5 @@ try {
   );
 } finally {
   await driver.stop();
-  server.child.kill("SIGTERM");
+  world.server.child.kill("SIGTERM");
 }
