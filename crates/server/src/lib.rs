@@ -94,6 +94,8 @@ pub struct AppInner {
     pub routing: routing::Kick,
     /// Wakes the task that ends snoozes.
     pub snooze: snooze::Alarm,
+    /// Customer messages on their way to the store, committed in groups.
+    pub ingest: ingest::Queue,
 }
 
 /// Shared state of one running server.
@@ -144,6 +146,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let hub = Hub::new(HUB_CAPACITY);
     let store = Store::open(&config.data_dir, hub.clone(), config.durability).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (ingest, ingest_rx) = ingest::Queue::new();
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
         store,
@@ -155,12 +158,14 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         presence: Presence::new(hub.clone(), config.clock.clone()),
         routing: routing::Kick::default(),
         snooze: snooze::Alarm::default(),
+        ingest,
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {
         users::bootstrap_admin(&state, email, password).await?;
     }
     let mut background = vec![
+        tokio::spawn(ingest::group_commit::run(state.clone(), ingest_rx)),
         tokio::spawn(routing::run(state.clone())),
         tokio::spawn(snooze::run(state.clone())),
         tokio::spawn(presence::run(state.clone())),

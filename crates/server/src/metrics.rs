@@ -12,6 +12,7 @@ pub struct Metrics {
     sent: AtomicU64,
     login_failures: AtomicU64,
     ws_sessions: AtomicU64,
+    message_commits: AtomicU64,
 }
 
 impl Metrics {
@@ -20,6 +21,11 @@ impl Metrics {
             MessageKind::Inbound => self.inbound.fetch_add(1, Relaxed),
             _ => self.from_phone.fetch_add(1, Relaxed),
         };
+    }
+    /// A transaction that stored customer messages committed (group commit: under load, one
+    /// stores many).
+    pub fn message_commit(&self) {
+        self.message_commits.fetch_add(1, Relaxed);
     }
     pub fn sent(&self) {
         self.sent.fetch_add(1, Relaxed);
@@ -39,6 +45,11 @@ impl Metrics {
             ("handoff_replies_sent_total", "Replies handed to a device", self.sent.load(Relaxed)),
             ("handoff_login_failures_total", "Failed logins", self.login_failures.load(Relaxed)),
             ("handoff_ws_sessions_total", "WebSocket sessions opened", self.ws_sessions.load(Relaxed)),
+            (
+                "handoff_message_commits_total",
+                "Transactions that stored device messages (several per transaction under load)",
+                self.message_commits.load(Relaxed),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");

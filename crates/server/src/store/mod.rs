@@ -168,6 +168,27 @@ impl Writer<'_> {
         Ok(seq)
     }
 
+    /// Marks a point this transaction can return to with [`Writer::rollback_to`]: group commit
+    /// stores many customer messages in one transaction, and one that fails must not take the
+    /// others with it.
+    pub async fn savepoint(&mut self) -> DbResult<Savepoint> {
+        sqlx::query("SAVEPOINT item").execute(&mut *self.tx).await?;
+        Ok(Savepoint { events: self.events.len() })
+    }
+
+    /// Keeps what was done since the savepoint.
+    pub async fn release(&mut self, _point: Savepoint) -> DbResult<()> {
+        sqlx::query("RELEASE item").execute(&mut *self.tx).await.map(drop)
+    }
+
+    /// Undoes what was done since the savepoint, the events it appended included.
+    pub async fn rollback_to(&mut self, point: Savepoint) -> DbResult<()> {
+        sqlx::query("ROLLBACK TO item").execute(&mut *self.tx).await?;
+        sqlx::query("RELEASE item").execute(&mut *self.tx).await?;
+        self.events.truncate(point.events);
+        Ok(())
+    }
+
     /// Commits, then hands the new events to the hub in `seq` order.
     pub async fn commit(self) -> DbResult<()> {
         self.tx.commit().await?;
@@ -176,6 +197,12 @@ impl Writer<'_> {
         }
         Ok(())
     }
+}
+
+/// A point inside a [`Writer`]'s transaction (see [`Writer::savepoint`]).
+#[must_use = "release it or roll back to it"]
+pub struct Savepoint {
+    events: usize,
 }
 
 pub async fn meta_get(conn: &mut SqliteConnection, key: &str) -> DbResult<Option<String>> {

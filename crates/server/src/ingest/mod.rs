@@ -1,5 +1,10 @@
 //! Device events into the store: deduplicated on (device, WhatsApp message id), committed before
-//! the adapter hears back, then fanned out.
+//! the adapter hears back, then fanned out. Customer messages that arrive together are committed
+//! together ([`group_commit`]).
+
+pub mod group_commit;
+
+pub use group_commit::Queue;
 
 use handoff_channels::{Attachment, DeviceEvent, Jid, LinkState};
 use handoff_proto::{Delivery, DeviceStatus, EventBody, Media, MediaKind, MessageKind, QrResponse};
@@ -45,9 +50,8 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
         DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, alt, participant, .. } => {
             let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
             let sender = participant.map(|p| p.display());
-            let incoming =
-                Incoming { wa_message_id: &wa_message_id, chat: &chat, alt, push_name, body: &body, media, sender };
-            message(state, device_id, incoming, kind).await.map(drop)
+            let incoming = Incoming { wa_message_id, chat, alt, push_name, body, media, sender };
+            state.ingest.message(device_id, incoming, kind).await.map(drop)
         }
         DeviceEvent::Receipt { wa_message_id, state: delivery } => {
             receipt(state, device_id, &wa_message_id, delivery).await
@@ -94,13 +98,13 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
 }
 
 /// A chat message as a device reported it.
-pub struct Incoming<'a> {
-    pub wa_message_id: &'a str,
-    pub chat: &'a Jid,
+pub struct Incoming {
+    pub wa_message_id: String,
+    pub chat: Jid,
     /// The customer's other address, if the device knows it.
     pub alt: Option<Jid>,
     pub push_name: Option<String>,
-    pub body: &'a str,
+    pub body: String,
     pub media: Option<Attachment>,
     /// In a group chat, the member who wrote it.
     pub sender: Option<String>,
@@ -125,19 +129,38 @@ fn preview_of(body: &str, media: Option<&Media>) -> String {
     }
 }
 
-/// Stores a chat message once. Returns the new message id, or `None` for a redelivery.
-pub async fn message(
+/// A chat message written in a transaction, and what to do once it is committed.
+struct Stored {
+    id: Uuid,
+    kind: MessageKind,
+    /// It woke a snoozed conversation: the snooze timer has one conversation less to wake.
+    unsnoozed: bool,
+}
+
+impl Stored {
+    fn committed(&self, state: &AppState) {
+        if self.unsnoozed {
+            state.snooze.reset();
+        }
+        state.metrics.inbound(self.kind);
+    }
+}
+
+/// Writes a chat message once, in `w`. `None` for a redelivery.
+async fn store_message(
+    w: &mut Writer<'_>,
     state: &AppState,
     device_id: Uuid,
-    incoming: Incoming<'_>,
+    incoming: &Incoming,
     kind: MessageKind,
-) -> DbResult<Option<Uuid>> {
+) -> DbResult<Option<Stored>> {
     let Incoming { wa_message_id, chat, alt, push_name, body, media, sender } = incoming;
     let (media, locator) = match media {
-        Some(Attachment { media, locator }) => (Some(Media { downloadable: locator.is_some(), ..media }), locator),
+        Some(Attachment { media, locator }) => {
+            (Some(Media { downloadable: locator.is_some(), ..media.clone() }), locator.as_ref())
+        }
         None => (None, None),
     };
-    let mut w = state.store.begin().await?;
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
         .bind(wa_message_id)
@@ -148,7 +171,7 @@ pub async fn message(
         return Ok(None);
     }
     let now = store::now();
-    let (conversation_id, created) = conversation_for(&mut w, device_id, chat, alt.as_ref(), push_name).await?;
+    let (conversation_id, created) = conversation_for(w, device_id, chat, alt.as_ref(), push_name.clone()).await?;
     let previous: String = sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
         .bind(conversation_id.to_string())
         .fetch_one(w.conn())
@@ -199,14 +222,9 @@ pub async fn message(
     let conversation = conversation_by_id(w.conn(), conversation_id, None).await?.expect("exists");
     w.append(EventBody::MessageCreated { message, conversation }).await?;
     if inbound && (created || reopened) {
-        routing::route(&mut w, &state.presence.users(), conversation_id, body, reopened).await?;
+        routing::route(w, &state.presence.users(), conversation_id, body, reopened).await?;
     }
-    w.commit().await?;
-    if previous == "snoozed" && reopened {
-        state.snooze.reset();
-    }
-    state.metrics.inbound(kind);
-    Ok(Some(message_id))
+    Ok(Some(Stored { id: message_id, kind, unsnoozed: previous == "snoozed" && reopened }))
 }
 
 /// The conversation for this chat on this device, created with its contact on first contact

@@ -1,0 +1,197 @@
+//! Group commit: customer messages that arrive together are written in one transaction.
+//!
+//! Every device's messages go through one queue to one task. The task takes everything waiting,
+//! up to [`BATCH_MAX`], writes each message under its own savepoint (one that fails is rolled
+//! back alone and its sender gets the error), commits once, and only then answers each sender
+//! and lets the hub fan the events out. Nothing is acknowledged before it is committed, exactly
+//! as with a transaction per message; what is saved is a commit (and its fsync) per message, and
+//! the fan-out of a batch's events reaches each connection in one write.
+//!
+//! Under a light load every batch holds one message and nothing changes. Under a burst the
+//! batches grow by themselves: the longer a commit takes, the more messages wait for the next.
+//! The queue holds at most [`QUEUE_DEPTH`] messages: past that, devices wait to hand over more
+//! (their deliveries are not acknowledged yet, so WhatsApp keeps them), and memory stays bounded.
+
+use handoff_proto::MessageKind;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{store_message, Incoming, Stored};
+use crate::store::DbResult;
+use crate::AppState;
+
+/// Messages a batch takes at most: bounds how long the first one waits for the commit.
+pub const BATCH_MAX: usize = 64;
+/// Messages waiting for the writer at most.
+pub const QUEUE_DEPTH: usize = 1024;
+
+/// One message handed over by a device, and where its outcome goes.
+pub struct Job {
+    device_id: Uuid,
+    incoming: Incoming,
+    kind: MessageKind,
+    done: oneshot::Sender<DbResult<Option<Uuid>>>,
+}
+
+/// The front of the queue: what devices hand messages to.
+pub struct Queue {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Queue {
+    /// The queue, and its receiving end for [`run`].
+    pub fn new() -> (Queue, mpsc::Receiver<Job>) {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        (Queue { tx }, rx)
+    }
+
+    /// Stores a chat message once, returning when it is committed: the new message's id, or
+    /// `None` for a redelivery.
+    pub async fn message(&self, device_id: Uuid, incoming: Incoming, kind: MessageKind) -> DbResult<Option<Uuid>> {
+        let (done, outcome) = oneshot::channel();
+        let stopped = || sqlx::Error::PoolClosed; // the server is shutting down
+        self.tx.send(Job { device_id, incoming, kind, done }).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer's side: batches until the server stops.
+pub async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(BATCH_MAX);
+    while rx.recv_many(&mut jobs, BATCH_MAX).await > 0 {
+        commit(&state, std::mem::take(&mut jobs)).await;
+    }
+}
+
+/// Writes and commits one batch, then answers every sender.
+async fn commit(state: &AppState, jobs: Vec<Job>) {
+    let outcomes = match write(state, &jobs).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            // Nothing was committed: every sender hears why (each adapter retries or redelivers).
+            tracing::warn!(error = %e, messages = jobs.len(), "customer messages not stored");
+            let reason = e.to_string();
+            for job in jobs {
+                let _ = job.done.send(Err(sqlx::Error::Protocol(format!("not stored: {reason}"))));
+            }
+            return;
+        }
+    };
+    state.metrics.message_commit();
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        let answer = outcome.map(|stored| {
+            stored.as_ref().inspect(|s| s.committed(state));
+            stored.map(|s| s.id)
+        });
+        let _ = job.done.send(answer);
+    }
+}
+
+/// Each message's outcome, once the batch is committed. A lone message needs no savepoint: its
+/// failure is the transaction's.
+async fn write(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult<Option<Stored>>>> {
+    let mut w = state.store.begin().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    if let [job] = jobs {
+        outcomes.push(Ok(store_message(&mut w, state, job.device_id, &job.incoming, job.kind).await?));
+    } else {
+        for job in jobs {
+            let point = w.savepoint().await?;
+            match store_message(&mut w, state, job.device_id, &job.incoming, job.kind).await {
+                Ok(stored) => {
+                    w.release(point).await?;
+                    outcomes.push(Ok(stored));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, device_id = %job.device_id, "customer message not stored");
+                    w.rollback_to(point).await?;
+                    outcomes.push(Err(e));
+                }
+            }
+        }
+    }
+    w.commit().await?;
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use handoff_channels::Jid;
+
+    use super::*;
+    use crate::hub::HubMsg;
+
+    fn job(device_id: Uuid, wa_message_id: &str) -> (Job, oneshot::Receiver<DbResult<Option<Uuid>>>) {
+        let (done, outcome) = oneshot::channel();
+        let incoming = Incoming {
+            wa_message_id: wa_message_id.into(),
+            chat: Jid::parse("+4915100000001").expect("a phone number"),
+            alt: None,
+            push_name: None,
+            body: format!("message {wa_message_id}"),
+            media: None,
+            sender: None,
+        };
+        (Job { device_id, incoming, kind: MessageKind::Inbound, done }, outcome)
+    }
+
+    /// One batch: two messages, one that cannot be stored (its device does not exist), and a
+    /// redelivery of the first inside the same batch. The failure is its own; the rest is
+    /// committed once, and the hub gets exactly the committed events, in order.
+    #[tokio::test]
+    async fn a_failing_message_fails_alone_and_the_batch_commits_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = crate::start(crate::Config::for_tests(dir.path())).await.expect("server");
+        let state = server.state.clone();
+        let device = Uuid::now_v7();
+        let mut w = state.store.begin().await.expect("writer");
+        sqlx::query(
+            "INSERT INTO devices (id, name, kind, status, created_at) VALUES (?, 'Line', 'simulator', 'connected', ?)",
+        )
+        .bind(device.to_string())
+        .bind(crate::store::ts(crate::store::now()))
+        .execute(w.conn())
+        .await
+        .expect("device");
+        w.commit().await.expect("committed");
+        let head = state.store.head_seq().await.expect("head");
+        let mut live = state.store.hub().subscribe();
+
+        let (first, first_out) = job(device, "a");
+        let (orphan, orphan_out) = job(Uuid::now_v7(), "b");
+        let (second, second_out) = job(device, "c");
+        let (again, again_out) = job(device, "a");
+        commit(&state, vec![first, orphan, second, again]).await;
+
+        let first_id = first_out.await.expect("answered").expect("stored").expect("new");
+        assert!(orphan_out.await.expect("answered").is_err(), "a message for an unknown device is refused");
+        let second_id = second_out.await.expect("answered").expect("stored").expect("new");
+        assert_eq!(again_out.await.expect("answered").expect("no error"), None, "a redelivery is stored once");
+
+        let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM messages ORDER BY id")
+            .fetch_all(&mut *state.store.reader().await.expect("reader"))
+            .await
+            .expect("messages");
+        assert_eq!(stored, vec![first_id.to_string(), second_id.to_string()]);
+        let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE device_id != ?")
+            .bind(device.to_string())
+            .fetch_one(&mut *state.store.reader().await.expect("reader"))
+            .await
+            .expect("contacts");
+        assert_eq!(orphans, 0, "nothing of the failed message is left");
+
+        let mut published = Vec::new();
+        while let Ok(HubMsg::Event { seq, .. }) = live.try_recv() {
+            published.push(seq);
+        }
+        let logged: Vec<(i64, String)> = sqlx::query_as("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq")
+            .bind(head)
+            .fetch_all(&mut *state.store.reader().await.expect("reader"))
+            .await
+            .expect("events");
+        assert_eq!(published, logged.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), "the hub gets what was logged");
+        assert_eq!(logged.iter().filter(|(_, t)| t == "message.created").count(), 2);
+        assert_eq!(state.store.head_seq().await.expect("head"), head + logged.len() as i64);
+        server.stop().await;
+    }
+}
