@@ -86,7 +86,11 @@ pub fn connection(core: State<'_, AppCore>) -> ConnectionState {
     core.client.connection()
 }
 
-/// A view of the queue; `team_id` for the Team view, `label` narrows any view.
+/// Rows of a view the queue asks for at once; it asks for more as the agent scrolls to the end.
+pub const INBOX_PAGE: u32 = 2000;
+
+/// A view of the queue, newest first: its first `limit` rows (default [`INBOX_PAGE`]). `team_id`
+/// for the Team view, `label` narrows any view.
 #[tauri::command]
 #[specta::specta]
 pub async fn inbox(
@@ -94,8 +98,10 @@ pub async fn inbox(
     view: InboxView,
     team_id: Option<Uuid>,
     label: Option<String>,
+    limit: Option<u32>,
 ) -> Result<Vec<Conversation>> {
-    Ok(core.client.inbox_filtered(view, team_id, label.as_deref(), 2000).await?)
+    let limit = limit.unwrap_or(INBOX_PAGE);
+    Ok(core.client.inbox_filtered(view, team_id, label.as_deref(), i64::from(limit)).await?)
 }
 
 #[tauri::command]

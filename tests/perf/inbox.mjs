@@ -30,24 +30,30 @@ try {
   const seeded_s = (Date.now() - seeding) / 1000;
   const first_sync_s = await signIn(driver, APP, world, 600000);
 
-  // Each round: from an empty view, switch to All and time until its rows are on screen
-  // (measured in the page, from the click to the frame that shows them).
-  const shown = Math.min(CONVERSATIONS, 2000);
+  // Each round: from an empty view, switch to All and time until the queue holds every
+  // conversation and its first rows are on screen (measured in the page, from the click to the
+  // frame that shows them). The queue is windowed: only the rows in view are in the page.
   const times = [];
+  let rendered = 0;
   for (let r = 0; r < ROUNDS; r++) {
     await driver.click("[data-view=mine]");
     await waitFor(async () => (await driver.findAll("[data-testid=conversation-row]")).length === 0, "an empty view");
-    const ms = await driver.wd("POST", driver.s("/execute/async"), {
+    const [ms, rows] = await driver.wd("POST", driver.s("/execute/async"), {
       script: `
         const [want, done] = arguments;
         const t0 = performance.now();
         document.querySelector("[data-view=all]").click();
-        const check = () => document.querySelectorAll("[data-testid=conversation-row]").length >= want
-          ? done(performance.now() - t0) : requestAnimationFrame(check);
+        const check = () => {
+          const queue = document.querySelector("[data-testid=queue]");
+          const rows = document.querySelectorAll("[data-testid=conversation-row]").length;
+          if (queue && Number(queue.dataset.count) === want && rows > 0) done([performance.now() - t0, rows]);
+          else requestAnimationFrame(check);
+        };
         requestAnimationFrame(check);`,
-      args: [shown],
+      args: [CONVERSATIONS],
     }, 120000);
     times.push(ms);
+    rendered = rows;
   }
   times.sort((a, b) => a - b);
   const r1 = (x) => Math.round(x * 10) / 10;
@@ -57,7 +63,7 @@ try {
       conversations: CONVERSATIONS,
       seeded_s: r1(seeded_s),
       first_sync_s: r1(first_sync_s),
-      rows_shown: shown,
+      rows_in_page: rendered,
       switch_to_all_ms: { p50: r1(times[Math.floor(times.length / 2)]), max: r1(times[times.length - 1]), rounds: ROUNDS },
     }),
   );

@@ -14,8 +14,11 @@ export const commands = {
 	signOut: (wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { wipe })),
 	recentServers: () => __TAURI_INVOKE<string[]>("recent_servers"),
 	connection: () => __TAURI_INVOKE<ConnectionState>("connection"),
-	/**  A view of the queue; `team_id` for the Team view, `label` narrows any view. */
-	inbox: (view: InboxView, teamId: string | null, label: string | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label })),
+	/**
+	 *  A view of the queue, newest first: its first `limit` rows (default [`INBOX_PAGE`]). `team_id`
+	 *  for the Team view, `label` narrows any view.
+	 */
+	inbox: (view: InboxView, teamId: string | null, label: string | null, limit: number | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label, limit })),
 	thread: (conversationId: string) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId })),
 	users: () => typedError<User_Serialize[], CommandError>(__TAURI_INVOKE("users")),
 	/**  The linked WhatsApp numbers. */

@@ -63,6 +63,18 @@ export function duration(totalSeconds: number): string {
 
 export type SlaLevel = "ok" | "warn" | "late";
 
+/** When the conversation's running SLA clock is due, if one runs: the first response while it
+ * is awaited, then the resolution. */
+export function slaDue(c: {
+  status: string;
+  first_response_at: string | null;
+  first_response_due_at: string | null;
+  resolution_due_at: string | null;
+}): string | null {
+  if (c.status === "resolved") return null;
+  return (!c.first_response_at && c.first_response_due_at ? c.first_response_due_at : c.resolution_due_at) ?? null;
+}
+
 /**
  * The SLA clock that is running on a conversation: the first response until it is given, then
  * resolution. Amber when under 10 minutes or under a quarter of the window is left, red once past
@@ -78,10 +90,9 @@ export function slaPill(
   },
   now: Date = new Date(),
 ): { text: string; level: SlaLevel; title: string } | null {
-  if (c.status === "resolved") return null;
-  const firstPending = !c.first_response_at && c.first_response_due_at;
-  const due = firstPending ? c.first_response_due_at : c.resolution_due_at;
+  const due = slaDue(c);
   if (!due) return null;
+  const firstPending = !c.first_response_at && c.first_response_due_at;
   const what = firstPending ? "First response" : "Resolution";
   const left = (new Date(due).getTime() - now.getTime()) / 1000;
   const opened = c.opened_at ? new Date(c.opened_at).getTime() : now.getTime();
