@@ -63,7 +63,16 @@ pub struct Config {
     pub clock: Clock,
     /// How far a commit is pushed to disk before it is acknowledged (docs/durability.md).
     pub durability: Durability,
+    /// How long a WebSocket client may leave the server's frames unread before it is cut off
+    /// (it catches up from the log when it reconnects).
+    pub ws_send_timeout: std::time::Duration,
+    /// How many frames a WebSocket connection may fall behind before it is told to catch up
+    /// from the log ([`HUB_CAPACITY`]).
+    pub hub_capacity: usize,
 }
+
+/// The default [`Config::ws_send_timeout`].
+pub const WS_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Config {
     /// A server for tests: loopback, port 0, no demo.
@@ -76,6 +85,8 @@ impl Config {
             simulator_receipts: false,
             clock: Clock::System,
             durability: Durability::Full,
+            ws_send_timeout: WS_SEND_TIMEOUT,
+            hub_capacity: HUB_CAPACITY,
         }
     }
 }
@@ -143,7 +154,7 @@ impl ServerHandle {
 }
 
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
-    let hub = Hub::new(HUB_CAPACITY);
+    let hub = Hub::new(config.hub_capacity);
     let store = Store::open(&config.data_dir, hub.clone(), config.durability).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (ingest, ingest_rx) = ingest::Queue::new();

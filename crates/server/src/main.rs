@@ -61,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
         simulator_receipts: true,
         clock: handoff_server::Clock::System,
         durability,
+        ws_send_timeout: handoff_server::WS_SEND_TIMEOUT,
+        hub_capacity: handoff_server::HUB_CAPACITY,
     };
     let server = handoff_server::start(config).await?;
     println!("handoff-server listening on {}", server.url());

@@ -13,6 +13,7 @@ pub struct Metrics {
     login_failures: AtomicU64,
     ws_sessions: AtomicU64,
     message_commits: AtomicU64,
+    slow_clients: AtomicU64,
 }
 
 impl Metrics {
@@ -26,6 +27,10 @@ impl Metrics {
     /// stores many).
     pub fn message_commit(&self) {
         self.message_commits.fetch_add(1, Relaxed);
+    }
+    /// A WebSocket client was cut off: it fell too far behind, or left frames unread too long.
+    pub fn slow_client(&self) {
+        self.slow_clients.fetch_add(1, Relaxed);
     }
     pub fn sent(&self) {
         self.sent.fetch_add(1, Relaxed);
@@ -49,6 +54,11 @@ impl Metrics {
                 "handoff_message_commits_total",
                 "Transactions that stored device messages (several per transaction under load)",
                 self.message_commits.load(Relaxed),
+            ),
+            (
+                "handoff_ws_slow_clients_total",
+                "WebSocket clients cut off for falling behind (they catch up from the log)",
+                self.slow_clients.load(Relaxed),
             ),
         ];
         for (name, help, value) in counters {

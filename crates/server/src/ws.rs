@@ -15,7 +15,10 @@ use axum::extract::State;
 use axum::response::Response;
 use futures_util::SinkExt;
 use handoff_proto::{Activity, ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use uuid::Uuid;
 
 use crate::auth::{user_for_token_hash, Actor};
@@ -29,6 +32,8 @@ const REPLAY_PAGE: i64 = 1000;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a live connection re-checks that its session still stands (logout, deactivation).
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
+/// Frames from the hub sent in one write at most.
+const BATCH: usize = 64;
 /// Bytes read from a client at a time. tungstenite zero-fills this much before every read,
 /// including the many that find nothing (each live frame sent wakes the read side too): at its
 /// default of 128 KiB that zero-filling was a fifth of the server's CPU under fan-out. Client
@@ -110,33 +115,24 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     let served: anyhow::Result<()> = async { loop {
         tokio::select! {
             msg = live.recv() => {
-                // This frame and whatever else is already waiting go out in one write.
-                let mut next = Some(msg);
-                while let Some(msg) = next.take() {
-                    match msg {
-                        Ok(HubMsg::Event { seq, json }) => {
-                            if seq > sent {
-                                if seq > sent + 1 {
-                                    replay(&state, &mut socket, sent, seq - 1).await?;
-                                }
-                                socket.feed(WsMessage::Text(json)).await?;
-                                sent = seq;
-                            } // else: already replayed
-                        }
-                        Ok(HubMsg::Presence { json }) => socket.feed(WsMessage::Text(json)).await?,
-                        Err(RecvError::Lagged(_)) => {
-                            return close(&mut socket, "lagged", "This connection fell behind: reconnect to catch up from the log.").await;
-                        }
-                        Err(RecvError::Closed) => return Ok(()),
+                let forward = forward(&state, &mut socket, &mut live, &mut sent, msg);
+                match tokio::time::timeout(state.config.ws_send_timeout, forward).await {
+                    Ok(Ok(Forwarded::Sent)) => {}
+                    Ok(Ok(Forwarded::Lagged)) => {
+                        state.metrics.slow_client();
+                        tracing::info!(user = %actor.id(), "a client fell behind: told to catch up from the log");
+                        return close(&mut socket, "lagged", "This connection fell behind: reconnect to catch up from the log.").await;
                     }
-                    next = match live.try_recv() {
-                        Ok(m) => Some(Ok(m)),
-                        Err(TryRecvError::Empty) => None,
-                        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                        Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
-                    };
+                    Ok(Ok(Forwarded::Closed)) => return Ok(()),
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {
+                        // Nothing can be said on a connection nobody reads: it is dropped, and
+                        // what it holds with it (one batch at most).
+                        state.metrics.slow_client();
+                        tracing::info!(user = %actor.id(), "a client left frames unread too long: cut off");
+                        return Ok(());
+                    }
                 }
-                socket.flush().await?;
             }
             frame = next_frame(&mut socket) => match frame {
                 None => return Ok(()),
@@ -162,6 +158,56 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
         dispatch::typing(&state, conversation_id, false);
     }
     served
+}
+
+/// How [`forward`] ended.
+enum Forwarded {
+    Sent,
+    /// The connection fell more than the hub's capacity behind.
+    Lagged,
+    /// The hub is gone: the server is stopping.
+    Closed,
+}
+
+/// Sends a frame from the hub, and those already waiting after it, in one write: at most
+/// [`BATCH`], so that what a connection holds in its write buffer stays small.
+async fn forward(
+    state: &AppState,
+    socket: &mut WebSocket,
+    live: &mut broadcast::Receiver<HubMsg>,
+    sent: &mut Seq,
+    first: Result<HubMsg, RecvError>,
+) -> anyhow::Result<Forwarded> {
+    let mut next = Some(first);
+    let mut fed = 0;
+    while let Some(msg) = next.take() {
+        match msg {
+            Ok(HubMsg::Event { seq, json }) => {
+                if seq > *sent {
+                    if seq > *sent + 1 {
+                        *sent = replay(state, socket, *sent, seq - 1).await?;
+                    }
+                    socket.feed(WsMessage::Text(json)).await?;
+                    *sent = seq;
+                } // else: already replayed
+            }
+            Ok(HubMsg::Presence { json }) => socket.feed(WsMessage::Text(json)).await?,
+            Err(RecvError::Lagged(_)) => return Ok(Forwarded::Lagged),
+            Err(RecvError::Closed) => return Ok(Forwarded::Closed),
+        }
+        fed += 1;
+        if fed == BATCH {
+            break; // the rest follows with the next write
+        }
+        next = match live.try_recv() {
+            Ok(m) => Some(Ok(m)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+        };
+    }
+    socket.flush().await?;
+    Ok(Forwarded::Sent)
 }
 
 /// Sends every event in `(after, up_to]` from the log; returns the last seq sent.

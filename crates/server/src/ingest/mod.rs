@@ -196,8 +196,8 @@ async fn store_message(
     .bind(delivery.map(Delivery::as_str))
     .bind(wa_message_id)
     .bind(media.as_ref().map(|m| serde_json::to_string(m).expect("plain fields serialise")))
-    .bind(&sender)
-    .bind(&locator)
+    .bind(sender)
+    .bind(locator)
     .execute(w.conn())
     .await?;
     sqlx::query(

@@ -52,21 +52,33 @@ pub async fn user_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Optio
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// Conversation columns; the first `?` is the user whose unread count is wanted ('' for none).
+/// The conversation query with `$unread` as its unread count.
+macro_rules! conversation_select {
+    ($unread:literal) => {
+        concat!(
+            "SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
+               c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, \
+               c.resolved_at, c.escalation_note_id, t.first_response_secs, t.resolution_secs, \
+               (SELECT group_concat(label, char(10)) FROM \
+                  (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)) AS labels, \
+               k.id AS contact_id, k.name AS contact_name, k.phone AS contact_phone, ",
+            $unread,
+            " AS unread_count \
+             FROM conversations c JOIN contacts k ON k.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id"
+        )
+    };
+}
+
+/// Conversation columns; the first `?` is the user whose unread count is wanted.
 /// (Only plain `?` parameters follow: sqlx numbers plain and `?N` parameters separately.)
-pub const CONVERSATION_SELECT: &str = "\
-SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
-       c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, c.resolved_at, \
-       c.escalation_note_id, \
-       t.first_response_secs, t.resolution_secs, \
-       (SELECT group_concat(label, char(10)) FROM \
-          (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)) AS labels, \
-       k.id AS contact_id, k.name AS contact_name, k.phone AS contact_phone, \
-       (SELECT COUNT(*) FROM messages m \
-         WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
-           AND m.created_at > COALESCE((SELECT r.read_at FROM reads r \
-                                         WHERE r.user_id = ? AND r.conversation_id = c.id), '')) AS unread_count \
-FROM conversations c JOIN contacts k ON k.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id";
+pub const CONVERSATION_SELECT: &str = conversation_select!(
+    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
+        AND m.created_at > COALESCE((SELECT r.read_at FROM reads r WHERE r.user_id = ? AND r.conversation_id = c.id), ''))"
+);
+
+/// Conversation columns for no one in particular: the unread count is 0, and not counted (it
+/// reads every message of the conversation: in a long one, the longest part of storing a message).
+const CONVERSATION_SELECT_FOR_ALL: &str = conversation_select!("0");
 
 pub fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
     let status: String = row.try_get("status")?;
@@ -109,16 +121,22 @@ pub async fn conversation_by_id(
     id: Uuid,
     viewer: Option<Uuid>,
 ) -> DbResult<Option<Conversation>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{CONVERSATION_SELECT} WHERE c.id = ?")))
-        .bind(viewer.map(|v| v.to_string()).unwrap_or_default())
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
-    let mut conversation = row.as_ref().map(conversation_from_row).transpose()?;
-    if let (Some(c), None) = (conversation.as_mut(), viewer) {
-        c.unread_count = 0;
-    }
-    Ok(conversation)
+    let row = match viewer {
+        Some(viewer) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{CONVERSATION_SELECT} WHERE c.id = ?")))
+                .bind(viewer.to_string())
+                .bind(id.to_string())
+                .fetch_optional(conn)
+                .await?
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{CONVERSATION_SELECT_FOR_ALL} WHERE c.id = ?")))
+                .bind(id.to_string())
+                .fetch_optional(conn)
+                .await?
+        }
+    };
+    row.as_ref().map(conversation_from_row).transpose()
 }
 
 pub const MESSAGE_COLUMNS: &str =

@@ -17,9 +17,14 @@ pub struct Api {
 
 impl Api {
     pub async fn start() -> Api {
+        Api::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path());
         config.bootstrap_admin = Some(("admin@test.local".into(), PASSWORD.into()));
+        configure(&mut config);
         let server = handoff_server::start(config).await.unwrap();
         Api { server, http: reqwest::Client::new(), _dir: dir }
     }
