@@ -104,10 +104,20 @@ pub async fn inbox(
     Ok(core.client.inbox_filtered(view, team_id, label.as_deref(), i64::from(limit)).await?)
 }
 
+/// Messages a thread shows at first, and adds each time the agent asks for earlier ones.
+pub const THREAD_PAGE: u32 = 200;
+
+/// A conversation's newest `newest` messages (default [`THREAD_PAGE`]), or all from `from` on
+/// when they are more.
 #[tauri::command]
 #[specta::specta]
-pub async fn thread(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Option<Thread>> {
-    Ok(core.client.thread(conversation_id).await?)
+pub async fn thread(
+    core: State<'_, AppCore>,
+    conversation_id: Uuid,
+    newest: Option<u32>,
+    from: Option<Uuid>,
+) -> Result<Option<Thread>> {
+    Ok(core.client.thread_page(conversation_id, newest.unwrap_or(THREAD_PAGE), from).await?)
 }
 
 #[tauri::command]

@@ -19,7 +19,11 @@ export const commands = {
 	 *  for the Team view, `label` narrows any view.
 	 */
 	inbox: (view: InboxView, teamId: string | null, label: string | null, limit: number | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label, limit })),
-	thread: (conversationId: string) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId })),
+	/**
+	 *  A conversation's newest `newest` messages (default [`THREAD_PAGE`]), or all from `from` on
+	 *  when they are more.
+	 */
+	thread: (conversationId: string, newest: number | null, from: string | null) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId, newest, from })),
 	users: () => typedError<User_Serialize[], CommandError>(__TAURI_INVOKE("users")),
 	/**  The linked WhatsApp numbers. */
 	devices: () => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices")),
@@ -1206,6 +1210,7 @@ export type Team_Serialize = {
 	resolution_secs: number | null,
 };
 
+/**  A conversation's thread, or its newest part (see [`crate::Client::thread_page`]). */
 export type Thread = Thread_Serialize | Thread_Deserialize;
 
 /**  A message in a thread, with whether it still waits in the outbox. */
@@ -1227,16 +1232,36 @@ export type ThreadMessage_Serialize = {
 	saved_to: string | null,
 } & Message_Serialize;
 
+/**  A conversation's thread, or its newest part (see [`crate::Client::thread_page`]). */
 export type Thread_Deserialize = {
 	conversation: Conversation_Deserialize,
 	/**  Oldest first. */
 	messages: ThreadMessage_Deserialize[],
+	/**  Older messages than the first of `messages`, not included. */
+	earlier?: number,
+	/**  The note the conversation was escalated with, wherever it is in the thread. */
+	escalation_note?: ThreadMessage_Deserialize | null,
+	/**
+	 *  When the customer last wrote (WhatsApp's 24-hour reply window runs from it), wherever
+	 *  it is in the thread.
+	 */
+	last_inbound_at?: string | null,
 };
 
+/**  A conversation's thread, or its newest part (see [`crate::Client::thread_page`]). */
 export type Thread_Serialize = {
 	conversation: Conversation_Serialize,
 	/**  Oldest first. */
 	messages: ThreadMessage_Serialize[],
+	/**  Older messages than the first of `messages`, not included. */
+	earlier: number,
+	/**  The note the conversation was escalated with, wherever it is in the thread. */
+	escalation_note: ThreadMessage_Serialize | null,
+	/**
+	 *  When the customer last wrote (WhatsApp's 24-hour reply window runs from it), wherever
+	 *  it is in the thread.
+	 */
+	last_inbound_at: string | null,
 };
 
 export type User = User_Serialize | User_Deserialize;

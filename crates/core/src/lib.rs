@@ -261,8 +261,21 @@ impl Client {
         Ok(self.inner.cache.labels().await?)
     }
 
+    /// A conversation's whole thread, from the cache.
     pub async fn thread(&self, conversation_id: Uuid) -> CoreResult<Option<Thread>> {
         Ok(self.inner.cache.thread(conversation_id).await?)
+    }
+
+    /// The newest part of a thread, from the cache: its newest `newest` messages, or every
+    /// message from `from` on when they are more (a view passes the oldest message it shows, so
+    /// that nothing it shows drops out as new messages arrive). `earlier` counts the rest.
+    pub async fn thread_page(
+        &self,
+        conversation_id: Uuid,
+        newest: u32,
+        from: Option<Uuid>,
+    ) -> CoreResult<Option<Thread>> {
+        Ok(self.inner.cache.thread_page(conversation_id, i64::from(newest), from).await?)
     }
 
     pub async fn users(&self) -> CoreResult<Vec<User>> {

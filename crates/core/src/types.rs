@@ -61,10 +61,21 @@ view! {
 }
 
 view! {
+    /// A conversation's thread, or its newest part (see [`crate::Client::thread_page`]).
     pub struct Thread {
         pub conversation: Conversation,
         /// Oldest first.
         pub messages: Vec<ThreadMessage>,
+        /// Older messages than the first of `messages`, not included.
+        #[serde(default)]
+        pub earlier: u32,
+        /// The note the conversation was escalated with, wherever it is in the thread.
+        #[serde(default)]
+        pub escalation_note: Option<ThreadMessage>,
+        /// When the customer last wrote (WhatsApp's 24-hour reply window runs from it), wherever
+        /// it is in the thread.
+        #[serde(default)]
+        pub last_inbound_at: Option<DateTime<Utc>>,
     }
 }
 

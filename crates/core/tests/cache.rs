@@ -396,3 +396,56 @@ async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
     assert_eq!(fresh.search_backlog().await.unwrap().left, 0);
     search_index_is_exact(&fresh).await;
 }
+
+/// A long thread's newest page: the newest messages in order, how many are older, the
+/// escalation note and the customer's last message wherever they are; and a page that keeps its
+/// oldest message keeps everything it showed as new messages arrive.
+#[tokio::test]
+async fn a_thread_page_holds_the_newest_messages_and_keeps_what_it_showed() {
+    let (_dir, cache) = cache().await;
+    let me = Uuid::now_v7();
+    let cid = Uuid::now_v7();
+    let mut seq = 0;
+    let mut apply = async |message: Message, note: Option<Uuid>| {
+        seq += 1;
+        let conversation = Conversation { escalation_note_id: note, ..conversation(cid, seq) };
+        let event = Event { seq, at: now(), body: EventBody::MessageCreated { message, conversation } };
+        cache.apply_events(&[event], me).await.unwrap();
+    };
+    let base = now();
+    let at = |i: i64| base + chrono::Duration::milliseconds(i);
+    // The customer's last message and the escalation note come first; 300 replies follow.
+    let first = Message { created_at: at(0), ..inbound(cid, "Where is my order?") };
+    let note = Message { kind: MessageKind::Note, created_at: at(1), ..inbound(cid, "Escalated: refund") };
+    apply(first.clone(), None).await;
+    apply(note.clone(), Some(note.id)).await;
+    for i in 0..300 {
+        let reply =
+            Message { kind: MessageKind::Outbound, created_at: at(2 + i), ..inbound(cid, &format!("reply {i}")) };
+        apply(reply, Some(note.id)).await;
+    }
+
+    let page = cache.thread_page(cid, 200, None).await.unwrap().unwrap();
+    assert_eq!(page.messages.len(), 200);
+    assert_eq!(page.earlier, 102);
+    let bodies: Vec<&str> = page.messages.iter().map(|m| m.message.body.as_str()).collect();
+    assert_eq!((bodies[0], bodies[199]), ("reply 100", "reply 299"), "the newest 200, oldest first");
+    assert_eq!(page.escalation_note.as_ref().map(|m| m.message.id), Some(note.id), "the note, though not in the page");
+    assert_eq!(page.last_inbound_at, Some(first.created_at), "the customer's message, though not in the page");
+
+    // Five more replies: a page kept from its oldest message holds all it held, and the new ones.
+    let oldest = page.messages[0].message.id;
+    for i in 300..305 {
+        let reply =
+            Message { kind: MessageKind::Outbound, created_at: at(2 + i), ..inbound(cid, &format!("reply {i}")) };
+        apply(reply, Some(note.id)).await;
+    }
+    let kept = cache.thread_page(cid, 200, Some(oldest)).await.unwrap().unwrap();
+    assert_eq!(kept.messages.len(), 205);
+    assert_eq!(kept.messages[0].message.id, oldest);
+    assert_eq!(kept.earlier, 102);
+    // Without it, the newest 200 only; the whole thread has everything.
+    assert_eq!(cache.thread_page(cid, 200, None).await.unwrap().unwrap().earlier, 107);
+    let whole = cache.thread(cid).await.unwrap().unwrap();
+    assert_eq!((whole.messages.len(), whole.earlier), (307, 0));
+}

@@ -285,19 +285,64 @@ impl Cache {
         row.as_ref().map(conversation_from_row).transpose()
     }
 
+    /// The whole thread, oldest first.
     pub async fn thread(&self, id: Uuid) -> DbResult<Option<Thread>> {
+        self.thread_page(id, i64::MAX, None).await
+    }
+
+    /// The newest part of a thread, oldest first: its newest `newest` messages, or, when `from`
+    /// is one of its messages, every message from that one on if they are more. A view that
+    /// keeps `from` at the oldest message it shows keeps showing it as new messages arrive.
+    pub async fn thread_page(&self, id: Uuid, newest: i64, from: Option<Uuid>) -> DbResult<Option<Thread>> {
         let Some(conversation) = self.conversation(id).await? else { return Ok(None) };
-        let rows = sqlx::query(
-            "SELECT m.*, (m.pending = 1 OR EXISTS (SELECT 1 FROM outbox o WHERE o.mutation_id = m.id)) AS queued, \
-               s.path AS saved_to \
-             FROM messages m LEFT JOIN saved_files s ON s.message_id = m.id \
-             WHERE m.conversation_id = ? ORDER BY m.created_at, m.id",
+        let mut conn = self.pool.acquire().await?;
+        let (total, since_from): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE (m.created_at, m.id) >= (f.created_at, f.id)) \
+             FROM messages m LEFT JOIN (SELECT created_at, id FROM messages WHERE id = ?2 AND conversation_id = ?1) f \
+             WHERE m.conversation_id = ?1",
         )
         .bind(id.to_string())
-        .fetch_all(&self.pool)
+        .bind(from.map(|f| f.to_string()))
+        .fetch_one(&mut *conn)
+        .await?;
+        let limit = newest.max(since_from).max(1);
+        let columns = "m.*, (m.pending = 1 OR EXISTS (SELECT 1 FROM outbox o WHERE o.mutation_id = m.id)) AS queued, \
+                       s.path AS saved_to FROM messages m LEFT JOIN saved_files s ON s.message_id = m.id";
+        // Newest first through the (conversation, created_at, id) index, then put back in order.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM (SELECT {columns} WHERE m.conversation_id = ? ORDER BY m.created_at DESC, m.id DESC LIMIT ?) \
+             ORDER BY created_at, id"
+        )))
+        .bind(id.to_string())
+        .bind(limit)
+        .fetch_all(&mut *conn)
         .await?;
         let messages = rows.iter().map(message_from_row).collect::<DbResult<Vec<_>>>()?;
-        Ok(Some(Thread { conversation, messages }))
+        let escalation_note = match conversation.escalation_note_id {
+            None => None,
+            Some(note) => match messages.iter().find(|m| m.message.id == note) {
+                Some(shown) => Some(shown.clone()),
+                None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {columns} WHERE m.id = ?")))
+                    .bind(note.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .as_ref()
+                    .map(message_from_row)
+                    .transpose()?,
+            },
+        };
+        let last_inbound =
+            sqlx::query("SELECT MAX(created_at) AS at FROM messages WHERE conversation_id = ? AND kind = 'inbound'")
+                .bind(id.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(Some(Thread {
+            conversation,
+            earlier: (total - messages.len() as i64).max(0) as u32,
+            messages,
+            escalation_note,
+            last_inbound_at: opt_time(&last_inbound, "at")?,
+        }))
     }
 
     pub async fn users(&self) -> DbResult<Vec<User>> {
