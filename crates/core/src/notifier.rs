@@ -101,32 +101,34 @@ async fn decide(client: &Client, control: &NotifierControl, policy: &mut Policy,
             }
         }
     };
-    let conversation = |id: Uuid| {
+    // The conversation, and its messages from `from` on (the newest one without it): never the
+    // whole thread, which a teammate's typing would otherwise read every few seconds.
+    let conversation = |id: Uuid, from: Option<Uuid>| {
         let client = client.clone();
-        async move { client.thread(id).await.ok().flatten() }
+        async move { client.thread_page(id, 1, from).await.ok().flatten() }
     };
     let decided = match change {
         Change::AssignedToMe { conversation_id, by } => {
-            let Some(t) = conversation(conversation_id).await else { return Vec::new() };
+            let Some(t) = conversation(conversation_id, None).await else { return Vec::new() };
             let by = name(by).await;
             policy.decide(Happened::Assigned { conversation: &t.conversation, by: by.as_deref() }, &ctx)
         }
         Change::Presence { user_id, conversation_id: Some(id), activity }
             if user_id != me && matches!(activity, Activity::ComposingReply | Activity::ComposingNote) =>
         {
-            let Some(t) = conversation(id).await else { return Vec::new() };
+            let Some(t) = conversation(id, None).await else { return Vec::new() };
             let who = name(Some(user_id)).await.unwrap_or_else(|| "Someone".into());
             let note = activity == Activity::ComposingNote;
             policy.decide(Happened::Typing { conversation: &t.conversation, who: &who, note }, &ctx)
         }
         Change::Mentioned { conversation_id, message_id } => {
-            let Some(t) = conversation(conversation_id).await else { return Vec::new() };
+            let Some(t) = conversation(conversation_id, Some(message_id)).await else { return Vec::new() };
             let Some(m) = t.messages.iter().find(|m| m.message.id == message_id) else { return Vec::new() };
             let by = name(m.message.author_id).await.unwrap_or_else(|| "Someone".into());
             policy.decide(Happened::Mentioned { conversation: &t.conversation, by: &by, note: &m.message.body }, &ctx)
         }
         Change::CustomerMessage { conversation_id, message_id } => {
-            let Some(t) = conversation(conversation_id).await else { return Vec::new() };
+            let Some(t) = conversation(conversation_id, Some(message_id)).await else { return Vec::new() };
             let Some(m) = t.messages.iter().find(|m| m.message.id == message_id) else { return Vec::new() };
             policy.decide(Happened::CustomerMessage { conversation: &t.conversation, preview: &m.message.body }, &ctx)
         }
