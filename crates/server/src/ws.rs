@@ -121,7 +121,10 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                     Ok(Ok(Forwarded::Lagged)) => {
                         state.metrics.slow_client();
                         tracing::info!(user = %actor.id(), "a client fell behind: told to catch up from the log");
-                        return close(&mut socket, "lagged", "This connection fell behind: reconnect to catch up from the log.").await;
+                        // Said within the same time limit: a client this slow may have stopped reading.
+                        let message = "This connection fell behind: reconnect to catch up from the log.";
+                        let told = tokio::time::timeout(state.config.ws_send_timeout, close(&mut socket, "lagged", message));
+                        return told.await.unwrap_or(Ok(()));
                     }
                     Ok(Ok(Forwarded::Closed)) => return Ok(()),
                     Ok(Err(e)) => return Err(e),
