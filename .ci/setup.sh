@@ -16,6 +16,8 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver dbus-x11 fonts-dejavu-core
   # Native notifications checked against a real notification server
   dunst
+  # The session token's keyring code checked against a real Secret Service
+  gnome-keyring
   # The fan-out benchmark's baseline, measured in the same run
   nats-server
 )

@@ -43,7 +43,7 @@ type Result<T> = std::result::Result<T, CommandError>;
 #[specta::specta]
 pub async fn restore_session(core: State<'_, AppCore>) -> Result<Option<SessionInfo>> {
     let Some(server) = core.prefs.load().last_server else { return Ok(None) };
-    let Some(token) = secrets::load_token(&server) else { return Ok(None) };
+    let Some(token) = secrets::load_token(&server, secrets::LOAD_WAIT).await else { return Ok(None) };
     match core.client.resume(&server, &token).await {
         Ok(info) => Ok(Some(info)),
         Err(CoreError::NotSignedIn) => {

@@ -6,7 +6,7 @@ mod admin;
 mod commands;
 pub mod notify;
 mod prefs;
-mod secrets;
+pub mod secrets;
 mod tray;
 
 use handoff_core::{Change, Client};

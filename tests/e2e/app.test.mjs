@@ -7,15 +7,17 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor, watchNotifications } from "./webdriver.mjs";
+import { Driver, api, startServer, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop");
 const PASSWORD = "correct horse battery";
+const APP_LOG = resolve(root, "target/e2e/app.log");
 
 let server;
 let serverDir;
 let driver;
+let appEnv; // the app's environment, kept for restarting it
 let notifications; // what reaches the notification server, as dbus-monitor prints it
 let admin;
 let device;
@@ -40,14 +42,17 @@ before(async () => {
   downloads = join(tmp, "Downloads");
   mkdirSync(join(tmp, "config"), { recursive: true });
   writeFileSync(join(tmp, "config", "user-dirs.dirs"), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
+  // A real keyring, as on a desktop: the app keeps its session token there.
+  await unlockedKeyring(join(tmp, "keyring"));
   driver = new Driver(root);
   // A private app-data and config folder: the app's cache and preferences start empty.
-  await driver.start(APP, {
+  appEnv = {
     XDG_DATA_HOME: join(tmp, "data"),
     XDG_CONFIG_HOME: join(tmp, "config"),
-    HANDOFF_LOG_FILE: resolve(root, "target/e2e/app.log"),
+    HANDOFF_LOG_FILE: APP_LOG,
     RUST_LOG: "debug,sqlx=warn,tao=info,wry=info",
-  });
+  };
+  await driver.start(APP, appEnv);
 });
 
 after(async () => {
@@ -63,15 +68,37 @@ after(async () => {
 const signInForm = () =>
   waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form, focused");
 
-/** Runs a test body; on failure keeps a screenshot of what the window showed. */
+/**
+ * Runs a test body. On failure it keeps a screenshot of the window, and adds to the error what
+ * the window said and the app's last warnings: a CI log then tells why without the screenshot.
+ */
 const withScreenshot = (name, body) => async () => {
   try {
     await body();
   } catch (e) {
     await driver.screenshot(`${name}-failed`).catch(() => {});
+    if (e instanceof Error) e.message += await whatTheAppSaid();
     throw e;
   }
 };
+
+/** The window's text and the app log's last warnings and errors, a few lines each. */
+async function whatTheAppSaid() {
+  const squeeze = (text, max) => (text.length > max ? `${text.slice(0, max)}…` : text);
+  const shown = await driver
+    .js("return document.body.innerText")
+    .then((t) => squeeze(String(t ?? "").replace(/\s+/g, " ").trim(), 400))
+    .catch((e) => `(the window did not answer: ${e.message})`);
+  let log;
+  try {
+    const lines = readFileSync(APP_LOG, "utf8").split("\n");
+    const notable = lines.filter((l) => /\s(WARN|ERROR)\s/.test(l)).slice(-6);
+    log = [...notable, "…", ...lines.filter(Boolean).slice(-4)].map((l) => `    ${squeeze(l, 300)}`).join("\n");
+  } catch (e) {
+    log = `    (no app log: ${e.message})`;
+  }
+  return `\n  the window showed: ${shown}\n  the app log's last warnings, then its last lines:\n${log}`;
+}
 
 test("sign in, see a message arrive live, claim it, reply, and the simulator sends it once", withScreenshot("skeleton", async () => {
   await signInForm();
@@ -441,4 +468,14 @@ test("a long thread shows its newest 200 messages, and earlier ones on request",
   assert.equal((await driver.findAll("[data-testid=show-earlier]")).length, 0, "nothing left to show");
   const first = await driver.js("return document.querySelector('[data-testid=thread] [data-testid=message] .body')?.innerText");
   assert.equal(first, "Long thread message 0");
+}));
+
+test("the sign-in is remembered: after a restart the app opens signed in, without the password", withScreenshot("restart", async () => {
+  const me = await driver.innerText(".me-name");
+  await driver.stop();
+  await driver.start(APP, appEnv);
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again");
+  assert.equal(await driver.innerText(".me-name"), me);
+  assert.equal((await driver.findAll("#password")).length, 0, "the sign-in form");
+  await driver.screenshot("17-restarted");
 }));

@@ -2,7 +2,7 @@
 // plus helpers to start the real server. No npm dependencies.
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 
 export const ELEM = "element-6066-11e4-a52e-4f735466cecf";
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -175,4 +175,29 @@ export async function watchNotifications(root) {
       dunst.kill();
     },
   };
+}
+
+/**
+ * Starts gnome-keyring on the session bus, with a new login keyring in `dir`, unlocked: the
+ * Secret Service the app keeps its session token in. Needs a session bus (dbus-run-session); the
+ * daemon leaves with it.
+ */
+export async function unlockedKeyring(dir) {
+  mkdirSync(dir, { recursive: true });
+  const launcher = spawn("gnome-keyring-daemon", ["--unlock", "--components=secrets"], {
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CACHE_HOME: join(dir, "cache") },
+    stdio: ["pipe", "ignore", "inherit"],
+  });
+  launcher.stdin.end("e2e-keyring"); // the new keyring's password, read from stdin
+  const code = await new Promise((res) => launcher.on("exit", res));
+  if (code !== 0) throw new Error(`gnome-keyring-daemon --unlock exited with ${code}`);
+  const owned = () =>
+    new Promise((res) => {
+      const ask = spawn("dbus-send", ["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+        "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"], { stdio: ["ignore", "pipe", "ignore"] });
+      let out = "";
+      ask.stdout.on("data", (d) => (out += d));
+      ask.on("exit", () => res(out.includes("boolean true")));
+    });
+  await waitFor(owned, "the Secret Service on the session bus");
 }
