@@ -20,6 +20,8 @@ APT_PACKAGES=(
   gnome-keyring
   # The fan-out benchmark's baseline, measured in the same run
   nats-server
+  # The TLS scenario: a real TLS-terminating reverse proxy and a test certificate
+  caddy openssl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

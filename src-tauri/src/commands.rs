@@ -25,6 +25,10 @@ impl From<CoreError> for CommandError {
             CoreError::Unreachable(server) => {
                 format!("Server not reachable at {server}. Check the address and your network.")
             }
+            CoreError::Tls { server, detail } => format!(
+                "No secure connection to {server}: {detail}. If the server's certificate comes from your \
+                 company's own authority, ask IT to install it on this computer."
+            ),
             CoreError::NotSignedIn => "You are signed out: sign in again.".to_string(),
             other => {
                 let text = other.to_string();
@@ -72,6 +76,13 @@ pub async fn sign_out(core: State<'_, AppCore>, wipe: bool) -> Result<()> {
     }
     core.prefs.forget_session();
     Ok(core.client.sign_out(wipe).await?)
+}
+
+/// What a typed server address means (the sign-in form shows it as the agent types).
+#[tauri::command]
+#[specta::specta]
+pub fn server_address(input: String) -> Result<handoff_core::ServerAddress> {
+    Ok(handoff_core::address::parse(&input)?)
 }
 
 #[tauri::command]

@@ -43,6 +43,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::sign_in,
             commands::sign_out,
             commands::recent_servers,
+            commands::server_address,
             commands::connection,
             commands::inbox,
             commands::thread,
@@ -111,7 +112,9 @@ pub fn run() {
             builder.mount_events(app);
             let data_dir = app.path().app_data_dir()?;
             let config_dir = app.path().app_config_dir()?;
-            let client = tauri::async_runtime::block_on(Client::open(&data_dir.join("cache.db")))?;
+            // HANDOFF_CA_FILE: a private CA to trust beside the OS's store (docs/deploy.md).
+            let options = handoff_core::ClientOptions::from_env()?;
+            let client = tauri::async_runtime::block_on(Client::open_with(&data_dir.join("cache.db"), &options))?;
             let prefs = prefs::Prefs::new(config_dir.join("prefs.json"));
             let handle = app.handle().clone();
             let tray = tray::create(&handle, prefs.load().notifications.dnd);

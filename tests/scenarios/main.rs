@@ -11,6 +11,7 @@ mod presence;
 mod routing;
 mod send_guard;
 mod simulator;
+mod tls;
 
 use handoff_core::{Change, Client, InboxView};
 use handoff_proto::{MessageKind, Role};

@@ -8,6 +8,7 @@
 //! can kill it, and put a [`proxy::FaultProxy`] between the clients and the server.
 
 pub mod proxy;
+pub mod tls_proxy;
 pub mod waha_stub;
 
 use std::future::Future;

@@ -13,6 +13,8 @@ export const commands = {
 	/**  Signs out; `wipe` also deletes the local cache. */
 	signOut: (wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { wipe })),
 	recentServers: () => __TAURI_INVOKE<string[]>("recent_servers"),
+	/**  What a typed server address means (the sign-in form shows it as the agent types). */
+	serverAddress: (input: string) => typedError<ServerAddress, CommandError>(__TAURI_INVOKE("server_address", { input })),
 	connection: () => __TAURI_INVOKE<ConnectionState>("connection"),
 	/**
 	 *  A view of the queue, newest first: its first `limit` rows (default [`INBOX_PAGE`]). `team_id`
@@ -1146,12 +1148,24 @@ export type SessionInfo = SessionInfo_Serialize | SessionInfo_Deserialize;
 export type SessionInfo_Deserialize = {
 	server: string,
 	user: User_Deserialize,
+	/**  The connection is TLS (https and wss); false only for loopback and private addresses. */
+	encrypted: boolean,
+};
+
+/**  A server address as the core will use it. */
+export type ServerAddress = {
+	/**  `https://host[:port][/path]` or `http://…`, without a trailing slash. */
+	url: string,
+	/**  TLS protects the connection (https and wss). */
+	encrypted: boolean,
 };
 
 /**  Who is signed in where. */
 export type SessionInfo_Serialize = {
 	server: string,
 	user: User_Serialize,
+	/**  The connection is TLS (https and wss); false only for loopback and private addresses. */
+	encrypted: boolean,
 };
 
 export type SlaKind = "first_response" | "resolution";

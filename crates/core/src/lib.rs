@@ -6,6 +6,7 @@
 //!
 //! The shell (src-tauri) calls [`Client`] methods and forwards [`Change`]s to the UI.
 
+pub mod address;
 pub mod admin;
 pub mod cache;
 pub mod dashboard;
@@ -17,6 +18,7 @@ pub mod presence;
 mod rest;
 pub mod search;
 pub mod sync;
+pub mod tls;
 pub mod types;
 
 use std::path::Path;
@@ -27,7 +29,9 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use address::ServerAddress;
 pub use cache::Cache;
+pub use tls::ClientOptions;
 pub use types::*;
 
 /// What this agent tells the team about itself, on its way to the sync loop.
@@ -45,9 +49,21 @@ pub(crate) struct Session {
     pub user: User,
 }
 
+impl Session {
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            server: self.server.clone(),
+            user: self.user.clone(),
+            encrypted: self.server.starts_with("https://"),
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub cache: Cache,
     pub http: reqwest::Client,
+    /// The TLS connector `http` uses, for the WebSocket ([`tls`]).
+    pub tls: native_tls::TlsConnector,
     pub session: RwLock<Option<Session>>,
     pub changes: broadcast::Sender<Change>,
     pub state: watch::Sender<ConnectionState>,
@@ -87,14 +103,22 @@ pub struct Client {
 impl Client {
     /// Opens (or creates) the cache at `cache_path`. Nothing is sent until [`Client::sign_in`] or [`Client::resume`].
     pub async fn open(cache_path: &Path) -> CoreResult<Client> {
+        Client::open_with(cache_path, &ClientOptions::default()).await
+    }
+
+    /// [`Client::open`], trusting what `options` adds to the OS's certificate store.
+    pub async fn open_with(cache_path: &Path, options: &ClientOptions) -> CoreResult<Client> {
+        let tls = tls::connector(options)?;
         let cache = Cache::open(cache_path).await?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
+            .tls_backend_preconfigured(tls.clone())
             .build()
             .map_err(|e| CoreError::Invalid(e.to_string()))?;
         let inner = Arc::new(Inner {
             cache,
             http,
+            tls,
             session: RwLock::new(None),
             changes: broadcast::channel(1024).0,
             state: watch::channel(ConnectionState::Idle).0,
@@ -111,7 +135,7 @@ impl Client {
 
     /// Signs in with email and password. Returns the session and its token (for the OS keyring).
     pub async fn sign_in(&self, server: &str, email: &str, password: &str) -> CoreResult<(SessionInfo, String)> {
-        let server = normalize_server(server)?;
+        let server = address::parse(server)?.url;
         let login = rest::login(&self.inner.http, &server, email, password).await?;
         let token = login.token.clone();
         let info = self.activate(Session { server, token: login.token, user: login.user }).await?;
@@ -121,7 +145,7 @@ impl Client {
     /// Resumes with a stored token. When the server cannot be reached, the cached session opens
     /// offline and sync keeps trying.
     pub async fn resume(&self, server: &str, token: &str) -> CoreResult<SessionInfo> {
-        let server = normalize_server(server)?;
+        let server = address::parse(server)?.url;
         let user = match rest::me(&self.inner.http, &server, token).await {
             Ok(user) => user,
             Err(CoreError::Unreachable(_)) => {
@@ -150,7 +174,7 @@ impl Client {
         cache.set_meta("server", &session.server).await?;
         cache.set_meta("user_id", &session.user.id.to_string()).await?;
         cache.set_meta("user", &serde_json::to_string(&session.user).unwrap_or_default()).await?;
-        let info = SessionInfo { server: session.server.clone(), user: session.user.clone() };
+        let info = session.info();
         *self.inner.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
         self.start();
         Ok(info)
@@ -197,7 +221,7 @@ impl Client {
 
     pub fn session(&self) -> Option<SessionInfo> {
         let s = self.inner.session.read().unwrap_or_else(|p| p.into_inner());
-        s.as_ref().map(|s| SessionInfo { server: s.server.clone(), user: s.user.clone() })
+        s.as_ref().map(Session::info)
     }
 
     /// First syncs at least `events` long become bulk imports (default [`sync::BULK_MIN`]; the
@@ -444,36 +468,4 @@ fn check_body(body: &str) -> CoreResult<()> {
         return Err(CoreError::Invalid("the message is empty".into()));
     }
     Ok(())
-}
-
-/// `example.com:8750` -> `http://example.com:8750`; trailing slashes go.
-fn normalize_server(server: &str) -> CoreResult<String> {
-    let trimmed = server.trim();
-    let (scheme, rest) = match (trimmed.strip_prefix("https://"), trimmed.strip_prefix("http://")) {
-        (Some(rest), _) => ("https", rest),
-        (None, Some(rest)) => ("http", rest),
-        (None, None) => ("http", trimmed),
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.is_empty() {
-        return Err(CoreError::Invalid("enter the server's address".into()));
-    }
-    let url = format!("{scheme}://{rest}");
-    match reqwest::Url::parse(&url) {
-        Ok(parsed) if parsed.host_str().is_some() => Ok(url),
-        _ => Err(CoreError::Invalid(format!("{server} is not a server address"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_server;
-
-    #[test]
-    fn server_addresses_are_normalised() {
-        assert_eq!(normalize_server("localhost:8750/").unwrap(), "http://localhost:8750");
-        assert_eq!(normalize_server(" https://inbox.example.com ").unwrap(), "https://inbox.example.com");
-        assert!(normalize_server("").is_err());
-        assert!(normalize_server("http://").is_err());
-    }
 }

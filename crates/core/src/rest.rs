@@ -8,7 +8,10 @@ use crate::{CoreError, CoreResult};
 
 fn unreachable(server: &str, e: reqwest::Error) -> CoreError {
     tracing::debug!(error = %e, server, "request failed");
-    CoreError::Unreachable(server.to_string())
+    match crate::tls::failure(&e) {
+        Some(detail) => CoreError::Tls { server: server.to_string(), detail },
+        None => CoreError::Unreachable(server.to_string()),
+    }
 }
 
 async fn server_error(resp: reqwest::Response) -> CoreError {

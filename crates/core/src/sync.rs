@@ -163,9 +163,12 @@ async fn connect(
     let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|e| e.to_string())?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
     // No Nagle: small frames (typing, acks) go out at once instead of waiting for a delayed ACK.
-    let mut ws = match tokio_tungstenite::connect_async_with_config(request, Some(ws_config()), true).await {
+    // The same TLS connector as the HTTP client's: both trust the same servers (tls.rs).
+    let tls = Some(tokio_tungstenite::Connector::NativeTls(inner.tls.clone()));
+    let mut ws = match tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config()), true, tls).await {
         Ok((ws, _)) => ws,
         Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => return Ok(Exit::SignedOut),
+        Err(WsError::Tls(e)) => return Err(format!("no secure connection: {e}")),
         Err(e) => return Err(format!("server not reachable: {e}")),
     };
     let cache = &inner.cache;

@@ -180,6 +180,8 @@ view! {
     pub struct SessionInfo {
         pub server: String,
         pub user: User,
+        /// The connection is TLS (https and wss); false only for loopback and private addresses.
+        pub encrypted: bool,
     }
 }
 
@@ -189,6 +191,9 @@ pub enum CoreError {
     WrongCredentials,
     #[error("the server at {0} is not reachable")]
     Unreachable(String),
+    /// TLS failed: the server's certificate is not trusted here, or the handshake failed.
+    #[error("no secure connection to {server}: {detail}")]
+    Tls { server: String, detail: String },
     #[error("{0}")]
     Server(String),
     #[error("not signed in")]
@@ -208,6 +213,7 @@ impl CoreError {
         match self {
             CoreError::WrongCredentials => "wrong_credentials",
             CoreError::Unreachable(_) => "unreachable",
+            CoreError::Tls { .. } => "tls",
             CoreError::Server(_) => "server",
             CoreError::NotSignedIn => "not_signed_in",
             CoreError::Invalid(_) => "invalid",

@@ -69,7 +69,17 @@ pub struct Config {
     /// How many frames a WebSocket connection may fall behind before it is told to catch up
     /// from the log ([`HUB_CAPACITY`]).
     pub hub_capacity: usize,
+    /// How long a write waits for a database lock held by someone else (a backup, an operator's
+    /// `sqlite3`) before it fails as a transient error ([`BUSY_TIMEOUT`]).
+    pub busy_timeout: std::time::Duration,
 }
+
+/// The default [`Config::busy_timeout`].
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The longest a graceful [`ServerHandle::stop`] takes (SIGTERM: systemd waits 90 s, Docker and
+/// Kubernetes 10 s before they kill).
+pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// The default [`Config::ws_send_timeout`].
 pub const WS_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -87,6 +97,7 @@ impl Config {
             durability: Durability::Full,
             ws_send_timeout: WS_SEND_TIMEOUT,
             hub_capacity: HUB_CAPACITY,
+            busy_timeout: BUSY_TIMEOUT,
         }
     }
 }
@@ -107,6 +118,8 @@ pub struct AppInner {
     pub snooze: snooze::Alarm,
     /// Customer messages on their way to the store, committed in groups.
     pub ingest: ingest::Queue,
+    /// Open WebSocket connections: a stop waits until each has said goodbye.
+    pub connections: tokio_util::task::TaskTracker,
 }
 
 /// Shared state of one running server.
@@ -134,14 +147,33 @@ impl ServerHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, closes every connection and the database.
+    /// A graceful stop, within [`STOP_TIMEOUT`]: stops accepting, lets the requests in flight
+    /// finish (and the device sends they wait for), closes every WebSocket with "going away"
+    /// (clients reconnect at once), then checkpoints and closes the database. What is still
+    /// running at the deadline is cut; nothing acknowledged is lost either way, since every
+    /// change is committed before it is acknowledged.
     pub async fn stop(self) {
+        let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
         let _ = self.shutdown.send(true);
+        let mut serve = self.serve;
+        match tokio::time::timeout_at(deadline, &mut serve).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server task ended badly"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task ended badly"),
+            Err(_) => {
+                tracing::warn!("requests still running at the stop's deadline: cut off");
+                serve.abort();
+            }
+        }
+        self.state.connections.close();
+        if tokio::time::timeout_at(deadline, self.state.connections.wait()).await.is_err() {
+            tracing::warn!(open = self.state.connections.len(), "WebSocket connections still open at the deadline");
+        }
         for task in &self.background {
             task.abort();
         }
-        if let Err(e) = self.serve.await {
-            tracing::warn!(error = %e, "server task ended badly");
+        if let Err(e) = self.state.store.checkpoint().await {
+            tracing::warn!(error = %e, "the database was not checkpointed");
         }
         self.state.store.close().await;
     }
@@ -155,7 +187,7 @@ impl ServerHandle {
 
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let hub = Hub::new(config.hub_capacity);
-    let store = Store::open(&config.data_dir, hub.clone(), config.durability).await?;
+    let store = Store::open(&config.data_dir, hub.clone(), config.durability, config.busy_timeout).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (ingest, ingest_rx) = ingest::Queue::new();
     let state = AppState(Arc::new(AppInner {
@@ -170,6 +202,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         routing: routing::Kick::default(),
         snooze: snooze::Alarm::default(),
         ingest,
+        connections: tokio_util::task::TaskTracker::new(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {

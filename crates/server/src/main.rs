@@ -63,14 +63,33 @@ async fn main() -> anyhow::Result<()> {
         durability,
         ws_send_timeout: handoff_server::WS_SEND_TIMEOUT,
         hub_capacity: handoff_server::HUB_CAPACITY,
+        busy_timeout: handoff_server::BUSY_TIMEOUT,
     };
     let server = handoff_server::start(config).await?;
     println!("handoff-server listening on {}", server.url());
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            println!("shutting down");
-            server.stop().await;
-        }
-    }
+    let signal = stop_signal().await?;
+    let started = std::time::Instant::now();
+    println!("{signal}: shutting down");
+    server.stop().await;
+    println!("stopped in {} ms", started.elapsed().as_millis());
     Ok(())
+}
+
+/// Waits for SIGTERM (systemd, containers, every deploy) or SIGINT (Ctrl-C); returns its name.
+async fn stop_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
+    }
 }

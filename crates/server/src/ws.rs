@@ -40,8 +40,17 @@ const BATCH: usize = 64;
 /// frames are small; a larger one is read in several steps.
 const READ_CHUNK: usize = 4 * 1024;
 
+/// The close reason of a server that stops.
+const SHUTTING_DOWN: &str = "shutting_down";
+/// How long a stopping server tries to say goodbye on one connection (a client that stopped
+/// reading must not hold the stop up).
+const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn upgrade(State(state): State<AppState>, actor: Actor, ws: WebSocketUpgrade) -> Response {
+    // Counted from the upgrade until the connection ends, so a stop waits for its goodbye.
+    let open = state.connections.token();
     ws.read_buffer_size(READ_CHUNK).on_upgrade(move |socket| async move {
+        let _open = open;
         state.metrics.ws_session();
         if let Err(e) = connection(state, actor, socket).await {
             tracing::debug!(error = %e, "websocket closed");
@@ -55,9 +64,13 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Says why the connection ends, then closes it: 1001 "going away" when the server stops (the
+/// client reconnects at once and finds the server again once it is back), 1008 "policy
+/// violation" for everything a client did or is.
 async fn close(socket: &mut WebSocket, code: &str, message: &str) -> anyhow::Result<()> {
     send(socket, &ServerFrame::Error { code: code.into(), message: message.into() }).await?;
-    let frame = CloseFrame { code: 1008, reason: Utf8Bytes::from(code.to_string()) };
+    let close_code = if code == SHUTTING_DOWN { 1001 } else { 1008 };
+    let frame = CloseFrame { code: close_code, reason: Utf8Bytes::from(code.to_string()) };
     socket.send(WsMessage::Close(Some(frame))).await?;
     Ok(())
 }
@@ -150,8 +163,10 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                     None => return close(&mut socket, "unauthenticated", "This session was signed out.").await,
                 }
             }
-            _ = shutdown.changed() => {
-                return close(&mut socket, "shutting_down", "The server is restarting: reconnect shortly.").await;
+            // `wait_for` sees a stop that began before this connection got here, too.
+            _ = async { drop(shutdown.wait_for(|stopping| *stopping).await) } => {
+                let goodbye = close(&mut socket, SHUTTING_DOWN, "The server is restarting: reconnect shortly.");
+                return tokio::time::timeout(GOODBYE_TIMEOUT, goodbye).await.unwrap_or(Ok(()));
             }
         }
     } }

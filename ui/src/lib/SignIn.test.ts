@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
@@ -13,6 +13,7 @@ describe("SignIn", () => {
   it("says what went wrong in words people understand", async () => {
     mockIPC((cmd) => {
       if (cmd === "recent_servers") return ["http://inbox.example.com:8750"];
+      if (cmd === "server_address") return { url: "https://inbox.example.com", encrypted: true };
       if (cmd === "sign_in") throw { code: "wrong_credentials", message: "Wrong email or password." };
     });
     render(SignIn, { onSignedIn: () => {} });
@@ -27,6 +28,7 @@ describe("SignIn", () => {
     let called = false;
     mockIPC((cmd) => {
       if (cmd === "recent_servers") return [];
+      if (cmd === "server_address") return { url: "http://127.0.0.1:8750", encrypted: false };
       if (cmd === "sign_in") called = true;
     });
     render(SignIn, { onSignedIn: () => {} });
@@ -35,11 +37,33 @@ describe("SignIn", () => {
     expect(called).toBe(false);
   });
 
+  it("says whether the address is encrypted, or why it is refused, as it is typed", async () => {
+    mockIPC((cmd, args) => {
+      if (cmd === "recent_servers") return [];
+      if (cmd === "server_address") {
+        const input = (args as { input: string }).input;
+        if (input === "inbox.example.com") return { url: "https://inbox.example.com", encrypted: true };
+        if (input === "http://192.168.1.9:8750") return { url: "http://192.168.1.9:8750", encrypted: false };
+        throw { code: "invalid", message: "Http:// would send your password unencrypted: use https://" };
+      }
+    });
+    render(SignIn, { onSignedIn: () => {} });
+    const hint = screen.getByTestId("server-hint");
+    const server = screen.getByLabelText("Server");
+    await fireEvent.input(server, { target: { value: "inbox.example.com" } });
+    await vi.waitFor(() => expect(hint.textContent).toContain("Encrypted · https://inbox.example.com"));
+    await fireEvent.input(server, { target: { value: "http://192.168.1.9:8750" } });
+    await vi.waitFor(() => expect(hint.textContent).toContain("Not encrypted · http://192.168.1.9:8750"));
+    await fireEvent.input(server, { target: { value: "http://inbox.example.com" } });
+    await vi.waitFor(() => expect(hint.textContent).toContain("use https://"));
+  });
+
   it("hands the session up on success", async () => {
     const user = { id: "u1", email: "ana@example.com", name: "Ana", role: "agent", active: true };
     mockIPC((cmd) => {
       if (cmd === "recent_servers") return [];
-      if (cmd === "sign_in") return { server: "http://127.0.0.1:8750", user };
+      if (cmd === "server_address") return { url: "http://127.0.0.1:8750", encrypted: false };
+      if (cmd === "sign_in") return { server: "http://127.0.0.1:8750", user, encrypted: false };
     });
     let got: unknown = null;
     render(SignIn, { onSignedIn: (s: unknown) => (got = s) });
@@ -48,6 +72,6 @@ describe("SignIn", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
     await tick();
     await tick();
-    expect(got).toEqual({ server: "http://127.0.0.1:8750", user });
+    expect(got).toEqual({ server: "http://127.0.0.1:8750", user, encrypted: false });
   });
 });

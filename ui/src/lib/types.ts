@@ -14,6 +14,7 @@ export type {
   PresenceStatus,
   UserStatus,
   Role,
+  ServerAddress,
   SlaKind,
   ViewCounts,
 } from "../bindings";

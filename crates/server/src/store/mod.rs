@@ -62,7 +62,12 @@ impl std::str::FromStr for Durability {
 
 impl Store {
     /// Opens (or creates) `handoff.db` in `data_dir` and runs pending migrations.
-    pub async fn open(data_dir: &Path, hub: Hub, durability: Durability) -> anyhow::Result<Store> {
+    pub async fn open(
+        data_dir: &Path,
+        hub: Hub,
+        durability: Durability,
+        busy_timeout: std::time::Duration,
+    ) -> anyhow::Result<Store> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("handoff.db");
         let options = SqliteConnectOptions::from_str("sqlite:")?
@@ -74,7 +79,7 @@ impl Store {
                 Durability::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
+            .busy_timeout(busy_timeout);
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations").run(&write).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
@@ -123,6 +128,14 @@ impl Store {
     pub async fn events_after(&self, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
         let mut conn = self.reader().await?;
         events_after(&mut conn, since, limit).await
+    }
+
+    /// Writes the whole WAL back into the database file and empties it (after the last write:
+    /// a stopped server leaves one self-contained file, which a copy or a backup can take).
+    pub async fn checkpoint(&self) -> DbResult<()> {
+        let _guard = self.inner.write_lock.lock().await;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.inner.write).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {
