@@ -164,6 +164,36 @@ pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: Uuid) -> R
     Ok(core.client.dismiss_attention(mutation_id).await?)
 }
 
+/// The draft of a conversation's reply or note composer.
+#[tauri::command]
+#[specta::specta]
+pub async fn draft(
+    core: State<'_, AppCore>,
+    conversation_id: Uuid,
+    mode: handoff_core::DraftMode,
+) -> Result<Option<String>> {
+    Ok(core.client.draft(conversation_id, mode).await?)
+}
+
+/// Keeps a draft in the cache (an empty body clears it).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_draft(
+    core: State<'_, AppCore>,
+    conversation_id: Uuid,
+    mode: handoff_core::DraftMode,
+    body: String,
+) -> Result<()> {
+    Ok(core.client.set_draft(conversation_id, mode, &body).await?)
+}
+
+/// Sends a refused change again as the kind it was (a note stays a note), with `body` as edited.
+#[tauri::command]
+#[specta::specta]
+pub async fn resend_attention(core: State<'_, AppCore>, mutation_id: Uuid, body: String, force: bool) -> Result<Uuid> {
+    Ok(core.client.resend_attention(mutation_id, &body, force).await?)
+}
+
 /// Searches cached contacts and messages; works offline.
 #[tauri::command]
 #[specta::specta]

@@ -313,6 +313,62 @@ test("offline: the banner says since when, search and notes work from the cache,
   await waitFor(async () => (await driver.findAll("[data-testid=search-results]")).length === 0, "the search closed");
 }));
 
+test("a note the server refused is reviewed as a note, saved again only as one, and never reaches WhatsApp", withScreenshot("refused-note", async () => {
+  // WebSocket sessions the server has opened: a reconnect of the app adds one.
+  const sessions = async () => Number((await (await fetch(`${server.url}/metrics`)).text()).match(/^handoff_ws_sessions_total (\d+)$/m)[1]);
+  const reconnected = async (since, what) =>
+    waitFor(async () => (await sessions()) > since && (await driver.text("[data-testid=connection-state]")) === "Online", what, 20000);
+  const ana = (await admin("GET", "/api/v1/users")).items.find((u) => u.email === "ana@e2e.local");
+
+  // Ana becomes a Viewer while her app is open: the server closes her connection and she
+  // reconnects as one, so the note she writes next is refused (and kept in Needs attention).
+  let before = await sessions();
+  await admin("PATCH", `/api/v1/users/${ana.id}`, { role: "viewer" });
+  await reconnected(before, "Ana reconnected as a Viewer");
+  await driver.click("[data-testid=search]");
+  await driver.type("[data-testid=search]", "Oliver");
+  await waitFor(async () => (await driver.innerText("[data-testid=search-contact] .name")) === "Oliver Smith", "Oliver found");
+  await driver.click("[data-testid=search-contact]");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Oliver Smith", "Oliver's thread");
+  await driver.type("[data-testid=search]", "\uE00C");
+  await driver.click("[data-testid=mode-note]");
+  const note = "Internal only: Oliver is on the VIP refund list.";
+  await driver.type("[data-testid=composer-input]", note);
+  await driver.click("[data-testid=send]");
+  await waitFor(async () => (await driver.innerText("[data-testid=attention-item]"))?.includes(note), "the note in Needs attention");
+  assert.match(await driver.innerText("[data-testid=attention-item]"), /Note not saved/);
+
+  // Reviewed, it comes back as a note: the note draft holds it, the reply draft does not, and
+  // from the reply tab the panel offers no way to send.
+  await driver.click("[data-testid=attention-item]");
+  await waitFor(async () => (await driver.innerText("[data-testid=refusal]"))?.startsWith("Note not saved"), "the refusal, as a note");
+  assert.equal(await driver.js("return document.querySelector('[data-testid=refusal]').dataset.op"), "note");
+  assert.equal(await driver.js("return document.querySelector('[data-testid=composer-input]').value"), note);
+  assert.doesNotMatch(await driver.innerText("[data-testid=refusal]"), /Send anyway/);
+  await driver.screenshot("13-refused-note");
+  await driver.click("[data-testid=mode-reply]");
+  await waitFor(async () => (await driver.js("return document.querySelector('[data-testid=composer-input]').value")) === "", "an empty reply draft");
+  assert.equal((await driver.findAll("[data-testid=resend]")).length, 0, "no resend from the reply tab");
+
+  // Her role is given back; "Save note again" saves it as a note, once, and WhatsApp gets nothing.
+  before = await sessions();
+  await admin("PATCH", `/api/v1/users/${ana.id}`, { role: "agent" });
+  await reconnected(before, "Ana reconnected as an Agent");
+  await driver.click("[data-testid=refusal] button");
+  await waitFor(async () => (await driver.findAll("[data-testid=resend]")).length === 1, "back to the note");
+  await driver.click("[data-testid=resend]");
+  const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
+  const saved = await waitFor(async () => {
+    const page = await admin("GET", `/api/v1/conversations/${oliver.id}/messages`);
+    const found = page.items.filter((m) => m.body === note);
+    return found.length > 0 && found;
+  }, "the note on the server");
+  assert.deepEqual(saved.map((m) => m.kind), ["note"]);
+  await waitFor(async () => (await driver.findAll("[data-testid=attention]")).length === 0, "Needs attention empty");
+  const sent = await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`);
+  assert.equal(sent.items.filter((s) => s.body === note).length, 0, "the note never reached WhatsApp");
+}));
+
 test("an Admin sees the dashboard and tries a routing rule", withScreenshot("admin", async () => {
   await admin("POST", "/api/v1/routing-rules", {
     name: "Refunds",

@@ -56,6 +56,12 @@ export const commands = {
 	attention: () => typedError<Attention_Serialize[], CommandError>(__TAURI_INVOKE("attention")),
 	/**  The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it). */
 	dismissAttention: (mutationId: string) => typedError<null, CommandError>(__TAURI_INVOKE("dismiss_attention", { mutationId })),
+	/**  Sends a refused change again as the kind it was (a note stays a note), with `body` as edited. */
+	resendAttention: (mutationId: string, body: string, force: boolean) => typedError<string, CommandError>(__TAURI_INVOKE("resend_attention", { mutationId, body, force })),
+	/**  The draft of a conversation's reply or note composer. */
+	draft: (conversationId: string, mode: DraftMode) => typedError<string | null, CommandError>(__TAURI_INVOKE("draft", { conversationId, mode })),
+	/**  Keeps a draft in the cache (an empty body clears it). */
+	setDraft: (conversationId: string, mode: DraftMode, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("set_draft", { conversationId, mode, body })),
 	setStatus: (conversationId: string, status: ConversationStatus) => typedError<string, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
 	markRead: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
 	setPresence: (conversationId: string | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
@@ -700,6 +706,9 @@ export type Device_Serialize = {
 	last_seen_at: string | null,
 };
 
+/**  The composer's two modes. */
+export type DraftMode = "reply" | "note";
+
 export type ErrorDetail = ErrorDetail_Serialize | ErrorDetail_Deserialize;
 
 export type ErrorDetail_Deserialize = {
@@ -1141,6 +1150,14 @@ export type SearchResults_Serialize = {
 	not_indexed: number,
 };
 
+/**  A server address as the core will use it. */
+export type ServerAddress = {
+	/**  `https://host[:port][/path]` or `http://…`, without a trailing slash. */
+	url: string,
+	/**  TLS protects the connection (https and wss). */
+	encrypted: boolean,
+};
+
 /**  Who is signed in where. */
 export type SessionInfo = SessionInfo_Serialize | SessionInfo_Deserialize;
 
@@ -1149,14 +1166,6 @@ export type SessionInfo_Deserialize = {
 	server: string,
 	user: User_Deserialize,
 	/**  The connection is TLS (https and wss); false only for loopback and private addresses. */
-	encrypted: boolean,
-};
-
-/**  A server address as the core will use it. */
-export type ServerAddress = {
-	/**  `https://host[:port][/path]` or `http://…`, without a trailing slash. */
-	url: string,
-	/**  TLS protects the connection (https and wss). */
 	encrypted: boolean,
 };
 

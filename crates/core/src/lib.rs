@@ -10,6 +10,7 @@ pub mod address;
 pub mod admin;
 pub mod cache;
 pub mod dashboard;
+pub mod drafts;
 pub mod media;
 pub mod notifications;
 pub mod notifier;
@@ -31,6 +32,7 @@ use uuid::Uuid;
 
 pub use address::ServerAddress;
 pub use cache::Cache;
+pub use drafts::DraftMode;
 pub use tls::ClientOptions;
 pub use types::*;
 
@@ -322,6 +324,33 @@ impl Client {
             self.inner.emit(Change::Attention);
         }
         Ok(())
+    }
+
+    /// What the agent was writing in `mode` in a conversation (kept across restarts).
+    pub async fn draft(&self, conversation_id: Uuid, mode: DraftMode) -> CoreResult<Option<String>> {
+        Ok(drafts::get(&self.inner.cache, conversation_id, mode).await?)
+    }
+
+    /// Keeps a draft; an empty body clears it. Drafts go with the cache when it is wiped.
+    pub async fn set_draft(&self, conversation_id: Uuid, mode: DraftMode, body: &str) -> CoreResult<()> {
+        Ok(drafts::set(&self.inner.cache, conversation_id, mode, body).await?)
+    }
+
+    /// Sends a refused change from "Needs attention" again, with `body` (the agent may have
+    /// edited it), and takes it off the list. It goes as the kind it was: a note as a note, an
+    /// escalation as an escalation ([`outbox::resend`]); `force` matters for a reply only.
+    pub async fn resend_attention(&self, mutation_id: Uuid, body: &str, force: bool) -> CoreResult<Uuid> {
+        check_body(body)?;
+        let Some(refused) = outbox::refused(&self.inner.cache, mutation_id).await? else {
+            return Err(CoreError::Invalid("this change is no longer waiting: it was sent or discarded".into()));
+        };
+        let conversation_id = refused.conversation_id();
+        let seen_version = self.inner.cache.conversation(conversation_id).await?.map(|c| c.version).unwrap_or(0);
+        let op = outbox::resend(refused, body.to_string(), seen_version, force)
+            .ok_or_else(|| CoreError::Invalid("only a reply, a note or an escalation can be sent again".into()))?;
+        let id = self.enqueue(op).await?;
+        self.dismiss_attention(mutation_id).await?;
+        Ok(id)
     }
 
     /// Searches the cached contacts and messages (works offline): at most `limit` messages, newest first.

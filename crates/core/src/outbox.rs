@@ -243,6 +243,30 @@ pub async fn attention(cache: &Cache) -> DbResult<Vec<Attention>> {
     Ok(out)
 }
 
+/// The refused change behind an entry of the "Needs attention" list, as it was queued.
+pub async fn refused(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<Op>> {
+    let op: Option<String> = sqlx::query_scalar("SELECT op FROM attention WHERE mutation_id = ?")
+        .bind(mutation_id.to_string())
+        .fetch_optional(cache.pool())
+        .await?;
+    Ok(op.and_then(|o| serde_json::from_str(&o).ok()))
+}
+
+/// The change to queue when the agent sends a refused one again, with its text as it is now
+/// (edited or not): always of the refused change's own kind. A note stays a note and an
+/// escalation an escalation, whatever the caller asks: nothing that was written as internal can
+/// become a message to the customer on its way through "Needs attention". Only a reply takes
+/// `force` (past the send guard) and the version the agent sees now. `None` for a change that
+/// carries no text.
+pub fn resend(refused: Op, body: String, seen_version: i64, force: bool) -> Option<Op> {
+    match refused {
+        Op::Reply { conversation_id, .. } => Some(Op::Reply { conversation_id, body, seen_version, force }),
+        Op::Note { conversation_id, .. } => Some(Op::Note { conversation_id, body }),
+        Op::Escalate { conversation_id, team_id, .. } => Some(Op::Escalate { conversation_id, team_id, note: body }),
+        _ => None,
+    }
+}
+
 /// Takes an entry off the "Needs attention" list (sent anyway, moved to the composer, or discarded).
 pub async fn dismiss(cache: &Cache, mutation_id: Uuid) -> DbResult<bool> {
     let done = sqlx::query("DELETE FROM attention WHERE mutation_id = ?")
@@ -254,4 +278,35 @@ pub async fn dismiss(cache: &Cache, mutation_id: Uuid) -> DbResult<bool> {
 
 pub async fn len(cache: &Cache) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(cache.pool()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resend;
+    use handoff_proto::Op;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_refused_note_or_escalation_is_sent_again_as_itself_never_as_a_reply() {
+        let (conversation_id, team_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let note = Op::Note { conversation_id, body: "VIP, refund approved internally".into() };
+        // Even asked to force it past the send guard (the reply panel's "Send anyway").
+        for force in [false, true] {
+            assert_eq!(
+                resend(note.clone(), "edited note".into(), 9, force),
+                Some(Op::Note { conversation_id, body: "edited note".into() })
+            );
+        }
+        let escalation = Op::Escalate { conversation_id, team_id, note: "needs Billing".into() };
+        assert_eq!(
+            resend(escalation, "needs Billing, urgent".into(), 9, true),
+            Some(Op::Escalate { conversation_id, team_id, note: "needs Billing, urgent".into() })
+        );
+        let reply = Op::Reply { conversation_id, body: "Hi!".into(), seen_version: 2, force: false };
+        assert_eq!(
+            resend(reply, "Hi again!".into(), 9, true),
+            Some(Op::Reply { conversation_id, body: "Hi again!".into(), seen_version: 9, force: true })
+        );
+        assert_eq!(resend(Op::Claim { conversation_id }, "x".into(), 9, true), None);
+    }
 }

@@ -449,3 +449,27 @@ async fn a_thread_page_holds_the_newest_messages_and_keeps_what_it_showed() {
     let whole = cache.thread(cid).await.unwrap().unwrap();
     assert_eq!((whole.messages.len(), whole.earlier), (307, 0));
 }
+
+#[tokio::test]
+async fn drafts_are_kept_per_conversation_and_mode_and_go_with_a_wipe_for_another_account() {
+    use handoff_core::drafts::{self, DraftMode};
+    let (_dir, cache) = cache().await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    drafts::set(&cache, a, DraftMode::Note, "Internal: VIP").await.unwrap();
+    drafts::set(&cache, a, DraftMode::Reply, "Hi Lena").await.unwrap();
+    drafts::set(&cache, b, DraftMode::Reply, "Hello").await.unwrap();
+    assert_eq!(drafts::get(&cache, a, DraftMode::Note).await.unwrap().as_deref(), Some("Internal: VIP"));
+    assert_eq!(drafts::get(&cache, a, DraftMode::Reply).await.unwrap().as_deref(), Some("Hi Lena"));
+    assert_eq!(drafts::get(&cache, b, DraftMode::Note).await.unwrap(), None, "a note draft is its own");
+    drafts::set(&cache, a, DraftMode::Reply, "Hi Lena, it shipped").await.unwrap();
+    assert_eq!(drafts::get(&cache, a, DraftMode::Reply).await.unwrap().as_deref(), Some("Hi Lena, it shipped"));
+    drafts::set(&cache, a, DraftMode::Reply, "  ").await.unwrap();
+    assert_eq!(drafts::get(&cache, a, DraftMode::Reply).await.unwrap(), None, "a blank draft is no draft");
+
+    // A new epoch keeps the agent's words; another account on this computer does not get them.
+    cache.wipe(false).await.unwrap();
+    assert_eq!(drafts::get(&cache, a, DraftMode::Note).await.unwrap().as_deref(), Some("Internal: VIP"));
+    cache.wipe(true).await.unwrap();
+    assert_eq!(drafts::get(&cache, a, DraftMode::Note).await.unwrap(), None);
+    assert_eq!(drafts::get(&cache, b, DraftMode::Reply).await.unwrap(), None);
+}

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
@@ -10,9 +10,26 @@ afterEach(async () => {
   localStorage.clear();
 });
 
+/** mockIPC, with the core's draft commands kept in a map as the cache keeps them. */
+function withDrafts(handler: (cmd: string, args: unknown) => unknown) {
+  const drafts = new Map<string, string>();
+  mockIPC((cmd, args) => {
+    const a = args as { conversationId: string; mode: string; body?: string };
+    const key = `${a.conversationId}/${a.mode}`;
+    if (cmd === "draft") return drafts.get(key) ?? null;
+    if (cmd === "set_draft") {
+      if (a.body?.trim()) drafts.set(key, a.body);
+      else drafts.delete(key);
+      return null;
+    }
+    return handler(cmd, args);
+  });
+  return drafts;
+}
+
 function setup(replying: string[]) {
   const replies: { body: string; force: boolean }[] = [];
-  mockIPC((cmd, args) => {
+  withDrafts((cmd, args) => {
     if (cmd === "reply") {
       const a = args as { body: string; force: boolean };
       replies.push({ body: a.body, force: a.force });
@@ -57,7 +74,7 @@ describe("Composer", () => {
 
   it("puts a refused reply back in the composer, also after a note was written", async () => {
     const replies: { body: string; force: boolean }[] = [];
-    mockIPC((cmd, args) => {
+    withDrafts((cmd, args) => {
       if (cmd === "reply") replies.push(args as { body: string; force: boolean });
       if (cmd === "note" || cmd === "reply") return "00000000-0000-7000-8000-000000000001";
     });
@@ -66,7 +83,7 @@ describe("Composer", () => {
       version: 3,
       canWrite: true,
       users: new Map(),
-      refusal: null as null | { body: string; changes: []; message: string; mutationId: string },
+      refusal: null as null | { op: string; body: string; changes: []; message: string; mutationId: string },
       onDismissRefusal: () => {},
     };
     const view = render(Composer, props);
@@ -77,9 +94,52 @@ describe("Composer", () => {
     await fireEvent.input(screen.getByLabelText("Reply to the customer"), { target: { value: "Done!" } });
     await fireEvent.click(screen.getByTestId("send"));
     await tick();
-    await view.rerender({ ...props, refusal: { body: "Done!", changes: [], message: "changed", mutationId: "m1" } });
+    await view.rerender({ ...props, refusal: { op: "reply", body: "Done!", changes: [], message: "changed", mutationId: "m1" } });
     await tick();
     expect(screen.getByTestId("refusal")).toBeTruthy();
     expect((screen.getByLabelText("Reply to the customer") as HTMLTextAreaElement).value).toBe("Done!");
+  });
+
+  it("reviews a refused note as a note: its text never enters the reply, and it is saved again only as a note", async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    const drafts = withDrafts((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === "resend_attention" || cmd === "note" || cmd === "reply") return "00000000-0000-7000-8000-000000000002";
+      return null;
+    });
+    let dismissed = 0;
+    render(Composer, {
+      conversationId: "c1",
+      version: 3,
+      canWrite: true,
+      users: new Map(),
+      refusal: { op: "note", body: "VIP: refund approved internally", changes: [], message: "Viewers cannot write notes.", mutationId: "m9" },
+      onDismissRefusal: () => dismissed++,
+    });
+    await tick();
+    const panel = screen.getByTestId("refusal");
+    expect(panel.textContent).toContain("Note not saved: Viewers cannot write notes.");
+    expect(panel.textContent).not.toContain("Send anyway");
+    expect((screen.getByLabelText("Internal note") as HTMLTextAreaElement).value).toBe("VIP: refund approved internally");
+    // The reply draft is untouched, and from the reply tab the panel offers no way to send.
+    await vi.waitFor(() => expect(drafts.get("c1/note")).toBe("VIP: refund approved internally"));
+    expect(drafts.has("c1/reply")).toBe(false);
+    await fireEvent.click(screen.getByTestId("mode-reply"));
+    await vi.waitFor(() => expect((screen.getByLabelText("Reply to the customer") as HTMLTextAreaElement).value).toBe(""));
+    expect(screen.queryByTestId("resend")).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Back to the note" }));
+    await vi.waitFor(() =>
+      expect((screen.getByLabelText("Internal note") as HTMLTextAreaElement).value).toBe("VIP: refund approved internally"),
+    );
+    await fireEvent.click(screen.getByTestId("resend"));
+    await tick();
+    await tick();
+    expect(calls.filter((c) => c.cmd === "reply")).toEqual([]);
+    expect(calls.find((c) => c.cmd === "resend_attention")?.args).toEqual({
+      mutationId: "m9",
+      body: "VIP: refund approved internally",
+      force: false,
+    });
+    expect(dismissed).toBe(1);
   });
 });

@@ -205,8 +205,8 @@ impl Cache {
         }
         sqlx::query("DELETE FROM messages WHERE pending = 0").execute(&mut *tx).await?;
         if outbox {
-            // Another account: its queued changes and refused drafts go too.
-            for table in ["outbox", "messages", "attention", "saved_files"] {
+            // Another account: its queued changes, refused changes and drafts go too.
+            for table in ["outbox", "messages", "attention", "saved_files", "drafts"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
             }
         }
