@@ -12,6 +12,7 @@ mod routing;
 mod send_guard;
 mod simulator;
 mod tls;
+mod transient;
 
 use handoff_core::{Change, Client, InboxView};
 use handoff_proto::{MessageKind, Role};

@@ -312,6 +312,11 @@ export type Change_Deserialize =
 { kind: "conversation"; conversation_id: string } | { kind: "connection"; state: ConnectionState } | 
 /**  The server refused a change made here; it was rolled back. */
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Deserialize; body?: string | null } | 
+/**
+ *  The server could not apply a change now (its own failure): it stays queued and is
+ *  sent again with backoff.
+ */
+{ kind: "retrying"; mutation_id: string; conversation_id: string; message: string } | 
 /**  The "Needs attention" list changed. */
 { kind: "attention" } | 
 /**  Users or devices changed. */
@@ -341,6 +346,11 @@ export type Change_Serialize =
 { kind: "conversation"; conversation_id: string } | { kind: "connection"; state: ConnectionState } | 
 /**  The server refused a change made here; it was rolled back. */
 { kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Serialize; body: string | null } | 
+/**
+ *  The server could not apply a change now (its own failure): it stays queued and is
+ *  sent again with backoff.
+ */
+{ kind: "retrying"; mutation_id: string; conversation_id: string; message: string } | 
 /**  The "Needs attention" list changed. */
 { kind: "attention" } | 
 /**  Users or devices changed. */
@@ -728,6 +738,12 @@ export type ErrorDetail_Deserialize = {
 	/**  For `already_claimed`: who holds it and since when. */
 	assignee_id?: string | null,
 	claimed_at?: string | null,
+	/**
+	 *  `true` when the server could not apply the request now (its own fault, or too busy):
+	 *  nothing was changed, and the same request may succeed later, so a client retries it
+	 *  with backoff. Absent on a refusal (role, send guard, validation), which will not change.
+	 */
+	transient?: boolean | null,
 };
 
 export type ErrorDetail_Serialize = {
@@ -747,6 +763,12 @@ export type ErrorDetail_Serialize = {
 	/**  For `already_claimed`: who holds it and since when. */
 	assignee_id?: string,
 	claimed_at?: string,
+	/**
+	 *  `true` when the server could not apply the request now (its own fault, or too busy):
+	 *  nothing was changed, and the same request may succeed later, so a client retries it
+	 *  with backoff. Absent on a refusal (role, send guard, validation), which will not change.
+	 */
+	transient?: boolean,
 };
 
 /**  Where an export went. */

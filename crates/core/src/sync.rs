@@ -205,7 +205,7 @@ async fn connect(
     } else {
         inner.set_state(ConnectionState::Online);
     }
-    let mut sent: HashSet<Uuid> = HashSet::new();
+    let mut sent = Sent::default();
     flush(inner, &mut ws, &mut sent).await?;
     // The server keeps presence per connection: tell this one where I am.
     if mine.away {
@@ -222,11 +222,16 @@ async fn connect(
         tokio::select! {
             frame = next_frame(&mut ws) => {
                 let frame = frame?;
-                if let Some(exit) = handle(inner, session, &mut ws, frame, last_seq, head_seq, bulk).await? {
+                if let Some(exit) = handle(inner, session, &mut ws, &mut sent, frame, last_seq, head_seq, bulk).await? {
                     return Ok(exit);
                 }
             }
             _ = inner.wake.notified() => flush(inner, &mut ws, &mut sent).await?,
+            // What the server could not apply for now goes again once its backoff has passed.
+            _ = sent.retry_due() => {
+                sent.retry_at = None;
+                flush(inner, &mut ws, &mut sent).await?;
+            }
             Some(out) = presence.recv() => {
                 let frame = match out {
                     Outgoing::Activity(conversation_id, activity) => {
@@ -248,20 +253,55 @@ async fn connect(
     }
 }
 
-/// Sends every queued mutation not yet sent on this connection, oldest first.
-async fn flush(inner: &Inner, ws: &mut Ws, sent: &mut HashSet<Uuid>) -> Result<(), String> {
+/// The outbox as this connection has sent it.
+#[derive(Default)]
+struct Sent {
+    /// Sent and not yet answered, or answered.
+    ids: HashSet<Uuid>,
+    /// The server answered some transiently: they wait for their backoff to pass ...
+    retry_at: Option<tokio::time::Instant>,
+    /// ... which grows with each transient answer in a row and resets with an acknowledgement.
+    backoff: Backoff,
+}
+
+impl Sent {
+    /// The server could not apply `mutation_id` now: send it again after the backoff.
+    fn transient(&mut self, mutation_id: Uuid) {
+        self.ids.remove(&mutation_id);
+        if self.retry_at.is_none() {
+            self.retry_at = Some(tokio::time::Instant::now() + self.backoff.next_delay());
+        }
+    }
+
+    /// Resolves when transient failures are due to be sent again (never while there are none).
+    async fn retry_due(&self) {
+        match self.retry_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Sends every queued mutation not yet sent on this connection, oldest first. Those waiting out
+/// a transient failure's backoff wait for it.
+async fn flush(inner: &Inner, ws: &mut Ws, sent: &mut Sent) -> Result<(), String> {
+    if sent.retry_at.is_some() {
+        return Ok(()); // the retry sends them, in order, when it is due
+    }
     for p in outbox::pending(&inner.cache).await.map_err(|e| e.to_string())? {
-        if sent.insert(p.mutation_id) {
+        if sent.ids.insert(p.mutation_id) {
             send(ws, &ClientFrame::Mutate { mutation_id: p.mutation_id, op: p.op }).await?;
         }
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     inner: &Arc<Inner>,
     session: &Session,
     ws: &mut Ws,
+    sent: &mut Sent,
     frame: ServerFrame,
     start_seq: i64,
     head_seq: i64,
@@ -301,17 +341,33 @@ async fn handle(
             tracing::debug!(from = batch[0].seq, to = batch[batch.len() - 1].seq, "applying events");
             apply(inner, session, &batch, start_seq, head_seq).await?;
             for f in other {
-                if let Some(exit) = Box::pin(handle(inner, session, ws, f, start_seq, head_seq, bulk)).await? {
+                if let Some(exit) = Box::pin(handle(inner, session, ws, sent, f, start_seq, head_seq, bulk)).await? {
                     return Ok(Some(exit));
                 }
             }
         }
         ServerFrame::Ack { mutation_id, .. } => {
+            sent.backoff.reset();
             let op = outbox::acknowledged(&inner.cache, mutation_id).await.map_err(|e| e.to_string())?;
             if let Some(op) = op {
                 inner.emit(Change::Conversation { conversation_id: op.conversation_id() });
             }
         }
+        // Not applied, for now (the server's own failure): it stays in the outbox and goes again.
+        ServerFrame::Reject { mutation_id, error } if error.is_transient() => {
+            tracing::info!(%mutation_id, code = error.code, "the server could not apply a change now: retrying");
+            sent.transient(mutation_id);
+            let conversation_id = outbox::pending(&inner.cache)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|p| p.mutation_id == mutation_id)
+                .map(|p| p.op.conversation_id());
+            if let Some(conversation_id) = conversation_id {
+                inner.emit(Change::Retrying { mutation_id, conversation_id, message: error.message });
+            }
+        }
+        // Refused for good (role, send guard, validation): rolled back, its text kept.
         ServerFrame::Reject { mutation_id, error } => {
             let refused = outbox::rejected(&inner.cache, mutation_id, &error).await.map_err(|e| e.to_string())?;
             if let Some((op, attention)) = refused {

@@ -152,6 +152,9 @@ view! {
         Connection { state: ConnectionState },
         /// The server refused a change made here; it was rolled back.
         Rejected { mutation_id: Uuid, conversation_id: Uuid, op: String, error: ErrorDetail, body: Option<String> },
+        /// The server could not apply a change now (its own failure): it stays queued and is
+        /// sent again with backoff.
+        Retrying { mutation_id: Uuid, conversation_id: Uuid, message: String },
         /// The "Needs attention" list changed.
         Attention,
         /// Users or devices changed.

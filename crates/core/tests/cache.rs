@@ -108,6 +108,7 @@ async fn a_reply_shows_at_once_and_a_refusal_takes_it_back() {
         version: Some(2),
         assignee_id: None,
         claimed_at: None,
+        transient: None,
     };
     let refused = outbox::rejected(&cache, mutation, &error).await.unwrap();
     assert!(matches!(refused, Some((Op::Reply { .. }, true))));

@@ -349,10 +349,20 @@ wire! {
         pub assignee_id: Option<Uuid>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub claimed_at: Option<DateTime<Utc>>,
+        /// `true` when the server could not apply the request now (its own fault, or too busy):
+        /// nothing was changed, and the same request may succeed later, so a client retries it
+        /// with backoff. Absent on a refusal (role, send guard, validation), which will not change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub transient: Option<bool>,
     }
 }
 
 impl ErrorDetail {
+    /// The server could not apply it now; the same request may succeed later ([`ErrorDetail::transient`]).
+    pub fn is_transient(&self) -> bool {
+        self.transient == Some(true)
+    }
+
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         ErrorDetail {
             code: code.into(),
@@ -362,6 +372,7 @@ impl ErrorDetail {
             version: None,
             assignee_id: None,
             claimed_at: None,
+            transient: None,
         }
     }
 }

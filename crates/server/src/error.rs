@@ -42,12 +42,16 @@ impl ApiError {
     pub fn conflict(code: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, code, message)
     }
+    /// The server's own failure (a database error): nothing was changed, and the same request
+    /// may work later, so it is marked transient (clients keep it and retry).
     pub fn internal() -> ApiError {
-        ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "Something went wrong on the server; it was logged.",
-        )
+            "Something went wrong on the server; it was logged. Try again shortly.",
+        );
+        e.detail.transient = Some(true);
+        e
     }
 }
 
