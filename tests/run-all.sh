@@ -63,6 +63,7 @@ target/debug/handoff-bench offline --missed 200 --outbox 50 --messages 25000 --r
 target/debug/handoff-bench durability --commits 50 --rounds 1
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 5
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing
+target/debug/handoff-bench login-flood --server-bin target/debug/handoff-server --attempts 100 --email-bytes 200000
 
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e

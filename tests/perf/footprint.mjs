@@ -6,7 +6,7 @@
 //
 // APP_BIN (default target/release/handoff-desktop, built with `--features
 // handoff-desktop/custom-protocol`) and SERVER_BIN choose the binaries.
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Driver, waitFor } from "../e2e/webdriver.mjs";
@@ -39,7 +39,9 @@ function processes() {
 /** The app's process and all its descendants. */
 function appTree() {
   const all = processes();
-  const app = all.find((p) => p.exe === APP);
+  // /proc names the file itself: a target folder that is a symlink resolves to another path.
+  const real = realpathSync(APP);
+  const app = all.find((p) => p.exe === real);
   if (!app) return [];
   const tree = [app];
   for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i].pid));

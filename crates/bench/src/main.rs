@@ -8,8 +8,11 @@
 //!   nats-server measured in the same run as the baseline.
 //! - `offline`: catch-up after missed events, outbox flush, cache bulk import, local search.
 //! - `durability`: the server's commit cost with SQLite `synchronous = FULL` against NORMAL.
+//! - `login-flood`: a server process's memory before and after a flood of sign-ins with huge
+//!   email addresses.
 
 mod fanout;
+mod login;
 mod offline;
 
 use std::time::{Duration, Instant};
@@ -79,6 +82,20 @@ enum Bench {
         /// Rounds; the two modes take turns, each round on a fresh server.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// A flood of sign-ins with huge, all-different email addresses against a server process.
+    LoginFlood {
+        /// The handoff-server binary to start (an older build gives the figure to compare with).
+        #[arg(long, default_value = "target/release/handoff-server")]
+        server_bin: std::path::PathBuf,
+        #[arg(long, default_value_t = 1_058)]
+        attempts: usize,
+        /// Bytes of each email address.
+        #[arg(long, default_value_t = 200_000)]
+        email_bytes: usize,
+        /// Sign-ins in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
     },
 }
 
@@ -179,6 +196,9 @@ async fn main() -> anyhow::Result<()> {
             fanout::fanout(agents, rate, seconds, load).await?
         }
         Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
+        Bench::LoginFlood { server_bin, attempts, email_bytes, concurrency } => {
+            login::login_flood(&server_bin, attempts, email_bytes, concurrency).await?
+        }
     };
     println!("{out}");
     Ok(())

@@ -1,9 +1,5 @@
-//! Passwords (argon2id), opaque session tokens (stored as SHA-256), the caller extractor, and the
-//! failed-login limiter.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! Passwords (argon2id), opaque session tokens (stored as SHA-256) and the caller extractor. The
+//! sign-in endpoint's limits are in [`crate::login_limit`].
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -127,48 +123,6 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// Counts failed logins per email: after `MAX_FAILURES` within `WINDOW`, logins for that email
-/// get 429 until the window has passed.
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginLimiter {
-    pub const MAX_FAILURES: u32 = 5;
-    pub const WINDOW: Duration = Duration::from_secs(300);
-
-    pub fn new() -> LoginLimiter {
-        LoginLimiter { failures: Mutex::new(HashMap::new()) }
-    }
-
-    /// Seconds to wait, if this email is locked out now.
-    pub fn locked_for(&self, email: &str) -> Option<u64> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = map.get(&email.to_lowercase())?;
-        let left = Self::WINDOW.checked_sub(since.elapsed())?;
-        (*count >= Self::MAX_FAILURES).then(|| left.as_secs().max(1))
-    }
-
-    pub fn failed(&self, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry(email.to_lowercase()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() > Self::WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub fn succeeded(&self, email: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&email.to_lowercase());
-    }
-}
-
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,18 +141,5 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), a);
-    }
-
-    #[test]
-    fn limiter_locks_after_repeated_failures() {
-        let l = LoginLimiter::new();
-        for _ in 0..LoginLimiter::MAX_FAILURES - 1 {
-            l.failed("Ana@x.io");
-        }
-        assert_eq!(l.locked_for("ana@x.io"), None);
-        l.failed("ana@x.io");
-        assert!(l.locked_for("ANA@x.io").is_some());
-        l.succeeded("ana@x.io");
-        assert_eq!(l.locked_for("ana@x.io"), None);
     }
 }

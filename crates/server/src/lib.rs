@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod ingest;
+pub mod login_limit;
 pub mod mentions;
 pub mod metrics;
 pub mod ops;
@@ -36,10 +37,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::auth::LoginLimiter;
 pub use crate::clock::{Clock, ManualClock};
 use crate::devices::Devices;
 use crate::hub::Hub;
+use crate::login_limit::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 pub use crate::store::Durability;
@@ -72,6 +73,14 @@ pub struct Config {
     /// How long a write waits for a database lock held by someone else (a backup, an operator's
     /// `sqlite3`) before it fails as a transient error ([`BUSY_TIMEOUT`]).
     pub busy_timeout: std::time::Duration,
+    /// Passwords hashed at once at sign-in; more sign-ins at the same moment get a transient
+    /// 429 instead of queueing ([`login_limit`]).
+    pub login_hashing_at_once: usize,
+}
+
+/// The default [`Config::login_hashing_at_once`]: two per core.
+pub fn default_login_hashing() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
 }
 
 /// The default [`Config::busy_timeout`].
@@ -98,6 +107,7 @@ impl Config {
             ws_send_timeout: WS_SEND_TIMEOUT,
             hub_capacity: HUB_CAPACITY,
             busy_timeout: BUSY_TIMEOUT,
+            login_hashing_at_once: default_login_hashing(),
         }
     }
 }
@@ -194,7 +204,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         config: config.clone(),
         store,
         devices: Devices::default(),
-        limiter: LoginLimiter::new(),
+        limiter: LoginLimiter::new(config.login_hashing_at_once),
         metrics: Metrics::default(),
         shutdown: shutdown_rx.clone(),
         clock: config.clock.clone(),
@@ -239,7 +249,8 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
             }
         });
-        axum::serve(listener, app)
+        // Each request knows its peer's address (the sign-in limits count per client address).
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })

@@ -64,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         ws_send_timeout: handoff_server::WS_SEND_TIMEOUT,
         hub_capacity: handoff_server::HUB_CAPACITY,
         busy_timeout: handoff_server::BUSY_TIMEOUT,
+        login_hashing_at_once: handoff_server::default_login_hashing(),
     };
     let server = handoff_server::start(config).await?;
     println!("handoff-server listening on {}", server.url());

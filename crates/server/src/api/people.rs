@@ -1,7 +1,10 @@
 //! Sign-in and users.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json as AxumJson;
 use handoff_proto::{CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, User};
 use uuid::Uuid;
@@ -9,20 +12,44 @@ use uuid::Uuid;
 use crate::auth::{self, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
+use crate::login_limit::{MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
 use crate::store::{user_from_row, USER_COLUMNS};
 use crate::{users, AppState};
 
 #[utoipa::path(post, path = "/api/v1/auth/login", security(()), request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = handoff_proto::ErrorBody), (status = 429, body = handoff_proto::ErrorBody)))]
-pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<AxumJson<LoginResponse>> {
+    responses((status = 200, body = LoginResponse), (status = 400, body = handoff_proto::ErrorBody),
+        (status = 401, body = handoff_proto::ErrorBody), (status = 429, body = handoff_proto::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<AxumJson<LoginResponse>> {
     let email = req.email.trim();
-    if let Some(wait) = state.limiter.locked_for(email) {
+    // Bounded before any work: nothing is looked up, hashed or remembered for these.
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(ApiError::invalid("email", format!("An email address has at most {MAX_EMAIL_LEN} characters.")));
+    }
+    if req.password.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::invalid("password", format!("A password has at most {MAX_PASSWORD_LEN} bytes.")));
+    }
+    let client = client_address(peer, &headers);
+    if let Some(wait) = state.limiter.wait(client, email, Instant::now()) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!("Too many failed sign-ins for this email: try again in {wait} s."),
+            format!("Too many failed sign-ins for this email from here: try again in {} s.", wait.as_secs().max(1)),
         ));
     }
+    let Some(_turn) = state.limiter.hashing() else {
+        let mut busy = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "The server is busy signing people in: try again in a moment.",
+        );
+        busy.detail.transient = Some(true);
+        return Err(busy);
+    };
     let row: Option<(String, String)> = {
         let mut conn = state.store.reader().await?;
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ? AND active = 1")
@@ -37,17 +64,33 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
         None => (String::new(), DUMMY.get_or_init(|| auth::hash_password("not a password".into())).await.clone()),
     };
     if !auth::verify_password(req.password, hash).await || id.is_empty() {
-        state.limiter.failed(email);
+        state.limiter.failed(client, email, Instant::now());
         state.metrics.login_failed();
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Wrong email or password."));
     }
-    state.limiter.succeeded(email);
+    state.limiter.succeeded(client, email);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::internal())?;
     let mut w = state.store.begin().await?;
     let token = auth::create_session(w.conn(), id).await?;
     let user = crate::store::user_by_id(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
     w.commit().await?;
     Ok(AxumJson(LoginResponse { token, user }))
+}
+
+/// Who is signing in: the peer, or, for a request from a reverse proxy on this computer (Caddy
+/// in front, docs/deploy.md), the address the proxy appended to `X-Forwarded-For` last.
+fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !peer.ip().is_loopback() {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer.ip())
 }
 
 /// The token stops working at once.
