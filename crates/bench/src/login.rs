@@ -26,6 +26,7 @@ pub async fn login_flood(
     attempts: usize,
     email_bytes: usize,
     concurrency: usize,
+    many_addresses: bool,
 ) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let mut child = tokio::process::Command::new(server_bin)
@@ -65,7 +66,13 @@ pub async fn login_flood(
                 // Every address different, as a flood's are.
                 let email = format!("{n}{}@example.com", "x".repeat(email_bytes));
                 let body = serde_json::json!({"email": email, "password": "wrong"});
-                let status = match http.post(format!("{url}/api/v1/auth/login")).json(&body).send().await {
+                let mut request = http.post(format!("{url}/api/v1/auth/login")).json(&body);
+                if many_addresses {
+                    // As through a proxy on the server's computer, from a different address each time.
+                    let [_, a, b, c] = (n as u32).to_be_bytes();
+                    request = request.header("x-forwarded-for", format!("10.{a}.{b}.{c}"));
+                }
+                let status = match request.send().await {
                     Ok(resp) => resp.status().as_u16(),
                     Err(_) => 0,
                 };
@@ -89,6 +96,7 @@ pub async fn login_flood(
         "attempts": attempts,
         "email_bytes": email_bytes,
         "concurrency": concurrency,
+        "many_addresses": many_addresses,
         "statuses": statuses,
         "seconds": (seconds * 100.0).round() / 100.0,
         "rss_before_mib": before,

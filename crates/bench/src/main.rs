@@ -96,6 +96,10 @@ enum Bench {
         /// Sign-ins in flight at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Each sign-in from another client address (X-Forwarded-For, as behind the proxy), as
+        /// an attacker with many addresses would: the per-address limits then never apply.
+        #[arg(long)]
+        many_addresses: bool,
     },
 }
 
@@ -196,8 +200,8 @@ async fn main() -> anyhow::Result<()> {
             fanout::fanout(agents, rate, seconds, load).await?
         }
         Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
-        Bench::LoginFlood { server_bin, attempts, email_bytes, concurrency } => {
-            login::login_flood(&server_bin, attempts, email_bytes, concurrency).await?
+        Bench::LoginFlood { server_bin, attempts, email_bytes, concurrency, many_addresses } => {
+            login::login_flood(&server_bin, attempts, email_bytes, concurrency, many_addresses).await?
         }
     };
     println!("{out}");

@@ -17,19 +17,53 @@ use crate::error::ApiError;
 use crate::store::{self, user_from_row, DbResult, USER_COLUMNS};
 use crate::AppState;
 
+/// Password hashing runs on a few threads of its own, never on tokio's blocking pool: argon2id
+/// takes 19 MiB of working memory per hash, and the allocator keeps it per thread after use, so
+/// the threads that ever hashed bound the memory it can hold (the blocking pool has up to 512).
+/// The sign-in limits keep the queue short ([`crate::login_limit`]).
+fn hashing<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> tokio::sync::oneshot::Receiver<T> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        for i in 0..threads {
+            let rx = std::sync::Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || loop {
+                    let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("a password hashing thread");
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(job());
+    });
+    let _ = queue.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+    result
+}
+
 pub async fn hash_password(password: String) -> String {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let mut salt_bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut salt_bytes);
         let salt = SaltString::encode_b64(&salt_bytes).expect("16 bytes is a valid salt");
         Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
     })
     .await
-    .expect("hashing task")
+    .expect("hashing thread")
 }
 
 pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
     })
     .await
