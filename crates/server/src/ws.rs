@@ -40,6 +40,10 @@ const BATCH: usize = 64;
 /// frames are small; a larger one is read in several steps.
 const READ_CHUNK: usize = 4 * 1024;
 
+/// The largest WebSocket message (and frame) a client may send: a mutation carries at most a
+/// reply's text; anything larger ends the connection instead of being buffered.
+pub const MAX_CLIENT_MESSAGE: usize = 512 * 1024;
+
 /// The close reason of a server that stops.
 const SHUTTING_DOWN: &str = "shutting_down";
 /// How long a stopping server tries to say goodbye on one connection (a client that stopped
@@ -49,7 +53,9 @@ const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub async fn upgrade(State(state): State<AppState>, actor: Actor, ws: WebSocketUpgrade) -> Response {
     // Counted from the upgrade until the connection ends, so a stop waits for its goodbye.
     let open = state.connections.token();
-    ws.read_buffer_size(READ_CHUNK).on_upgrade(move |socket| async move {
+    let limited =
+        ws.read_buffer_size(READ_CHUNK).max_message_size(MAX_CLIENT_MESSAGE).max_frame_size(MAX_CLIENT_MESSAGE);
+    limited.on_upgrade(move |socket| async move {
         let _open = open;
         state.metrics.ws_session();
         if let Err(e) = connection(state, actor, socket).await {

@@ -60,6 +60,27 @@ impl std::str::FromStr for Durability {
     }
 }
 
+/// The data folder is the server's alone (0700) and the database file too (0600): it holds
+/// every conversation, the gateways' API keys and webhook secrets. SQLite gives its `-wal` and
+/// `-shm` files the database file's permissions. An existing folder or file is tightened.
+fn private_files(data_dir: &Path, db: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(db)?;
+        for file in [db.to_path_buf(), db.with_extension("db-wal"), db.with_extension("db-shm")] {
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db; // NTFS: the folder inherits its parent's ACL (docs/security.md)
+    Ok(())
+}
+
 impl Store {
     /// Opens (or creates) `handoff.db` in `data_dir` and runs pending migrations.
     pub async fn open(
@@ -68,8 +89,8 @@ impl Store {
         durability: Durability,
         busy_timeout: std::time::Duration,
     ) -> anyhow::Result<Store> {
-        std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("handoff.db");
+        private_files(data_dir, &path)?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)

@@ -15,6 +15,9 @@ pub struct Api {
     _dir: tempfile::TempDir,
 }
 
+/// How long any awaited answer may take.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl Api {
     pub async fn start() -> Api {
         Api::start_with(|_| {}).await

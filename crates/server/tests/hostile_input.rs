@@ -1,0 +1,100 @@
+//! Limits a hostile client meets beyond sign-in (docs/security.md): a WebSocket message over
+//! 512 KiB ends its connection without being buffered, and the server's files are its own.
+
+mod common;
+
+use common::Api;
+use futures_util::{SinkExt, StreamExt};
+use handoff_proto::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connected(api: &Api, token: &str) -> Ws {
+    let mut request = format!("ws://{}/api/v1/ws", api.server.addr).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: 0 };
+    ws.send(WsMessage::text(serde_json::to_string(&hello).unwrap())).await.unwrap();
+    loop {
+        let frame = tokio::time::timeout(common::DEADLINE, ws.next()).await.expect("welcome in time");
+        if let Some(Ok(WsMessage::Text(t))) = frame {
+            if let Ok(ServerFrame::Welcome { .. }) = serde_json::from_str(&t) {
+                return ws;
+            }
+        }
+    }
+}
+
+/// Reads until the connection ends; true if it did within the deadline.
+async fn ends(ws: &mut Ws) -> bool {
+    let read = async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(WsMessage::Close(_)) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(common::DEADLINE, read).await.is_ok()
+}
+
+#[tokio::test]
+async fn a_websocket_message_over_512_kib_ends_the_connection() {
+    let api = Api::start().await;
+    let token = api.login("admin@test.local").await;
+    // Just under the limit: read, and answered (not a valid frame, so a bad_frame error).
+    let mut ws = connected(&api, &token).await;
+    ws.send(WsMessage::text("x".repeat(500 * 1024))).await.unwrap();
+    let answer = loop {
+        match tokio::time::timeout(common::DEADLINE, ws.next()).await.expect("an answer") {
+            Some(Ok(WsMessage::Text(t))) => match serde_json::from_str::<ServerFrame>(&t) {
+                Ok(ServerFrame::Error { code, .. }) => break code,
+                _ => continue,
+            },
+            other => panic!("the connection ended on a message under the limit: {other:?}"),
+        }
+    };
+    assert_eq!(answer, "bad_frame");
+    // Over it: the connection ends.
+    let _ = ws.send(WsMessage::text("x".repeat(600 * 1024))).await;
+    assert!(ends(&mut ws).await, "a 600 KiB message ended the connection");
+    // Nothing else is affected.
+    let _again = connected(&api, &token).await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_folder_and_database_files_are_the_servers_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let check = |dir: &std::path::Path| {
+        assert_eq!(mode(dir), 0o700, "the data folder");
+        for name in ["handoff.db", "handoff.db-wal", "handoff.db-shm"] {
+            let file = dir.join(name);
+            assert!(file.exists(), "{name}");
+            assert_eq!(mode(&file), 0o600, "{name}");
+        }
+    };
+    // A new folder, made as an operator might (world-readable), and the server in it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = handoff_server::Config::for_tests(&dir);
+    config.bootstrap_admin = Some(("admin@test.local".into(), common::PASSWORD.into()));
+    let server = handoff_server::start(config).await.unwrap();
+    check(&dir);
+    server.stop().await;
+    // An existing database someone loosened is tightened at the next start.
+    for name in ["handoff.db", "handoff.db-wal", "handoff.db-shm"] {
+        if dir.join(name).exists() {
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = handoff_server::start(handoff_server::Config::for_tests(&dir)).await.unwrap();
+    check(&dir);
+    server.stop().await;
+}
