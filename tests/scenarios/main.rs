@@ -6,6 +6,7 @@ mod devices;
 mod faults;
 mod first_sync;
 mod gateway;
+mod liveness;
 mod notifications;
 mod presence;
 mod routing;

@@ -350,6 +350,13 @@ impl World {
         presence_until(presence, "disconnected", || presence.connections(user) == 0).await;
     }
 
+    /// WebSocket sessions the server has opened so far (its `/metrics`).
+    pub async fn ws_sessions(&self) -> u64 {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().await.expect("metrics").text().await.unwrap();
+        let line = text.lines().find(|l| l.starts_with("handoff_ws_sessions_total ")).expect("the counter");
+        line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("a number")
+    }
+
     /// Waits until the server counts `user` as online (or offline).
     pub async fn wait_online(&self, user: Uuid, online: bool) {
         let presence = &self.server.as_ref().expect("running").state.presence;

@@ -25,6 +25,9 @@ pub enum Fault {
     /// Every chunk of bytes, in either direction, waits this long before it is passed on (in
     /// order): a slow link, where acknowledgements arrive late.
     Delay(Duration),
+    /// Bytes are swallowed in both directions and nothing is closed: a laptop that went to
+    /// sleep or off the network without a goodbye. Only a deadline on the other side notices.
+    Silent,
 }
 
 pub struct FaultProxy {
@@ -113,6 +116,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut fault: watch:
             Fault::Cut => return,
             // The fault itself, not a wait for readiness: the link is slow.
             Fault::Delay(d) => tokio::time::sleep(d).await,
+            Fault::Silent => continue,
             Fault::None => {}
         }
         if *fault.borrow() == Fault::Cut || to.write_all(&buf[..n]).await.is_err() {

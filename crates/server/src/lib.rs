@@ -73,6 +73,11 @@ pub struct Config {
     /// How long a write waits for a database lock held by someone else (a backup, an operator's
     /// `sqlite3`) before it fails as a transient error ([`BUSY_TIMEOUT`]).
     pub busy_timeout: std::time::Duration,
+    /// How often the server pings each WebSocket ([`WS_PING_EVERY`]) ...
+    pub ws_ping_every: std::time::Duration,
+    /// ... and how long it waits to hear anything from the client before it drops the
+    /// connection as gone ([`WS_READ_DEADLINE`]).
+    pub ws_read_deadline: std::time::Duration,
     /// Passwords hashed at once at sign-in; more sign-ins at the same moment get a transient
     /// 429 instead of queueing ([`login_limit`]).
     pub login_hashing_at_once: usize,
@@ -82,6 +87,13 @@ pub struct Config {
 pub fn default_login_hashing() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
 }
+
+/// The default [`Config::ws_ping_every`].
+pub const WS_PING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// The default [`Config::ws_read_deadline`]: a client that vanished without a goodbye (a laptop
+/// put to sleep) is dropped 20 to 30 s after its last word, and shown offline after the 30 s
+/// grace period: within a minute ([presence-and-notifications.md]).
+pub const WS_READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The default [`Config::busy_timeout`].
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -107,6 +119,8 @@ impl Config {
             ws_send_timeout: WS_SEND_TIMEOUT,
             hub_capacity: HUB_CAPACITY,
             busy_timeout: BUSY_TIMEOUT,
+            ws_ping_every: WS_PING_EVERY,
+            ws_read_deadline: WS_READ_DEADLINE,
             login_hashing_at_once: default_login_hashing(),
         }
     }
@@ -247,6 +261,14 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+            // TCP keepalive as well: the kernel notices a peer that is gone even on a
+            // connection where neither side has anything to say.
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(std::time::Duration::from_secs(30))
+                .with_interval(std::time::Duration::from_secs(10));
+            if let Err(e) = socket2::SockRef::from(&*tcp).set_tcp_keepalive(&keepalive) {
+                tracing::debug!(error = %e, "TCP keepalive not set");
             }
         });
         // Each request knows its peer's address (the sign-in limits count per client address).

@@ -64,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
         ws_send_timeout: handoff_server::WS_SEND_TIMEOUT,
         hub_capacity: handoff_server::HUB_CAPACITY,
         busy_timeout: handoff_server::BUSY_TIMEOUT,
+        ws_ping_every: handoff_server::WS_PING_EVERY,
+        ws_read_deadline: handoff_server::WS_READ_DEADLINE,
         login_hashing_at_once: handoff_server::default_login_hashing(),
     };
     let server = handoff_server::start(config).await?;

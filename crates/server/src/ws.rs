@@ -81,9 +81,12 @@ async fn close(socket: &mut WebSocket, code: &str, message: &str) -> anyhow::Res
     Ok(())
 }
 
-async fn next_frame(socket: &mut WebSocket) -> Option<Result<ClientFrame, String>> {
+/// The client's next frame; `heard` is when anything (a pong too) last came from it.
+async fn next_frame(socket: &mut WebSocket, heard: &mut tokio::time::Instant) -> Option<Result<ClientFrame, String>> {
     loop {
-        match socket.recv().await? {
+        let message = socket.recv().await?;
+        *heard = tokio::time::Instant::now();
+        match message {
             Ok(WsMessage::Text(text)) => return Some(serde_json::from_str(&text).map_err(|e| e.to_string())),
             Ok(WsMessage::Close(_)) | Err(_) => return None,
             Ok(_) => continue, // ping/pong/binary: nothing to do
@@ -92,7 +95,8 @@ async fn next_frame(socket: &mut WebSocket) -> Option<Result<ClientFrame, String
 }
 
 async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> anyhow::Result<()> {
-    let last_seq = match tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut socket)).await {
+    let mut heard = tokio::time::Instant::now();
+    let last_seq = match tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut socket, &mut heard)).await {
         Ok(Some(Ok(ClientFrame::Hello { protocol, last_seq }))) => {
             if protocol != PROTOCOL_VERSION {
                 let message = format!(
@@ -130,6 +134,8 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
 
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    let mut ping = tokio::time::interval(state.config.ws_ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut actor = actor;
     let served: anyhow::Result<()> = async { loop {
         tokio::select! {
@@ -156,11 +162,23 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                     }
                 }
             }
-            frame = next_frame(&mut socket) => match frame {
+            frame = next_frame(&mut socket, &mut heard) => match frame {
                 None => return Ok(()),
                 Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
                 Some(Ok(frame)) => handle(&state, &actor, &presence, &mut socket, &mut here, frame).await?,
             },
+            // Pings, with a read deadline: a client that vanished without a goodbye (a laptop
+            // asleep) answers nothing, and is dropped, so presence and routing stop counting it.
+            _ = ping.tick() => {
+                if heard.elapsed() > state.config.ws_read_deadline {
+                    tracing::info!(user = %actor.id(), "a client said nothing within the read deadline: dropped");
+                    return Ok(());
+                }
+                let sent = tokio::time::timeout(state.config.ws_send_timeout, socket.send(WsMessage::Ping(Default::default())));
+                if !matches!(sent.await, Ok(Ok(()))) {
+                    return Ok(());
+                }
+            }
             _ = recheck.tick() => {
                 let mut conn = state.store.reader().await?;
                 match user_for_token_hash(&mut conn, &actor.token_hash).await? {
