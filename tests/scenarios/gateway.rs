@@ -244,6 +244,13 @@ async fn replies_go_out_through_waha_with_retries_and_receipts_only_move_forward
     ana.reply(conversation.id, "This one is refused", None, true).await.unwrap();
     delivered(&ana, conversation.id, "This one is refused", Delivery::Failed).await;
     assert_eq!(gw.stub.requests().len(), before + 1, "a refusal is not retried");
+
+    // WAHA (or something posing as it) answers with a redirect: not followed, so the API key
+    // goes nowhere else, and the reply fails with the reason.
+    gw.stub.fail_next(&[StatusCode::TEMPORARY_REDIRECT]);
+    ana.reply(conversation.id, "This one meets a redirect", None, true).await.unwrap();
+    delivered(&ana, conversation.id, "This one meets a redirect", Delivery::Failed).await;
+    assert!(gw.stub.requests().iter().all(|r| r.path != "/elsewhere"), "the redirect was not followed");
     world.stop().await;
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
 use serde_json::{json, Value};
@@ -62,6 +63,7 @@ impl StubWaha {
             .route("/api/{session}/auth/qr", get(qr))
             .route("/api/{session}/lids/{lid}", get(lid))
             .route("/api/files/{*name}", get(file))
+            .route("/elsewhere", axum::routing::any(elsewhere))
             .with_state(stub.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         stub
@@ -113,16 +115,18 @@ impl StubWaha {
     }
 }
 
-fn failed(status: StatusCode) -> (StatusCode, Json<Value>) {
-    (status, Json(json!({"statusCode": status.as_u16(), "message": "stub failure"})))
+/// A queued failure's answer. A redirect points at `/elsewhere` on the stub, which records
+/// whatever follows it (a client that follows would hand it the API key).
+fn failed(status: StatusCode) -> Response {
+    let body = Json(json!({"statusCode": status.as_u16(), "message": "stub failure"}));
+    if status.is_redirection() {
+        return (status, [(axum::http::header::LOCATION, "/elsewhere")], body).into_response();
+    }
+    (status, body).into_response()
 }
 
 /// WAHA answers `sendText` with the message it sent; its id is `true_<chat>_<message id>`.
-async fn send_text(
-    State(stub): State<StubWaha>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+async fn send_text(State(stub): State<StubWaha>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     if let Some(status) = stub.record("/api/sendText".into(), &headers, body.clone()) {
         return failed(status);
     }
@@ -138,7 +142,13 @@ async fn send_text(
         "hasMedia": false,
         "ack": 0,
     });
-    (StatusCode::CREATED, Json(message))
+    (StatusCode::CREATED, Json(message)).into_response()
+}
+
+/// Where the stub's redirects point: recorded, so a test can tell that nothing followed one.
+async fn elsewhere(State(stub): State<StubWaha>, headers: HeaderMap) -> StatusCode {
+    stub.record("/elsewhere".into(), &headers, Value::Null);
+    StatusCode::OK
 }
 
 async fn ok(
@@ -146,35 +156,31 @@ async fn ok(
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Option<Json<Value>>,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
     if let Some(status) = stub.record(uri.path().to_string(), &headers, body) {
         return failed(status);
     }
-    (StatusCode::CREATED, Json(json!({})))
+    (StatusCode::CREATED, Json(json!({}))).into_response()
 }
 
-async fn qr(
-    State(stub): State<StubWaha>,
-    Path(session): Path<String>,
-    headers: HeaderMap,
-) -> (StatusCode, Json<Value>) {
+async fn qr(State(stub): State<StubWaha>, Path(session): Path<String>, headers: HeaderMap) -> Response {
     if let Some(status) = stub.record(format!("/api/{session}/auth/qr"), &headers, Value::Null) {
         return failed(status);
     }
-    (StatusCode::OK, Json(json!({"value": stub.qr})))
+    (StatusCode::OK, Json(json!({"value": stub.qr}))).into_response()
 }
 
 async fn lid(
     State(stub): State<StubWaha>,
     Path((session, lid)): Path<(String, String)>,
     headers: HeaderMap,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     if let Some(status) = stub.record(format!("/api/{session}/lids/{lid}"), &headers, Value::Null) {
         return failed(status);
     }
     let pn = stub.lids.lock().unwrap_or_else(|p| p.into_inner()).get(&lid).cloned();
-    (StatusCode::OK, Json(json!({"lid": lid, "pn": pn})))
+    (StatusCode::OK, Json(json!({"lid": lid, "pn": pn}))).into_response()
 }
 
 async fn file(State(stub): State<StubWaha>, uri: axum::http::Uri, headers: HeaderMap) -> (StatusCode, Vec<u8>) {

@@ -287,8 +287,11 @@ pub struct WahaAdapter {
 
 impl WahaAdapter {
     pub fn new(config: WahaConfig, retry: Retry) -> Arc<WahaAdapter> {
+        // Never follow a redirect: every request carries the gateway's API key, which must go
+        // to the configured gateway and nowhere else. A 3xx answer is a refusal.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client with default TLS builds");
         Arc::new(WahaAdapter { config, http, retry, lids: Default::default() })
