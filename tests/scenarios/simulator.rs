@@ -230,6 +230,54 @@ async fn simulator_until(world: &World, what: &str, done: impl Fn(&handoff_chann
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_neither_sends_read_receipts_nor_shows_typing_to_the_customer() {
+    let world = World::start().await;
+    let (ana, cid) = agent(&world).await;
+    let viewer = world.create_user("vic@test.local", "Vic", Role::Viewer).await;
+    let vic = world.client("vic@test.local").await;
+    wait_for("the conversation", &vic, |c| async move { c.thread(cid).await.ok().flatten().is_some() }).await;
+    let first = world.messages(cid).await[0].wa_message_id.clone().unwrap();
+
+    // Vic reads it; then the customer writes again and Ana reads. Had Vic's read told WhatsApp,
+    // it would have sent the first message alone, and Ana's only the second. Nothing went for
+    // Vic: Ana's read tells both, in one call (newest first).
+    vic.mark_read(cid).await.unwrap();
+    settled(&world, &vic).await;
+    let second = world.inbound("+4915112345678", "Anyone?", None).await.wa_message_id.unwrap();
+    ana.mark_read(cid).await.unwrap();
+    simulator_until(&world, "Ana's read receipts", |sim| sim.marked_read().len() >= 2).await;
+    simulator_until(&world, "exactly Ana's call", |sim| sim.marked_read() == vec![second.clone(), first.clone()]).await;
+
+    // Vic "types a reply" (the app would not let him; a hostile client could): the customer sees
+    // nothing. Ana types next, and hers is the only "typing…" the customer was shown.
+    vic.set_presence(Some(cid), handoff_proto::Activity::ComposingReply);
+    wait_for("Vic's activity, fanned out", &ana, |c| async move {
+        c.presence()
+            .activities
+            .iter()
+            .any(|a| a.user_id == viewer.id && a.activity == handoff_proto::Activity::ComposingReply)
+    })
+    .await;
+    ana.set_presence(Some(cid), handoff_proto::Activity::ComposingReply);
+    let on = (handoff_channels::Jid::parse("+4915112345678").unwrap(), true);
+    simulator_until(&world, "Ana's typing shown", |sim| sim.typing_shown().contains(&on)).await;
+    let shown = world
+        .server
+        .as_ref()
+        .unwrap()
+        .state
+        .devices
+        .get(world.device.id)
+        .unwrap()
+        .simulator
+        .clone()
+        .unwrap()
+        .typing_shown();
+    assert_eq!(shown, vec![on], "only Ana's typing reached the customer");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_a_conversation_marks_it_read_on_whatsapp_and_typing_a_reply_shows_typing_to_the_customer() {
     let world = World::start().await;
     let (ana, cid) = agent(&world).await;

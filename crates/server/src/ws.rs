@@ -298,7 +298,9 @@ async fn handle(
                     audit::viewed(state, actor, id).await?;
                 }
             }
-            let typing_to = conversation_id.filter(|_| activity == Activity::ComposingReply);
+            // "typing…" reaches the customer only from someone who may reply.
+            let may_reply = actor.user.role != handoff_proto::Role::Viewer;
+            let typing_to = conversation_id.filter(|_| activity == Activity::ComposingReply && may_reply);
             if typing_to != here.typing_to {
                 if let Some(stopped) = here.typing_to {
                     dispatch::typing(state, stopped, false);

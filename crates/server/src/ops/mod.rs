@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use handoff_proto::{Conversation, ConversationStatus, EventBody, Message, MessageKind, Op, Seq};
+use handoff_proto::{Conversation, ConversationStatus, EventBody, Message, MessageKind, Op, Role, Seq};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::SqliteConnection;
@@ -109,13 +109,19 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         }
         Op::MarkRead { .. } => {
             let read_at = store::now();
-            // Anyone's earlier read: WhatsApp has been told up to there already.
-            let told: Option<Option<String>> =
-                sqlx::query_scalar("SELECT MAX(read_at) FROM reads WHERE conversation_id = ?")
-                    .bind(conversation_id.to_string())
-                    .fetch_optional(w.conn())
-                    .await?;
-            read_before = Some(told.flatten());
+            // Only someone who may answer the customer tells WhatsApp (blue ticks): a Viewer's
+            // read is theirs alone, and the customer must not think a person is on it.
+            if actor.user.role != Role::Viewer {
+                // Such a person's earlier read: WhatsApp has been told up to there already.
+                let told: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT MAX(r.read_at) FROM reads r JOIN users u ON u.id = r.user_id \
+                     WHERE r.conversation_id = ? AND u.role != 'viewer'",
+                )
+                .bind(conversation_id.to_string())
+                .fetch_optional(w.conn())
+                .await?;
+                read_before = Some(told.flatten());
+            }
             sqlx::query(
                 "INSERT INTO reads (user_id, conversation_id, read_at) VALUES (?, ?, ?) \
                  ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
