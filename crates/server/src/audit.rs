@@ -119,23 +119,31 @@ pub async fn list(conn: &mut SqliteConnection, filter: &Filter, limit: i64) -> D
 }
 
 /// Records that `actor` opened a conversation (the app says so when it shows a thread; the HTTP
-/// API when the first page of its messages is read). Saying it again with nothing else done in
-/// between (an app reconnecting with the same thread on screen) is the same opening.
+/// API when the first page of its messages is read). Opening it again within
+/// [`VIEW_RECORDED_EVERY`] (an app reconnecting with the thread on screen, an agent switching
+/// back and forth) is the same opening.
 pub async fn viewed(state: &crate::AppState, actor: &Actor, conversation_id: Uuid) -> DbResult<()> {
     let mut w = state.store.begin().await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?")
         .bind(conversation_id.to_string())
         .fetch_optional(w.conn())
         .await?;
-    let last: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT action, conversation_id FROM audit WHERE actor_id = ? ORDER BY id DESC LIMIT 1")
-            .bind(actor.id().to_string())
-            .fetch_optional(w.conn())
-            .await?;
-    let again = last.is_some_and(|(action, c)| action == "view" && c == Some(conversation_id.to_string()));
-    if exists.is_some() && !again {
+    let since = crate::store::ts(crate::store::now() - VIEW_RECORDED_EVERY);
+    let recent: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM audit WHERE actor_id = ? AND conversation_id = ? AND action = 'view' AND at > ? LIMIT 1",
+    )
+    .bind(actor.id().to_string())
+    .bind(conversation_id.to_string())
+    .bind(since)
+    .fetch_optional(w.conn())
+    .await?;
+    if exists.is_some() && recent.is_none() {
         record(w.conn(), actor.into(), "view", Some(conversation_id), "Opened the conversation", None).await?;
         w.commit().await?;
     }
     Ok(())
 }
+
+/// One person's openings of one conversation within this long are one audit row: switching
+/// back and forth between two chats all day must not grow the (append-only) log without end.
+pub const VIEW_RECORDED_EVERY: chrono::Duration = chrono::Duration::minutes(5);
