@@ -78,6 +78,8 @@ pub struct Config {
     /// ... and how long it waits to hear anything from the client before it drops the
     /// connection as gone ([`WS_READ_DEADLINE`]).
     pub ws_read_deadline: std::time::Duration,
+    /// With a token, `GET /metrics` needs it as a Bearer token; without, it is open.
+    pub metrics_token: Option<String>,
     /// Passwords hashed at once at sign-in; more sign-ins at the same moment get a transient
     /// 429 instead of queueing ([`login_limit`]).
     pub login_hashing_at_once: usize,
@@ -121,6 +123,7 @@ impl Config {
             busy_timeout: BUSY_TIMEOUT,
             ws_ping_every: WS_PING_EVERY,
             ws_read_deadline: WS_READ_DEADLINE,
+            metrics_token: None,
             login_hashing_at_once: default_login_hashing(),
         }
     }

@@ -35,6 +35,9 @@ enum Command {
         /// server, faster commits (see docs/durability.md).
         #[arg(long, env = "HANDOFF_DURABILITY", default_value = "full")]
         durability: handoff_server::Durability,
+        /// Require this token (as a Bearer token) for GET /metrics; open without one.
+        #[arg(long, env = "HANDOFF_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
 }
 
@@ -43,7 +46,8 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
-    let Command::Serve { data_dir, listen, demo, admin_email, admin_password, durability } = Cli::parse().command;
+    let Command::Serve { data_dir, listen, demo, admin_email, admin_password, durability, metrics_token } =
+        Cli::parse().command;
     let data_dir = match data_dir {
         Some(d) => d,
         None => dirs::data_dir().ok_or_else(|| anyhow::anyhow!("no OS data folder: pass --data-dir"))?.join("handoff"),
@@ -66,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
         busy_timeout: handoff_server::BUSY_TIMEOUT,
         ws_ping_every: handoff_server::WS_PING_EVERY,
         ws_read_deadline: handoff_server::WS_READ_DEADLINE,
+        metrics_token: metrics_token.filter(|t| !t.is_empty()),
         login_hashing_at_once: handoff_server::default_login_hashing(),
     };
     let server = handoff_server::start(config).await?;

@@ -53,6 +53,7 @@ async fn a_websocket_message_over_512_kib_ends_the_connection() {
                 Ok(ServerFrame::Error { code, .. }) => break code,
                 _ => continue,
             },
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
             other => panic!("the connection ended on a message under the limit: {other:?}"),
         }
     };
@@ -97,4 +98,19 @@ async fn the_data_folder_and_database_files_are_the_servers_alone() {
     let server = handoff_server::start(handoff_server::Config::for_tests(&dir)).await.unwrap();
     check(&dir);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    use reqwest::Method;
+    let open = Api::start().await;
+    assert_eq!(open.send(Method::GET, "/metrics", None, None).await.0, 200, "open by default");
+    let api = Api::start_with(|c| c.metrics_token = Some("scrape-me-0123456789".into())).await;
+    let (status, body) = api.send(Method::GET, "/metrics", None, None).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!(api.send(Method::GET, "/metrics", Some("scrape-me-012345678X"), None).await.0, 401);
+    assert_eq!(api.send(Method::GET, "/metrics", Some("short"), None).await.0, 401);
+    let (status, body) = api.send(Method::GET, "/metrics", Some("scrape-me-0123456789"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.as_str().unwrap_or_default().contains("handoff_ws_sessions_total"));
 }

@@ -1,7 +1,8 @@
 //! Health, metrics and the sync feed.
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use handoff_proto::{Health, SyncResponse};
@@ -18,8 +19,25 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok".into() })
 }
 
-#[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+/// Prometheus text. Open by default (the server listens on loopback); with a metrics token set
+/// (`--metrics-token`, `HANDOFF_METRICS_TOKEN`) a scraper sends it as a Bearer token.
+#[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, description = "Prometheus text", content_type = "text/plain"),
+    (status = 401, body = handoff_proto::ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        // Compared in constant time: the token is a secret.
+        let matches = given.is_some_and(|g| {
+            g.len() == expected.len() && g.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if !matches {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "This server's metrics need its metrics token as a Bearer token.",
+            ));
+        }
+    }
     let head = state.store.head_seq().await?;
     let body = state.metrics.render(head, state.store.hub().connections());
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], body))
