@@ -50,6 +50,12 @@ wire! {
 }
 
 impl DeviceStatus {
+    /// A number that was linked and cannot take or send messages now (a pending link is not
+    /// down: it was never up).
+    pub fn is_down(self) -> bool {
+        matches!(self, Self::Disconnected | Self::Failed | Self::LoggedOut | Self::Banned)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceStatus::PendingLink => "pending_link",

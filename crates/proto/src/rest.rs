@@ -485,3 +485,16 @@ wire! {
         pub status: String,
     }
 }
+
+wire! {
+    /// `GET /readyz`: whether this server can serve (its database answers), and which linked
+    /// numbers are down (they do not make it unready: everything else works).
+    pub struct Readiness {
+        /// `ready`, or `unavailable` (with status 503).
+        pub status: String,
+        /// `ok`, or what went wrong with the database.
+        pub database: String,
+        /// Linked numbers that are disconnected, failed, logged out or banned.
+        pub devices_down: Vec<crate::Device>,
+    }
+}

@@ -359,3 +359,27 @@ async fn claim_is_a_compare_and_set_and_lists_page_without_gaps() {
     let (_, none) = api.send(Method::GET, "/api/v1/conversations?assignee=none&q=m3", Some(&ana), None).await;
     assert_eq!(none["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn readyz_checks_the_database_and_names_the_numbers_that_are_down() {
+    let api = Api::start().await;
+    let admin = api.login("admin@test.local").await;
+    let (status, body) = api.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!((status.as_u16(), body["status"].as_str(), body["database"].as_str()), (200, Some("ready"), Some("ok")));
+    assert_eq!(body["devices_down"], json!([]));
+    // A linked number drops: still ready, and named.
+    let (_, device) = api
+        .send(Method::POST, "/api/v1/devices", Some(&admin), Some(json!({"name": "Support line", "kind": "simulator"})))
+        .await;
+    let id = device["id"].as_str().unwrap().to_string();
+    api.send(Method::POST, &format!("/api/v1/devices/{id}/simulator/link"), Some(&admin), None).await;
+    api.send(Method::POST, &format!("/api/v1/devices/{id}/simulator/disconnect"), Some(&admin), None).await;
+    let (status, body) = api.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(body["devices_down"][0]["name"], "Support line", "{body}");
+    // The database stops answering: 503, while /healthz (liveness) still answers.
+    api.server.state.store.close().await;
+    let (status, body) = api.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (503, Some("unavailable")), "{body}");
+    assert_eq!(api.send(Method::GET, "/healthz", None, None).await.0, 200);
+}

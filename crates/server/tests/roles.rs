@@ -125,6 +125,7 @@ fn routes() -> Vec<Route> {
     use Need::*;
     vec![
         route(Method::GET, "/healthz", Public),
+        route(Method::GET, "/readyz", Public),
         route(Method::GET, "/metrics", Public),
         route(Method::GET, "/api/v1/openapi.json", Public),
         route(Method::POST, "/api/v1/auth/login", Public),

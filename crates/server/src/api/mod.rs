@@ -23,6 +23,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(system::health))
+        .route("/readyz", get(system::ready))
         .route("/metrics", get(system::metrics))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/auth/login", post(people::login))
@@ -79,7 +80,7 @@ pub fn router(state: AppState) -> Router {
 #[openapi(
     info(title = "Handoff API", version = "1", description = "The public HTTP API of the Handoff coordination server."),
     paths(
-        system::health, system::metrics, system::sync,
+        system::health, system::ready, system::metrics, system::sync,
         people::login, people::logout, people::me, people::list_users, people::create_user, people::patch_user,
         conversations::list, conversations::get_one, conversations::messages, conversations::reply,
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,

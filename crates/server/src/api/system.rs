@@ -5,7 +5,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use handoff_proto::{Health, SyncResponse};
+use handoff_proto::{Health, Readiness, SyncResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -21,6 +21,27 @@ pub async fn health() -> Json<Health> {
 
 /// Prometheus text. Open by default (the server listens on loopback); with a metrics token set
 /// (`--metrics-token`, `HANDOFF_METRICS_TOKEN`) a scraper sends it as a Bearer token.
+/// Readiness for a load balancer or an orchestrator: 200 while the database answers (503 when it
+/// does not), with the linked numbers that are down. `/healthz` stays a liveness probe.
+#[utoipa::path(get, path = "/readyz", security(()), responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let devices = async { crate::store::all_devices(&mut *state.store.reader().await?).await }.await;
+    match devices {
+        Ok(devices) => {
+            let devices_down = devices.into_iter().filter(|d| d.status.is_down()).collect();
+            (StatusCode::OK, Json(Readiness { status: "ready".into(), database: "ok".into(), devices_down }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            let database = format!("the database does not answer: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Readiness { status: "unavailable".into(), database, devices_down: vec![] }),
+            )
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/metrics", security(()), responses((status = 200, description = "Prometheus text", content_type = "text/plain"),
     (status = 401, body = handoff_proto::ErrorBody)))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
