@@ -78,6 +78,8 @@ pub struct Config {
     /// ... and how long it waits to hear anything from the client before it drops the
     /// connection as gone ([`WS_READ_DEADLINE`]).
     pub ws_read_deadline: std::time::Duration,
+    /// Live WebSocket connections one account may hold ([`WS_PER_USER`]).
+    pub ws_per_user: usize,
     /// With a token, `GET /metrics` needs it as a Bearer token; without, it is open.
     pub metrics_token: Option<String>,
     /// Passwords hashed at once at sign-in; more sign-ins at the same moment get a transient
@@ -96,6 +98,10 @@ pub const WS_PING_EVERY: std::time::Duration = std::time::Duration::from_secs(10
 /// put to sleep) is dropped 20 to 30 s after its last word, and shown offline after the 30 s
 /// grace period: within a minute ([presence-and-notifications.md]).
 pub const WS_READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The default [`Config::ws_per_user`]: an agent's app on a few computers, or an integration's
+/// handful of workers, fit; a leaked token cannot open thousands.
+pub const WS_PER_USER: usize = 20;
 
 /// The default [`Config::busy_timeout`].
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -124,6 +130,7 @@ impl Config {
             ws_ping_every: WS_PING_EVERY,
             ws_read_deadline: WS_READ_DEADLINE,
             metrics_token: None,
+            ws_per_user: WS_PER_USER,
             login_hashing_at_once: default_login_hashing(),
         }
     }
@@ -147,6 +154,8 @@ pub struct AppInner {
     pub ingest: ingest::Queue,
     /// Open WebSocket connections: a stop waits until each has said goodbye.
     pub connections: tokio_util::task::TaskTracker,
+    /// Open WebSocket connections per account, at most [`Config::ws_per_user`].
+    pub ws_open: Arc<ws::OpenPerUser>,
 }
 
 /// Shared state of one running server.
@@ -230,6 +239,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         snooze: snooze::Alarm::default(),
         ingest,
         connections: tokio_util::task::TaskTracker::new(),
+        ws_open: Arc::default(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {

@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         ws_ping_every: handoff_server::WS_PING_EVERY,
         ws_read_deadline: handoff_server::WS_READ_DEADLINE,
         metrics_token: metrics_token.filter(|t| !t.is_empty()),
+        ws_per_user: handoff_server::WS_PER_USER,
         login_hashing_at_once: handoff_server::default_login_hashing(),
     };
     let server = handoff_server::start(config).await?;

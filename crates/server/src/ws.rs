@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use handoff_proto::{Activity, ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
 use tokio::sync::broadcast::{
@@ -50,13 +50,56 @@ const SHUTTING_DOWN: &str = "shutting_down";
 /// reading must not hold the stop up).
 const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Open WebSocket connections per account: one token cannot hold sockets without limit.
+#[derive(Default)]
+pub struct OpenPerUser(std::sync::Mutex<std::collections::HashMap<Uuid, usize>>);
+
+/// One of an account's connections, given back when it ends.
+pub struct Slot {
+    owner: std::sync::Arc<OpenPerUser>,
+    user: Uuid,
+}
+
+impl OpenPerUser {
+    /// A slot for a new connection of `user`, or `None` when they hold `max` already.
+    pub fn take(self: &std::sync::Arc<Self>, user: Uuid, max: usize) -> Option<Slot> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(user).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { owner: std::sync::Arc::clone(self), user })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.owner.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
 pub async fn upgrade(State(state): State<AppState>, actor: Actor, ws: WebSocketUpgrade) -> Response {
+    let Some(slot) = state.ws_open.take(actor.id(), state.config.ws_per_user) else {
+        let message = format!(
+            "This account has {} live connections already: close the app on another computer or window, then try again.",
+            state.config.ws_per_user
+        );
+        return crate::error::ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            .into_response();
+    };
     // Counted from the upgrade until the connection ends, so a stop waits for its goodbye.
     let open = state.connections.token();
     let limited =
         ws.read_buffer_size(READ_CHUNK).max_message_size(MAX_CLIENT_MESSAGE).max_frame_size(MAX_CLIENT_MESSAGE);
     limited.on_upgrade(move |socket| async move {
-        let _open = open;
+        let _open = (open, slot);
         state.metrics.ws_session();
         if let Err(e) = connection(state, actor, socket).await {
             tracing::debug!(error = %e, "websocket closed");

@@ -114,3 +114,34 @@ async fn metrics_can_require_a_token() {
     assert_eq!(status, 200);
     assert!(body.as_str().unwrap_or_default().contains("handoff_ws_sessions_total"));
 }
+
+#[tokio::test]
+async fn one_account_holds_a_bounded_number_of_connections() {
+    let api = Api::start_with(|c| c.ws_per_user = 3).await;
+    let token = api.login("admin@test.local").await;
+    let request = || {
+        let mut r = format!("ws://{}/api/v1/ws", api.server.addr).into_client_request().unwrap();
+        r.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    };
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(tokio_tungstenite::connect_async(request()).await.expect("within the cap").0);
+    }
+    match tokio_tungstenite::connect_async(request()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 429),
+        other => panic!("a fourth connection was not refused: {:?}", other.map(|_| ())),
+    }
+    // One closes: its slot is given back once the server has seen it go.
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    while first.next().await.is_some() {}
+    let mut again = None;
+    for _ in 0..1_000 {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(request()).await {
+            again = Some(ws);
+            break;
+        }
+    }
+    assert!(again.is_some(), "a slot was given back");
+}
