@@ -49,16 +49,19 @@ async fn start(data_dir: &Path) -> Server {
     Server { child, url }
 }
 
+/// A POST that must succeed; its JSON answer (`null` for none).
+async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> Value {
+    let mut request = http.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let resp = request.send().await.unwrap().error_for_status().unwrap();
+    resp.json().await.unwrap_or(Value::Null)
+}
+
 async fn login(http: &reqwest::Client, url: &str) -> String {
-    let answer: Value = http
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({"email": ADMIN, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer =
+        post(http, &format!("{url}/api/v1/auth/login"), None, json!({"email": ADMIN, "password": PASSWORD})).await;
     answer["token"].as_str().expect("a token").to_string()
 }
 
@@ -69,24 +72,11 @@ async fn stop_under_load(signal: &str) -> (Duration, usize) {
     let http = reqwest::Client::new();
     let mut server = start(dir.path()).await;
     let token = login(&http, &server.url).await;
-    let device: Value = http
-        .post(format!("{}/api/v1/devices", server.url))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Support line", "kind": "simulator"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let device_body = json!({"name": "Support line", "kind": "simulator"});
+    let device = post(&http, &format!("{}/api/v1/devices", server.url), Some(&token), device_body).await;
     let device = device["id"].as_str().unwrap().to_string();
-    http.post(format!("{}/api/v1/devices/{device}/simulator/link", server.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    let link = format!("{}/api/v1/devices/{device}/simulator/link", server.url);
+    post(&http, &link, Some(&token), Value::Null).await;
 
     // An agent's live connection.
     let ws_url = format!("{}/api/v1/ws", server.url.replace("http://", "ws://"));
