@@ -23,6 +23,9 @@ npm --prefix ui run build
 step "cargo clippy (warnings are errors)"
 cargo clippy "${CARGO_SCOPE[@]}" --all-targets --quiet -- -D warnings
 
+step "the deployment files: the Caddyfile adapts (Caddy's own parser)"
+caddy adapt --config deploy/Caddyfile --adapter caddyfile >/dev/null
+
 step "cargo build: the server and the real app (embedded UI)"
 cargo build "${CARGO_SCOPE[@]}"
 

@@ -150,8 +150,10 @@ impl Client {
         let server = address::parse(server)?.url;
         let user = match rest::me(&self.inner.http, &server, token).await {
             Ok(user) => user,
-            Err(CoreError::Unreachable(_)) => {
-                self.cached_user(&server).await?.ok_or(CoreError::Unreachable(server.clone()))?
+            // Unreachable, or no secure connection now (a captive portal, a hotspot that
+            // intercepts TLS): the cached session opens offline, and sync keeps trying.
+            Err(e @ (CoreError::Unreachable(_) | CoreError::Tls { .. })) => {
+                self.cached_user(&server).await?.ok_or(e)?
             }
             Err(e) => return Err(e),
         };

@@ -260,14 +260,19 @@ struct Sent {
     ids: HashSet<Uuid>,
     /// The server answered some transiently: they wait for their backoff to pass ...
     retry_at: Option<tokio::time::Instant>,
-    /// ... which grows with each transient answer in a row and resets with an acknowledgement.
+    /// ... which grows with each transient answer and resets once every change that got one
+    /// has been acknowledged (not by others' acknowledgements: a change that keeps failing
+    /// settles at the longest wait).
     backoff: Backoff,
+    /// The changes that got a transient answer and have not been acknowledged since.
+    retrying: HashSet<Uuid>,
 }
 
 impl Sent {
     /// The server could not apply `mutation_id` now: send it again after the backoff.
     fn transient(&mut self, mutation_id: Uuid) {
         self.ids.remove(&mutation_id);
+        self.retrying.insert(mutation_id);
         if self.retry_at.is_none() {
             self.retry_at = Some(tokio::time::Instant::now() + self.backoff.next_delay());
         }
@@ -347,7 +352,9 @@ async fn handle(
             }
         }
         ServerFrame::Ack { mutation_id, .. } => {
-            sent.backoff.reset();
+            if sent.retrying.remove(&mutation_id) && sent.retrying.is_empty() {
+                sent.backoff.reset();
+            }
             let op = outbox::acknowledged(&inner.cache, mutation_id).await.map_err(|e| e.to_string())?;
             if let Some(op) = op {
                 inner.emit(Change::Conversation { conversation_id: op.conversation_id() });

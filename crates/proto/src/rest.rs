@@ -494,7 +494,17 @@ wire! {
         pub status: String,
         /// `ok`, or what went wrong with the database.
         pub database: String,
-        /// Linked numbers that are disconnected, failed, logged out or banned.
-        pub devices_down: Vec<crate::Device>,
+        /// Linked numbers that are disconnected, failed, logged out or banned (no phone numbers:
+        /// this answer needs no sign-in).
+        pub devices_down: Vec<DeviceDown>,
+    }
+}
+
+wire! {
+    /// A linked number that is down, as `/readyz` names it.
+    pub struct DeviceDown {
+        pub id: Uuid,
+        pub name: String,
+        pub status: crate::DeviceStatus,
     }
 }

@@ -21,7 +21,14 @@ use crate::AppState;
 /// takes 19 MiB of working memory per hash, and the allocator keeps it per thread after use, so
 /// the threads that ever hashed bound the memory it can hold (the blocking pool has up to 512).
 /// The sign-in limits keep the queue short ([`crate::login_limit`]).
-fn hashing<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> tokio::sync::oneshot::Receiver<T> {
+///
+/// `turn` (the sign-in's place under the cap) is held until the hash is done, not until the
+/// request ends: a client that hangs up cannot free its place while its hash still waits to run.
+/// A job whose caller has gone is skipped.
+fn hashing<T: Send + 'static>(
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T> {
     type Job = Box<dyn FnOnce() + Send>;
     static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
@@ -45,14 +52,17 @@ fn hashing<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> tokio
     });
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _ = done.send(job());
+        let _turn = turn;
+        if !done.is_closed() {
+            let _ = done.send(job());
+        }
     });
     let _ = queue.lock().unwrap_or_else(|p| p.into_inner()).send(job);
     result
 }
 
 pub async fn hash_password(password: String) -> String {
-    hashing(move || {
+    hashing(None, move || {
         let mut salt_bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut salt_bytes);
         let salt = SaltString::encode_b64(&salt_bytes).expect("16 bytes is a valid salt");
@@ -62,8 +72,9 @@ pub async fn hash_password(password: String) -> String {
     .expect("hashing thread")
 }
 
-pub async fn verify_password(password: String, hash: String) -> bool {
-    hashing(move || {
+/// Checks `password` against `hash`; `turn` is released when the check is done ([`hashing`]).
+pub async fn verify_password(password: String, hash: String, turn: Option<tokio::sync::OwnedSemaphorePermit>) -> bool {
+    hashing(turn, move || {
         PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
     })
     .await
@@ -165,8 +176,8 @@ mod tests {
     async fn passwords_verify_only_themselves() {
         let hash = hash_password("correct horse".into()).await;
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), hash.clone()).await);
-        assert!(!verify_password("wrong".into(), hash).await);
+        assert!(verify_password("correct horse".into(), hash.clone(), None).await);
+        assert!(!verify_password("wrong".into(), hash, None).await);
     }
 
     #[test]

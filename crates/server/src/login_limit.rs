@@ -61,6 +61,7 @@ impl LoginLimiter {
 
     /// How long `client` must still wait before trying `email` again, if at all.
     pub fn wait(&self, client: IpAddr, email: &str, now: Instant) -> Option<Duration> {
+        let client = client_key(client);
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let account =
             map.get(&Key::Account(client, email.to_lowercase())).map(|f| left(f, Self::FREE_PER_ACCOUNT, now));
@@ -70,6 +71,7 @@ impl LoginLimiter {
 
     /// A wrong password (or an unknown account) from `client`.
     pub fn failed(&self, client: IpAddr, email: &str, now: Instant) {
+        let client = client_key(client);
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         for key in [Key::Account(client, email.to_lowercase()), Key::Address(client)] {
             if !map.contains_key(&key) && map.len() >= Self::MAX_KEYS {
@@ -86,6 +88,7 @@ impl LoginLimiter {
 
     /// A successful sign-in forgets that client's failures for that account.
     pub fn succeeded(&self, client: IpAddr, email: &str) {
+        let client = client_key(client);
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&Key::Account(client, email.to_lowercase()));
     }
 
@@ -97,6 +100,18 @@ impl LoginLimiter {
     /// Keys remembered now.
     pub fn keys(&self) -> usize {
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// The client as the limits count it: an IPv4 address, or an IPv6 address's /64 (one customer
+/// line or host gets a whole /64, so counting single IPv6 addresses would count nothing).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
     }
 }
 
@@ -163,6 +178,20 @@ mod tests {
         }
         assert_eq!(l.wait(ATTACKER, "someone-new@x.io", t0), Some(Duration::from_secs(1)));
         assert_eq!(l.wait(ADMIN, "someone-new@x.io", t0), None);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let l = LoginLimiter::new(2);
+        let t0 = Instant::now();
+        for i in 0..LoginLimiter::FREE_PER_ACCOUNT {
+            let ip: IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+            l.failed(ip, "admin@x.io", t0);
+        }
+        let elsewhere_in_it: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(l.wait(elsewhere_in_it, "admin@x.io", t0), Some(Duration::from_secs(1)));
+        let another: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(l.wait(another, "admin@x.io", t0), None);
     }
 
     #[test]

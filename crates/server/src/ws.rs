@@ -107,11 +107,19 @@ pub async fn upgrade(State(state): State<AppState>, actor: Actor, ws: WebSocketU
     })
 }
 
+/// One frame, within [`SEND_LIMIT`]: a client that stops reading cannot hold its connection's
+/// task (and one of its account's slots) in a send for ever.
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> anyhow::Result<()> {
     let json = serde_json::to_string(frame)?;
-    socket.send(WsMessage::Text(json.into())).await?;
-    Ok(())
+    match tokio::time::timeout(SEND_LIMIT, socket.send(WsMessage::Text(json.into()))).await {
+        Ok(sent) => Ok(sent?),
+        Err(_) => anyhow::bail!("the client read nothing for {} s", SEND_LIMIT.as_secs()),
+    }
 }
+
+/// The longest one frame may take to go out (the live stream's own limit is
+/// [`crate::Config::ws_send_timeout`]).
+const SEND_LIMIT: std::time::Duration = crate::WS_SEND_TIMEOUT;
 
 /// Says why the connection ends, then closes it: 1001 "going away" when the server stops (the
 /// client reconnects at once and finds the server again once it is back), 1008 "policy
@@ -173,19 +181,24 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     let (statuses, activities) = state.presence.roster();
     send(&mut socket, &ServerFrame::Roster { boot: state.presence.boot(), statuses, activities }).await?;
     let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
+    // The replay may have taken a while, with nothing read meanwhile: the deadline starts now.
+    heard = tokio::time::Instant::now();
     let mut here = Here::default();
 
     let mut shutdown = state.shutdown.clone();
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
-    let mut ping = tokio::time::interval(state.config.ws_ping_every);
+    let every = state.config.ws_ping_every;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut actor = actor;
     let served: anyhow::Result<()> = async { loop {
         tokio::select! {
             msg = live.recv() => {
+                let busy = tokio::time::Instant::now();
                 let forward = forward(&state, &mut socket, &mut live, &mut sent, msg);
                 match tokio::time::timeout(state.config.ws_send_timeout, forward).await {
-                    Ok(Ok(Forwarded::Sent)) => {}
+                    // Time spent writing is not the client's silence: nothing was read meanwhile.
+                    Ok(Ok(Forwarded::Sent)) => heard += busy.elapsed(),
                     Ok(Ok(Forwarded::Lagged)) => {
                         state.metrics.slow_client();
                         tracing::info!(user = %actor.id(), "a client fell behind: told to catch up from the log");
@@ -208,7 +221,12 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
             frame = next_frame(&mut socket, &mut heard) => match frame {
                 None => return Ok(()),
                 Some(Err(e)) => send(&mut socket, &ServerFrame::Error { code: "bad_frame".into(), message: e }).await?,
-                Some(Ok(frame)) => handle(&state, &actor, &presence, &mut socket, &mut here, frame).await?,
+                Some(Ok(frame)) => {
+                    // A mutation may wait on the database or a slow gateway: not the client's silence.
+                    let busy = tokio::time::Instant::now();
+                    handle(&state, &actor, &presence, &mut socket, &mut here, frame).await?;
+                    heard += busy.elapsed();
+                }
             },
             // Pings, with a read deadline: a client that vanished without a goodbye (a laptop
             // asleep) answers nothing, and is dropped, so presence and routing stop counting it.
@@ -338,7 +356,11 @@ async fn handle(
             if conversation_id.is_some() && conversation_id != here.viewing {
                 here.viewing = conversation_id;
                 if let Some(id) = conversation_id {
-                    audit::viewed(state, actor, id).await?;
+                    // Best effort: a database that cannot write now must not end the connection
+                    // (the app says "viewing" again at every reconnect).
+                    if let Err(e) = audit::viewed(state, actor, id).await {
+                        tracing::warn!(error = %e, conversation = %id, "the opening was not audited");
+                    }
                 }
             }
             // "typing…" reaches the customer only from someone who may reply.

@@ -41,7 +41,7 @@ pub async fn login(
             format!("Too many failed sign-ins for this email from here: try again in {} s.", wait.as_secs().max(1)),
         ));
     }
-    let Some(_turn) = state.limiter.hashing() else {
+    let Some(turn) = state.limiter.hashing() else {
         let mut busy = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -63,7 +63,7 @@ pub async fn login(
         Some(found) => found,
         None => (String::new(), DUMMY.get_or_init(|| auth::hash_password("not a password".into())).await.clone()),
     };
-    if !auth::verify_password(req.password, hash).await || id.is_empty() {
+    if !auth::verify_password(req.password, hash, Some(turn)).await || id.is_empty() {
         state.limiter.failed(client, email, Instant::now());
         state.metrics.login_failed();
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Wrong email or password."));
@@ -80,17 +80,15 @@ pub async fn login(
 /// Who is signing in: the peer, or, for a request from a reverse proxy on this computer (Caddy
 /// in front, docs/deploy.md), the address the proxy appended to `X-Forwarded-For` last.
 fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if !peer.ip().is_loopback() {
-        return peer.ip();
+    // `::ffff:127.0.0.1` (a server listening on `[::]`) is loopback too.
+    let peer = peer.ip().to_canonical();
+    if !peer.is_loopback() {
+        return peer;
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .unwrap_or(peer.ip())
+    // Strictly the last entry: the ones before it are whatever the client sent.
+    let last = headers.get_all("x-forwarded-for").iter().next_back().and_then(|v| v.to_str().ok());
+    let last = last.and_then(|v| v.rsplit(',').next()).map(str::trim);
+    last.and_then(|a| a.parse::<IpAddr>().ok()).map_or(peer, |ip| ip.to_canonical())
 }
 
 /// The token stops working at once.
