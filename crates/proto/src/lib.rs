@@ -1,6 +1,6 @@
 //! handoff-proto: the one definition of every type that crosses the wire.
 //!
-//! * [`rest`] holds the JSON bodies of the public HTTP API (see `shared/API.md`).
+//! * [`rest`] holds the JSON bodies of the public HTTP API (see `docs/api.md`).
 //! * [`event`] holds the durable events of the server's log (`GET /api/v1/sync`, WebSocket replay).
 //! * [`ws`] holds the WebSocket frames between the server and the desktop core.
 //!

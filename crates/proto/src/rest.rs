@@ -1,4 +1,4 @@
-//! Bodies of the public HTTP API v1. Field names follow `shared/API.md` exactly.
+//! Bodies of the public HTTP API v1. Field names follow `docs/api.md` and the served OpenAPI document exactly.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

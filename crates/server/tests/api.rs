@@ -1,4 +1,4 @@
-//! The HTTP contract of shared/API.md against a real server on a loopback port: auth, roles,
+//! The HTTP contract of docs/api.md against a real server on a loopback port: auth, roles,
 //! bad input (400/404/409/413, never a 500, never a partial write), idempotency and paging.
 
 use handoff_proto::{Conversation, Page};

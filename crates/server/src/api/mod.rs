@@ -1,4 +1,4 @@
-//! The public HTTP API v1 (`shared/API.md`) and its generated OpenAPI document.
+//! The public HTTP API v1 (`docs/api.md`) and its generated OpenAPI document.
 
 mod admin;
 mod conversations;
