@@ -21,6 +21,7 @@ pub mod mentions;
 pub mod metrics;
 pub mod ops;
 pub mod presence;
+pub mod prune;
 pub mod routing;
 pub mod send_guard;
 pub mod snooze;
@@ -249,6 +250,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         tokio::spawn(ingest::group_commit::run(state.clone(), ingest_rx)),
         tokio::spawn(routing::run(state.clone())),
         tokio::spawn(snooze::run(state.clone())),
+        tokio::spawn(prune::run(state.clone())),
         tokio::spawn(presence::run(state.clone())),
     ];
     if config.demo {

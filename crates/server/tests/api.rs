@@ -383,3 +383,26 @@ async fn readyz_checks_the_database_and_names_the_numbers_that_are_down() {
     assert_eq!((status.as_u16(), body["status"].as_str()), (503, Some("unavailable")), "{body}");
     assert_eq!(api.send(Method::GET, "/healthz", None, None).await.0, 200);
 }
+
+#[tokio::test]
+async fn idempotency_records_are_kept_thirty_days_then_pruned() {
+    let api = Api::start().await;
+    let admin = api.login("admin@test.local").await;
+    let (_, c) = api.conversation(&admin).await;
+    let path = format!("/api/v1/conversations/{}/notes", c.id);
+    let key = [("idempotency-key", "note-1")];
+    let (status, first) = api.send_with(Method::POST, &path, Some(&admin), Some(json!({"body": "Once"})), &key).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let state = &api.server.state;
+    let now = chrono::Utc::now();
+    // Within the 30 days: kept, and the same key answers with the first note.
+    assert_eq!(handoff_server::prune::prune_once(state, now + chrono::Duration::days(29)).await.unwrap(), 0);
+    let (_, again) = api.send_with(Method::POST, &path, Some(&admin), Some(json!({"body": "Once"})), &key).await;
+    assert_eq!(again["id"], first["id"]);
+    // Past them: pruned, and the key is free again (another body is applied as new, not refused
+    // as a reused key).
+    assert_eq!(handoff_server::prune::prune_once(state, now + chrono::Duration::days(31)).await.unwrap(), 1);
+    let (status, later) = api.send_with(Method::POST, &path, Some(&admin), Some(json!({"body": "Later"})), &key).await;
+    assert_eq!(status, StatusCode::CREATED, "{later}");
+    assert_ne!(later["id"], first["id"]);
+}
