@@ -82,6 +82,16 @@ const withScreenshot = (name, body) => async () => {
   }
 };
 
+/** Waits until the server holds messages with `body` in `contact`'s conversation; returns them. */
+async function onServer(contact, body, what) {
+  const conversation = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === contact);
+  return waitFor(async () => {
+    const page = await admin("GET", `/api/v1/conversations/${conversation.id}/messages`);
+    const found = page.items.filter((m) => m.body === body);
+    return found.length > 0 && found;
+  }, what);
+}
+
 /** The window's text and the app log's last warnings and errors, a few lines each. */
 async function whatTheAppSaid() {
   const squeeze = (text, max) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -283,12 +293,7 @@ test("offline: the banner says since when, search and notes work from the cache,
   });
   await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again", 40000);
   assert.equal(await driver.findAll("[data-testid=offline-banner]").then((b) => b.length), 0, "the banner is gone");
-  const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
-  const notes = await waitFor(async () => {
-    const page = await admin("GET", `/api/v1/conversations/${oliver.id}/messages`);
-    const found = page.items.filter((m) => m.body === note);
-    return found.length > 0 && found;
-  }, "the note on the server");
+  const notes = await onServer("Oliver Smith", note, "the note on the server");
   assert.equal(notes.length, 1);
   await waitFor(async () => !(await driver.innerText("[data-kind=note] .queued-label")), "the note no longer queued");
 
@@ -357,12 +362,7 @@ test("a note the server refused is reviewed as a note, saved again only as one, 
   await driver.click("[data-testid=refusal] button");
   await waitFor(async () => (await driver.findAll("[data-testid=resend]")).length === 1, "back to the note");
   await driver.click("[data-testid=resend]");
-  const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
-  const saved = await waitFor(async () => {
-    const page = await admin("GET", `/api/v1/conversations/${oliver.id}/messages`);
-    const found = page.items.filter((m) => m.body === note);
-    return found.length > 0 && found;
-  }, "the note on the server");
+  const saved = await onServer("Oliver Smith", note, "the note on the server");
   assert.deepEqual(saved.map((m) => m.kind), ["note"]);
   await waitFor(async () => (await driver.findAll("[data-testid=attention]")).length === 0, "Needs attention empty");
   const sent = await admin("GET", `/api/v1/devices/${device.id}/simulator/sent`);
