@@ -9,6 +9,7 @@ mod gateway;
 mod liveness;
 mod notifications;
 mod presence;
+mod restore;
 mod routing;
 mod send_guard;
 mod simulator;

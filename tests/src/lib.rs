@@ -103,10 +103,26 @@ impl World {
 
     /// Stops the server and starts it again on the same address and data folder.
     pub async fn restart(&mut self) {
+        let addr = self.stop_server().await;
+        self.start_server(addr).await;
+    }
+
+    /// The server's data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("server")
+    }
+
+    /// Stops the server gracefully (as SIGTERM does); returns the address it listened on.
+    pub async fn stop_server(&mut self) -> SocketAddr {
         let old = self.server.take().expect("running");
         let addr = old.addr;
         old.stop().await;
-        let mut config = Config::for_tests(self.dir.path().join("server"));
+        addr
+    }
+
+    /// Starts the server again on `addr` and the same data folder.
+    pub async fn start_server(&mut self, addr: SocketAddr) {
+        let mut config = Config::for_tests(self.data_dir());
         config.listen = addr;
         config.clock = Clock::Manual(self.clock.clone());
         self.server = Some(handoff_server::start(config).await.expect("server restarts"));

@@ -1329,6 +1329,11 @@ export type User_Deserialize = {
 	active: boolean,
 	/**  A person, or the identity an API key acts as. Absent in older answers: a person. */
 	kind?: UserKind,
+	/**
+	 *  Signed in with a temporary password (an Admin reset it): until it is changed
+	 *  (`POST /api/v1/me/password`) the session may do nothing else.
+	 */
+	must_change_password?: boolean,
 };
 
 export type User_Serialize = {
@@ -1339,6 +1344,11 @@ export type User_Serialize = {
 	active: boolean,
 	/**  A person, or the identity an API key acts as. Absent in older answers: a person. */
 	kind: UserKind,
+	/**
+	 *  Signed in with a temporary password (an Admin reset it): until it is changed
+	 *  (`POST /api/v1/me/password`) the session may do nothing else.
+	 */
+	must_change_password: boolean,
 };
 
 /**  How many conversations each view holds (for the rail). */

@@ -48,6 +48,10 @@ wire! {
         /// A person, or the identity an API key acts as. Absent in older answers: a person.
         #[serde(default)]
         pub kind: UserKind,
+        /// Signed in with a temporary password (an Admin reset it): until it is changed
+        /// (`POST /api/v1/me/password`) the session may do nothing else.
+        #[serde(default)]
+        pub must_change_password: bool,
     }
 }
 
@@ -401,6 +405,38 @@ wire! {
     pub struct LoginResponse {
         pub token: String,
         pub user: User,
+    }
+}
+
+wire! {
+    /// `POST /api/v1/me/password`: every other session of the caller ends.
+    pub struct ChangePasswordRequest {
+        pub current_password: String,
+        pub new_password: String,
+    }
+}
+
+wire! {
+    /// `POST /api/v1/users/{id}/reset-password`: shown once; the user must change it at sign-in.
+    pub struct ResetPasswordResponse {
+        pub temporary_password: String,
+    }
+}
+
+wire! {
+    /// One signed-in session of the caller (`GET /api/v1/me/sessions`).
+    pub struct SessionEntry {
+        pub id: Uuid,
+        pub created_at: DateTime<Utc>,
+        pub last_used_at: DateTime<Utc>,
+        /// When it ends if nobody uses it (idle timeout), or at its absolute end, whichever is first.
+        pub expires_at: DateTime<Utc>,
+        /// The client's own description (its User-Agent: `Handoff-Desktop/0.1.0 (linux)`).
+        pub client: Option<String>,
+        /// The address it signed in from.
+        pub address: Option<String>,
+        /// The session making this request.
+        pub current: bool,
     }
 }
 

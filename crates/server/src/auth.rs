@@ -6,7 +6,9 @@ use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use handoff_proto::{Role, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -14,7 +16,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::store::{self, user_from_row, DbResult, USER_COLUMNS};
+use crate::store::{self, DbResult};
 use crate::AppState;
 
 /// Password hashing runs on a few threads of its own, never on tokio's blocking pool: argon2id
@@ -92,36 +94,136 @@ pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where a session was started from, shown in the session list.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The client's User-Agent.
+    pub client: Option<String>,
+    pub address: Option<String>,
+}
+
 /// Creates a session for a user and returns its token (shown once; only its hash is stored).
-pub async fn create_session(conn: &mut SqliteConnection, user_id: Uuid) -> DbResult<String> {
+pub async fn create_session(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    origin: &Origin,
+) -> DbResult<String> {
     let token = new_token();
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
-        .bind(token_hash(&token))
-        .bind(user_id.to_string())
-        .bind(store::ts(store::now()))
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, id, last_used_at, client, address) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id.to_string())
+    .bind(store::ts(now))
+    .bind(Uuid::now_v7().to_string())
+    .bind(store::ts(now))
+    .bind(origin.client.as_deref().map(|c| c.chars().take(200).collect::<String>()))
+    .bind(origin.address.as_deref())
+    .execute(conn)
+    .await?;
     Ok(token)
 }
 
-/// The user behind a token, if the token is live and the user active.
-pub async fn user_for_token(conn: &mut SqliteConnection, token: &str) -> DbResult<Option<User>> {
-    user_for_token_hash(conn, &token_hash(token)).await
+/// How long sessions last ([`crate::Config::session_idle`], [`crate::Config::session_max_age`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetime {
+    pub idle: std::time::Duration,
+    pub max_age: std::time::Duration,
 }
 
-/// The user behind a stored token hash: a session token or a live API key (live connections
-/// re-check theirs).
-pub async fn user_for_token_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE active = 1 AND id IN \
-           (SELECT user_id FROM sessions WHERE token_hash = ? \
-            UNION ALL SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL)"
-    )))
-    .bind(hash)
-    .bind(hash)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(user_from_row).transpose()
+impl Lifetime {
+    pub fn of(config: &crate::Config) -> Lifetime {
+        Lifetime { idle: config.session_idle, max_age: config.session_max_age }
+    }
+
+    /// When a session started at `created` and last used at `used` ends.
+    pub fn ends(&self, created: DateTime<Utc>, used: DateTime<Utc>) -> DateTime<Utc> {
+        let span = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let idle_end = used.checked_add_signed(span(self.idle)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let absolute_end = created.checked_add_signed(span(self.max_age)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        idle_end.min(absolute_end)
+    }
+}
+
+/// What a token (as its hash) is worth at a moment.
+#[derive(Debug)]
+pub enum TokenState {
+    /// A live session (with its id and when it was last used) or an API key (no session).
+    Live { user: User, session: Option<(Uuid, DateTime<Utc>)> },
+    /// A session that ran out (idle or absolute): 401 `session_expired`.
+    Expired,
+    /// Unknown, signed out, revoked, or the user was deactivated.
+    Unknown,
+}
+
+/// The user behind a stored token hash: a live session or a live API key (API keys do not
+/// expire). Live connections re-check theirs.
+pub async fn check_token_hash(
+    conn: &mut SqliteConnection,
+    hash: &str,
+    now: DateTime<Utc>,
+    lifetime: Lifetime,
+) -> DbResult<TokenState> {
+    let session: Option<(String, Option<String>, String, Option<String>)> =
+        sqlx::query_as("SELECT user_id, id, created_at, last_used_at FROM sessions WHERE token_hash = ?")
+            .bind(hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (user_id, session) = match session {
+        Some((user_id, id, created, used)) => {
+            let created = store::parse_ts(&created)?;
+            let used = used.as_deref().map(store::parse_ts).transpose()?.unwrap_or(created);
+            if lifetime.ends(created, used) <= now {
+                return Ok(TokenState::Expired);
+            }
+            let id = id.as_deref().and_then(|i| Uuid::parse_str(i).ok()).unwrap_or_default();
+            (user_id, Some((id, used)))
+        }
+        None => {
+            let key: Option<String> =
+                sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+                    .bind(hash)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match key {
+                Some(user_id) => (user_id, None),
+                None => return Ok(TokenState::Unknown),
+            }
+        }
+    };
+    let id = Uuid::parse_str(&user_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(match store::user_by_id(conn, id).await? {
+        Some(user) if user.active => TokenState::Live { user, session },
+        _ => TokenState::Unknown,
+    })
+}
+
+/// A session's `last_used_at` is written at most this often (not on every request).
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Records that a session was used now, when its record is older than [`TOUCH_EVERY`].
+pub async fn touch(state: &AppState, session: Uuid, last_used: DateTime<Utc>, now: DateTime<Utc>) -> DbResult<()> {
+    if now - last_used < TOUCH_EVERY {
+        return Ok(());
+    }
+    let mut w = state.store.begin().await?;
+    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+        .bind(store::ts(now))
+        .bind(session.to_string())
+        .execute(w.conn())
+        .await?;
+    w.commit().await
+}
+
+/// The answer to an expired session's token.
+pub fn session_expired() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "session_expired",
+        "Your session expired: sign in again (nothing you did offline is lost).",
+    )
 }
 
 /// The authenticated caller of a request.
@@ -129,6 +231,8 @@ pub async fn user_for_token_hash(conn: &mut SqliteConnection, hash: &str) -> DbR
 pub struct Actor {
     pub user: User,
     pub token_hash: String,
+    /// The session the request came with; `None` for an API key.
+    pub session: Option<Uuid>,
 }
 
 impl Actor {
@@ -157,14 +261,37 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
     value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
 }
 
+/// What a session signed in with a temporary password may still do: change it, see who it is,
+/// sign out.
+const WHILE_PASSWORD_MUST_CHANGE: &[&str] = &["/api/v1/me", "/api/v1/me/password", "/api/v1/auth/logout"];
+
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
-        let mut conn = state.store.reader().await?;
-        let user = user_for_token(&mut conn, token).await?.ok_or_else(ApiError::unauthenticated)?;
-        Ok(Actor { user, token_hash: token_hash(token) })
+        let hash = token_hash(token);
+        let now = state.clock.now();
+        let checked = {
+            let mut conn = state.store.reader().await?;
+            check_token_hash(&mut conn, &hash, now, Lifetime::of(&state.config)).await?
+        };
+        let (user, session) = match checked {
+            TokenState::Live { user, session } => (user, session),
+            TokenState::Expired => return Err(session_expired()),
+            TokenState::Unknown => return Err(ApiError::unauthenticated()),
+        };
+        if user.must_change_password && !WHILE_PASSWORD_MUST_CHANGE.contains(&parts.uri.path()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "Your password was reset: choose a new one first (POST /api/v1/me/password).",
+            ));
+        }
+        if let Some((id, last_used)) = session {
+            touch(state, id, last_used, now).await?;
+        }
+        Ok(Actor { user, token_hash: hash, session: session.map(|(id, _)| id) })
     }
 }
 

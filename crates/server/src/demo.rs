@@ -66,7 +66,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
         for (email, name, role) in DEMO_USERS {
             let req =
                 CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
-            crate::users::create_user(state, crate::audit::Who::Server, req)
+            crate::users::create_user(&state.store, crate::audit::Who::Server, req)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.detail.message))?;
         }
@@ -123,7 +123,7 @@ async fn seed_teams(state: &AppState, device_id: uuid::Uuid) -> crate::error::Ap
         rows.iter().map(crate::store::user_from_row).collect::<Result<Vec<_>, _>>()?
     };
     let find = |email: &str| people.iter().find(|u| u.email == email).cloned().expect("demo user");
-    let admin = crate::auth::Actor { user: find("admin@handoff.local"), token_hash: String::new() };
+    let admin = crate::auth::Actor { user: find("admin@handoff.local"), token_hash: String::new(), session: None };
     let (ana, ben) = (find("ana@handoff.local").id, find("ben@handoff.local").id);
     let team = |name: &str, cap, first_min: i64, resolution_h: i64| handoff_proto::CreateTeamRequest {
         name: name.into(),

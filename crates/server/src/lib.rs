@@ -17,6 +17,7 @@ pub mod extract;
 pub mod hub;
 pub mod ingest;
 pub mod login_limit;
+pub mod maintenance;
 pub mod mentions;
 pub mod metrics;
 pub mod ops;
@@ -24,6 +25,7 @@ pub mod presence;
 pub mod prune;
 pub mod routing;
 pub mod send_guard;
+pub mod settings;
 pub mod snooze;
 pub mod store;
 pub mod teams;
@@ -86,6 +88,12 @@ pub struct Config {
     /// Passwords hashed at once at sign-in; more sign-ins at the same moment get a transient
     /// 429 instead of queueing ([`login_limit`]).
     pub login_hashing_at_once: usize,
+    /// One log line per HTTP request (method, path, status, latency).
+    pub access_log: bool,
+    /// A session unused this long ends: its token gets 401 `session_expired`.
+    pub session_idle: std::time::Duration,
+    /// A session ends this long after its sign-in, however much it is used.
+    pub session_max_age: std::time::Duration,
 }
 
 /// The default [`Config::login_hashing_at_once`]: two per core.
@@ -133,6 +141,9 @@ impl Config {
             metrics_token: None,
             ws_per_user: WS_PER_USER,
             login_hashing_at_once: default_login_hashing(),
+            access_log: false,
+            session_idle: settings::SESSION_IDLE_TIMEOUT,
+            session_max_age: settings::SESSION_MAX_AGE,
         }
     }
 }
@@ -177,6 +188,8 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     serve: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
+    /// The data folder is this server's while it runs ([`maintenance::DataLock`]).
+    lock: maintenance::DataLock,
 }
 
 impl ServerHandle {
@@ -213,6 +226,7 @@ impl ServerHandle {
             tracing::warn!(error = %e, "the database was not checkpointed");
         }
         self.state.store.close().await;
+        drop(self.lock);
     }
 
     /// Resolves when the server stops (Ctrl-C for the binary).
@@ -223,6 +237,7 @@ impl ServerHandle {
 }
 
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
+    let lock = maintenance::DataLock::take(&config.data_dir)?;
     let hub = Hub::new(config.hub_capacity);
     let store = Store::open(&config.data_dir, hub.clone(), config.durability, config.busy_timeout).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -294,5 +309,5 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
             .await
     });
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "handoff-server listening");
-    Ok(ServerHandle { addr, state, shutdown: shutdown_tx, serve, background })
+    Ok(ServerHandle { addr, state, shutdown: shutdown_tx, serve, background, lock })
 }

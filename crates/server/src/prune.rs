@@ -5,6 +5,9 @@
 //!   within seconds of reconnecting, and an integration retries within minutes. A request
 //!   repeated after that is applied as new.
 //!
+//! * Sessions are kept [`EXPIRED_SESSIONS_KEPT`] after they expire (their token answers 401
+//!   `session_expired`, so the app asks for the password rather than a new sign-in), then deleted.
+//!
 //! The task runs once an hour on the system clock; [`prune_once`] does one pass at a given time.
 
 use chrono::{DateTime, Utc};
@@ -15,6 +18,9 @@ use crate::AppState;
 /// How long the answer to a mutation id or `Idempotency-Key` is kept.
 pub const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::days(30);
 
+/// How long an expired session's record stays (its token then answers plain `unauthenticated`).
+pub const EXPIRED_SESSIONS_KEPT: chrono::Duration = chrono::Duration::days(30);
+
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub async fn run(state: AppState) {
@@ -23,17 +29,28 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         match prune_once(&state, Utc::now()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(records = n, "old idempotency records pruned"),
+            Ok(n) => tracing::info!(records = n, "old idempotency records and sessions pruned"),
             Err(e) => tracing::warn!(error = %e, "pruning failed; tried again in an hour"),
         }
     }
 }
 
-/// Deletes the idempotency records older than [`IDEMPOTENCY_KEPT`] at `now`; returns how many.
+/// Deletes the idempotency records older than [`IDEMPOTENCY_KEPT`] at `now`, and the sessions
+/// expired longer than [`EXPIRED_SESSIONS_KEPT`] ago; returns how many rows went.
 pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let before = crate::store::ts(now - IDEMPOTENCY_KEPT);
+    let span = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    let used_before = now.checked_sub_signed(span(state.config.session_idle) + EXPIRED_SESSIONS_KEPT);
+    let created_before = now.checked_sub_signed(span(state.config.session_max_age) + EXPIRED_SESSIONS_KEPT);
     let mut w = state.store.begin().await?;
-    let gone = sqlx::query("DELETE FROM applied WHERE created_at < ?").bind(before).execute(w.conn()).await?;
+    let mut gone =
+        sqlx::query("DELETE FROM applied WHERE created_at < ?").bind(before).execute(w.conn()).await?.rows_affected();
+    gone += sqlx::query("DELETE FROM sessions WHERE COALESCE(last_used_at, created_at) < ? OR created_at < ?")
+        .bind(used_before.map(crate::store::ts))
+        .bind(created_before.map(crate::store::ts))
+        .execute(w.conn())
+        .await?
+        .rows_affected();
     w.commit().await?;
-    Ok(gone.rows_affected())
+    Ok(gone)
 }

@@ -6,12 +6,78 @@ use uuid::Uuid;
 use crate::audit::{self, Who};
 use crate::auth::{hash_password, Actor};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, user_by_id};
+use crate::store::{self, user_by_id, Store};
 use crate::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-pub async fn create_user(state: &AppState, who: Who<'_>, req: CreateUserRequest) -> ApiResult<User> {
+/// A new password is at least [`MIN_PASSWORD_CHARS`] characters and at most the sign-in's limit.
+pub fn check_new_password(field: &str, password: &str) -> ApiResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid(field, format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
+    }
+    if password.len() > crate::login_limit::MAX_PASSWORD_LEN {
+        return Err(ApiError::invalid(
+            field,
+            format!("A password has at most {} bytes.", crate::login_limit::MAX_PASSWORD_LEN),
+        ));
+    }
+    Ok(())
+}
+
+/// A temporary password: 16 letters and digits that are easy to read out (no 0/O, 1/l/I).
+pub fn temporary_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let chars: Vec<char> = (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// Sets a person's password. `temporary`: they must change it at their next sign-in, and every
+/// session of theirs ends; otherwise every session but `keep` ends. Appends the user's update
+/// and an audit entry.
+pub async fn set_password(
+    store: &Store,
+    who: Who<'_>,
+    id: Uuid,
+    password: String,
+    temporary: bool,
+    keep: Option<&str>,
+) -> ApiResult<User> {
+    let hash = hash_password(password).await;
+    let mut w = store.begin().await?;
+    let user = user_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    if user.kind == UserKind::ApiKey {
+        return Err(ApiError::bad_request("That user is an API key: it has no password."));
+    }
+    sqlx::query("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?")
+        .bind(hash)
+        .bind(temporary)
+        .bind(id.to_string())
+        .execute(w.conn())
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
+        .bind(id.to_string())
+        .bind(keep)
+        .execute(w.conn())
+        .await?;
+    let after = user_by_id(w.conn(), id).await?.expect("exists");
+    let seq = if after != user { Some(w.append(EventBody::UserUpdated { user: after.clone() }).await?) } else { None };
+    let (action, summary) = if temporary {
+        (
+            "user.reset_password",
+            format!("Reset the password of {} (a temporary one; signed out everywhere)", after.name),
+        )
+    } else {
+        ("user.change_password", format!("{} changed their password (other sessions signed out)", after.name))
+    };
+    audit::record(w.conn(), who, action, None, &summary, seq).await?;
+    w.commit().await?;
+    Ok(after)
+}
+
+pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) -> ApiResult<User> {
     let email = req.email.trim().to_string();
     let name = req.name.trim().to_string();
     if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
@@ -20,15 +86,10 @@ pub async fn create_user(state: &AppState, who: Who<'_>, req: CreateUserRequest)
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "A name is required (at most 100 characters)."));
     }
-    if req.password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid(
-            "password",
-            format!("The password needs at least {MIN_PASSWORD_CHARS} characters."),
-        ));
-    }
+    check_new_password("password", &req.password)?;
     let hash = hash_password(req.password).await;
     let id = Uuid::now_v7();
-    let mut w = state.store.begin().await?;
+    let mut w = store.begin().await?;
     let taken: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM users WHERE email = ?").bind(&email).fetch_optional(w.conn()).await?;
     if taken.is_some() {
@@ -127,7 +188,7 @@ pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> a
         password: password.to_string(),
         role: Role::Admin,
     };
-    create_user(state, Who::Server, req)
+    create_user(&state.store, Who::Server, req)
         .await
         .map_err(|e| anyhow::anyhow!("first admin not created: {}", e.detail.message))?;
     tracing::info!(email, "first Admin created");

@@ -21,7 +21,7 @@ use tokio::sync::broadcast::{
 };
 use uuid::Uuid;
 
-use crate::auth::{user_for_token_hash, Actor};
+use crate::auth::{check_token_hash, Actor, Lifetime, TokenState};
 use crate::hub::HubMsg;
 use crate::presence::ConnGuard;
 use crate::{audit, dispatch, ops, AppState};
@@ -241,11 +241,22 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                 }
             }
             _ = recheck.tick() => {
-                let mut conn = state.store.reader().await?;
-                match user_for_token_hash(&mut conn, &actor.token_hash).await? {
-                    Some(user) if user.role == actor.user.role => actor.user = user,
-                    Some(_) => return close(&mut socket, "role_changed", "Your role changed: reconnect.").await,
-                    None => return close(&mut socket, "unauthenticated", "This session was signed out.").await,
+                let now = state.clock.now();
+                let checked = {
+                    let mut conn = state.store.reader().await?;
+                    check_token_hash(&mut conn, &actor.token_hash, now, Lifetime::of(&state.config)).await?
+                };
+                match checked {
+                    TokenState::Live { user, session } if user.role == actor.user.role => {
+                        actor.user = user;
+                        // An open connection is use: the app that stays connected stays signed in.
+                        if let Some((id, last_used)) = session {
+                            crate::auth::touch(&state, id, last_used, now).await?;
+                        }
+                    }
+                    TokenState::Live { .. } => return close(&mut socket, "role_changed", "Your role changed: reconnect.").await,
+                    TokenState::Expired => return close(&mut socket, "session_expired", "Your session expired: sign in again.").await,
+                    TokenState::Unknown => return close(&mut socket, "unauthenticated", "This session was signed out.").await,
                 }
             }
             // `wait_for` sees a stop that began before this connection got here, too.

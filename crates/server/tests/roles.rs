@@ -131,9 +131,13 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/api/v1/auth/login", Public),
         route(Method::POST, "/api/v1/auth/logout", SignedIn),
         route(Method::GET, "/api/v1/me", SignedIn),
+        route(Method::POST, "/api/v1/me/password", SignedIn),
+        route(Method::GET, "/api/v1/me/sessions", SignedIn),
+        route(Method::DELETE, "/api/v1/me/sessions/{id}", SignedIn),
         route(Method::GET, "/api/v1/users", SignedIn),
         route(Method::POST, "/api/v1/users", Admin),
         route(Method::PATCH, "/api/v1/users/{id}", Admin),
+        route(Method::POST, "/api/v1/users/{id}/reset-password", Admin),
         route(Method::GET, "/api/v1/teams", SignedIn),
         route(Method::POST, "/api/v1/teams", Admin),
         route(Method::PATCH, "/api/v1/teams/{id}", Admin),
@@ -207,6 +211,8 @@ async fn prepare(
             created_id(api, admin, "/api/v1/api-keys", json!({"name": format!("k{n}"), "role": "agent"})).await
         }
         (_, p) if p.starts_with("/api/v1/users/") => fx.user.to_string(),
+        // Nobody's session: the answer is 404 for everyone allowed to ask.
+        (_, p) if p.starts_with("/api/v1/me/sessions/") => Uuid::now_v7().to_string(),
         (_, p) if p.starts_with("/api/v1/teams/") => fx.team.to_string(),
         (_, p) if p.starts_with("/api/v1/conversations/") => c.to_string(),
         (_, p) if p.starts_with("/api/v1/devices/") => fx.sim.to_string(),
@@ -220,6 +226,10 @@ async fn prepare(
             Some(json!({"email": format!("new{n}@test.local"), "name": "New", "password": PASSWORD, "role": "agent"}))
         }
         ("PATCH", "/api/v1/users/{id}") => Some(json!({"name": "Pat"})),
+        // A wrong current password: allowed to ask, refused as 400, nothing changes.
+        ("POST", "/api/v1/me/password") => {
+            Some(json!({"current_password": "not the password", "new_password": "another long passphrase"}))
+        }
         ("POST", "/api/v1/teams") => Some(json!({"name": format!("Team {n}")})),
         ("PATCH", "/api/v1/teams/{id}") => Some(json!({"agent_cap": 7})),
         ("PUT", "/api/v1/teams/{id}/members") => Some(json!({"user_ids": []})),

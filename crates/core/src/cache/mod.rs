@@ -356,6 +356,7 @@ impl Cache {
                     role: Role::parse(&r.try_get::<String, _>("role")?).ok_or_else(|| bad("role"))?,
                     active: r.try_get("active")?,
                     kind: UserKind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
+                    must_change_password: r.try_get("must_change_password")?,
                 })
             })
             .collect()
@@ -548,15 +549,19 @@ async fn apply_one<'a>(
             touched.inbox = true;
         }
         EventBody::UserUpdated { user } => {
-            sqlx::query("INSERT OR REPLACE INTO users (id, email, name, role, active, kind) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(user.id.to_string())
-                .bind(&user.email)
-                .bind(&user.name)
-                .bind(user.role.as_str())
-                .bind(user.active)
-                .bind(user.kind.as_str())
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO users (id, email, name, role, active, kind, must_change_password) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(user.id.to_string())
+            .bind(&user.email)
+            .bind(&user.name)
+            .bind(user.role.as_str())
+            .bind(user.active)
+            .bind(user.kind.as_str())
+            .bind(user.must_change_password)
+            .execute(&mut *conn)
+            .await?;
             touched.directory = true;
         }
         EventBody::TeamUpdated { team } => {

@@ -21,7 +21,8 @@ use crate::AppState;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let access_log = state.config.access_log;
+    let router = Router::new()
         .route("/healthz", get(system::health))
         .route("/readyz", get(system::ready))
         .route("/metrics", get(system::metrics))
@@ -29,6 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(people::login))
         .route("/api/v1/auth/logout", post(people::logout))
         .route("/api/v1/me", get(people::me))
+        .route("/api/v1/me/password", post(people::change_password))
+        .route("/api/v1/me/sessions", get(people::sessions))
+        .route("/api/v1/me/sessions/{id}", axum::routing::delete(people::end_session))
+        .route("/api/v1/users/{id}/reset-password", post(people::reset_password))
         .route("/api/v1/users", get(people::list_users).post(people::create_user))
         .route("/api/v1/users/{id}", axum::routing::patch(people::patch_user))
         .route("/api/v1/conversations", get(conversations::list))
@@ -73,7 +78,36 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}/relink", post(devices::relink))
         .fallback(|| async { crate::error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    if access_log {
+        with_access_log(router)
+    } else {
+        router
+    }
+}
+
+/// The access log: one line per request under the target `handoff_server::access`, with the
+/// method, the path (never the query string, which may carry a media token), the status and
+/// the latency.
+fn with_access_log(router: Router) -> Router {
+    router.layer(
+        tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        })
+        .on_request(())
+        .on_response(|res: &Response, latency: std::time::Duration, _: &tracing::Span| {
+            tracing::info!(
+                target: "handoff_server::access",
+                status = res.status().as_u16(),
+                latency_ms = latency.as_secs_f64() * 1000.0,
+                "served"
+            );
+        })
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(()),
+    )
 }
 
 #[derive(OpenApi)]
@@ -81,7 +115,8 @@ pub fn router(state: AppState) -> Router {
     info(title = "Handoff API", version = "1", description = "The public HTTP API of the Handoff coordination server."),
     paths(
         system::health, system::ready, system::metrics, system::sync,
-        people::login, people::logout, people::me, people::list_users, people::create_user, people::patch_user,
+        people::login, people::logout, people::me, people::change_password, people::sessions, people::end_session,
+        people::reset_password, people::list_users, people::create_user, people::patch_user,
         conversations::list, conversations::get_one, conversations::messages, conversations::reply,
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
         conversations::escalate, conversations::labels, media::download,

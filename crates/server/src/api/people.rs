@@ -6,7 +6,10 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json as AxumJson;
-use handoff_proto::{CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, User};
+use handoff_proto::{
+    ChangePasswordRequest, CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, ResetPasswordResponse,
+    SessionEntry, User,
+};
 use uuid::Uuid;
 
 use crate::auth::{self, Actor};
@@ -70,8 +73,12 @@ pub async fn login(
     }
     state.limiter.succeeded(client, email);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::internal())?;
+    let origin = auth::Origin {
+        client: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        address: Some(client.to_string()),
+    };
     let mut w = state.store.begin().await?;
-    let token = auth::create_session(w.conn(), id).await?;
+    let token = auth::create_session(w.conn(), id, state.clock.now(), &origin).await?;
     let user = crate::store::user_by_id(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
     w.commit().await?;
     Ok(AxumJson(LoginResponse { token, user }))
@@ -91,11 +98,156 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     last.and_then(|a| a.parse::<IpAddr>().ok()).map_or(peer, |ip| ip.to_canonical())
 }
 
-/// The token stops working at once.
-#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204), (status = 401, body = handoff_proto::ErrorBody)))]
+/// The session's token stops working at once. An API key is not a session: it answers 400 and
+/// keeps working until an Admin revokes it (`DELETE /api/v1/api-keys/{id}`).
+#[utoipa::path(post, path = "/api/v1/auth/logout",
+    responses((status = 204), (status = 400, body = handoff_proto::ErrorBody), (status = 401, body = handoff_proto::ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<StatusCode> {
+    if actor.session.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_a_session",
+            "This token is an API key: signing out does not end it. An Admin revokes it under API keys.",
+        ));
+    }
     let mut w = state.store.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(&actor.token_hash).execute(w.conn()).await?;
+    w.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the caller's own password (checked like a sign-in, with the same limits); every
+/// other session of theirs ends, this one stays.
+#[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 400, body = handoff_proto::ErrorBody), (status = 401, body = handoff_proto::ErrorBody),
+        (status = 429, body = handoff_proto::ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    actor: Actor,
+    Json(req): Json<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    if actor.session.is_none() {
+        return Err(ApiError::bad_request("An API key has no password."));
+    }
+    if req.current_password.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::invalid("current_password", "That is not your current password."));
+    }
+    users::check_new_password("new_password", &req.new_password)?;
+    if req.new_password == req.current_password {
+        return Err(ApiError::invalid("new_password", "Choose a password other than the current one."));
+    }
+    // A stolen token must not become a way to guess the password: the sign-in limits apply.
+    let client = client_address(peer, &headers);
+    let email = actor.user.email.as_str();
+    if let Some(wait) = state.limiter.wait(client, email, Instant::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many wrong passwords: try again in {} s.", wait.as_secs().max(1)),
+        ));
+    }
+    let hash: String = {
+        let mut conn = state.store.reader().await?;
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(actor.id().to_string())
+            .fetch_one(&mut *conn)
+            .await?
+    };
+    let turn = state.limiter.hashing();
+    if !auth::verify_password(req.current_password, hash, turn).await {
+        state.limiter.failed(client, email, Instant::now());
+        return Err(ApiError::invalid("current_password", "That is not your current password."));
+    }
+    state.limiter.succeeded(client, email);
+    users::set_password(&state.store, (&actor).into(), actor.id(), req.new_password, false, Some(&actor.token_hash))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An Admin gives someone a temporary password (shown once): every session of theirs ends, and
+/// their next sign-in may only choose a new one.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ResetPasswordResponse), (status = 400, body = handoff_proto::ErrorBody),
+        (status = 403, body = handoff_proto::ErrorBody), (status = 404, body = handoff_proto::ErrorBody)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> ApiResult<AxumJson<ResetPasswordResponse>> {
+    actor.require_admin("reset passwords")?;
+    let temporary_password = users::temporary_password();
+    users::set_password(&state.store, (&actor).into(), id, temporary_password.clone(), true, None).await?;
+    Ok(AxumJson(ResetPasswordResponse { temporary_password }))
+}
+
+/// The caller's sessions, the newest use first.
+#[utoipa::path(get, path = "/api/v1/me/sessions",
+    responses((status = 200, body = handoff_proto::Page<SessionEntry>), (status = 401, body = handoff_proto::ErrorBody)))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> ApiResult<AxumJson<handoff_proto::Page<SessionEntry>>> {
+    let lifetime = auth::Lifetime::of(&state.config);
+    let now = state.clock.now();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        token_hash: String,
+        created_at: String,
+        last_used_at: Option<String>,
+        client: Option<String>,
+        address: Option<String>,
+    }
+    let rows: Vec<Row> = {
+        let mut conn = state.store.reader().await?;
+        sqlx::query_as(
+            "SELECT id, token_hash, created_at, last_used_at, client, address FROM sessions \
+             WHERE user_id = ? ORDER BY last_used_at DESC",
+        )
+        .bind(actor.id().to_string())
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    let mut items = Vec::new();
+    for Row { id, token_hash: hash, created_at, last_used_at, client, address } in rows {
+        let created_at = crate::store::parse_ts(&created_at)?;
+        let last_used_at = last_used_at.as_deref().map(crate::store::parse_ts).transpose()?.unwrap_or(created_at);
+        let expires_at = lifetime.ends(created_at, last_used_at);
+        if expires_at <= now {
+            continue; // expired: it no longer signs anyone in
+        }
+        let id = Uuid::parse_str(&id).map_err(|_| ApiError::internal())?;
+        items.push(SessionEntry {
+            id,
+            created_at,
+            last_used_at,
+            expires_at,
+            client,
+            address,
+            current: hash == actor.token_hash,
+        });
+    }
+    Ok(AxumJson(handoff_proto::Page { items, next_cursor: None }))
+}
+
+/// Ends one of the caller's sessions (the app on a lost laptop); its live connection closes
+/// within seconds.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = handoff_proto::ErrorBody)))]
+pub async fn end_session(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    let mut w = state.store.begin().await?;
+    let gone = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+        .bind(id.to_string())
+        .bind(actor.id().to_string())
+        .execute(w.conn())
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Err(ApiError::not_found("session"));
+    }
+    let summary = format!("{} ended one of their sessions", actor.user.name);
+    crate::audit::record(w.conn(), (&actor).into(), "session.end", None, &summary, None).await?;
     w.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,7 +279,7 @@ pub async fn create_user(
     Json(req): Json<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, AxumJson<User>)> {
     actor.require_admin("create users")?;
-    Ok((StatusCode::CREATED, AxumJson(users::create_user(&state, (&actor).into(), req).await?)))
+    Ok((StatusCode::CREATED, AxumJson(users::create_user(&state.store, (&actor).into(), req).await?)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", request_body = PatchUserRequest, params(("id" = Uuid, Path)),

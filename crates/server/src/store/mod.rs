@@ -38,7 +38,8 @@ struct StoreInner {
 
 /// How far SQLite pushes a commit to disk before the server acknowledges it (WAL mode either way).
 /// The measured cost is in docs/durability.md.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// `synchronous = FULL`: the WAL is synced at every commit, so an acknowledged change
     /// survives a crash of the server process, of the operating system, and power loss.

@@ -29,7 +29,7 @@ pub fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::DateTim
     s.as_deref().map(parse_ts).transpose()
 }
 
-pub const USER_COLUMNS: &str = "id, email, name, role, active, kind";
+pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
 
 pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
     let role: String = row.try_get("role")?;
@@ -41,6 +41,7 @@ pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
         role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
         active: row.try_get("active")?,
         kind: UserKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        must_change_password: row.try_get("must_change_password")?,
     })
 }
 

@@ -1,0 +1,235 @@
+//! The operator's subcommands: `create-admin`, `reset-password`, `backup`, `restore`, and the
+//! data folder's lock that keeps them (and a second server) away from a running one.
+//!
+//! `backup` is online: SQLite's `VACUUM INTO` writes a consistent copy from one read
+//! transaction while the server keeps serving. The others change the database behind the
+//! server's back, so they need it stopped: a running server holds an exclusive lock on
+//! `handoff.lock` in its data folder, and they refuse while it is held.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use handoff_proto::{CreateUserRequest, Role};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use uuid::Uuid;
+
+use crate::audit::Who;
+use crate::hub::Hub;
+use crate::store::{Durability, Store};
+
+/// The database file in a data folder.
+pub fn database_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("handoff.db")
+}
+
+/// The data folder's lock, held while a server (or a subcommand) uses it.
+pub struct DataLock {
+    _file: File,
+}
+
+impl DataLock {
+    /// Takes the lock, or says who holds it.
+    pub fn take(data_dir: &Path) -> anyhow::Result<DataLock> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("data folder {}", data_dir.display()))?;
+        let path = data_dir.join("handoff.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                bail!(
+                    "{} is in use by a running handoff-server ({}): stop it first (systemctl stop handoff-server)",
+                    data_dir.display(),
+                    holder.trim()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).context("locking the data folder"),
+        }
+        file.set_len(0)?;
+        write!(file, "pid {}", std::process::id())?;
+        Ok(DataLock { _file: file })
+    }
+}
+
+/// Opens the store of a stopped server (migrations run, as at start-up).
+async fn open_stopped(data_dir: &Path) -> anyhow::Result<(DataLock, Store)> {
+    let lock = DataLock::take(data_dir)?;
+    let store = Store::open(data_dir, Hub::new(16), Durability::Full, crate::BUSY_TIMEOUT).await?;
+    Ok((lock, store))
+}
+
+/// `create-admin`: a new Admin, with `password` or a temporary one that must be changed at the
+/// first sign-in. Returns the temporary password when one was made.
+pub async fn create_admin(
+    data_dir: &Path,
+    email: &str,
+    name: &str,
+    password: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let (_lock, store) = open_stopped(data_dir).await?;
+    let temporary = password.is_none().then(crate::users::temporary_password);
+    let req = CreateUserRequest {
+        email: email.to_string(),
+        name: name.to_string(),
+        password: password.or(temporary.clone()).expect("one of them"),
+        role: Role::Admin,
+    };
+    let user =
+        crate::users::create_user(&store, Who::Server, req).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
+    if temporary.is_some() {
+        let mut w = store.begin().await?;
+        sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
+            .bind(user.id.to_string())
+            .execute(w.conn())
+            .await?;
+        let user = crate::store::user_by_id(w.conn(), user.id).await?.expect("created above");
+        w.append(handoff_proto::EventBody::UserUpdated { user }).await?;
+        w.commit().await?;
+    }
+    store.checkpoint().await?;
+    store.close().await;
+    Ok(temporary)
+}
+
+/// `reset-password`: a temporary password for the person with `email`, every session of theirs
+/// ended. Returns the password.
+pub async fn reset_password(data_dir: &Path, email: &str) -> anyhow::Result<String> {
+    let (_lock, store) = open_stopped(data_dir).await?;
+    let id: Option<String> = {
+        let mut conn = store.reader().await?;
+        sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(email.trim()).fetch_optional(&mut *conn).await?
+    };
+    let Some(id) = id else { bail!("nobody has the email {email}") };
+    let temporary = crate::users::temporary_password();
+    crate::users::set_password(&store, Who::Server, Uuid::parse_str(&id)?, temporary.clone(), true, None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+    store.checkpoint().await?;
+    store.close().await;
+    Ok(temporary)
+}
+
+/// What a backup or restore did.
+#[derive(Debug)]
+pub struct Copied {
+    pub bytes: u64,
+    pub head_seq: i64,
+    pub millis: u128,
+}
+
+/// `backup`: a consistent copy of the database at `to` (a new file, mode 0600), taken while the
+/// server runs, and checked.
+pub async fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<Copied> {
+    let started = Instant::now();
+    let db = database_file(data_dir);
+    if !db.is_file() {
+        bail!("no database at {}", db.display());
+    }
+    if to.exists() {
+        bail!("{} already exists: a backup never overwrites a file", to.display());
+    }
+    // An empty file of our own first: VACUUM INTO fills it, and it is private from the start.
+    create_private(to)?;
+    let result = async {
+        let mut conn = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&db)
+            .read_only(true)
+            .busy_timeout(crate::BUSY_TIMEOUT)
+            .connect()
+            .await?;
+        sqlx::query("VACUUM INTO ?").bind(to.to_string_lossy().into_owned()).execute(&mut conn).await?;
+        conn.close().await?;
+        let head_seq = check(to).await?;
+        anyhow::Ok(Copied { bytes: std::fs::metadata(to)?.len(), head_seq, millis: started.elapsed().as_millis() })
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    result
+}
+
+/// `restore`: replaces the stopped server's database with the backup at `from`. The restored
+/// database gets a new epoch, so every app resyncs from scratch instead of keeping what the
+/// backup does not have. The database it replaces is kept beside it. Returns the new epoch and
+/// where the previous database went.
+pub async fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<(Uuid, Option<PathBuf>, Copied)> {
+    let started = Instant::now();
+    let _lock = DataLock::take(data_dir)?;
+    check(from).await.with_context(|| format!("{} is not a usable Handoff backup", from.display()))?;
+    let db = database_file(data_dir);
+    let incoming = data_dir.join("handoff.db.restoring");
+    let _ = std::fs::remove_file(&incoming);
+    create_private(&incoming)?;
+    std::fs::copy(from, &incoming).with_context(|| format!("copying {}", from.display()))?;
+    let epoch = Uuid::new_v4();
+    {
+        let mut conn = SqliteConnectOptions::from_str("sqlite:")?.filename(&incoming).connect().await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(epoch.to_string())
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+    }
+    let head_seq = check(&incoming).await?;
+    // The database being replaced, with its WAL, goes aside under one name.
+    let kept = if db.exists() {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let aside = data_dir.join(format!("handoff.db.before-restore-{stamp}"));
+        std::fs::rename(&db, &aside)?;
+        for ext in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("handoff.db{ext}"));
+            if side.exists() {
+                std::fs::rename(&side, data_dir.join(format!("{}{ext}", aside.display())))?;
+            }
+        }
+        Some(aside)
+    } else {
+        None
+    };
+    std::fs::rename(&incoming, &db)?;
+    let bytes = std::fs::metadata(&db)?.len();
+    Ok((epoch, kept, Copied { bytes, head_seq, millis: started.elapsed().as_millis() }))
+}
+
+/// A file that only its owner may read, empty.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
+}
+
+/// Checks that `path` is a whole Handoff database; returns its head `seq`.
+async fn check(path: &Path) -> anyhow::Result<i64> {
+    let mut conn = SqliteConnectOptions::from_str("sqlite:")?.filename(path).read_only(true).connect().await?;
+    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await?;
+    if verdict != "ok" {
+        bail!("integrity check: {verdict}");
+    }
+    let epoch: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'epoch'")
+        .fetch_optional(&mut conn)
+        .await
+        .context("no meta table")?;
+    if epoch.is_none() {
+        bail!("no epoch: not a Handoff database");
+    }
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    Ok(head)
+}
