@@ -123,11 +123,16 @@ pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 pub const WS_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Config {
-    /// A server for tests: loopback, port 0, no demo.
+    /// A server for tests: loopback, port 0, no demo, receipts driven by the test.
     pub fn for_tests(data_dir: impl Into<PathBuf>) -> Config {
+        Config::new(data_dir, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Every default ([`settings::Settings`] sets what an operator chose).
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Config {
         Config {
             data_dir: data_dir.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen,
             demo: false,
             bootstrap_admin: None,
             simulator_receipts: false,

@@ -2,7 +2,7 @@
 //! (docs/deploy.md).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use handoff_server::maintenance;
@@ -190,8 +190,6 @@ fn init_logging(settings: &Settings) {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let config = settings.config().map_err(anyhow::Error::msg)?;
-    let data_dir: &Path = &config.data_dir;
-    tracing::debug!(data_dir = %data_dir.display(), "settings loaded");
     let server = handoff_server::start(config).await?;
     say(&format!("handoff-server listening on {}", server.url()));
     let signal = stop_signal().await?;

@@ -158,8 +158,7 @@ impl Settings {
 
     /// The server's configuration from these settings.
     pub fn config(&self) -> Result<Config, String> {
-        let mut config = Config::for_tests(self.data_dir()?);
-        config.listen = self.listen;
+        let mut config = Config::new(self.data_dir()?, self.listen);
         config.demo = self.demo;
         config.bootstrap_admin = self.admin_email.clone().zip(self.admin_password.clone());
         config.simulator_receipts = true;
