@@ -132,10 +132,18 @@ export class Driver {
 
   /** Replaces an input's value: clear, then type (clear alone fires only `change`, which
    * Svelte's bind:value does not hear; the typing that follows fires `input` with the new value). */
+  /** Replaces a field's text, and checks it took: a webview that has only just started can drop
+   * keystrokes (seen on a fresh machine: a server address typed as "http://127.0.0.1:33"). */
   async typeOver(css, text) {
     const el = await this.find(css);
-    await this.wd("POST", this.s(`/element/${el}/clear`), {});
-    await this.wd("POST", this.s(`/element/${el}/value`), { text });
+    let value;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.wd("POST", this.s(`/element/${el}/clear`), {});
+      await this.wd("POST", this.s(`/element/${el}/value`), { text });
+      value = await this.wd("GET", this.s(`/element/${el}/property/value`));
+      if (value === text) return;
+    }
+    throw new Error(`${css} holds ${JSON.stringify(value)} after typing ${JSON.stringify(text)}`);
   }
 
   async type(css, text) {
