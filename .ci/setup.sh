@@ -22,6 +22,8 @@ APT_PACKAGES=(
   nats-server
   # The TLS scenario: a real TLS-terminating reverse proxy and a test certificate
   caddy openssl
+  # The E2E expiry test ages the app's session in the stopped server's database
+  sqlite3
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -72,6 +72,13 @@ pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentLoad>> {
     Ok(core.client.agents().await?)
 }
 
+/// A temporary password for someone (shown once); their sessions end.
+#[tauri::command]
+#[specta::specta]
+pub async fn reset_password(core: State<'_, AppCore>, id: Uuid) -> Result<String> {
+    Ok(core.client.reset_password(id).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn create_user(core: State<'_, AppCore>, req: CreateUserRequest) -> Result<User> {

@@ -49,8 +49,10 @@ pub async fn restore_session(core: State<'_, AppCore>) -> Result<Option<SessionI
     let Some(server) = core.prefs.load().last_server else { return Ok(None) };
     let Some(token) = secrets::load_token(&server, secrets::LOAD_WAIT).await else { return Ok(None) };
     match core.client.resume(&server, &token).await {
+        // A session the server no longer takes opens too, signed out (the UI asks for the password).
         Ok(info) => Ok(Some(info)),
-        Err(CoreError::NotSignedIn) => {
+        // No cached copy of that account: the sign-in form.
+        Err(CoreError::NotSignedIn | CoreError::SessionExpired) => {
             secrets::delete_token(&server);
             Ok(None)
         }
@@ -76,6 +78,38 @@ pub async fn sign_out(core: State<'_, AppCore>, wipe: bool) -> Result<()> {
     }
     core.prefs.forget_session();
     Ok(core.client.sign_out(wipe).await?)
+}
+
+/// Changes my password (my other sessions end). After a temporary password this starts syncing.
+#[tauri::command]
+#[specta::specta]
+pub async fn change_password(
+    core: State<'_, AppCore>,
+    current_password: String,
+    new_password: String,
+) -> Result<SessionInfo> {
+    Ok(core.client.change_password(&current_password, &new_password).await?)
+}
+
+/// My sessions on the server (needs the server).
+#[tauri::command]
+#[specta::specta]
+pub async fn sessions(core: State<'_, AppCore>) -> Result<Vec<handoff_proto::SessionEntry>> {
+    Ok(core.client.sessions().await?)
+}
+
+/// Ends one of my other sessions (a lost laptop's).
+#[tauri::command]
+#[specta::specta]
+pub async fn end_session(core: State<'_, AppCore>, id: Uuid) -> Result<()> {
+    Ok(core.client.end_session(id).await?)
+}
+
+/// Changes made here that the server has not acknowledged yet.
+#[tauri::command]
+#[specta::specta]
+pub async fn outbox_len(core: State<'_, AppCore>) -> Result<u32> {
+    Ok(u32::try_from(core.client.outbox_len().await?).unwrap_or(u32::MAX))
 }
 
 /// What a typed server address means (the sign-in form shows it as the agent types).

@@ -1,6 +1,6 @@
 // The walking skeleton, end to end, in the real app: sign in, see a customer message arrive
 // without reloading, claim it, reply, and find the reply in the simulator's sent list.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -526,6 +526,64 @@ test("a long thread shows its newest 200 messages, and earlier ones on request",
   assert.equal(first, "Long thread message 0");
 }));
 
+test("an expired session asks for the password, keeps the queue and the outbox, and carries on", withScreenshot("expired", async () => {
+  // The server stops (an upgrade, say). Offline, the Admin writes a note: it waits in the outbox.
+  const exited = new Promise((res) => server.child.once("exit", res));
+  server.child.kill("SIGTERM");
+  await exited;
+  await waitFor(async () => /^Offline since/.test((await driver.innerText("[data-testid=offline-banner]")) ?? ""), "the offline banner", 15000);
+  const open = () =>
+    driver.js(
+      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes('Lena Hoffmann')) { r.querySelector('button').click(); return true; } } return false;",
+    );
+  await driver.click("[data-view=all]");
+  await waitFor(open, "Lena's conversation in the queue");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread");
+  await driver.click("[data-testid=mode-note]");
+  const note = "Checked with the courier: delivery tomorrow.";
+  await driver.type("[data-testid=composer-input]", note);
+  await driver.click("[data-testid=send]");
+  await waitFor(async () => (await driver.innerText("[data-kind=note] .queued-label")) === "sends when online", "the note queued");
+
+  // Meanwhile the app's session runs out. The server's clock is not the test's to move, so the
+  // test ages the session in the stopped server's database: last used long ago, as after a
+  // holiday. Only this app's session (the Admin's, named by its User-Agent), not the test's own
+  // API session nor the scripted teammates'.
+  const aged = execFileSync("sqlite3", [
+    join(serverDir, "handoff.db"),
+    "UPDATE sessions SET created_at = '2020-01-01T00:00:00.000000Z', last_used_at = '2020-01-01T00:00:00.000000Z' " +
+      "WHERE client LIKE 'Handoff-Desktop/%' AND user_id = (SELECT id FROM users WHERE email = 'admin@e2e.local'); SELECT changes();",
+  ]).toString().trim();
+  assert.equal(aged, "1", "one app session in the database");
+  server = await startServer(root, serverDir, {}, new URL(server.url).host);
+
+  // Back online, the app says the session expired and asks for the password; the queue and the
+  // queued note stay on screen behind the dialog.
+  await waitFor(async () => (await driver.innerText("#reauth-title")) === "Your session expired", "the password dialog", 40000);
+  // The note, and the conversation marked read when it was opened.
+  const waiting = (await driver.innerText("[data-testid=reauth-kept]")).match(/(\d+) changes? waits? to be sent/);
+  assert.ok(waiting && Number(waiting[1]) >= 1, "the dialog counts what waits in the outbox");
+  assert.equal(await driver.innerText("[data-kind=note] .queued-label"), "sends when online");
+  assert.ok((await driver.findAll("[data-testid=conversation-row]")).length > 0, "the queue is still shown");
+  await driver.screenshot("17-session-expired");
+  await driver.typeOver("[data-testid=reauth-password]", PASSWORD);
+  await driver.click("[data-testid=reauth-submit]");
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again", 20000);
+  const notes = await onServer("Lena Hoffmann", note, "the note on the server");
+  assert.equal(notes.length, 1);
+  await waitFor(async () => (await driver.findAll("[data-testid=reauth]")).length === 0, "the dialog gone");
+
+  // Settings lists where this account is signed in: this app, by name, marked as this computer.
+  await driver.click("[data-screen=settings]");
+  await waitFor(async () => {
+    const rows = await driver.js("return [...document.querySelectorAll('[data-testid=session-row]')].map((r) => r.innerText)");
+    return rows.some((r) => r.includes("Handoff-Desktop/") && r.includes("This computer"));
+  }, "this session in the list");
+  await driver.js("document.querySelector('[data-testid=sessions]').scrollIntoView({ block: 'center' })");
+  await driver.screenshot("18-sessions");
+  await driver.click("[data-view=all]");
+}));
+
 test("the sign-in is remembered: after a restart the app opens signed in, without the password", withScreenshot("restart", async () => {
   const me = await driver.innerText(".me-name");
   await driver.stop();
@@ -533,5 +591,5 @@ test("the sign-in is remembered: after a restart the app opens signed in, withou
   await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again");
   assert.equal(await driver.innerText(".me-name"), me);
   assert.equal((await driver.findAll("#password")).length, 0, "the sign-in form");
-  await driver.screenshot("17-restarted");
+  await driver.screenshot("19-restarted");
 }));

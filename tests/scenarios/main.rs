@@ -1,5 +1,6 @@
 //! Scenario tests over the whole chain: device -> server -> clients, and back.
 
+mod accounts;
 mod audit;
 mod contacts;
 mod devices;

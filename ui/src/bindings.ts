@@ -12,6 +12,14 @@ export const commands = {
 	signIn: (server: string, email: string, password: string) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { server, email, password })),
 	/**  Signs out; `wipe` also deletes the local cache. */
 	signOut: (wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { wipe })),
+	/**  Changes my password (my other sessions end). After a temporary password this starts syncing. */
+	changePassword: (currentPassword: string, newPassword: string) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("change_password", { currentPassword, newPassword })),
+	/**  My sessions on the server (needs the server). */
+	sessions: () => typedError<SessionEntry_Serialize[], CommandError>(__TAURI_INVOKE("sessions")),
+	/**  Ends one of my other sessions (a lost laptop's). */
+	endSession: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("end_session", { id })),
+	/**  Changes made here that the server has not acknowledged yet. */
+	outboxLen: () => typedError<number, CommandError>(__TAURI_INVOKE("outbox_len")),
 	recentServers: () => __TAURI_INVOKE<string[]>("recent_servers"),
 	/**  What a typed server address means (the sign-in form shows it as the agent types). */
 	serverAddress: (input: string) => typedError<ServerAddress, CommandError>(__TAURI_INVOKE("server_address", { input })),
@@ -78,6 +86,8 @@ export const commands = {
 	agents: () => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents")),
 	createUser: (req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { req })),
 	patchUser: (id: string, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { id, req })),
+	/**  A temporary password for someone (shown once); their sessions end. */
+	resetPassword: (id: string) => typedError<string, CommandError>(__TAURI_INVOKE("reset_password", { id })),
 	createTeam: (req: CreateTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("create_team", { req })),
 	patchTeam: (id: string, req: PatchTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("patch_team", { id, req })),
 	setTeamMembers: (id: string, userIds: string[]) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("set_team_members", { id, userIds })),
@@ -382,7 +392,14 @@ export type ConnectionState =
 /**  Not signed in, or stopped. */
 { state: "idle" } | { state: "connecting" } | 
 /**  Replaying what happened while away. */
-{ state: "catching_up"; done: number; total: number } | { state: "online" } | { state: "offline"; since: string; reason: string };
+{ state: "catching_up"; done: number; total: number } | { state: "online" } | { state: "offline"; since: string; reason: string } | 
+/**
+ *  The server no longer takes this session: it `expired` (idle or too old), or it was
+ *  ended (signed out elsewhere, a password change or reset). Nothing syncs until the
+ *  agent signs in again; the cache and the outbox stay, and signing in again as the same
+ *  person carries on where they were.
+ */
+{ state: "signed_out"; expired: boolean };
 
 /**  A customer as seen through one linked device. */
 export type Contact = Contact_Serialize | Contact_Deserialize;
@@ -1178,6 +1195,39 @@ export type ServerAddress = {
 	url: string,
 	/**  TLS protects the connection (https and wss). */
 	encrypted: boolean,
+};
+
+/**  One signed-in session of the caller (`GET /api/v1/me/sessions`). */
+export type SessionEntry = SessionEntry_Serialize | SessionEntry_Deserialize;
+
+/**  One signed-in session of the caller (`GET /api/v1/me/sessions`). */
+export type SessionEntry_Deserialize = {
+	id: string,
+	created_at: string,
+	last_used_at: string,
+	/**  When it ends if nobody uses it (idle timeout), or at its absolute end, whichever is first. */
+	expires_at: string,
+	/**  The client's own description (its User-Agent: `Handoff-Desktop/0.1.0 (linux)`). */
+	client?: string | null,
+	/**  The address it signed in from. */
+	address?: string | null,
+	/**  The session making this request. */
+	current: boolean,
+};
+
+/**  One signed-in session of the caller (`GET /api/v1/me/sessions`). */
+export type SessionEntry_Serialize = {
+	id: string,
+	created_at: string,
+	last_used_at: string,
+	/**  When it ends if nobody uses it (idle timeout), or at its absolute end, whichever is first. */
+	expires_at: string,
+	/**  The client's own description (its User-Agent: `Handoff-Desktop/0.1.0 (linux)`). */
+	client: string | null,
+	/**  The address it signed in from. */
+	address: string | null,
+	/**  The session making this request. */
+	current: boolean,
 };
 
 /**  Who is signed in where. */

@@ -8,7 +8,8 @@ use std::path::Path;
 use handoff_proto::{
     AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateDeviceRequest, CreateRoutingRuleRequest,
     CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, Page, PatchTeamRequest,
-    PatchUserRequest, QrResponse, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, TeamMembersRequest, User,
+    PatchUserRequest, QrResponse, ResetPasswordResponse, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team,
+    TeamMembersRequest, User,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -64,7 +65,7 @@ fn csv_field(s: &str) -> String {
 }
 
 impl Client {
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -89,6 +90,14 @@ impl Client {
 
     pub async fn patch_user(&self, id: Uuid, req: PatchUserRequest) -> CoreResult<User> {
         self.call(Method::PATCH, &format!("/api/v1/users/{id}"), Some(&req)).await
+    }
+
+    /// Gives someone a temporary password (returned once, for the Admin to pass on): every
+    /// session of theirs ends, and their next sign-in may only choose a new password.
+    pub async fn reset_password(&self, id: Uuid) -> CoreResult<String> {
+        let path = format!("/api/v1/users/{id}/reset-password");
+        let answer: ResetPasswordResponse = self.call::<(), _>(Method::POST, &path, None).await?;
+        Ok(answer.temporary_password)
     }
 
     pub async fn create_team(&self, req: CreateTeamRequest) -> CoreResult<Team> {

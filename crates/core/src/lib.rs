@@ -6,6 +6,7 @@
 //!
 //! The shell (src-tauri) calls [`Client`] methods and forwards [`Change`]s to the UI.
 
+pub mod account;
 pub mod address;
 pub mod admin;
 pub mod cache;
@@ -114,6 +115,7 @@ impl Client {
         let cache = Cache::open(cache_path).await?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
+            .user_agent(rest::user_agent())
             .tls_backend_preconfigured(tls.clone())
             .build()
             .map_err(|e| CoreError::Invalid(e.to_string()))?;
@@ -140,24 +142,34 @@ impl Client {
         let server = address::parse(server)?.url;
         let login = rest::login(&self.inner.http, &server, email, password).await?;
         let token = login.token.clone();
-        let info = self.activate(Session { server, token: login.token, user: login.user }).await?;
+        let info = self.activate(Session { server, token: login.token, user: login.user }, true).await?;
         Ok((info, token))
     }
 
     /// Resumes with a stored token. When the server cannot be reached, the cached session opens
-    /// offline and sync keeps trying.
+    /// offline and sync keeps trying. When the server no longer takes the token (it expired, or
+    /// was signed out elsewhere), the cached session opens [`ConnectionState::SignedOut`]: the
+    /// agent sees their queue and outbox and signs in again to carry on.
     pub async fn resume(&self, server: &str, token: &str) -> CoreResult<SessionInfo> {
         let server = address::parse(server)?.url;
-        let user = match rest::me(&self.inner.http, &server, token).await {
-            Ok(user) => user,
+        let (user, ended) = match rest::me(&self.inner.http, &server, token).await {
+            Ok(user) => (user, None),
             // Unreachable, or no secure connection now (a captive portal, a hotspot that
             // intercepts TLS): the cached session opens offline, and sync keeps trying.
             Err(e @ (CoreError::Unreachable(_) | CoreError::Tls { .. })) => {
-                self.cached_user(&server).await?.ok_or(e)?
+                (self.cached_user(&server).await?.ok_or(e)?, None)
+            }
+            Err(e @ (CoreError::SessionExpired | CoreError::NotSignedIn)) => {
+                let expired = matches!(e, CoreError::SessionExpired);
+                (self.cached_user(&server).await?.ok_or(e)?, Some(ConnectionState::SignedOut { expired }))
             }
             Err(e) => return Err(e),
         };
-        self.activate(Session { server, token: token.to_string(), user }).await
+        let info = self.activate(Session { server, token: token.to_string(), user }, ended.is_none()).await?;
+        if let Some(state) = ended {
+            self.inner.set_state(state);
+        }
+        Ok(info)
     }
 
     async fn cached_user(&self, server: &str) -> CoreResult<Option<User>> {
@@ -167,7 +179,10 @@ impl Client {
         Ok(self.inner.cache.meta("user").await?.and_then(|u| serde_json::from_str(&u).ok()))
     }
 
-    async fn activate(&self, session: Session) -> CoreResult<SessionInfo> {
+    /// Makes `session` the current one (a different person or server than the cache's wipes the
+    /// cache; the same one keeps cache and outbox) and, if `sync`, starts syncing. A user who
+    /// must change their password first does not sync until [`Client::change_password`].
+    async fn activate(&self, session: Session, sync: bool) -> CoreResult<SessionInfo> {
         self.stop().await;
         let cache = &self.inner.cache;
         let same_account = cache.meta("server").await?.as_deref() == Some(session.server.as_str())
@@ -179,8 +194,11 @@ impl Client {
         cache.set_meta("user_id", &session.user.id.to_string()).await?;
         cache.set_meta("user", &serde_json::to_string(&session.user).unwrap_or_default()).await?;
         let info = session.info();
+        let sync = sync && !session.user.must_change_password;
         *self.inner.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
-        self.start();
+        if sync {
+            self.start();
+        }
         Ok(info)
     }
 

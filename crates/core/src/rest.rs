@@ -1,4 +1,5 @@
-//! The few HTTP calls the core makes (sign-in, and re-reading a conversation after a refusal).
+//! The HTTP calls the core makes: sign-in, re-reading a conversation after a refusal, and
+//! [`json`] for the rest (accounts, Admin).
 
 use handoff_proto::{Conversation, ErrorBody, LoginRequest, LoginResponse, User};
 use reqwest::StatusCode;
@@ -22,6 +23,21 @@ async fn server_error(resp: reqwest::Response) -> CoreError {
     }
 }
 
+/// A 401: the session ran out ([`CoreError::SessionExpired`]: the password carries on) or is
+/// gone (signed out, revoked, the user deactivated).
+async fn unauthorized(resp: reqwest::Response) -> CoreError {
+    match resp.json::<ErrorBody>().await {
+        Ok(body) if body.error.code == "session_expired" => CoreError::SessionExpired,
+        _ => CoreError::NotSignedIn,
+    }
+}
+
+/// What the desktop app says it is (`User-Agent`): the server shows it in the session list, so
+/// people recognise "Handoff-Desktop/0.1.0 (windows)" as their laptop.
+pub fn user_agent() -> String {
+    format!("Handoff-Desktop/{} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS)
+}
+
 pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> CoreResult<LoginResponse> {
     let resp = http
         .post(format!("{server}/api/v1/auth/login"))
@@ -41,7 +57,7 @@ pub async fn me(http: &reqwest::Client, server: &str, token: &str) -> CoreResult
         http.get(format!("{server}/api/v1/me")).bearer_auth(token).send().await.map_err(|e| unreachable(server, e))?;
     match resp.status() {
         StatusCode::OK => resp.json().await.map_err(|e| CoreError::Server(e.to_string())),
-        StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
+        StatusCode::UNAUTHORIZED => Err(unauthorized(resp).await),
         _ => Err(server_error(resp).await),
     }
 }
@@ -90,7 +106,7 @@ pub async fn json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     }
     let resp = req.send().await.map_err(|e| unreachable(server, e))?;
     match resp.status() {
-        StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
+        StatusCode::UNAUTHORIZED => Err(unauthorized(resp).await),
         StatusCode::NO_CONTENT => serde_json::from_str("null").map_err(|e| CoreError::Server(e.to_string())),
         s if s.is_success() => resp.json().await.map_err(|e| CoreError::Server(e.to_string())),
         _ => Err(server_error(resp).await),
@@ -103,7 +119,7 @@ pub async fn bytes(http: &reqwest::Client, server: &str, token: &str, path: &str
     let request = http.get(format!("{server}{path}")).bearer_auth(token).timeout(std::time::Duration::from_secs(300));
     let resp = request.send().await.map_err(|e| unreachable(server, e))?;
     match resp.status() {
-        StatusCode::UNAUTHORIZED => Err(CoreError::NotSignedIn),
+        StatusCode::UNAUTHORIZED => Err(unauthorized(resp).await),
         s if s.is_success() => Ok(resp.bytes().await.map_err(|e| unreachable(server, e))?.to_vec()),
         _ => Err(server_error(resp).await),
     }

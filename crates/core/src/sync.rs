@@ -14,7 +14,8 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use handoff_proto::{Activity, ClientFrame, Event, Op, PresenceStatus, ServerFrame, PROTOCOL_VERSION};
 use rand::Rng;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{header::AUTHORIZATION, HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::http::header::{AUTHORIZATION, USER_AGENT};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use uuid::Uuid;
@@ -81,8 +82,8 @@ enum Exit {
     Again,
     /// The connection ended; wait, then reconnect.
     Lost(String),
-    /// The token no longer works: stop.
-    SignedOut,
+    /// The token no longer works (`expired`, or ended): stop until the agent signs in again.
+    SignedOut { expired: bool },
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -111,9 +112,9 @@ pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: Prese
         inner.emit(Change::Roster);
         match exit {
             Exit::Again => continue,
-            Exit::SignedOut => {
-                let since = Utc::now();
-                inner.set_state(ConnectionState::Offline { since, reason: "signed out: sign in again".into() });
+            Exit::SignedOut { expired } => {
+                tracing::info!(expired, "the server no longer takes this session: waiting for a new sign-in");
+                inner.set_state(ConnectionState::SignedOut { expired });
                 return;
             }
             Exit::Lost(reason) => {
@@ -162,12 +163,19 @@ async fn connect(
     let mut request = ws_url(&session.server).into_client_request().map_err(|e| e.to_string())?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", session.token)).map_err(|e| e.to_string())?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
+    if let Ok(agent) = HeaderValue::from_str(&rest::user_agent()) {
+        request.headers_mut().insert(USER_AGENT, agent);
+    }
     // No Nagle: small frames (typing, acks) go out at once instead of waiting for a delayed ACK.
     // The same TLS connector as the HTTP client's: both trust the same servers (tls.rs).
     let tls = Some(tokio_tungstenite::Connector::NativeTls(inner.tls.clone()));
     let mut ws = match tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config()), true, tls).await {
         Ok((ws, _)) => ws,
-        Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => return Ok(Exit::SignedOut),
+        Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => {
+            let body = resp.body().as_deref().and_then(|b| serde_json::from_slice::<handoff_proto::ErrorBody>(b).ok());
+            let expired = body.is_some_and(|b| b.error.code == "session_expired");
+            return Ok(Exit::SignedOut { expired });
+        }
         Err(WsError::Tls(e)) => return Err(format!("no secure connection: {e}")),
         Err(e) => return Err(format!("server not reachable: {e}")),
     };
@@ -408,8 +416,8 @@ async fn handle(
         ServerFrame::Error { code, message } => {
             return Ok(Some(if code == "lagged" || code == "role_changed" {
                 Exit::Again
-            } else if code == "unauthenticated" {
-                Exit::SignedOut
+            } else if code == "unauthenticated" || code == "session_expired" {
+                Exit::SignedOut { expired: code == "session_expired" }
             } else {
                 Exit::Lost(message)
             }));

@@ -138,6 +138,11 @@ view! {
         },
         Online,
         Offline { since: DateTime<Utc>, reason: String },
+        /// The server no longer takes this session: it `expired` (idle or too old), or it was
+        /// ended (signed out elsewhere, a password change or reset). Nothing syncs until the
+        /// agent signs in again; the cache and the outbox stay, and signing in again as the same
+        /// person carries on where they were.
+        SignedOut { expired: bool },
     }
 }
 
@@ -201,6 +206,9 @@ pub enum CoreError {
     Server(String),
     #[error("not signed in")]
     NotSignedIn,
+    /// The session ran out (idle or absolute lifetime): the password carries on.
+    #[error("your session expired: enter your password to carry on")]
+    SessionExpired,
     #[error("{0}")]
     Invalid(String),
     #[error("local cache error: {0}")]
@@ -219,6 +227,7 @@ impl CoreError {
             CoreError::Tls { .. } => "tls",
             CoreError::Server(_) => "server",
             CoreError::NotSignedIn => "not_signed_in",
+            CoreError::SessionExpired => "session_expired",
             CoreError::Invalid(_) => "invalid",
             CoreError::Cache(_) => "cache",
             CoreError::Disk(_) => "disk",

@@ -7,6 +7,7 @@ import {
   fileSize,
   serviceWindow,
   completeMention,
+  dateTime,
   duration,
   initials,
   looksInternal,
@@ -28,6 +29,12 @@ describe("relativeTime", () => {
   });
   it("never goes negative for clock skew", () => {
     expect(relativeTime("2026-11-25T12:00:30Z", now)).toBe("now");
+  });
+});
+
+describe("dateTime", () => {
+  it("gives the day, the month, the year and the local time", () => {
+    expect(dateTime(new Date(2026, 10, 12, 14, 5).toISOString())).toBe("12 Nov 2026, 14:05");
   });
 });
 

@@ -34,6 +34,13 @@ export function clock(iso: string): string {
   return new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
 }
 
+/** A day and a time, for lists of sessions: "12 Nov 2026, 14:05". */
+export function dateTime(iso: string): string {
+  const t = new Date(iso);
+  const day = t.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" });
+  return `${day}, ${clock(iso)}`;
+}
+
 /** "Offline since 10:42". */
 export function offlineSince(iso: string): string {
   return `Offline since ${clock(iso)}`;

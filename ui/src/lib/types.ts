@@ -31,6 +31,7 @@ export type PresenceView = B.PresenceView_Serialize;
 export type RoutingRule = B.RoutingRule_Serialize;
 export type SearchResults = B.SearchResults_Serialize;
 export type SessionInfo = B.SessionInfo_Serialize;
+export type SessionEntry = B.SessionEntry_Serialize;
 export type RuleMatch = B.RuleMatch_Deserialize;
 export type Team = B.Team_Serialize;
 export type Thread = B.Thread_Serialize;
