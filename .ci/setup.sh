@@ -24,6 +24,9 @@ APT_PACKAGES=(
   caddy openssl
   # The E2E expiry test ages the app's session in the stopped server's database
   sqlite3
+  # The installed app's test opens a handoff:// link as a desktop does: the MIME database the
+  # package's menu entry registers in, and xdg-open
+  desktop-file-utils xdg-utils
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

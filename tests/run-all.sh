@@ -10,7 +10,8 @@ export CARGO_TERM_COLOR=never
 step() { echo; echo "==> $* [$(date +%T), ${SECONDS}s]"; }
 
 # One package selection and feature set for every cargo step, so they share compiled dependencies.
-CARGO_SCOPE=(--workspace --features handoff-desktop/custom-protocol)
+# `checks` adds the app's test tools (notify-check, keyring-check), which the installers leave out.
+CARGO_SCOPE=(--workspace --features handoff-desktop/custom-protocol,handoff-desktop/checks)
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -72,6 +73,18 @@ step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
+
+step "installers: the .deb and .rpm built in release, the .deb installed with apt, the installed app signed in under Xvfb"
+# The Tauri CLI pinned in ui/package.json builds both offline (docs/install.md); AppImage, NSIS,
+# MSI and DMG download their tools at build time and are built by .github/workflows/release.yml.
+bash .ci/bundle.sh --bundles deb,rpm
+deb=$(ls target/release/bundle/deb/*.deb) rpm=$(ls target/release/bundle/rpm/*.rpm)
+ls -l "$deb" "$rpm" | awk '{ printf "  %s: %.2f MiB\n", $NF, $5 / 1048576 }'
+$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "$ROOT/$deb" >/dev/null
+grep -qx "Exec=handoff-desktop %u" /usr/share/applications/Handoff.desktop && grep -qx "MimeType=x-scheme-handler/handoff" /usr/share/applications/Handoff.desktop || { echo "the .deb installs no menu entry that opens handoff:// links"; exit 1; }
+INSTALLED_APP=/usr/bin/handoff-desktop timeout 300 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- node --test tests/installed/
+$SUDO apt-get remove -y -qq handoff >/dev/null
 
 step "the app's footprint, measured small so it cannot rot (figures come from the release build: docs/performance.md)"
 APP_BIN=target/debug/handoff-desktop IDLE_MS=1000 CONVERSATIONS=3 timeout 180 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \

@@ -4,6 +4,8 @@
 
 mod admin;
 mod commands;
+mod lifecycle;
+pub mod links;
 pub mod notify;
 mod prefs;
 pub mod secrets;
@@ -33,6 +35,8 @@ pub struct AppCore {
     pub client: Client,
     pub prefs: prefs::Prefs,
     pub notifier: handoff_core::notifier::NotifierControl,
+    /// The tray icon was made: a closed window can come back from it.
+    pub has_tray: bool,
 }
 
 /// The typed command and event list; `ui/src/bindings.ts` is generated from it.
@@ -99,24 +103,30 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             admin::export_audit_csv,
             commands::notification_settings,
             commands::set_notification_settings,
+            lifecycle::take_pending_link,
+            lifecycle::desktop_settings,
+            lifecycle::set_autostart,
+            lifecycle::set_close_to_tray,
+            lifecycle::diagnostics,
         ])
         .events(tauri_specta::collect_events![CoreEvent, OpenConversation, OpenDevices])
 }
 
 pub fn run() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    // HANDOFF_LOG_FILE sends the log to a file (the E2E tests keep it with their screenshots).
-    let log_file = std::env::var_os("HANDOFF_LOG_FILE").and_then(|p| std::fs::File::create(p).ok());
-    match log_file {
-        Some(file) => tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).init(),
-        None => tracing_subscriber::fmt().with_env_filter(filter).init(),
-    }
     secrets::init();
     let builder = specta_builder();
-    tauri::Builder::default()
+    let app = tauri::Builder::default()
+        // First of all: a second launch hands its arguments (a handoff:// link) to this one and
+        // exits, so one cache never has two sync loops or two tray icons.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| lifecycle::second_launch(app, args)))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .manage(lifecycle::PendingLink::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
+            let log = lifecycle::init_logging(app.handle());
+            app.manage(log);
             builder.mount_events(app);
             let data_dir = app.path().app_data_dir()?;
             let config_dir = app.path().app_config_dir()?;
@@ -126,6 +136,7 @@ pub fn run() {
             let prefs = prefs::Prefs::new(config_dir.join("prefs.json"));
             let handle = app.handle().clone();
             let tray = tray::create(&handle, prefs.load().notifications.dnd);
+            let has_tray = tray.is_some();
             let mut changes = client.subscribe();
             let forward_client = client.clone();
             tauri::async_runtime::spawn(async move {
@@ -149,16 +160,58 @@ pub fn run() {
                 client.notifier(prefs.load().notifications)
             });
             tauri::async_runtime::spawn(show_notifications(app.handle().clone(), client.clone(), notifications));
-            app.manage(AppCore { client, prefs, notifier });
+            app.manage(AppCore { client, prefs, notifier, has_tray });
+            watch_links(app)?;
             Ok(())
         })
-        .on_window_event(|window, event| {
-            if let tauri::WindowEvent::Focused(focused) = event {
+        .on_window_event(|window, event| match event {
+            tauri::WindowEvent::Focused(focused) => {
                 window.app_handle().state::<AppCore>().notifier.set_focused(*focused);
             }
+            // Signed in, closing hides the window to the tray: notifications keep coming, and
+            // Quit in the tray menu quits.
+            tauri::WindowEvent::CloseRequested { api, .. } if lifecycle::close_hides(window.app_handle()) => {
+                api.prevent_close();
+                let _ = window.hide();
+                window.app_handle().state::<AppCore>().notifier.set_focused(false);
+                tracing::info!("window closed: Handoff keeps running in the tray");
+            }
+            _ => {}
         })
-        .run(tauri::generate_context!("../tauri.conf.json"))
-        .expect("error while running the Handoff app");
+        .build(tauri::generate_context!())
+        .expect("error while building the Handoff app");
+    app.run(|_app, _event| {
+        // macOS: a click on the Dock icon brings a hidden window back.
+        #[cfg(target_os = "macos")]
+        if let tauri::RunEvent::Reopen { .. } = _event {
+            lifecycle::bring_forward(_app);
+        }
+    });
+}
+
+/// `handoff://` links: the one this launch was started with (Linux and Windows pass it as an
+/// argument; a second launch's reaches [`lifecycle::second_launch`]) and those the OS delivers
+/// while running (macOS).
+fn watch_links(app: &tauri::App) -> tauri::Result<()> {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(link) = links::from_args(&args) {
+        lifecycle::open_link(app.handle(), link);
+    }
+    let handle = app.handle().clone();
+    app.deep_link().on_open_url(move |event| {
+        if let Some(link) = event.urls().iter().find_map(|u| links::parse(u.as_str())) {
+            lifecycle::open_link(&handle, link);
+        }
+    });
+    // An AppImage has no installed menu entry to carry the scheme: it registers itself.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("APPIMAGE").is_some() {
+        if let Err(e) = app.deep_link().register_all() {
+            tracing::warn!(error = %e, "handoff:// links not registered");
+        }
+    }
+    Ok(())
 }
 
 /// Shows what the notifier decides; Open brings the window to the conversation, Claim claims it.
@@ -170,7 +223,7 @@ async fn show_notifications(
     while let Some(n) = notifications.recv().await {
         let (app, client, id) = (app.clone(), client.clone(), n.conversation_id);
         let on_action = move |action: notify::Action| match (action, id) {
-            (notify::Action::Open, Some(id)) => open_conversation(&app, id),
+            (notify::Action::Open, Some(id)) => lifecycle::open_link(&app, links::Link::Conversation(id)),
             (notify::Action::Open, None) => open_devices(&app),
             (notify::Action::Claim, None) => {}
             (notify::Action::Claim, Some(id)) => {
@@ -187,25 +240,9 @@ async fn show_notifications(
     }
 }
 
-fn bring_forward(app: &tauri::AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
-}
-
-/// Brings the window forward and tells the UI to show a conversation.
-pub fn open_conversation(app: &tauri::AppHandle, conversation_id: uuid::Uuid) {
-    bring_forward(app);
-    if let Err(e) = (OpenConversation { conversation_id }).emit(app) {
-        tracing::warn!(error = %e, "could not open the conversation");
-    }
-}
-
 /// Brings the window forward on the Devices screen.
 fn open_devices(app: &tauri::AppHandle) {
-    bring_forward(app);
+    lifecycle::bring_forward(app);
     if let Err(e) = OpenDevices.emit(app) {
         tracing::warn!(error = %e, "could not open Devices");
     }

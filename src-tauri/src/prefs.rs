@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Saved {
     #[serde(default)]
     pub servers: Vec<String>,
@@ -14,6 +14,20 @@ pub struct Saved {
     pub last_server: Option<String>,
     #[serde(default)]
     pub notifications: handoff_core::notifications::NotificationSettings,
+    /// Closing the window while signed in keeps the app in the tray (notifications keep coming);
+    /// off, closing quits.
+    #[serde(default = "yes")]
+    pub close_to_tray: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Saved {
+    fn default() -> Saved {
+        Saved { servers: Vec::new(), last_server: None, notifications: Default::default(), close_to_tray: true }
+    }
 }
 
 pub struct Prefs {
@@ -56,6 +70,12 @@ impl Prefs {
     pub fn set_notifications(&self, settings: handoff_core::notifications::NotificationSettings) {
         let mut saved = self.load();
         saved.notifications = settings;
+        self.save(&saved);
+    }
+
+    pub fn set_close_to_tray(&self, on: bool) {
+        let mut saved = self.load();
+        saved.close_to_tray = on;
         self.save(&saved);
     }
 

@@ -41,13 +41,7 @@ pub fn create(app: &AppHandle, dnd: bool) -> Option<TrayIcon> {
 
 fn on_menu(app: &AppHandle, event: tauri::menu::MenuEvent) {
     match event.id.as_ref() {
-        "open" => {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }
+        "open" => crate::lifecycle::bring_forward(app),
         "dnd" => {
             let core = app.state::<AppCore>();
             let mut settings = core.notifier.settings();

@@ -3,8 +3,8 @@
 import { execFileSync, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Driver, api, startServer, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
@@ -584,6 +584,28 @@ test("an expired session asks for the password, keeps the queue and the outbox, 
   await driver.click("[data-view=all]");
 }));
 
+test("start at login comes and goes; a handoff:// link opens its conversation: a second launch hands it to the running app and exits", withScreenshot("deep-link", async () => {
+  const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
+  await driver.click("[data-screen=settings]"); // somewhere else than the conversation
+  // Start at login, on and off: the desktop's autostart entry comes and goes.
+  const autostartDirs = [join(appEnv.XDG_CONFIG_HOME, "autostart"), join(homedir(), ".config", "autostart")];
+  const entries = () => autostartDirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => /^handoff/i.test(f)).map((f) => join(d, f)) : []));
+  await waitFor(async () => (await driver.findAll("[data-testid=autostart]")).length === 1, "the start-at-login setting");
+  await driver.click("[data-testid=autostart]");
+  const [entry] = await waitFor(async () => entries().length > 0 && entries(), "an autostart entry");
+  assert.match(readFileSync(entry, "utf8"), /handoff-desktop/, `${entry} starts the app`);
+  await driver.click("[data-testid=autostart]");
+  await waitFor(async () => entries().length === 0, "the autostart entry gone");
+  // What the OS does when the link is opened in a browser or a chat: it starts the app with it.
+  // The running app takes it over, comes forward on it, and the second launch leaves at once.
+  const second = spawn(APP, [`handoff://conversation/${oliver.id}`], { env: { ...process.env, ...appEnv, HANDOFF_LOG_FILE: `${APP_LOG}.second` }, stdio: "ignore" });
+  const code = await new Promise((res) => second.once("exit", res));
+  assert.equal(code, 0, "the second launch exits");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Oliver Smith", "Oliver's conversation, from the link");
+  assert.equal(await driver.text("[data-testid=connection-state]"), "Online", "the first instance carries on, online");
+  await driver.screenshot("19-deep-link");
+}));
+
 test("the sign-in is remembered: after a restart the app opens signed in, without the password", withScreenshot("restart", async () => {
   const me = await driver.innerText(".me-name");
   await driver.stop();
@@ -591,5 +613,5 @@ test("the sign-in is remembered: after a restart the app opens signed in, withou
   await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again");
   assert.equal(await driver.innerText(".me-name"), me);
   assert.equal((await driver.findAll("#password")).length, 0, "the sign-in form");
-  await driver.screenshot("19-restarted");
+  await driver.screenshot("20-restarted");
 }));

@@ -105,6 +105,16 @@ export const commands = {
 	notificationSettings: () => __TAURI_INVOKE<NotificationSettings_Serialize>("notification_settings"),
 	/**  Saves the notification settings and applies them at once (the tray's Do not disturb too). */
 	setNotificationSettings: (settings: NotificationSettings_Deserialize) => __TAURI_INVOKE<void>("set_notification_settings", { settings }),
+	/**  The link the window has not shown yet, if any (taken: it is shown once). */
+	takePendingLink: () => __TAURI_INVOKE<string | null>("take_pending_link"),
+	desktopSettings: () => __TAURI_INVOKE<DesktopSettings>("desktop_settings"),
+	setAutostart: (on: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
+	setCloseToTray: (on: boolean) => __TAURI_INVOKE<void>("set_close_to_tray", { on }),
+	/**
+	 *  What support needs to see what happened, without a secret: versions, the computer, the
+	 *  server and account, the connection, the cache, and the log's last lines.
+	 */
+	diagnostics: () => typedError<string, CommandError>(__TAURI_INVOKE("diagnostics")),
 };
 
 /** Events */
@@ -680,6 +690,16 @@ export type Dashboard_Serialize = {
  *  `failed` is terminal.
  */
 export type Delivery = "pending" | "sent" | "delivered" | "read" | "failed";
+
+/**  The desktop settings of this computer. */
+export type DesktopSettings = {
+	/**  Handoff starts when the agent signs in to the computer. */
+	autostart: boolean,
+	/**  Closing the window keeps Handoff in the tray. */
+	close_to_tray: boolean,
+	/**  The tray is there to come back from (closing quits without one). */
+	has_tray: boolean,
+};
 
 /**  A linked WhatsApp number. */
 export type Device = Device_Serialize | Device_Deserialize;

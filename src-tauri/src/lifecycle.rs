@@ -1,0 +1,211 @@
+//! The app's life on the desktop: one instance (a second launch hands over its link and leaves),
+//! `handoff://` links, closing to the tray, starting at login, the log file and the diagnostics
+//! an agent copies for support.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_autostart::ManagerExt as _;
+use tauri_specta::Event as _;
+use uuid::Uuid;
+
+use crate::commands::CommandError;
+use crate::links::{self, Link};
+use crate::{AppCore, OpenConversation};
+
+/// How many days of log files are kept.
+const LOG_DAYS: usize = 7;
+/// The log's last lines that go into the diagnostics.
+const DIAGNOSTICS_LOG_LINES: usize = 200;
+
+/// A link that arrived before the window could show it (at launch, or before sign-in).
+#[derive(Default)]
+pub struct PendingLink(pub Mutex<Option<Uuid>>);
+
+/// Where the app writes its log, kept for the diagnostics.
+pub struct LogFile {
+    pub dir: Option<PathBuf>,
+    /// Keeps the log writer's thread alive for as long as the app runs.
+    _guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Starts logging: to `HANDOFF_LOG_FILE` when set (the E2E tests keep it beside their
+/// screenshots), else to a daily file in the OS log folder (Linux
+/// `~/.local/share/app.handoff.desktop/logs`, macOS `~/Library/Logs/app.handoff.desktop`, Windows
+/// `%LOCALAPPDATA%\app.handoff.desktop\logs`), the last [`LOG_DAYS`] kept. `RUST_LOG` filters.
+pub fn init_logging(app: &AppHandle) -> LogFile {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    if let Some(file) = std::env::var_os("HANDOFF_LOG_FILE").and_then(|p| std::fs::File::create(p).ok()) {
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).init();
+        return LogFile { dir: None, _guard: None };
+    }
+    let dir = app.path().app_log_dir().ok();
+    let appender = dir.as_ref().and_then(|dir| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("handoff")
+            .filename_suffix("log")
+            .max_log_files(LOG_DAYS)
+            .build(dir)
+            .ok()
+    });
+    match appender {
+        Some(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(writer).init();
+            LogFile { dir, _guard: Some(guard) }
+        }
+        None => {
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            LogFile { dir: None, _guard: None }
+        }
+    }
+}
+
+/// Shows the window, on top.
+pub fn bring_forward(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// Follows a link: the window comes forward on it. It is also kept for a window that is not
+/// listening yet (the UI takes it when its inbox opens), so nothing is lost at launch.
+pub fn open_link(app: &AppHandle, link: Link) {
+    bring_forward(app);
+    match link {
+        Link::Conversation(conversation_id) => {
+            if let Some(pending) = app.try_state::<PendingLink>() {
+                *pending.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(conversation_id);
+            }
+            if let Err(e) = (OpenConversation { conversation_id }).emit(app) {
+                tracing::warn!(error = %e, "could not open the conversation");
+            }
+        }
+    }
+}
+
+/// A second launch (a link opened from a browser, a chat or a ticket, or the menu entry clicked
+/// again): this instance comes forward and follows its link; the second one exits.
+pub fn second_launch(app: &AppHandle, args: Vec<String>) {
+    tracing::info!("a second launch: bringing this window forward");
+    match links::from_args(&args) {
+        Some(link) => open_link(app, link),
+        None => bring_forward(app),
+    }
+}
+
+/// Whether closing the window should hide it (signed in, a tray to come back from, and the
+/// agent has not turned it off) rather than quit.
+pub fn close_hides(app: &AppHandle) -> bool {
+    let Some(core) = app.try_state::<AppCore>() else { return false };
+    core.has_tray && core.client.session().is_some() && core.prefs.load().close_to_tray
+}
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+fn failed(code: &str, e: impl std::fmt::Display) -> CommandError {
+    CommandError { code: code.into(), message: e.to_string() }
+}
+
+/// The link the window has not shown yet, if any (taken: it is shown once).
+#[tauri::command]
+#[specta::specta]
+pub fn take_pending_link(pending: State<'_, PendingLink>) -> Option<Uuid> {
+    pending.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// The desktop settings of this computer.
+#[derive(Serialize, specta::Type)]
+pub struct DesktopSettings {
+    /// Handoff starts when the agent signs in to the computer.
+    pub autostart: bool,
+    /// Closing the window keeps Handoff in the tray.
+    pub close_to_tray: bool,
+    /// The tray is there to come back from (closing quits without one).
+    pub has_tray: bool,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn desktop_settings(app: AppHandle, core: State<'_, AppCore>) -> DesktopSettings {
+    DesktopSettings {
+        autostart: app.autolaunch().is_enabled().unwrap_or(false),
+        close_to_tray: core.prefs.load().close_to_tray,
+        has_tray: core.has_tray,
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_autostart(app: AppHandle, on: bool) -> Result<()> {
+    let launcher = app.autolaunch();
+    let done = if on { launcher.enable() } else { launcher.disable() };
+    done.map_err(|e| failed("autostart", format!("Could not change start at login: {e}")))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_close_to_tray(core: State<'_, AppCore>, on: bool) {
+    core.prefs.set_close_to_tray(on);
+}
+
+/// What support needs to see what happened, without a secret: versions, the computer, the
+/// server and account, the connection, the cache, and the log's last lines.
+#[tauri::command]
+#[specta::specta]
+pub async fn diagnostics(app: AppHandle, core: State<'_, AppCore>) -> Result<String> {
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k}: {v}\n"));
+    line("Handoff", env!("CARGO_PKG_VERSION").to_string());
+    line("System", format!("{} {} ({})", std::env::consts::OS, os_version(), std::env::consts::ARCH));
+    line("Webview", tauri::webview_version().unwrap_or_else(|e| format!("unknown ({e})")));
+    match core.client.session() {
+        Some(s) => {
+            line("Server", format!("{} ({})", s.server, if s.encrypted { "encrypted" } else { "not encrypted" }));
+            line("Signed in as", format!("{} ({:?})", s.user.email, s.user.role));
+        }
+        None => line("Signed in as", "nobody".into()),
+    }
+    line("Connection", format!("{:?}", core.client.connection()));
+    line("Events applied", core.client.last_seq().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
+    line("Changes waiting", core.client.outbox_len().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
+    let data = app.path().app_data_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    line("Cache", data);
+    let log_dir = app.try_state::<LogFile>().and_then(|l| l.dir.clone());
+    line("Log folder", log_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "none".into()));
+    if let Some(tail) = log_dir.as_deref().and_then(newest_log_tail) {
+        out.push_str(&format!("\nThe log's last {DIAGNOSTICS_LOG_LINES} lines:\n{tail}"));
+    }
+    Ok(out)
+}
+
+fn os_version() -> String {
+    #[cfg(target_os = "linux")]
+    {
+        let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let pretty = release.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|v| v.trim_matches('"'));
+        pretty.unwrap_or("").to_string()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        String::new()
+    }
+}
+
+/// The last lines of the newest log file in `dir`.
+fn newest_log_tail(dir: &std::path::Path) -> Option<String> {
+    let newest = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("handoff"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
+    let text = std::fs::read_to_string(newest.path()).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    Some(lines[lines.len().saturating_sub(DIAGNOSTICS_LOG_LINES)..].join("\n") + "\n")
+}
