@@ -68,6 +68,7 @@ target/debug/handoff-bench durability --commits 50 --rounds 1
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 5
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing
 target/debug/handoff-bench login-flood --server-bin target/debug/handoff-server --attempts 100 --email-bytes 200000
+target/debug/handoff-bench shutdown --server-bin target/debug/handoff-server --agents 10 --senders 2 --load-secs 1 --rounds 1
 
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e
@@ -78,13 +79,15 @@ step "installers: the .deb and .rpm built in release, the .deb installed with ap
 # The Tauri CLI pinned in ui/package.json builds both offline (docs/install.md); AppImage, NSIS,
 # MSI and DMG download their tools at build time and are built by .github/workflows/release.yml.
 bash .ci/bundle.sh --bundles deb,rpm
-deb=$(ls target/release/bundle/deb/*.deb) rpm=$(ls target/release/bundle/rpm/*.rpm)
+deb=$(ls -t target/release/bundle/deb/*.deb | head -1) rpm=$(ls -t target/release/bundle/rpm/*.rpm | head -1)
 ls -l "$deb" "$rpm" | awk '{ printf "  %s: %.2f MiB\n", $NF, $5 / 1048576 }'
 $SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "$ROOT/$deb" >/dev/null
 grep -qx "Exec=handoff-desktop %u" /usr/share/applications/Handoff.desktop && grep -qx "MimeType=x-scheme-handler/handoff" /usr/share/applications/Handoff.desktop || { echo "the .deb installs no menu entry that opens handoff:// links"; exit 1; }
+rc=0
 INSTALLED_APP=/usr/bin/handoff-desktop timeout 300 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-  dbus-run-session -- node --test tests/installed/
-$SUDO apt-get remove -y -qq handoff >/dev/null
+  dbus-run-session -- node --test tests/installed/ || rc=$?
+$SUDO apt-get remove -y -qq handoff >/dev/null # installed for the test only, passed or not
+[ "$rc" -eq 0 ] || exit "$rc"
 
 step "the app's footprint, measured small so it cannot rot (figures come from the release build: docs/performance.md)"
 APP_BIN=target/debug/handoff-desktop IDLE_MS=1000 CONVERSATIONS=3 timeout 180 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \

@@ -11,7 +11,7 @@ mod prefs;
 pub mod secrets;
 mod tray;
 
-use handoff_core::{Change, Client};
+use handoff_core::{Change, Client, ConnectionState};
 use serde::{Deserialize, Serialize};
 use tauri::Manager;
 use tauri_specta::Event;
@@ -35,8 +35,10 @@ pub struct AppCore {
     pub client: Client,
     pub prefs: prefs::Prefs,
     pub notifier: handoff_core::notifier::NotifierControl,
-    /// The tray icon was made: a closed window can come back from it.
+    /// The tray icon was made ...
     pub has_tray: bool,
+    /// ... and something on this desktop shows it (checked at start: [`lifecycle::has_tray_host`]).
+    pub tray_host: std::sync::atomic::AtomicBool,
 }
 
 /// The typed command and event list; `ui/src/bindings.ts` is generated from it.
@@ -150,6 +152,9 @@ pub fn run() {
                     if matches!(change, Change::Inbox) {
                         tray::update_count(&handle, tray.as_ref(), &forward_client).await;
                     }
+                    if let Change::Connection { state: ConnectionState::SignedOut { expired } } = &change {
+                        lifecycle::signed_out_while_hidden(&handle, *expired);
+                    }
                     if let Err(e) = CoreEvent(change).emit(&handle) {
                         tracing::warn!(error = %e, "event not delivered to the window");
                     }
@@ -160,7 +165,13 @@ pub fn run() {
                 client.notifier(prefs.load().notifications)
             });
             tauri::async_runtime::spawn(show_notifications(app.handle().clone(), client.clone(), notifications));
-            app.manage(AppCore { client, prefs, notifier, has_tray });
+            let tray_host = std::sync::atomic::AtomicBool::new(false);
+            app.manage(AppCore { client, prefs, notifier, has_tray, tray_host });
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let shown = lifecycle::has_tray_host().await;
+                handle.state::<AppCore>().tray_host.store(shown, std::sync::atomic::Ordering::Relaxed);
+            });
             watch_links(app)?;
             Ok(())
         })
@@ -172,6 +183,12 @@ pub fn run() {
             // Quit in the tray menu quits.
             tauri::WindowEvent::CloseRequested { api, .. } if lifecycle::close_hides(window.app_handle()) => {
                 api.prevent_close();
+                // The window's place is saved now: an app that lives in the tray usually ends
+                // with the computer, where the plugin's own save at exit never runs.
+                use tauri_plugin_window_state::AppHandleExt;
+                if let Err(e) = window.app_handle().save_window_state(tauri_plugin_window_state::StateFlags::all()) {
+                    tracing::warn!(error = %e, "the window's place was not saved");
+                }
                 let _ = window.hide();
                 window.app_handle().state::<AppCore>().notifier.set_focused(false);
                 tracing::info!("window closed: Handoff keeps running in the tray");

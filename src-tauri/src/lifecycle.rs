@@ -38,6 +38,12 @@ pub struct LogFile {
 pub fn init_logging(app: &AppHandle) -> LogFile {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // tungstenite traces its upgrade request, the session token's Authorization header included:
+    // never below info, whatever RUST_LOG asks (the log goes into Copy diagnostics).
+    let filter = ["tungstenite=info", "tokio_tungstenite=info"]
+        .into_iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, |f, d| f.add_directive(d));
     if let Some(file) = std::env::var_os("HANDOFF_LOG_FILE").and_then(|p| std::fs::File::create(p).ok()) {
         tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).init();
         return LogFile { dir: None, _guard: None };
@@ -100,11 +106,66 @@ pub fn second_launch(app: &AppHandle, args: Vec<String>) {
     }
 }
 
+/// The server no longer takes the session. With the window hidden in the tray nobody would see
+/// the password dialog, and nothing comes in meanwhile: a notification says so.
+pub fn signed_out_while_hidden(app: &AppHandle, expired: bool) {
+    let hidden = app.get_webview_window("main").is_some_and(|w| !w.is_visible().unwrap_or(true));
+    if !hidden {
+        return;
+    }
+    let n = handoff_core::notifications::Notification {
+        kind: handoff_core::notifications::NotificationKind::SignedOut,
+        conversation_id: None,
+        summary: if expired { "Handoff: your session expired" } else { "Handoff: you were signed out" }.into(),
+        body: "Nothing new reaches you until you sign in again: open Handoff and enter your password.".into(),
+        can_claim: false,
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let handle = app.clone();
+        if let Err(e) = crate::notify::show(&n, move |_| bring_forward(&handle)).await {
+            tracing::warn!(error = %e, "the signed-out notification was not shown");
+        }
+    });
+}
+
 /// Whether closing the window should hide it (signed in, a tray to come back from, and the
 /// agent has not turned it off) rather than quit.
 pub fn close_hides(app: &AppHandle) -> bool {
     let Some(core) = app.try_state::<AppCore>() else { return false };
-    core.has_tray && core.client.session().is_some() && core.prefs.load().close_to_tray
+    tray_shown(&core) && core.client.session().is_some() && core.prefs.load().close_to_tray
+}
+
+/// A tray icon was made and something shows it. On Linux the icon is a StatusNotifierItem, and
+/// a desktop without a host for those (stock GNOME, a bare X server) would show nothing: closing
+/// must then quit, or the window could not be found again.
+fn tray_shown(core: &AppCore) -> bool {
+    core.has_tray && core.tray_host.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Asks the session bus whether something shows tray icons (Linux; elsewhere there always is).
+pub async fn has_tray_host() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let ask = async {
+            let bus = zbus::Connection::session().await.map_err(|e| e.to_string())?;
+            let dbus = zbus::fdo::DBusProxy::new(&bus).await.map_err(|e| e.to_string())?;
+            let name = zbus::names::BusName::try_from("org.kde.StatusNotifierWatcher").map_err(|e| e.to_string())?;
+            dbus.name_has_owner(name).await.map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(3), ask).await {
+            Ok(Ok(owned)) => owned,
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "no tray host found: closing the window quits");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
 }
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -137,7 +198,7 @@ pub fn desktop_settings(app: AppHandle, core: State<'_, AppCore>) -> DesktopSett
     DesktopSettings {
         autostart: app.autolaunch().is_enabled().unwrap_or(false),
         close_to_tray: core.prefs.load().close_to_tray,
-        has_tray: core.has_tray,
+        has_tray: tray_shown(&core),
     }
 }
 
@@ -207,5 +268,35 @@ fn newest_log_tail(dir: &std::path::Path) -> Option<String> {
         .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
     let text = std::fs::read_to_string(newest.path()).ok()?;
     let lines: Vec<&str> = text.lines().collect();
-    Some(lines[lines.len().saturating_sub(DIAGNOSTICS_LOG_LINES)..].join("\n") + "\n")
+    let tail = &lines[lines.len().saturating_sub(DIAGNOSTICS_LOG_LINES)..];
+    Some(tail.iter().map(|l| redact(l)).collect::<Vec<_>>().join("\n") + "\n")
+}
+
+/// A log line with whatever follows `Bearer ` blanked: no token leaves in the diagnostics, even
+/// from a library that logged one.
+fn redact(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("Bearer ") {
+        out.push_str(&rest[..at + "Bearer ".len()]);
+        out.push_str("[hidden]");
+        rest = &rest[at + "Bearer ".len()..];
+        rest = &rest[rest.find(|c: char| c.is_whitespace() || c == '"' || c == '\\').unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn tokens_are_hidden_from_the_diagnostics() {
+        assert_eq!(
+            redact(r#"Request: "GET / HTTP/1.1\r\nauthorization: Bearer abc123XYZ\r\nhost: x" and Bearer def"#),
+            r#"Request: "GET / HTTP/1.1\r\nauthorization: Bearer [hidden]\r\nhost: x" and Bearer [hidden]"#
+        );
+        assert_eq!(redact("nothing secret here"), "nothing secret here");
+    }
 }

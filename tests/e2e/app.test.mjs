@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Driver, api, startServer, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
@@ -41,6 +41,7 @@ before(async () => {
   // The app's Downloads folder, as the desktop's user-dirs file names it.
   downloads = join(tmp, "Downloads");
   mkdirSync(join(tmp, "config"), { recursive: true });
+  mkdirSync(join(tmp, "home"), { recursive: true });
   writeFileSync(join(tmp, "config", "user-dirs.dirs"), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
   // A real keyring, as on a desktop: the app keeps its session token there.
   await unlockedKeyring(join(tmp, "keyring"));
@@ -49,6 +50,8 @@ before(async () => {
   appEnv = {
     XDG_DATA_HOME: join(tmp, "data"),
     XDG_CONFIG_HOME: join(tmp, "config"),
+    // A home of its own too: what ignores the XDG folders (the autostart entry) stays in it.
+    HOME: join(tmp, "home"),
     HANDOFF_LOG_FILE: APP_LOG,
     RUST_LOG: "debug,sqlx=warn,tao=info,wry=info",
   };
@@ -561,8 +564,10 @@ test("an expired session asks for the password, keeps the queue and the outbox, 
   // queued note stay on screen behind the dialog.
   await waitFor(async () => (await driver.innerText("#reauth-title")) === "Your session expired", "the password dialog", 40000);
   // The note, and the conversation marked read when it was opened.
-  const waiting = (await driver.innerText("[data-testid=reauth-kept]")).match(/(\d+) changes? waits? to be sent/);
-  assert.ok(waiting && Number(waiting[1]) >= 1, "the dialog counts what waits in the outbox");
+  await waitFor(async () => {
+    const waiting = (await driver.innerText("[data-testid=reauth-kept]"))?.match(/(\d+) changes? waits? to be sent/);
+    return waiting && Number(waiting[1]) >= 1;
+  }, "the dialog counting what waits in the outbox");
   assert.equal(await driver.innerText("[data-kind=note] .queued-label"), "sends when online");
   assert.ok((await driver.findAll("[data-testid=conversation-row]")).length > 0, "the queue is still shown");
   await driver.screenshot("17-session-expired");
@@ -588,7 +593,7 @@ test("start at login comes and goes; a handoff:// link opens its conversation: a
   const oliver = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === "Oliver Smith");
   await driver.click("[data-screen=settings]"); // somewhere else than the conversation
   // Start at login, on and off: the desktop's autostart entry comes and goes.
-  const autostartDirs = [join(appEnv.XDG_CONFIG_HOME, "autostart"), join(homedir(), ".config", "autostart")];
+  const autostartDirs = [join(appEnv.XDG_CONFIG_HOME, "autostart"), join(appEnv.HOME, ".config", "autostart")];
   const entries = () => autostartDirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => /^handoff/i.test(f)).map((f) => join(d, f)) : []));
   await waitFor(async () => (await driver.findAll("[data-testid=autostart]")).length === 1, "the start-at-login setting");
   await driver.click("[data-testid=autostart]");

@@ -79,11 +79,14 @@ async fn a_reset_password_signs_the_app_out_and_only_lets_its_owner_choose_a_new
     assert!(matches!(ana.sign_in(&world.url, "ana@test.local", PASSWORD).await, Err(CoreError::WrongCredentials)));
 
     // The temporary password signs in, but nothing syncs until she has chosen her own.
+    let connections = world.ws_sessions().await;
     let (info, _) = ana.sign_in(&world.url, "ana@test.local", &temporary).await.unwrap();
     assert!(info.user.must_change_password);
-    assert_eq!(ana.connection(), ConnectionState::Idle, "no sync with a temporary password");
     let refused = ana.sessions().await.expect_err("only the password change answers");
     assert!(refused.to_string().contains("password"), "{refused}");
+    // A round trip later, still no sync: not connecting, and no WebSocket opened on the server.
+    assert_eq!(ana.connection(), ConnectionState::Idle, "no sync with a temporary password");
+    assert_eq!(world.ws_sessions().await, connections, "no WebSocket with a temporary password");
     let wrong = ana.change_password("not it", "a new password of hers").await.expect_err("wrong current password");
     assert!(wrong.to_string().contains("current password"), "{wrong}");
     let info = ana.change_password(&temporary, "a new password of hers").await.expect("changed");

@@ -14,6 +14,7 @@
 mod fanout;
 mod login;
 mod offline;
+mod shutdown;
 
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,23 @@ enum Bench {
         commits: usize,
         /// Rounds; the two modes take turns, each round on a fresh server.
         #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// A graceful stop under load: SIGTERM to a server process while messages pour in and agents
+    /// are connected; the time to exit, the agents told "going away", nothing acknowledged lost.
+    Shutdown {
+        #[arg(long, default_value = "target/release/handoff-server")]
+        server_bin: std::path::PathBuf,
+        /// Agents' WebSocket connections open at the signal.
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        /// Senders posting customer messages back to back.
+        #[arg(long, default_value_t = 8)]
+        senders: usize,
+        /// Seconds of load before the signal.
+        #[arg(long, default_value_t = 3)]
+        load_secs: u64,
+        #[arg(long, default_value_t = 2)]
         rounds: usize,
     },
     /// A flood of sign-ins with huge, all-different email addresses against a server process.
@@ -200,6 +218,9 @@ async fn main() -> anyhow::Result<()> {
             fanout::fanout(agents, rate, seconds, load).await?
         }
         Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
+        Bench::Shutdown { server_bin, agents, senders, load_secs, rounds } => {
+            shutdown::shutdown(&server_bin, agents, senders, load_secs, rounds).await?
+        }
         Bench::LoginFlood { server_bin, attempts, email_bytes, concurrency, many_addresses } => {
             login::login_flood(&server_bin, attempts, email_bytes, concurrency, many_addresses).await?
         }

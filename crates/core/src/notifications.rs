@@ -65,6 +65,9 @@ view! {
         CustomerMessage,
         Unclaimed,
         DeviceDown,
+        /// The server no longer takes the session and the window is hidden (shown by the shell,
+        /// whatever the settings: nothing else will come until the agent signs in again).
+        SignedOut,
     }
 }
 
@@ -148,6 +151,7 @@ impl Policy {
                 NotificationKind::CustomerMessage => s.customer_message,
                 NotificationKind::Unclaimed => s.unclaimed,
                 NotificationKind::DeviceDown => s.device_down,
+                NotificationKind::SignedOut => true,
             }
     }
 

@@ -173,7 +173,15 @@ async fn connect(
         Ok((ws, _)) => ws,
         Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => {
             let body = resp.body().as_deref().and_then(|b| serde_json::from_slice::<handoff_proto::ErrorBody>(b).ok());
-            let expired = body.is_some_and(|b| b.error.code == "session_expired");
+            let expired = match body {
+                Some(b) => b.error.code == "session_expired",
+                // The upgrade's answer came without its body (tungstenite keeps only what arrived
+                // with the headers; a proxy may send it apart): ask over HTTP why.
+                None => matches!(
+                    rest::me(&inner.http, &session.server, &session.token).await,
+                    Err(crate::CoreError::SessionExpired)
+                ),
+            };
             return Ok(Exit::SignedOut { expired });
         }
         Err(WsError::Tls(e)) => return Err(format!("no secure connection: {e}")),
