@@ -85,6 +85,24 @@ const withScreenshot = (name, body) => async () => {
   }
 };
 
+/** Opens `contact`'s conversation from the queue on screen, waiting for its row to be there. */
+async function openRow(contact) {
+  const click = () =>
+    driver.js(
+      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes(arguments[0])) { r.querySelector('button').click(); return true; } } return false;",
+      contact,
+    );
+  await waitFor(click, `${contact}'s conversation in the queue`);
+}
+
+/** Writes an internal note in the open conversation while offline; waits for its queued mark. */
+async function queueNote(text) {
+  await driver.click("[data-testid=mode-note]");
+  await driver.type("[data-testid=composer-input]", text);
+  await driver.click("[data-testid=send]");
+  await waitFor(async () => (await driver.innerText("[data-kind=note] .queued-label")) === "sends when online", "the note queued");
+}
+
 /** Waits until the server holds messages with `body` in `contact`'s conversation; returns them. */
 async function onServer(contact, body, what) {
   const conversation = (await admin("GET", "/api/v1/conversations")).items.find((c) => c.contact.name === contact);
@@ -273,11 +291,8 @@ test("offline: the banner says since when, search and notes work from the cache,
   await waitFor(async () => (await driver.innerText("[data-testid=search-contact] .name")) === "Oliver Smith", "Oliver found");
   await driver.click("[data-testid=search-contact]");
   await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Oliver Smith", "Oliver's thread");
-  await driver.click("[data-testid=mode-note]");
   const note = "Called Oliver: the new address is confirmed.";
-  await driver.type("[data-testid=composer-input]", note);
-  await driver.click("[data-testid=send]");
-  await waitFor(async () => (await driver.innerText("[data-kind=note] .queued-label")) === "sends when online", "the note queued");
+  await queueNote(note);
   // And a reply, written to what Ana sees now.
   await driver.click("[data-testid=mode-reply]");
   const reply = "Done: your order will go to the new address.";
@@ -451,12 +466,7 @@ test("an Admin links a number by its QR code; when it disconnects everyone sees 
 test("a reply WhatsApp refuses shows why, Retry sends it once, and the composer counts down the 24-hour window", withScreenshot("retry", async () => {
   // Still the Admin, on All (the test before). Camille wrote a moment ago.
   await driver.click("[data-view=all]");
-  const open = (name) =>
-    driver.js(
-      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes(arguments[0])) { r.querySelector('button').click(); return true; } } return false;",
-      name,
-    );
-  await waitFor(() => open("Camille Martin"), "Camille's conversation in the queue");
+  await openRow("Camille Martin");
   await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Camille Martin", "the thread");
   await waitFor(
     async () => /^2[34] h \d+ min left in the 24-hour window$/.test((await driver.innerText("[data-testid=service-window]")) ?? ""),
@@ -490,11 +500,7 @@ test("a customer's attachment downloads into the Downloads folder with one click
     media: { kind: "document", filename: "receipt-4821.txt", mime: "text/plain", size: content.length },
     media_content: content,
   });
-  const open = () =>
-    driver.js(
-      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes('Dana Weiss')) { r.querySelector('button').click(); return true; } } return false;",
-    );
-  await waitFor(open, "Dana's conversation in the queue");
+  await openRow("Dana Weiss");
   await waitFor(async () => (await driver.innerText("[data-testid=media]"))?.includes("receipt-4821.txt"), "the placeholder");
   await driver.click("[data-testid=download]");
   const saved = await waitFor(async () => {
@@ -510,11 +516,7 @@ test("a long thread shows its newest 200 messages, and earlier ones on request",
   for (let i = 0; i < 250; i++) {
     await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915199990002", name: "Emil Berg", body: `Long thread message ${i}` });
   }
-  const open = () =>
-    driver.js(
-      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes('Emil Berg')) { r.querySelector('button').click(); return true; } } return false;",
-    );
-  await waitFor(open, "Emil's conversation in the queue");
+  await openRow("Emil Berg");
   const shown = () => driver.js("return document.querySelectorAll('[data-testid=thread] [data-testid=message]').length");
   await waitFor(async () => (await shown()) === 200, "the newest 200 messages");
   // All 250 are in the cache once the button says so (they may still be arriving).
@@ -535,18 +537,11 @@ test("an expired session asks for the password, keeps the queue and the outbox, 
   server.child.kill("SIGTERM");
   await exited;
   await waitFor(async () => /^Offline since/.test((await driver.innerText("[data-testid=offline-banner]")) ?? ""), "the offline banner", 15000);
-  const open = () =>
-    driver.js(
-      "for (const r of document.querySelectorAll('[data-testid=conversation-row]')) { if (r.innerText.includes('Lena Hoffmann')) { r.querySelector('button').click(); return true; } } return false;",
-    );
   await driver.click("[data-view=all]");
-  await waitFor(open, "Lena's conversation in the queue");
+  await openRow("Lena Hoffmann");
   await waitFor(async () => (await driver.innerText("[data-testid=thread] h2")) === "Lena Hoffmann", "Lena's thread");
-  await driver.click("[data-testid=mode-note]");
   const note = "Checked with the courier: delivery tomorrow.";
-  await driver.type("[data-testid=composer-input]", note);
-  await driver.click("[data-testid=send]");
-  await waitFor(async () => (await driver.innerText("[data-kind=note] .queued-label")) === "sends when online", "the note queued");
+  await queueNote(note);
 
   // Meanwhile the app's session runs out. The server's clock is not the test's to move, so the
   // test ages the session in the stopped server's database: last used long ago, as after a

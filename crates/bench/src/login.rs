@@ -4,11 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
-
-use tokio::io::AsyncBufReadExt;
 
 /// Resident memory of a process, in MiB (Linux's /proc).
 fn rss_mib(pid: u32) -> anyhow::Result<f64> {
@@ -29,20 +26,8 @@ pub async fn login_flood(
     many_addresses: bool,
 ) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
-    let mut child = tokio::process::Command::new(server_bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
+    let (mut child, url) = crate::process::start(server_bin, dir.path(), &[]).await?;
     let pid = child.id().ok_or_else(|| anyhow::anyhow!("the server exited"))?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the server said nothing"))?;
-    let url = line
-        .strip_prefix("handoff-server listening on ")
-        .ok_or_else(|| anyhow::anyhow!("unexpected first line: {line}"))?
-        .to_string();
     let http = reqwest::Client::new();
     // One warm-up sign-in, so that the figure before is of a server that has answered one.
     http.post(format!("{url}/api/v1/auth/login"))

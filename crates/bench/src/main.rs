@@ -14,6 +14,7 @@
 mod fanout;
 mod login;
 mod offline;
+mod process;
 mod shutdown;
 
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 //! the "going away" close (1001), and how many acknowledged messages the restarted server holds.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +11,6 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use handoff_proto::{ClientFrame, PROTOCOL_VERSION};
 use serde_json::{json, Value};
-use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -20,25 +18,13 @@ const ADMIN: &str = "admin@bench.local";
 const PASSWORD: &str = "correct horse battery";
 
 async fn start(server_bin: &Path, dir: &Path) -> anyhow::Result<(tokio::process::Child, String)> {
-    let mut child = tokio::process::Command::new(server_bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("HANDOFF_ADMIN_EMAIL", ADMIN)
-        .env("HANDOFF_ADMIN_PASSWORD", PASSWORD)
+    let env = [
+        ("HANDOFF_ADMIN_EMAIL", ADMIN),
+        ("HANDOFF_ADMIN_PASSWORD", PASSWORD),
         // Every agent connection signs in as the one Admin: lift the per-account cap (20).
-        .env("HANDOFF_WS_PER_USER", "100000")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the server said nothing"))?;
-    let url = line
-        .strip_prefix("handoff-server listening on ")
-        .ok_or_else(|| anyhow::anyhow!("unexpected first line: {line}"))?
-        .to_string();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, url))
+        ("HANDOFF_WS_PER_USER", "100000"),
+    ];
+    crate::process::start(server_bin, dir, &env).await
 }
 
 async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {
