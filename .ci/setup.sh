@@ -27,6 +27,8 @@ APT_PACKAGES=(
   # The installed app's test opens a handoff:// link as a desktop does: the MIME database the
   # package's menu entry registers in, and xdg-open
   desktop-file-utils xdg-utils
+  # The desktop test closes the window as a window manager does, and looks for it on screen
+  openbox wmctrl xdotool
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

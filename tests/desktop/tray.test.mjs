@@ -1,0 +1,95 @@
+// The app on a desktop with a window manager (openbox) and a tray host (the tray-host test tool,
+// a StatusNotifierWatcher on the session bus): closing the window hides it to the tray and a
+// customer's message still raises a native notification; a second launch brings the window back.
+// Run by tests/run-all.sh under Xvfb and a private session bus.
+import { execFileSync, spawn } from "node:child_process";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Driver, api, startServer, waitFor, watchNotifications } from "../e2e/webdriver.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop");
+const PASSWORD = "correct horse battery";
+
+let server;
+let driver;
+let admin;
+let device;
+let wm;
+let trayHost;
+let trayLog = "";
+let notifications;
+let appEnv;
+
+/** Whether a visible top-level window is titled Handoff (xdotool asks the X server). */
+function windowShown() {
+  try {
+    return execFileSync("xdotool", ["search", "--onlyvisible", "--name", "^Handoff$"]).toString().trim().length > 0;
+  } catch {
+    return false; // xdotool exits 1 when nothing matches
+  }
+}
+
+before(async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "handoff-desktop-"));
+  wm = spawn("openbox", ["--sm-disable"], { stdio: "ignore" });
+  trayHost = spawn(resolve(root, "target/debug/tray-host"), [], { stdio: ["ignore", "pipe", "inherit"] });
+  trayHost.stdout.on("data", (d) => (trayLog += d));
+  await waitFor(() => trayLog.includes("ready"), "the tray host on the session bus");
+  notifications = await watchNotifications(root);
+  server = await startServer(root, join(tmp, "server"), { HANDOFF_ADMIN_EMAIL: "admin@desktop.local", HANDOFF_ADMIN_PASSWORD: PASSWORD });
+  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@desktop.local", password: PASSWORD });
+  admin = api(server.url, token);
+  await admin("POST", "/api/v1/users", { email: "ana@desktop.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
+  device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
+  mkdirSync(join(tmp, "home"), { recursive: true });
+  appEnv = { XDG_DATA_HOME: join(tmp, "data"), XDG_CONFIG_HOME: join(tmp, "config"), HOME: join(tmp, "home") };
+  driver = new Driver(root);
+  await driver.start(APP, appEnv);
+});
+
+after(async () => {
+  await driver?.stop();
+  server?.child.kill("SIGTERM");
+  notifications?.stop();
+  trayHost?.kill();
+  wm?.kill();
+});
+
+test("closing the window hides it to the tray, notifications keep coming, and a second launch brings it back", async () => {
+  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form");
+  await driver.typeOver("#server", server.url);
+  await driver.typeOver("#email", "ana@desktop.local");
+  await driver.typeOver("#password", PASSWORD);
+  await driver.click("#sign-in");
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online");
+  await waitFor(() => trayLog.includes("registered"), "the app's tray icon registered with the tray host");
+
+  // A conversation of Ana's, so that its next customer message is news for her.
+  const first = await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915112345678", name: "Lena Hoffmann", body: "Hello?" });
+  await admin("POST", `/api/v1/conversations/${first.conversation_id}/assign`, {
+    assignee_id: (await admin("GET", "/api/v1/users")).items.find((u) => u.email === "ana@desktop.local").id,
+  });
+  await waitFor(async () => (await driver.innerText("[data-view=mine] .count")) === "1", "Lena's conversation is Ana's");
+
+  // The window manager closes the window, as its close button does.
+  await waitFor(() => windowShown(), "the window on screen");
+  execFileSync("wmctrl", ["-c", "Handoff"]);
+  await waitFor(() => !windowShown(), "the window hidden");
+
+  // Hidden, the app still syncs and notifies.
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915112345678", name: "Lena Hoffmann", body: "Are you there?" });
+  await waitFor(() => notifications.summaries().includes("New message from Lena Hoffmann"), "the notification, with the window closed");
+
+  // Starting the app again shows the running one instead of a second copy.
+  const second = spawn(APP, [], { env: { ...process.env, ...appEnv }, stdio: "ignore" });
+  assert.equal(await new Promise((res) => second.once("exit", res)), 0, "the second launch exits");
+  await waitFor(() => windowShown(), "the window back");
+  assert.equal(await driver.text("[data-testid=connection-state]"), "Online");
+  await driver.screenshot("desktop-back");
+});
