@@ -128,6 +128,7 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             let log = lifecycle::init_logging(app.handle());
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), log = ?log.dir, "Handoff started");
             app.manage(log);
             builder.mount_events(app);
             let data_dir = app.path().app_data_dir()?;

@@ -48,7 +48,8 @@ pub fn init_logging(app: &AppHandle) -> LogFile {
         tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).init();
         return LogFile { dir: None, _guard: None };
     }
-    let dir = app.path().app_log_dir().ok();
+    // The folder is made first: the appender neither makes it nor can list old files without it.
+    let dir = app.path().app_log_dir().ok().filter(|dir| std::fs::create_dir_all(dir).is_ok());
     let appender = dir.as_ref().and_then(|dir| {
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)

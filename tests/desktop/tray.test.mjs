@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,4 +92,11 @@ test("closing the window hides it to the tray, notifications keep coming, and a 
   await waitFor(() => windowShown(), "the window back");
   assert.equal(await driver.text("[data-testid=connection-state]"), "Online");
   await driver.screenshot("desktop-back");
+});
+
+test("the app writes its log in the OS log folder (Linux: the data folder's logs/)", () => {
+  const dir = join(appEnv.XDG_DATA_HOME, "app.handoff.desktop", "logs");
+  const files = readdirSync(dir).filter((f) => /^handoff\.\d{4}-\d\d-\d\d\.log$/.test(f));
+  assert.equal(files.length, 1, `one day's log file in ${dir}: ${files}`);
+  assert.match(readFileSync(join(dir, files[0]), "utf8"), /Handoff started/);
 });
