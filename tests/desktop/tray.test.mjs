@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor, watchNotifications } from "../e2e/webdriver.mjs";
+import { Driver, startTeam, waitFor, watchNotifications } from "../e2e/webdriver.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop");
@@ -41,12 +41,7 @@ before(async () => {
   trayHost.stdout.on("data", (d) => (trayLog += d));
   await waitFor(() => trayLog.includes("ready"), "the tray host on the session bus");
   notifications = await watchNotifications(root);
-  server = await startServer(root, join(tmp, "server"), { HANDOFF_ADMIN_EMAIL: "admin@desktop.local", HANDOFF_ADMIN_PASSWORD: PASSWORD });
-  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@desktop.local", password: PASSWORD });
-  admin = api(server.url, token);
-  await admin("POST", "/api/v1/users", { email: "ana@desktop.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
-  device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
-  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
+  ({ server, admin, device } = await startTeam(root, join(tmp, "server"), "desktop.local", PASSWORD));
   mkdirSync(join(tmp, "home"), { recursive: true });
   appEnv = { XDG_DATA_HOME: join(tmp, "data"), XDG_CONFIG_HOME: join(tmp, "config"), HOME: join(tmp, "home") };
   driver = new Driver(root);
@@ -62,12 +57,7 @@ after(async () => {
 });
 
 test("closing the window hides it to the tray, notifications keep coming, and a second launch brings it back", async () => {
-  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form");
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "ana@desktop.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online");
+  await driver.signIn(server.url, "ana@desktop.local", PASSWORD);
   await waitFor(() => trayLog.includes("registered"), "the app's tray icon registered with the tray host");
 
   // A conversation of Ana's, so that its next customer message is news for her.

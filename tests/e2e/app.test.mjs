@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
+import { Driver, api, startServer, startTeam, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop");
@@ -27,16 +27,8 @@ let downloads; // the app's Downloads folder
 before(async () => {
   const tmp = mkdtempSync(join(tmpdir(), "handoff-e2e-"));
   serverDir = join(tmp, "server");
-  server = await startServer(root, serverDir, {
-    HANDOFF_ADMIN_EMAIL: "admin@e2e.local",
-    HANDOFF_ADMIN_PASSWORD: PASSWORD,
-  });
-  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@e2e.local", password: PASSWORD });
-  admin = api(server.url, token);
-  await admin("POST", "/api/v1/users", { email: "ana@e2e.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
+  ({ server, admin, device } = await startTeam(root, serverDir, "e2e.local", PASSWORD));
   ben = await admin("POST", "/api/v1/users", { email: "ben@e2e.local", name: "Ben Ortiz", password: PASSWORD, role: "agent" });
-  device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
-  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
   notifications = await watchNotifications(root);
   // The app's Downloads folder, as the desktop's user-dirs file names it.
   downloads = join(tmp, "Downloads");
@@ -63,13 +55,6 @@ after(async () => {
   await driver?.stop();
   server?.child.kill("SIGTERM");
 });
-
-/**
- * Waits for the sign-in form to be ready for typing: the email field has taken the focus
- * (autofocus). Typing earlier can lose keys to that focus change.
- */
-const signInForm = () =>
-  waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form, focused");
 
 /**
  * Runs a test body. On failure it keeps a screenshot of the window, and adds to the error what
@@ -132,12 +117,7 @@ async function whatTheAppSaid() {
 }
 
 test("sign in, see a message arrive live, claim it, reply, and the simulator sends it once", withScreenshot("skeleton", async () => {
-  await signInForm();
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "ana@e2e.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online");
+  await driver.signIn(server.url, "ana@e2e.local", PASSWORD);
   await driver.screenshot("01-signed-in");
 
   // A customer writes; the row appears without any reload.
@@ -394,12 +374,7 @@ test("an Admin sees the dashboard and tries a routing rule", withScreenshot("adm
     assign: { team_id: (await admin("GET", "/api/v1/teams")).items[0].id },
   });
   await driver.click("button.signout");
-  await signInForm();
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "admin@e2e.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online as Admin");
+  await driver.signIn(server.url, "admin@e2e.local", PASSWORD, "online as Admin");
 
   await driver.click("[data-screen=dashboard]");
   await waitFor(async () => (await driver.innerText("[data-testid=tile-open]")) === "3", "three open conversations");

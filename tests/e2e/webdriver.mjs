@@ -43,6 +43,21 @@ export async function startServer(root, dataDir, env = {}, listen = "127.0.0.1:0
   return { child, url };
 }
 
+/**
+ * A server with a team on it: an Admin (`admin@<domain>`), the agent Ana Lima
+ * (`ana@<domain>`), both with `password`, and a linked simulator number. Returns the server, an
+ * Admin's API client and the number.
+ */
+export async function startTeam(root, dataDir, domain, password) {
+  const server = await startServer(root, dataDir, { HANDOFF_ADMIN_EMAIL: `admin@${domain}`, HANDOFF_ADMIN_PASSWORD: password });
+  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: `admin@${domain}`, password });
+  const admin = api(server.url, token);
+  await admin("POST", "/api/v1/users", { email: `ana@${domain}`, name: "Ana Lima", password, role: "agent" });
+  const device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
+  return { server, admin, device };
+}
+
 /** JSON over HTTP against the server's public API. */
 export function api(base, token) {
   return async (method, path, body) => {
@@ -144,6 +159,20 @@ export class Driver {
       if (value === text) return;
     }
     throw new Error(`${css} holds ${JSON.stringify(value)} after typing ${JSON.stringify(text)}`);
+  }
+
+  /**
+   * Signs in through the sign-in form and waits until the app is online (`what` names that wait).
+   * Typing waits for the email field to have taken the focus (autofocus): typing earlier can
+   * lose keys to that focus change.
+   */
+  async signIn(server, email, password, what = "online") {
+    await waitFor(async () => (await this.js("return document.activeElement?.id")) === "email", "the sign-in form, focused");
+    await this.typeOver("#server", server);
+    await this.typeOver("#email", email);
+    await this.typeOver("#password", password);
+    await this.click("#sign-in");
+    await waitFor(async () => (await this.text("[data-testid=connection-state]")) === "Online", what);
   }
 
   async type(css, text) {

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, waitFor } from "../e2e/webdriver.mjs";
+import { Driver, startTeam, waitFor } from "../e2e/webdriver.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = process.env.INSTALLED_APP ?? "/usr/bin/handoff-desktop";
@@ -22,15 +22,8 @@ let admin;
 before(async () => {
   assert.ok(existsSync(APP), `${APP} is installed`);
   const tmp = mkdtempSync(join(tmpdir(), "handoff-installed-"));
-  server = await startServer(root, join(tmp, "server"), {
-    HANDOFF_ADMIN_EMAIL: "admin@installed.local",
-    HANDOFF_ADMIN_PASSWORD: PASSWORD,
-  });
-  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email: "admin@installed.local", password: PASSWORD });
-  admin = api(server.url, token);
-  await admin("POST", "/api/v1/users", { email: "ana@installed.local", name: "Ana Lima", password: PASSWORD, role: "agent" });
-  const device = await admin("POST", "/api/v1/devices", { name: "Support line", kind: "simulator" });
-  await admin("POST", `/api/v1/devices/${device.id}/simulator/link`);
+  let device;
+  ({ server, admin, device } = await startTeam(root, join(tmp, "server"), "installed.local", PASSWORD));
   await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, {
     from: "+4915112345678",
     name: "Lena Hoffmann",
@@ -47,12 +40,7 @@ after(async () => {
 });
 
 test("the installed app signs in and shows the inbox", async () => {
-  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form");
-  await driver.typeOver("#server", server.url);
-  await driver.typeOver("#email", "ana@installed.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online");
+  await driver.signIn(server.url, "ana@installed.local", PASSWORD);
   await waitFor(
     async () => (await driver.innerText("[data-testid=conversation-row] .preview"))?.includes("installed app's test"),
     "the customer's message in the queue",
