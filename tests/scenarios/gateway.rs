@@ -52,9 +52,27 @@ impl Gateway {
         req.send().await.expect("webhook request").status()
     }
 
-    /// Posts `body` signed as WAHA signs it.
+    /// Posts `body` as WAHA sends it now: a fresh event id, the server clock's time, signed.
     async fn deliver(&self, world: &World, body: &str) -> StatusCode {
+        self.deliver_raw(world, &stamped(body, &Uuid::new_v4().to_string(), world.clock.now())).await
+    }
+
+    /// Posts `body` signed, exactly as given (its envelope's id and timestamp untouched).
+    async fn deliver_raw(&self, world: &World, body: &str) -> StatusCode {
         self.post(world, body, Some(sign(self.secret.as_bytes(), body.as_bytes()))).await
+    }
+}
+
+/// `body` (a recorded webhook) with its envelope's event id and send time replaced; a body that
+/// is not a JSON object is left as it is.
+fn stamped(body: &str, event_id: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut envelope)) => {
+            envelope.insert("id".into(), event_id.into());
+            envelope.insert("timestamp".into(), at.timestamp_millis().into());
+            serde_json::Value::Object(envelope).to_string()
+        }
+        _ => body.to_string(),
     }
 }
 
@@ -192,6 +210,57 @@ async fn signed_webhooks_are_stored_once_and_everything_else_is_refused() {
     let asked: Vec<_> = gw.stub.requests().into_iter().filter(|r| r.path.starts_with("/api/files/")).collect();
     assert_eq!(asked.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), [file; 3], "404, then 503 and its retry");
     assert!(asked.iter().all(|r| r.api_key.as_deref() == Some("waha-key")));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_or_stale_webhook_is_not_processed() {
+    let world = World::start().await;
+    let gw = gateway_device(&world).await;
+    assert_eq!(gw.deliver(&world, &fixture("session-status-working")).await, StatusCode::OK);
+    let before = message_count(&world).await;
+    let now = world.clock.now();
+    let text = fixture("message-text");
+
+    // Sent a minute ago (a slow gateway): taken.
+    let first = stamped(&text, "evt_replay_1", now - chrono::Duration::minutes(1));
+    assert_eq!(gw.deliver_raw(&world, &first).await, StatusCode::OK);
+    assert_eq!(message_count(&world).await, before + 1);
+    // The same event id again, even carrying another message: answered (WAHA stops retrying)
+    // and not processed. The message's own id differs, so only the event id can have stopped it.
+    let replay = first
+        .replace("3EB0A1B2C3D4E5F60718", "3EB0A1B2C3D4E5F6FFFF")
+        .replace("Hello, my order has not arrived", "Replayed with another text");
+    assert_eq!(gw.deliver_raw(&world, &replay).await, StatusCode::OK);
+    assert_eq!(message_count(&world).await, before + 1, "a seen event id is not processed again");
+
+    // Outside five minutes of the server's clock, either way: refused, nothing stored.
+    let other = text.replace("3EB0A1B2C3D4E5F60718", "3EB0A1B2C3D4E5F60720").replace("not arrived", "still not here");
+    for (id, at) in [("evt_old", now - chrono::Duration::minutes(6)), ("evt_ahead", now + chrono::Duration::minutes(6))]
+    {
+        let resp = gw.post(&world, &stamped(&other, id, at), None).await;
+        assert_eq!(resp, StatusCode::UNAUTHORIZED, "unsigned: refused before the time is even read");
+        let body = stamped(&other, id, at);
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/devices/{}/webhook", world.url, gw.id()))
+            .header("X-Webhook-Hmac", sign(gw.secret.as_bytes(), body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let error: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "stale_webhook", "{error}");
+    }
+    // Without an event id or a timestamp a replay cannot be told: refused.
+    let mut bare: serde_json::Value = serde_json::from_str(&other).unwrap();
+    bare.as_object_mut().unwrap().remove("id");
+    assert_eq!(gw.deliver_raw(&world, &bare.to_string()).await, StatusCode::BAD_REQUEST);
+    assert_eq!(message_count(&world).await, before + 1, "nothing refused was stored");
+
+    // The refused event, sent again by the gateway in time: taken.
+    assert_eq!(gw.deliver_raw(&world, &stamped(&other, "evt_old", now)).await, StatusCode::OK);
+    assert_eq!(message_count(&world).await, before + 2);
     world.stop().await;
 }
 

@@ -56,6 +56,38 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Which delivery a webhook is: the envelope's event id (the same on WAHA's retries) and when
+/// WAHA sent it. Both are inside the signed body, so a replayed body cannot change them; the
+/// server refuses a stamp outside its time window and processes an id once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub id: String,
+    pub sent_at: chrono::DateTime<Utc>,
+}
+
+/// The longest event id kept for the replay check (WAHA's are 30 characters).
+const MAX_EVENT_ID: usize = 128;
+
+/// Reads the envelope's `id` and `timestamp` (milliseconds since 1970). A webhook without them
+/// cannot be told from a replay, so it is [`Malformed`].
+pub fn webhook_stamp(body: &[u8]) -> Result<Stamp, Malformed> {
+    #[derive(Deserialize)]
+    struct Head {
+        id: Option<String>,
+        timestamp: Option<i64>,
+    }
+    let head: Head = serde_json::from_slice(body).map_err(|e| Malformed(e.to_string()))?;
+    let id = head
+        .id
+        .filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID)
+        .ok_or_else(|| Malformed(format!("the envelope needs its event id (1 to {MAX_EVENT_ID} characters)")))?;
+    let sent_at = head
+        .timestamp
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .ok_or_else(|| Malformed("the envelope needs its timestamp (milliseconds since 1970)".into()))?;
+    Ok(Stamp { id, sent_at })
+}
+
 /// What one webhook amounts to.
 #[derive(Debug, PartialEq)]
 pub enum Webhook {

@@ -2,7 +2,7 @@
 //! `fixtures/waha/`), mapped to device events; and the bodies that must be refused.
 
 use chrono::{TimeZone, Utc};
-use handoff_channels::waha::{parse_webhook, Malformed, Webhook};
+use handoff_channels::waha::{parse_webhook, webhook_stamp, Malformed, Stamp, Webhook};
 use handoff_channels::{Attachment, DeviceEvent, Jid, LinkState};
 use handoff_proto::{Delivery, MediaKind};
 
@@ -143,4 +143,18 @@ fn bodies_that_are_not_webhooks_are_malformed() {
     assert!(malformed(r#"{"event": "message.ack", "session": "support", "payload": {"id": "x"}}"#), "no ack");
     assert!(malformed(r#"{"event": "session.status", "session": "support", "payload": {"status": "DANCING"}}"#));
     assert!(malformed(r#"{"event": "presence.update", "session": "support", "payload": {"id": "1@c.us"}}"#));
+}
+
+#[test]
+fn every_webhook_is_stamped_with_its_event_id_and_time() {
+    let stamp = webhook_stamp(&fixture("message-text")).expect("a recorded webhook has both");
+    let sent_at = chrono::DateTime::from_timestamp_millis(1_764_400_000_123).unwrap();
+    assert_eq!(stamp, Stamp { id: "evt_01jh0000000000000000000001".into(), sent_at });
+    let refused = |body: &str| matches!(webhook_stamp(body.as_bytes()), Err(Malformed(_)));
+    assert!(refused(r#"{"timestamp": 1764400000123, "event": "message"}"#), "no id");
+    assert!(refused(r#"{"id": "", "timestamp": 1764400000123}"#), "an empty id");
+    assert!(refused(&format!(r#"{{"id": "{}", "timestamp": 1764400000123}}"#, "e".repeat(129))), "an id too long");
+    assert!(refused(r#"{"id": "evt_1", "event": "message"}"#), "no timestamp");
+    assert!(refused(r#"{"id": "evt_1", "timestamp": "yesterday"}"#), "a timestamp that is not a number");
+    assert!(refused("not json"));
 }

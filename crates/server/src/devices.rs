@@ -1,6 +1,7 @@
 //! The running device adapters, one per linked number, and the sink that feeds their events to ingest.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use handoff_channels::simulator::SimulatorConfig;
@@ -74,7 +75,7 @@ impl Devices {
             DeviceKind::WhatsappWeb => {
                 use handoff_channels::whatsapp_web::{Store, WhatsappWeb};
                 // One persistent store per device: its keys and sessions survive restarts.
-                let path = state.config.data_dir.join("whatsapp").join(format!("{}.db", device.id));
+                let path = session_store(&state.config.data_dir, device.id);
                 // Linked by a code typed on the phone instead of the QR code, when the Admin asked.
                 let pair_phone: Option<String> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = ?")
                     .bind(device.id.to_string())
@@ -94,6 +95,31 @@ impl Devices {
         adapter.start(sink).await?;
         Ok(())
     }
+}
+
+/// Where a `whatsapp_web` device keeps its WhatsApp keys and sessions: an SQLite file (with its
+/// `-wal` and `-shm` beside it) in the data folder.
+pub fn session_store(data_dir: &Path, id: Uuid) -> PathBuf {
+    data_dir.join("whatsapp").join(format!("{id}.db"))
+}
+
+/// Deletes a removed device's session store, so its keys do not outlive it on disk. Returns how
+/// many files went (none for a device that never had a store).
+pub fn delete_session_store(data_dir: &Path, id: Uuid) -> usize {
+    let db = session_store(data_dir, id);
+    let mut gone = 0;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut path = db.clone().into_os_string();
+        path.push(suffix);
+        match std::fs::remove_file(&path) {
+            Ok(()) => gone += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(device = %id, path = %Path::new(&path).display(), error = %e, "a removed device's session store was not deleted")
+            }
+        }
+    }
+    gone
 }
 
 /// Feeds one device's events into ingest; each `deliver` returns once the event is committed.

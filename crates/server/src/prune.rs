@@ -8,6 +8,9 @@
 //! * Sessions are kept [`EXPIRED_SESSIONS_KEPT`] after they expire (their token answers 401
 //!   `session_expired`, so the app asks for the password rather than a new sign-in), then deleted.
 //!
+//! * Gateway webhook event ids are kept [`WEBHOOKS_SEEN_KEPT`], twice the time window a webhook
+//!   is accepted in: a replay of an older one is refused by its timestamp.
+//!
 //! The task runs once an hour on the system clock; [`prune_once`] does one pass at a given time.
 
 use chrono::{DateTime, Utc};
@@ -20,6 +23,9 @@ pub const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 /// How long an expired session's record stays (its token then answers plain `unauthenticated`).
 pub const EXPIRED_SESSIONS_KEPT: chrono::Duration = chrono::Duration::days(30);
+
+/// How long a processed webhook's event id is remembered.
+pub const WEBHOOKS_SEEN_KEPT: chrono::Duration = chrono::Duration::minutes(10);
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -36,7 +42,8 @@ pub async fn run(state: AppState) {
 }
 
 /// Deletes the idempotency records older than [`IDEMPOTENCY_KEPT`] at `now`, and the sessions
-/// expired longer than [`EXPIRED_SESSIONS_KEPT`] ago; returns how many rows went.
+/// expired longer than [`EXPIRED_SESSIONS_KEPT`] ago, and the webhook ids seen longer than
+/// [`WEBHOOKS_SEEN_KEPT`] ago; returns how many rows went.
 pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let before = crate::store::ts(now - IDEMPOTENCY_KEPT);
     let span = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
@@ -51,6 +58,7 @@ pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
         .execute(w.conn())
         .await?
         .rows_affected();
+    gone += crate::store::webhook_prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
     w.commit().await?;
     Ok(gone)
 }

@@ -406,3 +406,29 @@ async fn idempotency_records_are_kept_thirty_days_then_pruned() {
     assert_eq!(status, StatusCode::CREATED, "{later}");
     assert_ne!(later["id"], first["id"]);
 }
+
+#[tokio::test]
+async fn a_removed_device_leaves_no_whatsapp_session_store_on_disk() {
+    let api = Api::start().await;
+    let admin = api.login("admin@test.local").await;
+    let body = json!({"name": "Sales", "kind": "simulator"});
+    let (status, created) = api.send(Method::POST, "/api/v1/devices", Some(&admin), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    // The files a whatsapp_web device keeps its keys in (this build may not have that adapter).
+    let data_dir = &api.server.state.config.data_dir;
+    let store = handoff_server::devices::session_store(data_dir, id);
+    std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+    let files = [store.clone(), store.with_extension("db-wal"), store.with_extension("db-shm")];
+    for file in &files {
+        std::fs::write(file, b"noise keys").unwrap();
+    }
+    let other = handoff_server::devices::session_store(data_dir, uuid::Uuid::new_v4());
+    std::fs::write(&other, b"another device's keys").unwrap();
+    let (status, _) = api.send(Method::DELETE, &format!("/api/v1/devices/{id}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for file in &files {
+        assert!(!file.exists(), "{} is still on disk", file.display());
+    }
+    assert!(other.exists(), "only the removed device's store goes");
+}

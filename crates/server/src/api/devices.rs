@@ -128,6 +128,10 @@ fn webhook_secret() -> String {
 /// Events from a WAHA gateway, signed with the device's secret (`X-Webhook-Hmac`: hex
 /// HMAC-SHA512 of the raw body). Each event is stored before the answer, so WAHA's retry of an
 /// unanswered webhook loses nothing, and a repeated message is stored once.
+///
+/// Replays: the signed envelope's `timestamp` must be within [`WEBHOOK_WINDOW`] of the server's
+/// clock (400 `stale_webhook` otherwise), and an event id already processed is not processed
+/// again (200, so that WAHA's retry of an answer it lost stops).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/webhook", params(("id" = Uuid, Path)),
     request_body(content = String, description = "A WAHA webhook envelope", content_type = "application/json"),
     responses((status = 200, description = "Stored, or an event kind Handoff does not use (ignored)"),
@@ -152,6 +156,20 @@ pub async fn webhook(
             "X-Webhook-Hmac must be the hex HMAC-SHA512 of the body with this device's webhook secret.",
         ));
     }
+    let stamp = waha::webhook_stamp(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let skew = state.clock.now() - stamp.sent_at;
+    if skew.abs() > WEBHOOK_WINDOW {
+        tracing::warn!(device = %id, event_id = stamp.id, sent_at = %stamp.sent_at, "webhook refused: outside the time window");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "stale_webhook",
+            format!(
+                "This webhook was sent at {}, more than {} minutes from the server's clock: a replay, or a clock that is wrong.",
+                stamp.sent_at.to_rfc3339(),
+                WEBHOOK_WINDOW.num_minutes()
+            ),
+        ));
+    }
     let events = match waha::parse_webhook(&body) {
         Err(e) => return Err(ApiError::bad_request(e.to_string())),
         Ok(Webhook::Ignored { event, .. }) => {
@@ -168,6 +186,29 @@ pub async fn webhook(
             events
         }
     };
+    if !store::webhook_first_seen(&state.store, id, &stamp.id, state.clock.now()).await? {
+        tracing::info!(device = %id, event_id = stamp.id, "webhook already processed: not processed again");
+        return Ok(StatusCode::OK);
+    }
+    let processed = process_webhook(&state, id, &adapter, events).await;
+    if processed.is_err() {
+        // Not taken: WAHA's retry of this event must be processed, not skipped as seen.
+        if let Err(e) = store::webhook_forget(&state.store, id, &stamp.id).await {
+            tracing::warn!(device = %id, error = %e, "a failed webhook stays marked as seen");
+        }
+    }
+    processed.map(|()| StatusCode::OK)
+}
+
+/// How far a webhook's signed timestamp may be from the server's clock (either way).
+pub const WEBHOOK_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+async fn process_webhook(
+    state: &AppState,
+    id: Uuid,
+    adapter: &Arc<WahaAdapter>,
+    events: Vec<DeviceEvent>,
+) -> ApiResult<()> {
     for mut event in events {
         // A chat known by its LID only: WAHA may know the number behind it (one customer, one contact).
         if let DeviceEvent::Message { chat, alt: alt @ None, .. } = &mut event {
@@ -179,12 +220,12 @@ pub async fn webhook(
             }
         }
         let wants_qr = matches!(event, DeviceEvent::Connection { state: LinkState::PendingLink, .. });
-        ingest::device_event(&state, id, event).await?;
+        ingest::device_event(state, id, event).await?;
         if wants_qr {
-            fetch_qr(&state, id, &adapter);
+            fetch_qr(state, id, adapter);
         }
     }
-    Ok(StatusCode::OK)
+    Ok(())
 }
 
 /// While a gateway session waits to be linked, its QR code comes from WAHA's REST API.
@@ -258,7 +299,8 @@ pub async fn create_device(
     Ok(device)
 }
 
-/// Unlink and forget a number, with its conversations.
+/// Unlink and forget a number, with its conversations and (a `whatsapp_web` device) the WhatsApp
+/// session store with its keys.
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
@@ -275,6 +317,10 @@ pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<
         if let Err(e) = handle.adapter.logout().await {
             tracing::info!(device = %id, error = %e, "logout on removal failed");
         }
+    }
+    let deleted = crate::devices::delete_session_store(&state.config.data_dir, id);
+    if deleted > 0 {
+        tracing::info!(device = %id, files = deleted, "the removed device's WhatsApp session store was deleted");
     }
     Ok(StatusCode::NO_CONTENT)
 }

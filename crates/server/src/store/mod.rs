@@ -6,6 +6,7 @@
 
 mod rows;
 mod time;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 use crate::hub::Hub;
 pub use rows::*;
 pub use time::{now, parse_ts, ts};
+pub use webhooks::{webhook_first_seen, webhook_forget, webhook_prune};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
 
