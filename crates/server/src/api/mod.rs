@@ -6,6 +6,7 @@ pub mod devices;
 mod media;
 mod people;
 mod system;
+mod webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
@@ -62,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices", get(devices::list).post(devices::create))
         .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
         .route("/api/v1/devices/{id}/qr", get(devices::qr))
-        .route("/api/v1/devices/{id}/webhook", post(devices::webhook))
+        .route("/api/v1/devices/{id}/webhook", post(webhook::webhook))
         .route("/api/v1/devices/{id}/simulator/inbound", post(devices::sim_inbound))
         .route("/api/v1/devices/{id}/simulator/sent", get(devices::sim_sent))
         .route("/api/v1/devices/{id}/simulator/link", post(devices::sim_link))
@@ -123,7 +124,7 @@ fn with_access_log(router: Router) -> Router {
         admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,
-        devices::list, devices::create, devices::remove, devices::qr, devices::webhook, devices::sim_inbound, devices::sim_sent,
+        devices::list, devices::create, devices::remove, devices::qr, webhook::webhook, devices::sim_inbound, devices::sim_sent,
         devices::sim_link, devices::sim_disconnect, devices::sim_receipt, devices::sim_reconnect, devices::sim_logout,
         devices::sim_ban, devices::sim_rotate_qr, devices::relink, devices::sim_phone_message, devices::sim_receipts,
         devices::sim_fail_next,

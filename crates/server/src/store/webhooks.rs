@@ -1,5 +1,5 @@
 //! Gateway webhooks already processed, by device and envelope event id (the replay check of
-//! `api::devices::webhook`).
+//! `api::webhook`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
