@@ -12,18 +12,18 @@ use uuid::Uuid;
 
 const CUSTOMER_MESSAGE: &str = "false_4915112345678@c.us_3EB0A1B2C3D4E5F60718";
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     let path = format!("{}/../crates/channels/tests/fixtures/waha/{name}.json", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-struct Gateway {
-    device: CreatedDevice,
-    secret: String,
-    stub: StubWaha,
+pub(crate) struct Gateway {
+    pub device: CreatedDevice,
+    pub secret: String,
+    pub stub: StubWaha,
 }
 
-async fn gateway_device(world: &World) -> Gateway {
+pub(crate) async fn gateway_device(world: &World) -> Gateway {
     let stub = StubWaha::start().await;
     let body = serde_json::json!({
         "name": "Support (WAHA)", "kind": "gateway",
@@ -36,7 +36,7 @@ async fn gateway_device(world: &World) -> Gateway {
 }
 
 impl Gateway {
-    fn id(&self) -> Uuid {
+    pub fn id(&self) -> Uuid {
         self.device.device.id
     }
 
@@ -53,8 +53,13 @@ impl Gateway {
     }
 
     /// Posts `body` as WAHA sends it now: a fresh event id, the server clock's time, signed.
-    async fn deliver(&self, world: &World, body: &str) -> StatusCode {
+    pub async fn deliver(&self, world: &World, body: &str) -> StatusCode {
         self.deliver_raw(world, &stamped(body, &Uuid::new_v4().to_string(), world.clock.now())).await
+    }
+
+    /// Where the gateway posts this device's webhooks.
+    pub fn webhook_url(&self, world: &World) -> String {
+        format!("{}/api/v1/devices/{}/webhook", world.url, self.id())
     }
 
     /// Posts `body` signed, exactly as given (its envelope's id and timestamp untouched).

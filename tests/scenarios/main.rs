@@ -9,6 +9,7 @@ mod first_sync;
 mod gateway;
 mod liveness;
 mod notifications;
+mod outbound;
 mod presence;
 mod restore;
 mod routing;

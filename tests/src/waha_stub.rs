@@ -1,7 +1,8 @@
 //! A stand-in WAHA gateway for the gateway tests: a real HTTP server on a loopback port that
 //! answers the REST calls Handoff makes (`sendText`, `sendSeen`, `startTyping`, `stopTyping`,
 //! session logout, the QR code, files under `/api/files/`) as WAHA documents them, records every
-//! request, and can be told to fail the next few calls.
+//! request, and can be told to fail the next few calls, to stall or hold `sendText`, and to post
+//! the echo of a sent message (`message.any`, `fromMe`) to the server before it answers.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,12 +28,18 @@ struct Inner {
     requests: Vec<Recorded>,
     /// Answers for the next calls, in order, before normal service resumes.
     failures: Vec<StatusCode>,
+    /// How long the next `sendText` takes to answer (a gateway that hangs once).
+    stall: Option<std::time::Duration>,
+    /// Where and with which secret `sendText` posts its echo before it answers.
+    echo: Option<(String, String)>,
 }
 
 #[derive(Clone)]
 pub struct StubWaha {
     inner: Arc<Mutex<Inner>>,
     count: watch::Sender<usize>,
+    /// While true, every `sendText` waits (recorded, unanswered) until it is released.
+    held: watch::Sender<bool>,
     pub url: String,
     /// What `GET /api/{session}/auth/qr?format=raw` answers.
     pub qr: String,
@@ -49,6 +56,7 @@ impl StubWaha {
         let stub = StubWaha {
             inner: Arc::default(),
             count: watch::Sender::new(0),
+            held: watch::Sender::new(false),
             url,
             qr: "2@stub-qr-value,AbCdEf==,GhIjKl==,MnOpQr==".into(),
             lids: Arc::default(),
@@ -72,6 +80,28 @@ impl StubWaha {
     /// The next calls are answered with these statuses, one each, before calls succeed again.
     pub fn fail_next(&self, statuses: &[StatusCode]) {
         self.lock().failures.extend_from_slice(statuses);
+    }
+
+    /// The next `sendText` is recorded at once and answered only after `hold`.
+    pub fn stall_next_send(&self, hold: std::time::Duration) {
+        self.lock().stall = Some(hold);
+    }
+
+    /// From now on (`true`) every `sendText` is recorded and left unanswered until released.
+    pub fn hold_sends(&self, held: bool) {
+        self.held.send_replace(held);
+    }
+
+    /// Before answering a `sendText`, post its echo (WAHA's `message.any` with `fromMe`) to
+    /// `webhook_url`, signed with `secret`, and wait for the server's answer: the echo beats the
+    /// send's outcome.
+    pub fn echo_sends(&self, webhook_url: &str, secret: &str) {
+        self.lock().echo = Some((webhook_url.into(), secret.into()));
+    }
+
+    /// The `sendText` requests so far.
+    pub fn sends(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.path == "/api/sendText").collect()
     }
 
     /// WAHA knows that `lid` (`123@lid`) is `pn` (`4915112345678@c.us`).
@@ -130,8 +160,33 @@ async fn send_text(State(stub): State<StubWaha>, headers: HeaderMap, Json(body):
     if let Some(status) = stub.record("/api/sendText".into(), &headers, body.clone()) {
         return failed(status);
     }
+    let stall = stub.lock().stall.take();
+    if let Some(hold) = stall {
+        tokio::time::sleep(hold).await; // the fault itself: a gateway that hangs
+    }
+    let _ = stub.held.subscribe().wait_for(|held| !held).await;
     let chat = body["chatId"].as_str().unwrap_or_default();
     let id = body["id"].as_str().unwrap_or("3EB0STUB");
+    let echo = stub.lock().echo.clone();
+    if let Some((url, secret)) = echo {
+        let event = json!({
+            "id": format!("evt_echo_{id}"), "timestamp": chrono::Utc::now().timestamp_millis(),
+            "event": "message.any", "session": body["session"], "engine": "WEBJS",
+            "payload": {"id": format!("true_{chat}_{id}"), "timestamp": chrono::Utc::now().timestamp(),
+                        "from": "4930123456@c.us", "fromMe": true, "source": "api", "to": chat,
+                        "body": body["text"], "hasMedia": false, "ack": 1},
+        })
+        .to_string();
+        let signature = handoff_channels::waha::sign(secret.as_bytes(), event.as_bytes());
+        let posted = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("X-Webhook-Hmac", signature)
+            .body(event)
+            .send()
+            .await;
+        assert!(posted.is_ok_and(|r| r.status().is_success()), "the server took the echo");
+    }
     let message = json!({
         "id": format!("true_{chat}_{id}"),
         "timestamp": chrono::Utc::now().timestamp(),

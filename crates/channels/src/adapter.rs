@@ -101,13 +101,34 @@ pub enum AdapterError {
     Unavailable(String),
 }
 
+/// A fresh WhatsApp message id in WhatsApp Web's own form: `3EB0` and 18 hex digits.
+pub fn new_message_id() -> String {
+    use rand::Rng;
+    let n: u128 = rand::rng().random();
+    format!("3EB0{:018X}", n & ((1u128 << 72) - 1))
+}
+
+/// The parts of a message id as an event names it, where the id a send was given may be found: the
+/// whole id, then each `_`-separated part (WAHA names our message `3EB0…` as
+/// `true_4915112345678@c.us_3EB0…`, in a group with the sender's address after it).
+pub fn message_id_parts(wa_message_id: &str) -> Vec<&str> {
+    let mut parts = vec![wa_message_id];
+    if wa_message_id.contains('_') {
+        parts.extend(wa_message_id.split('_').filter(|p| !p.is_empty() && !p.contains('@')));
+    }
+    parts
+}
+
 /// One linked WhatsApp number. Outbound actions only; everything inbound goes to the sink.
 #[async_trait::async_trait]
 pub trait DeviceAdapter: Send + Sync {
     /// Starts the adapter; from now on it reports to `sink`.
     async fn start(&self, sink: Arc<dyn EventSink>) -> Result<(), AdapterError>;
-    /// Sends a text to a chat and returns WhatsApp's message id for it.
-    async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError>;
+    /// Sends a text to a chat as the WhatsApp message `id` (chosen by the server before the first
+    /// attempt, [`new_message_id`]: sending the same id again is the same message, not a second
+    /// one). Returns the id WhatsApp's events will name the message by: `id` itself, or the form
+    /// a gateway wraps it in (WAHA's `true_<chat>_<id>`, see [`message_id_parts`]).
+    async fn send_text(&self, chat: &Jid, body: &str, id: &str) -> Result<String, AdapterError>;
     /// Marks the chat read up to and including these messages.
     async fn mark_read(&self, chat: &Jid, wa_message_ids: &[String]) -> Result<(), AdapterError>;
     /// Shows or clears "typing..." to the customer.
@@ -121,5 +142,27 @@ pub trait DeviceAdapter: Send + Sync {
     async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
         let _ = locator;
         Err(AdapterError::Unavailable("this kind of device cannot download attachments".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_look_like_whatsapp_webs() {
+        let id = new_message_id();
+        assert_eq!(id.len(), 22);
+        assert!(id.starts_with("3EB0") && id[4..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(new_message_id(), id);
+    }
+
+    #[test]
+    fn the_id_a_send_was_given_is_found_in_a_gateways_form_of_it() {
+        assert_eq!(message_id_parts("3EB0AB"), vec!["3EB0AB"]);
+        let waha = message_id_parts("true_4915112345678@c.us_3EB0AB");
+        assert!(waha.contains(&"3EB0AB") && !waha.contains(&"4915112345678@c.us"));
+        let group = message_id_parts("true_120363@g.us_3EB0CD_4915112345678@c.us");
+        assert!(group.contains(&"3EB0CD"));
     }
 }

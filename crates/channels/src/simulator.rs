@@ -383,7 +383,8 @@ impl DeviceAdapter for Simulator {
         self.deliver(code).await
     }
 
-    async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError> {
+    /// A send with an id already sent is the same message (WhatsApp shows it once): recorded once.
+    async fn send_text(&self, chat: &Jid, body: &str, id: &str) -> Result<String, AdapterError> {
         if self.link_state() != LinkState::Connected {
             return Err(AdapterError::NotConnected);
         }
@@ -394,13 +395,19 @@ impl DeviceAdapter for Simulator {
         if let Some(reason) = failure {
             return Err(AdapterError::Refused(reason));
         }
-        let wa_message_id = self.new_message_id();
-        self.state().sent.push(SentRecord {
-            to: chat.clone(),
-            body: body.to_string(),
-            wa_message_id: wa_message_id.clone(),
-            at: Utc::now(),
-        });
+        let wa_message_id = id.to_string();
+        {
+            let mut st = self.state();
+            if st.sent.iter().any(|s| s.wa_message_id == wa_message_id) {
+                return Ok(wa_message_id);
+            }
+            st.sent.push(SentRecord {
+                to: chat.clone(),
+                body: body.to_string(),
+                wa_message_id: wa_message_id.clone(),
+                at: Utc::now(),
+            });
+        }
         let early = self.state().plan.as_ref().filter(|p| p.early).map(|p| p.steps.clone());
         match early {
             // A fast phone: the receipts arrive before this call has even returned the id.
@@ -471,7 +478,7 @@ mod tests {
         let Some(DeviceEvent::PairCode { code, .. }) = rx.recv().await else { panic!("the pair-code alternative") };
         assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "{code}");
         let jid = Jid::parse("+4915112345678").unwrap();
-        assert!(matches!(sim.send_text(&jid, "hi").await, Err(AdapterError::NotConnected)));
+        assert!(matches!(sim.send_text(&jid, "hi", "3EB0AA").await, Err(AdapterError::NotConnected)));
         sim.complete_link().await.unwrap();
         assert!(matches!(rx.recv().await, Some(DeviceEvent::Connection { state: LinkState::Connected, .. })));
     }
@@ -482,8 +489,11 @@ mod tests {
         let (sim, mut rx) = started(config).await;
         assert!(matches!(rx.recv().await, Some(DeviceEvent::Connection { .. })));
         let jid = Jid::parse("+4915112345678").unwrap();
-        let id = sim.send_text(&jid, "Hello").await.unwrap();
-        assert!(id.starts_with("3EB0") && id.len() == 20);
+        let id = sim.send_text(&jid, "Hello", "3EB0C0FFEE").await.unwrap();
+        assert_eq!(id, "3EB0C0FFEE", "the message goes out under the id it was given");
+        // The same id again (a resend after a restart) is the same message: the customer sees one.
+        assert_eq!(sim.send_text(&jid, "Hello", "3EB0C0FFEE").await.unwrap(), id);
+        assert_eq!(sim.sent().len(), 1);
         assert_eq!(sim.sent()[0].body, "Hello");
         // clock: the paused runtime advances time to each receipt
         let states: Vec<Delivery> = [rx.recv().await, rx.recv().await]

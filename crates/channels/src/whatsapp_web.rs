@@ -130,8 +130,11 @@ impl DeviceAdapter for WhatsappWeb {
         self.launch().await
     }
 
-    async fn send_text(&self, chat: &Jid, body: &str) -> Result<String, AdapterError> {
-        let sent = self.client()?.send_text(wa_jid(chat)?, body).await;
+    async fn send_text(&self, chat: &Jid, body: &str, id: &str) -> Result<String, AdapterError> {
+        use whatsapp_rust::prelude::MessageBuilderExt;
+        let options = whatsapp_rust::SendOptions::default().with_message_id(id);
+        let message = wa::Message::text(body);
+        let sent = self.client()?.send_message_with_options(wa_jid(chat)?, message, options).await;
         sent.map(|r| r.message_id).map_err(|e| AdapterError::Refused(e.to_string()))
     }
 
@@ -513,7 +516,7 @@ mod tests {
             let adapter = WhatsappWeb::new(Store::Memory, Some(url.clone()), pair_phone);
             adapter.start(Arc::new(Nowhere)).await.expect("starts on the in-memory store");
             let to = Jid::parse("+4915112345678").unwrap();
-            assert!(adapter.send_text(&to, "hello").await.is_err(), "not linked: nothing goes out");
+            assert!(adapter.send_text(&to, "hello", "3EB0AA").await.is_err(), "not linked: nothing goes out");
             adapter.stop().await;
         }
     }

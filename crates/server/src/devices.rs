@@ -92,6 +92,8 @@ impl Devices {
         let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, gateway, qr: Mutex::new(None) });
         self.map.write().unwrap_or_else(|p| p.into_inner()).insert(device.id, handle);
         let sink = Arc::new(IngestSink { app: Arc::downgrade(&state.0), device_id: device.id });
+        // The worker first: replies a stopped server left pending wait for the number to connect.
+        state.outbound.start(state, device.id);
         adapter.start(sink).await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //!
 //! Data flows one way per direction. Inbound: device adapter -> [`ingest`] (dedup) -> [`store`]
 //! (event log) -> [`hub`] -> WebSocket clients. Outbound: HTTP route or WebSocket `mutate` ->
-//! [`ops`] (roles, send guard) -> store -> [`dispatch`] -> device adapter.
+//! [`ops`] (roles, send guard) -> store -> [`outbound`] (one worker per device) -> device adapter.
 
 pub mod api;
 pub mod api_keys;
@@ -21,6 +21,7 @@ pub mod maintenance;
 pub mod mentions;
 pub mod metrics;
 pub mod ops;
+pub mod outbound;
 pub mod presence;
 pub mod prune;
 pub mod routing;
@@ -173,6 +174,8 @@ pub struct AppInner {
     pub connections: tokio_util::task::TaskTracker,
     /// Open WebSocket connections per account, at most [`Config::ws_per_user`].
     pub ws_open: Arc<ws::OpenPerUser>,
+    /// The workers that send committed replies, one per device.
+    pub outbound: outbound::Outbound,
 }
 
 /// Shared state of one running server.
@@ -203,7 +206,8 @@ impl ServerHandle {
     }
 
     /// A graceful stop, within [`STOP_TIMEOUT`]: stops accepting, lets the requests in flight
-    /// finish (and the device sends they wait for), closes every WebSocket with "going away"
+    /// and the device sends in hand finish ([`outbound::Outbound::drain`]), closes every
+    /// WebSocket with "going away"
     /// (clients reconnect at once), then checkpoints and closes the database. What is still
     /// running at the deadline is cut; nothing acknowledged is lost either way, since every
     /// change is committed before it is acknowledged.
@@ -220,6 +224,7 @@ impl ServerHandle {
                 serve.abort();
             }
         }
+        self.state.outbound.drain(deadline).await;
         self.state.connections.close();
         if tokio::time::timeout_at(deadline, self.state.connections.wait()).await.is_err() {
             tracing::warn!(open = self.state.connections.len(), "WebSocket connections still open at the deadline");
@@ -261,6 +266,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         ingest,
         connections: tokio_util::task::TaskTracker::new(),
         ws_open: Arc::default(),
+        outbound: outbound::Outbound::default(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {
@@ -281,10 +287,6 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         if let Err(e) = state.devices.start(&state, &device).await {
             tracing::warn!(device = %device.id, error = %e, "device adapter not started");
         }
-    }
-    let resumed = dispatch::resume_pending(&state).await?;
-    if resumed > 0 {
-        tracing::info!(resumed, "pending replies handed to their devices");
     }
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -185,6 +185,12 @@ pub async fn create_device(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     actor.require_admin("remove devices")?;
+    if crate::store::device_by_id(&mut *state.store.reader().await?, id).await?.is_none() {
+        return Err(ApiError::not_found("device"));
+    }
+    // Its worker stops first, a send in hand included: the replies still pending go with the
+    // device's conversations, and none is half sent.
+    state.outbound.stop(id).await;
     let mut w = state.store.begin().await?;
     let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
     if deleted.rows_affected() == 0 {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Who};
 use crate::store::{self, conversation_by_id, device_by_id, message_by_id, DbResult, Writer};
-use crate::{routing, AppState};
+use crate::{outbound, routing, AppState};
 
 /// How long a conversation preview is, in characters.
 pub const PREVIEW_CHARS: usize = 120;
@@ -94,7 +94,11 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
         .await?;
     let device = device_by_id(w.conn(), device_id).await?.expect("device updated above");
     w.append(EventBody::DeviceUpdated { device }).await?;
-    w.commit().await
+    w.commit().await?;
+    if status == DeviceStatus::Connected {
+        state.outbound.wake(device_id); // replies held while the number was away go now
+    }
+    Ok(())
 }
 
 /// A chat message as a device reported it.
@@ -161,6 +165,15 @@ async fn store_message(
         }
         None => (None, None),
     };
+    if kind == MessageKind::Outbound {
+        if let Some(reply) = outbound::ours(w.conn(), device_id, wa_message_id).await? {
+            // The device's echo of one of our replies (it may beat the send's own outcome): the
+            // reply is sent, and is not stored a second time.
+            tracing::debug!(%device_id, wa_message_id, "our own reply echoed");
+            echoed(w, reply, wa_message_id).await?;
+            return Ok(None);
+        }
+    }
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
         .bind(wa_message_id)
@@ -413,16 +426,49 @@ async fn merge_contacts(w: &mut Writer<'_>, device_id: Uuid, keep: &str, other: 
     audit::record(w.conn(), Who::Server, "contact.merge", conversation_id, &summary, seq).await
 }
 
+/// An echo of our reply: a reply still waiting for its send's outcome (or one that failed, which
+/// WhatsApp has after all) is sent, under the id the echo names it by.
+async fn echoed(w: &mut Writer<'_>, reply: outbound::Ours, wa_message_id: &str) -> DbResult<()> {
+    if !matches!(reply.delivery, Some(Delivery::Pending | Delivery::Failed)) {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE messages SET delivery = ?, wa_message_id = COALESCE(wa_message_id, ?), failure = NULL WHERE id = ?",
+    )
+    .bind(Delivery::Sent.as_str())
+    .bind(wa_message_id)
+    .bind(reply.id.to_string())
+    .execute(w.conn())
+    .await?;
+    if let Some(message) = message_by_id(w.conn(), reply.id).await? {
+        w.append(EventBody::MessageUpdated { message }).await?;
+    }
+    Ok(())
+}
+
 /// Moves a sent message's delivery state forward; a late or repeated receipt changes nothing.
 async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, delivery: Delivery) -> DbResult<()> {
     let mut w = state.store.begin().await?;
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?")
-            .bind(device_id.to_string())
-            .bind(wa_message_id)
-            .fetch_optional(w.conn())
-            .await?;
-    let Some((id, current)) = row else {
+    let row = match outbound::ours(w.conn(), device_id, wa_message_id).await? {
+        Some(reply) => Some((reply.id, reply.delivery, reply.wa_message_id.is_none())),
+        // A message typed on the phone.
+        None => sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?",
+        )
+        .bind(device_id.to_string())
+        .bind(wa_message_id)
+        .fetch_optional(w.conn())
+        .await?
+        .map(|(id, d)| {
+            Ok::<_, sqlx::Error>((
+                Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                d.as_deref().and_then(Delivery::parse),
+                false,
+            ))
+        })
+        .transpose()?,
+    };
+    let Some((id, current, unnamed)) = row else {
         // Before the send's outcome is recorded (or for a message this server never sent): kept
         // for when the id is recorded, the furthest state only.
         tracing::debug!(%device_id, wa_message_id, "receipt before its message: kept");
@@ -452,16 +498,19 @@ async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, deliver
         .await?;
         return w.commit().await;
     };
-    let current = current.as_deref().and_then(Delivery::parse);
     if current.is_some_and(|c| c == Delivery::Failed || c.rank() >= delivery.rank()) {
         return Ok(());
     }
-    sqlx::query("UPDATE messages SET delivery = ? WHERE id = ?")
-        .bind(delivery.as_str())
-        .bind(&id)
-        .execute(w.conn())
-        .await?;
-    let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    // A receipt for a reply whose send has not reported yet: it names the reply from now on.
+    sqlx::query(
+        "UPDATE messages SET delivery = ?, wa_message_id = CASE WHEN ? THEN ? ELSE wa_message_id END WHERE id = ?",
+    )
+    .bind(delivery.as_str())
+    .bind(unnamed)
+    .bind(wa_message_id)
+    .bind(id.to_string())
+    .execute(w.conn())
+    .await?;
     let message = message_by_id(w.conn(), id).await?.expect("exists");
     w.append(EventBody::MessageUpdated { message }).await?;
     w.commit().await

@@ -31,9 +31,11 @@ pub async fn add_message(
     let delivery = (kind == MessageKind::Outbound).then_some("pending");
     // Only client mutation ids (UUIDs) are echoed back; HTTP idempotency keys are free text.
     let mutation_id = mutation_id.and_then(|k| Uuid::parse_str(k).ok()).map(|u| u.to_string());
+    // A reply's WhatsApp id is chosen now, before any attempt ([`crate::outbound`]).
+    let send_id = (kind == MessageKind::Outbound).then(handoff_channels::new_message_id);
     sqlx::query(
-        "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id, \
+           send_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_string())
     .bind(current.id.to_string())
@@ -44,6 +46,7 @@ pub async fn add_message(
     .bind(store::ts(now))
     .bind(delivery)
     .bind(mutation_id)
+    .bind(send_id)
     .execute(w.conn())
     .await?;
     // A note does not move the conversation up the queue; a reply does, and is its first response.

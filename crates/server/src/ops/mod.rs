@@ -53,7 +53,8 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
     let current = conversation_by_id(w.conn(), conversation_id, Some(actor.id()))
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let mut to_send = None;
+    // A reply is waiting for the device's worker ([`crate::outbound`]).
+    let mut to_send = false;
     // Set by a read: the latest read before it (the customer's messages after it are new to WhatsApp too).
     let mut read_before: Option<Option<String>> = None;
     let action = op.name();
@@ -76,7 +77,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
             }
             let (message, seq) =
                 add_message(&mut w, actor, &current, MessageKind::Outbound, &body, key.as_deref()).await?;
-            to_send = Some(message.id);
+            to_send = true;
             let summary = if force { "Replied to the customer (sent anyway)" } else { "Replied to the customer" };
             (Outcome::Message(message), Some(seq), StatusCode::CREATED, summary.to_string())
         }
@@ -92,6 +93,8 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         Op::SetStatus { status, snooze_until, .. } => set_status(&mut w, actor, &current, status, snooze_until).await?,
         Op::Retry { message_id, .. } => {
             let failed: Option<String> = sqlx::query_scalar(
+                // The same send id: if the failed attempt reached WhatsApp after all, this is the
+                // same message, not a second one.
                 "UPDATE messages SET delivery = 'pending', failure = NULL, wa_message_id = NULL \
                  WHERE id = ? AND conversation_id = ? AND kind = 'outbound' AND delivery = 'failed' RETURNING id",
             )
@@ -104,7 +107,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
             }
             let message = message_by_id(w.conn(), message_id).await?.expect("updated above");
             let seq = w.append(EventBody::MessageUpdated { message: message.clone() }).await?;
-            to_send = Some(message_id);
+            to_send = true;
             (Outcome::Message(message), Some(seq), StatusCode::OK, "Sent a failed reply again".to_string())
         }
         Op::MarkRead { .. } => {
@@ -149,13 +152,10 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
     if let Some(since) = read_before {
         dispatch::mark_read(state, conversation_id, since);
     }
-    let mut applied = Applied { outcome, seq, status };
-    if let Some(message_id) = to_send {
-        if let Some(sent) = dispatch::send_reply(state, message_id).await? {
-            applied.outcome = Outcome::Message(sent);
-        }
+    if to_send {
+        state.outbound.wake(current.device_id); // committed: the device's worker sends it
     }
-    Ok(applied)
+    Ok(Applied { outcome, seq, status })
 }
 
 /// Checks that need no database: role and input.

@@ -1,0 +1,325 @@
+//! Replies out to WhatsApp: the partner of [`ingest`](crate::ingest).
+//!
+//! A reply is committed (delivery `pending`, with the WhatsApp message id it will go out as, its
+//! `send_id`) and acknowledged; nothing in the request waits for WhatsApp. One worker per linked
+//! device sends that device's pending replies from the database, oldest first, and commits each
+//! outcome as a second event: `sent` with the id WhatsApp's events name it by, or `failed` with
+//! the device's reason. Because the id is chosen before the first attempt, a gateway's retries,
+//! a resend after a crash and the resend at the next start are all the same WhatsApp message, and
+//! the device's echo of it is matched to the reply instead of being stored again ([`ours`]).
+//!
+//! A reply written while its number is not connected to WhatsApp waits, as WhatsApp's own clock
+//! icon does, and goes out when the number is back; after [`LINK_WAIT`] it fails with the reason.
+//! A worker waiting on a hanging gateway holds up only its own device. Removing a device stops
+//! its worker first ([`Outbound::stop`]); a graceful stop lets each worker finish the send in
+//! hand and take no more ([`Outbound::drain`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use handoff_channels::{message_id_parts, new_message_id, AdapterError, Jid};
+use handoff_proto::{Delivery, EventBody};
+use sqlx::SqliteConnection;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::store::{message_by_id, DbResult};
+use crate::AppState;
+
+/// How long a worker waits before it tries again after a database error (doubling to
+/// [`MAX_PAUSE`]); a reply is never dropped for one.
+const FIRST_PAUSE: Duration = Duration::from_millis(200);
+const MAX_PAUSE: Duration = Duration::from_secs(10);
+
+/// How long a reply waits for its number to be connected to WhatsApp before it fails.
+pub const LINK_WAIT: Duration = Duration::from_secs(10 * 60);
+/// How often a worker holding a reply for an unconnected number looks at the clock (a connection
+/// wakes it at once).
+const LINK_RECHECK: Duration = Duration::from_secs(30);
+
+/// The running workers, one per device.
+#[derive(Default)]
+pub struct Outbound {
+    workers: Mutex<HashMap<Uuid, Worker>>,
+    running: TaskTracker,
+}
+
+struct Worker {
+    wake: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl Outbound {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Worker>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the device's worker (once), which looks for replies waiting at once: those a
+    /// stopped or crashed server left pending go out first.
+    pub fn start(&self, state: &AppState, device_id: Uuid) {
+        let mut workers = self.lock();
+        if workers.contains_key(&device_id) {
+            return;
+        }
+        let wake = Arc::new(Notify::new());
+        let task = self.running.spawn(run(state.clone(), device_id, wake.clone()));
+        workers.insert(device_id, Worker { wake, task });
+    }
+
+    /// A reply for this device was committed: its worker looks again.
+    pub fn wake(&self, device_id: Uuid) {
+        if let Some(worker) = self.lock().get(&device_id) {
+            // A permit is kept if the worker is busy: it looks again when it is done.
+            worker.wake.notify_one();
+        }
+    }
+
+    /// Stops the device's worker, a send in hand included, and returns once it has stopped (the
+    /// device is being removed: its replies go with it).
+    pub async fn stop(&self, device_id: Uuid) {
+        let worker = self.lock().remove(&device_id);
+        if let Some(worker) = worker {
+            worker.task.abort();
+            let _ = worker.task.await;
+        }
+    }
+
+    /// For a graceful stop (the server's shutdown signal is already sent): waits until every
+    /// worker has finished the send in hand, at most until `deadline`; what is still sending
+    /// then is cut, and goes out at the next start as the same WhatsApp message.
+    pub async fn drain(&self, deadline: tokio::time::Instant) {
+        self.running.close();
+        if tokio::time::timeout_at(deadline, self.running.wait()).await.is_err() {
+            tracing::warn!("device sends still running at the stop's deadline: cut off, sent again at the next start");
+            for worker in self.lock().values() {
+                worker.task.abort();
+            }
+        }
+    }
+}
+
+/// One reply to send.
+struct Pending {
+    id: Uuid,
+    body: String,
+    send_id: String,
+    chat: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Sent(String),
+    Failed(String),
+    /// The number is not connected to WhatsApp: the reply waits (up to [`LINK_WAIT`]).
+    NotLinked,
+}
+
+async fn run(state: AppState, device_id: Uuid, wake: Arc<Notify>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut pause = FIRST_PAUSE;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match next(&state, device_id).await {
+            Ok(Some(reply)) => {
+                let outcome = match send(&state, device_id, &reply).await {
+                    Attempt::Sent(wa_id) => Ok(wa_id),
+                    Attempt::Failed(reason) => Err(reason),
+                    Attempt::NotLinked if crate::store::now() - reply.created_at < waited(LINK_WAIT) => {
+                        // Held: a connection wakes the worker; the clock is looked at now and then.
+                        tokio::select! {
+                            _ = wake.notified() => {}
+                            _ = tokio::time::sleep(LINK_RECHECK) => {}
+                            _ = stopping(&mut shutdown) => {}
+                        }
+                        continue;
+                    }
+                    Attempt::NotLinked => Err(format!(
+                        "the number was not connected to WhatsApp for {} minutes",
+                        LINK_WAIT.as_secs() / 60
+                    )),
+                };
+                match record(&state, device_id, reply.id, outcome).await {
+                    Ok(()) => pause = FIRST_PAUSE,
+                    Err(e) => {
+                        // Not recorded: the reply is still pending and is sent again (the same
+                        // WhatsApp message) once the database answers.
+                        tracing::warn!(%device_id, message_id = %reply.id, error = %e, "a send's outcome was not stored");
+                        pause = wait(pause, &mut shutdown).await;
+                    }
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(%device_id, error = %e, "pending replies not read; trying again");
+                pause = wait(pause, &mut shutdown).await;
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = stopping(&mut shutdown) => {}
+        }
+    }
+}
+
+fn waited(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Resolves once the server is stopping; never, if its handle is gone without a stop.
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    if shutdown.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits `pause` (or until the server stops) and returns the next, longer one.
+async fn wait(pause: Duration, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Duration {
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => {}
+        _ = stopping(shutdown) => {}
+    }
+    (pause * 2).min(MAX_PAUSE)
+}
+
+/// The device's oldest pending reply.
+async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
+    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT m.id, m.body, m.send_id, k.jid, m.created_at FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id \
+         WHERE m.device_id = ? AND m.kind = 'outbound' AND m.delivery = 'pending' ORDER BY m.created_at, m.id LIMIT 1",
+    )
+    .bind(device_id.to_string())
+    .fetch_optional(&mut *state.store.reader().await?)
+    .await?;
+    let Some((id, body, send_id, chat, created_at)) = row else { return Ok(None) };
+    let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let created_at = crate::store::parse_ts(&created_at)?;
+    let send_id = match send_id {
+        Some(send_id) => send_id,
+        // Committed without one (a reply retried from before ids were chosen at commit): chosen
+        // and stored now, before the first attempt.
+        None => {
+            let send_id = new_message_id();
+            let mut w = state.store.begin().await?;
+            sqlx::query("UPDATE messages SET send_id = ? WHERE id = ? AND send_id IS NULL")
+                .bind(&send_id)
+                .bind(id.to_string())
+                .execute(w.conn())
+                .await?;
+            w.commit().await?;
+            send_id
+        }
+    };
+    Ok(Some(Pending { id, body, send_id, chat, created_at }))
+}
+
+/// Hands the reply to the device.
+async fn send(state: &AppState, device_id: Uuid, reply: &Pending) -> Attempt {
+    let Some(device) = state.devices.get(device_id) else {
+        return Attempt::Failed("the device is not linked to this server".to_string());
+    };
+    let Some(chat) = Jid::parse(&reply.chat) else {
+        return Attempt::Failed(format!("{} is not a WhatsApp address", reply.chat));
+    };
+    match device.adapter.send_text(&chat, &reply.body, &reply.send_id).await {
+        Ok(wa_id) => Attempt::Sent(wa_id),
+        Err(AdapterError::NotConnected) => Attempt::NotLinked,
+        Err(e) => Attempt::Failed(e.to_string()),
+    }
+}
+
+/// Commits a send's outcome: `sent` (or further, by a receipt that beat it) or `failed`. A reply
+/// its echo or a receipt already marked sent, or one gone with its device, is left as it is.
+async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Result<String, String>) -> DbResult<()> {
+    let mut w = state.store.begin().await?;
+    let changed = match &outcome {
+        Ok(wa_id) => {
+            // A receipt that beat this commit (a fast phone, named in a form we could not match)
+            // counts from here.
+            let early: Option<String> = sqlx::query_scalar(
+                "DELETE FROM early_receipts WHERE device_id = ? AND wa_message_id = ? RETURNING delivery",
+            )
+            .bind(device_id.to_string())
+            .bind(wa_id)
+            .fetch_optional(w.conn())
+            .await?;
+            let delivery = early
+                .as_deref()
+                .and_then(Delivery::parse)
+                .filter(|d| d.rank() > Delivery::Sent.rank())
+                .unwrap_or(Delivery::Sent);
+            sqlx::query(
+                "UPDATE messages SET delivery = ?, wa_message_id = ?, failure = NULL WHERE id = ? AND delivery = 'pending'",
+            )
+            .bind(delivery.as_str())
+            .bind(wa_id)
+            .bind(message_id.to_string())
+            .execute(w.conn())
+            .await?
+        }
+        Err(reason) => {
+            tracing::warn!(%message_id, reason, "reply not sent");
+            sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = 'pending'")
+                .bind(Delivery::Failed.as_str())
+                .bind(reason)
+                .bind(message_id.to_string())
+                .execute(w.conn())
+                .await?
+        }
+    };
+    if changed.rows_affected() == 0 {
+        return Ok(());
+    }
+    if outcome.is_ok() {
+        state.metrics.sent();
+    }
+    let Some(message) = message_by_id(w.conn(), message_id).await? else { return Ok(()) };
+    w.append(EventBody::MessageUpdated { message }).await?;
+    w.commit().await
+}
+
+/// One of our replies, as a device event names it.
+pub struct Ours {
+    pub id: Uuid,
+    pub delivery: Option<Delivery>,
+    /// The id WhatsApp's events name it by, once known.
+    pub wa_message_id: Option<String>,
+}
+
+/// The reply a device event's message id names: by the id WhatsApp's events use once the send is
+/// recorded, else by the id it was sent with (in whatever form the device wraps it). `None` for a
+/// message this server did not send (typed on the phone).
+pub async fn ours(conn: &mut SqliteConnection, device_id: Uuid, wa_message_id: &str) -> DbResult<Option<Ours>> {
+    let by_wa_id: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND wa_message_id = ? AND kind = 'outbound'",
+    )
+    .bind(device_id.to_string())
+    .bind(wa_message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let mut row = by_wa_id;
+    for part in message_id_parts(wa_message_id) {
+        if row.is_some() {
+            break;
+        }
+        row = sqlx::query_as("SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND send_id = ?")
+            .bind(device_id.to_string())
+            .bind(part)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    let Some((id, delivery, wa_message_id)) = row else { return Ok(None) };
+    Ok(Some(Ours {
+        id: Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        delivery: delivery.as_deref().and_then(Delivery::parse),
+        wa_message_id,
+    }))
+}
