@@ -227,9 +227,10 @@ async fn a_group_chat_is_one_conversation_named_by_its_subject_with_each_member_
 async fn simulator_until(world: &World, what: &str, done: impl Fn(&handoff_channels::Simulator) -> bool) {
     let handle = world.server.as_ref().expect("in process").state.devices.get(world.device.id).expect("device");
     let sim = handle.simulator.clone().expect("a simulator");
+    let mut asked = sim.asked();
     let wait = async {
         while !done(&sim) {
-            tokio::task::yield_now().await;
+            asked.changed().await.expect("the simulator is running");
         }
     };
     tokio::time::timeout(handoff_tests::DEADLINE, wait).await.unwrap_or_else(|_| panic!("{what} in time"));

@@ -107,6 +107,8 @@ pub struct Simulator {
     config: SimulatorConfig,
     state: Mutex<State>,
     sink: OnceLock<Arc<dyn EventSink>>,
+    /// Counts what the number was asked to do (send, mark read, typing): tests wait on it.
+    asked: tokio::sync::watch::Sender<u64>,
 }
 
 impl Simulator {
@@ -123,11 +125,18 @@ impl Simulator {
             recent: Vec::new(),
             files: HashMap::new(),
         };
-        Arc::new(Simulator { config, state: Mutex::new(state), sink: OnceLock::new() })
+        let asked = tokio::sync::watch::Sender::new(0);
+        Arc::new(Simulator { config, state: Mutex::new(state), sink: OnceLock::new(), asked })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes each time the number is asked to send, mark read or show typing: a test waits on
+    /// it for what it expects the number to have been asked.
+    pub fn asked(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.asked.subscribe()
     }
 
     fn sink(&self) -> Result<&Arc<dyn EventSink>, SinkError> {
@@ -408,6 +417,7 @@ impl DeviceAdapter for Simulator {
                 at: Utc::now(),
             });
         }
+        self.asked.send_modify(|n| *n += 1);
         let early = self.state().plan.as_ref().filter(|p| p.early).map(|p| p.steps.clone());
         match early {
             // A fast phone: the receipts arrive before this call has even returned the id.
@@ -423,11 +433,13 @@ impl DeviceAdapter for Simulator {
 
     async fn mark_read(&self, _chat: &Jid, wa_message_ids: &[String]) -> Result<(), AdapterError> {
         self.state().marked_read.extend_from_slice(wa_message_ids);
+        self.asked.send_modify(|n| *n += 1);
         Ok(())
     }
 
     async fn set_typing(&self, chat: &Jid, composing: bool) -> Result<(), AdapterError> {
         self.state().typing.push((chat.clone(), composing));
+        self.asked.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -1,7 +1,13 @@
 //! What agents do that the customer sees besides replies (those go through [`crate::outbound`]):
 //! "typing…" and read receipts, best effort, through the conversation's device adapter.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use handoff_channels::Jid;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::store::DbResult;
@@ -24,17 +30,86 @@ async fn device_and_chat(
     }))
 }
 
-/// Shows (or clears) "typing…" to the customer while an agent writes a reply. Best effort, in
-/// the background: a device that cannot is only logged.
+/// The shortest time between two "typing…" calls to WhatsApp for one conversation: however often
+/// agents' apps start and stop typing, the customer's phone (and the gateway) hears of it at most
+/// this often, and only the latest state.
+pub const TYPING_GAP: Duration = Duration::from_secs(2);
+
+/// "typing…" towards customers: one task per conversation while anyone types in it, which
+/// relays the latest wanted state at most every [`TYPING_GAP`]. The customer sees "typing…"
+/// while at least one agent's connection types a reply, and it clears when the last stops.
+#[derive(Default)]
+pub struct TypingRelay {
+    conversations: Mutex<HashMap<Uuid, Relay>>,
+}
+
+struct Relay {
+    /// Connections typing a reply in the conversation now.
+    typists: usize,
+    /// Whether the customer should see "typing…".
+    wanted: watch::Sender<bool>,
+}
+
+impl TypingRelay {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Relay>> {
+        self.conversations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Conversations with a relay task (someone types there, or it is still clearing).
+    pub fn active(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// One connection starts (`true`) or stops typing a reply in the conversation: shown to (or
+/// cleared for) the customer through its device, best effort (a device that cannot is logged).
 pub fn typing(state: &AppState, conversation_id: Uuid, composing: bool) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Ok(Some((device, chat))) = device_and_chat(&state, conversation_id).await {
-            if let Err(e) = device.adapter.set_typing(&chat, composing).await {
-                tracing::debug!(%conversation_id, error = %e, "typing not shown to the customer");
+    let mut conversations = state.typing.lock();
+    match conversations.entry(conversation_id) {
+        Entry::Occupied(mut entry) => {
+            let relay = entry.get_mut();
+            relay.typists = if composing { relay.typists + 1 } else { relay.typists.saturating_sub(1) };
+            relay.wanted.send_replace(relay.typists > 0);
+        }
+        Entry::Vacant(entry) => {
+            if !composing {
+                return; // nothing is shown
+            }
+            let (wanted, rx) = watch::channel(true);
+            entry.insert(Relay { typists: 1, wanted });
+            tokio::spawn(relay(state.clone(), conversation_id, rx));
+        }
+    }
+}
+
+async fn relay(state: AppState, conversation_id: Uuid, mut wanted: watch::Receiver<bool>) {
+    let mut shown = false;
+    loop {
+        let want = *wanted.borrow_and_update();
+        if want != shown {
+            if let Ok(Some((device, chat))) = device_and_chat(&state, conversation_id).await {
+                if let Err(e) = device.adapter.set_typing(&chat, want).await {
+                    tracing::debug!(%conversation_id, error = %e, "typing not shown to the customer");
+                }
+            }
+            shown = want;
+            // Changes meanwhile are taken together, as their latest state, after the gap.
+            tokio::time::sleep(TYPING_GAP).await;
+            continue;
+        }
+        if !shown {
+            // Nothing shown and nobody typing: the task ends (under the lock, so that a new
+            // typist either finds this relay still listening or starts a new one).
+            let mut conversations = state.typing.lock();
+            if !*wanted.borrow() && conversations.get(&conversation_id).is_some_and(|r| r.typists == 0) {
+                conversations.remove(&conversation_id);
+                return;
             }
         }
-    });
+        if wanted.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The customer's messages since `since` (all when `None`) are read: WhatsApp shows them read

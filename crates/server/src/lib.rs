@@ -176,6 +176,8 @@ pub struct AppInner {
     pub ws_open: Arc<ws::OpenPerUser>,
     /// The workers that send committed replies, one per device.
     pub outbound: outbound::Outbound,
+    /// "typing…" towards customers, one relay per conversation someone types in.
+    pub typing: dispatch::TypingRelay,
 }
 
 /// Shared state of one running server.
@@ -267,6 +269,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         connections: tokio_util::task::TaskTracker::new(),
         ws_open: Arc::default(),
         outbound: outbound::Outbound::default(),
+        typing: dispatch::TypingRelay::default(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {

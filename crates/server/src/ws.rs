@@ -228,6 +228,13 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                     heard += busy.elapsed();
                 }
             },
+            // The latest presence frame over the budget, once the budget allows.
+            _ = tokio::time::sleep_until(here.budget.ready_at()), if here.deferred.is_some() => {
+                if let Some((conversation_id, activity)) = here.deferred.take() {
+                    here.budget.take();
+                    presence_frame(&state, &actor, &presence, &mut here, conversation_id, activity).await;
+                }
+            }
             // Pings, with a read deadline: a client that vanished without a goodbye (a laptop
             // asleep) answers nothing, and is dropped, so presence and routing stop counting it.
             _ = ping.tick() => {
@@ -346,6 +353,52 @@ async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq
 struct Here {
     viewing: Option<Uuid>,
     typing_to: Option<Uuid>,
+    /// Presence frames this connection may send now ([`PRESENCE_BURST`], [`PRESENCE_PER_SEC`]) ...
+    budget: PresenceBudget,
+    /// ... and the latest one it sent over that budget: applied when the budget allows, in place
+    /// of every one before it (the last word is never lost, only the ones in between).
+    deferred: Option<(Option<Uuid>, Activity)>,
+}
+
+/// A connection may send this many presence frames at once ...
+pub const PRESENCE_BURST: f64 = 10.0;
+/// ... and this many a second after that; more are folded into the latest ([`Here::deferred`]).
+pub const PRESENCE_PER_SEC: f64 = 5.0;
+
+/// A token bucket for one connection's presence frames.
+struct PresenceBudget {
+    tokens: f64,
+    at: tokio::time::Instant,
+}
+
+impl Default for PresenceBudget {
+    fn default() -> Self {
+        PresenceBudget { tokens: PRESENCE_BURST, at: tokio::time::Instant::now() }
+    }
+}
+
+impl PresenceBudget {
+    fn refill(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.tokens = (self.tokens + (now - self.at).as_secs_f64() * PRESENCE_PER_SEC).min(PRESENCE_BURST);
+        self.at = now;
+    }
+
+    /// Takes one frame's worth, if there is one.
+    fn take(&mut self) -> bool {
+        self.refill();
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return true;
+        }
+        false
+    }
+
+    /// When the next frame's worth is there.
+    fn ready_at(&self) -> tokio::time::Instant {
+        let missing = (1.0 - self.tokens).max(0.0);
+        self.at + Duration::from_secs_f64(missing / PRESENCE_PER_SEC)
+    }
 }
 
 /// Answers one client frame.
@@ -364,29 +417,12 @@ async fn handle(
         }
         ClientFrame::Ping { nonce } => send(socket, &ServerFrame::Pong { nonce }).await,
         ClientFrame::Presence { conversation_id, activity } => {
-            if conversation_id.is_some() && conversation_id != here.viewing {
-                here.viewing = conversation_id;
-                if let Some(id) = conversation_id {
-                    // Best effort: a database that cannot write now must not end the connection
-                    // (the app says "viewing" again at every reconnect).
-                    if let Err(e) = audit::viewed(state, actor, id).await {
-                        tracing::warn!(error = %e, conversation = %id, "the opening was not audited");
-                    }
-                }
+            if here.budget.take() {
+                here.deferred = None;
+                presence_frame(state, actor, presence, here, conversation_id, activity).await;
+            } else {
+                here.deferred = Some((conversation_id, activity));
             }
-            // "typing…" reaches the customer only from someone who may reply.
-            let may_reply = actor.user.role != handoff_proto::Role::Viewer;
-            let typing_to = conversation_id.filter(|_| activity == Activity::ComposingReply && may_reply);
-            if typing_to != here.typing_to {
-                if let Some(stopped) = here.typing_to {
-                    dispatch::typing(state, stopped, false);
-                }
-                if let Some(started) = typing_to {
-                    dispatch::typing(state, started, true);
-                }
-                here.typing_to = typing_to;
-            }
-            state.presence.activity(presence, conversation_id, activity);
             Ok(())
         }
         ClientFrame::Status { status } => {
@@ -403,4 +439,38 @@ async fn handle(
             send(socket, &reply).await
         }
     }
+}
+
+/// Applies a presence frame: audits an opening, relays "typing…" to the customer, fans it out.
+async fn presence_frame(
+    state: &AppState,
+    actor: &Actor,
+    presence: &ConnGuard,
+    here: &mut Here,
+    conversation_id: Option<Uuid>,
+    activity: Activity,
+) {
+    if conversation_id.is_some() && conversation_id != here.viewing {
+        here.viewing = conversation_id;
+        if let Some(id) = conversation_id {
+            // Best effort: a database that cannot write now must not end the connection
+            // (the app says "viewing" again at every reconnect).
+            if let Err(e) = audit::viewed(state, actor, id).await {
+                tracing::warn!(error = %e, conversation = %id, "the opening was not audited");
+            }
+        }
+    }
+    // "typing…" reaches the customer only from someone who may reply.
+    let may_reply = actor.user.role != handoff_proto::Role::Viewer;
+    let typing_to = conversation_id.filter(|_| activity == Activity::ComposingReply && may_reply);
+    if typing_to != here.typing_to {
+        if let Some(stopped) = here.typing_to {
+            dispatch::typing(state, stopped, false);
+        }
+        if let Some(started) = typing_to {
+            dispatch::typing(state, started, true);
+        }
+        here.typing_to = typing_to;
+    }
+    state.presence.activity(presence, conversation_id, activity);
 }

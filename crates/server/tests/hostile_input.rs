@@ -1,11 +1,13 @@
 //! Limits a hostile client meets beyond sign-in (docs/security.md): a WebSocket message over
-//! 512 KiB ends its connection without being buffered, and the server's files are its own.
+//! 512 KiB ends its connection without being buffered, a flood of presence frames is folded
+//! into its latest, "typing…" reaches the customer at most every two seconds, and the server's
+//! files are its own.
 
 mod common;
 
 use common::Api;
 use futures_util::{SinkExt, StreamExt};
-use handoff_proto::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{Activity, ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -146,4 +148,69 @@ async fn one_account_holds_a_bounded_number_of_connections() {
         }
     });
     assert!(again.await.is_ok(), "a slot was given back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_presence_frames_is_folded_into_its_latest_and_the_customer_sees_typing_once() {
+    let api = Api::start().await;
+    let admin = api.login("admin@test.local").await;
+    let (device, conversation) = api.conversation(&admin).await;
+    let (_, watcher) = api.user(&admin, "vic@test.local", "viewer").await;
+    let (ana, ana_token) = api.user(&admin, "ana@test.local", "agent").await;
+    let mut watcher = connected(&api, &watcher).await;
+    let mut flood = connected(&api, &ana_token).await;
+
+    // 300 "typing a reply" frames at once, then "idle".
+    let frame = |activity| {
+        let presence = ClientFrame::Presence { conversation_id: Some(conversation.id), activity };
+        WsMessage::text(serde_json::to_string(&presence).unwrap())
+    };
+    for _ in 0..300 {
+        flood.feed(frame(Activity::ComposingReply)).await.unwrap();
+    }
+    flood.send(frame(Activity::Idle)).await.unwrap();
+
+    // Everyone else hears a burst's worth, then the last word: Ana is idle.
+    let mut composing = 0;
+    loop {
+        let next = tokio::time::timeout(common::DEADLINE, watcher.next()).await.expect("Ana's idle, in time");
+        let Some(Ok(WsMessage::Text(text))) = next else { continue };
+        if let Ok(ServerFrame::Presence { user_id, activity, .. }) = serde_json::from_str(&text) {
+            if user_id != ana.id {
+                continue;
+            }
+            match activity {
+                Activity::ComposingReply => composing += 1,
+                Activity::Idle => break,
+                _ => {}
+            }
+        }
+    }
+    assert!(composing <= 15, "{composing} of 300 frames were fanned out");
+
+    // The customer was shown "typing…" once, and it cleared.
+    let sim = api.server.state.devices.get(device.id).unwrap().simulator.clone().unwrap();
+    let chat = handoff_channels::Jid::parse("+4915112345678").unwrap();
+    let (on, off) = ((chat.clone(), true), (chat, false));
+    typing_until(&sim, |shown| shown == [on.clone(), off.clone()]).await;
+    // 51 quick changes, ending in "typing": the phone is told once; then the stop, once.
+    for k in 0..51 {
+        handoff_server::dispatch::typing(&api.server.state, conversation.id, k % 2 == 0);
+    }
+    typing_until(&sim, |shown| shown.len() > 2 && shown.last() == Some(&on)).await;
+    handoff_server::dispatch::typing(&api.server.state, conversation.id, false);
+    typing_until(&sim, |shown| shown.len() > 3 && shown.last() == Some(&off)).await;
+    assert_eq!(sim.typing_shown(), [on.clone(), off.clone(), on, off], "two calls each time, however many changes");
+}
+
+/// Waits until what the simulated phone was shown of "typing…" satisfies `done`.
+async fn typing_until(sim: &handoff_channels::Simulator, done: impl Fn(&[(handoff_channels::Jid, bool)]) -> bool) {
+    let mut asked = sim.asked();
+    let wait = async {
+        while !done(&sim.typing_shown()) {
+            asked.changed().await.unwrap();
+        }
+    };
+    let waited = tokio::time::timeout(common::DEADLINE, wait).await;
+    assert!(waited.is_ok(), "typing shown as expected in time; shown: {:?}", sim.typing_shown());
 }
