@@ -332,3 +332,54 @@ async fn replies_go_out_through_waha_with_retries_and_receipts_only_move_forward
 async fn delivered(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> String {
     wait_delivery(client, conversation_id, body, state).await.wa_message_id.unwrap_or_default()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_stream_through_and_one_person_runs_four_downloads_at_a_time() {
+    let world = World::start().await;
+    world.create_user("vic@test.local", "Vic", Role::Viewer).await;
+    let vic = world.login("vic@test.local").await.token;
+    let gw = gateway_device(&world).await;
+    assert_eq!(gw.deliver(&world, &fixture("session-status-working")).await, StatusCode::OK);
+    assert_eq!(gw.deliver(&world, &fixture("message-document")).await, StatusCode::OK);
+    let conversation = world.conversations().await.into_iter().find(|c| c.device_id == gw.id()).unwrap();
+    let document = world.messages(conversation.id).await.pop().expect("the document");
+    let media_path = format!("/api/v1/messages/{}/media", document.id);
+    let file: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+    gw.stub.put_file("/api/files/false_4915112345678@c.us_3EB0A1B2C3D4E5F60719.pdf", &file);
+
+    // The gateway sends half of the file and waits: each download has its first half already,
+    // so the server passes bytes on as they come instead of holding the whole file.
+    gw.stub.hold_files(true);
+    let mut running = Vec::new();
+    for _ in 0..4 {
+        let mut resp = world.raw(Method::GET, &media_path, &world.admin_token, None::<&()>).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let mut got = Vec::new();
+        while got.len() < file.len() / 2 {
+            let chunk =
+                tokio::time::timeout(handoff_tests::DEADLINE, resp.chunk()).await.expect("the first half in time");
+            got.extend_from_slice(&chunk.unwrap().expect("more bytes while the gateway holds the rest"));
+        }
+        assert_eq!(got, file[..file.len() / 2], "the first half, streamed through");
+        running.push((resp, got));
+    }
+    // A fifth at once, by the same person: refused for now; someone else is not held up.
+    let fifth = world.raw(Method::GET, &media_path, &world.admin_token, None::<&()>).await;
+    assert_eq!(fifth.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refusal: handoff_proto::ErrorBody = fifth.json().await.unwrap();
+    assert_eq!(refusal.error.code, "rate_limited");
+    let others = world.raw(Method::GET, &media_path, &vic, None::<&()>).await;
+    assert_eq!(others.status(), StatusCode::OK);
+
+    // The gateway sends the rest: every download completes, and the next one may start.
+    gw.stub.hold_files(false);
+    for (resp, mut got) in running {
+        got.extend_from_slice(&resp.bytes().await.unwrap());
+        assert_eq!(got, file);
+    }
+    assert_eq!(others.bytes().await.unwrap().as_ref(), file.as_slice());
+    let again = world.raw(Method::GET, &media_path, &world.admin_token, None::<&()>).await;
+    assert_eq!(again.status(), StatusCode::OK, "the finished downloads gave their places back");
+    assert_eq!(again.bytes().await.unwrap().as_ref(), file.as_slice());
+    world.stop().await;
+}

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -40,6 +41,8 @@ pub struct StubWaha {
     count: watch::Sender<usize>,
     /// While true, every `sendText` waits (recorded, unanswered) until it is released.
     held: watch::Sender<bool>,
+    /// While true, a file is answered with its first half and the rest only once released.
+    held_files: watch::Sender<bool>,
     pub url: String,
     /// What `GET /api/{session}/auth/qr?format=raw` answers.
     pub qr: String,
@@ -57,6 +60,7 @@ impl StubWaha {
             inner: Arc::default(),
             count: watch::Sender::new(0),
             held: watch::Sender::new(false),
+            held_files: watch::Sender::new(false),
             url,
             qr: "2@stub-qr-value,AbCdEf==,GhIjKl==,MnOpQr==".into(),
             lids: Arc::default(),
@@ -90,6 +94,12 @@ impl StubWaha {
     /// From now on (`true`) every `sendText` is recorded and left unanswered until released.
     pub fn hold_sends(&self, held: bool) {
         self.held.send_replace(held);
+    }
+
+    /// From now on (`true`) a file's first half goes at once and the rest waits until released:
+    /// a download in progress, for as long as the test likes.
+    pub fn hold_files(&self, held: bool) {
+        self.held_files.send_replace(held);
     }
 
     /// Before answering a `sendText`, post its echo (WAHA's `message.any` with `fromMe`) to
@@ -238,12 +248,31 @@ async fn lid(
     (StatusCode::OK, Json(json!({"lid": lid, "pn": pn}))).into_response()
 }
 
-async fn file(State(stub): State<StubWaha>, uri: axum::http::Uri, headers: HeaderMap) -> (StatusCode, Vec<u8>) {
+async fn file(State(stub): State<StubWaha>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     if let Some(status) = stub.record(uri.path().to_string(), &headers, Value::Null) {
-        return (status, Vec::new());
+        return status.into_response();
     }
-    match stub.files.lock().unwrap_or_else(|p| p.into_inner()).get(uri.path()) {
-        Some(bytes) => (StatusCode::OK, bytes.clone()),
-        None => (StatusCode::NOT_FOUND, Vec::new()),
+    let Some(bytes) = stub.files.lock().unwrap_or_else(|p| p.into_inner()).get(uri.path()).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !*stub.held_files.borrow() {
+        return (StatusCode::OK, bytes).into_response();
     }
+    // The first half now, the rest once released.
+    let rest = bytes[bytes.len() / 2..].to_vec();
+    let first = bytes[..bytes.len() / 2].to_vec();
+    let held = stub.held_files.subscribe();
+    let halves = futures_util::stream::iter([Some(first), None]).then(move |half| {
+        let (rest, mut held) = (rest.clone(), held.clone());
+        async move {
+            match half {
+                Some(first) => Ok::<_, std::io::Error>(first),
+                None => {
+                    let _ = held.wait_for(|h| !h).await;
+                    Ok(rest)
+                }
+            }
+        }
+    });
+    (StatusCode::OK, axum::body::Body::from_stream(halves)).into_response()
 }

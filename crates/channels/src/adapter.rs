@@ -60,9 +60,37 @@ pub struct Attachment {
     pub locator: Option<String>,
 }
 
-/// The most one download may bring into the server's memory (WhatsApp allows larger documents;
-/// those are refused with a clear reason rather than buffered).
+/// The largest attachment a download passes on (WhatsApp allows larger documents; those are
+/// refused with a clear reason).
 pub const MAX_DOWNLOAD: usize = 100 * 1024 * 1024;
+
+/// An attachment on its way from the device: its size when known, and its bytes as they come. A
+/// gateway's file streams through (never whole in the server's memory); a stream that passes
+/// [`MAX_DOWNLOAD`] ends in an error.
+pub struct Download {
+    pub length: Option<u64>,
+    pub body: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, AdapterError>>,
+}
+
+impl Download {
+    /// A file the adapter already holds whole (checked before it is passed on: WhatsApp's media
+    /// is authenticated over the whole file).
+    pub fn whole(bytes: Vec<u8>) -> Download {
+        use futures_util::StreamExt;
+        let length = Some(bytes.len() as u64);
+        Download { length, body: futures_util::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed() }
+    }
+
+    /// Every byte, read to the end.
+    pub async fn bytes(mut self) -> Result<Vec<u8>, AdapterError> {
+        use futures_util::StreamExt;
+        let mut all = Vec::new();
+        while let Some(chunk) = self.body.next().await {
+            all.extend_from_slice(&chunk?);
+        }
+        Ok(all)
+    }
+}
 
 /// A member of a group chat.
 #[derive(Clone, Debug, PartialEq)]
@@ -139,7 +167,7 @@ pub trait DeviceAdapter: Send + Sync {
     async fn relink(&self) -> Result<(), AdapterError>;
     /// Fetches an attachment's bytes by the locator this adapter gave with it (at most
     /// [`MAX_DOWNLOAD`]). `Unavailable` when the file is gone or too large.
-    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+    async fn download(&self, locator: &str) -> Result<Download, AdapterError> {
         let _ = locator;
         Err(AdapterError::Unavailable("this kind of device cannot download attachments".into()))
     }

@@ -13,8 +13,8 @@ pub mod waha;
 pub mod whatsapp_web;
 
 pub use adapter::{
-    message_id_parts, new_message_id, AdapterError, Attachment, DeviceAdapter, DeviceEvent, EventSink, LinkState,
-    Participant, SinkError, MAX_DOWNLOAD,
+    message_id_parts, new_message_id, AdapterError, Attachment, DeviceAdapter, DeviceEvent, Download, EventSink,
+    LinkState, Participant, SinkError, MAX_DOWNLOAD,
 };
 pub use jid::Jid;
 pub use simulator::Simulator;

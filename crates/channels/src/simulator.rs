@@ -457,8 +457,8 @@ impl DeviceAdapter for Simulator {
         self.deliver(code).await
     }
 
-    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
-        self.file(locator)
+    async fn download(&self, locator: &str) -> Result<crate::Download, AdapterError> {
+        self.file(locator).map(crate::Download::whole)
     }
 }
 

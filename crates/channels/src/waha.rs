@@ -474,21 +474,30 @@ impl DeviceAdapter for WahaAdapter {
     /// The file behind a message's `media.url`. Only WAHA's own file store is fetched, always
     /// from the configured base URL (WAHA may name itself differently, e.g. `localhost:3000`),
     /// so the API key never goes to another host.
-    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+    /// Streamed from WAHA's file store as it comes: never whole in the server's memory.
+    async fn download(&self, locator: &str) -> Result<crate::Download, AdapterError> {
+        use futures_util::StreamExt;
         let path = files_path(locator)
             .ok_or_else(|| AdapterError::Unavailable(format!("not a file of the gateway's: {locator}")))?;
-        let mut resp = self.send(reqwest::Method::GET, path, None).await?;
-        if resp.content_length().is_some_and(|n| n > MAX_DOWNLOAD as u64) {
+        let resp = self.send(reqwest::Method::GET, path, None).await?;
+        let length = resp.content_length();
+        if length.is_some_and(|n| n > MAX_DOWNLOAD as u64) {
             return Err(too_large());
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| AdapterError::Unreachable(e.to_string()))? {
-            if bytes.len() + chunk.len() > MAX_DOWNLOAD {
-                return Err(too_large());
+        // (response, bytes so far); `None` once the stream has ended in an error.
+        let body = futures_util::stream::unfold(Some((resp, 0usize)), |state| async move {
+            let (mut resp, sent) = state?;
+            match resp.chunk().await {
+                Ok(None) => None,
+                Ok(Some(chunk)) if sent + chunk.len() > MAX_DOWNLOAD => Some((Err(too_large()), None)),
+                Ok(Some(chunk)) => {
+                    let sent = sent + chunk.len();
+                    Some((Ok(chunk), Some((resp, sent))))
+                }
+                Err(e) => Some((Err(AdapterError::Unreachable(e.to_string())), None)),
             }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+        });
+        Ok(crate::Download { length, body: body.boxed() })
     }
 }
 

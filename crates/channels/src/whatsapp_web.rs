@@ -163,8 +163,9 @@ impl DeviceAdapter for WhatsappWeb {
         self.launch().await
     }
 
-    /// Fetched from WhatsApp's media servers and decrypted (checked against its SHA-256).
-    async fn download(&self, locator: &str) -> Result<Vec<u8>, AdapterError> {
+    /// Fetched from WhatsApp's media servers and decrypted, and passed on only once checked (its
+    /// MAC and SHA-256 cover the whole file): held whole, at most [`MAX_DOWNLOAD`].
+    async fn download(&self, locator: &str) -> Result<crate::Download, AdapterError> {
         let params = serde_json::from_str::<MediaLocator>(locator)
             .ok()
             .and_then(|l| (l.file_length <= MAX_DOWNLOAD as u64).then(|| l.params()).flatten())
@@ -173,7 +174,9 @@ impl DeviceAdapter for WhatsappWeb {
             })?;
         let bytes = self.client()?.download(&params).await;
         // WhatsApp drops media from its servers after a while; the phone may still have it.
-        bytes.map_err(|e| AdapterError::Unavailable(format!("WhatsApp did not give the file: {e}")))
+        bytes
+            .map(crate::Download::whole)
+            .map_err(|e| AdapterError::Unavailable(format!("WhatsApp did not give the file: {e}")))
     }
 }
 

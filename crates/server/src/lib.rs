@@ -173,7 +173,9 @@ pub struct AppInner {
     /// Open WebSocket connections: a stop waits until each has said goodbye.
     pub connections: tokio_util::task::TaskTracker,
     /// Open WebSocket connections per account, at most [`Config::ws_per_user`].
-    pub ws_open: Arc<ws::OpenPerUser>,
+    pub ws_open: Arc<ws::PerUser>,
+    /// Attachment downloads running per account, at most [`api::media::DOWNLOADS_PER_USER`].
+    pub downloads: Arc<ws::PerUser>,
     /// The workers that send committed replies, one per device.
     pub outbound: outbound::Outbound,
     /// "typing…" towards customers, one relay per conversation someone types in.
@@ -268,6 +270,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         ingest,
         connections: tokio_util::task::TaskTracker::new(),
         ws_open: Arc::default(),
+        downloads: Arc::default(),
         outbound: outbound::Outbound::default(),
         typing: dispatch::TypingRelay::default(),
     }));

@@ -50,18 +50,20 @@ const SHUTTING_DOWN: &str = "shutting_down";
 /// reading must not hold the stop up).
 const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Open WebSocket connections per account: one token cannot hold sockets without limit.
+/// What each account holds at once, counted against a limit: live WebSocket connections
+/// ([`crate::Config::ws_per_user`]), attachment downloads ([`crate::api::media::DOWNLOADS_PER_USER`]).
+/// One token cannot hold sockets or downloads without limit.
 #[derive(Default)]
-pub struct OpenPerUser(std::sync::Mutex<std::collections::HashMap<Uuid, usize>>);
+pub struct PerUser(std::sync::Mutex<std::collections::HashMap<Uuid, usize>>);
 
-/// One of an account's connections, given back when it ends.
+/// One of an account's connections (or downloads), given back when it ends.
 pub struct Slot {
-    owner: std::sync::Arc<OpenPerUser>,
+    owner: std::sync::Arc<PerUser>,
     user: Uuid,
 }
 
-impl OpenPerUser {
-    /// A slot for a new connection of `user`, or `None` when they hold `max` already.
+impl PerUser {
+    /// A slot for a new connection (or download) of `user`, or `None` when they hold `max` already.
     pub fn take(self: &std::sync::Arc<Self>, user: Uuid, max: usize) -> Option<Slot> {
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let count = open.entry(user).or_default();

@@ -1,9 +1,12 @@
 //! Attachments, downloaded on demand: the server keeps each one's placeholder and the device's
-//! locator; the bytes stay with WhatsApp (or the gateway) until someone asks for them.
+//! locator; the bytes stay with WhatsApp (or the gateway) until someone asks for them, and then
+//! stream through to the asker.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use handoff_channels::AdapterError;
 use handoff_proto::{ErrorBody, Media};
 use sqlx::Row;
@@ -15,13 +18,16 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Path;
 use crate::AppState;
 
-/// An attachment's file, fetched through the conversation's device when asked (nothing is kept
-/// on the server). Anyone who can read the conversation can download it; each download is in
-/// the audit log.
+/// Downloads one account may have running at once; another gets 429 until one ends.
+pub const DOWNLOADS_PER_USER: usize = 4;
+
+/// An attachment's file, fetched through the conversation's device when asked and streamed
+/// through (nothing is kept on the server). Anyone who can read the conversation can download
+/// it, [`DOWNLOADS_PER_USER`] at a time; each download is in the audit log.
 #[utoipa::path(get, path = "/api/v1/messages/{id}/media", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The file, with its type and name", content_type = "application/octet-stream"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
-        (status = 502, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<Response> {
     let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = ?")
         .bind(id.to_string())
@@ -43,7 +49,16 @@ pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Pat
     let handle = device_id.parse().ok().and_then(|d| state.devices.get(d)).ok_or_else(|| {
         ApiError::new(StatusCode::GONE, "media_unavailable", "The number this came in on was removed.")
     })?;
-    let bytes = handle.adapter.download(&locator).await.map_err(|e| match e {
+    let Some(slot) = state.downloads.take(actor.id(), DOWNLOADS_PER_USER) else {
+        let mut busy = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("You have {DOWNLOADS_PER_USER} downloads running already: try again when one has finished."),
+        );
+        busy.detail.transient = Some(true);
+        return Err(busy);
+    };
+    let file = handle.adapter.download(&locator).await.map_err(|e| match e {
         AdapterError::NotConnected => ApiError::conflict(
             "device_not_connected",
             "The number this came in on is not connected; the file can be fetched once it is back.",
@@ -70,7 +85,20 @@ pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Pat
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
     ];
-    Ok((headers, bytes).into_response())
+    let length = file.length;
+    // A stream that fails midway (the gateway went away) cuts the response short: with its
+    // length announced the asker can tell (the app reads the whole file before it writes any of
+    // it, so it keeps nothing).
+    // The download's place is given back with the last byte (or when the asker goes away).
+    let body = futures_util::stream::unfold((file.body, slot), |(mut body, slot)| async move {
+        let chunk = body.next().await?;
+        Some((chunk.map_err(|e| std::io::Error::other(e.to_string())), (body, slot)))
+    });
+    let mut response = (headers, Body::from_stream(body)).into_response();
+    if let Some(length) = length {
+        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Ok(response)
 }
 
 /// `attachment; filename="…"` with an ASCII fallback and the exact name in RFC 8187 form.
