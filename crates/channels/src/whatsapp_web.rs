@@ -14,11 +14,12 @@ use handoff_proto::{Delivery, Media, MediaKind};
 use serde::{Deserialize, Serialize};
 use whatsapp_rust::download::{DownloadParams, Downloadable, MediaType};
 use whatsapp_rust::pair_code::PairCodeOptions;
-use whatsapp_rust::prelude::{Bot, BotHandle, Client, Event, MessageExt, SqliteStore};
+use whatsapp_rust::prelude::{Bot, BotHandle, Client, Event, InboundMessage, MessageExt, SqliteStore};
 use whatsapp_rust::types::events::{ChatPresenceUpdate, Receipt};
 use whatsapp_rust::types::presence::{ChatPresence, ReceiptType};
 use whatsapp_rust::wacore_binary::jid::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::InboundDurabilityHook;
 
 use crate::{AdapterError, Attachment, DeviceAdapter, DeviceEvent, EventSink, Jid, LinkState, MAX_DOWNLOAD};
 
@@ -60,6 +61,7 @@ impl WhatsappWeb {
     /// Builds the bot on the store and runs it in the background.
     async fn launch(&self) -> Result<(), AdapterError> {
         let sink = self.sink.get().cloned().ok_or_else(|| AdapterError::Unreachable("not started".into()))?;
+        let commit = CommitBeforeAck { sink: sink.clone() };
         let on_event = move |event: Arc<Event>, _client: Arc<Client>| {
             let sink = sink.clone();
             async move {
@@ -82,7 +84,11 @@ impl WhatsappWeb {
                 let store = SqliteStore::new(&path.to_string_lossy())
                     .await
                     .map_err(|e| AdapterError::Unreachable(format!("the WhatsApp store did not open: {e}")))?;
-                let builder = Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event);
+                let builder = Bot::builder()
+                    .with_backend(store)
+                    .with_transport_factory(transport)
+                    .with_inbound_durability_hook(commit)
+                    .on_event(on_event);
                 match self.pair_code_options() {
                     Some(options) => builder.with_pair_code(options).build().await,
                     None => builder.build().await,
@@ -90,7 +96,11 @@ impl WhatsappWeb {
             }
             Store::Memory => {
                 let store = whatsapp_rust::wacore::store::InMemoryBackend::new();
-                let builder = Bot::builder().with_backend(store).with_transport_factory(transport).on_event(on_event);
+                let builder = Bot::builder()
+                    .with_backend(store)
+                    .with_transport_factory(transport)
+                    .with_inbound_durability_hook(commit)
+                    .on_event(on_event);
                 match self.pair_code_options() {
                     Some(options) => builder.with_pair_code(options).build().await,
                     None => builder.build().await,
@@ -110,6 +120,27 @@ impl WhatsappWeb {
         if let Some((_, handle)) = running {
             handle.shutdown().await;
         }
+    }
+}
+
+/// Commits each batch of customer messages before whatsapp-rust acknowledges it to WhatsApp. A
+/// message the store could not take is not acknowledged: the library keeps it in its own store
+/// and it comes again at the next connect (ingest stores a message once, so a replay doubles
+/// nothing). The `Messages` event that follows a batch carries the same messages; stored already,
+/// they change nothing.
+struct CommitBeforeAck {
+    sink: Arc<dyn EventSink>,
+}
+
+#[async_trait::async_trait]
+impl InboundDurabilityHook for CommitBeforeAck {
+    async fn on_messages(&self, _client: Arc<Client>, batch: &[InboundMessage]) -> whatsapp_rust::anyhow::Result<()> {
+        for m in batch {
+            if let Some(event) = message(&m.message, &m.info) {
+                self.sink.deliver(event).await.map_err(|e| whatsapp_rust::anyhow::anyhow!("not stored: {e}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -499,6 +530,48 @@ mod tests {
             map_event(&Event::Disconnected(down)),
             [DeviceEvent::Connection { state: LinkState::Disconnected, phone: None }]
         );
+    }
+
+    /// A customer message the store does not take fails the durability hook, so whatsapp-rust
+    /// does not acknowledge it to WhatsApp (by the hook's contract it keeps the message and it is
+    /// delivered again); once the store takes it, the hook succeeds and it is acknowledged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_the_store_does_not_take_is_not_acknowledged_to_whatsapp() {
+        #[derive(Default)]
+        struct Flaky {
+            refused: std::sync::atomic::AtomicBool,
+            stored: Mutex<Vec<DeviceEvent>>,
+        }
+        #[async_trait::async_trait]
+        impl EventSink for Flaky {
+            async fn deliver(&self, event: DeviceEvent) -> Result<(), crate::SinkError> {
+                if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return Err(crate::SinkError("the database is locked".into()));
+                }
+                self.stored.lock().unwrap().push(event);
+                Ok(())
+            }
+        }
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/ws/chat", closed.local_addr().unwrap());
+        drop(closed);
+        let adapter = WhatsappWeb::new(Store::Memory, Some(url), None);
+        adapter.start(Arc::new(Flaky { refused: true.into(), ..Flaky::default() })).await.expect("starts");
+        let store = Arc::new(Flaky::default());
+        let hook = CommitBeforeAck { sink: store.clone() };
+        let message = Arc::new(wa::Message::text("Where is my order?"));
+        let info = Arc::new(info("4915112345678@s.whatsapp.net", false, None));
+        let batch = [InboundMessage::builder().message(message).info(info).build()];
+        let client = adapter.client().expect("running");
+        assert!(hook.on_messages(client.clone(), &batch).await.is_err(), "not stored: not acknowledged");
+        assert!(store.stored.lock().unwrap().is_empty());
+        hook.on_messages(client, &batch).await.expect("stored the second time: acknowledged");
+        let stored = store.stored.lock().unwrap().clone();
+        assert!(
+            matches!(&stored[..], [DeviceEvent::Message { body, .. }] if body == "Where is my order?"),
+            "{stored:?}"
+        );
+        adapter.stop().await;
     }
 
     /// Start-up on the in-memory store: the bot builds and runs (pointed at a closed local port,
