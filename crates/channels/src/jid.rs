@@ -23,6 +23,9 @@ impl Jid {
             return Some(match server {
                 "s.whatsapp.net" | "c.us" | "lid" => {
                     let person = user.split(':').next().unwrap_or(user);
+                    if person.is_empty() {
+                        return None; // `:12@s.whatsapp.net`: a device of nobody (found by fuzzing)
+                    }
                     let server = if server == "c.us" { "s.whatsapp.net" } else { server };
                     Jid(format!("{person}@{server}"))
                 }
@@ -88,5 +91,8 @@ mod tests {
         assert!(Jid::parse("hello").is_none());
         assert!(Jid::parse("123").is_none());
         assert!(Jid::parse("a@example.com").is_none());
+        // A device part with no person before it (found by fuzz/fuzz_targets/waha_webhook.rs).
+        assert!(Jid::parse(":930123456@c.us").is_none());
+        assert!(Jid::parse(":1@lid").is_none());
     }
 }

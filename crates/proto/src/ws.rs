@@ -27,6 +27,13 @@ wire! {
     }
 }
 
+impl ClientFrame {
+    /// A client's text frame, as the server reads it (fuzzed: `fuzz/fuzz_targets/client_frame.rs`).
+    pub fn decode(text: &str) -> Result<ClientFrame, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
 wire! {
     #[serde(tag = "t", rename_all = "snake_case")]
     pub enum ServerFrame {

@@ -140,7 +140,7 @@ async fn next_frame(socket: &mut WebSocket, heard: &mut tokio::time::Instant) ->
         let message = socket.recv().await?;
         *heard = tokio::time::Instant::now();
         match message {
-            Ok(WsMessage::Text(text)) => return Some(serde_json::from_str(&text).map_err(|e| e.to_string())),
+            Ok(WsMessage::Text(text)) => return Some(ClientFrame::decode(&text)),
             Ok(WsMessage::Close(_)) | Err(_) => return None,
             Ok(_) => continue, // ping/pong/binary: nothing to do
         }
