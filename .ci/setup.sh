@@ -29,6 +29,9 @@ APT_PACKAGES=(
   desktop-file-utils xdg-utils
   # The desktop test closes the window as a window manager does, and looks for it on screen
   openbox wmctrl xdotool
+  # schemathesis (from PyPI, into a virtual environment of its own) checks the API against its
+  # OpenAPI document
+  python3 python3-venv
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

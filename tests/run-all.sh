@@ -70,6 +70,12 @@ target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing
 target/debug/handoff-bench login-flood --server-bin target/debug/handoff-server --attempts 100 --email-bytes 200000
 target/debug/handoff-bench shutdown --server-bin target/debug/handoff-server --agents 10 --senders 2 --load-secs 1 --rounds 1
 
+step "fuzzing, briefly: the WAHA webhook parser, the client-frame decoder, the address parser (10 million runs each by hand: docs/testing.md)"
+bash fuzz/run.sh 15
+
+step "the API against its OpenAPI document: schemathesis, every check on (tests/schemathesis.toml)"
+bash tests/schemathesis.sh target/debug/handoff-server 20
+
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \

@@ -582,20 +582,25 @@ export type CreateTeamRequest = CreateTeamRequest_Serialize | CreateTeamRequest_
 export type CreateTeamRequest_Deserialize = {
 	name: string,
 	agent_cap?: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	first_response_secs?: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	resolution_secs?: number | null,
 };
 
 export type CreateTeamRequest_Serialize = {
 	name: string,
 	agent_cap: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	first_response_secs: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	resolution_secs: number | null,
 };
 
 export type CreateUserRequest = {
 	email: string,
 	name: string,
+	/**  8 to 256 characters. */
 	password: string,
 	role: Role,
 };
@@ -1022,7 +1027,9 @@ export type PatchTeamRequest = PatchTeamRequest_Serialize | PatchTeamRequest_Des
 export type PatchTeamRequest_Deserialize = {
 	name?: string | null,
 	agent_cap?: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	first_response_secs?: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	resolution_secs?: number | null,
 };
 
@@ -1030,7 +1037,9 @@ export type PatchTeamRequest_Deserialize = {
 export type PatchTeamRequest_Serialize = {
 	name: string | null,
 	agent_cap: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	first_response_secs: number | null,
+	/**  Seconds, 1 to 7776000 (90 days); 0 or absent for none. */
 	resolution_secs: number | null,
 };
 

@@ -26,15 +26,21 @@ wire! {
 
 wire! {
     pub struct CreateTeamRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 60, pattern = r"\S"))]
         pub name: String,
         #[serde(default)]
         #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
         pub agent_cap: Option<i64>,
         #[serde(default)]
         #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
+        /// Seconds, 1 to 7776000 (90 days); 0 or absent for none.
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 7776000))]
         pub first_response_secs: Option<i64>,
         #[serde(default)]
         #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
+        /// Seconds, 1 to 7776000 (90 days); 0 or absent for none.
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 7776000))]
         pub resolution_secs: Option<i64>,
     }
 }
@@ -43,15 +49,21 @@ wire! {
     /// Every field is optional; an SLA target of 0 removes it.
     pub struct PatchTeamRequest {
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 60, pattern = r"\S"))]
         pub name: Option<String>,
         #[serde(default)]
         #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
         pub agent_cap: Option<i64>,
         #[serde(default)]
         #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
+        /// Seconds, 1 to 7776000 (90 days); 0 or absent for none.
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 7776000))]
         pub first_response_secs: Option<i64>,
         #[serde(default)]
         #[cfg_attr(feature = "specta", specta(type = Option<i32>))]
+        /// Seconds, 1 to 7776000 (90 days); 0 or absent for none.
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 7776000))]
         pub resolution_secs: Option<i64>,
     }
 }
@@ -111,6 +123,7 @@ wire! {
 
 wire! {
     pub struct CreateRoutingRuleRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
         pub name: String,
         /// Where it goes in the order; absent: last.
         #[serde(default)]
@@ -144,6 +157,7 @@ wire! {
 
 wire! {
     pub struct CreateApiKeyRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
         pub name: String,
         pub role: Role,
     }

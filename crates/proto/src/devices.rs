@@ -93,6 +93,7 @@ wire! {
 
 wire! {
     pub struct CreateDeviceRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
         pub name: String,
         pub kind: DeviceKind,
         /// Required for `gateway` devices: the WAHA server and session this number runs on.

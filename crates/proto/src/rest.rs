@@ -412,6 +412,8 @@ wire! {
     /// `POST /api/v1/me/password`: every other session of the caller ends.
     pub struct ChangePasswordRequest {
         pub current_password: String,
+        /// 8 to 256 characters.
+        #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
         pub new_password: String,
     }
 }
@@ -442,8 +444,12 @@ wire! {
 
 wire! {
     pub struct CreateUserRequest {
+        #[cfg_attr(feature = "openapi", schema(max_length = 254, pattern = r"^\s*[^\s@]+@[^\s@]+\s*$"))]
         pub email: String,
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
         pub name: String,
+        /// 8 to 256 characters.
+        #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
         pub password: String,
         pub role: Role,
     }
@@ -454,6 +460,7 @@ wire! {
         #[serde(default)]
         pub role: Option<Role>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
         pub name: Option<String>,
         #[serde(default)]
         pub active: Option<bool>,
@@ -462,6 +469,7 @@ wire! {
 
 wire! {
     pub struct ReplyRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536, pattern = r"\S"))]
         pub body: String,
         pub seen_version: i64,
         #[serde(default)]
@@ -471,6 +479,7 @@ wire! {
 
 wire! {
     pub struct NoteRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536, pattern = r"\S"))]
         pub body: String,
     }
 }
@@ -488,6 +497,7 @@ wire! {
     /// Hand the conversation to a team's queue with an internal note for whoever picks it up.
     pub struct EscalateRequest {
         pub team_id: Uuid,
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536, pattern = r"\S"))]
         pub note: String,
     }
 }

@@ -45,10 +45,8 @@ pub async fn list(state: &AppState) -> ApiResult<Vec<ApiKey>> {
 }
 
 pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -> ApiResult<CreatedApiKey> {
-    let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "Name the key (at most 100 characters): say what uses it."));
-    }
+    let name =
+        crate::error::check_name("name", &req.name, 100, "Name the key (at most 100 characters): say what uses it.")?;
     let id = Uuid::now_v7();
     let user_id = Uuid::now_v7();
     let key = format!("hnd_key_{}", new_token().trim_start_matches("hnd_"));

@@ -12,6 +12,15 @@ pub struct ApiError {
     pub detail: Box<ErrorDetail>,
 }
 
+/// A name someone typed: not blank, at most `max` characters as sent (what the OpenAPI document
+/// says: `minLength`/`maxLength` and a non-blank `pattern`); kept trimmed.
+pub fn check_name(field: &str, value: &str, max: usize, message: &str) -> ApiResult<String> {
+    if value.trim().is_empty() || value.chars().count() > max {
+        return Err(ApiError::invalid(field, message.to_string()));
+    }
+    Ok(value.trim().to_string())
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {

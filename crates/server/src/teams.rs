@@ -49,11 +49,7 @@ pub async fn all_teams(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 60 {
-        return Err(ApiError::invalid("name", "A team needs a name of at most 60 characters."));
-    }
-    Ok(name.to_string())
+    crate::error::check_name("name", name, 60, "A team needs a name of at most 60 characters.")
 }
 
 fn check_cap(cap: i64) -> ApiResult<i64> {
@@ -206,10 +202,7 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Ve
 }
 
 pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRuleRequest) -> ApiResult<RoutingRule> {
-    let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "A rule needs a name of at most 100 characters."));
-    }
+    let name = crate::error::check_name("name", &req.name, 100, "A rule needs a name of at most 100 characters.")?;
     routing::validate_match(&req.matches)?;
     if req.assign.team_id.is_none() && req.assign.user_id.is_none() {
         return Err(ApiError::invalid("assign", "Say where matching conversations go: a team_id, a user_id or both."));

@@ -10,19 +10,33 @@ use crate::store::{self, user_by_id, Store};
 use crate::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest new password, in characters ([`crate::login_limit::MAX_PASSWORD_LEN`] bytes / 4).
+pub const MAX_PASSWORD_CHARS: usize = crate::login_limit::MAX_PASSWORD_LEN / 4;
 
 /// A new password is at least [`MIN_PASSWORD_CHARS`] characters and at most the sign-in's limit.
 pub fn check_new_password(field: &str, password: &str) -> ApiResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ApiError::invalid(field, format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
     }
-    if password.len() > crate::login_limit::MAX_PASSWORD_LEN {
-        return Err(ApiError::invalid(
-            field,
-            format!("A password has at most {} bytes.", crate::login_limit::MAX_PASSWORD_LEN),
-        ));
+    // Counted in characters (as the OpenAPI document's maxLength is); four bytes at most each,
+    // so a new password always fits the sign-in's byte limit.
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(ApiError::invalid(field, format!("A password has at most {MAX_PASSWORD_CHARS} characters.")));
     }
     Ok(())
+}
+
+/// An address as the OpenAPI document describes it (`CreateUserRequest.email`'s pattern, at
+/// most 254 characters): one `@` with something on each side, no spaces inside; spaces around are
+/// forgiven (trimmed).
+pub fn is_email(input: &str) -> bool {
+    let email = input.trim();
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    input.chars().count() <= 254
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !email.contains(char::is_whitespace)
 }
 
 /// A temporary password: 16 letters and digits that are easy to read out (no 0/O, 1/l/I).
@@ -79,13 +93,10 @@ pub async fn set_password(
 
 pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) -> ApiResult<User> {
     let email = req.email.trim().to_string();
-    let name = req.name.trim().to_string();
-    if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
+    if !is_email(&req.email) {
         return Err(ApiError::invalid("email", "That is not an email address."));
     }
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "A name is required (at most 100 characters)."));
-    }
+    let name = crate::error::check_name("name", &req.name, 100, "A name is required (at most 100 characters).")?;
     check_new_password("password", &req.password)?;
     let hash = hash_password(req.password).await;
     let id = Uuid::now_v7();
@@ -116,9 +127,7 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
 
 pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUserRequest) -> ApiResult<User> {
     if let Some(name) = &req.name {
-        if name.trim().is_empty() || name.chars().count() > 100 {
-            return Err(ApiError::invalid("name", "A name is required (at most 100 characters)."));
-        }
+        crate::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
     }
     let mut w = state.store.begin().await?;
     let user = user_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;

@@ -37,7 +37,8 @@ pub async fn create_team(
 
 /// Rename a team, change its routing cap or its SLA targets (0 removes a target).
 #[utoipa::path(patch, path = "/api/v1/teams/{id}", params(("id" = Uuid, Path)), request_body = PatchTeamRequest,
-    responses((status = 200, body = Team), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Team), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Another team has that name", body = ErrorBody)))]
 pub async fn patch_team(
     State(state): State<AppState>,
     actor: Actor,
@@ -138,7 +139,9 @@ pub async fn revoke_key(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

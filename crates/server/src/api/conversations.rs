@@ -21,6 +21,7 @@ use crate::store::{conversation_by_id, conversation_from_row, message_from_row, 
 use crate::{ops, AppState};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// open, pending, snoozed or resolved.
     pub status: Option<String>,
@@ -31,6 +32,7 @@ pub struct ListParams {
     pub label: Option<String>,
     /// Words in the contact's name or phone or the last message.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -133,9 +135,11 @@ pub async fn get_one(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessageParams {
     /// The `next_cursor` of the previous page: older messages.
     pub before: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

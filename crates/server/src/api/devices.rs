@@ -39,10 +39,8 @@ pub async fn create(
     Json(req): Json<CreateDeviceRequest>,
 ) -> ApiResult<(StatusCode, AxumJson<CreatedDevice>)> {
     actor.require_admin("link devices")?;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "A device needs a name (at most 100 characters)."));
-    }
+    let name = crate::error::check_name("name", &req.name, 100, "A device needs a name (at most 100 characters).")?;
+    let name = name.as_str();
     let pair_phone = match req.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => None,
         Some(_) if req.kind != DeviceKind::WhatsappWeb => {

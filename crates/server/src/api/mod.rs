@@ -129,7 +129,7 @@ fn with_access_log(router: Router) -> Router {
         devices::sim_ban, devices::sim_rotate_qr, devices::relink, devices::sim_phone_message, devices::sim_receipts,
         devices::sim_fail_next,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &CommonAnswers)
 )]
 pub struct ApiDoc;
 
@@ -147,8 +147,93 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+/// The answers any operation of a kind can give, written once here instead of on every route:
+/// 401 on every operation that needs a token (none, expired, revoked or signed out); 400 where a
+/// path id, a query parameter or a body can be malformed; 413 where there is a body (over
+/// 256 KiB); 404 where the path names something by id; 403 on writes a role may be refused. Each is the API's error body. Checked against the running server by schemathesis
+/// (docs/testing.md).
+struct CommonAnswers;
+
+impl utoipa::Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            ResponseBuilder::new().description(description).content("application/json", content).build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let writes = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            let operations = std::iter::once((false, &mut item.get)).chain(writes.into_iter().map(|o| (true, o)));
+            for (write, operation) in operations.filter_map(|(w, o)| o.as_mut().map(|o| (w, o))) {
+                let answers = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    answers.entry(status.to_string()).or_insert_with(|| error(description).into());
+                };
+                // `security(())` on a route makes it public; the rest inherit the bearer token.
+                if operation.security.is_none() {
+                    add("401", "No valid token: none, or one that expired, was revoked or signed out");
+                }
+                let query = operation.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query);
+                if path.contains('{') || query || operation.request_body.is_some() {
+                    add("400", "A malformed id in the path, query parameter or body (the error names it)");
+                }
+                if operation.request_body.is_some() {
+                    add("413", "The request body is over 256 KiB");
+                }
+                if path.contains('{') {
+                    add("404", "Nothing has this id (or it is not yours to see)");
+                }
+                // A change a role may not make: every authenticated write but one's own account
+                // and reading (which even a Viewer does).
+                let personal =
+                    path.starts_with("/api/v1/me") || path.starts_with("/api/v1/auth") || path.ends_with("/read");
+                if write && operation.security.is_none() && !personal {
+                    add("403", "Your role may not do this (the error says which role may)");
+                }
+            }
+        }
+    }
+}
+
+async fn openapi_json() -> axum::Json<serde_json::Value> {
+    axum::Json(document())
+}
+
+/// The OpenAPI document as served. Every `format: uuid` or `format: date-time` string also
+/// carries the pattern of its shape, and a label its rules, so a generator that does not know
+/// the formats (schemathesis) makes well-formed values.
+pub fn document() -> serde_json::Value {
+    fn with_patterns(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let pattern = match map.get("format").and_then(|f| f.as_str()) {
+                    Some("uuid") => Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+                    Some("date-time") => {
+                        Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$")
+                    }
+                    _ => None,
+                };
+                if let Some(pattern) = pattern.filter(|_| !map.contains_key("pattern")) {
+                    map.insert("pattern".into(), pattern.into());
+                }
+                map.values_mut().for_each(with_patterns);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(with_patterns),
+            _ => {}
+        }
+    }
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    with_patterns(&mut doc);
+    // A label: 1 to 40 characters, not blank, no commas or control characters (`normalize_label`).
+    let label = serde_json::json!({"type": "string", "minLength": 1, "maxLength": 40,
+        "pattern": "^[^,\\u0000-\\u001f\\u007f-\\u009f]*[^\\s,\\u0000-\\u001f\\u007f-\\u009f][^,\\u0000-\\u001f\\u007f-\\u009f]*$"});
+    for list in ["add", "remove"] {
+        if let Some(items) = doc.pointer_mut(&format!("/components/schemas/LabelsRequest/properties/{list}/items")) {
+            *items = label.clone();
+        }
+    }
+    doc
 }
 
 /// The `Idempotency-Key` header of a write, if any.

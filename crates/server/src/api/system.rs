@@ -70,10 +70,13 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncParams {
     /// Return events after this seq (0 for everything).
+    #[param(minimum = 0)]
     pub since: Option<i64>,
     /// At most this many events (default 500, max 5000).
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<i64>,
 }
 
