@@ -1,6 +1,7 @@
 //! The durable outbound worker (crates/server/src/outbound.rs) against a WAHA gateway that
 //! misbehaves: one that hangs, a server killed with a send in hand, an echo that beats the send's
-//! own answer, a device removed mid-send. Each reply reaches WhatsApp as one message.
+//! own answer, a device removed mid-send, a session that is down. Each reply reaches WhatsApp as
+//! one message.
 
 use std::time::{Duration, Instant};
 
@@ -186,5 +187,31 @@ async fn removing_a_device_mid_send_cancels_its_sends_and_the_rest_goes_on() {
     ana.reply(msg.conversation_id, "Hello!", None, false).await.unwrap();
     wait_delivery(&ana, msg.conversation_id, "Hello!", Delivery::Sent).await;
     assert_eq!(gw.stub.sends().len(), 1, "nothing more went to the removed gateway");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_for_a_number_that_is_down_waits_and_goes_once_it_is_back() {
+    let world = World::start().await;
+    let (gw, conversation) = linked(&world).await;
+    let ana = agent(&world, &conversation).await;
+    // WAHA says the session failed: the number is down.
+    assert_eq!(gw.deliver(&world, &fixture("session-status-failed")).await, StatusCode::OK);
+    ana.reply(conversation.id, "We will get back to you", None, false).await.unwrap();
+    wait_for("the reply acknowledged", &ana, |c| async move { c.outbox_len().await.unwrap_or(1) == 0 }).await;
+    // Time passes for the worker (a customer message goes all the way to Ana meanwhile): the
+    // reply waits, pending, and nothing is handed to a gateway whose session is down.
+    let inbound = fixture("message-text")
+        .replace("3EB0A1B2C3D4E5F60718", "3EB0WAITING000000001")
+        .replace("Hello, my order has not arrived", "Still waiting");
+    assert_eq!(gw.deliver(&world, &inbound).await, StatusCode::OK);
+    sees(&ana, conversation.id, "Still waiting").await;
+    assert!(gw.stub.sends().is_empty(), "nothing sent while the number is down");
+    let held = replies(&world, &conversation, "We will get back to you").await;
+    assert_eq!(held[0].delivery, Some(Delivery::Pending), "waiting, not failed");
+    // Back: it goes, once.
+    assert_eq!(gw.deliver(&world, &fixture("session-status-working")).await, StatusCode::OK);
+    wait_delivery(&ana, conversation.id, "We will get back to you", Delivery::Sent).await;
+    assert_eq!(gw.stub.sends().len(), 1);
     world.stop().await;
 }

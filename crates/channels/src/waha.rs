@@ -387,6 +387,11 @@ impl WahaAdapter {
         let mut attempt = 1;
         loop {
             let mut request = self.http.request(method.clone(), &url).header("X-Api-Key", &self.config.api_key);
+            if path.starts_with("/api/files/") {
+                // A file streams through as fast as the person downloading takes it: the
+                // client's 20 s for a whole call would cut a large one off midway.
+                request = request.timeout(FILE_TIMEOUT);
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -500,6 +505,9 @@ impl DeviceAdapter for WahaAdapter {
         Ok(crate::Download { length, body: body.boxed() })
     }
 }
+
+/// The longest a file download from the gateway may take, its reading included.
+const FILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 fn too_large() -> AdapterError {
     AdapterError::Unavailable(format!("the file is larger than {} MiB; open it on the phone", MAX_DOWNLOAD >> 20))

@@ -39,6 +39,9 @@ impl Devices {
 
     /// Creates and starts the adapter for a stored device (once: a running one is left alone).
     pub async fn start(&self, state: &AppState, device: &Device) -> anyhow::Result<()> {
+        // The worker first, whatever follows: a device whose adapter does not start still has its
+        // replies looked at (and failed with the reason, not left pending for ever).
+        state.outbound.start(state, device.id);
         if self.get(device.id).is_some() {
             return Ok(());
         }
@@ -91,9 +94,8 @@ impl Devices {
         };
         let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, gateway, qr: Mutex::new(None) });
         self.map.write().unwrap_or_else(|p| p.into_inner()).insert(device.id, handle);
+        state.outbound.wake(state, device.id); // a reply held for want of the adapter goes now
         let sink = Arc::new(IngestSink { app: Arc::downgrade(&state.0), device_id: device.id });
-        // The worker first: replies a stopped server left pending wait for the number to connect.
-        state.outbound.start(state, device.id);
         adapter.start(sink).await?;
         Ok(())
     }

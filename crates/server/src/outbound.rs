@@ -57,11 +57,11 @@ impl Outbound {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts the device's worker (once), which looks for replies waiting at once: those a
-    /// stopped or crashed server left pending go out first.
+    /// Starts the device's worker (once; again if it ended, a panic say), which looks for
+    /// replies waiting at once: those a stopped or crashed server left pending go out first.
     pub fn start(&self, state: &AppState, device_id: Uuid) {
         let mut workers = self.lock();
-        if workers.contains_key(&device_id) {
+        if workers.get(&device_id).is_some_and(|w| !w.task.is_finished()) {
             return;
         }
         let wake = Arc::new(Notify::new());
@@ -69,11 +69,15 @@ impl Outbound {
         workers.insert(device_id, Worker { wake, task });
     }
 
-    /// A reply for this device was committed: its worker looks again.
-    pub fn wake(&self, device_id: Uuid) {
-        if let Some(worker) = self.lock().get(&device_id) {
+    /// A reply for this device was committed (or the number connected): its worker looks again.
+    pub fn wake(&self, state: &AppState, device_id: Uuid) {
+        let running = self.lock().get(&device_id).filter(|w| !w.task.is_finished()).map(|w| w.wake.clone());
+        match running {
             // A permit is kept if the worker is busy: it looks again when it is done.
-            worker.wake.notify_one();
+            Some(wake) => wake.notify_one(),
+            // Never started, or ended (a panic): started now, unless the server is stopping.
+            None if !*state.shutdown.borrow() => self.start(state, device_id),
+            None => {}
         }
     }
 
@@ -107,7 +111,6 @@ struct Pending {
     body: String,
     send_id: String,
     chat: String,
-    created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What one attempt came to.
@@ -121,6 +124,10 @@ enum Attempt {
 async fn run(state: AppState, device_id: Uuid, wake: Arc<Notify>) {
     let mut shutdown = state.shutdown.clone();
     let mut pause = FIRST_PAUSE;
+    // The reply held for a number that is not connected, and since when: the wait is counted
+    // from the worker's first try, not from the commit (a server that was down an hour does not
+    // fail what it left pending at its first try after the start).
+    let mut held: Option<(Uuid, tokio::time::Instant)> = None;
     loop {
         if *shutdown.borrow() {
             return;
@@ -130,19 +137,25 @@ async fn run(state: AppState, device_id: Uuid, wake: Arc<Notify>) {
                 let outcome = match send(&state, device_id, &reply).await {
                     Attempt::Sent(wa_id) => Ok(wa_id),
                     Attempt::Failed(reason) => Err(reason),
-                    Attempt::NotLinked if crate::store::now() - reply.created_at < waited(LINK_WAIT) => {
-                        // Held: a connection wakes the worker; the clock is looked at now and then.
-                        tokio::select! {
-                            _ = wake.notified() => {}
-                            _ = tokio::time::sleep(LINK_RECHECK) => {}
-                            _ = stopping(&mut shutdown) => {}
+                    Attempt::NotLinked => {
+                        let since = match held {
+                            Some((id, since)) if id == reply.id => since,
+                            _ => held.insert((reply.id, tokio::time::Instant::now())).1,
+                        };
+                        if since.elapsed() < LINK_WAIT {
+                            // Held: a connection wakes the worker; the clock is looked at now and then.
+                            tokio::select! {
+                                _ = wake.notified() => {}
+                                _ = tokio::time::sleep(LINK_RECHECK) => {}
+                                _ = stopping(&mut shutdown) => {}
+                            }
+                            continue;
                         }
-                        continue;
+                        Err(format!(
+                            "the number was not connected to WhatsApp for {} minutes",
+                            LINK_WAIT.as_secs() / 60
+                        ))
                     }
-                    Attempt::NotLinked => Err(format!(
-                        "the number was not connected to WhatsApp for {} minutes",
-                        LINK_WAIT.as_secs() / 60
-                    )),
                 };
                 match record(&state, device_id, reply.id, outcome).await {
                     Ok(()) => pause = FIRST_PAUSE,
@@ -169,10 +182,6 @@ async fn run(state: AppState, device_id: Uuid, wake: Arc<Notify>) {
     }
 }
 
-fn waited(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// Resolves once the server is stopping; never, if its handle is gone without a stop.
 async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     if shutdown.wait_for(|s| *s).await.is_err() {
@@ -191,17 +200,16 @@ async fn wait(pause: Duration, shutdown: &mut tokio::sync::watch::Receiver<bool>
 
 /// The device's oldest pending reply.
 async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
-    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
-        "SELECT m.id, m.body, m.send_id, k.jid, m.created_at FROM messages m \
+    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT m.id, m.body, m.send_id, k.jid FROM messages m \
          JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id \
          WHERE m.device_id = ? AND m.kind = 'outbound' AND m.delivery = 'pending' ORDER BY m.created_at, m.id LIMIT 1",
     )
     .bind(device_id.to_string())
     .fetch_optional(&mut *state.store.reader().await?)
     .await?;
-    let Some((id, body, send_id, chat, created_at)) = row else { return Ok(None) };
+    let Some((id, body, send_id, chat)) = row else { return Ok(None) };
     let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let created_at = crate::store::parse_ts(&created_at)?;
     let send_id = match send_id {
         Some(send_id) => send_id,
         // Committed without one (a reply retried from before ids were chosen at commit): chosen
@@ -218,14 +226,23 @@ async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
             send_id
         }
     };
-    Ok(Some(Pending { id, body, send_id, chat, created_at }))
+    Ok(Some(Pending { id, body, send_id, chat }))
 }
 
 /// Hands the reply to the device.
 async fn send(state: &AppState, device_id: Uuid, reply: &Pending) -> Attempt {
-    let Some(device) = state.devices.get(device_id) else {
-        return Attempt::Failed("the device is not linked to this server".to_string());
+    // No adapter (yet: the worker starts before it; or its start failed): held like a number
+    // that is down, and woken when the adapter is there.
+    let Some(device) = state.devices.get(device_id) else { return Attempt::NotLinked };
+    // What the device last reported: a gateway or WhatsApp Web number that is down would refuse
+    // the send as an error of its own kind, not as "not connected".
+    let status = match state.store.reader().await {
+        Ok(mut conn) => crate::store::device_by_id(&mut conn, device_id).await.ok().flatten().map(|d| d.status),
+        Err(_) => None,
     };
+    if status.is_some_and(|s| s != handoff_proto::DeviceStatus::Connected) {
+        return Attempt::NotLinked;
+    }
     let Some(chat) = Jid::parse(&reply.chat) else {
         return Attempt::Failed(format!("{} is not a WhatsApp address", reply.chat));
     };
@@ -256,10 +273,17 @@ async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Re
                 .and_then(Delivery::parse)
                 .filter(|d| d.rank() > Delivery::Sent.rank())
                 .unwrap_or(Delivery::Sent);
+            // The id names this reply from now on, unless another row holds it already (a copy
+            // stored before this build matched echoes): then the reply is sent, unnamed, rather
+            // than sent again for ever over a constraint.
             sqlx::query(
-                "UPDATE messages SET delivery = ?, wa_message_id = ?, failure = NULL WHERE id = ? AND delivery = 'pending'",
+                "UPDATE messages SET delivery = ?1, failure = NULL, wa_message_id = CASE WHEN EXISTS \
+                   (SELECT 1 FROM messages o WHERE o.device_id = ?2 AND o.wa_message_id = ?3 AND o.id != ?4) \
+                   THEN wa_message_id ELSE ?3 END \
+                 WHERE id = ?4 AND delivery = 'pending'",
             )
             .bind(delivery.as_str())
+            .bind(device_id.to_string())
             .bind(wa_id)
             .bind(message_id.to_string())
             .execute(w.conn())

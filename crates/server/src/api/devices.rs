@@ -189,14 +189,23 @@ pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<
     // Its worker stops first, a send in hand included: the replies still pending go with the
     // device's conversations, and none is half sent.
     state.outbound.stop(id).await;
-    let mut w = state.store.begin().await?;
-    let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
-    if deleted.rows_affected() == 0 {
-        return Err(ApiError::not_found("device"));
+    let removed = async {
+        let mut w = state.store.begin().await?;
+        let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
+        if deleted.rows_affected() == 0 {
+            return Err(ApiError::not_found("device"));
+        }
+        let seq = w.append(EventBody::DeviceRemoved { device_id: id }).await?;
+        audit::record(w.conn(), (&actor).into(), "device.remove", None, &format!("Removed device {id}"), Some(seq))
+            .await?;
+        w.commit().await?;
+        Ok::<(), ApiError>(())
     }
-    let seq = w.append(EventBody::DeviceRemoved { device_id: id }).await?;
-    audit::record(w.conn(), (&actor).into(), "device.remove", None, &format!("Removed device {id}"), Some(seq)).await?;
-    w.commit().await?;
+    .await;
+    if let Err(e) = removed {
+        state.outbound.start(&state, id); // still there: its replies go on
+        return Err(e);
+    }
     if let Some(handle) = state.devices.remove(id) {
         if let Err(e) = handle.adapter.logout().await {
             tracing::info!(device = %id, error = %e, "logout on removal failed");

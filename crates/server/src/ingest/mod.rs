@@ -96,7 +96,7 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
     w.append(EventBody::DeviceUpdated { device }).await?;
     w.commit().await?;
     if status == DeviceStatus::Connected {
-        state.outbound.wake(device_id); // replies held while the number was away go now
+        state.outbound.wake(state, device_id); // replies held while the number was away go now
     }
     Ok(())
 }
@@ -450,6 +450,10 @@ async fn echoed(w: &mut Writer<'_>, reply: outbound::Ours, wa_message_id: &str) 
 async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, delivery: Delivery) -> DbResult<()> {
     let mut w = state.store.begin().await?;
     let row = match outbound::ours(w.conn(), device_id, wa_message_id).await? {
+        // A receipt for a reply that failed means WhatsApp has it after all: it counts.
+        Some(reply) if reply.delivery == Some(Delivery::Failed) && delivery != Delivery::Failed => {
+            Some((reply.id, None, reply.wa_message_id.is_none()))
+        }
         Some(reply) => Some((reply.id, reply.delivery, reply.wa_message_id.is_none())),
         // A message typed on the phone.
         None => sqlx::query_as::<_, (String, Option<String>)>(
@@ -503,7 +507,7 @@ async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, deliver
     }
     // A receipt for a reply whose send has not reported yet: it names the reply from now on.
     sqlx::query(
-        "UPDATE messages SET delivery = ?, wa_message_id = CASE WHEN ? THEN ? ELSE wa_message_id END WHERE id = ?",
+        "UPDATE messages SET delivery = ?, failure = NULL, wa_message_id = CASE WHEN ? THEN ? ELSE wa_message_id END WHERE id = ?",
     )
     .bind(delivery.as_str())
     .bind(unnamed)

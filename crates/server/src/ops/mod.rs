@@ -153,7 +153,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         dispatch::mark_read(state, conversation_id, since);
     }
     if to_send {
-        state.outbound.wake(current.device_id); // committed: the device's worker sends it
+        state.outbound.wake(state, current.device_id); // committed: the device's worker sends it
     }
     Ok(Applied { outcome, seq, status })
 }
