@@ -68,9 +68,7 @@ async fn a_gateway_that_hangs_30_s_delays_only_that_reply_and_the_agent_keeps_ge
     ana.reply(conversation.id, "One moment, I am checking", None, false).await.unwrap();
     wait_for("the reply acknowledged", &ana, |c| async move { c.outbox_len().await.unwrap_or(1) == 0 }).await;
     assert!(replied.elapsed() < Duration::from_secs(5), "the reply is committed, not sent, before it is acknowledged");
-    while gw.stub.sends().is_empty() {
-        gw.stub.wait_requests(gw.stub.requests().len() + 1).await;
-    }
+    gw.stub.wait_sends(1).await;
 
     // Meanwhile customers keep writing, to the gateway number and to the simulator's: Ana has
     // each within a second, all the time the send hangs.
@@ -119,10 +117,7 @@ async fn a_server_killed_with_a_send_in_hand_sends_it_once_after_restart_as_the_
         ReplyRequest { body: "Your parcel left today".into(), seen_version: conversation.version, force: false };
     let reply: Message = world.call(Method::POST, &path, Some(&request)).await;
     assert_eq!(reply.delivery, Some(Delivery::Pending), "committed and acknowledged before any send");
-    while gw.stub.sends().is_empty() {
-        gw.stub.wait_requests(gw.stub.requests().len() + 1).await;
-    }
-    let first = gw.stub.sends()[0].body["id"].as_str().expect("the send names its id").to_string();
+    let first = gw.stub.wait_sends(1).await[0].body["id"].as_str().expect("the send names its id").to_string();
 
     // Killed before the gateway answers: the reply's outcome was never stored.
     world.kill_server().await;
@@ -169,9 +164,7 @@ async fn removing_a_device_mid_send_cancels_its_sends_and_the_rest_goes_on() {
     let ana = agent(&world, &conversation).await;
     gw.stub.hold_sends(true);
     ana.reply(conversation.id, "This one never leaves", None, false).await.unwrap();
-    while gw.stub.sends().is_empty() {
-        gw.stub.wait_requests(gw.stub.requests().len() + 1).await;
-    }
+    gw.stub.wait_sends(1).await;
     let path = format!("/api/v1/devices/{}", gw.id());
     let removed = tokio::time::timeout(
         handoff_tests::DEADLINE,

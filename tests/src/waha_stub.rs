@@ -114,6 +114,17 @@ impl StubWaha {
         self.requests().into_iter().filter(|r| r.path == "/api/sendText").collect()
     }
 
+    /// Waits until at least `n` `sendText` requests have arrived (answered or not), then returns them.
+    pub async fn wait_sends(&self, n: usize) -> Vec<Recorded> {
+        let mut rx = self.count.subscribe();
+        let arrived = rx.wait_for(|_| self.sends().len() >= n);
+        tokio::time::timeout(crate::DEADLINE, arrived)
+            .await
+            .unwrap_or_else(|_| panic!("the gateway got {} of {n} sends in time", self.sends().len()))
+            .expect("stub running");
+        self.sends()
+    }
+
     /// WAHA knows that `lid` (`123@lid`) is `pn` (`4915112345678@c.us`).
     pub fn know_lid(&self, lid: &str, pn: &str) {
         self.lids.lock().unwrap_or_else(|p| p.into_inner()).insert(lid.into(), pn.into());
