@@ -40,7 +40,7 @@ impl Devices {
     /// Creates and starts the adapter for a stored device (once: a running one is left alone).
     pub async fn start(&self, state: &AppState, device: &Device) -> anyhow::Result<()> {
         // The worker first, whatever follows: a device whose adapter does not start still has its
-        // replies looked at (and failed with the reason, not left pending for ever).
+        // replies looked at (held as for a number that is down, then failed with the reason).
         state.outbound.start(state, device.id);
         if self.get(device.id).is_some() {
             return Ok(());

@@ -54,11 +54,6 @@ impl TypingRelay {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Relay>> {
         self.conversations.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    /// Conversations with a relay task (someone types there, or it is still clearing).
-    pub fn active(&self) -> usize {
-        self.lock().len()
-    }
 }
 
 /// One connection starts (`true`) or stops typing a reply in the conversation: shown to (or
