@@ -306,6 +306,19 @@ async fn idempotency_keys_return_the_first_answer_and_change_nothing() {
     let (s2, second) = api.send_with(Method::POST, &path, Some(&ana), Some(body), &key).await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(first["id"], second["id"]);
+    // One reply stored, and the number asked to send it once (the outbound worker sends after
+    // the answer: wait for the phone to be asked).
+    let (_, page) = api.send(Method::GET, &path, Some(&ana), None).await;
+    let replies = page["items"].as_array().unwrap().iter().filter(|m| m["body"] == "Once only").count();
+    assert_eq!(replies, 1, "stored twice: {page}");
+    let sim = api.server.state.devices.get(device.id).unwrap().simulator.clone().unwrap();
+    let mut asked = sim.asked();
+    let sent = tokio::time::timeout(common::DEADLINE, async {
+        while sim.sent().is_empty() {
+            asked.changed().await.unwrap();
+        }
+    });
+    assert!(sent.await.is_ok(), "the reply was never sent");
     let (_, sent) =
         api.send(Method::GET, &format!("/api/v1/devices/{}/simulator/sent", device.id), Some(&admin), None).await;
     assert_eq!(sent["items"].as_array().unwrap().len(), 1, "sent twice");
