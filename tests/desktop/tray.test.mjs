@@ -1,6 +1,7 @@
 // The app on a desktop with a window manager (openbox) and a tray host (the tray-host test tool,
 // a StatusNotifierWatcher on the session bus): closing the window hides it to the tray and a
-// customer's message still raises a native notification; a second launch brings the window back.
+// customer's message still raises a native notification; a second launch brings the window back;
+// Quit in the tray menu quits, and the next start puts the window where it was, at its size.
 // Run by tests/run-all.sh under Xvfb and a private session bus.
 import { execFileSync, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
@@ -50,6 +51,12 @@ before(async () => {
 
 after(async () => {
   await driver?.stop();
+  // Ending the WebDriver session closes the window, which hides a signed-in app to the tray: it
+  // is stopped here, or the next test file's app would hand itself over to it (single instance).
+  if (appRunning()) {
+    execFileSync("pkill", ["-x", "handoff-desktop"]);
+    await waitFor(() => !appRunning(), "the app stopped");
+  }
   server?.child.kill("SIGTERM");
   notifications?.stop();
   trayHost?.kill();
@@ -82,6 +89,47 @@ test("closing the window hides it to the tray, notifications keep coming, and a 
   await waitFor(() => windowShown(), "the window back");
   assert.equal(await driver.text("[data-testid=connection-state]"), "Online");
   await driver.screenshot("desktop-back");
+});
+
+/** The Handoff window's place and size as the X server has them (xdotool). */
+function geometry() {
+  const id = execFileSync("xdotool", ["search", "--onlyvisible", "--name", "^Handoff$"]).toString().trim().split("\n")[0];
+  const out = execFileSync("xdotool", ["getwindowgeometry", "--shell", id]).toString();
+  const value = (k) => Number(out.match(new RegExp(`^${k}=(\\d+)$`, "m"))[1]);
+  return { x: value("X"), y: value("Y"), width: value("WIDTH"), height: value("HEIGHT") };
+}
+
+/** Whether a handoff-desktop process runs (the app, whoever started it). */
+function appRunning() {
+  try {
+    execFileSync("pgrep", ["-x", "handoff-desktop"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("Quit in the tray menu quits; started again, the window is where it was and as large", async () => {
+  // Somewhere else than where it opened, at another size (as a user drags it).
+  execFileSync("wmctrl", ["-r", "Handoff", "-e", "0,140,90,1010,640"]);
+  await waitFor(() => {
+    const g = geometry();
+    return g.width === 1010 && g.height === 640;
+  }, "the window moved and resized");
+  const before = geometry();
+
+  const clicked = execFileSync(resolve(root, "target/debug/tray-host"), ["click", "Quit"]).toString();
+  assert.match(clicked, /clicked Quit/);
+  await waitFor(() => !appRunning(), "the app gone after Quit");
+  await driver.stop();
+
+  driver = new Driver(root);
+  await driver.start(APP, appEnv);
+  await waitFor(() => windowShown(), "the window of the new start");
+  await waitFor(() => {
+    const g = geometry();
+    return g.width === before.width && g.height === before.height && g.x === before.x && g.y === before.y;
+  }, `the window back at ${JSON.stringify(before)}`);
 });
 
 test("the app writes its log in the OS log folder (Linux: the data folder's logs/)", () => {
