@@ -81,9 +81,9 @@ mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
 
-step "the app on a desktop: a window manager (openbox) and a tray host; closing hides to the tray, notifications go on, a second launch shows it"
+step "the app on a desktop: a window manager (openbox) and a tray host; closing hides to the tray, notifications go on, a second launch shows it, Quit quits and the window comes back in place; the update check"
 timeout 300 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-  dbus-run-session -- node --test tests/desktop/
+  dbus-run-session -- node --test --test-concurrency=1 tests/desktop/
 
 step "installers: the .deb and .rpm built in release, the .deb installed with apt, the installed app signed in under Xvfb"
 # The Tauri CLI pinned in ui/package.json builds both offline (docs/install.md); AppImage, NSIS,

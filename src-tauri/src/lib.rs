@@ -10,6 +10,7 @@ pub mod notify;
 mod prefs;
 pub mod secrets;
 mod tray;
+mod updates;
 
 use handoff_core::{Change, Client, ConnectionState};
 use serde::{Deserialize, Serialize};
@@ -110,8 +111,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             lifecycle::set_autostart,
             lifecycle::set_close_to_tray,
             lifecycle::diagnostics,
+            updates::update_state,
+            updates::install_update,
         ])
-        .events(tauri_specta::collect_events![CoreEvent, OpenConversation, OpenDevices])
+        .events(tauri_specta::collect_events![CoreEvent, OpenConversation, OpenDevices, updates::UpdateChanged])
 }
 
 pub fn run() {
@@ -124,7 +127,9 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_autostart::Builder::new().build())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(lifecycle::PendingLink::default())
+        .manage(updates::Updates::new())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             let log = lifecycle::init_logging(app.handle());
@@ -174,6 +179,7 @@ pub fn run() {
                 handle.state::<AppCore>().tray_host.store(shown, std::sync::atomic::Ordering::Relaxed);
             });
             watch_links(app)?;
+            updates::check_in_background(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| match event {

@@ -115,6 +115,13 @@ export const commands = {
 	 *  server and account, the connection, the cache, and the log's last lines.
 	 */
 	diagnostics: () => typedError<string, CommandError>(__TAURI_INVOKE("diagnostics")),
+	/**  What the app knows about updates now. */
+	updateState: () => typedError<UpdateState_Serialize, CommandError>(__TAURI_INVOKE("update_state")),
+	/**
+	 *  Downloads and installs the update found, then restarts into it (progress arrives as
+	 *  [`UpdateChanged`] events).
+	 */
+	installUpdate: () => typedError<null, CommandError>(__TAURI_INVOKE("install_update")),
 };
 
 /** Events */
@@ -122,6 +129,7 @@ export const events = {
 	coreEvent: makeEvent<CoreEvent_Serialize, CoreEvent_Deserialize>("core-event"),
 	openConversation: makeEvent<OpenConversation, OpenConversation>("open-conversation"),
 	openDevices: makeEvent<OpenDevices, OpenDevices>("open-devices"),
+	updateChanged: makeEvent<UpdateChanged_Serialize, UpdateChanged_Deserialize>("update-changed"),
 };
 
 /* Types */
@@ -1387,6 +1395,46 @@ export type Thread_Serialize = {
 	 */
 	last_inbound_at: string | null,
 };
+
+/**  The update state changed (Settings listens). */
+export type UpdateChanged = UpdateChanged_Serialize | UpdateChanged_Deserialize;
+
+/**  The update state changed (Settings listens). */
+export type UpdateChanged_Deserialize = UpdateState_Deserialize;
+
+/**  The update state changed (Settings listens). */
+export type UpdateChanged_Serialize = UpdateState_Serialize;
+
+/**  What the app knows about updates, shown in Settings. */
+export type UpdateState = UpdateState_Serialize | UpdateState_Deserialize;
+
+/**  What the app knows about updates, shown in Settings. */
+export type UpdateState_Deserialize = 
+/**  This build has no update endpoint or key: it never checks. */
+{ state: "not_configured" } | { state: "checking" } | { state: "up_to_date" } | { state: "available"; version: string; notes?: string | null } | 
+/**
+ *  Downloading the update: bytes so far, and in all when the server says (u32: the
+ *  bindings carry no 64-bit integers, and an installer is some MiB).
+ */
+{ state: "downloading"; received: number; total?: number | null } | 
+/**  Installed: the app restarts into it. */
+{ state: "installed" } | 
+/**  The check or the install failed: a sentence for people. */
+{ state: "failed"; message: string };
+
+/**  What the app knows about updates, shown in Settings. */
+export type UpdateState_Serialize = 
+/**  This build has no update endpoint or key: it never checks. */
+{ state: "not_configured" } | { state: "checking" } | { state: "up_to_date" } | { state: "available"; version: string; notes: string | null } | 
+/**
+ *  Downloading the update: bytes so far, and in all when the server says (u32: the
+ *  bindings carry no 64-bit integers, and an installer is some MiB).
+ */
+{ state: "downloading"; received: number; total: number | null } | 
+/**  Installed: the app restarts into it. */
+{ state: "installed" } | 
+/**  The check or the install failed: a sentence for people. */
+{ state: "failed"; message: string };
 
 export type User = User_Serialize | User_Deserialize;
 

@@ -1,6 +1,6 @@
 // The one door from the UI into the Rust core: typed commands (generated bindings) whose
 // failures become thrown `CommandFailure`s with a code and a sentence for people.
-import { commands, events } from "../bindings";
+import { commands, events, type UpdateState } from "../bindings";
 import type { Change, CommandError } from "./types";
 
 export { commands };
@@ -43,4 +43,9 @@ export function onOpenConversation(handler: (conversationId: string) => void): P
 /** Subscribes to "show Devices" (a notification about a linked number was clicked). */
 export function onOpenDevices(handler: () => void): Promise<() => void> {
   return events.openDevices.listen(() => handler());
+}
+
+/** Subscribes to the update state (a check finished, a download progressed). */
+export function onUpdateChanged(handler: (state: UpdateState) => void): Promise<() => void> {
+  return events.updateChanged.listen((e) => handler(e.payload));
 }
