@@ -110,19 +110,15 @@ pub async fn create_session(
     origin: &Origin,
 ) -> DbResult<String> {
     let token = new_token();
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, id, last_used_at, client, address) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(token_hash(&token))
-    .bind(user_id.to_string())
-    .bind(store::ts(now))
-    .bind(Uuid::now_v7().to_string())
-    .bind(store::ts(now))
-    .bind(origin.client.as_deref().map(|c| c.chars().take(200).collect::<String>()))
-    .bind(origin.address.as_deref())
-    .execute(conn)
-    .await?;
+    let client = origin.client.as_deref().map(|c| c.chars().take(200).collect::<String>());
+    let session = store::people::NewSession {
+        id: Uuid::now_v7(),
+        token_hash: &token_hash(&token),
+        user_id,
+        client: client.as_deref(),
+        address: origin.address.as_deref(),
+    };
+    store::people::insert_session(conn, &session, now).await?;
     Ok(token)
 }
 
@@ -166,35 +162,19 @@ pub async fn check_token_hash(
     now: DateTime<Utc>,
     lifetime: Lifetime,
 ) -> DbResult<TokenState> {
-    let session: Option<(String, Option<String>, String, Option<String>)> =
-        sqlx::query_as("SELECT user_id, id, created_at, last_used_at FROM sessions WHERE token_hash = ?")
-            .bind(hash)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (user_id, session) = match session {
-        Some((user_id, id, created, used)) => {
-            let created = store::parse_ts(&created)?;
-            let used = used.as_deref().map(store::parse_ts).transpose()?.unwrap_or(created);
-            if lifetime.ends(created, used) <= now {
+    let (id, session) = match store::people::session_by_hash(&mut *conn, hash).await? {
+        Some(s) => {
+            if lifetime.ends(s.created_at, s.last_used_at) <= now {
                 return Ok(TokenState::Expired);
             }
-            let id = id.as_deref().and_then(|i| Uuid::parse_str(i).ok()).unwrap_or_default();
-            (user_id, Some((id, used)))
+            (s.user_id, Some((s.id.unwrap_or_default(), s.last_used_at)))
         }
-        None => {
-            let key: Option<String> =
-                sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
-                    .bind(hash)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match key {
-                Some(user_id) => (user_id, None),
-                None => return Ok(TokenState::Unknown),
-            }
-        }
+        None => match store::people::api_key_user(&mut *conn, hash).await? {
+            Some(user_id) => (user_id, None),
+            None => return Ok(TokenState::Unknown),
+        },
     };
-    let id = Uuid::parse_str(&user_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(match store::user_by_id(conn, id).await? {
+    Ok(match store::people::user(conn, id).await? {
         Some(user) if user.active => TokenState::Live { user, session },
         _ => TokenState::Unknown,
     })
@@ -209,11 +189,7 @@ pub async fn touch(state: &AppState, session: Uuid, last_used: DateTime<Utc>, no
         return Ok(());
     }
     let mut w = state.store.begin().await?;
-    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
-        .bind(store::ts(now))
-        .bind(session.to_string())
-        .execute(w.conn())
-        .await?;
+    store::people::touch_session(w.conn(), session, now).await?;
     w.commit().await
 }
 

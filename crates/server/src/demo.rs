@@ -59,7 +59,7 @@ const MESSAGES: [&str; 16] = [
 pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
     let users: i64 = {
         let mut conn = state.store.reader().await?;
-        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?
+        crate::store::people::count_users(&mut conn).await?
     };
     let fresh = users == 0;
     if fresh {
@@ -117,10 +117,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
 async fn seed_teams(state: &AppState, device_id: uuid::Uuid) -> crate::error::ApiResult<()> {
     let people = {
         let mut conn = state.store.reader().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM users", crate::store::USER_COLUMNS)))
-            .fetch_all(&mut *conn)
-            .await?;
-        rows.iter().map(crate::store::user_from_row).collect::<Result<Vec<_>, _>>()?
+        crate::store::people::all_users(&mut conn).await?
     };
     let find = |email: &str| people.iter().find(|u| u.email == email).cloned().expect("demo user");
     let admin = crate::auth::Actor { user: find("admin@handoff.local"), token_hash: String::new(), session: None };

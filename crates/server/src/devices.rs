@@ -65,7 +65,7 @@ impl Devices {
                 (sim.clone(), Some(sim))
             }
             DeviceKind::Gateway => {
-                let stored = crate::store::gateway_of(&mut *state.store.reader().await?, device.id).await?;
+                let stored = crate::store::devices::gateway_of(&mut *state.store.reader().await?, device.id).await?;
                 let (config, secret) = stored.ok_or_else(|| anyhow::anyhow!("gateway device without its settings"))?;
                 let waha = WahaAdapter::new(
                     WahaConfig { base_url: config.base_url, api_key: config.api_key, session: config.session },

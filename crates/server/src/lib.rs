@@ -288,7 +288,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     if config.demo {
         background.push(demo::seed(&state).await?);
     }
-    let devices = store::all_devices(&mut *state.store.reader().await?).await?;
+    let devices = store::devices::all(&mut *state.store.reader().await?).await?;
     for device in devices {
         if let Err(e) = state.devices.start(&state, &device).await {
             tracing::warn!(device = %device.id, error = %e, "device adapter not started");

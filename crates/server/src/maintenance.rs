@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::audit::Who;
 use crate::hub::Hub;
-use crate::store::{Durability, Store};
+use crate::store::{self, Durability, Store};
 
 /// The database file in a data folder.
 pub fn database_file(data_dir: &Path) -> PathBuf {
@@ -89,11 +89,8 @@ pub async fn create_admin(
         crate::users::create_user(&store, Who::Server, req).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
     if temporary.is_some() {
         let mut w = store.begin().await?;
-        sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
-            .bind(user.id.to_string())
-            .execute(w.conn())
-            .await?;
-        let user = crate::store::user_by_id(w.conn(), user.id).await?.expect("created above");
+        store::people::set_must_change_password(w.conn(), user.id).await?;
+        let user = crate::store::people::user(w.conn(), user.id).await?.expect("created above");
         w.append(handoff_proto::EventBody::UserUpdated { user }).await?;
         w.commit().await?;
     }
@@ -106,13 +103,13 @@ pub async fn create_admin(
 /// ended. Returns the password.
 pub async fn reset_password(data_dir: &Path, email: &str) -> anyhow::Result<String> {
     let (_lock, store) = open_stopped(data_dir).await?;
-    let id: Option<String> = {
+    let id = {
         let mut conn = store.reader().await?;
-        sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(email.trim()).fetch_optional(&mut *conn).await?
+        store::people::id_by_email(&mut conn, email.trim()).await?
     };
     let Some(id) = id else { bail!("nobody has the email {email}") };
     let temporary = crate::users::temporary_password();
-    crate::users::set_password(&store, Who::Server, Uuid::parse_str(&id)?, temporary.clone(), true, None)
+    crate::users::set_password(&store, Who::Server, id, temporary.clone(), true, None)
         .await
         .map_err(|e| anyhow::anyhow!(e.detail.message))?;
     store.checkpoint().await?;
@@ -148,7 +145,7 @@ pub async fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<Copied> {
             .busy_timeout(crate::BUSY_TIMEOUT)
             .connect()
             .await?;
-        sqlx::query("VACUUM INTO ?").bind(to.to_string_lossy().into_owned()).execute(&mut conn).await?;
+        store::maintenance::vacuum_into(&mut conn, to).await?;
         conn.close().await?;
         let head_seq = check(to).await?;
         anyhow::Ok(Copied { bytes: std::fs::metadata(to)?.len(), head_seq, millis: started.elapsed().as_millis() })
@@ -176,12 +173,7 @@ pub async fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<(Uuid, Opti
     let epoch = Uuid::new_v4();
     {
         let mut conn = SqliteConnectOptions::from_str("sqlite:")?.filename(&incoming).connect().await?;
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(epoch.to_string())
-        .execute(&mut conn)
-        .await?;
+        store::meta::set(&mut conn, "epoch", &epoch.to_string()).await?;
         conn.close().await?;
     }
     let head_seq = check(&incoming).await?;
@@ -218,18 +210,15 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
 /// Checks that `path` is a whole Handoff database; returns its head `seq`.
 async fn check(path: &Path) -> anyhow::Result<i64> {
     let mut conn = SqliteConnectOptions::from_str("sqlite:")?.filename(path).read_only(true).connect().await?;
-    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await?;
+    let verdict = store::maintenance::integrity_check(&mut conn).await?;
     if verdict != "ok" {
         bail!("integrity check: {verdict}");
     }
-    let epoch: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'epoch'")
-        .fetch_optional(&mut conn)
-        .await
-        .context("no meta table")?;
+    let epoch = store::meta::get(&mut conn, "epoch").await.context("no meta table")?;
     if epoch.is_none() {
         bail!("no epoch: not a Handoff database");
     }
-    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&mut conn).await?;
+    let head = store::events::head_seq(&mut conn).await?;
     conn.close().await?;
     Ok(head)
 }

@@ -34,10 +34,7 @@ pub async fn resolve(conn: &mut SqliteConnection, body: &str) -> DbResult<Vec<Uu
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let people: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, email, name FROM users WHERE active = 1 AND kind = 'person'")
-            .fetch_all(conn)
-            .await?;
+    let people = crate::store::people::active_people(conn).await?;
     let first_name = |name: &str| name.split_whitespace().next().unwrap_or("").to_lowercase();
     let mut found = BTreeSet::new();
     for (id, email, name) in &people {
@@ -46,9 +43,7 @@ pub async fn resolve(conn: &mut SqliteConnection, body: &str) -> DbResult<Vec<Uu
         let first = first_name(name);
         let first_is_unique = people.iter().filter(|(_, _, n)| first_name(n) == first).count() == 1;
         if wanted.contains(&local) || wanted.contains(&joined) || (first_is_unique && wanted.contains(&first)) {
-            if let Ok(id) = Uuid::parse_str(id) {
-                found.insert(id);
-            }
+            found.insert(*id);
         }
     }
     Ok(found.into_iter().collect())

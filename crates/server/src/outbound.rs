@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::store::{message_by_id, DbResult};
+use crate::store::{self, DbResult};
 use crate::AppState;
 
 /// How long a worker waits before it tries again after a database error (doubling to
@@ -237,7 +237,7 @@ async fn send(state: &AppState, device_id: Uuid, reply: &Pending) -> Attempt {
     // What the device last reported: a gateway or WhatsApp Web number that is down would refuse
     // the send as an error of its own kind, not as "not connected".
     let status = match state.store.reader().await {
-        Ok(mut conn) => crate::store::device_by_id(&mut conn, device_id).await.ok().flatten().map(|d| d.status),
+        Ok(mut conn) => crate::store::devices::get(&mut conn, device_id).await.ok().flatten().map(|d| d.status),
         Err(_) => None,
     };
     if status.is_some_and(|s| s != handoff_proto::DeviceStatus::Connected) {
@@ -305,7 +305,7 @@ async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Re
     if outcome.is_ok() {
         state.metrics.sent();
     }
-    let Some(message) = message_by_id(w.conn(), message_id).await? else { return Ok(()) };
+    let Some(message) = store::messages::get(w.conn(), message_id).await? else { return Ok(()) };
     w.append(EventBody::MessageUpdated { message }).await?;
     w.commit().await
 }

@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::DbResult;
+use crate::store::{self, DbResult};
 use crate::AppState;
 
 /// How long the answer to a mutation id or `Idempotency-Key` is kept.
@@ -45,20 +45,13 @@ pub async fn run(state: AppState) {
 /// expired longer than [`EXPIRED_SESSIONS_KEPT`] ago, and the webhook ids seen longer than
 /// [`WEBHOOKS_SEEN_KEPT`] ago; returns how many rows went.
 pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
-    let before = crate::store::ts(now - IDEMPOTENCY_KEPT);
     let span = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     let used_before = now.checked_sub_signed(span(state.config.session_idle) + EXPIRED_SESSIONS_KEPT);
     let created_before = now.checked_sub_signed(span(state.config.session_max_age) + EXPIRED_SESSIONS_KEPT);
     let mut w = state.store.begin().await?;
-    let mut gone =
-        sqlx::query("DELETE FROM applied WHERE created_at < ?").bind(before).execute(w.conn()).await?.rows_affected();
-    gone += sqlx::query("DELETE FROM sessions WHERE COALESCE(last_used_at, created_at) < ? OR created_at < ?")
-        .bind(used_before.map(crate::store::ts))
-        .bind(created_before.map(crate::store::ts))
-        .execute(w.conn())
-        .await?
-        .rows_affected();
-    gone += crate::store::webhook_prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
+    let mut gone = store::idempotency::prune(w.conn(), now - IDEMPOTENCY_KEPT).await?;
+    gone += store::people::prune_sessions(w.conn(), used_before, created_before).await?;
+    gone += store::webhooks::prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
     w.commit().await?;
     Ok(gone)
 }

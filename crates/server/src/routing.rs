@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Who};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, conversation_by_id, DbResult, Writer};
+use crate::store::{self, DbResult, Writer};
 use crate::AppState;
 
 /// Longest regular expression a rule may hold, in characters.
@@ -134,13 +134,13 @@ pub async fn load_rules(conn: &mut SqliteConnection) -> DbResult<Vec<RoutingRule
         .map(|row| {
             let json: String = row.try_get("match_json")?;
             Ok(RoutingRule {
-                id: store::uuid_col(row, "id")?,
+                id: store::cols::uuid_col(row, "id")?,
                 name: row.try_get("name")?,
                 position: row.try_get("position")?,
                 matches: serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 assign: RuleAssign {
-                    team_id: store::opt_uuid_col(row, "team_id")?,
-                    user_id: store::opt_uuid_col(row, "user_id")?,
+                    team_id: store::cols::opt_uuid_col(row, "team_id")?,
+                    user_id: store::cols::opt_uuid_col(row, "user_id")?,
                 },
             })
         })
@@ -189,7 +189,7 @@ async fn pick_member(
     .fetch_all(conn)
     .await?;
     for row in rows {
-        let id = store::uuid_col(&row, "id")?;
+        let id = store::cols::uuid_col(&row, "id")?;
         let open: i64 = row.try_get("open")?;
         if online.contains(&id) && open < cap {
             return Ok(Some(Candidate { id, name: row.try_get("name")?, open }));
@@ -231,7 +231,7 @@ async fn hand_over(
     .bind(conversation.id.to_string())
     .execute(w.conn())
     .await?;
-    let updated = conversation_by_id(w.conn(), conversation.id, None).await?.expect("exists");
+    let updated = store::conversations::get(w.conn(), conversation.id, None).await?.expect("exists");
     w.append(EventBody::ConversationUpdated { conversation: updated, actor_id: None, cause: UpdateCause::Routed })
         .await?;
     let seq = system_message(w, conversation.id, why).await?;
@@ -257,8 +257,8 @@ pub async fn system_message(w: &mut Writer<'_>, conversation_id: Uuid, body: &st
         .bind(conversation_id.to_string())
         .execute(w.conn())
         .await?;
-    let message = store::message_by_id(w.conn(), id).await?.expect("inserted above");
-    let conversation = conversation_by_id(w.conn(), conversation_id, None).await?.expect("exists");
+    let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
+    let conversation = store::conversations::get(w.conn(), conversation_id, None).await?.expect("exists");
     w.append(EventBody::MessageCreated { message, conversation }).await
 }
 
@@ -298,7 +298,7 @@ pub async fn route(
     body: &str,
     reopened: bool,
 ) -> DbResult<Option<Seq>> {
-    let Some(conversation) = conversation_by_id(w.conn(), conversation_id, None).await? else { return Ok(None) };
+    let Some(conversation) = store::conversations::get(w.conn(), conversation_id, None).await? else { return Ok(None) };
     let owner_offline = conversation.assignee_id.is_some_and(|a| !online.contains(&a));
     if reopened && conversation.assignee_id.is_some() && !owner_offline {
         return Ok(None);
@@ -312,7 +312,7 @@ pub async fn route(
     };
     let lead = match conversation.assignee_id.filter(|_| owner_offline) {
         Some(id) => {
-            let name = store::user_by_id(w.conn(), id).await?.map(|u| u.name).unwrap_or_default();
+            let name = store::people::user(w.conn(), id).await?.map(|u| u.name).unwrap_or_default();
             format!("Reopened while {name} is offline: routed")
         }
         None => "Routed".to_string(),
@@ -374,7 +374,7 @@ pub async fn drain(state: &AppState) -> DbResult<usize> {
             full.insert(team_id);
             continue;
         };
-        let conversation = conversation_by_id(w.conn(), id, None).await?.expect("listed above");
+        let conversation = store::conversations::get(w.conn(), id, None).await?.expect("listed above");
         let why = format!("Handed out from the {} queue; {} had {} open of {}.", info.name, m.name, m.open, info.cap);
         hand_over(&mut w, &conversation, Some(team), Some(m.id), false, &why).await?;
         handed += 1;

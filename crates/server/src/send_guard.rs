@@ -17,15 +17,8 @@ pub async fn changes_since(
     seen_version: i64,
     actor: Uuid,
 ) -> DbResult<Vec<ConversationChange>> {
-    let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload FROM events WHERE conversation_id = ? AND conv_version > ? ORDER BY seq")
-            .bind(conversation_id.to_string())
-            .bind(seen_version)
-            .fetch_all(conn)
-            .await?;
     let mut changes = Vec::new();
-    for payload in payloads {
-        let body: EventBody = serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    for body in crate::store::events::of_conversation_since(conn, conversation_id, seen_version).await? {
         if let Some(change) = relevant(&body, actor) {
             changes.push(change);
         }

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::audit::{self, Who};
-use crate::store::{self, conversation_by_id, parse_ts, DbResult};
+use crate::store::{self, parse_ts, DbResult};
 use crate::{routing, AppState};
 
 /// Tells the wake-up task that snooze times changed.
@@ -39,7 +39,7 @@ pub async fn wake_due(state: &AppState) -> DbResult<usize> {
         .bind(id.to_string())
         .execute(w.conn())
         .await?;
-        let conversation = conversation_by_id(w.conn(), id, None).await?.expect("listed above");
+        let conversation = store::conversations::get(w.conn(), id, None).await?.expect("listed above");
         let seq =
             w.append(EventBody::ConversationUpdated { conversation, actor_id: None, cause: UpdateCause::Woke }).await?;
         audit::record(w.conn(), Who::Server, "wake", Some(id), "The snooze ended: open again.", Some(seq)).await?;

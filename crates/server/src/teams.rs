@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, user_by_id, DbResult};
+use crate::store::{self, DbResult};
 use crate::{routing, AppState};
 
 /// Routing's default cap on open conversations per member.
@@ -159,7 +159,7 @@ pub async fn patch(state: &AppState, actor: &Actor, id: Uuid, req: PatchTeamRequ
                 .await?;
         for cid in ids {
             let cid = Uuid::parse_str(&cid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            if let Some(conversation) = store::conversation_by_id(w.conn(), cid, None).await? {
+            if let Some(conversation) = store::conversations::get(w.conn(), cid, None).await? {
                 let cause = handoff_proto::UpdateCause::Refreshed;
                 w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
             }
@@ -177,7 +177,7 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Ve
     let team = team_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     let mut names = Vec::new();
     for user_id in &user_ids {
-        let user = user_by_id(w.conn(), *user_id)
+        let user = store::people::user(w.conn(), *user_id)
             .await?
             .ok_or_else(|| ApiError::invalid("user_ids", format!("No user has the id {user_id}.")))?;
         if user.kind == UserKind::ApiKey {
@@ -214,7 +214,7 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
         }
     }
     if let Some(user_id) = req.assign.user_id {
-        let user = user_by_id(w.conn(), user_id)
+        let user = store::people::user(w.conn(), user_id)
             .await?
             .ok_or_else(|| ApiError::invalid("assign.user_id", "No user has that id."))?;
         if !user.active || user.role == handoff_proto::Role::Viewer || user.kind == UserKind::ApiKey {
@@ -225,7 +225,7 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
         }
     }
     if let Some(device_id) = req.matches.device_id {
-        if store::device_by_id(w.conn(), device_id).await?.is_none() {
+        if store::devices::get(w.conn(), device_id).await?.is_none() {
             return Err(ApiError::invalid("match.device_id", "No device has that id."));
         }
     }

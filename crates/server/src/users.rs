@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::audit::{self, Who};
 use crate::auth::{hash_password, Actor};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, user_by_id, Store};
+use crate::store::{self, Store};
 use crate::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -61,22 +61,13 @@ pub async fn set_password(
 ) -> ApiResult<User> {
     let hash = hash_password(password).await;
     let mut w = store.begin().await?;
-    let user = user_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     if user.kind == UserKind::ApiKey {
         return Err(ApiError::bad_request("That user is an API key: it has no password."));
     }
-    sqlx::query("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?")
-        .bind(hash)
-        .bind(temporary)
-        .bind(id.to_string())
-        .execute(w.conn())
-        .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
-        .bind(id.to_string())
-        .bind(keep)
-        .execute(w.conn())
-        .await?;
-    let after = user_by_id(w.conn(), id).await?.expect("exists");
+    store::people::set_password(w.conn(), id, &hash, temporary).await?;
+    store::people::delete_sessions_of(w.conn(), id, keep).await?;
+    let after = store::people::user(w.conn(), id).await?.expect("exists");
     let seq = if after != user { Some(w.append(EventBody::UserUpdated { user: after.clone() }).await?) } else { None };
     let (action, summary) = if temporary {
         (
@@ -101,23 +92,19 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
     let hash = hash_password(req.password).await;
     let id = Uuid::now_v7();
     let mut w = store.begin().await?;
-    let taken: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM users WHERE email = ?").bind(&email).fetch_optional(w.conn()).await?;
-    if taken.is_some() {
+    if store::people::id_by_email(w.conn(), &email).await?.is_some() {
         return Err(ApiError::conflict("email_taken", format!("{email} already has an account.")));
     }
-    sqlx::query(
-        "INSERT INTO users (id, email, name, role, password_hash, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
-    )
-    .bind(id.to_string())
-    .bind(&email)
-    .bind(&name)
-    .bind(req.role.as_str())
-    .bind(hash)
-    .bind(store::ts(store::now()))
-    .execute(w.conn())
-    .await?;
-    let user = user_by_id(w.conn(), id).await?.expect("inserted above");
+    let new = store::people::NewUser {
+        id,
+        email: &email,
+        name: &name,
+        role: req.role,
+        password_hash: &hash,
+        kind: UserKind::Person,
+    };
+    store::people::insert_user(w.conn(), &new, store::now()).await?;
+    let user = store::people::user(w.conn(), id).await?.expect("inserted above");
     let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
     let summary = format!("Created user {} <{}> ({})", user.name, user.email, user.role.as_str());
     audit::record(w.conn(), who, "user.create", None, &summary, Some(seq)).await?;
@@ -130,37 +117,28 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUse
         crate::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
     }
     let mut w = state.store.begin().await?;
-    let user = user_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     if user.kind == UserKind::ApiKey {
         return Err(ApiError::bad_request("That user is an API key: revoke it or create another under API keys."));
     }
     let role = req.role.unwrap_or(user.role);
     let active = req.active.unwrap_or(user.active);
     let stays_admin = role == Role::Admin && active;
-    if user.role == Role::Admin && user.active && !stays_admin {
-        let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1")
-            .fetch_one(w.conn())
-            .await?;
-        if admins <= 1 {
-            return Err(ApiError::conflict(
-                "last_admin",
-                "This is the last active Admin: make someone else Admin first.",
-            ));
-        }
+    if user.role == Role::Admin
+        && user.active
+        && !stays_admin
+        && store::people::count_active_admins(w.conn()).await? <= 1
+    {
+        return Err(ApiError::conflict("last_admin", "This is the last active Admin: make someone else Admin first."));
     }
-    sqlx::query("UPDATE users SET name = ?, role = ?, active = ? WHERE id = ?")
-        .bind(req.name.as_deref().map(str::trim).unwrap_or(&user.name))
-        .bind(role.as_str())
-        .bind(active)
-        .bind(id.to_string())
-        .execute(w.conn())
-        .await?;
+    let name = req.name.as_deref().map(str::trim).unwrap_or(&user.name);
+    store::people::update_user(w.conn(), id, name, role, active).await?;
     if !active {
         // Deactivation revokes every session at once.
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.to_string()).execute(w.conn()).await?;
+        store::people::delete_sessions_of(w.conn(), id, None).await?;
     }
     let before = user;
-    let user = user_by_id(w.conn(), id).await?.expect("exists");
+    let user = store::people::user(w.conn(), id).await?.expect("exists");
     let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
     let mut changes = Vec::new();
     if before.name != user.name {
@@ -186,7 +164,7 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUse
 pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> anyhow::Result<()> {
     let users: i64 = {
         let mut conn = state.store.reader().await?;
-        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?
+        store::people::count_users(&mut conn).await?
     };
     if users > 0 {
         return Ok(());

@@ -196,15 +196,9 @@ pub async fn audit_log(
 #[utoipa::path(get, path = "/api/v1/agents", responses((status = 200, body = Page<AgentLoad>), (status = 401, body = ErrorBody)))]
 pub async fn agents(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<AgentLoad>>> {
     let mut conn = state.store.reader().await?;
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) \
-         FROM users u WHERE u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' ORDER BY u.name COLLATE NOCASE",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let items = rows
+    let items = crate::store::people::agent_loads(&mut conn)
+        .await?
         .into_iter()
-        .filter_map(|(id, open)| Uuid::parse_str(&id).ok().map(|user_id| (user_id, open)))
         .map(|(user_id, open)| {
             let status = state.presence.status(user_id);
             AgentLoad { user_id, online: status == PresenceStatus::Online, status, open }

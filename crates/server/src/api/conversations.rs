@@ -17,7 +17,7 @@ use super::{idempotency_key, page_limit, respond};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
-use crate::store::{conversation_by_id, conversation_from_row, message_from_row, CONVERSATION_SELECT, MESSAGE_COLUMNS};
+use crate::store;
 use crate::{ops, AppState};
 
 #[derive(Deserialize, IntoParams)]
@@ -59,7 +59,7 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<AxumJson<Page<Conversation>>> {
     let limit = page_limit(p.limit)?;
-    let mut sql = format!("{CONVERSATION_SELECT} WHERE 1 = 1");
+    let mut sql = format!("{} WHERE 1 = 1", store::conversations::SELECT);
     let mut binds: Vec<String> = vec![actor.id().to_string()];
     if let Some(status) = p.status.as_deref().filter(|s| !s.is_empty()) {
         let status = ConversationStatus::parse(status)
@@ -110,7 +110,7 @@ pub async fn list(
     }
     let mut conn = state.store.reader().await?;
     let rows = query.bind(limit + 1).fetch_all(&mut *conn).await?;
-    let mut items = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut items = rows.iter().map(store::conversations::from_row).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|c| encode_cursor(&crate::store::ts(c.last_message_at), &c.id.to_string()))
@@ -128,7 +128,7 @@ pub async fn get_one(
     Path(id): Path<Uuid>,
 ) -> ApiResult<AxumJson<Conversation>> {
     let mut conn = state.store.reader().await?;
-    let c = conversation_by_id(&mut conn, id, Some(actor.id()))
+    let c = store::conversations::get(&mut conn, id, Some(actor.id()))
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     Ok(AxumJson(c))
@@ -154,11 +154,7 @@ pub async fn messages(
 ) -> ApiResult<AxumJson<Page<Message>>> {
     let limit = page_limit(p.limit)?;
     let mut conn = state.store.reader().await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    if exists.is_none() {
+    if !store::conversations::exists(&mut conn, id).await? {
         return Err(ApiError::not_found("conversation"));
     }
     drop(conn);
@@ -166,20 +162,8 @@ pub async fn messages(
         crate::audit::viewed(&state, &actor, id).await?; // the first page: someone opened it
     }
     let mut conn = state.store.reader().await?;
-    let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?");
-    let mut binds = vec![id.to_string()];
-    if let Some(before) = &p.before {
-        let (at, mid) = decode_cursor(before)?;
-        sql.push_str(" AND (created_at, id) < (?, ?)");
-        binds.extend([at, mid]);
-    }
-    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for b in binds {
-        query = query.bind(b);
-    }
-    let rows = query.bind(limit + 1).fetch_all(&mut *conn).await?;
-    let mut items = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+    let before = p.before.as_deref().map(decode_cursor).transpose()?;
+    let mut items = store::messages::page(&mut conn, id, before, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|m| encode_cursor(&crate::store::ts(m.created_at), &m.id.to_string()))

@@ -19,12 +19,12 @@ use crate::audit::{self, Who};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::store::{self, device_by_id, message_by_wa_id};
+use crate::store;
 use crate::AppState;
 
 #[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = Page<Device>)))]
 pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Device>>> {
-    let items = store::all_devices(&mut *state.store.reader().await?).await?;
+    let items = store::devices::all(&mut *state.store.reader().await?).await?;
     Ok(AxumJson(Page { items, next_cursor: None }))
 }
 
@@ -169,7 +169,7 @@ pub async fn create_device(
     .bind(pair_phone)
     .execute(w.conn())
     .await?;
-    let device = device_by_id(w.conn(), id).await?.expect("inserted above");
+    let device = store::devices::get(w.conn(), id).await?.expect("inserted above");
     let seq = w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
     audit::record(w.conn(), who, "device.create", None, &format!("Added device {name} ({})", kind.as_str()), Some(seq))
         .await?;
@@ -183,7 +183,7 @@ pub async fn create_device(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     actor.require_admin("remove devices")?;
-    if crate::store::device_by_id(&mut *state.store.reader().await?, id).await?.is_none() {
+    if crate::store::devices::get(&mut *state.store.reader().await?, id).await?.is_none() {
         return Err(ApiError::not_found("device"));
     }
     // Its worker stops first, a send in hand included: the replies still pending go with the
@@ -267,7 +267,7 @@ pub async fn sim_inbound(
         return Err(ApiError::invalid("body", "The message is empty."));
     }
     if let Some(wa_id) = &req.wa_message_id {
-        if let Some(existing) = message_by_wa_id(&mut *state.store.reader().await?, id, wa_id).await? {
+        if let Some(existing) = store::messages::by_wa_id(&mut *state.store.reader().await?, id, wa_id).await? {
             return Ok((StatusCode::OK, AxumJson(existing)).into_response());
         }
     }
@@ -298,7 +298,7 @@ pub async fn sim_inbound(
     if !delivered {
         return Ok((StatusCode::ACCEPTED, AxumJson(SimulatorQueued { wa_message_id })).into_response());
     }
-    let message = message_by_wa_id(&mut *state.store.reader().await?, id, &wa_message_id)
+    let message = store::messages::by_wa_id(&mut *state.store.reader().await?, id, &wa_message_id)
         .await?
         .ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, AxumJson(message)).into_response())
@@ -321,8 +321,9 @@ pub async fn sim_phone_message(
         return Err(ApiError::invalid("body", "The message is empty."));
     }
     let wa_id = sim.phone_message(to, req.body).await.map_err(adapter_error)?;
-    let message =
-        message_by_wa_id(&mut *state.store.reader().await?, id, &wa_id).await?.ok_or_else(ApiError::internal)?;
+    let message = store::messages::by_wa_id(&mut *state.store.reader().await?, id, &wa_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, AxumJson(message)))
 }
 
@@ -492,7 +493,7 @@ pub async fn sim_receipt(
 
 async fn current_device(state: &AppState, id: Uuid) -> ApiResult<AxumJson<Device>> {
     let mut conn = state.store.reader().await?;
-    device_by_id(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
+    store::devices::get(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::auth::{self, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::login_limit::{MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
-use crate::store::{user_from_row, USER_COLUMNS};
+use crate::store;
 use crate::{users, AppState};
 
 #[utoipa::path(post, path = "/api/v1/auth/login", security(()), request_body = LoginRequest,
@@ -53,33 +53,30 @@ pub async fn login(
         busy.detail.transient = Some(true);
         return Err(busy);
     };
-    let row: Option<(String, String)> = {
+    let row = {
         let mut conn = state.store.reader().await?;
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ? AND active = 1")
-            .bind(email)
-            .fetch_optional(&mut *conn)
-            .await?
+        store::people::login_credentials(&mut conn, email).await?
     };
     // An unknown email costs the same hashing work as a wrong password, and gets the same answer.
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     let (id, hash) = match row {
-        Some(found) => found,
-        None => (String::new(), DUMMY.get_or_init(|| auth::hash_password("not a password".into())).await.clone()),
+        Some((id, hash)) => (Some(id), hash),
+        None => (None, DUMMY.get_or_init(|| auth::hash_password("not a password".into())).await.clone()),
     };
-    if !auth::verify_password(req.password, hash, Some(turn)).await || id.is_empty() {
+    let verified = auth::verify_password(req.password, hash, Some(turn)).await;
+    let Some(id) = id.filter(|_| verified) else {
         state.limiter.failed(client, email, Instant::now());
         state.metrics.login_failed();
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Wrong email or password."));
-    }
+    };
     state.limiter.succeeded(client, email);
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::internal())?;
     let origin = auth::Origin {
         client: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
         address: Some(client.to_string()),
     };
     let mut w = state.store.begin().await?;
     let token = auth::create_session(w.conn(), id, state.clock.now(), &origin).await?;
-    let user = crate::store::user_by_id(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
+    let user = crate::store::people::user(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
     w.commit().await?;
     Ok(AxumJson(LoginResponse { token, user }))
 }
@@ -111,7 +108,7 @@ pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<St
         ));
     }
     let mut w = state.store.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(&actor.token_hash).execute(w.conn()).await?;
+    store::people::delete_session_by_hash(w.conn(), &actor.token_hash).await?;
     w.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -148,12 +145,9 @@ pub async fn change_password(
             format!("Too many wrong passwords: try again in {} s.", wait.as_secs().max(1)),
         ));
     }
-    let hash: String = {
+    let hash = {
         let mut conn = state.store.reader().await?;
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-            .bind(actor.id().to_string())
-            .fetch_one(&mut *conn)
-            .await?
+        store::people::password_hash(&mut conn, actor.id()).await?.ok_or_else(ApiError::internal)?
     };
     let turn = state.limiter.hashing();
     if !auth::verify_password(req.current_password, hash, turn).await {
@@ -191,42 +185,24 @@ pub async fn sessions(
 ) -> ApiResult<AxumJson<handoff_proto::Page<SessionEntry>>> {
     let lifetime = auth::Lifetime::of(&state.config);
     let now = state.clock.now();
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: String,
-        token_hash: String,
-        created_at: String,
-        last_used_at: Option<String>,
-        client: Option<String>,
-        address: Option<String>,
-    }
-    let rows: Vec<Row> = {
+    let sessions = {
         let mut conn = state.store.reader().await?;
-        sqlx::query_as(
-            "SELECT id, token_hash, created_at, last_used_at, client, address FROM sessions \
-             WHERE user_id = ? ORDER BY last_used_at DESC",
-        )
-        .bind(actor.id().to_string())
-        .fetch_all(&mut *conn)
-        .await?
+        store::people::sessions_of(&mut conn, actor.id()).await?
     };
     let mut items = Vec::new();
-    for Row { id, token_hash: hash, created_at, last_used_at, client, address } in rows {
-        let created_at = crate::store::parse_ts(&created_at)?;
-        let last_used_at = last_used_at.as_deref().map(crate::store::parse_ts).transpose()?.unwrap_or(created_at);
-        let expires_at = lifetime.ends(created_at, last_used_at);
+    for s in sessions {
+        let expires_at = lifetime.ends(s.created_at, s.last_used_at);
         if expires_at <= now {
             continue; // expired: it no longer signs anyone in
         }
-        let id = Uuid::parse_str(&id).map_err(|_| ApiError::internal())?;
         items.push(SessionEntry {
-            id,
-            created_at,
-            last_used_at,
+            id: s.id.ok_or_else(ApiError::internal)?,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
             expires_at,
-            client,
-            address,
-            current: hash == actor.token_hash,
+            client: s.client,
+            address: s.address,
+            current: s.token_hash == actor.token_hash,
         });
     }
     Ok(AxumJson(handoff_proto::Page { items, next_cursor: None }))
@@ -238,12 +214,7 @@ pub async fn sessions(
     responses((status = 204), (status = 404, body = handoff_proto::ErrorBody)))]
 pub async fn end_session(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let mut w = state.store.begin().await?;
-    let gone = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
-        .bind(id.to_string())
-        .bind(actor.id().to_string())
-        .execute(w.conn())
-        .await?;
-    if gone.rows_affected() == 0 {
+    if !store::people::delete_session(w.conn(), id, actor.id()).await? {
         return Err(ApiError::not_found("session"));
     }
     let summary = format!("{} ended one of their sessions", actor.user.name);
@@ -263,11 +234,7 @@ pub async fn list_users(
     _actor: Actor,
 ) -> ApiResult<AxumJson<handoff_proto::Page<User>>> {
     let mut conn = state.store.reader().await?;
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE")))
-            .fetch_all(&mut *conn)
-            .await?;
-    let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+    let items = store::people::all_users(&mut conn).await?;
     Ok(AxumJson(handoff_proto::Page { items, next_cursor: None }))
 }
 

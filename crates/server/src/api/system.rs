@@ -25,7 +25,7 @@ pub async fn health() -> Json<Health> {
 /// does not), with the linked numbers that are down. `/healthz` stays a liveness probe.
 #[utoipa::path(get, path = "/readyz", security(()), responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let devices = async { crate::store::all_devices(&mut *state.store.reader().await?).await }.await;
+    let devices = async { crate::store::devices::all(&mut *state.store.reader().await?).await }.await;
     match devices {
         Ok(devices) => {
             let devices_down = devices

@@ -12,7 +12,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Who};
-use crate::store::{self, conversation_by_id, device_by_id, message_by_id, DbResult, Writer};
+use crate::store::{self, DbResult, Writer};
 use crate::{outbound, routing, AppState};
 
 /// How long a conversation preview is, in characters.
@@ -77,7 +77,7 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
         }
     }
     let mut w = state.store.begin().await?;
-    let Some(current) = device_by_id(w.conn(), device_id).await? else {
+    let Some(current) = store::devices::get(w.conn(), device_id).await? else {
         return Ok(()); // removed meanwhile
     };
     // A repeated report changes nothing: `last_seen_at` stays the time of the last change, which
@@ -92,7 +92,7 @@ async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: O
         .bind(device_id.to_string())
         .execute(w.conn())
         .await?;
-    let device = device_by_id(w.conn(), device_id).await?.expect("device updated above");
+    let device = store::devices::get(w.conn(), device_id).await?.expect("device updated above");
     w.append(EventBody::DeviceUpdated { device }).await?;
     w.commit().await?;
     if status == DeviceStatus::Connected {
@@ -231,8 +231,8 @@ async fn store_message(
     .bind(conversation_id.to_string())
     .execute(w.conn())
     .await?;
-    let message = message_by_id(w.conn(), message_id).await?.expect("inserted above");
-    let conversation = conversation_by_id(w.conn(), conversation_id, None).await?.expect("exists");
+    let message = store::messages::get(w.conn(), message_id).await?.expect("inserted above");
+    let conversation = store::conversations::get(w.conn(), conversation_id, None).await?.expect("exists");
     w.append(EventBody::MessageCreated { message, conversation }).await?;
     if inbound && (created || reopened) {
         routing::route(w, &state.presence.users(), conversation_id, body, reopened).await?;
@@ -408,7 +408,7 @@ async fn merge_contacts(w: &mut Writer<'_>, device_id: Uuid, keep: &str, other: 
     let mut conversation_id = None;
     if let Some((id, folded)) = merged_into {
         let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        let conversation = conversation_by_id(w.conn(), id, None).await?.expect("kept above");
+        let conversation = store::conversations::get(w.conn(), id, None).await?.expect("kept above");
         conversation_id = Some(id);
         seq = Some(match folded {
             Some(from) => {
@@ -440,7 +440,7 @@ async fn echoed(w: &mut Writer<'_>, reply: outbound::Ours, wa_message_id: &str) 
     .bind(reply.id.to_string())
     .execute(w.conn())
     .await?;
-    if let Some(message) = message_by_id(w.conn(), reply.id).await? {
+    if let Some(message) = store::messages::get(w.conn(), reply.id).await? {
         w.append(EventBody::MessageUpdated { message }).await?;
     }
     Ok(())
@@ -515,7 +515,7 @@ async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, deliver
     .bind(id.to_string())
     .execute(w.conn())
     .await?;
-    let message = message_by_id(w.conn(), id).await?.expect("exists");
+    let message = store::messages::get(w.conn(), id).await?.expect("exists");
     w.append(EventBody::MessageUpdated { message }).await?;
     w.commit().await
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{normalize_label, Outcome, MAX_LABELS};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, conversation_by_id, message_by_id, user_by_id, Writer};
+use crate::store::{self, Writer};
 use crate::{ingest, mentions, routing};
 
 /// What a change answers: the outcome, its last event, the HTTP status, and an audit sentence.
@@ -64,8 +64,8 @@ pub async fn add_message(
     .bind(current.id.to_string())
     .execute(w.conn())
     .await?;
-    let message = message_by_id(w.conn(), id).await?.expect("inserted above");
-    let conversation = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+    let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
+    let conversation = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let seq = w.append(EventBody::MessageCreated { message: message.clone(), conversation }).await?;
     Ok((message, seq))
 }
@@ -106,7 +106,7 @@ pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) ->
     .rows_affected()
         == 1;
     if !won {
-        let holder = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+        let holder = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
         return Err(already_claimed(w.conn(), &holder).await?);
     }
     updated(w, actor, current.id, UpdateCause::Claimed, "Claimed the conversation".into()).await
@@ -114,7 +114,7 @@ pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) ->
 
 async fn already_claimed(conn: &mut SqliteConnection, holder: &Conversation) -> ApiResult<ApiError> {
     let name = match holder.assignee_id {
-        Some(id) => user_by_id(conn, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
+        Some(id) => store::people::user(conn, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
         None => "Someone".into(),
     };
     let ago = holder.assigned_at.map(|t| (Utc::now() - t).num_seconds().max(0)).unwrap_or(0);
@@ -142,7 +142,7 @@ pub async fn assign(
 ) -> ApiResult<Change> {
     let mut summary = match assignee {
         Some(id) => {
-            let user = user_by_id(w.conn(), id)
+            let user = store::people::user(w.conn(), id)
                 .await?
                 .ok_or_else(|| ApiError::invalid("assignee_id", "No user has that id."))?;
             if !user.active {
@@ -208,19 +208,19 @@ pub async fn escalate(
     let summary = format!("Escalated to {team}");
     updated(w, actor, current.id, UpdateCause::Escalated, summary.clone()).await?;
     routing::system_message(w, current.id, &format!("{} escalated this to {team}.", actor.user.name)).await?;
-    let escalated = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+    let escalated = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let (message, _) = add_message(w, actor, &escalated, MessageKind::Note, note, mutation_id).await?;
     sqlx::query("UPDATE conversations SET escalation_note_id = ?, version = version + 1 WHERE id = ?")
         .bind(message.id.to_string())
         .bind(current.id.to_string())
         .execute(w.conn())
         .await?;
-    let pinned = conversation_by_id(w.conn(), current.id, None).await?.expect("exists");
+    let pinned = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let cause = UpdateCause::Escalated;
     let seq =
         w.append(EventBody::ConversationUpdated { conversation: pinned, actor_id: Some(actor.id()), cause }).await?;
     let seq = mention(w, actor, &message).await?.unwrap_or(seq);
-    let mine = conversation_by_id(w.conn(), current.id, Some(actor.id())).await?.expect("exists");
+    let mine = store::conversations::get(w.conn(), current.id, Some(actor.id())).await?.expect("exists");
     Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
 }
 
@@ -313,8 +313,8 @@ async fn updated(
     cause: UpdateCause,
     summary: String,
 ) -> ApiResult<Change> {
-    let conversation = conversation_by_id(w.conn(), id, None).await?.expect("exists");
+    let conversation = store::conversations::get(w.conn(), id, None).await?.expect("exists");
     let seq = w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
-    let mine = conversation_by_id(w.conn(), id, Some(actor.id())).await?.expect("exists");
+    let mine = store::conversations::get(w.conn(), id, Some(actor.id())).await?.expect("exists");
     Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
 }

@@ -11,7 +11,7 @@ use sqlx::SqliteConnection;
 use crate::audit;
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, conversation_by_id, message_by_id};
+use crate::store;
 use crate::{dispatch, send_guard, AppState};
 
 mod change;
@@ -50,7 +50,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         }
     }
     let conversation_id = op.conversation_id();
-    let current = conversation_by_id(w.conn(), conversation_id, Some(actor.id()))
+    let current = store::conversations::get(w.conn(), conversation_id, Some(actor.id()))
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     // A reply is waiting for the device's worker ([`crate::outbound`]).
@@ -105,7 +105,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
             if failed.is_none() {
                 return Err(ApiError::conflict("not_failed", "Only a failed reply can be sent again."));
             }
-            let message = message_by_id(w.conn(), message_id).await?.expect("updated above");
+            let message = store::messages::get(w.conn(), message_id).await?.expect("updated above");
             let seq = w.append(EventBody::MessageUpdated { message: message.clone() }).await?;
             to_send = true;
             (Outcome::Message(message), Some(seq), StatusCode::OK, "Sent a failed reply again".to_string())
@@ -246,30 +246,27 @@ async fn replay(
     key: &str,
     fingerprint: &str,
 ) -> ApiResult<Option<Applied>> {
-    let row: Option<(String, i64, String, Option<i64>)> =
-        sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = ? AND key = ?")
-            .bind(actor.id().to_string())
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((stored, status, response, seq)) = row else { return Ok(None) };
-    if stored != fingerprint {
+    let Some(stored) = store::idempotency::get(&mut *conn, actor.id(), key).await? else { return Ok(None) };
+    if stored.fingerprint != fingerprint {
         return Err(ApiError::conflict(
             "idempotency_key_reused",
             "This idempotency key was already used for a different request.",
         ));
     }
-    let outcome: Outcome = serde_json::from_str(&response).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let outcome: Outcome = serde_json::from_str(&stored.response).map_err(|e| {
+        tracing::error!(error = %e, "a stored answer does not read back");
+        ApiError::internal()
+    })?;
     // The same answer, brought up to date (a reply's delivery state may have moved on).
     let outcome = match outcome {
-        Outcome::Message(m) => Outcome::Message(message_by_id(conn, m.id).await?.unwrap_or(m)),
+        Outcome::Message(m) => Outcome::Message(store::messages::get(conn, m.id).await?.unwrap_or(m)),
         Outcome::Conversation(c) => {
-            Outcome::Conversation(conversation_by_id(conn, c.id, Some(actor.id())).await?.unwrap_or(c))
+            Outcome::Conversation(store::conversations::get(conn, c.id, Some(actor.id())).await?.unwrap_or(c))
         }
         Outcome::Done => Outcome::Done,
     };
-    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-    Ok(Some(Applied { outcome, seq, status }))
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    Ok(Some(Applied { outcome, seq: stored.seq, status }))
 }
 
 async fn record(
@@ -281,16 +278,12 @@ async fn record(
     outcome: &Outcome,
     seq: Option<Seq>,
 ) -> ApiResult<()> {
-    let response = serde_json::to_string(outcome).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("INSERT INTO applied (user_id, key, fingerprint, status, response, seq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(actor.id().to_string())
-        .bind(key)
-        .bind(fingerprint)
-        .bind(status.as_u16() as i64)
-        .bind(response)
-        .bind(seq)
-        .bind(store::ts(store::now()))
-        .execute(conn)
-        .await?;
+    let response = serde_json::to_string(outcome).map_err(|e| {
+        tracing::error!(error = %e, "an answer does not serialize");
+        ApiError::internal()
+    })?;
+    let applied =
+        store::idempotency::Applied { fingerprint: fingerprint.to_string(), status: status.as_u16(), response, seq };
+    store::idempotency::insert(conn, actor.id(), key, &applied, store::now()).await?;
     Ok(())
 }

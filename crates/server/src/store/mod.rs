@@ -4,9 +4,18 @@
 //! events it caused (each takes the next `seq`), commits, and only then publishes the events to the
 //! hub. One writer at a time, so events reach the hub in `seq` order.
 
-mod rows;
+pub mod audit;
+pub(crate) mod cols;
+pub mod conversations;
+pub mod devices;
+pub mod events;
+pub mod idempotency;
+pub mod maintenance;
+pub mod messages;
+pub mod meta;
+pub mod people;
 mod time;
-mod webhooks;
+pub mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,9 +28,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::hub::Hub;
-pub use rows::*;
 pub use time::{now, parse_ts, ts};
-pub use webhooks::{webhook_first_seen, webhook_forget, webhook_prune};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
 
@@ -110,11 +117,11 @@ impl Store {
 
         let epoch = {
             let mut conn = write.acquire().await?;
-            match meta_get(&mut conn, "epoch").await? {
+            match meta::get(&mut conn, "epoch").await? {
                 Some(e) => Uuid::parse_str(&e)?,
                 None => {
                     let e = Uuid::new_v4();
-                    meta_set(&mut conn, "epoch", &e.to_string()).await?;
+                    meta::set(&mut conn, "epoch", &e.to_string()).await?;
                     e
                 }
             }
@@ -145,13 +152,13 @@ impl Store {
 
     pub async fn head_seq(&self) -> DbResult<Seq> {
         let mut conn = self.reader().await?;
-        head_seq(&mut conn).await
+        events::head_seq(&mut conn).await
     }
 
     /// Events after `since`, oldest first, at most `limit`.
     pub async fn events_after(&self, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
         let mut conn = self.reader().await?;
-        events_after(&mut conn, since, limit).await
+        events::after(&mut conn, since, limit).await
     }
 
     /// Writes the whole WAL back into the database file and empties it (after the last write:
@@ -190,17 +197,7 @@ impl Writer<'_> {
             | EventBody::ConversationMerged { conversation, .. } => Some(conversation.version),
             _ => None,
         };
-        let payload = serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO events (at, type, conversation_id, conv_version, payload) VALUES (?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(ts(at))
-        .bind(body.type_name())
-        .bind(body.conversation_id().map(|id| id.to_string()))
-        .bind(conv_version)
-        .bind(payload)
-        .fetch_one(&mut *self.tx)
-        .await?;
+        let seq = events::insert(&mut self.tx, at, &body, conv_version).await?;
         self.events.push(Event { seq, at, body });
         Ok(seq)
     }
@@ -240,36 +237,4 @@ impl Writer<'_> {
 #[must_use = "release it or roll back to it"]
 pub struct Savepoint {
     events: usize,
-}
-
-pub async fn meta_get(conn: &mut SqliteConnection, key: &str) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(conn).await
-}
-
-pub async fn meta_set(conn: &mut SqliteConnection, key: &str, value: &str) -> DbResult<()> {
-    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(key)
-        .bind(value)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn head_seq(conn: &mut SqliteConnection) -> DbResult<Seq> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(conn).await
-}
-
-pub async fn events_after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT seq, at, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(since)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
-    rows.into_iter()
-        .map(|(seq, at, payload)| {
-            let body = serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            Ok(Event { seq, at: parse_ts(&at)?, body })
-        })
-        .collect()
 }

@@ -8,7 +8,7 @@ use super::{ts, DbResult, Store};
 
 /// Marks `event_id` as processed for `device`; `false` when it already was (a replay, or WAHA
 /// retrying an answer it lost). Two deliveries of one id at the same moment: one gets `true`.
-pub async fn webhook_first_seen(store: &Store, device: Uuid, event_id: &str, now: DateTime<Utc>) -> DbResult<bool> {
+pub async fn first_seen(store: &Store, device: Uuid, event_id: &str, now: DateTime<Utc>) -> DbResult<bool> {
     let mut w = store.begin().await?;
     let inserted =
         sqlx::query("INSERT INTO webhook_seen (device_id, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
@@ -23,7 +23,7 @@ pub async fn webhook_first_seen(store: &Store, device: Uuid, event_id: &str, now
 }
 
 /// Forgets a mark: the webhook was not taken after all, and its retry must be processed.
-pub async fn webhook_forget(store: &Store, device: Uuid, event_id: &str) -> DbResult<()> {
+pub async fn forget(store: &Store, device: Uuid, event_id: &str) -> DbResult<()> {
     let mut w = store.begin().await?;
     sqlx::query("DELETE FROM webhook_seen WHERE device_id = ? AND event_id = ?")
         .bind(device.to_string())
@@ -34,7 +34,7 @@ pub async fn webhook_forget(store: &Store, device: Uuid, event_id: &str) -> DbRe
 }
 
 /// Deletes the marks made before `before`; returns how many went.
-pub async fn webhook_prune(conn: &mut sqlx::SqliteConnection, before: DateTime<Utc>) -> DbResult<u64> {
+pub async fn prune(conn: &mut sqlx::SqliteConnection, before: DateTime<Utc>) -> DbResult<u64> {
     let gone = sqlx::query("DELETE FROM webhook_seen WHERE seen_at < ?").bind(ts(before)).execute(conn).await?;
     Ok(gone.rows_affected())
 }

@@ -1,0 +1,59 @@
+//! Idempotency keys: the first answer to each (person, key), kept a day, so a retried request
+//! gets that answer again instead of acting twice.
+
+use chrono::{DateTime, Utc};
+use handoff_proto::Seq;
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::{ts, DbResult};
+
+/// A request already applied: what it was (its fingerprint) and what it answered.
+pub struct Applied {
+    pub fingerprint: String,
+    pub status: u16,
+    /// The answer, as JSON.
+    pub response: String,
+    pub seq: Option<Seq>,
+}
+
+pub async fn get(conn: &mut SqliteConnection, user: Uuid, key: &str) -> DbResult<Option<Applied>> {
+    let row: Option<(String, i64, String, Option<i64>)> =
+        sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = ? AND key = ?")
+            .bind(user.to_string())
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(fingerprint, status, response, seq)| Applied {
+        fingerprint,
+        status: u16::try_from(status).unwrap_or(200),
+        response,
+        seq,
+    }))
+}
+
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    user: Uuid,
+    key: &str,
+    applied: &Applied,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query("INSERT INTO applied (user_id, key, fingerprint, status, response, seq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(user.to_string())
+        .bind(key)
+        .bind(&applied.fingerprint)
+        .bind(i64::from(applied.status))
+        .bind(&applied.response)
+        .bind(applied.seq)
+        .bind(ts(now))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Forgets the answers given before `before`; returns how many went.
+pub async fn prune(conn: &mut SqliteConnection, before: DateTime<Utc>) -> DbResult<u64> {
+    let gone = sqlx::query("DELETE FROM applied WHERE created_at < ?").bind(ts(before)).execute(conn).await?;
+    Ok(gone.rows_affected())
+}

@@ -1,0 +1,353 @@
+//! People: the accounts (persons, and the users API keys act as), their sessions and the API
+//! keys.
+
+use chrono::{DateTime, Utc};
+use handoff_proto::{ApiKey, Role, User, UserKind};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use super::cols::{decode_err, opt_ts_col, uuid_col};
+use super::{parse_ts, ts, DbResult};
+
+pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
+
+pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
+    let role: String = row.try_get("role")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(User {
+        id: uuid_col(row, "id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
+        active: row.try_get("active")?,
+        kind: UserKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        must_change_password: row.try_get("must_change_password")?,
+    })
+}
+
+pub async fn user(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<User>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// Everyone, API keys' users included, by name.
+pub async fn all_users(conn: &mut SqliteConnection) -> DbResult<Vec<User>> {
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE")))
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(user_from_row).collect()
+}
+
+pub async fn count_users(conn: &mut SqliteConnection) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(conn).await
+}
+
+pub async fn count_active_admins(conn: &mut SqliteConnection) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetch_one(conn).await
+}
+
+/// The account with this email, active or not.
+pub async fn id_by_email(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<Uuid>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(email).fetch_optional(conn).await?;
+    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))).transpose()
+}
+
+/// An active account's id and password hash, by email (sign-in).
+pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<(Uuid, String)>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ? AND active = 1")
+            .bind(email)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(id, hash)| Ok((Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))?, hash))).transpose()
+}
+
+pub async fn password_hash(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?").bind(id.to_string()).fetch_optional(conn).await
+}
+
+/// A new account: a person, or the user an API key acts as (its password hash is `!`, which no
+/// password verifies).
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+    pub kind: UserKind,
+}
+
+pub async fn insert_user(conn: &mut SqliteConnection, user: &NewUser<'_>, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, kind) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.email)
+    .bind(user.name)
+    .bind(user.role.as_str())
+    .bind(user.password_hash)
+    .bind(ts(now))
+    .bind(user.kind.as_str())
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn set_password(conn: &mut SqliteConnection, id: Uuid, hash: &str, must_change: bool) -> DbResult<()> {
+    sqlx::query("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?")
+        .bind(hash)
+        .bind(must_change)
+        .bind(id.to_string())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn set_must_change_password(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
+    sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
+        .bind(id.to_string())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn update_user(conn: &mut SqliteConnection, id: Uuid, name: &str, role: Role, active: bool) -> DbResult<()> {
+    sqlx::query("UPDATE users SET name = ?, role = ?, active = ? WHERE id = ?")
+        .bind(name)
+        .bind(role.as_str())
+        .bind(active)
+        .bind(id.to_string())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Active persons (not API keys): id, email and name, for resolving `@mentions`.
+pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, String, String)>> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, email, name FROM users WHERE active = 1 AND kind = 'person'")
+            .fetch_all(conn)
+            .await?;
+    rows.into_iter()
+        .map(|(id, email, name)| Ok((Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))?, email, name)))
+        .collect()
+}
+
+/// Who can be given conversations (active persons who are not Viewers), by name, each with the
+/// open and pending conversations they hold.
+pub async fn agent_loads(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) \
+         FROM users u WHERE u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' ORDER BY u.name COLLATE NOCASE",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(|(id, open)| Ok((Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))?, open))).collect()
+}
+
+// Sessions: only a token's SHA-256 is stored.
+
+/// A new session of `user_id`, known by its token's hash.
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub token_hash: &'a str,
+    pub user_id: Uuid,
+    pub client: Option<&'a str>,
+    pub address: Option<&'a str>,
+}
+
+pub async fn insert_session(conn: &mut SqliteConnection, s: &NewSession<'_>, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, id, last_used_at, client, address) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(s.token_hash)
+    .bind(s.user_id.to_string())
+    .bind(ts(now))
+    .bind(s.id.to_string())
+    .bind(ts(now))
+    .bind(s.client)
+    .bind(s.address)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A stored session.
+pub struct Session {
+    /// `None` for a session from before sessions had ids.
+    pub id: Option<Uuid>,
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (its start when never).
+    pub last_used_at: DateTime<Utc>,
+    pub client: Option<String>,
+    pub address: Option<String>,
+}
+
+const SESSION_COLUMNS: &str = "id, token_hash, user_id, created_at, last_used_at, client, address";
+
+fn session_from_row(row: &SqliteRow) -> DbResult<Session> {
+    let created_at = parse_ts(&row.try_get::<String, _>("created_at")?)?;
+    Ok(Session {
+        // A missing or unreadable id is an old session's: it still signs in.
+        id: row.try_get::<Option<String>, _>("id")?.and_then(|id| Uuid::parse_str(&id).ok()),
+        token_hash: row.try_get("token_hash")?,
+        user_id: uuid_col(row, "user_id")?,
+        created_at,
+        last_used_at: opt_ts_col(row, "last_used_at")?.unwrap_or(created_at),
+        client: row.try_get("client")?,
+        address: row.try_get("address")?,
+    })
+}
+
+pub async fn session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<Session>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?")))
+        .bind(hash)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(session_from_row).transpose()
+}
+
+/// A user's sessions, the most recently used first.
+pub async fn sessions_of(conn: &mut SqliteConnection, user: Uuid) -> DbResult<Vec<Session>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? ORDER BY last_used_at DESC"
+    )))
+    .bind(user.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(session_from_row).collect()
+}
+
+pub async fn touch_session(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+        .bind(ts(now))
+        .bind(id.to_string())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn delete_session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(hash).execute(conn).await.map(drop)
+}
+
+/// Ends one of `user`'s sessions; `false` when they have none with that id.
+pub async fn delete_session(conn: &mut SqliteConnection, id: Uuid, user: Uuid) -> DbResult<bool> {
+    let gone = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(gone.rows_affected() > 0)
+}
+
+/// Ends every session of `user`, except the one with the token hash `keep`.
+pub async fn delete_sessions_of(conn: &mut SqliteConnection, user: Uuid, keep: Option<&str>) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
+        .bind(user.to_string())
+        .bind(keep)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Deletes the sessions last used before `used_before` or started before `created_before`
+/// (long expired); returns how many went.
+pub async fn prune_sessions(
+    conn: &mut SqliteConnection,
+    used_before: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+) -> DbResult<u64> {
+    let gone = sqlx::query("DELETE FROM sessions WHERE COALESCE(last_used_at, created_at) < ? OR created_at < ?")
+        .bind(used_before.map(ts))
+        .bind(created_before.map(ts))
+        .execute(conn)
+        .await?;
+    Ok(gone.rows_affected())
+}
+
+// API keys: each acts as a user of its own (kind `api_key`); only the key's SHA-256 is stored.
+
+/// The user a live (unrevoked) API key acts as.
+pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<Uuid>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(conn)
+            .await?;
+    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("user_id", &id))).transpose()
+}
+
+const API_KEY_COLUMNS: &str = "id, name, role, user_id, created_at, revoked_at";
+
+fn api_key_from_row(row: &SqliteRow) -> DbResult<ApiKey> {
+    let role: String = row.try_get("role")?;
+    Ok(ApiKey {
+        id: uuid_col(row, "id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
+        user_id: uuid_col(row, "user_id")?,
+        created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        revoked_at: opt_ts_col(row, "revoked_at")?,
+    })
+}
+
+pub async fn api_key(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<ApiKey>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?")))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(api_key_from_row).transpose()
+}
+
+/// Every API key, revoked ones too, oldest first.
+pub async fn api_keys(conn: &mut SqliteConnection) -> DbResult<Vec<ApiKey>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at")))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(api_key_from_row).collect()
+}
+
+pub struct NewApiKey<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub role: Role,
+    pub user_id: Uuid,
+    pub key_hash: &'a str,
+    pub created_by: Uuid,
+}
+
+pub async fn insert_api_key(conn: &mut SqliteConnection, key: &NewApiKey<'_>, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, role, user_id, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(key.id.to_string())
+    .bind(key.name)
+    .bind(key.role.as_str())
+    .bind(key.user_id.to_string())
+    .bind(key.key_hash)
+    .bind(key.created_by.to_string())
+    .bind(ts(now))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Revokes a key and deactivates the user it acts as.
+pub async fn revoke_api_key(conn: &mut SqliteConnection, key: &ApiKey, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+        .bind(ts(now))
+        .bind(key.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE users SET active = 0 WHERE id = ?").bind(key.user_id.to_string()).execute(conn).await.map(drop)
+}
