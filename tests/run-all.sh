@@ -21,6 +21,9 @@ npm --prefix ui run check
 npm --prefix ui test
 npm --prefix ui run build
 
+step "the server's SQL is in its store: no query outside crates/server/src/store/ (tests aside)"
+bash tests/sql-in-store.sh
+
 step "cargo clippy (warnings are errors)"
 cargo clippy "${CARGO_SCOPE[@]}" --all-targets --quiet -- -D warnings
 

@@ -3,7 +3,6 @@
 //! change they describe, so the log never claims a change that was rolled back, nor misses one.
 
 use handoff_proto::{AuditEntry, Seq};
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -26,7 +25,7 @@ impl<'a> From<&'a Actor> for Who<'a> {
 }
 
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut store::Conn,
     who: Who<'_>,
     action: &str,
     conversation_id: Option<Uuid>,
@@ -44,7 +43,7 @@ pub async fn record(
 pub use crate::store::audit::Filter;
 
 /// The audit entries `filter` selects, newest first.
-pub async fn list(conn: &mut SqliteConnection, filter: &Filter, limit: i64) -> DbResult<Vec<AuditEntry>> {
+pub async fn list(conn: &mut store::Conn, filter: &Filter, limit: i64) -> DbResult<Vec<AuditEntry>> {
     store::audit::list(conn, filter, limit).await
 }
 

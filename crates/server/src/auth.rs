@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use handoff_proto::{Role, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -104,7 +103,7 @@ pub struct Origin {
 
 /// Creates a session for a user and returns its token (shown once; only its hash is stored).
 pub async fn create_session(
-    conn: &mut SqliteConnection,
+    conn: &mut store::Conn,
     user_id: Uuid,
     now: DateTime<Utc>,
     origin: &Origin,
@@ -157,7 +156,7 @@ pub enum TokenState {
 /// The user behind a stored token hash: a live session or a live API key (API keys do not
 /// expire). Live connections re-check theirs.
 pub async fn check_token_hash(
-    conn: &mut SqliteConnection,
+    conn: &mut store::Conn,
     hash: &str,
     now: DateTime<Utc>,
     lifetime: Lifetime,

@@ -151,21 +151,11 @@ async fn trickle(state: AppState) {
     let mut rng = rand::rngs::StdRng::from_os_rng();
     loop {
         tokio::time::sleep(Duration::from_secs(rng.random_range(20..=45))).await;
-        let device: Option<String> = match state.store.reader().await {
-            Ok(mut conn) => {
-                sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .ok()
-                    .flatten()
-            }
+        let device = match state.store.reader().await {
+            Ok(mut conn) => crate::store::devices::connected_simulator(&mut conn).await.ok().flatten(),
             Err(_) => None,
         };
-        let Some(sim) = device
-            .and_then(|id| uuid::Uuid::parse_str(&id).ok())
-            .and_then(|id| state.devices.get(id))
-            .and_then(|d| d.simulator.clone())
-        else {
+        let Some(sim) = device.and_then(|id| state.devices.get(id)).and_then(|d| d.simulator.clone()) else {
             continue;
         };
         let (phone, name) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];

@@ -80,11 +80,8 @@ impl Devices {
                 // One persistent store per device: its keys and sessions survive restarts.
                 let path = session_store(&state.config.data_dir, device.id);
                 // Linked by a code typed on the phone instead of the QR code, when the Admin asked.
-                let pair_phone: Option<String> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = ?")
-                    .bind(device.id.to_string())
-                    .fetch_optional(&mut *state.store.reader().await?)
-                    .await?
-                    .flatten();
+                let pair_phone =
+                    crate::store::devices::pair_phone(&mut *state.store.reader().await?, device.id).await?;
                 (WhatsappWeb::new(Store::File(path), None, pair_phone), None)
             }
             #[cfg(not(feature = "whatsapp-web"))]

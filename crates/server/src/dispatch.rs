@@ -10,7 +10,7 @@ use handoff_channels::Jid;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::store::DbResult;
+use crate::store::{self, DbResult};
 use crate::AppState;
 
 /// The device adapter of a conversation and its customer's address.
@@ -18,16 +18,8 @@ async fn device_and_chat(
     state: &AppState,
     conversation_id: Uuid,
 ) -> DbResult<Option<(std::sync::Arc<crate::devices::DeviceHandle>, Jid)>> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
-    )
-    .bind(conversation_id.to_string())
-    .fetch_optional(&mut *state.store.reader().await?)
-    .await?;
-    Ok(row.and_then(|(device, jid)| {
-        let device = Uuid::parse_str(&device).ok().and_then(|id| state.devices.get(id))?;
-        Some((device, Jid::parse(&jid)?))
-    }))
+    let row = store::conversations::device_and_jid(&mut *state.store.reader().await?, conversation_id).await?;
+    Ok(row.and_then(|(device, jid)| Some((state.devices.get(device)?, Jid::parse(&jid)?))))
 }
 
 /// The shortest time between two "typing…" calls to WhatsApp for one conversation: however often
@@ -112,15 +104,9 @@ async fn relay(state: AppState, conversation_id: Uuid, mut wanted: watch::Receiv
 pub fn mark_read(state: &AppState, conversation_id: Uuid, since: Option<String>) {
     let state = state.clone();
     tokio::spawn(async move {
-        let unread: Result<Vec<String>, _> = async {
-            sqlx::query_scalar(
-                "SELECT wa_message_id FROM messages WHERE conversation_id = ? AND kind = 'inbound' \
-                 AND wa_message_id IS NOT NULL AND (?2 IS NULL OR created_at > ?2) ORDER BY created_at DESC LIMIT 100",
-            )
-            .bind(conversation_id.to_string())
-            .bind(&since)
-            .fetch_all(&mut *state.store.reader().await?)
-            .await
+        let unread = async {
+            let mut conn = state.store.reader().await?;
+            store::messages::inbound_wa_ids_since(&mut conn, conversation_id, since.as_deref()).await
         }
         .await;
         let (Ok(ids), Ok(Some((device, chat)))) = (unread, device_and_chat(&state, conversation_id).await) else {

@@ -4,10 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::store::DbResult;
+use crate::store::{self, DbResult};
 
 /// The `@word` tokens of a text, lower case, without repeats.
 pub fn tokens(body: &str) -> BTreeSet<String> {
@@ -29,7 +28,7 @@ pub fn tokens(body: &str) -> BTreeSet<String> {
 }
 
 /// The active people a text mentions.
-pub async fn resolve(conn: &mut SqliteConnection, body: &str) -> DbResult<Vec<Uuid>> {
+pub async fn resolve(conn: &mut store::Conn, body: &str) -> DbResult<Vec<Uuid>> {
     let wanted = tokens(body);
     if wanted.is_empty() {
         return Ok(Vec::new());

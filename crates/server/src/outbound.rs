@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use handoff_channels::{message_id_parts, new_message_id, AdapterError, Jid};
 use handoff_proto::{Delivery, EventBody};
-use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
@@ -200,16 +199,11 @@ async fn wait(pause: Duration, shutdown: &mut tokio::sync::watch::Receiver<bool>
 
 /// The device's oldest pending reply.
 async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
-    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT m.id, m.body, m.send_id, k.jid FROM messages m \
-         JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id \
-         WHERE m.device_id = ? AND m.kind = 'outbound' AND m.delivery = 'pending' ORDER BY m.created_at, m.id LIMIT 1",
-    )
-    .bind(device_id.to_string())
-    .fetch_optional(&mut *state.store.reader().await?)
-    .await?;
-    let Some((id, body, send_id, chat)) = row else { return Ok(None) };
-    let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let Some(store::replies::PendingReply { id, body, send_id, chat }) =
+        store::replies::next_pending(&mut *state.store.reader().await?, device_id).await?
+    else {
+        return Ok(None);
+    };
     let send_id = match send_id {
         Some(send_id) => send_id,
         // Committed without one (a reply retried from before ids were chosen at commit): chosen
@@ -217,11 +211,7 @@ async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
         None => {
             let send_id = new_message_id();
             let mut w = state.store.begin().await?;
-            sqlx::query("UPDATE messages SET send_id = ? WHERE id = ? AND send_id IS NULL")
-                .bind(&send_id)
-                .bind(id.to_string())
-                .execute(w.conn())
-                .await?;
+            store::replies::set_send_id(w.conn(), id, &send_id).await?;
             w.commit().await?;
             send_id
         }
@@ -261,45 +251,18 @@ async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Re
         Ok(wa_id) => {
             // A receipt that beat this commit (a fast phone, named in a form we could not match)
             // counts from here.
-            let early: Option<String> = sqlx::query_scalar(
-                "DELETE FROM early_receipts WHERE device_id = ? AND wa_message_id = ? RETURNING delivery",
-            )
-            .bind(device_id.to_string())
-            .bind(wa_id)
-            .fetch_optional(w.conn())
-            .await?;
-            let delivery = early
-                .as_deref()
-                .and_then(Delivery::parse)
+            let delivery = store::replies::take_early_receipt(w.conn(), device_id, wa_id)
+                .await?
                 .filter(|d| d.rank() > Delivery::Sent.rank())
                 .unwrap_or(Delivery::Sent);
-            // The id names this reply from now on, unless another row holds it already (a copy
-            // stored before this build matched echoes): then the reply is sent, unnamed, rather
-            // than sent again for ever over a constraint.
-            sqlx::query(
-                "UPDATE messages SET delivery = ?1, failure = NULL, wa_message_id = CASE WHEN EXISTS \
-                   (SELECT 1 FROM messages o WHERE o.device_id = ?2 AND o.wa_message_id = ?3 AND o.id != ?4) \
-                   THEN wa_message_id ELSE ?3 END \
-                 WHERE id = ?4 AND delivery = 'pending'",
-            )
-            .bind(delivery.as_str())
-            .bind(device_id.to_string())
-            .bind(wa_id)
-            .bind(message_id.to_string())
-            .execute(w.conn())
-            .await?
+            store::replies::mark_sent(w.conn(), device_id, message_id, wa_id, delivery).await?
         }
         Err(reason) => {
             tracing::warn!(%message_id, reason, "reply not sent");
-            sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = 'pending'")
-                .bind(Delivery::Failed.as_str())
-                .bind(reason)
-                .bind(message_id.to_string())
-                .execute(w.conn())
-                .await?
+            store::replies::mark_failed(w.conn(), message_id, reason).await?
         }
     };
-    if changed.rows_affected() == 0 {
+    if !changed {
         return Ok(());
     }
     if outcome.is_ok() {
@@ -310,40 +273,20 @@ async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Re
     w.commit().await
 }
 
-/// One of our replies, as a device event names it.
-pub struct Ours {
-    pub id: Uuid,
-    pub delivery: Option<Delivery>,
-    /// The id WhatsApp's events name it by, once known.
-    pub wa_message_id: Option<String>,
-}
-
 /// The reply a device event's message id names: by the id WhatsApp's events use once the send is
 /// recorded, else by the id it was sent with (in whatever form the device wraps it). `None` for a
 /// message this server did not send (typed on the phone).
-pub async fn ours(conn: &mut SqliteConnection, device_id: Uuid, wa_message_id: &str) -> DbResult<Option<Ours>> {
-    let by_wa_id: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND wa_message_id = ? AND kind = 'outbound'",
-    )
-    .bind(device_id.to_string())
-    .bind(wa_message_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let mut row = by_wa_id;
+pub async fn ours(
+    conn: &mut store::Conn,
+    device_id: Uuid,
+    wa_message_id: &str,
+) -> DbResult<Option<store::replies::Ours>> {
+    let mut found = store::replies::ours_by_wa_id(&mut *conn, device_id, wa_message_id).await?;
     for part in message_id_parts(wa_message_id) {
-        if row.is_some() {
+        if found.is_some() {
             break;
         }
-        row = sqlx::query_as("SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND send_id = ?")
-            .bind(device_id.to_string())
-            .bind(part)
-            .fetch_optional(&mut *conn)
-            .await?;
+        found = store::replies::ours_by_send_id(&mut *conn, device_id, part).await?;
     }
-    let Some((id, delivery, wa_message_id)) = row else { return Ok(None) };
-    Ok(Some(Ours {
-        id: Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        delivery: delivery.as_deref().and_then(Delivery::parse),
-        wa_message_id,
-    }))
+    Ok(found)
 }

@@ -9,14 +9,14 @@
 
 use std::collections::HashSet;
 
-use handoff_proto::{Conversation, EventBody, MessageKind, RoutingRule, RuleAssign, RuleMatch, Seq, UpdateCause};
+use handoff_proto::{Conversation, EventBody, RoutingRule, RuleMatch, Seq, UpdateCause};
 use regex::{Regex, RegexBuilder};
-use sqlx::{Row, SqliteConnection};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::audit::{self, Who};
 use crate::error::{ApiError, ApiResult};
+use crate::store::teams::Member;
 use crate::store::{self, DbResult, Writer};
 use crate::AppState;
 
@@ -124,86 +124,19 @@ pub fn matches(m: &RuleMatch, input: &Input<'_>) -> bool {
     true
 }
 
-pub async fn load_rules(conn: &mut SqliteConnection) -> DbResult<Vec<RoutingRule>> {
-    let rows = sqlx::query(
-        "SELECT id, name, position, match_json, team_id, user_id FROM routing_rules ORDER BY position, created_at",
-    )
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let json: String = row.try_get("match_json")?;
-            Ok(RoutingRule {
-                id: store::cols::uuid_col(row, "id")?,
-                name: row.try_get("name")?,
-                position: row.try_get("position")?,
-                matches: serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                assign: RuleAssign {
-                    team_id: store::cols::opt_uuid_col(row, "team_id")?,
-                    user_id: store::cols::opt_uuid_col(row, "user_id")?,
-                },
-            })
-        })
-        .collect()
-}
-
 pub fn first_match<'r>(rules: &'r [RoutingRule], input: &Input<'_>) -> Option<&'r RoutingRule> {
     rules.iter().find(|r| matches(&r.matches, input))
 }
 
-/// A team member routing may give work to.
-struct Candidate {
-    id: Uuid,
-    name: String,
-    open: i64,
-}
-
-struct TeamInfo {
-    name: String,
-    cap: i64,
-}
-
-async fn team_info(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Option<TeamInfo>> {
-    let row: Option<(String, i64)> = sqlx::query_as("SELECT name, agent_cap FROM teams WHERE id = ?")
-        .bind(team_id.to_string())
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|(name, cap)| TeamInfo { name, cap }))
-}
-
 /// The online member with the fewest open conversations under the cap (ties: by name).
 async fn pick_member(
-    conn: &mut SqliteConnection,
+    conn: &mut store::Conn,
     team_id: Uuid,
     cap: i64,
     online: &HashSet<Uuid>,
-) -> DbResult<Option<Candidate>> {
-    let rows = sqlx::query(
-        "SELECT u.id, u.name, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) AS open \
-         FROM team_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.team_id = ? AND u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' \
-         ORDER BY open, u.name COLLATE NOCASE, u.id",
-    )
-    .bind(team_id.to_string())
-    .fetch_all(conn)
-    .await?;
-    for row in rows {
-        let id = store::cols::uuid_col(&row, "id")?;
-        let open: i64 = row.try_get("open")?;
-        if online.contains(&id) && open < cap {
-            return Ok(Some(Candidate { id, name: row.try_get("name")?, open }));
-        }
-    }
-    Ok(None)
-}
-
-/// A user a rule may hand work to directly: active, a person, not a Viewer.
-async fn assignable_user(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND active = 1 AND kind = 'person' AND role != 'viewer'")
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await
+) -> DbResult<Option<Member>> {
+    let members = store::teams::assignable_members(conn, team_id).await?;
+    Ok(members.into_iter().find(|m| online.contains(&m.id) && m.open < cap))
 }
 
 /// Sets the owner and team of a conversation, then writes the system message saying why.
@@ -215,22 +148,7 @@ async fn hand_over(
     queued: bool,
     why: &str,
 ) -> DbResult<Seq> {
-    let now = store::ts(store::now());
-    sqlx::query(
-        "UPDATE conversations SET team_id = ?, assignee_id = ?, \
-           assigned_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END, \
-           queued_at = CASE WHEN ? THEN COALESCE(queued_at, ?) ELSE NULL END, version = version + 1 \
-         WHERE id = ?",
-    )
-    .bind(team_id.map(|t| t.to_string()))
-    .bind(assignee.map(|a| a.to_string()))
-    .bind(assignee.map(|a| a.to_string()))
-    .bind(&now)
-    .bind(queued)
-    .bind(&now)
-    .bind(conversation.id.to_string())
-    .execute(w.conn())
-    .await?;
+    store::conversations::set_owner(w.conn(), conversation.id, team_id, assignee, queued).await?;
     let updated = store::conversations::get(w.conn(), conversation.id, None).await?.expect("exists");
     w.append(EventBody::ConversationUpdated { conversation: updated, actor_id: None, cause: UpdateCause::Routed })
         .await?;
@@ -242,21 +160,8 @@ async fn hand_over(
 /// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
 pub async fn system_message(w: &mut Writer<'_>, conversation_id: Uuid, body: &str) -> DbResult<Seq> {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at) \
-         SELECT ?, id, device_id, ?, ?, ? FROM conversations WHERE id = ?",
-    )
-    .bind(id.to_string())
-    .bind(MessageKind::System.as_str())
-    .bind(body)
-    .bind(store::ts(store::now()))
-    .bind(conversation_id.to_string())
-    .execute(w.conn())
-    .await?;
-    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = ?")
-        .bind(conversation_id.to_string())
-        .execute(w.conn())
-        .await?;
+    store::messages::insert_system(w.conn(), id, conversation_id, body).await?;
+    store::conversations::bump_version(w.conn(), conversation_id).await?;
     let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
     let conversation = store::conversations::get(w.conn(), conversation_id, None).await?.expect("exists");
     w.append(EventBody::MessageCreated { message, conversation }).await
@@ -272,16 +177,15 @@ async fn to_team(
     lead: &str,
     how: &str,
 ) -> DbResult<Option<Seq>> {
-    let Some(team) = team_info(w.conn(), team_id).await? else { return Ok(None) };
-    let seq = match pick_member(w.conn(), team_id, team.cap, online).await? {
+    let Some((team, cap)) = store::teams::name_and_cap(w.conn(), team_id).await? else { return Ok(None) };
+    let seq = match pick_member(w.conn(), team_id, cap, online).await? {
         Some(m) => {
-            let why = format!("{lead} to {} {how}; {} had {} open of {}.", team.name, m.name, m.open, team.cap);
+            let why = format!("{lead} to {team} {how}; {} had {} open of {cap}.", m.name, m.open);
             hand_over(w, conversation, Some(team_id), Some(m.id), false, &why).await?
         }
         None => {
             let why = format!(
-                "{lead} to {} {how}; waiting in the team queue: every member is offline or has {} open.",
-                team.name, team.cap
+                "{lead} to {team} {how}; waiting in the team queue: every member is offline or has {cap} open."
             );
             hand_over(w, conversation, Some(team_id), None, true, &why).await?
         }
@@ -303,7 +207,7 @@ pub async fn route(
     if reopened && conversation.assignee_id.is_some() && !owner_offline {
         return Ok(None);
     }
-    let rules = load_rules(w.conn()).await?;
+    let rules = store::routing::rules(w.conn()).await?;
     let input = Input {
         body,
         phone: &conversation.contact.phone,
@@ -320,7 +224,7 @@ pub async fn route(
     if let Some(rule) = first_match(&rules, &input) {
         let how = format!("by rule '{}'", rule.name);
         if let Some(user_id) = rule.assign.user_id {
-            if let Some(name) = assignable_user(w.conn(), user_id).await? {
+            if let Some(name) = store::people::assignable_name(w.conn(), user_id).await? {
                 if online.contains(&user_id) || rule.assign.team_id.is_none() {
                     let team = rule.assign.team_id.or(conversation.team_id);
                     let why = format!("{lead} to {name} {how}.");
@@ -347,35 +251,24 @@ pub async fn route(
 /// Hands out queued conversations, oldest first, to members with room. Returns how many.
 pub async fn drain(state: &AppState) -> DbResult<usize> {
     // Most kicks find no queue at all: look on a reader before taking the one writer.
-    let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE queued_at IS NOT NULL LIMIT 1")
-        .fetch_optional(&mut *state.store.reader().await?)
-        .await?;
-    if any.is_none() {
+    if !store::routing::any_queued(&mut *state.store.reader().await?).await? {
         return Ok(0);
     }
     let online = state.presence.users();
     let mut w = state.store.begin().await?;
-    let queued: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, team_id FROM conversations \
-         WHERE queued_at IS NOT NULL AND assignee_id IS NULL AND status = 'open' AND team_id IS NOT NULL \
-         ORDER BY queued_at, id",
-    )
-    .fetch_all(w.conn())
-    .await?;
-    let mut full: HashSet<String> = HashSet::new();
+    let mut full: HashSet<Uuid> = HashSet::new();
     let mut handed = 0;
-    for (id, team_id) in queued {
-        if full.contains(&team_id) {
+    for (id, team) in store::routing::queued(w.conn()).await? {
+        if full.contains(&team) {
             continue;
         }
-        let (Ok(id), Ok(team)) = (Uuid::parse_str(&id), Uuid::parse_str(&team_id)) else { continue };
-        let Some(info) = team_info(w.conn(), team).await? else { continue };
-        let Some(m) = pick_member(w.conn(), team, info.cap, &online).await? else {
-            full.insert(team_id);
+        let Some((name, cap)) = store::teams::name_and_cap(w.conn(), team).await? else { continue };
+        let Some(m) = pick_member(w.conn(), team, cap, &online).await? else {
+            full.insert(team);
             continue;
         };
         let conversation = store::conversations::get(w.conn(), id, None).await?.expect("listed above");
-        let why = format!("Handed out from the {} queue; {} had {} open of {}.", info.name, m.name, m.open, info.cap);
+        let why = format!("Handed out from the {name} queue; {} had {} open of {cap}.", m.name, m.open);
         hand_over(&mut w, &conversation, Some(team), Some(m.id), false, &why).await?;
         handed += 1;
     }

@@ -6,13 +6,12 @@
 //! receipts: they do not make a reply wrong.
 
 use handoff_proto::{ConversationChange, EventBody, MessageKind, UpdateCause};
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::store::DbResult;
+use crate::store::{self, DbResult};
 
 pub async fn changes_since(
-    conn: &mut SqliteConnection,
+    conn: &mut store::Conn,
     conversation_id: Uuid,
     seen_version: i64,
     actor: Uuid,

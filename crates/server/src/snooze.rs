@@ -4,10 +4,9 @@
 
 use handoff_proto::{EventBody, UpdateCause};
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use crate::audit::{self, Who};
-use crate::store::{self, parse_ts, DbResult};
+use crate::store::{self, DbResult};
 use crate::{routing, AppState};
 
 /// Tells the wake-up task that snooze times changed.
@@ -22,23 +21,11 @@ impl Alarm {
 
 /// Opens every snoozed conversation that is due. Returns how many woke.
 pub async fn wake_due(state: &AppState) -> DbResult<usize> {
-    let now = store::ts(state.clock.now());
     let online = state.presence.users();
     let mut w = state.store.begin().await?;
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE status = 'snoozed' AND snooze_until <= ? ORDER BY snooze_until, id",
-    )
-    .bind(&now)
-    .fetch_all(w.conn())
-    .await?;
-    for id in &due {
-        let id = Uuid::parse_str(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        sqlx::query(
-            "UPDATE conversations SET status = 'open', snooze_until = NULL, version = version + 1 WHERE id = ?",
-        )
-        .bind(id.to_string())
-        .execute(w.conn())
-        .await?;
+    let due = store::conversations::snooze_ended(w.conn(), state.clock.now()).await?;
+    for &id in &due {
+        store::conversations::wake(w.conn(), id).await?;
         let conversation = store::conversations::get(w.conn(), id, None).await?.expect("listed above");
         let seq =
             w.append(EventBody::ConversationUpdated { conversation, actor_id: None, cause: UpdateCause::Woke }).await?;
@@ -52,17 +39,9 @@ pub async fn wake_due(state: &AppState) -> DbResult<usize> {
 /// The background task: sleeps until the next snooze ends (or snooze times change), wakes what is due.
 pub async fn run(state: AppState) {
     loop {
-        let next: Result<Option<String>, _> = async {
-            let mut conn = state.store.reader().await?;
-            sqlx::query_scalar::<_, Option<String>>(
-                "SELECT MIN(snooze_until) FROM conversations WHERE status = 'snoozed'",
-            )
-            .fetch_one(&mut *conn)
-            .await
-        }
-        .await;
+        let next = async { store::conversations::next_snooze_end(&mut *state.store.reader().await?).await }.await;
         let next = match next {
-            Ok(n) => n.and_then(|t| parse_ts(&t).ok()),
+            Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "reading snooze times failed");
                 None

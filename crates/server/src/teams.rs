@@ -4,49 +4,16 @@
 use handoff_proto::{
     CreateRoutingRuleRequest, CreateTeamRequest, EventBody, PatchTeamRequest, RoutingRule, Team, UserKind,
 };
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{self, DbResult};
+use crate::store;
 use crate::{routing, AppState};
 
 /// Routing's default cap on open conversations per member.
 pub const DEFAULT_AGENT_CAP: i64 = 5;
-
-pub async fn team_by_id(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Team>> {
-    let row: Option<(String, i64, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT name, agent_cap, first_response_secs, resolution_secs FROM teams WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((name, agent_cap, first_response_secs, resolution_secs)) = row else { return Ok(None) };
-    let members: Vec<String> = sqlx::query_scalar(
-        "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? \
-         ORDER BY u.name COLLATE NOCASE",
-    )
-    .bind(id.to_string())
-    .fetch_all(conn)
-    .await?;
-    let member_ids = members
-        .iter()
-        .map(|m| Uuid::parse_str(m).map_err(|e| sqlx::Error::Decode(Box::new(e))))
-        .collect::<DbResult<_>>()?;
-    Ok(Some(Team { id, name, member_ids, agent_cap, first_response_secs, resolution_secs }))
-}
-
-pub async fn all_teams(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM teams ORDER BY name COLLATE NOCASE").fetch_all(&mut *conn).await?;
-    let mut teams = Vec::with_capacity(ids.len());
-    for id in ids {
-        let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        teams.extend(team_by_id(conn, id).await?);
-    }
-    Ok(teams)
-}
 
 fn check_name(name: &str) -> ApiResult<String> {
     crate::error::check_name("name", name, 60, "A team needs a name of at most 60 characters.")
@@ -73,13 +40,9 @@ fn check_target(field: &str, secs: Option<i64>) -> ApiResult<Option<i64>> {
     }
 }
 
-async fn name_taken(conn: &mut SqliteConnection, name: &str, except: Option<Uuid>) -> ApiResult<()> {
-    let other: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE name = ? COLLATE NOCASE")
-        .bind(name)
-        .fetch_optional(conn)
-        .await?;
-    match other {
-        Some(id) if Some(id.as_str()) != except.map(|e| e.to_string()).as_deref() => {
+async fn name_taken(conn: &mut store::Conn, name: &str, except: Option<Uuid>) -> ApiResult<()> {
+    match store::teams::id_by_name(conn, name).await? {
+        Some(id) if Some(id) != except => {
             Err(ApiError::conflict("team_name_taken", format!("There is already a team called {name}.")))
         }
         _ => Ok(()),
@@ -95,7 +58,7 @@ async fn finish(
     action: &str,
     summary: &str,
 ) -> ApiResult<Team> {
-    let team = team_by_id(w.conn(), id).await?.expect("exists");
+    let team = store::teams::get(w.conn(), id).await?.expect("exists");
     let seq = w.append(EventBody::TeamUpdated { team: team.clone() }).await?;
     audit::record(w.conn(), actor.into(), action, None, summary, Some(seq)).await?;
     w.commit().await?;
@@ -111,23 +74,20 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> 
     let mut w = state.store.begin().await?;
     name_taken(w.conn(), &name, None).await?;
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO teams (id, name, agent_cap, first_response_secs, resolution_secs, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.to_string())
-    .bind(&name)
-    .bind(cap)
-    .bind(first)
-    .bind(resolution)
-    .bind(store::ts(store::now()))
-    .execute(w.conn())
-    .await?;
+    let team = store::teams::NewTeam {
+        id,
+        name: &name,
+        agent_cap: cap,
+        first_response_secs: first,
+        resolution_secs: resolution,
+    };
+    store::teams::insert(w.conn(), &team).await?;
     finish(state, w, actor, id, "team.create", &format!("Created team {name}")).await
 }
 
 pub async fn patch(state: &AppState, actor: &Actor, id: Uuid, req: PatchTeamRequest) -> ApiResult<Team> {
     let mut w = state.store.begin().await?;
-    let team = team_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     let name = match &req.name {
         Some(n) => check_name(n)?,
         None => team.name.clone(),
@@ -142,23 +102,17 @@ pub async fn patch(state: &AppState, actor: &Actor, id: Uuid, req: PatchTeamRequ
         Some(s) => check_target("resolution_secs", Some(s))?,
         None => team.resolution_secs,
     };
-    sqlx::query("UPDATE teams SET name = ?, agent_cap = ?, first_response_secs = ?, resolution_secs = ? WHERE id = ?")
-        .bind(&name)
-        .bind(cap)
-        .bind(first)
-        .bind(resolution)
-        .bind(id.to_string())
-        .execute(w.conn())
-        .await?;
+    let changed = store::teams::NewTeam {
+        id,
+        name: &name,
+        agent_cap: cap,
+        first_response_secs: first,
+        resolution_secs: resolution,
+    };
+    store::teams::update(w.conn(), &changed).await?;
     // The team's conversations carry their SLA due times: publish them anew when the targets change.
     if first != team.first_response_secs || resolution != team.resolution_secs {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = ? AND status != 'resolved'")
-                .bind(id.to_string())
-                .fetch_all(w.conn())
-                .await?;
-        for cid in ids {
-            let cid = Uuid::parse_str(&cid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        for cid in store::conversations::unresolved_of_team(w.conn(), id).await? {
             if let Some(conversation) = store::conversations::get(w.conn(), cid, None).await? {
                 let cause = handoff_proto::UpdateCause::Refreshed;
                 w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
@@ -174,7 +128,7 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Ve
         return Err(ApiError::invalid("user_ids", "A team has at most 1000 members."));
     }
     let mut w = state.store.begin().await?;
-    let team = team_by_id(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     let mut names = Vec::new();
     for user_id in &user_ids {
         let user = store::people::user(w.conn(), *user_id)
@@ -185,14 +139,7 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Ve
         }
         names.push(user.name);
     }
-    sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(id.to_string()).execute(w.conn()).await?;
-    for user_id in &user_ids {
-        sqlx::query("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?, ?)")
-            .bind(id.to_string())
-            .bind(user_id.to_string())
-            .execute(w.conn())
-            .await?;
-    }
+    store::teams::set_members(w.conn(), id, &user_ids).await?;
     let summary = format!(
         "Set the members of {}: {}",
         team.name,
@@ -209,7 +156,7 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
     }
     let mut w = state.store.begin().await?;
     if let Some(team_id) = req.assign.team_id {
-        if team_by_id(w.conn(), team_id).await?.is_none() {
+        if store::teams::get(w.conn(), team_id).await?.is_none() {
             return Err(ApiError::invalid("assign.team_id", "No team has that id."));
         }
     }
@@ -229,23 +176,13 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
             return Err(ApiError::invalid("match.device_id", "No device has that id."));
         }
     }
-    let last: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM routing_rules").fetch_one(w.conn()).await?;
-    let position = req.position.unwrap_or(last + 1);
+    let position = match req.position {
+        Some(p) => p,
+        None => store::routing::last_position(w.conn()).await? + 1,
+    };
     let id = Uuid::now_v7();
-    let match_json = serde_json::to_string(&req.matches).map_err(|_| ApiError::internal())?;
-    sqlx::query(
-        "INSERT INTO routing_rules (id, name, position, match_json, team_id, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.to_string())
-    .bind(&name)
-    .bind(position)
-    .bind(match_json)
-    .bind(req.assign.team_id.map(|t| t.to_string()))
-    .bind(req.assign.user_id.map(|u| u.to_string()))
-    .bind(store::ts(store::now()))
-    .execute(w.conn())
-    .await?;
+    let rule = store::routing::NewRule { id, name: &name, position, matches: &req.matches, assign: &req.assign };
+    store::routing::insert_rule(w.conn(), &rule).await?;
     audit::record(
         w.conn(),
         actor.into(),
@@ -255,19 +192,14 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
         None,
     )
     .await?;
-    let rule = routing::load_rules(w.conn()).await?.into_iter().find(|r| r.id == id).expect("inserted above");
+    let rule = store::routing::rules(w.conn()).await?.into_iter().find(|r| r.id == id).expect("inserted above");
     w.commit().await?;
     Ok(rule)
 }
 
 pub async fn delete_rule(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<()> {
     let mut w = state.store.begin().await?;
-    let name: String = sqlx::query_scalar("SELECT name FROM routing_rules WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(w.conn())
-        .await?
-        .ok_or_else(|| ApiError::not_found("routing rule"))?;
-    sqlx::query("DELETE FROM routing_rules WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
+    let name = store::routing::delete_rule(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("routing rule"))?;
     audit::record(w.conn(), actor.into(), "rule.delete", None, &format!("Deleted routing rule '{name}'"), None).await?;
     w.commit().await?;
     Ok(())

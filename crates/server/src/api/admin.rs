@@ -16,12 +16,12 @@ use super::page_limit;
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
-use crate::{api_keys, audit, routing, teams, AppState};
+use crate::{api_keys, audit, routing, store, teams, AppState};
 
 #[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Page<Team>), (status = 401, body = ErrorBody)))]
 pub async fn list_teams(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Team>>> {
     let mut conn = state.store.reader().await?;
-    Ok(AxumJson(Page { items: teams::all_teams(&mut conn).await?, next_cursor: None }))
+    Ok(AxumJson(Page { items: store::teams::all(&mut conn).await?, next_cursor: None }))
 }
 
 #[utoipa::path(post, path = "/api/v1/teams", request_body = CreateTeamRequest,
@@ -66,7 +66,7 @@ pub async fn set_members(
 pub async fn list_rules(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Page<RoutingRule>>> {
     actor.require_admin("see routing rules")?;
     let mut conn = state.store.reader().await?;
-    Ok(AxumJson(Page { items: routing::load_rules(&mut conn).await?, next_cursor: None }))
+    Ok(AxumJson(Page { items: store::routing::rules(&mut conn).await?, next_cursor: None }))
 }
 
 #[utoipa::path(post, path = "/api/v1/routing-rules", request_body = CreateRoutingRuleRequest,
@@ -98,7 +98,7 @@ pub async fn test_rules(
 ) -> ApiResult<AxumJson<RoutingTestResponse>> {
     actor.require_admin("see routing rules")?;
     let mut conn = state.store.reader().await?;
-    let rules = routing::load_rules(&mut conn).await?;
+    let rules = store::routing::rules(&mut conn).await?;
     let input = routing::Input {
         body: &req.body,
         phone: req.phone.as_deref().unwrap_or(""),

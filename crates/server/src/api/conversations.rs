@@ -18,6 +18,7 @@ use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::store;
+use crate::store::conversations::Owner;
 use crate::{ops, AppState};
 
 #[derive(Deserialize, IntoParams)]
@@ -59,58 +60,31 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<AxumJson<Page<Conversation>>> {
     let limit = page_limit(p.limit)?;
-    let mut sql = format!("{} WHERE 1 = 1", store::conversations::SELECT);
-    let mut binds: Vec<String> = vec![actor.id().to_string()];
+    let mut filter = store::conversations::Filter::default();
     if let Some(status) = p.status.as_deref().filter(|s| !s.is_empty()) {
-        let status = ConversationStatus::parse(status)
-            .ok_or_else(|| ApiError::invalid("status", "status must be open, pending, snoozed or resolved."))?;
-        sql.push_str(" AND c.status = ?");
-        binds.push(status.as_str().into());
+        filter.status = Some(
+            ConversationStatus::parse(status)
+                .ok_or_else(|| ApiError::invalid("status", "status must be open, pending, snoozed or resolved."))?,
+        );
     }
-    match p.assignee.as_deref().filter(|s| !s.is_empty()) {
-        None => {}
-        Some("none") => sql.push_str(" AND c.assignee_id IS NULL"),
-        Some("me") => {
-            sql.push_str(" AND c.assignee_id = ?");
-            binds.push(actor.id().to_string());
-        }
-        Some(other) => {
-            let id = Uuid::parse_str(other)
-                .map_err(|_| ApiError::invalid("assignee", "assignee must be me, none or a user id."))?;
-            sql.push_str(" AND c.assignee_id = ?");
-            binds.push(id.to_string());
-        }
-    }
-    if let Some(team) = p.team {
-        sql.push_str(" AND c.team_id = ?");
-        binds.push(team.to_string());
-    }
+    filter.owner = match p.assignee.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("none") => Some(Owner::Nobody),
+        Some("me") => Some(Owner::User(actor.id())),
+        Some(other) => Some(Owner::User(
+            Uuid::parse_str(other)
+                .map_err(|_| ApiError::invalid("assignee", "assignee must be me, none or a user id."))?,
+        )),
+    };
+    filter.team = p.team;
     if let Some(label) = p.label.as_deref().filter(|l| !l.trim().is_empty()) {
-        sql.push_str(
-            " AND EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ?)",
-        );
-        binds.push(ops::normalize_label(label).map_err(|e| ApiError::invalid("label", e.detail.message))?);
+        filter.label = Some(ops::normalize_label(label).map_err(|e| ApiError::invalid("label", e.detail.message))?);
     }
-    if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        sql.push_str(
-            " AND (k.name LIKE ? ESCAPE '\\' OR k.phone LIKE ? ESCAPE '\\' OR c.last_message_preview LIKE ? ESCAPE '\\')",
-        );
-        binds.extend([like.clone(), like.clone(), like]);
-    }
-    if let Some(cursor) = &p.cursor {
-        let (at, id) = decode_cursor(cursor)?;
-        sql.push_str(" AND (c.last_message_at, c.id) < (?, ?)");
-        binds.extend([at, id]);
-    }
-    sql.push_str(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for b in binds {
-        query = query.bind(b);
-    }
+    filter.text = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
+    let cursor = p.cursor.as_deref().map(decode_cursor).transpose()?;
+    let before = cursor.as_ref().map(|(at, id)| (at.as_str(), id.as_str()));
     let mut conn = state.store.reader().await?;
-    let rows = query.bind(limit + 1).fetch_all(&mut *conn).await?;
-    let mut items = rows.iter().map(store::conversations::from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut items = store::conversations::list(&mut conn, actor.id(), &filter, before, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|c| encode_cursor(&crate::store::ts(c.last_message_at), &c.id.to_string()))

@@ -152,23 +152,10 @@ pub async fn create_device(
         Linking::Gateway(config, secret) => (None, None, Some((config, secret))),
         Linking::Linked(phone) => (Some(phone), None, None),
     };
-    let status = if phone.is_some() { "connected" } else { "pending_link" };
+    let status = if phone.is_some() { DeviceStatus::Connected } else { DeviceStatus::PendingLink };
     let mut w = state.store.begin().await?;
-    sqlx::query(
-        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.to_string())
-    .bind(name)
-    .bind(kind.as_str())
-    .bind(status)
-    .bind(phone)
-    .bind(store::ts(store::now()))
-    .bind(gateway.map(|(g, _)| serde_json::to_string(g).expect("plain strings serialise")))
-    .bind(gateway.map(|(_, secret)| secret))
-    .bind(pair_phone)
-    .execute(w.conn())
-    .await?;
+    let device = store::devices::NewDevice { id, name, kind, status, phone, gateway, pair_phone };
+    store::devices::insert(w.conn(), &device).await?;
     let device = store::devices::get(w.conn(), id).await?.expect("inserted above");
     let seq = w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
     audit::record(w.conn(), who, "device.create", None, &format!("Added device {name} ({})", kind.as_str()), Some(seq))
@@ -191,8 +178,7 @@ pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<
     state.outbound.stop(id).await;
     let removed = async {
         let mut w = state.store.begin().await?;
-        let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(w.conn()).await?;
-        if deleted.rows_affected() == 0 {
+        if !store::devices::delete(w.conn(), id).await? {
             return Err(ApiError::not_found("device"));
         }
         let seq = w.append(EventBody::DeviceRemoved { device_id: id }).await?;

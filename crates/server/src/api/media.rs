@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use handoff_channels::AdapterError;
 use handoff_proto::{ErrorBody, Media};
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::audit;
@@ -29,24 +28,18 @@ pub const DOWNLOADS_PER_USER: usize = 4;
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<Response> {
-    let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *state.store.reader().await?)
+    let row = crate::store::messages::attachment(&mut *state.store.reader().await?, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
-    let media: Media = row
-        .try_get::<Option<String>, _>("media")?
-        .and_then(|m| serde_json::from_str(&m).ok())
-        .ok_or_else(|| ApiError::not_found("attachment"))?;
-    let Some(locator) = row.try_get::<Option<String>, _>("media_locator")? else {
+    let media: Media = row.media.ok_or_else(|| ApiError::not_found("attachment"))?;
+    let Some(locator) = row.locator else {
         return Err(ApiError::conflict(
             "not_downloadable",
             "This attachment cannot be downloaded here: its device did not say where the file is. It is still on the phone.",
         ));
     };
-    let device_id: String = row.try_get("device_id")?;
-    let conversation_id: Option<Uuid> = row.try_get::<String, _>("conversation_id")?.parse().ok();
-    let handle = device_id.parse().ok().and_then(|d| state.devices.get(d)).ok_or_else(|| {
+    let conversation_id = Some(row.conversation_id);
+    let handle = state.devices.get(row.device_id).ok_or_else(|| {
         ApiError::new(StatusCode::GONE, "media_unavailable", "The number this came in on was removed.")
     })?;
     let Some(slot) = state.downloads.take(actor.id(), DOWNLOADS_PER_USER) else {

@@ -4,9 +4,8 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use handoff_proto::{
-    Conversation, ConversationStatus, EventBody, Message, MessageKind, Role, Seq, UpdateCause, UserKind,
+    Conversation, ConversationStatus, Delivery, EventBody, Message, MessageKind, Role, Seq, UpdateCause, UserKind,
 };
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::{normalize_label, Outcome, MAX_LABELS};
@@ -28,42 +27,25 @@ pub async fn add_message(
 ) -> ApiResult<(Message, Seq)> {
     let id = Uuid::now_v7();
     let now = store::now();
-    let delivery = (kind == MessageKind::Outbound).then_some("pending");
-    // Only client mutation ids (UUIDs) are echoed back; HTTP idempotency keys are free text.
-    let mutation_id = mutation_id.and_then(|k| Uuid::parse_str(k).ok()).map(|u| u.to_string());
+    let reply = kind == MessageKind::Outbound;
     // A reply's WhatsApp id is chosen now, before any attempt ([`crate::outbound`]).
-    let send_id = (kind == MessageKind::Outbound).then(handoff_channels::new_message_id);
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id, \
-           send_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.to_string())
-    .bind(current.id.to_string())
-    .bind(current.device_id.to_string())
-    .bind(kind.as_str())
-    .bind(body)
-    .bind(actor.id().to_string())
-    .bind(store::ts(now))
-    .bind(delivery)
-    .bind(mutation_id)
-    .bind(send_id)
-    .execute(w.conn())
-    .await?;
+    let send_id = reply.then(handoff_channels::new_message_id);
+    let message = store::messages::NewMessage {
+        id,
+        conversation_id: current.id,
+        device_id: current.device_id,
+        kind,
+        body,
+        author_id: actor.id(),
+        created_at: now,
+        delivery: reply.then_some(Delivery::Pending),
+        // Only client mutation ids (UUIDs) are echoed back; HTTP idempotency keys are free text.
+        mutation_id: mutation_id.and_then(|k| Uuid::parse_str(k).ok()),
+        send_id: send_id.as_deref(),
+    };
+    store::messages::insert(w.conn(), &message).await?;
     // A note does not move the conversation up the queue; a reply does, and is its first response.
-    let touch = kind == MessageKind::Outbound;
-    sqlx::query(
-        "UPDATE conversations SET version = version + 1, \
-           last_message_at = CASE WHEN ?1 THEN ?2 ELSE last_message_at END, \
-           last_message_preview = CASE WHEN ?1 THEN ?3 ELSE last_message_preview END, \
-           first_response_at = CASE WHEN ?1 THEN COALESCE(first_response_at, ?2) ELSE first_response_at END \
-         WHERE id = ?4",
-    )
-    .bind(touch)
-    .bind(store::ts(now))
-    .bind(ingest::preview(body))
-    .bind(current.id.to_string())
-    .execute(w.conn())
-    .await?;
+    store::conversations::agent_wrote(w.conn(), current.id, reply, now, &ingest::preview(body)).await?;
     let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
     let conversation = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let seq = w.append(EventBody::MessageCreated { message: message.clone(), conversation }).await?;
@@ -93,18 +75,7 @@ pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) ->
     if current.assignee_id == Some(actor.id()) {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, "Claimed (already theirs)".into()));
     }
-    let now = store::ts(store::now());
-    let won = sqlx::query(
-        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, queued_at = NULL, version = version + 1 \
-         WHERE id = ? AND assignee_id IS NULL",
-    )
-    .bind(actor.id().to_string())
-    .bind(&now)
-    .bind(current.id.to_string())
-    .execute(w.conn())
-    .await?
-    .rows_affected()
-        == 1;
+    let won = store::conversations::claim(w.conn(), current.id, actor.id()).await?;
     if !won {
         let holder = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
         return Err(already_claimed(w.conn(), &holder).await?);
@@ -112,7 +83,7 @@ pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) ->
     updated(w, actor, current.id, UpdateCause::Claimed, "Claimed the conversation".into()).await
 }
 
-async fn already_claimed(conn: &mut SqliteConnection, holder: &Conversation) -> ApiResult<ApiError> {
+async fn already_claimed(conn: &mut store::Conn, holder: &Conversation) -> ApiResult<ApiError> {
     let name = match holder.assignee_id {
         Some(id) => store::people::user(conn, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
         None => "Someone".into(),
@@ -125,12 +96,8 @@ async fn already_claimed(conn: &mut SqliteConnection, holder: &Conversation) -> 
 }
 
 /// A team's name, or a 400 naming the field when there is no such team.
-async fn team_name(conn: &mut SqliteConnection, team_id: Uuid, field: &str) -> ApiResult<String> {
-    sqlx::query_scalar("SELECT name FROM teams WHERE id = ?")
-        .bind(team_id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| ApiError::invalid(field, "No team has that id."))
+async fn team_name(conn: &mut store::Conn, team_id: Uuid, field: &str) -> ApiResult<String> {
+    store::teams::name(conn, team_id).await?.ok_or_else(|| ApiError::invalid(field, "No team has that id."))
 }
 
 pub async fn assign(
@@ -172,16 +139,7 @@ pub async fn assign(
     if current.assignee_id == assignee && current.team_id == team {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, format!("{summary} (no change)")));
     }
-    sqlx::query(
-        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, team_id = ?, queued_at = NULL, \
-           version = version + 1 WHERE id = ?",
-    )
-    .bind(assignee.map(|a| a.to_string()))
-    .bind(assignee.map(|_| store::ts(store::now())))
-    .bind(team.map(|t| t.to_string()))
-    .bind(current.id.to_string())
-    .execute(w.conn())
-    .await?;
+    store::conversations::assign(w.conn(), current.id, assignee, team).await?;
     updated(w, actor, current.id, UpdateCause::Assigned, summary).await
 }
 
@@ -196,25 +154,13 @@ pub async fn escalate(
     mutation_id: Option<&str>,
 ) -> ApiResult<Change> {
     let team = team_name(w.conn(), team_id, "team_id").await?;
-    sqlx::query(
-        "UPDATE conversations SET team_id = ?, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
-           status = 'open', snooze_until = NULL, resolved_at = NULL, \
-           version = version + 1 WHERE id = ?",
-    )
-    .bind(team_id.to_string())
-    .bind(current.id.to_string())
-    .execute(w.conn())
-    .await?;
+    store::conversations::escalate(w.conn(), current.id, team_id).await?;
     let summary = format!("Escalated to {team}");
     updated(w, actor, current.id, UpdateCause::Escalated, summary.clone()).await?;
     routing::system_message(w, current.id, &format!("{} escalated this to {team}.", actor.user.name)).await?;
     let escalated = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let (message, _) = add_message(w, actor, &escalated, MessageKind::Note, note, mutation_id).await?;
-    sqlx::query("UPDATE conversations SET escalation_note_id = ?, version = version + 1 WHERE id = ?")
-        .bind(message.id.to_string())
-        .bind(current.id.to_string())
-        .execute(w.conn())
-        .await?;
+    store::conversations::pin_note(w.conn(), current.id, message.id).await?;
     let pinned = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let cause = UpdateCause::Escalated;
     let seq =
@@ -249,21 +195,7 @@ pub async fn labels(
     if next == current.labels {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, format!("{summary} (no change)")));
     }
-    sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ?")
-        .bind(current.id.to_string())
-        .execute(w.conn())
-        .await?;
-    for l in &next {
-        sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES (?, ?)")
-            .bind(current.id.to_string())
-            .bind(l)
-            .execute(w.conn())
-            .await?;
-    }
-    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = ?")
-        .bind(current.id.to_string())
-        .execute(w.conn())
-        .await?;
+    store::conversations::set_labels(w.conn(), current.id, &next).await?;
     updated(w, actor, current.id, UpdateCause::Labels, summary).await
 }
 
@@ -277,27 +209,7 @@ pub async fn set_status(
     let snooze_until = (status == ConversationStatus::Snoozed).then_some(snooze_until).flatten();
     // Reopening a resolved conversation starts its SLA clocks again.
     let reopens = current.status == ConversationStatus::Resolved && status != ConversationStatus::Resolved;
-    sqlx::query(
-        "UPDATE conversations SET status = ?, snooze_until = ?, version = version + 1, \
-           queued_at = CASE WHEN ? = 'open' THEN queued_at ELSE NULL END, \
-           opened_at = CASE WHEN ? THEN ? ELSE opened_at END, \
-           first_response_at = CASE WHEN ? THEN NULL ELSE first_response_at END, \
-           resolved_at = CASE WHEN ? = 'resolved' THEN COALESCE(resolved_at, ?) ELSE NULL END, \
-           escalation_note_id = CASE WHEN ? = 'resolved' THEN NULL ELSE escalation_note_id END \
-         WHERE id = ?",
-    )
-    .bind(status.as_str())
-    .bind(snooze_until.map(store::ts))
-    .bind(status.as_str())
-    .bind(reopens)
-    .bind(store::ts(store::now()))
-    .bind(reopens)
-    .bind(status.as_str())
-    .bind(store::ts(store::now()))
-    .bind(status.as_str())
-    .bind(current.id.to_string())
-    .execute(w.conn())
-    .await?;
+    store::conversations::set_status(w.conn(), current.id, status, snooze_until, reopens).await?;
     let summary = match snooze_until {
         Some(t) => format!("Snoozed until {}", t.format("%Y-%m-%d %H:%M UTC")),
         None if reopens => "Reopened".to_string(),

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use handoff_proto::{Conversation, ConversationStatus, EventBody, Message, MessageKind, Op, Role, Seq};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 
 use crate::audit;
 use crate::auth::Actor;
@@ -92,17 +91,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         Op::Label { add, remove, .. } => labels(&mut w, actor, &current, &add, &remove).await?,
         Op::SetStatus { status, snooze_until, .. } => set_status(&mut w, actor, &current, status, snooze_until).await?,
         Op::Retry { message_id, .. } => {
-            let failed: Option<String> = sqlx::query_scalar(
-                // The same send id: if the failed attempt reached WhatsApp after all, this is the
-                // same message, not a second one.
-                "UPDATE messages SET delivery = 'pending', failure = NULL, wa_message_id = NULL \
-                 WHERE id = ? AND conversation_id = ? AND kind = 'outbound' AND delivery = 'failed' RETURNING id",
-            )
-            .bind(message_id.to_string())
-            .bind(conversation_id.to_string())
-            .fetch_optional(w.conn())
-            .await?;
-            if failed.is_none() {
+            if !store::replies::requeue_failed(w.conn(), message_id, conversation_id).await? {
                 return Err(ApiError::conflict("not_failed", "Only a failed reply can be sent again."));
             }
             let message = store::messages::get(w.conn(), message_id).await?.expect("updated above");
@@ -116,24 +105,10 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
             // read is theirs alone, and the customer must not think a person is on it.
             if actor.user.role != Role::Viewer {
                 // Such a person's earlier read: WhatsApp has been told up to there already.
-                let told: Option<Option<String>> = sqlx::query_scalar(
-                    "SELECT MAX(r.read_at) FROM reads r JOIN users u ON u.id = r.user_id \
-                     WHERE r.conversation_id = ? AND u.role != 'viewer'",
-                )
-                .bind(conversation_id.to_string())
-                .fetch_optional(w.conn())
-                .await?;
-                read_before = Some(told.flatten());
+                let told = store::conversations::team_read_up_to(w.conn(), conversation_id).await?;
+                read_before = Some(told);
             }
-            sqlx::query(
-                "INSERT INTO reads (user_id, conversation_id, read_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
-            )
-            .bind(actor.id().to_string())
-            .bind(conversation_id.to_string())
-            .bind(store::ts(read_at))
-            .execute(w.conn())
-            .await?;
+            store::conversations::set_read(w.conn(), conversation_id, actor.id(), read_at).await?;
             let seq = w.append(EventBody::ConversationRead { conversation_id, user_id: actor.id(), read_at }).await?;
             (Outcome::Done, Some(seq), StatusCode::NO_CONTENT, "Read the conversation".to_string())
         }
@@ -240,12 +215,7 @@ fn fingerprint(op: &Op) -> String {
     Sha256::digest(json).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn replay(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    key: &str,
-    fingerprint: &str,
-) -> ApiResult<Option<Applied>> {
+async fn replay(conn: &mut store::Conn, actor: &Actor, key: &str, fingerprint: &str) -> ApiResult<Option<Applied>> {
     let Some(stored) = store::idempotency::get(&mut *conn, actor.id(), key).await? else { return Ok(None) };
     if stored.fingerprint != fingerprint {
         return Err(ApiError::conflict(
@@ -270,7 +240,7 @@ async fn replay(
 }
 
 async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut store::Conn,
     actor: &Actor,
     key: &str,
     fingerprint: &str,

@@ -1,5 +1,6 @@
 //! Conversations: the queue's rows, with their contact, team deadlines, labels and unread count.
 
+use chrono::{DateTime, Utc};
 use handoff_proto::{Contact, Conversation, ConversationStatus};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -97,4 +98,383 @@ pub async fn exists(conn: &mut SqliteConnection, id: Uuid) -> DbResult<bool> {
         .fetch_optional(conn)
         .await?;
     Ok(found.is_some())
+}
+
+/// Counts a change the conversation's row does not show (a new message, a note): its version
+/// goes up, so an app's stale copy is replaced.
+pub async fn bump_version(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = ?")
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a conversation its team and owner (routing). An owner starts its `assigned_at`; a
+/// `queued` conversation keeps the time it joined its team's queue, any other leaves it.
+pub async fn set_owner(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    team_id: Option<Uuid>,
+    assignee: Option<Uuid>,
+    queued: bool,
+) -> DbResult<()> {
+    let now = super::ts(super::now());
+    sqlx::query(
+        "UPDATE conversations SET team_id = ?, assignee_id = ?, \
+           assigned_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END, \
+           queued_at = CASE WHEN ? THEN COALESCE(queued_at, ?) ELSE NULL END, version = version + 1 \
+         WHERE id = ?",
+    )
+    .bind(team_id.map(|t| t.to_string()))
+    .bind(assignee.map(|a| a.to_string()))
+    .bind(assignee.map(|a| a.to_string()))
+    .bind(&now)
+    .bind(queued)
+    .bind(&now)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The team's conversations that are not resolved (their SLA due times follow the team's targets).
+pub async fn unresolved_of_team(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Vec<Uuid>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = ? AND status != 'resolved'")
+            .bind(team_id.to_string())
+            .fetch_all(conn)
+            .await?;
+    ids.iter().map(|id| Uuid::parse_str(id).map_err(|_| decode_err("id", id))).collect()
+}
+
+/// The device a conversation goes through and its customer's WhatsApp address.
+pub async fn device_and_jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<(Uuid, String)>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(device, jid)| Ok((Uuid::parse_str(&device).map_err(|_| decode_err("device_id", &device))?, jid)))
+        .transpose()
+}
+
+/// The snoozed conversations whose snooze ends at `now` or before, soonest first.
+pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> DbResult<Vec<Uuid>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE status = 'snoozed' AND snooze_until <= ? ORDER BY snooze_until, id",
+    )
+    .bind(super::ts(now))
+    .fetch_all(conn)
+    .await?;
+    ids.iter().map(|id| Uuid::parse_str(id).map_err(|_| decode_err("id", id))).collect()
+}
+
+/// When the next snooze ends, if any conversation is snoozed.
+pub async fn next_snooze_end(conn: &mut SqliteConnection) -> DbResult<Option<DateTime<Utc>>> {
+    let next: Option<String> =
+        sqlx::query_scalar("SELECT MIN(snooze_until) FROM conversations WHERE status = 'snoozed'")
+            .fetch_one(conn)
+            .await?;
+    next.as_deref().map(parse_ts).transpose()
+}
+
+/// Ends a conversation's snooze: open again.
+pub async fn wake(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET status = 'open', snooze_until = NULL, version = version + 1 WHERE id = ?")
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An agent's message in a conversation: its version goes up; a reply (not a note) also moves
+/// it up the queue (at `at`, with `preview`) and is its first response.
+pub async fn agent_wrote(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    reply: bool,
+    at: DateTime<Utc>,
+    preview: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET version = version + 1, \
+           last_message_at = CASE WHEN ?1 THEN ?2 ELSE last_message_at END, \
+           last_message_preview = CASE WHEN ?1 THEN ?3 ELSE last_message_preview END, \
+           first_response_at = CASE WHEN ?1 THEN COALESCE(first_response_at, ?2) ELSE first_response_at END \
+         WHERE id = ?4",
+    )
+    .bind(reply)
+    .bind(super::ts(at))
+    .bind(preview)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives an unowned conversation to `user`; `false` when someone owns it already.
+pub async fn claim(conn: &mut SqliteConnection, id: Uuid, user: Uuid) -> DbResult<bool> {
+    let won = sqlx::query(
+        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, queued_at = NULL, version = version + 1 \
+         WHERE id = ? AND assignee_id IS NULL",
+    )
+    .bind(user.to_string())
+    .bind(super::ts(super::now()))
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(won.rows_affected() == 1)
+}
+
+/// Sets a conversation's owner and team by hand (out of any queue).
+pub async fn assign(conn: &mut SqliteConnection, id: Uuid, assignee: Option<Uuid>, team: Option<Uuid>) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, team_id = ?, queued_at = NULL, \
+           version = version + 1 WHERE id = ?",
+    )
+    .bind(assignee.map(|a| a.to_string()))
+    .bind(assignee.map(|_| super::ts(super::now())))
+    .bind(team.map(|t| t.to_string()))
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Escalates a conversation to a team: open, without an owner, waiting to be claimed.
+pub async fn escalate(conn: &mut SqliteConnection, id: Uuid, team_id: Uuid) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET team_id = ?, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
+           status = 'open', snooze_until = NULL, resolved_at = NULL, \
+           version = version + 1 WHERE id = ?",
+    )
+    .bind(team_id.to_string())
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Pins a note on top of the conversation (the escalation note).
+pub async fn pin_note(conn: &mut SqliteConnection, id: Uuid, note_id: Uuid) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET escalation_note_id = ?, version = version + 1 WHERE id = ?")
+        .bind(note_id.to_string())
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a conversation's labels.
+pub async fn set_labels(conn: &mut SqliteConnection, id: Uuid, labels: &[String]) -> DbResult<()> {
+    sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ?")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    for label in labels {
+        sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES (?, ?)")
+            .bind(id.to_string())
+            .bind(label)
+            .execute(&mut *conn)
+            .await?;
+    }
+    bump_version(conn, id).await
+}
+
+/// Sets a conversation's status (`snooze_until` for a snoozed one). Leaving `open` leaves the
+/// team queue; `reopens` (a resolved conversation opened again) starts its SLA clocks again;
+/// resolving unpins its escalation note.
+pub async fn set_status(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    status: ConversationStatus,
+    snooze_until: Option<DateTime<Utc>>,
+    reopens: bool,
+) -> DbResult<()> {
+    let now = super::ts(super::now());
+    sqlx::query(
+        "UPDATE conversations SET status = ?1, snooze_until = ?2, version = version + 1, \
+           queued_at = CASE WHEN ?1 = 'open' THEN queued_at ELSE NULL END, \
+           opened_at = CASE WHEN ?3 THEN ?4 ELSE opened_at END, \
+           first_response_at = CASE WHEN ?3 THEN NULL ELSE first_response_at END, \
+           resolved_at = CASE WHEN ?1 = 'resolved' THEN COALESCE(resolved_at, ?4) ELSE NULL END, \
+           escalation_note_id = CASE WHEN ?1 = 'resolved' THEN NULL ELSE escalation_note_id END \
+         WHERE id = ?5",
+    )
+    .bind(status.as_str())
+    .bind(snooze_until.map(super::ts))
+    .bind(reopens)
+    .bind(now)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How far the team (anyone but Viewers) has read a conversation: the latest of their reads, as
+/// stored, if anyone has.
+pub async fn team_read_up_to(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT MAX(r.read_at) FROM reads r JOIN users u ON u.id = r.user_id \
+         WHERE r.conversation_id = ? AND u.role != 'viewer'",
+    )
+    .bind(id.to_string())
+    .fetch_one(conn)
+    .await
+}
+
+/// Records how far `user` has read a conversation.
+pub async fn set_read(conn: &mut SqliteConnection, id: Uuid, user: Uuid, read_at: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO reads (user_id, conversation_id, read_at) VALUES (?, ?, ?) \
+         ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
+    )
+    .bind(user.to_string())
+    .bind(id.to_string())
+    .bind(super::ts(read_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A contact's conversation (each contact has at most one).
+pub async fn of_contact(conn: &mut SqliteConnection, contact_id: Uuid) -> DbResult<Option<Uuid>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE contact_id = ?")
+        .bind(contact_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))).transpose()
+}
+
+/// A new, open conversation with a contact, opened `at`.
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    device_id: Uuid,
+    contact_id: Uuid,
+    at: DateTime<Utc>,
+) -> DbResult<()> {
+    let at = super::ts(at);
+    sqlx::query(
+        "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, \
+           created_at, opened_at) VALUES (?1, ?2, ?3, 'open', 0, ?4, '', ?4, ?4)",
+    )
+    .bind(id.to_string())
+    .bind(device_id.to_string())
+    .bind(contact_id.to_string())
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn status(conn: &mut SqliteConnection, id: Uuid) -> DbResult<ConversationStatus> {
+    let status: String = sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(conn)
+        .await?;
+    ConversationStatus::parse(&status).ok_or_else(|| decode_err("status", &status))
+}
+
+/// A message from the chat, at `at` (`inbound`: the customer's; else one typed on the phone):
+/// it leads the queue row. A customer's message `reopens` a resolved or snoozed conversation
+/// and ends a snooze; `restart_sla` (after resolved) starts the SLA clocks again. A message
+/// typed on the phone is a first response.
+pub async fn chat_wrote(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+    preview: &str,
+    inbound: bool,
+    reopens: bool,
+    restart_sla: bool,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET version = version + 1, last_message_at = ?1, last_message_preview = ?2, \
+           status = CASE WHEN ?3 THEN 'open' ELSE status END, \
+           resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END, \
+           snooze_until = CASE WHEN ?4 THEN NULL ELSE snooze_until END, \
+           opened_at = CASE WHEN ?5 THEN ?1 ELSE opened_at END, \
+           first_response_at = CASE WHEN ?5 THEN NULL WHEN ?4 THEN first_response_at \
+                                    ELSE COALESCE(first_response_at, ?1) END \
+         WHERE id = ?6",
+    )
+    .bind(super::ts(at))
+    .bind(preview)
+    .bind(reopens)
+    .bind(inbound)
+    .bind(restart_sla)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whose conversations a list shows.
+pub enum Owner {
+    Nobody,
+    User(Uuid),
+}
+
+/// What a queue list is narrowed to; every condition given must hold.
+#[derive(Default)]
+pub struct Filter {
+    pub status: Option<ConversationStatus>,
+    pub owner: Option<Owner>,
+    pub team: Option<Uuid>,
+    /// A label, normalised.
+    pub label: Option<String>,
+    /// Words in the contact's name or phone or the last message (a substring, case-insensitive).
+    pub text: Option<String>,
+}
+
+/// The queue as `viewer` sees it, newest activity first, at most `limit`; with `before` (a
+/// conversation's `last_message_at` as stored, and its id), only those that come after it.
+pub async fn list(
+    conn: &mut SqliteConnection,
+    viewer: Uuid,
+    filter: &Filter,
+    before: Option<(&str, &str)>,
+    limit: i64,
+) -> DbResult<Vec<Conversation>> {
+    // SELECT's one parameter is the viewer (their unread count).
+    let (head, tail) = SELECT.split_once('?').expect("SELECT has the viewer's parameter");
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(head);
+    q.push_bind(viewer.to_string()).push(tail);
+    q.push(" WHERE 1 = 1");
+    if let Some(status) = filter.status {
+        q.push(" AND c.status = ").push_bind(status.as_str());
+    }
+    match &filter.owner {
+        None => {}
+        Some(Owner::Nobody) => {
+            q.push(" AND c.assignee_id IS NULL");
+        }
+        Some(Owner::User(id)) => {
+            q.push(" AND c.assignee_id = ").push_bind(id.to_string());
+        }
+    }
+    if let Some(team) = filter.team {
+        q.push(" AND c.team_id = ").push_bind(team.to_string());
+    }
+    if let Some(label) = &filter.label {
+        q.push(" AND EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ")
+            .push_bind(label.clone())
+            .push(")");
+    }
+    if let Some(text) = &filter.text {
+        let like = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        q.push(" AND (k.name LIKE ").push_bind(like.clone());
+        q.push(" ESCAPE '\\' OR k.phone LIKE ").push_bind(like.clone());
+        q.push(" ESCAPE '\\' OR c.last_message_preview LIKE ").push_bind(like).push(" ESCAPE '\\')");
+    }
+    if let Some((at, id)) = before {
+        q.push(" AND (c.last_message_at, c.id) < (").push_bind(at.to_string());
+        q.push(", ").push_bind(id.to_string()).push(")");
+    }
+    q.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
 }

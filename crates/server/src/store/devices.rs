@@ -53,3 +53,80 @@ pub async fn gateway_of(
     let config = serde_json::from_str(&gateway).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(Some((config, secret)))
 }
+
+/// A new device and what linking it needs.
+pub struct NewDevice<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub kind: DeviceKind,
+    pub status: DeviceStatus,
+    /// Already linked to this number (the demo's simulator).
+    pub phone: Option<&'a str>,
+    /// A gateway's WAHA session and the secret its webhooks are signed with.
+    pub gateway: Option<(&'a handoff_proto::GatewayConfig, &'a str)>,
+    /// Linked by a code typed on this phone.
+    pub pair_phone: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut SqliteConnection, d: &NewDevice<'_>) -> DbResult<()> {
+    let gateway =
+        d.gateway.map(|(g, _)| serde_json::to_string(g)).transpose().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(d.id.to_string())
+    .bind(d.name)
+    .bind(d.kind.as_str())
+    .bind(d.status.as_str())
+    .bind(d.phone)
+    .bind(super::ts(super::now()))
+    .bind(gateway)
+    .bind(d.gateway.map(|(_, secret)| secret))
+    .bind(d.pair_phone)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a device (its conversations, contacts and messages go with it: the foreign keys
+/// cascade). Whether there was one.
+pub async fn delete(conn: &mut SqliteConnection, id: Uuid) -> DbResult<bool> {
+    let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(conn).await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// The phone a device is being linked by a pair code to, if it is.
+pub async fn pair_phone(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+    let phone: Option<Option<String>> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(phone.flatten())
+}
+
+/// A connected simulated phone, if there is one (the demo's customers write through it).
+pub async fn connected_simulator(conn: &mut SqliteConnection) -> DbResult<Option<Uuid>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
+            .fetch_optional(conn)
+            .await?;
+    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))).transpose()
+}
+
+/// A device's new link state (and the number it is linked to, when told), seen now.
+pub async fn set_status(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    status: DeviceStatus,
+    phone: Option<&str>,
+) -> DbResult<()> {
+    sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
+        .bind(status.as_str())
+        .bind(phone)
+        .bind(super::ts(super::now()))
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

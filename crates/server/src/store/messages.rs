@@ -86,3 +86,149 @@ pub async fn page(
     };
     rows.iter().map(from_row).collect()
 }
+
+/// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
+pub async fn insert_system(conn: &mut SqliteConnection, id: Uuid, conversation_id: Uuid, body: &str) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at) \
+         SELECT ?, id, device_id, ?, ?, ? FROM conversations WHERE id = ?",
+    )
+    .bind(id.to_string())
+    .bind(MessageKind::System.as_str())
+    .bind(body)
+    .bind(super::ts(super::now()))
+    .bind(conversation_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The WhatsApp ids of a conversation's customer messages after `since` (a stored `created_at`;
+/// all when `None`), newest first, at most 100: what a read receipt covers.
+pub async fn inbound_wa_ids_since(
+    conn: &mut SqliteConnection,
+    conversation_id: Uuid,
+    since: Option<&str>,
+) -> DbResult<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT wa_message_id FROM messages WHERE conversation_id = ?1 AND kind = 'inbound' \
+         AND wa_message_id IS NOT NULL AND (?2 IS NULL OR created_at > ?2) ORDER BY created_at DESC LIMIT 100",
+    )
+    .bind(conversation_id.to_string())
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}
+
+/// What a message's attachment download needs: where the message is and where its file is.
+pub struct Attachment {
+    pub conversation_id: Uuid,
+    pub device_id: Uuid,
+    /// `None` when the message has no attachment.
+    pub media: Option<handoff_proto::Media>,
+    /// Where the device finds the file; `None` when it did not say.
+    pub locator: Option<String>,
+}
+
+pub async fn attachment(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Attachment>> {
+    let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| {
+        Ok(Attachment {
+            conversation_id: uuid_col(&row, "conversation_id")?,
+            device_id: uuid_col(&row, "device_id")?,
+            media: row.try_get::<Option<String>, _>("media")?.and_then(|m| serde_json::from_str(&m).ok()),
+            locator: row.try_get("media_locator")?,
+        })
+    })
+    .transpose()
+}
+
+/// An agent's reply or note.
+pub struct NewMessage<'a> {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub device_id: Uuid,
+    pub kind: MessageKind,
+    pub body: &'a str,
+    pub author_id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// `Pending` for a reply, `None` for a note.
+    pub delivery: Option<Delivery>,
+    /// The app's mutation id it came with, echoed back so the app matches its optimistic copy.
+    pub mutation_id: Option<Uuid>,
+    /// The id a reply is sent to WhatsApp with, chosen at commit.
+    pub send_id: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut SqliteConnection, m: &NewMessage<'_>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id, \
+           send_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.id.to_string())
+    .bind(m.conversation_id.to_string())
+    .bind(m.device_id.to_string())
+    .bind(m.kind.as_str())
+    .bind(m.body)
+    .bind(m.author_id.to_string())
+    .bind(super::ts(m.created_at))
+    .bind(m.delivery.map(Delivery::as_str))
+    .bind(m.mutation_id.map(|u| u.to_string()))
+    .bind(m.send_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a device delivered a message under this WhatsApp id already.
+pub async fn seen(conn: &mut SqliteConnection, device_id: Uuid, wa_message_id: &str) -> DbResult<bool> {
+    let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
+        .bind(device_id.to_string())
+        .bind(wa_message_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(seen.is_some())
+}
+
+/// A message from the chat, as a device delivered it.
+pub struct FromChat<'a> {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub device_id: Uuid,
+    /// `Inbound` (the customer's) or `Outbound` (typed on the phone: `Sent` already).
+    pub kind: MessageKind,
+    pub body: &'a str,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub wa_message_id: &'a str,
+    pub media: Option<&'a handoff_proto::Media>,
+    /// Where the device finds the attachment's file.
+    pub media_locator: Option<&'a str>,
+    /// In a group chat, the member who wrote it.
+    pub sender: Option<&'a str>,
+}
+
+pub async fn insert_from_chat(conn: &mut SqliteConnection, m: &FromChat<'_>) -> DbResult<()> {
+    let delivery = (m.kind == MessageKind::Outbound).then_some(Delivery::Sent);
+    let media = m.media.map(serde_json::to_string).transpose().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media, \
+           sender, media_locator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.id.to_string())
+    .bind(m.conversation_id.to_string())
+    .bind(m.device_id.to_string())
+    .bind(m.kind.as_str())
+    .bind(m.body)
+    .bind(super::ts(m.created_at))
+    .bind(delivery.map(Delivery::as_str))
+    .bind(m.wa_message_id)
+    .bind(media)
+    .bind(m.sender)
+    .bind(m.media_locator)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub(crate) mod cols;
+pub mod contacts;
 pub mod conversations;
 pub mod devices;
 pub mod events;
@@ -14,6 +15,9 @@ pub mod maintenance;
 pub mod messages;
 pub mod meta;
 pub mod people;
+pub mod replies;
+pub mod routing;
+pub mod teams;
 mod time;
 pub mod webhooks;
 
@@ -31,6 +35,10 @@ use crate::hub::Hub;
 pub use time::{now, parse_ts, ts};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
+
+/// The connection the store's functions run on: a reader's, or the one writer's transaction
+/// (`Writer::conn`). Code outside the store names only this, never the backend's own type.
+pub type Conn = SqliteConnection;
 
 #[derive(Clone)]
 pub struct Store {

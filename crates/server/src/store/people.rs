@@ -351,3 +351,11 @@ pub async fn revoke_api_key(conn: &mut SqliteConnection, key: &ApiKey, now: Date
         .await?;
     sqlx::query("UPDATE users SET active = 0 WHERE id = ?").bind(key.user_id.to_string()).execute(conn).await.map(drop)
 }
+
+/// The name of a user who may own conversations (active, a person, not a Viewer), if `id` is one.
+pub async fn assignable_name(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND active = 1 AND kind = 'person' AND role != 'viewer'")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+}

@@ -1,0 +1,134 @@
+//! Contacts (customers, per linked number) and the addresses they are known by: a phone
+//! number's JID and a LID may both name one person, and then point at one contact.
+
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::cols::decode_err;
+use super::DbResult;
+
+fn parse_id(id: &str) -> DbResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| decode_err("id", id))
+}
+
+/// The contact an address on this device belongs to.
+pub async fn by_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str) -> DbResult<Option<Uuid>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT contact_id FROM contact_aliases WHERE device_id = ? AND jid = ?")
+            .bind(device_id.to_string())
+            .bind(jid)
+            .fetch_optional(conn)
+            .await?;
+    id.as_deref().map(parse_id).transpose()
+}
+
+/// A new contact, known by `jid` (its phone number when WhatsApp shows one).
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    jid: &str,
+    phone: &str,
+    name: Option<&str>,
+) -> DbResult<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?)")
+        .bind(id.to_string())
+        .bind(device_id.to_string())
+        .bind(jid)
+        .bind(phone)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// The contact answers to `jid` on this device from now on. Whether the address is new.
+pub async fn add_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str, contact_id: Uuid) -> DbResult<bool> {
+    let added =
+        sqlx::query("INSERT INTO contact_aliases (device_id, jid, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(device_id.to_string())
+            .bind(jid)
+            .bind(contact_id.to_string())
+            .execute(conn)
+            .await?;
+    Ok(added.rows_affected() == 1)
+}
+
+/// A contact first known by its LID gets its phone number (a contact known by a phone keeps its own).
+pub async fn learn_phone(conn: &mut SqliteConnection, id: Uuid, jid: &str, phone: &str) -> DbResult<()> {
+    sqlx::query("UPDATE contacts SET jid = ?, phone = ? WHERE id = ? AND jid LIKE '%@lid'")
+        .bind(jid)
+        .bind(phone)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_name(conn: &mut SqliteConnection, id: Uuid, name: &str) -> DbResult<()> {
+    sqlx::query("UPDATE contacts SET name = ? WHERE id = ?").bind(name).bind(id.to_string()).execute(conn).await?;
+    Ok(())
+}
+
+/// The address a contact is shown by.
+pub async fn jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<String> {
+    sqlx::query_scalar("SELECT jid FROM contacts WHERE id = ?").bind(id.to_string()).fetch_one(conn).await
+}
+
+/// What folding one contact into another did to their conversations.
+pub enum Folded {
+    /// The folded contact had no conversation.
+    Nothing,
+    /// Only the folded contact had one: it changed hands.
+    Moved(Uuid),
+    /// Both had one: `from`'s messages and labels (and owner and team, where `into` had none)
+    /// went into `into`, and `from` is gone.
+    Merged { into: Uuid, from: Uuid },
+}
+
+/// Folds contact `other` into `keep`, in one transaction: its addresses, its conversation (see
+/// [`Folded`]), then the contact itself.
+pub async fn fold(conn: &mut SqliteConnection, keep: Uuid, other: Uuid) -> DbResult<Folded> {
+    let (keep, other) = (keep.to_string(), other.to_string());
+    sqlx::query("UPDATE contact_aliases SET contact_id = ? WHERE contact_id = ?")
+        .bind(&keep)
+        .bind(&other)
+        .execute(&mut *conn)
+        .await?;
+    let conversation_of = "SELECT id FROM conversations WHERE contact_id = ?";
+    let kept: Option<String> = sqlx::query_scalar(conversation_of).bind(&keep).fetch_optional(&mut *conn).await?;
+    let folded: Option<String> = sqlx::query_scalar(conversation_of).bind(&other).fetch_optional(&mut *conn).await?;
+    let outcome = match (kept, folded) {
+        (_, None) => Folded::Nothing,
+        (None, Some(folded)) => {
+            sqlx::query("UPDATE conversations SET contact_id = ?, version = version + 1 WHERE id = ?")
+                .bind(&keep)
+                .bind(&folded)
+                .execute(&mut *conn)
+                .await?;
+            Folded::Moved(parse_id(&folded)?)
+        }
+        (Some(kept), Some(folded)) => {
+            for sql in [
+                "UPDATE messages SET conversation_id = ?1 WHERE conversation_id = ?2",
+                "INSERT OR IGNORE INTO conversation_labels (conversation_id, label) \
+                 SELECT ?1, label FROM conversation_labels WHERE conversation_id = ?2",
+                "UPDATE conversations SET \
+                   assignee_id = COALESCE(assignee_id, (SELECT assignee_id FROM conversations WHERE id = ?2)), \
+                   assigned_at = COALESCE(assigned_at, (SELECT assigned_at FROM conversations WHERE id = ?2)), \
+                   team_id = COALESCE(team_id, (SELECT team_id FROM conversations WHERE id = ?2)) WHERE id = ?1",
+                // The thread's newest message leads the queue row, whichever side it came from.
+                "UPDATE conversations SET last_message_at = f.last_message_at, last_message_preview = f.last_message_preview \
+                 FROM (SELECT last_message_at, last_message_preview FROM conversations WHERE id = ?2) AS f \
+                 WHERE conversations.id = ?1 AND f.last_message_at > conversations.last_message_at",
+                "UPDATE conversations SET version = version + 1 WHERE id = ?1",
+                "DELETE FROM conversations WHERE id = ?2",
+            ] {
+                sqlx::query(sql).bind(&kept).bind(&folded).execute(&mut *conn).await?;
+            }
+            Folded::Merged { into: parse_id(&kept)?, from: parse_id(&folded)? }
+        }
+    };
+    sqlx::query("DELETE FROM contacts WHERE id = ?").bind(&other).execute(conn).await?;
+    Ok(outcome)
+}

@@ -1,0 +1,239 @@
+//! Replies on their way to WhatsApp: the device's queue of pending replies, their send outcome,
+//! and the delivery receipts that move them on (kept for a day when one comes before its reply's
+//! send is recorded).
+
+use chrono::{DateTime, Utc};
+use handoff_proto::Delivery;
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::cols::decode_err;
+use super::{ts, DbResult};
+
+fn parse_id(id: &str) -> DbResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| decode_err("id", id))
+}
+
+/// A reply waiting to be sent.
+pub struct PendingReply {
+    pub id: Uuid,
+    pub body: String,
+    /// The id it is sent with (so that a resend after a crash is the same message); `None` for
+    /// a reply committed before ids were chosen at commit.
+    pub send_id: Option<String>,
+    /// The customer's WhatsApp address.
+    pub chat: String,
+}
+
+/// The device's oldest pending reply.
+pub async fn next_pending(conn: &mut SqliteConnection, device_id: Uuid) -> DbResult<Option<PendingReply>> {
+    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT m.id, m.body, m.send_id, k.jid FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id \
+         WHERE m.device_id = ? AND m.kind = 'outbound' AND m.delivery = 'pending' ORDER BY m.created_at, m.id LIMIT 1",
+    )
+    .bind(device_id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(id, body, send_id, chat)| Ok(PendingReply { id: parse_id(&id)?, body, send_id, chat })).transpose()
+}
+
+/// Gives a reply its send id, unless it has one.
+pub async fn set_send_id(conn: &mut SqliteConnection, id: Uuid, send_id: &str) -> DbResult<()> {
+    sqlx::query("UPDATE messages SET send_id = ? WHERE id = ? AND send_id IS NULL")
+        .bind(send_id)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a pending reply as sent (or `delivery`, further, when a receipt beat the send) under
+/// the id WhatsApp's events name it by, unless another row holds that id already (a copy stored
+/// before echoes were matched): then it is sent, unnamed, rather than sent again for ever over a
+/// constraint. Whether the reply was still pending.
+pub async fn mark_sent(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    id: Uuid,
+    wa_message_id: &str,
+    delivery: Delivery,
+) -> DbResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE messages SET delivery = ?1, failure = NULL, wa_message_id = CASE WHEN EXISTS \
+           (SELECT 1 FROM messages o WHERE o.device_id = ?2 AND o.wa_message_id = ?3 AND o.id != ?4) \
+           THEN wa_message_id ELSE ?3 END \
+         WHERE id = ?4 AND delivery = 'pending'",
+    )
+    .bind(delivery.as_str())
+    .bind(device_id.to_string())
+    .bind(wa_message_id)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() > 0)
+}
+
+/// Records a pending reply as failed, with why. Whether it was still pending.
+pub async fn mark_failed(conn: &mut SqliteConnection, id: Uuid, reason: &str) -> DbResult<bool> {
+    let changed = sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = 'pending'")
+        .bind(Delivery::Failed.as_str())
+        .bind(reason)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(changed.rows_affected() > 0)
+}
+
+/// An echo of a reply (WhatsApp has it): sent, named by the echo's id unless it has one.
+pub async fn mark_echoed(conn: &mut SqliteConnection, id: Uuid, wa_message_id: &str) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE messages SET delivery = ?, wa_message_id = COALESCE(wa_message_id, ?), failure = NULL WHERE id = ?",
+    )
+    .bind(Delivery::Sent.as_str())
+    .bind(wa_message_id)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A receipt moves a message's delivery state on; `name` gives it the receipt's WhatsApp id too
+/// (a reply whose send has not reported yet).
+pub async fn set_delivery(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    delivery: Delivery,
+    name: Option<&str>,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE messages SET delivery = ?, failure = NULL, wa_message_id = COALESCE(?, wa_message_id) WHERE id = ?",
+    )
+    .bind(delivery.as_str())
+    .bind(name)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One of our replies, as a device event names it.
+pub struct Ours {
+    pub id: Uuid,
+    pub delivery: Option<Delivery>,
+    /// The id WhatsApp's events name it by, once known.
+    pub wa_message_id: Option<String>,
+}
+
+fn ours_of(row: Option<(String, Option<String>, Option<String>)>) -> DbResult<Option<Ours>> {
+    row.map(|(id, delivery, wa_message_id)| {
+        Ok(Ours { id: parse_id(&id)?, delivery: delivery.as_deref().and_then(Delivery::parse), wa_message_id })
+    })
+    .transpose()
+}
+
+/// Our reply stored under the id WhatsApp's events name it by.
+pub async fn ours_by_wa_id(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    wa_message_id: &str,
+) -> DbResult<Option<Ours>> {
+    let row = sqlx::query_as(
+        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND wa_message_id = ? AND kind = 'outbound'",
+    )
+    .bind(device_id.to_string())
+    .bind(wa_message_id)
+    .fetch_optional(conn)
+    .await?;
+    ours_of(row)
+}
+
+/// Our reply sent with `send_id`.
+pub async fn ours_by_send_id(conn: &mut SqliteConnection, device_id: Uuid, send_id: &str) -> DbResult<Option<Ours>> {
+    let row = sqlx::query_as("SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND send_id = ?")
+        .bind(device_id.to_string())
+        .bind(send_id)
+        .fetch_optional(conn)
+        .await?;
+    ours_of(row)
+}
+
+/// Any message stored under a WhatsApp id (one typed on the phone, say), and its delivery state.
+pub async fn delivery_by_wa_id(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    wa_message_id: &str,
+) -> DbResult<Option<(Uuid, Option<Delivery>)>> {
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?")
+            .bind(device_id.to_string())
+            .bind(wa_message_id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|(id, d)| Ok((parse_id(&id)?, d.as_deref().and_then(Delivery::parse)))).transpose()
+}
+
+/// Takes the receipt kept for a message id before its send was recorded, if there is one.
+pub async fn take_early_receipt(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    wa_message_id: &str,
+) -> DbResult<Option<Delivery>> {
+    let early: Option<String> =
+        sqlx::query_scalar("DELETE FROM early_receipts WHERE device_id = ? AND wa_message_id = ? RETURNING delivery")
+            .bind(device_id.to_string())
+            .bind(wa_message_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(early.as_deref().and_then(Delivery::parse))
+}
+
+/// Keeps a receipt that came before its message's send was recorded: the furthest state only, for
+/// a day (older ones go here).
+pub async fn keep_early_receipt(
+    conn: &mut SqliteConnection,
+    device_id: Uuid,
+    wa_message_id: &str,
+    delivery: Delivery,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query("DELETE FROM early_receipts WHERE received_at < ?")
+        .bind(ts(now - chrono::Duration::days(1)))
+        .execute(&mut *conn)
+        .await?;
+    let kept: Option<String> =
+        sqlx::query_scalar("SELECT delivery FROM early_receipts WHERE device_id = ? AND wa_message_id = ?")
+            .bind(device_id.to_string())
+            .bind(wa_message_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if kept.as_deref().and_then(Delivery::parse).is_some_and(|k| k.rank() >= delivery.rank()) {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO early_receipts (device_id, wa_message_id, delivery, received_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (device_id, wa_message_id) DO UPDATE SET delivery = excluded.delivery",
+    )
+    .bind(device_id.to_string())
+    .bind(wa_message_id)
+    .bind(delivery.as_str())
+    .bind(ts(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a failed reply back in its device's queue, under the same send id (if the failed
+/// attempt reached WhatsApp after all, this is the same message, not a second one). Whether
+/// `id` was a failed reply of the conversation.
+pub async fn requeue_failed(conn: &mut SqliteConnection, id: Uuid, conversation_id: Uuid) -> DbResult<bool> {
+    let failed: Option<String> = sqlx::query_scalar(
+        "UPDATE messages SET delivery = 'pending', failure = NULL, wa_message_id = NULL \
+         WHERE id = ? AND conversation_id = ? AND kind = 'outbound' AND delivery = 'failed' RETURNING id",
+    )
+    .bind(id.to_string())
+    .bind(conversation_id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(failed.is_some())
+}

@@ -1,0 +1,137 @@
+//! Teams and their members, and what routing asks of them: a team's cap, the member with room.
+
+use handoff_proto::Team;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use super::cols::{decode_err, uuid_col};
+use super::{now, ts, DbResult};
+
+fn parse_id(id: &str) -> DbResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| decode_err("id", id))
+}
+
+pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Team>> {
+    let row: Option<(String, i64, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT name, agent_cap, first_response_secs, resolution_secs FROM teams WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((name, agent_cap, first_response_secs, resolution_secs)) = row else { return Ok(None) };
+    let members: Vec<String> = sqlx::query_scalar(
+        "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? \
+         ORDER BY u.name COLLATE NOCASE",
+    )
+    .bind(id.to_string())
+    .fetch_all(conn)
+    .await?;
+    let member_ids = members.iter().map(|m| parse_id(m)).collect::<DbResult<_>>()?;
+    Ok(Some(Team { id, name, member_ids, agent_cap, first_response_secs, resolution_secs }))
+}
+
+/// Every team, by name.
+pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM teams ORDER BY name COLLATE NOCASE").fetch_all(&mut *conn).await?;
+    let mut teams = Vec::with_capacity(ids.len());
+    for id in ids {
+        teams.extend(get(conn, parse_id(&id)?).await?);
+    }
+    Ok(teams)
+}
+
+/// The team called `name` (case-insensitive), if any.
+pub async fn id_by_name(conn: &mut SqliteConnection, name: &str) -> DbResult<Option<Uuid>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE name = ? COLLATE NOCASE")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    id.as_deref().map(parse_id).transpose()
+}
+
+pub struct NewTeam<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub agent_cap: i64,
+    pub first_response_secs: Option<i64>,
+    pub resolution_secs: Option<i64>,
+}
+
+pub async fn insert(conn: &mut SqliteConnection, t: &NewTeam<'_>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO teams (id, name, agent_cap, first_response_secs, resolution_secs, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.name)
+    .bind(t.agent_cap)
+    .bind(t.first_response_secs)
+    .bind(t.resolution_secs)
+    .bind(ts(now()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a team's name, cap and SLA targets (the id names it; its members stay).
+pub async fn update(conn: &mut SqliteConnection, t: &NewTeam<'_>) -> DbResult<()> {
+    sqlx::query("UPDATE teams SET name = ?, agent_cap = ?, first_response_secs = ?, resolution_secs = ? WHERE id = ?")
+        .bind(t.name)
+        .bind(t.agent_cap)
+        .bind(t.first_response_secs)
+        .bind(t.resolution_secs)
+        .bind(t.id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a team's members.
+pub async fn set_members(conn: &mut SqliteConnection, team_id: Uuid, user_ids: &[Uuid]) -> DbResult<()> {
+    sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(team_id.to_string()).execute(&mut *conn).await?;
+    for user_id in user_ids {
+        sqlx::query("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?, ?)")
+            .bind(team_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A team's name and routing cap.
+pub async fn name_and_cap(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Option<(String, i64)>> {
+    sqlx::query_as("SELECT name, agent_cap FROM teams WHERE id = ?")
+        .bind(team_id.to_string())
+        .fetch_optional(conn)
+        .await
+}
+
+/// A member routing may give work to, with how many open conversations they own.
+pub struct Member {
+    pub id: Uuid,
+    pub name: String,
+    pub open: i64,
+}
+
+/// The team's members who may own conversations (active persons, not Viewers), fewest open
+/// conversations first (ties: by name).
+pub async fn assignable_members(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Vec<Member>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.name, \
+           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) AS open \
+         FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.team_id = ? AND u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' \
+         ORDER BY open, u.name COLLATE NOCASE, u.id",
+    )
+    .bind(team_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| Ok(Member { id: uuid_col(row, "id")?, name: row.try_get("name")?, open: row.try_get("open")? }))
+        .collect()
+}
+
+/// A team's name.
+pub async fn name(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM teams WHERE id = ?").bind(team_id.to_string()).fetch_optional(conn).await
+}
