@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{store_message, Incoming, Stored};
-use crate::store::DbResult;
+use crate::store::{self, DbResult};
 use crate::AppState;
 
 /// Messages a batch takes at most: bounds how long the first one waits for the commit.
@@ -49,7 +49,7 @@ impl Queue {
     /// `None` for a redelivery.
     pub async fn message(&self, device_id: Uuid, incoming: Incoming, kind: MessageKind) -> DbResult<Option<Uuid>> {
         let (done, outcome) = oneshot::channel();
-        let stopped = || sqlx::Error::PoolClosed; // the server is shutting down
+        let stopped = || store::Error::Stopped;
         self.tx.send(Job { device_id, incoming, kind, done }).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
@@ -72,7 +72,7 @@ async fn commit(state: &AppState, jobs: Vec<Job>) {
             tracing::warn!(error = %e, messages = jobs.len(), "customer messages not stored");
             let reason = e.to_string();
             for job in jobs {
-                let _ = job.done.send(Err(sqlx::Error::Protocol(format!("not stored: {reason}"))));
+                let _ = job.done.send(Err(store::Error::NotStored(reason.clone())));
             }
             return;
         }

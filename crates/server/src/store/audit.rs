@@ -33,7 +33,7 @@ pub async fn insert(conn: &mut SqliteConnection, entry: &NewEntry<'_>, at: DateT
     .bind(entry.seq)
     .execute(conn)
     .await
-    .map(drop)
+    .map(drop).map_err(Into::into)
 }
 
 const COLUMNS: &str = "id, at, actor_id, actor_name, action, conversation_id, summary, seq";

@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::{parse_ts, DbResult};
 
-pub(crate) fn decode_err(what: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("bad {what} in the database: {value:?}").into())
+pub(crate) fn decode_err(what: &str, value: &str) -> super::Error {
+    super::Error::Corrupt { what: what.into(), value: value.into() }
 }
 
 pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> DbResult<Uuid> {

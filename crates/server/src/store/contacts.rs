@@ -72,7 +72,11 @@ pub async fn set_name(conn: &mut SqliteConnection, id: Uuid, name: &str) -> DbRe
 
 /// The address a contact is shown by.
 pub async fn jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<String> {
-    sqlx::query_scalar("SELECT jid FROM contacts WHERE id = ?").bind(id.to_string()).fetch_one(conn).await
+    sqlx::query_scalar("SELECT jid FROM contacts WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(conn)
+        .await
+        .map_err(Into::into)
 }
 
 /// What folding one contact into another did to their conversations.

@@ -323,6 +323,7 @@ pub async fn team_read_up_to(conn: &mut SqliteConnection, id: Uuid) -> DbResult<
     .bind(id.to_string())
     .fetch_one(conn)
     .await
+    .map_err(Into::into)
 }
 
 /// Records how far `user` has read a conversation.

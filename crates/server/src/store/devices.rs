@@ -50,7 +50,7 @@ pub async fn gateway_of(
             .fetch_optional(conn)
             .await?;
     let Some((Some(gateway), Some(secret))) = row else { return Ok(None) };
-    let config = serde_json::from_str(&gateway).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let config = serde_json::from_str(&gateway).map_err(super::Error::from)?;
     Ok(Some((config, secret)))
 }
 
@@ -69,8 +69,7 @@ pub struct NewDevice<'a> {
 }
 
 pub async fn insert(conn: &mut SqliteConnection, d: &NewDevice<'_>) -> DbResult<()> {
-    let gateway =
-        d.gateway.map(|(g, _)| serde_json::to_string(g)).transpose().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let gateway = d.gateway.map(|(g, _)| serde_json::to_string(g)).transpose().map_err(super::Error::from)?;
     sqlx::query(
         "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -14,7 +14,7 @@ pub(super) async fn insert(
     body: &EventBody,
     conv_version: Option<i64>,
 ) -> DbResult<Seq> {
-    let payload = serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = serde_json::to_string(&body).map_err(super::Error::from)?;
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO events (at, type, conversation_id, conv_version, payload) VALUES (?, ?, ?, ?, ?) RETURNING seq",
     )
@@ -29,7 +29,7 @@ pub(super) async fn insert(
 }
 
 pub async fn head_seq(conn: &mut SqliteConnection) -> DbResult<Seq> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(conn).await
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(conn).await.map_err(Into::into)
 }
 
 pub async fn after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
@@ -41,7 +41,7 @@ pub async fn after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbRes
             .await?;
     rows.into_iter()
         .map(|(seq, at, payload)| {
-            let body = serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
             Ok(Event { seq, at: parse_ts(&at)?, body })
         })
         .collect()
@@ -59,5 +59,5 @@ pub async fn of_conversation_since(
             .bind(version)
             .fetch_all(conn)
             .await?;
-    payloads.iter().map(|p| serde_json::from_str(p).map_err(|e| sqlx::Error::Decode(Box::new(e)))).collect()
+    payloads.iter().map(|p| serde_json::from_str(p).map_err(super::Error::from)).collect()
 }

@@ -49,7 +49,7 @@ pub async fn insert(
         .bind(ts(now))
         .execute(conn)
         .await
-        .map(drop)
+        .map(drop).map_err(Into::into)
 }
 
 /// Forgets the answers given before `before`; returns how many went.

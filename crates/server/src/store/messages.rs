@@ -28,7 +28,7 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Message> {
         sender: row.try_get("sender")?,
         media: row
             .try_get::<Option<String>, _>("media")?
-            .map(|m| serde_json::from_str(&m).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .map(|m| serde_json::from_str(&m).map_err(super::Error::from))
             .transpose()?,
     })
 }
@@ -118,6 +118,7 @@ pub async fn inbound_wa_ids_since(
     .bind(since)
     .fetch_all(conn)
     .await
+    .map_err(Into::into)
 }
 
 /// What a message's attachment download needs: where the message is and where its file is.
@@ -212,7 +213,7 @@ pub struct FromChat<'a> {
 
 pub async fn insert_from_chat(conn: &mut SqliteConnection, m: &FromChat<'_>) -> DbResult<()> {
     let delivery = (m.kind == MessageKind::Outbound).then_some(Delivery::Sent);
-    let media = m.media.map(serde_json::to_string).transpose().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let media = m.media.map(serde_json::to_string).transpose().map_err(super::Error::from)?;
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media, \
            sender, media_locator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -5,7 +5,7 @@ use sqlx::SqliteConnection;
 use super::DbResult;
 
 pub async fn get(conn: &mut SqliteConnection, key: &str) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(conn).await
+    sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(conn).await.map_err(Into::into)
 }
 
 pub async fn set(conn: &mut SqliteConnection, key: &str, value: &str) -> DbResult<()> {

@@ -34,7 +34,28 @@ use uuid::Uuid;
 use crate::hub::Hub;
 pub use time::{now, parse_ts, ts};
 
-pub type DbResult<T> = Result<T, sqlx::Error>;
+/// What can go wrong in the store. The HTTP layer maps it (an internal error, logged); nothing
+/// outside the store sees the database driver's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database failed or refused (I/O, a constraint, a lost connection).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A row holds what this server never writes: an id, a time or a state it cannot read.
+    #[error("bad {what} in the database: {value:?}")]
+    Corrupt { what: String, value: String },
+    /// A JSON column that does not read back (or a value that does not write) as its type.
+    #[error("JSON in the database: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The server is stopping and its writer takes no more.
+    #[error("the server is shutting down")]
+    Stopped,
+    /// The batch this change was to be committed in failed as a whole, for this reason.
+    #[error("not stored: {0}")]
+    NotStored(String),
+}
+
+pub type DbResult<T> = Result<T, Error>;
 
 /// The connection the store's functions run on: a reader's, or the one writer's transaction
 /// (`Writer::conn`). Code outside the store names only this, never the backend's own type.
@@ -148,7 +169,7 @@ impl Store {
 
     /// A read connection (WAL: readers never wait for the writer).
     pub async fn reader(&self) -> DbResult<sqlx::pool::PoolConnection<Sqlite>> {
-        self.inner.read.acquire().await
+        self.inner.read.acquire().await.map_err(Into::into)
     }
 
     /// Starts the one write transaction.
@@ -220,7 +241,7 @@ impl Writer<'_> {
 
     /// Keeps what was done since the savepoint.
     pub async fn release(&mut self, _point: Savepoint) -> DbResult<()> {
-        sqlx::query("RELEASE item").execute(&mut *self.tx).await.map(drop)
+        sqlx::query("RELEASE item").execute(&mut *self.tx).await.map(drop).map_err(Into::into)
     }
 
     /// Undoes what was done since the savepoint, the events it appended included.

@@ -44,11 +44,14 @@ pub async fn all_users(conn: &mut SqliteConnection) -> DbResult<Vec<User>> {
 }
 
 pub async fn count_users(conn: &mut SqliteConnection) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(conn).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(conn).await.map_err(Into::into)
 }
 
 pub async fn count_active_admins(conn: &mut SqliteConnection) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetch_one(conn).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1")
+        .fetch_one(conn)
+        .await
+        .map_err(Into::into)
 }
 
 /// The account with this email, active or not.
@@ -69,7 +72,11 @@ pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbRe
 }
 
 pub async fn password_hash(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?").bind(id.to_string()).fetch_optional(conn).await
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(Into::into)
 }
 
 /// A new account: a person, or the user an API key acts as (its password hash is `!`, which no
@@ -96,7 +103,7 @@ pub async fn insert_user(conn: &mut SqliteConnection, user: &NewUser<'_>, now: D
     .bind(user.kind.as_str())
     .execute(conn)
     .await
-    .map(drop)
+    .map(drop).map_err(Into::into)
 }
 
 pub async fn set_password(conn: &mut SqliteConnection, id: Uuid, hash: &str, must_change: bool) -> DbResult<()> {
@@ -107,6 +114,7 @@ pub async fn set_password(conn: &mut SqliteConnection, id: Uuid, hash: &str, mus
         .execute(conn)
         .await
         .map(drop)
+        .map_err(Into::into)
 }
 
 pub async fn set_must_change_password(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
@@ -115,6 +123,7 @@ pub async fn set_must_change_password(conn: &mut SqliteConnection, id: Uuid) -> 
         .execute(conn)
         .await
         .map(drop)
+        .map_err(Into::into)
 }
 
 pub async fn update_user(conn: &mut SqliteConnection, id: Uuid, name: &str, role: Role, active: bool) -> DbResult<()> {
@@ -126,6 +135,7 @@ pub async fn update_user(conn: &mut SqliteConnection, id: Uuid, name: &str, role
         .execute(conn)
         .await
         .map(drop)
+        .map_err(Into::into)
 }
 
 /// Active persons (not API keys): id, email and name, for resolving `@mentions`.
@@ -177,6 +187,7 @@ pub async fn insert_session(conn: &mut SqliteConnection, s: &NewSession<'_>, now
     .execute(conn)
     .await
     .map(drop)
+    .map_err(Into::into)
 }
 
 /// A stored session.
@@ -234,10 +245,16 @@ pub async fn touch_session(conn: &mut SqliteConnection, id: Uuid, now: DateTime<
         .execute(conn)
         .await
         .map(drop)
+        .map_err(Into::into)
 }
 
 pub async fn delete_session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(hash).execute(conn).await.map(drop)
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        .bind(hash)
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(Into::into)
 }
 
 /// Ends one of `user`'s sessions; `false` when they have none with that id.
@@ -258,6 +275,7 @@ pub async fn delete_sessions_of(conn: &mut SqliteConnection, user: Uuid, keep: O
         .execute(conn)
         .await
         .map(drop)
+        .map_err(Into::into)
 }
 
 /// Deletes the sessions last used before `used_before` or started before `created_before`
@@ -340,6 +358,7 @@ pub async fn insert_api_key(conn: &mut SqliteConnection, key: &NewApiKey<'_>, no
     .execute(conn)
     .await
     .map(drop)
+    .map_err(Into::into)
 }
 
 /// Revokes a key and deactivates the user it acts as.
@@ -349,7 +368,12 @@ pub async fn revoke_api_key(conn: &mut SqliteConnection, key: &ApiKey, now: Date
         .bind(key.id.to_string())
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE users SET active = 0 WHERE id = ?").bind(key.user_id.to_string()).execute(conn).await.map(drop)
+    sqlx::query("UPDATE users SET active = 0 WHERE id = ?")
+        .bind(key.user_id.to_string())
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(Into::into)
 }
 
 /// The name of a user who may own conversations (active, a person, not a Viewer), if `id` is one.
@@ -358,4 +382,5 @@ pub async fn assignable_name(conn: &mut SqliteConnection, id: Uuid) -> DbResult<
         .bind(id.to_string())
         .fetch_optional(conn)
         .await
+        .map_err(Into::into)
 }

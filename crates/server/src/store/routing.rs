@@ -30,7 +30,7 @@ pub async fn rules(conn: &mut SqliteConnection) -> DbResult<Vec<RoutingRule>> {
 
 /// The last rule's position (0 without rules).
 pub async fn last_position(conn: &mut SqliteConnection) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM routing_rules").fetch_one(conn).await
+    sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM routing_rules").fetch_one(conn).await.map_err(Into::into)
 }
 
 pub struct NewRule<'a> {
@@ -42,7 +42,7 @@ pub struct NewRule<'a> {
 }
 
 pub async fn insert_rule(conn: &mut SqliteConnection, r: &NewRule<'_>) -> DbResult<()> {
-    let match_json = serde_json::to_string(r.matches).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let match_json = serde_json::to_string(r.matches).map_err(super::Error::from)?;
     sqlx::query(
         "INSERT INTO routing_rules (id, name, position, match_json, team_id, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -64,6 +64,7 @@ pub async fn delete_rule(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Opti
         .bind(id.to_string())
         .fetch_optional(conn)
         .await
+        .map_err(Into::into)
 }
 
 /// Whether any conversation waits in a team queue.

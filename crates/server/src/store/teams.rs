@@ -104,6 +104,7 @@ pub async fn name_and_cap(conn: &mut SqliteConnection, team_id: Uuid) -> DbResul
         .bind(team_id.to_string())
         .fetch_optional(conn)
         .await
+        .map_err(Into::into)
 }
 
 /// A member routing may give work to, with how many open conversations they own.
@@ -133,5 +134,9 @@ pub async fn assignable_members(conn: &mut SqliteConnection, team_id: Uuid) -> D
 
 /// A team's name.
 pub async fn name(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM teams WHERE id = ?").bind(team_id.to_string()).fetch_optional(conn).await
+    sqlx::query_scalar("SELECT name FROM teams WHERE id = ?")
+        .bind(team_id.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(Into::into)
 }

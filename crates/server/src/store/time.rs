@@ -11,8 +11,10 @@ pub fn ts(t: DateTime<Utc>) -> String {
     handoff_proto::sortable_time(t)
 }
 
-pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+pub fn parse_ts(s: &str) -> super::DbResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| super::Error::Corrupt { what: "time".into(), value: s.into() })
 }
 
 #[cfg(test)]
