@@ -1,4 +1,4 @@
-//! The durable outbound worker (crates/server/src/outbound.rs) against a WAHA gateway that
+//! The durable outbound worker (crates/server/src/outbound/) against a WAHA gateway that
 //! misbehaves: one that hangs, a server killed with a send in hand, an echo that beats the send's
 //! own answer, a device removed mid-send, a session that is down. Each reply reaches WhatsApp as
 //! one message.

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::{new_token, token_hash, Actor};
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::store;
 use crate::AppState;
 
@@ -17,8 +17,12 @@ pub async fn list(state: &AppState) -> ApiResult<Vec<ApiKey>> {
 }
 
 pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -> ApiResult<CreatedApiKey> {
-    let name =
-        crate::error::check_name("name", &req.name, 100, "Name the key (at most 100 characters): say what uses it.")?;
+    let name = crate::http::error::check_name(
+        "name",
+        &req.name,
+        100,
+        "Name the key (at most 100 characters): say what uses it.",
+    )?;
     let id = Uuid::now_v7();
     let user_id = Uuid::now_v7();
     let key = format!("hnd_key_{}", new_token().trim_start_matches("hnd_"));

@@ -14,7 +14,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::{self, DbResult};
 use crate::AppState;
 

@@ -9,7 +9,7 @@ use handoff_proto::{CreateUserRequest, DeviceKind, Media, MediaKind, Role};
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 
-use crate::api::devices::{create_device, Linking};
+use crate::http::devices::{create_device, Linking};
 use crate::AppState;
 
 /// Every demo account's password (printed at start).
@@ -114,7 +114,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
 
 /// Two teams with SLA targets and two routing rules, made by the demo Admin: billing questions go
 /// to Billing, everything else to Support (handed out as the agents come online).
-async fn seed_teams(state: &AppState, device_id: uuid::Uuid) -> crate::error::ApiResult<()> {
+async fn seed_teams(state: &AppState, device_id: uuid::Uuid) -> crate::http::error::ApiResult<()> {
     let people = {
         let mut conn = state.store.reader().await?;
         crate::store::people::all_users(&mut conn).await?

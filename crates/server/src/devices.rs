@@ -10,7 +10,7 @@ use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, Simulator, SinkErr
 use handoff_proto::{Device, DeviceKind, DeviceStatus, QrResponse};
 use uuid::Uuid;
 
-use crate::{ingest, AppInner, AppState};
+use crate::{inbound, AppInner, AppState};
 
 /// One running adapter.
 pub struct DeviceHandle {
@@ -133,6 +133,6 @@ struct IngestSink {
 impl EventSink for IngestSink {
     async fn deliver(&self, event: DeviceEvent) -> Result<(), SinkError> {
         let app = self.app.upgrade().ok_or_else(|| SinkError("the server is shutting down".into()))?;
-        ingest::device_event(&AppState(app), self.device_id, event).await.map_err(|e| SinkError(e.to_string()))
+        inbound::device_event(&AppState(app), self.device_id, event).await.map_err(|e| SinkError(e.to_string()))
     }
 }

@@ -1,22 +1,21 @@
 //! handoff-server: the coordination server.
 //!
-//! Data flows one way per direction. Inbound: device adapter -> [`ingest`] (dedup) -> [`store`]
-//! (event log) -> [`hub`] -> WebSocket clients. Outbound: HTTP route or WebSocket `mutate` ->
-//! [`ops`] (roles, send guard) -> store -> [`outbound`] (one worker per device) -> device adapter.
+//! Data flows one way per direction, and the folders follow it. Inbound: device adapter or
+//! gateway webhook -> [`inbound`] (dedup, contacts, routing) -> [`store`] (tables and event log)
+//! -> [`hub`] -> WebSocket clients ([`http::ws`]). Outbound: HTTP route ([`http`]) or WebSocket
+//! `mutate` -> [`ops`] (roles, send guard) -> store -> [`outbound`] (one worker per device,
+//! typing and read receipts) -> device adapter. [`presence`] holds who is online, viewing and
+//! typing. Every query is in [`store`], one module per domain.
 
-pub mod api;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod devices;
-pub mod dispatch;
-pub mod error;
-pub mod extract;
+pub mod http;
 pub mod hub;
-pub mod ingest;
-pub mod login_limit;
+pub mod inbound;
 pub mod maintenance;
 pub mod mentions;
 pub mod metrics;
@@ -31,7 +30,6 @@ pub mod snooze;
 pub mod store;
 pub mod teams;
 pub mod users;
-pub mod ws;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -43,8 +41,8 @@ use tokio::task::JoinHandle;
 
 pub use crate::clock::{Clock, ManualClock};
 use crate::devices::Devices;
+use crate::http::login_limit::LoginLimiter;
 use crate::hub::Hub;
-use crate::login_limit::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 pub use crate::store::Durability;
@@ -169,17 +167,17 @@ pub struct AppInner {
     /// Wakes the task that ends snoozes.
     pub snooze: snooze::Alarm,
     /// Customer messages on their way to the store, committed in groups.
-    pub ingest: ingest::Queue,
+    pub ingest: inbound::Queue,
     /// Open WebSocket connections: a stop waits until each has said goodbye.
     pub connections: tokio_util::task::TaskTracker,
     /// Open WebSocket connections per account, at most [`Config::ws_per_user`].
-    pub ws_open: Arc<ws::PerUser>,
-    /// Attachment downloads running per account, at most [`api::media::DOWNLOADS_PER_USER`].
-    pub downloads: Arc<ws::PerUser>,
+    pub ws_open: Arc<http::ws::PerUser>,
+    /// Attachment downloads running per account, at most [`http::media::DOWNLOADS_PER_USER`].
+    pub downloads: Arc<http::ws::PerUser>,
     /// The workers that send committed replies, one per device.
     pub outbound: outbound::Outbound,
     /// "typing…" towards customers, one relay per conversation someone types in.
-    pub typing: dispatch::TypingRelay,
+    pub typing: outbound::dispatch::TypingRelay,
 }
 
 /// Shared state of one running server.
@@ -255,7 +253,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let hub = Hub::new(config.hub_capacity);
     let store = Store::open(&config.data_dir, hub.clone(), config.durability, config.busy_timeout).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (ingest, ingest_rx) = ingest::Queue::new();
+    let (ingest, ingest_rx) = inbound::Queue::new();
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
         store,
@@ -272,14 +270,14 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         ws_open: Arc::default(),
         downloads: Arc::default(),
         outbound: outbound::Outbound::default(),
-        typing: dispatch::TypingRelay::default(),
+        typing: outbound::dispatch::TypingRelay::default(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {
         users::bootstrap_admin(&state, email, password).await?;
     }
     let mut background = vec![
-        tokio::spawn(ingest::group_commit::run(state.clone(), ingest_rx)),
+        tokio::spawn(inbound::group_commit::run(state.clone(), ingest_rx)),
         tokio::spawn(routing::run(state.clone())),
         tokio::spawn(snooze::run(state.clone())),
         tokio::spawn(prune::run(state.clone())),
@@ -297,7 +295,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state.clone());
+    let app = http::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {
         // No Nagle: presence and event frames are small and must not wait for a delayed ACK.

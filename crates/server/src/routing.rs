@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::audit::{self, Who};
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::store::teams::Member;
 use crate::store::{self, DbResult, Writer};
 use crate::AppState;

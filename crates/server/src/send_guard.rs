@@ -31,13 +31,13 @@ fn relevant(body: &EventBody, actor: Uuid) -> Option<ConversationChange> {
             MessageKind::Inbound => Some(ConversationChange::InboundMessage {
                 message_id: message.id,
                 at: message.created_at,
-                preview: crate::ingest::preview(&message.body),
+                preview: crate::inbound::preview(&message.body),
             }),
             MessageKind::Outbound if message.author_id != Some(actor) => Some(ConversationChange::Reply {
                 message_id: message.id,
                 author_id: message.author_id,
                 at: message.created_at,
-                preview: crate::ingest::preview(&message.body),
+                preview: crate::inbound::preview(&message.body),
             }),
             _ => None,
         },

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::store;
 use crate::{routing, AppState};
 
@@ -16,7 +16,7 @@ use crate::{routing, AppState};
 pub const DEFAULT_AGENT_CAP: i64 = 5;
 
 fn check_name(name: &str) -> ApiResult<String> {
-    crate::error::check_name("name", name, 60, "A team needs a name of at most 60 characters.")
+    crate::http::error::check_name("name", name, 60, "A team needs a name of at most 60 characters.")
 }
 
 fn check_cap(cap: i64) -> ApiResult<i64> {
@@ -149,7 +149,8 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Ve
 }
 
 pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRuleRequest) -> ApiResult<RoutingRule> {
-    let name = crate::error::check_name("name", &req.name, 100, "A rule needs a name of at most 100 characters.")?;
+    let name =
+        crate::http::error::check_name("name", &req.name, 100, "A rule needs a name of at most 100 characters.")?;
     routing::validate_match(&req.matches)?;
     if req.assign.team_id.is_none() && req.assign.user_id.is_none() {
         return Err(ApiError::invalid("assign", "Say where matching conversations go: a team_id, a user_id or both."));

@@ -5,13 +5,13 @@ use uuid::Uuid;
 
 use crate::audit::{self, Who};
 use crate::auth::{hash_password, Actor};
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::store::{self, Store};
 use crate::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// The longest new password, in characters ([`crate::login_limit::MAX_PASSWORD_LEN`] bytes / 4).
-pub const MAX_PASSWORD_CHARS: usize = crate::login_limit::MAX_PASSWORD_LEN / 4;
+/// The longest new password, in characters ([`crate::http::login_limit::MAX_PASSWORD_LEN`] bytes / 4).
+pub const MAX_PASSWORD_CHARS: usize = crate::http::login_limit::MAX_PASSWORD_LEN / 4;
 
 /// A new password is at least [`MIN_PASSWORD_CHARS`] characters and at most the sign-in's limit.
 pub fn check_new_password(field: &str, password: &str) -> ApiResult<()> {
@@ -87,7 +87,7 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
     if !is_email(&req.email) {
         return Err(ApiError::invalid("email", "That is not an email address."));
     }
-    let name = crate::error::check_name("name", &req.name, 100, "A name is required (at most 100 characters).")?;
+    let name = crate::http::error::check_name("name", &req.name, 100, "A name is required (at most 100 characters).")?;
     check_new_password("password", &req.password)?;
     let hash = hash_password(req.password).await;
     let id = Uuid::now_v7();
@@ -114,7 +114,7 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
 
 pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUserRequest) -> ApiResult<User> {
     if let Some(name) = &req.name {
-        crate::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
+        crate::http::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
     }
     let mut w = state.store.begin().await?;
     let user = store::people::user(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;

@@ -195,10 +195,10 @@ async fn a_flood_of_presence_frames_is_folded_into_its_latest_and_the_customer_s
     typing_until(&sim, |shown| shown == [on.clone(), off.clone()]).await;
     // 51 quick changes, ending in "typing": the phone is told once; then the stop, once.
     for k in 0..51 {
-        handoff_server::dispatch::typing(&api.server.state, conversation.id, k % 2 == 0);
+        handoff_server::outbound::dispatch::typing(&api.server.state, conversation.id, k % 2 == 0);
     }
     typing_until(&sim, |shown| shown.len() > 2 && shown.last() == Some(&on)).await;
-    handoff_server::dispatch::typing(&api.server.state, conversation.id, false);
+    handoff_server::outbound::dispatch::typing(&api.server.state, conversation.id, false);
     typing_until(&sim, |shown| shown.len() > 3 && shown.last() == Some(&off)).await;
     assert_eq!(sim.typing_shown(), [on.clone(), off.clone(), on, off], "two calls each time, however many changes");
 }

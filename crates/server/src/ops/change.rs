@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::{normalize_label, Outcome, MAX_LABELS};
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::store::{self, Writer};
-use crate::{ingest, mentions, routing};
+use crate::{inbound, mentions, routing};
 
 /// What a change answers: the outcome, its last event, the HTTP status, and an audit sentence.
 pub type Change = (Outcome, Option<Seq>, StatusCode, String);
@@ -45,7 +45,7 @@ pub async fn add_message(
     };
     store::messages::insert(w.conn(), &message).await?;
     // A note does not move the conversation up the queue; a reply does, and is its first response.
-    store::conversations::agent_wrote(w.conn(), current.id, reply, now, &ingest::preview(body)).await?;
+    store::conversations::agent_wrote(w.conn(), current.id, reply, now, &inbound::preview(body)).await?;
     let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
     let conversation = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
     let seq = w.append(EventBody::MessageCreated { message: message.clone(), conversation }).await?;

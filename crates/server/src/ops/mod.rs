@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::store;
-use crate::{dispatch, send_guard, AppState};
+use crate::{outbound::dispatch, send_guard, AppState};
 
 mod change;
 use change::{add_message, assign, claim, escalate, labels, mention, set_status};

@@ -3,6 +3,7 @@
 //! together ([`group_commit`]).
 
 pub mod group_commit;
+pub mod webhook;
 
 pub use group_commit::Queue;
 

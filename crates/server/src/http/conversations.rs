@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::{idempotency_key, page_limit, respond};
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::store;
 use crate::store::conversations::Owner;
 use crate::{ops, AppState};

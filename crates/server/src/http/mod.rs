@@ -6,7 +6,13 @@ pub mod devices;
 mod media;
 mod people;
 mod system;
-mod webhook;
+
+pub mod error;
+pub mod extract;
+pub mod login_limit;
+pub mod ws;
+
+use crate::inbound::webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
@@ -59,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/api-keys/{id}", axum::routing::delete(admin::revoke_key))
         .route("/api/v1/audit", get(admin::audit_log))
         .route("/api/v1/agents", get(admin::agents))
-        .route("/api/v1/ws", get(crate::ws::upgrade))
+        .route("/api/v1/ws", get(crate::http::ws::upgrade))
         .route("/api/v1/devices", get(devices::list).post(devices::create))
         .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
         .route("/api/v1/devices/{id}/qr", get(devices::qr))
@@ -77,7 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}/simulator/receipts", post(devices::sim_receipts))
         .route("/api/v1/devices/{id}/simulator/fail-next", post(devices::sim_fail_next))
         .route("/api/v1/devices/{id}/relink", post(devices::relink))
-        .fallback(|| async { crate::error::ApiError::not_found("route") })
+        .fallback(|| async { crate::http::error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     if access_log {
@@ -251,10 +257,10 @@ pub fn respond(applied: Applied) -> Response {
 }
 
 /// `?limit=`: default 50, at most 500.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
+pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::http::error::ApiError> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(crate::error::ApiError::invalid("limit", "limit must be between 1 and 500.")),
+        Some(_) => Err(crate::http::error::ApiError::invalid("limit", "limit must be between 1 and 500.")),
     }
 }

@@ -1,4 +1,4 @@
-//! Replies out to WhatsApp: the partner of [`ingest`](crate::ingest).
+//! Replies out to WhatsApp: the partner of [`inbound`](crate::inbound).
 //!
 //! A reply is committed (delivery `pending`, with the WhatsApp message id it will go out as, its
 //! `send_id`) and acknowledged; nothing in the request waits for WhatsApp. One worker per linked
@@ -13,6 +13,8 @@
 //! A worker waiting on a hanging gateway holds up only its own device. Removing a device stops
 //! its worker first ([`Outbound::stop`]); a graceful stop lets each worker finish the send in
 //! hand and take no more ([`Outbound::drain`]).
+
+pub mod dispatch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

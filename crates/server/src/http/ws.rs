@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::auth::{check_token_hash, Actor, Lifetime, TokenState};
 use crate::hub::HubMsg;
 use crate::presence::ConnGuard;
-use crate::{audit, dispatch, ops, AppState};
+use crate::{audit, ops, outbound::dispatch, AppState};
 
 /// Events per replay page.
 const REPLAY_PAGE: i64 = 1000;
@@ -51,7 +51,7 @@ const SHUTTING_DOWN: &str = "shutting_down";
 const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What each account holds at once, counted against a limit: live WebSocket connections
-/// ([`crate::Config::ws_per_user`]), attachment downloads ([`crate::api::media::DOWNLOADS_PER_USER`]).
+/// ([`crate::Config::ws_per_user`]), attachment downloads ([`crate::http::media::DOWNLOADS_PER_USER`]).
 /// One token cannot hold sockets or downloads without limit.
 #[derive(Default)]
 pub struct PerUser(std::sync::Mutex<std::collections::HashMap<Uuid, usize>>);
@@ -93,7 +93,7 @@ pub async fn upgrade(State(state): State<AppState>, actor: Actor, ws: WebSocketU
             "This account has {} live connections already: close the app on another computer or window, then try again.",
             state.config.ws_per_user
         );
-        return crate::error::ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        return crate::http::error::ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             .into_response();
     };
     // Counted from the upgrade until the connection ends, so a stop waits for its goodbye.

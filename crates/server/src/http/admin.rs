@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::page_limit;
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path, Query};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 use crate::{api_keys, audit, routing, store, teams, AppState};
 
 #[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Page<Team>), (status = 401, body = ErrorBody)))]

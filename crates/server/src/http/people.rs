@@ -13,9 +13,9 @@ use handoff_proto::{
 use uuid::Uuid;
 
 use crate::auth::{self, Actor};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path};
-use crate::login_limit::{MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path};
+use crate::http::login_limit::{MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
 use crate::store;
 use crate::{users, AppState};
 

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Query;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Query;
 use crate::AppState;
 
 #[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, body = Health)))]

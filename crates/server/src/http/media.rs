@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Path;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::AppState;
 
 /// Downloads one account may have running at once; another gets 429 until one ends.

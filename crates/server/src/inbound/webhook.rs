@@ -9,10 +9,10 @@ use handoff_channels::{DeviceEvent, LinkState};
 use handoff_proto::ErrorBody;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Path;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::store;
-use crate::{ingest, AppState};
+use crate::{inbound, AppState};
 
 /// Events from a WAHA gateway, signed with the device's secret (`X-Webhook-Hmac`: hex
 /// HMAC-SHA512 of the raw body). Each event is stored before the answer, so WAHA's retry of an
@@ -109,7 +109,7 @@ async fn process_webhook(
             }
         }
         let wants_qr = matches!(event, DeviceEvent::Connection { state: LinkState::PendingLink, .. });
-        ingest::device_event(state, id, event).await?;
+        inbound::device_event(state, id, event).await?;
         if wants_qr {
             fetch_qr(state, id, adapter);
         }
@@ -125,7 +125,7 @@ fn fetch_qr(state: &AppState, id: Uuid, adapter: &Arc<WahaAdapter>) {
             Ok(qr) => {
                 // WhatsApp rotates the code about every 20 s; WAHA reports the next one as asked.
                 let expires_at = chrono::Utc::now() + chrono::Duration::seconds(20);
-                if let Err(e) = ingest::device_event(&state, id, DeviceEvent::Pairing { qr, expires_at }).await {
+                if let Err(e) = inbound::device_event(&state, id, DeviceEvent::Pairing { qr, expires_at }).await {
                     tracing::warn!(device = %id, error = %e, "QR code not kept");
                 }
             }

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// A JSON body. Bad JSON is a 400 naming the problem; too large a body is a 413.
 pub struct Json<T>(pub T);

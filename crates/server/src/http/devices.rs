@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::audit::{self, Who};
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path};
 use crate::store;
 use crate::AppState;
 
@@ -39,7 +39,8 @@ pub async fn create(
     Json(req): Json<CreateDeviceRequest>,
 ) -> ApiResult<(StatusCode, AxumJson<CreatedDevice>)> {
     actor.require_admin("link devices")?;
-    let name = crate::error::check_name("name", &req.name, 100, "A device needs a name (at most 100 characters).")?;
+    let name =
+        crate::http::error::check_name("name", &req.name, 100, "A device needs a name (at most 100 characters).")?;
     let name = name.as_str();
     let pair_phone = match req.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => None,
