@@ -9,6 +9,7 @@ use crate::{wire, Delivery, Media};
 wire! {
     #[derive(Copy, Eq)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum DeviceKind {
         Simulator,
         WhatsappWeb,
@@ -37,6 +38,7 @@ impl DeviceKind {
 wire! {
     #[derive(Copy, Eq)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum DeviceStatus {
         PendingLink,
         Connected,

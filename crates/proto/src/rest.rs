@@ -9,6 +9,7 @@ wire! {
     /// What a user may do. Enforced by the server on every route and WebSocket frame.
     #[derive(Copy, Eq, Hash)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum Role {
         Admin,
         Agent,
@@ -58,6 +59,7 @@ wire! {
 wire! {
     #[derive(Copy, Eq, Default)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum UserKind {
         #[default]
         Person,
@@ -85,6 +87,7 @@ impl UserKind {
 wire! {
     #[derive(Copy, Eq)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum ConversationStatus {
         Open,
         Pending,
@@ -172,6 +175,7 @@ wire! {
 wire! {
     #[derive(Copy, Eq)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum MessageKind {
         Inbound,
         Outbound,
@@ -205,6 +209,7 @@ wire! {
     /// `failed` is terminal.
     #[derive(Copy, Eq)]
     #[serde(rename_all = "snake_case")]
+    #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
     pub enum Delivery {
         Pending,
         Sent,

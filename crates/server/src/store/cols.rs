@@ -24,3 +24,46 @@ pub(crate) fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::
     let s: Option<String> = row.try_get(col)?;
     s.as_deref().map(parse_ts).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use handoff_proto::{ConversationStatus, Delivery, DeviceKind, DeviceStatus, MessageKind, Role, UserKind};
+    use sqlx::{Connection, SqliteConnection};
+
+    /// Each variant is stored as the name it has on the wire (and in every row written before
+    /// the store used the derived encoding), and reads back as itself.
+    async fn stored_as_wire_name<T>(conn: &mut SqliteConnection, variants: &[T])
+    where
+        T: serde::Serialize + PartialEq + std::fmt::Debug + Copy + Send + Unpin + 'static,
+        T: sqlx::Type<sqlx::Sqlite> + for<'q> sqlx::Encode<'q, sqlx::Sqlite> + for<'r> sqlx::Decode<'r, sqlx::Sqlite>,
+    {
+        for &v in variants {
+            let wire = serde_json::to_value(v).expect("serialises");
+            let stored: String = sqlx::query_scalar("SELECT ?").bind(v).fetch_one(&mut *conn).await.expect("stored");
+            assert_eq!(Some(stored.as_str()), wire.as_str(), "{v:?}");
+            let read: T = sqlx::query_scalar("SELECT ?").bind(&stored).fetch_one(&mut *conn).await.expect("read");
+            assert_eq!(read, v);
+        }
+    }
+
+    #[tokio::test]
+    async fn status_enums_are_stored_by_their_wire_names() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.expect("in-memory database");
+        let c = &mut conn;
+        stored_as_wire_name(c, &[Role::Admin, Role::Agent, Role::Viewer]).await;
+        stored_as_wire_name(c, &[UserKind::Person, UserKind::ApiKey]).await;
+        use ConversationStatus as S;
+        stored_as_wire_name(c, &[S::Open, S::Pending, S::Snoozed, S::Resolved]).await;
+        use MessageKind as K;
+        stored_as_wire_name(c, &[K::Inbound, K::Outbound, K::Note, K::System]).await;
+        use Delivery as D;
+        stored_as_wire_name(c, &[D::Pending, D::Sent, D::Delivered, D::Read, D::Failed]).await;
+        stored_as_wire_name(c, &[DeviceKind::Simulator, DeviceKind::WhatsappWeb, DeviceKind::Gateway]).await;
+        use DeviceStatus as V;
+        let statuses = [V::PendingLink, V::Connected, V::Disconnected, V::Failed, V::LoggedOut, V::Banned];
+        stored_as_wire_name(c, &statuses).await;
+        // A name this server never writes is an error, not a silent default.
+        let bad: Result<Role, _> = sqlx::query_scalar("SELECT 'owner'").fetch_one(&mut *c).await;
+        assert!(bad.is_err());
+    }
+}

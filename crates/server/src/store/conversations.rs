@@ -38,7 +38,6 @@ pub const SELECT: &str = conversation_select!(
 const SELECT_FOR_ALL: &str = conversation_select!("0");
 
 pub fn from_row(row: &SqliteRow) -> DbResult<Conversation> {
-    let status: String = row.try_get("status")?;
     let labels: Option<String> = row.try_get("labels")?;
     let opened_at = opt_ts_col(row, "opened_at")?;
     let due = |col: &str| -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
@@ -53,7 +52,7 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Conversation> {
             name: row.try_get("contact_name")?,
             phone: row.try_get("contact_phone")?,
         },
-        status: ConversationStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
+        status: row.try_get("status")?,
         assignee_id: opt_uuid_col(row, "assignee_id")?,
         team_id: opt_uuid_col(row, "team_id")?,
         version: row.try_get("version")?,
@@ -303,7 +302,7 @@ pub async fn set_status(
            escalation_note_id = CASE WHEN ?1 = 'resolved' THEN NULL ELSE escalation_note_id END \
          WHERE id = ?5",
     )
-    .bind(status.as_str())
+    .bind(status)
     .bind(snooze_until.map(super::ts))
     .bind(reopens)
     .bind(now)
@@ -372,11 +371,7 @@ pub async fn insert(
 }
 
 pub async fn status(conn: &mut SqliteConnection, id: Uuid) -> DbResult<ConversationStatus> {
-    let status: String = sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_one(conn)
-        .await?;
-    ConversationStatus::parse(&status).ok_or_else(|| decode_err("status", &status))
+    Ok(sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?").bind(id.to_string()).fetch_one(conn).await?)
 }
 
 /// A message from the chat, at `at` (`inbound`: the customer's; else one typed on the phone):
@@ -446,7 +441,7 @@ pub async fn list(
     q.push_bind(viewer.to_string()).push(tail);
     q.push(" WHERE 1 = 1");
     if let Some(status) = filter.status {
-        q.push(" AND c.status = ").push_bind(status.as_str());
+        q.push(" AND c.status = ").push_bind(status);
     }
     match &filter.owner {
         None => {}

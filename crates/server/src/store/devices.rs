@@ -11,13 +11,11 @@ use super::DbResult;
 pub const COLUMNS: &str = "id, name, kind, status, phone, last_seen_at";
 
 pub fn from_row(row: &SqliteRow) -> DbResult<Device> {
-    let kind: String = row.try_get("kind")?;
-    let status: String = row.try_get("status")?;
     Ok(Device {
         id: uuid_col(row, "id")?,
         name: row.try_get("name")?,
-        kind: DeviceKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
-        status: DeviceStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
+        kind: row.try_get("kind")?,
+        status: row.try_get("status")?,
         phone: row.try_get("phone")?,
         last_seen_at: opt_ts_col(row, "last_seen_at")?,
     })
@@ -76,8 +74,8 @@ pub async fn insert(conn: &mut SqliteConnection, d: &NewDevice<'_>) -> DbResult<
     )
     .bind(d.id.to_string())
     .bind(d.name)
-    .bind(d.kind.as_str())
-    .bind(d.status.as_str())
+    .bind(d.kind)
+    .bind(d.status)
     .bind(d.phone)
     .bind(super::ts(super::now()))
     .bind(gateway)
@@ -121,7 +119,7 @@ pub async fn set_status(
     phone: Option<&str>,
 ) -> DbResult<()> {
     sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
-        .bind(status.as_str())
+        .bind(status)
         .bind(phone)
         .bind(super::ts(super::now()))
         .bind(id.to_string())

@@ -5,23 +5,21 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::cols::{decode_err, opt_uuid_col, uuid_col};
+use super::cols::{opt_uuid_col, uuid_col};
 use super::{parse_ts, DbResult};
 
 pub const COLUMNS: &str =
     "id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, mutation_id, failure, media, sender";
 
 pub fn from_row(row: &SqliteRow) -> DbResult<Message> {
-    let kind: String = row.try_get("kind")?;
-    let delivery: Option<String> = row.try_get("delivery")?;
     Ok(Message {
         id: uuid_col(row, "id")?,
         conversation_id: uuid_col(row, "conversation_id")?,
-        kind: MessageKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        kind: row.try_get("kind")?,
         body: row.try_get("body")?,
         author_id: opt_uuid_col(row, "author_id")?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
-        delivery: delivery.map(|d| Delivery::parse(&d).ok_or_else(|| decode_err("delivery", &d))).transpose()?,
+        delivery: row.try_get("delivery")?,
         wa_message_id: row.try_get("wa_message_id")?,
         mutation_id: opt_uuid_col(row, "mutation_id")?,
         failure: row.try_get("failure")?,
@@ -94,7 +92,7 @@ pub async fn insert_system(conn: &mut SqliteConnection, id: Uuid, conversation_i
          SELECT ?, id, device_id, ?, ?, ? FROM conversations WHERE id = ?",
     )
     .bind(id.to_string())
-    .bind(MessageKind::System.as_str())
+    .bind(MessageKind::System)
     .bind(body)
     .bind(super::ts(super::now()))
     .bind(conversation_id.to_string())
@@ -172,11 +170,11 @@ pub async fn insert(conn: &mut SqliteConnection, m: &NewMessage<'_>) -> DbResult
     .bind(m.id.to_string())
     .bind(m.conversation_id.to_string())
     .bind(m.device_id.to_string())
-    .bind(m.kind.as_str())
+    .bind(m.kind)
     .bind(m.body)
     .bind(m.author_id.to_string())
     .bind(super::ts(m.created_at))
-    .bind(m.delivery.map(Delivery::as_str))
+    .bind(m.delivery)
     .bind(m.mutation_id.map(|u| u.to_string()))
     .bind(m.send_id)
     .execute(conn)
@@ -221,10 +219,10 @@ pub async fn insert_from_chat(conn: &mut SqliteConnection, m: &FromChat<'_>) -> 
     .bind(m.id.to_string())
     .bind(m.conversation_id.to_string())
     .bind(m.device_id.to_string())
-    .bind(m.kind.as_str())
+    .bind(m.kind)
     .bind(m.body)
     .bind(super::ts(m.created_at))
-    .bind(delivery.map(Delivery::as_str))
+    .bind(delivery)
     .bind(m.wa_message_id)
     .bind(media)
     .bind(m.sender)

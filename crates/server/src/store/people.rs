@@ -13,15 +13,13 @@ use super::{parse_ts, ts, DbResult};
 pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
 
 pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
-    let role: String = row.try_get("role")?;
-    let kind: String = row.try_get("kind")?;
     Ok(User {
         id: uuid_col(row, "id")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
-        role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
+        role: row.try_get("role")?,
         active: row.try_get("active")?,
-        kind: UserKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        kind: row.try_get("kind")?,
         must_change_password: row.try_get("must_change_password")?,
     })
 }
@@ -97,10 +95,10 @@ pub async fn insert_user(conn: &mut SqliteConnection, user: &NewUser<'_>, now: D
     .bind(user.id.to_string())
     .bind(user.email)
     .bind(user.name)
-    .bind(user.role.as_str())
+    .bind(user.role)
     .bind(user.password_hash)
     .bind(ts(now))
-    .bind(user.kind.as_str())
+    .bind(user.kind)
     .execute(conn)
     .await
     .map(drop).map_err(Into::into)
@@ -129,7 +127,7 @@ pub async fn set_must_change_password(conn: &mut SqliteConnection, id: Uuid) -> 
 pub async fn update_user(conn: &mut SqliteConnection, id: Uuid, name: &str, role: Role, active: bool) -> DbResult<()> {
     sqlx::query("UPDATE users SET name = ?, role = ?, active = ? WHERE id = ?")
         .bind(name)
-        .bind(role.as_str())
+        .bind(role)
         .bind(active)
         .bind(id.to_string())
         .execute(conn)
@@ -308,11 +306,10 @@ pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<O
 const API_KEY_COLUMNS: &str = "id, name, role, user_id, created_at, revoked_at";
 
 fn api_key_from_row(row: &SqliteRow) -> DbResult<ApiKey> {
-    let role: String = row.try_get("role")?;
     Ok(ApiKey {
         id: uuid_col(row, "id")?,
         name: row.try_get("name")?,
-        role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
+        role: row.try_get("role")?,
         user_id: uuid_col(row, "user_id")?,
         created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
         revoked_at: opt_ts_col(row, "revoked_at")?,
@@ -350,7 +347,7 @@ pub async fn insert_api_key(conn: &mut SqliteConnection, key: &NewApiKey<'_>, no
     )
     .bind(key.id.to_string())
     .bind(key.name)
-    .bind(key.role.as_str())
+    .bind(key.role)
     .bind(key.user_id.to_string())
     .bind(key.key_hash)
     .bind(key.created_by.to_string())

@@ -65,7 +65,7 @@ pub async fn mark_sent(
            THEN wa_message_id ELSE ?3 END \
          WHERE id = ?4 AND delivery = 'pending'",
     )
-    .bind(delivery.as_str())
+    .bind(delivery)
     .bind(device_id.to_string())
     .bind(wa_message_id)
     .bind(id.to_string())
@@ -77,7 +77,7 @@ pub async fn mark_sent(
 /// Records a pending reply as failed, with why. Whether it was still pending.
 pub async fn mark_failed(conn: &mut SqliteConnection, id: Uuid, reason: &str) -> DbResult<bool> {
     let changed = sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = 'pending'")
-        .bind(Delivery::Failed.as_str())
+        .bind(Delivery::Failed)
         .bind(reason)
         .bind(id.to_string())
         .execute(conn)
@@ -90,7 +90,7 @@ pub async fn mark_echoed(conn: &mut SqliteConnection, id: Uuid, wa_message_id: &
     sqlx::query(
         "UPDATE messages SET delivery = ?, wa_message_id = COALESCE(wa_message_id, ?), failure = NULL WHERE id = ?",
     )
-    .bind(Delivery::Sent.as_str())
+    .bind(Delivery::Sent)
     .bind(wa_message_id)
     .bind(id.to_string())
     .execute(conn)
@@ -109,7 +109,7 @@ pub async fn set_delivery(
     sqlx::query(
         "UPDATE messages SET delivery = ?, failure = NULL, wa_message_id = COALESCE(?, wa_message_id) WHERE id = ?",
     )
-    .bind(delivery.as_str())
+    .bind(delivery)
     .bind(name)
     .bind(id.to_string())
     .execute(conn)
@@ -125,11 +125,8 @@ pub struct Ours {
     pub wa_message_id: Option<String>,
 }
 
-fn ours_of(row: Option<(String, Option<String>, Option<String>)>) -> DbResult<Option<Ours>> {
-    row.map(|(id, delivery, wa_message_id)| {
-        Ok(Ours { id: parse_id(&id)?, delivery: delivery.as_deref().and_then(Delivery::parse), wa_message_id })
-    })
-    .transpose()
+fn ours_of(row: Option<(String, Option<Delivery>, Option<String>)>) -> DbResult<Option<Ours>> {
+    row.map(|(id, delivery, wa_message_id)| Ok(Ours { id: parse_id(&id)?, delivery, wa_message_id })).transpose()
 }
 
 /// Our reply stored under the id WhatsApp's events name it by.
@@ -164,13 +161,13 @@ pub async fn delivery_by_wa_id(
     device_id: Uuid,
     wa_message_id: &str,
 ) -> DbResult<Option<(Uuid, Option<Delivery>)>> {
-    let row: Option<(String, Option<String>)> =
+    let row: Option<(String, Option<Delivery>)> =
         sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?")
             .bind(device_id.to_string())
             .bind(wa_message_id)
             .fetch_optional(conn)
             .await?;
-    row.map(|(id, d)| Ok((parse_id(&id)?, d.as_deref().and_then(Delivery::parse)))).transpose()
+    row.map(|(id, d)| Ok((parse_id(&id)?, d))).transpose()
 }
 
 /// Takes the receipt kept for a message id before its send was recorded, if there is one.
@@ -179,13 +176,13 @@ pub async fn take_early_receipt(
     device_id: Uuid,
     wa_message_id: &str,
 ) -> DbResult<Option<Delivery>> {
-    let early: Option<String> =
+    let early: Option<Delivery> =
         sqlx::query_scalar("DELETE FROM early_receipts WHERE device_id = ? AND wa_message_id = ? RETURNING delivery")
             .bind(device_id.to_string())
             .bind(wa_message_id)
             .fetch_optional(conn)
             .await?;
-    Ok(early.as_deref().and_then(Delivery::parse))
+    Ok(early)
 }
 
 /// Keeps a receipt that came before its message's send was recorded: the furthest state only, for
@@ -201,13 +198,13 @@ pub async fn keep_early_receipt(
         .bind(ts(now - chrono::Duration::days(1)))
         .execute(&mut *conn)
         .await?;
-    let kept: Option<String> =
+    let kept: Option<Delivery> =
         sqlx::query_scalar("SELECT delivery FROM early_receipts WHERE device_id = ? AND wa_message_id = ?")
             .bind(device_id.to_string())
             .bind(wa_message_id)
             .fetch_optional(&mut *conn)
             .await?;
-    if kept.as_deref().and_then(Delivery::parse).is_some_and(|k| k.rank() >= delivery.rank()) {
+    if kept.is_some_and(|k| k.rank() >= delivery.rank()) {
         return Ok(());
     }
     sqlx::query(
@@ -216,7 +213,7 @@ pub async fn keep_early_receipt(
     )
     .bind(device_id.to_string())
     .bind(wa_message_id)
-    .bind(delivery.as_str())
+    .bind(delivery)
     .bind(ts(now))
     .execute(conn)
     .await?;
