@@ -10,14 +10,18 @@ pub(crate) fn decode_err(what: &str, value: &str) -> super::Error {
     super::Error::Corrupt { what: what.into(), value: value.into() }
 }
 
+/// An id as stored (text); `what` names it in the error.
+pub(crate) fn parse_uuid(what: &str, s: &str) -> DbResult<Uuid> {
+    Uuid::parse_str(s).map_err(|_| decode_err(what, s))
+}
+
 pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> DbResult<Uuid> {
-    let s: String = row.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|_| decode_err(col, &s))
+    parse_uuid(col, &row.try_get::<String, _>(col)?)
 }
 
 pub(crate) fn opt_uuid_col(row: &SqliteRow, col: &str) -> DbResult<Option<Uuid>> {
     let s: Option<String> = row.try_get(col)?;
-    s.map(|s| Uuid::parse_str(&s).map_err(|_| decode_err(col, &s))).transpose()
+    s.map(|s| parse_uuid(col, &s)).transpose()
 }
 
 pub(crate) fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {

@@ -4,12 +4,8 @@
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::cols::decode_err;
+use super::cols::parse_uuid;
 use super::DbResult;
-
-fn parse_id(id: &str) -> DbResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| decode_err("id", id))
-}
 
 /// The contact an address on this device belongs to.
 pub async fn by_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str) -> DbResult<Option<Uuid>> {
@@ -19,7 +15,7 @@ pub async fn by_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str)
             .bind(jid)
             .fetch_optional(conn)
             .await?;
-    id.as_deref().map(parse_id).transpose()
+    id.as_deref().map(|id| parse_uuid("id", id)).transpose()
 }
 
 /// A new contact, known by `jid` (its phone number when WhatsApp shows one).
@@ -110,7 +106,7 @@ pub async fn fold(conn: &mut SqliteConnection, keep: Uuid, other: Uuid) -> DbRes
                 .bind(&folded)
                 .execute(&mut *conn)
                 .await?;
-            Folded::Moved(parse_id(&folded)?)
+            Folded::Moved(parse_uuid("id", &folded)?)
         }
         (Some(kept), Some(folded)) => {
             for sql in [
@@ -130,7 +126,7 @@ pub async fn fold(conn: &mut SqliteConnection, keep: Uuid, other: Uuid) -> DbRes
             ] {
                 sqlx::query(sql).bind(&kept).bind(&folded).execute(&mut *conn).await?;
             }
-            Folded::Merged { into: parse_id(&kept)?, from: parse_id(&folded)? }
+            Folded::Merged { into: parse_uuid("id", &kept)?, from: parse_uuid("id", &folded)? }
         }
     };
     sqlx::query("DELETE FROM contacts WHERE id = ?").bind(&other).execute(conn).await?;

@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::cols::{decode_err, opt_ts_col, opt_uuid_col, uuid_col};
+use super::cols::{opt_ts_col, opt_uuid_col, parse_uuid, uuid_col};
 use super::{parse_ts, DbResult};
 
 /// The conversation query with `$unread` as its unread count.
@@ -144,7 +144,7 @@ pub async fn unresolved_of_team(conn: &mut SqliteConnection, team_id: Uuid) -> D
             .bind(team_id.to_string())
             .fetch_all(conn)
             .await?;
-    ids.iter().map(|id| Uuid::parse_str(id).map_err(|_| decode_err("id", id))).collect()
+    ids.iter().map(|id| parse_uuid("id", id)).collect()
 }
 
 /// The device a conversation goes through and its customer's WhatsApp address.
@@ -155,8 +155,7 @@ pub async fn device_and_jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<O
     .bind(id.to_string())
     .fetch_optional(conn)
     .await?;
-    row.map(|(device, jid)| Ok((Uuid::parse_str(&device).map_err(|_| decode_err("device_id", &device))?, jid)))
-        .transpose()
+    row.map(|(device, jid)| Ok((parse_uuid("device_id", &device)?, jid))).transpose()
 }
 
 /// The snoozed conversations whose snooze ends at `now` or before, soonest first.
@@ -167,7 +166,7 @@ pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Db
     .bind(super::ts(now))
     .fetch_all(conn)
     .await?;
-    ids.iter().map(|id| Uuid::parse_str(id).map_err(|_| decode_err("id", id))).collect()
+    ids.iter().map(|id| parse_uuid("id", id)).collect()
 }
 
 /// When the next snooze ends, if any conversation is snoozed.
@@ -345,7 +344,7 @@ pub async fn of_contact(conn: &mut SqliteConnection, contact_id: Uuid) -> DbResu
         .bind(contact_id.to_string())
         .fetch_optional(conn)
         .await?;
-    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))).transpose()
+    id.map(|id| parse_uuid("id", &id)).transpose()
 }
 
 /// A new, open conversation with a contact, opened `at`.

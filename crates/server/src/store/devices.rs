@@ -5,7 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::cols::{decode_err, opt_ts_col, uuid_col};
+use super::cols::{opt_ts_col, parse_uuid, uuid_col};
 use super::DbResult;
 
 pub const COLUMNS: &str = "id, name, kind, status, phone, last_seen_at";
@@ -108,7 +108,7 @@ pub async fn connected_simulator(conn: &mut SqliteConnection) -> DbResult<Option
         sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
             .fetch_optional(conn)
             .await?;
-    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))).transpose()
+    id.map(|id| parse_uuid("id", &id)).transpose()
 }
 
 /// A device's new link state (and the number it is linked to, when told), seen now.

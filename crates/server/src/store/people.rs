@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::cols::{decode_err, opt_ts_col, uuid_col};
+use super::cols::{opt_ts_col, parse_uuid, uuid_col};
 use super::{parse_ts, ts, DbResult};
 
 pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
@@ -56,7 +56,7 @@ pub async fn count_active_admins(conn: &mut SqliteConnection) -> DbResult<i64> {
 pub async fn id_by_email(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<Uuid>> {
     let id: Option<String> =
         sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(email).fetch_optional(conn).await?;
-    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))).transpose()
+    id.map(|id| parse_uuid("id", &id)).transpose()
 }
 
 /// An active account's id and password hash, by email (sign-in).
@@ -66,7 +66,7 @@ pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbRe
             .bind(email)
             .fetch_optional(conn)
             .await?;
-    row.map(|(id, hash)| Ok((Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))?, hash))).transpose()
+    row.map(|(id, hash)| Ok((parse_uuid("id", &id)?, hash))).transpose()
 }
 
 pub async fn password_hash(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
@@ -142,9 +142,7 @@ pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, S
         sqlx::query_as("SELECT id, email, name FROM users WHERE active = 1 AND kind = 'person'")
             .fetch_all(conn)
             .await?;
-    rows.into_iter()
-        .map(|(id, email, name)| Ok((Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))?, email, name)))
-        .collect()
+    rows.into_iter().map(|(id, email, name)| Ok((parse_uuid("id", &id)?, email, name))).collect()
 }
 
 /// Who can be given conversations (active persons who are not Viewers), by name, each with the
@@ -156,7 +154,7 @@ pub async fn agent_loads(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, i64
     )
     .fetch_all(conn)
     .await?;
-    rows.into_iter().map(|(id, open)| Ok((Uuid::parse_str(&id).map_err(|_| decode_err("id", &id))?, open))).collect()
+    rows.into_iter().map(|(id, open)| Ok((parse_uuid("id", &id)?, open))).collect()
 }
 
 // Sessions: only a token's SHA-256 is stored.
@@ -300,7 +298,7 @@ pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<O
             .bind(hash)
             .fetch_optional(conn)
             .await?;
-    id.map(|id| Uuid::parse_str(&id).map_err(|_| decode_err("user_id", &id))).transpose()
+    id.map(|id| parse_uuid("user_id", &id)).transpose()
 }
 
 const API_KEY_COLUMNS: &str = "id, name, role, user_id, created_at, revoked_at";

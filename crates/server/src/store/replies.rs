@@ -7,12 +7,8 @@ use handoff_proto::Delivery;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::cols::decode_err;
+use super::cols::parse_uuid;
 use super::{ts, DbResult};
-
-fn parse_id(id: &str) -> DbResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| decode_err("id", id))
-}
 
 /// A reply waiting to be sent.
 pub struct PendingReply {
@@ -35,7 +31,8 @@ pub async fn next_pending(conn: &mut SqliteConnection, device_id: Uuid) -> DbRes
     .bind(device_id.to_string())
     .fetch_optional(conn)
     .await?;
-    row.map(|(id, body, send_id, chat)| Ok(PendingReply { id: parse_id(&id)?, body, send_id, chat })).transpose()
+    row.map(|(id, body, send_id, chat)| Ok(PendingReply { id: parse_uuid("id", &id)?, body, send_id, chat }))
+        .transpose()
 }
 
 /// Gives a reply its send id, unless it has one.
@@ -126,7 +123,8 @@ pub struct Ours {
 }
 
 fn ours_of(row: Option<(String, Option<Delivery>, Option<String>)>) -> DbResult<Option<Ours>> {
-    row.map(|(id, delivery, wa_message_id)| Ok(Ours { id: parse_id(&id)?, delivery, wa_message_id })).transpose()
+    row.map(|(id, delivery, wa_message_id)| Ok(Ours { id: parse_uuid("id", &id)?, delivery, wa_message_id }))
+        .transpose()
 }
 
 /// Our reply stored under the id WhatsApp's events name it by.
@@ -167,7 +165,7 @@ pub async fn delivery_by_wa_id(
             .bind(wa_message_id)
             .fetch_optional(conn)
             .await?;
-    row.map(|(id, d)| Ok((parse_id(&id)?, d))).transpose()
+    row.map(|(id, d)| Ok((parse_uuid("id", &id)?, d))).transpose()
 }
 
 /// Takes the receipt kept for a message id before its send was recorded, if there is one.

@@ -4,7 +4,7 @@ use handoff_proto::{RoutingRule, RuleAssign, RuleMatch};
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::cols::{decode_err, opt_uuid_col, uuid_col};
+use super::cols::{decode_err, opt_uuid_col, parse_uuid, uuid_col};
 use super::{now, ts, DbResult};
 
 /// Every rule, in the order routing tries them.
@@ -86,8 +86,8 @@ pub async fn queued(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, Uuid)>> 
     .await?;
     rows.iter()
         .map(|(id, team)| {
-            let id = Uuid::parse_str(id).map_err(|_| decode_err("id", id))?;
-            let team = Uuid::parse_str(team).map_err(|_| decode_err("team_id", team))?;
+            let id = parse_uuid("id", id)?;
+            let team = parse_uuid("team_id", team)?;
             Ok((id, team))
         })
         .collect()

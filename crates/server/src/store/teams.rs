@@ -4,12 +4,8 @@ use handoff_proto::Team;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::cols::{decode_err, uuid_col};
+use super::cols::{parse_uuid, uuid_col};
 use super::{now, ts, DbResult};
-
-fn parse_id(id: &str) -> DbResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| decode_err("id", id))
-}
 
 pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Team>> {
     let row: Option<(String, i64, Option<i64>, Option<i64>)> =
@@ -25,7 +21,7 @@ pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Team>
     .bind(id.to_string())
     .fetch_all(conn)
     .await?;
-    let member_ids = members.iter().map(|m| parse_id(m)).collect::<DbResult<_>>()?;
+    let member_ids = members.iter().map(|m| parse_uuid("id", m)).collect::<DbResult<_>>()?;
     Ok(Some(Team { id, name, member_ids, agent_cap, first_response_secs, resolution_secs }))
 }
 
@@ -35,7 +31,7 @@ pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
         sqlx::query_scalar("SELECT id FROM teams ORDER BY name COLLATE NOCASE").fetch_all(&mut *conn).await?;
     let mut teams = Vec::with_capacity(ids.len());
     for id in ids {
-        teams.extend(get(conn, parse_id(&id)?).await?);
+        teams.extend(get(conn, parse_uuid("id", &id)?).await?);
     }
     Ok(teams)
 }
@@ -46,7 +42,7 @@ pub async fn id_by_name(conn: &mut SqliteConnection, name: &str) -> DbResult<Opt
         .bind(name)
         .fetch_optional(conn)
         .await?;
-    id.as_deref().map(parse_id).transpose()
+    id.as_deref().map(|id| parse_uuid("id", id)).transpose()
 }
 
 pub struct NewTeam<'a> {
