@@ -65,8 +65,13 @@ const withScreenshot = (name, body) => async () => {
     await body();
   } catch (e) {
     await driver.screenshot(`${name}-failed`).catch(() => {});
-    if (e instanceof Error) e.message += await whatTheAppSaid();
-    throw e;
+    // Some errors' message cannot be written (a DOMException from a fetch's timeout): wrap those.
+    const said = await whatTheAppSaid();
+    if (e instanceof Error && Object.getOwnPropertyDescriptor(e, "message")?.writable) {
+      e.message += said;
+      throw e;
+    }
+    throw new Error(`${e?.name ?? "Error"}: ${e?.message ?? e}${said}`, { cause: e });
   }
 };
 

@@ -1,7 +1,7 @@
 // A tiny W3C WebDriver client (Node 20 fetch) for driving the real app through tauri-driver,
 // plus helpers to start the real server. No npm dependencies.
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ELEM = "element-6066-11e4-a52e-4f735466cecf";
@@ -73,6 +73,38 @@ export function api(base, token) {
   };
 }
 
+/** The pids of the running processes whose program is `bin` (a real path). Linux: /proc. */
+export function pidsOf(bin) {
+  const pids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/exe`) === bin) pids.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Waits for every process of `bin` to exit; one still there after 10 s is killed, and waited for. */
+async function appGone(bin) {
+  try {
+    await waitFor(() => pidsOf(bin).length === 0, `${bin} to exit`, 10000);
+  } catch {
+    const left = pidsOf(bin);
+    console.error(`# ${bin} still running 10 s after its session ended (pids ${left.join(", ")}): killed`);
+    for (const pid of left) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }
+    await waitFor(() => pidsOf(bin).length === 0, `${bin} to exit after SIGKILL`);
+  }
+}
+
 export class Driver {
   constructor(root, port = Number(process.env.TAURI_DRIVER_PORT ?? 4444)) {
     this.root = root;
@@ -81,6 +113,7 @@ export class Driver {
   }
 
   async start(app, env) {
+    this.app = realpathSync(resolve(this.root, app));
     mkdirSync(resolve(this.root, "target/e2e"), { recursive: true });
     const log = openSync(resolve(this.root, "target/e2e/tauri-driver.log"), "w");
     this.proc = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", ["--port", String(this.port), "--native-port", String(this.port + 1)], {
@@ -100,6 +133,10 @@ export class Driver {
       await Promise.race([exited, pause(3000)]);
       if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
     }
+    // The app quits on its own once its session ends, but not at once (it closes its sync loop
+    // and cache first). A start before it has gone would be handed to it by the single-instance
+    // lock and exit, and the new session would wait for a window that never comes.
+    if (this.app) await appGone(this.app);
   }
 
   async wd(method, path, body, timeoutMs = 30000) {
