@@ -496,6 +496,13 @@ test("a long thread shows its newest 200 messages, and earlier ones on request",
   for (let i = 0; i < 250; i++) {
     await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915199990002", name: "Emil Berg", body: `Long thread message ${i}` });
   }
+  // The thread is opened once the cache holds all 250 (the row shows the last; events apply in
+  // order). Opened earlier, it would keep its oldest message in view as the rest came in, and
+  // rightly show them all.
+  await waitFor(
+    () => driver.js("return [...document.querySelectorAll('[data-testid=conversation-row]')].some((r) => r.innerText.includes('Long thread message 249'))"),
+    "Emil's row with his last message",
+  );
   await openRow("Emil Berg");
   const shown = () => driver.js("return document.querySelectorAll('[data-testid=thread] [data-testid=message]').length");
   await waitFor(async () => (await shown()) === 200, "the newest 200 messages");

@@ -87,22 +87,36 @@ export function pidsOf(bin) {
   return pids;
 }
 
-/** Waits for every process of `bin` to exit; one still there after 10 s is killed, and waited for. */
-async function appGone(bin) {
-  try {
-    await waitFor(() => pidsOf(bin).length === 0, `${bin} to exit`, 10000);
-  } catch {
-    const left = pidsOf(bin);
-    console.error(`# ${bin} still running 10 s after its session ended (pids ${left.join(", ")}): killed`);
-    for (const pid of left) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
+/** Sends `signal` to every process of `bin`; one that exited meanwhile is skipped. */
+function signalAll(bin, signal) {
+  for (const pid of pidsOf(bin)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // exited meanwhile
     }
-    await waitFor(() => pidsOf(bin).length === 0, `${bin} to exit after SIGKILL`);
   }
+}
+
+/**
+ * Waits for every process of `bin` to exit. Ending a WebDriver session closes the app's webview
+ * but not always the app (WebKitWebDriver leaves it running on its own at times), so one still
+ * there after 2 s is sent SIGTERM, and after 5 s more SIGKILL.
+ */
+async function appGone(bin) {
+  const gone = () => pidsOf(bin).length === 0;
+  for (const [signal, ms] of [[null, 2000], ["SIGTERM", 5000], ["SIGKILL", 5000]]) {
+    if (signal) {
+      console.error(`# ${bin} still running after its session ended: ${signal}`);
+      signalAll(bin, signal);
+    }
+    try {
+      return await waitFor(gone, `${bin} to exit`, ms);
+    } catch {
+      // on to the next signal
+    }
+  }
+  throw new Error(`${bin} did not exit, even after SIGKILL (pids ${pidsOf(bin).join(", ")})`);
 }
 
 export class Driver {
@@ -133,9 +147,8 @@ export class Driver {
       await Promise.race([exited, pause(3000)]);
       if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
     }
-    // The app quits on its own once its session ends, but not at once (it closes its sync loop
-    // and cache first). A start before it has gone would be handed to it by the single-instance
-    // lock and exit, and the new session would wait for a window that never comes.
+    // A start before the app has gone would be handed to it by the single-instance lock and
+    // exit, and the new session would wait for a window that never comes.
     if (this.app) await appGone(this.app);
   }
 
