@@ -4,13 +4,12 @@
 use handoff_core::admin::AuditFilter;
 use handoff_core::dashboard::Dashboard;
 use handoff_proto::{
-    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateDeviceRequest, CreateRoutingRuleRequest,
-    CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, Page, PatchTeamRequest,
-    PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team, User,
+    AgentLoad, ApiKey, ApiKeyId, AuditEntry, CreateApiKeyRequest, CreateDeviceRequest, CreateRoutingRuleRequest,
+    CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, DeviceId, Page, PatchTeamRequest,
+    PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, RuleId, Team, TeamId, User, UserId,
 };
 use serde::Serialize;
 use tauri::{AppHandle, State};
-use uuid::Uuid;
 
 use crate::commands::CommandError;
 use crate::AppCore;
@@ -41,7 +40,7 @@ pub async fn link_device(core: State<'_, AppCore>, req: CreateDeviceRequest) -> 
 
 #[tauri::command]
 #[specta::specta]
-pub async fn device_qr(core: State<'_, AppCore>, id: Uuid) -> Result<DeviceQr> {
+pub async fn device_qr(core: State<'_, AppCore>, id: DeviceId) -> Result<DeviceQr> {
     let qr = core.client.device_qr(id).await?;
     let svg = qr_svg(&qr.qr).map_err(|message| CommandError { code: "qr".into(), message })?;
     Ok(DeviceQr { svg, expires_at: qr.expires_at, pair_code: qr.pair_code })
@@ -49,13 +48,13 @@ pub async fn device_qr(core: State<'_, AppCore>, id: Uuid) -> Result<DeviceQr> {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn relink_device(core: State<'_, AppCore>, id: Uuid) -> Result<Device> {
+pub async fn relink_device(core: State<'_, AppCore>, id: DeviceId) -> Result<Device> {
     Ok(core.client.relink_device(id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn remove_device(core: State<'_, AppCore>, id: Uuid) -> Result<()> {
+pub async fn remove_device(core: State<'_, AppCore>, id: DeviceId) -> Result<()> {
     Ok(core.client.remove_device(id).await?)
 }
 
@@ -75,7 +74,7 @@ pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentLoad>> {
 /// A temporary password for someone (shown once); their sessions end.
 #[tauri::command]
 #[specta::specta]
-pub async fn reset_password(core: State<'_, AppCore>, id: Uuid) -> Result<String> {
+pub async fn reset_password(core: State<'_, AppCore>, id: UserId) -> Result<String> {
     Ok(core.client.reset_password(id).await?)
 }
 
@@ -87,7 +86,7 @@ pub async fn create_user(core: State<'_, AppCore>, req: CreateUserRequest) -> Re
 
 #[tauri::command]
 #[specta::specta]
-pub async fn patch_user(core: State<'_, AppCore>, id: Uuid, req: PatchUserRequest) -> Result<User> {
+pub async fn patch_user(core: State<'_, AppCore>, id: UserId, req: PatchUserRequest) -> Result<User> {
     Ok(core.client.patch_user(id, req).await?)
 }
 
@@ -99,13 +98,13 @@ pub async fn create_team(core: State<'_, AppCore>, req: CreateTeamRequest) -> Re
 
 #[tauri::command]
 #[specta::specta]
-pub async fn patch_team(core: State<'_, AppCore>, id: Uuid, req: PatchTeamRequest) -> Result<Team> {
+pub async fn patch_team(core: State<'_, AppCore>, id: TeamId, req: PatchTeamRequest) -> Result<Team> {
     Ok(core.client.patch_team(id, req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn set_team_members(core: State<'_, AppCore>, id: Uuid, user_ids: Vec<Uuid>) -> Result<Team> {
+pub async fn set_team_members(core: State<'_, AppCore>, id: TeamId, user_ids: Vec<UserId>) -> Result<Team> {
     Ok(core.client.set_team_members(id, user_ids).await?)
 }
 
@@ -123,7 +122,7 @@ pub async fn create_routing_rule(core: State<'_, AppCore>, req: CreateRoutingRul
 
 #[tauri::command]
 #[specta::specta]
-pub async fn delete_routing_rule(core: State<'_, AppCore>, id: Uuid) -> Result<()> {
+pub async fn delete_routing_rule(core: State<'_, AppCore>, id: RuleId) -> Result<()> {
     Ok(core.client.delete_routing_rule(id).await?)
 }
 
@@ -148,7 +147,7 @@ pub async fn create_api_key(core: State<'_, AppCore>, req: CreateApiKeyRequest) 
 
 #[tauri::command]
 #[specta::specta]
-pub async fn revoke_api_key(core: State<'_, AppCore>, id: Uuid) -> Result<ApiKey> {
+pub async fn revoke_api_key(core: State<'_, AppCore>, id: ApiKeyId) -> Result<ApiKey> {
     Ok(core.client.revoke_api_key(id).await?)
 }
 

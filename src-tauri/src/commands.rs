@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use handoff_core::notifications::NotificationSettings;
 use handoff_core::presence::PresenceView;
 use handoff_core::{Attention, ConnectionState, CoreError, InboxView, SearchResults, SessionInfo, Thread, ViewCounts};
-use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Team, User};
+use handoff_proto::{
+    Activity, Conversation, ConversationId, ConversationStatus, Device, MessageId, MutationId, SessionId, Team, TeamId,
+    User, UserId,
+};
 use serde::Serialize;
 use tauri::State;
-use uuid::Uuid;
 
 use crate::{secrets, AppCore};
 
@@ -101,7 +103,7 @@ pub async fn sessions(core: State<'_, AppCore>) -> Result<Vec<handoff_proto::Ses
 /// Ends one of my other sessions (a lost laptop's).
 #[tauri::command]
 #[specta::specta]
-pub async fn end_session(core: State<'_, AppCore>, id: Uuid) -> Result<()> {
+pub async fn end_session(core: State<'_, AppCore>, id: SessionId) -> Result<()> {
     Ok(core.client.end_session(id).await?)
 }
 
@@ -141,7 +143,7 @@ pub const INBOX_PAGE: u32 = 2000;
 pub async fn inbox(
     core: State<'_, AppCore>,
     view: InboxView,
-    team_id: Option<Uuid>,
+    team_id: Option<TeamId>,
     label: Option<String>,
     limit: Option<u32>,
 ) -> Result<Vec<Conversation>> {
@@ -158,9 +160,9 @@ pub const THREAD_PAGE: u32 = 200;
 #[specta::specta]
 pub async fn thread(
     core: State<'_, AppCore>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     newest: Option<u32>,
-    from: Option<Uuid>,
+    from: Option<MessageId>,
 ) -> Result<Option<Thread>> {
     Ok(core.client.thread_page(conversation_id, newest.unwrap_or(THREAD_PAGE), from).await?)
 }
@@ -194,7 +196,7 @@ pub async fn attention(core: State<'_, AppCore>) -> Result<Vec<Attention>> {
 /// The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it).
 #[tauri::command]
 #[specta::specta]
-pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: Uuid) -> Result<()> {
+pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: MutationId) -> Result<()> {
     Ok(core.client.dismiss_attention(mutation_id).await?)
 }
 
@@ -203,7 +205,7 @@ pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: Uuid) -> R
 #[specta::specta]
 pub async fn draft(
     core: State<'_, AppCore>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     mode: handoff_core::DraftMode,
 ) -> Result<Option<String>> {
     Ok(core.client.draft(conversation_id, mode).await?)
@@ -214,7 +216,7 @@ pub async fn draft(
 #[specta::specta]
 pub async fn set_draft(
     core: State<'_, AppCore>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     mode: handoff_core::DraftMode,
     body: String,
 ) -> Result<()> {
@@ -224,7 +226,12 @@ pub async fn set_draft(
 /// Sends a refused change again as the kind it was (a note stays a note), with `body` as edited.
 #[tauri::command]
 #[specta::specta]
-pub async fn resend_attention(core: State<'_, AppCore>, mutation_id: Uuid, body: String, force: bool) -> Result<Uuid> {
+pub async fn resend_attention(
+    core: State<'_, AppCore>,
+    mutation_id: MutationId,
+    body: String,
+    force: bool,
+) -> Result<MutationId> {
     Ok(core.client.resend_attention(mutation_id, &body, force).await?)
 }
 
@@ -254,17 +261,17 @@ pub async fn devices(core: State<'_, AppCore>) -> Result<Vec<Device>> {
 #[specta::specta]
 pub async fn reply(
     core: State<'_, AppCore>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     body: String,
     seen_version: Option<i32>,
     force: bool,
-) -> Result<Uuid> {
+) -> Result<MutationId> {
     Ok(core.client.reply(conversation_id, &body, seen_version.map(i64::from), force).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn note(core: State<'_, AppCore>, conversation_id: Uuid, body: String) -> Result<Uuid> {
+pub async fn note(core: State<'_, AppCore>, conversation_id: ConversationId, body: String) -> Result<MutationId> {
     Ok(core.client.note(conversation_id, &body).await?)
 }
 
@@ -272,7 +279,7 @@ pub async fn note(core: State<'_, AppCore>, conversation_id: Uuid, body: String)
 /// saved, asking again returns the same file without fetching it again.
 #[tauri::command]
 #[specta::specta]
-pub async fn save_attachment(app: tauri::AppHandle, core: State<'_, AppCore>, message_id: Uuid) -> Result<String> {
+pub async fn save_attachment(app: tauri::AppHandle, core: State<'_, AppCore>, message_id: MessageId) -> Result<String> {
     let dir = downloads_dir(&app)?;
     Ok(core.client.save_attachment(message_id, &dir).await?.display().to_string())
 }
@@ -289,13 +296,17 @@ pub fn downloads_dir(app: &tauri::AppHandle) -> Result<std::path::PathBuf> {
 /// Sends a failed reply again.
 #[tauri::command]
 #[specta::specta]
-pub async fn retry(core: State<'_, AppCore>, conversation_id: Uuid, message_id: Uuid) -> Result<Uuid> {
+pub async fn retry(
+    core: State<'_, AppCore>,
+    conversation_id: ConversationId,
+    message_id: MessageId,
+) -> Result<MutationId> {
     Ok(core.client.retry(conversation_id, message_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn claim(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uuid> {
+pub async fn claim(core: State<'_, AppCore>, conversation_id: ConversationId) -> Result<MutationId> {
     Ok(core.client.claim(conversation_id).await?)
 }
 
@@ -304,16 +315,21 @@ pub async fn claim(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uu
 #[specta::specta]
 pub async fn assign(
     core: State<'_, AppCore>,
-    conversation_id: Uuid,
-    assignee_id: Option<Uuid>,
-    team_id: Option<Uuid>,
-) -> Result<Uuid> {
+    conversation_id: ConversationId,
+    assignee_id: Option<UserId>,
+    team_id: Option<TeamId>,
+) -> Result<MutationId> {
     Ok(core.client.assign(conversation_id, assignee_id, team_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn escalate(core: State<'_, AppCore>, conversation_id: Uuid, team_id: Uuid, note: String) -> Result<Uuid> {
+pub async fn escalate(
+    core: State<'_, AppCore>,
+    conversation_id: ConversationId,
+    team_id: TeamId,
+    note: String,
+) -> Result<MutationId> {
     Ok(core.client.escalate(conversation_id, team_id, &note).await?)
 }
 
@@ -321,34 +337,42 @@ pub async fn escalate(core: State<'_, AppCore>, conversation_id: Uuid, team_id: 
 #[specta::specta]
 pub async fn label(
     core: State<'_, AppCore>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     add: Vec<String>,
     remove: Vec<String>,
-) -> Result<Uuid> {
+) -> Result<MutationId> {
     Ok(core.client.label(conversation_id, add, remove).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn snooze(core: State<'_, AppCore>, conversation_id: Uuid, until: DateTime<Utc>) -> Result<Uuid> {
+pub async fn snooze(
+    core: State<'_, AppCore>,
+    conversation_id: ConversationId,
+    until: DateTime<Utc>,
+) -> Result<MutationId> {
     Ok(core.client.snooze(conversation_id, until).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn set_status(core: State<'_, AppCore>, conversation_id: Uuid, status: ConversationStatus) -> Result<Uuid> {
+pub async fn set_status(
+    core: State<'_, AppCore>,
+    conversation_id: ConversationId,
+    status: ConversationStatus,
+) -> Result<MutationId> {
     Ok(core.client.set_status(conversation_id, status).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn mark_read(core: State<'_, AppCore>, conversation_id: Uuid) -> Result<Uuid> {
+pub async fn mark_read(core: State<'_, AppCore>, conversation_id: ConversationId) -> Result<MutationId> {
     Ok(core.client.mark_read(conversation_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn set_presence(core: State<'_, AppCore>, conversation_id: Option<Uuid>, activity: Activity) {
+pub fn set_presence(core: State<'_, AppCore>, conversation_id: Option<ConversationId>, activity: Activity) {
     core.client.set_presence(conversation_id, activity);
 }
 

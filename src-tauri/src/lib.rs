@@ -13,6 +13,7 @@ mod tray;
 mod updates;
 
 use handoff_core::{Change, Client, ConnectionState};
+use handoff_proto::ConversationId;
 use serde::{Deserialize, Serialize};
 use tauri::Manager;
 use tauri_specta::Event;
@@ -24,7 +25,7 @@ pub struct CoreEvent(pub Change);
 /// The agent clicked a notification (or the tray): show this conversation.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct OpenConversation {
-    pub conversation_id: uuid::Uuid,
+    pub conversation_id: ConversationId,
 }
 
 /// The agent clicked a notification about a linked number: show Devices.

@@ -2,6 +2,7 @@
 //! `handoff://` links, closing to the tray, starting at login, the log file and the diagnostics
 //! an agent copies for support.
 
+use handoff_proto::ConversationId;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -9,7 +10,6 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_specta::Event as _;
-use uuid::Uuid;
 
 use crate::commands::CommandError;
 use crate::links::{self, Link};
@@ -22,7 +22,7 @@ const DIAGNOSTICS_LOG_LINES: usize = 200;
 
 /// A link that arrived before the window could show it (at launch, or before sign-in).
 #[derive(Default)]
-pub struct PendingLink(pub Mutex<Option<Uuid>>);
+pub struct PendingLink(pub Mutex<Option<ConversationId>>);
 
 /// Where the app writes its log, kept for the diagnostics.
 pub struct LogFile {
@@ -178,7 +178,7 @@ fn failed(code: &str, e: impl std::fmt::Display) -> CommandError {
 /// The link the window has not shown yet, if any (taken: it is shown once).
 #[tauri::command]
 #[specta::specta]
-pub fn take_pending_link(pending: State<'_, PendingLink>) -> Option<Uuid> {
+pub fn take_pending_link(pending: State<'_, PendingLink>) -> Option<ConversationId> {
     pending.0.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 

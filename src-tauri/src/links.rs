@@ -2,7 +2,7 @@
 //! a chat or a ticket, a notification's Open), on a first launch or forwarded to the running
 //! instance by the single-instance plugin.
 
-use uuid::Uuid;
+use handoff_proto::ConversationId;
 
 /// The scheme the app registers with the operating system (`tauri.conf.json`, deep-link).
 pub const SCHEME: &str = "handoff";
@@ -11,7 +11,7 @@ pub const SCHEME: &str = "handoff";
 #[derive(Debug, PartialEq)]
 pub enum Link {
     /// `handoff://conversation/<id>`
-    Conversation(Uuid),
+    Conversation(ConversationId),
 }
 
 /// Reads a link; anything else (another scheme, an unknown path, a bad id) is `None`.
@@ -20,13 +20,13 @@ pub fn parse(url: &str) -> Option<Link> {
     let rest = rest.trim_end_matches('/');
     let (kind, id) = rest.split_once('/')?;
     match kind {
-        "conversation" => Uuid::parse_str(id).ok().map(Link::Conversation),
+        "conversation" => ConversationId::parse_str(id).ok().map(Link::Conversation),
         _ => None,
     }
 }
 
 /// The link that opens a conversation.
-pub fn conversation(id: Uuid) -> String {
+pub fn conversation(id: ConversationId) -> String {
     format!("{SCHEME}://conversation/{id}")
 }
 
@@ -41,7 +41,7 @@ mod tests {
 
     #[test]
     fn a_conversation_link_round_trips() {
-        let id = Uuid::new_v4();
+        let id = ConversationId::new();
         assert_eq!(parse(&conversation(id)), Some(Link::Conversation(id)));
         assert_eq!(parse(&format!("handoff://conversation/{id}/")), Some(Link::Conversation(id)));
     }
@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn the_link_is_found_among_the_arguments() {
-        let id = Uuid::new_v4();
+        let id = ConversationId::new();
         let args = ["/usr/bin/handoff-desktop".to_string(), "--flag".into(), conversation(id)];
         assert_eq!(from_args(&args), Some(Link::Conversation(id)));
         assert_eq!(from_args(&["/usr/bin/handoff-desktop"]), None);

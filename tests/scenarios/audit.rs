@@ -2,11 +2,10 @@
 
 use handoff_core::{Change, InboxView};
 use handoff_proto::Activity;
-use handoff_proto::{ApiKey, ConversationStatus, CreatedApiKey, Message, Page, Role, User, UserKind};
+use handoff_proto::{ApiKey, ConversationStatus, CreatedApiKey, Message, Page, Role, User, UserId, UserKind};
 use handoff_tests::{settled, wait_for, World};
 use reqwest::Method;
 use serde_json::json;
-use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_act_with_their_role_and_stop_working_when_revoked() {
@@ -70,7 +69,7 @@ async fn every_mutation_appears_in_the_audit_exactly_once() {
     let id = msg.conversation_id;
     wait_for("the conversation", &ana, |c| async move { c.thread(id).await.ok().flatten().is_some() }).await;
 
-    let mut expected: Vec<(Option<Uuid>, &str)> = Vec::new();
+    let mut expected: Vec<(Option<UserId>, &str)> = Vec::new();
     ana.claim(id).await.unwrap();
     expected.push((Some(ana_id), "claim"));
     ana.reply(id, "Hi, how can I help?", None, false).await.unwrap();
@@ -110,7 +109,7 @@ async fn every_mutation_appears_in_the_audit_exactly_once() {
     expected.push((Some(admin_id), "set_status"));
 
     let audit = world.audit().await;
-    let mut got: Vec<(Option<Uuid>, &str)> = audit
+    let mut got: Vec<(Option<UserId>, &str)> = audit
         .iter()
         .filter(|e| e.conversation_id == Some(id) && e.action != "view")
         .map(|e| (e.actor_id, e.action.as_str()))

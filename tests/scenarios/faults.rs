@@ -9,13 +9,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use handoff_core::{Change, Client, ConnectionState};
-use handoff_proto::{Delivery, Event, EventBody, Message, MessageKind, Role, SimulatorInbound, SimulatorReceipt};
+use handoff_proto::{
+    ConversationId, Delivery, DeviceId, Event, EventBody, Message, MessageId, MessageKind, Role, SimulatorInbound,
+    SimulatorReceipt,
+};
 use handoff_tests::proxy::{Fault, FaultProxy};
 use handoff_tests::{settled, wait_for, World, DEADLINE, PASSWORD};
 use reqwest::Method;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 async fn offline(client: &Client) {
     let wait = client.wait_connection(|s| matches!(s, ConnectionState::Offline { .. }));
@@ -47,7 +49,7 @@ async fn deliver(
     http: &reqwest::Client,
     server: &str,
     token: &str,
-    device: Uuid,
+    device: DeviceId,
     inbound: &SimulatorInbound,
     generation: &mut watch::Receiver<u64>,
 ) {
@@ -120,7 +122,7 @@ async fn a_server_killed_mid_burst_loses_and_doubles_nothing() {
     let mut replies = Vec::new();
     for (n, client) in clients.iter().enumerate() {
         let client = client.clone();
-        let targets: Vec<Uuid> = conversations.iter().map(|m| m.conversation_id).collect();
+        let targets: Vec<ConversationId> = conversations.iter().map(|m| m.conversation_id).collect();
         let mut progress = progress.clone();
         replies.push(tokio::spawn(async move {
             for r in 0..10 {
@@ -430,7 +432,7 @@ async fn d_redeliveries_and_reordered_receipts_change_nothing_twice() {
     }
     // The log never takes a message's delivery state backwards.
     let head = world.head_seq().await;
-    let mut last: HashMap<Uuid, u8> = HashMap::new();
+    let mut last: HashMap<MessageId, u8> = HashMap::new();
     for Event { body, .. } in world.events(head).await {
         if let EventBody::MessageCreated { message, .. } | EventBody::MessageUpdated { message } = body {
             if let Some(d) = message.delivery {

@@ -4,7 +4,7 @@
 
 use handoff_channels::waha::sign;
 use handoff_core::Client;
-use handoff_proto::{CreatedDevice, Delivery, DeviceStatus, MessageKind, QrResponse, Role};
+use handoff_proto::{ConversationId, CreatedDevice, Delivery, DeviceId, DeviceStatus, MessageKind, QrResponse, Role};
 use handoff_tests::waha_stub::StubWaha;
 use handoff_tests::{wait_delivery, wait_for, World};
 use reqwest::{Method, StatusCode};
@@ -36,7 +36,7 @@ pub(crate) async fn gateway_device(world: &World) -> Gateway {
 }
 
 impl Gateway {
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> DeviceId {
         self.device.device.id
     }
 
@@ -329,7 +329,7 @@ async fn replies_go_out_through_waha_with_retries_and_receipts_only_move_forward
 }
 
 /// The WhatsApp id of the reply with `body`, once it shows `state`.
-async fn delivered(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> String {
+async fn delivered(client: &Client, conversation_id: ConversationId, body: &str, state: Delivery) -> String {
     wait_delivery(client, conversation_id, body, state).await.wa_message_id.unwrap_or_default()
 }
 

@@ -19,9 +19,8 @@ mod tls;
 mod transient;
 
 use handoff_core::{Change, Client, InboxView};
-use handoff_proto::{MessageKind, Role};
+use handoff_proto::{ConversationId, MessageKind, Role};
 use handoff_tests::{settled, wait_for, World};
-use uuid::Uuid;
 
 async fn three_agents(world: &World) -> (Client, Client, Client) {
     world.create_user("ana@test.local", "Ana", Role::Agent).await;
@@ -30,7 +29,7 @@ async fn three_agents(world: &World) -> (Client, Client, Client) {
     (world.client("ana@test.local").await, world.client("ben@test.local").await, world.client("cy@test.local").await)
 }
 
-async fn has_conversation(c: &Client, id: Uuid) -> bool {
+async fn has_conversation(c: &Client, id: ConversationId) -> bool {
     c.thread(id).await.ok().flatten().is_some()
 }
 

@@ -3,7 +3,7 @@
 
 use handoff_core::notifications::{Notification, NotificationKind, NotificationSettings};
 use handoff_core::Client;
-use handoff_proto::{Activity, Role};
+use handoff_proto::{Activity, ConversationId, Role};
 use handoff_tests::{settled, wait_for, World, DEADLINE};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -11,7 +11,7 @@ async fn next(rx: &mut UnboundedReceiver<Notification>, what: &str) -> Notificat
     tokio::time::timeout(DEADLINE, rx.recv()).await.unwrap_or_else(|_| panic!("no notification: {what}")).expect("open")
 }
 
-async fn has(c: &Client, id: uuid::Uuid) -> bool {
+async fn has(c: &Client, id: ConversationId) -> bool {
     c.thread(id).await.ok().flatten().is_some()
 }
 

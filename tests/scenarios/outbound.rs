@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use handoff_core::Client;
-use handoff_proto::{Conversation, Delivery, Message, MessageKind, ReplyRequest, Role};
+use handoff_proto::{Conversation, ConversationId, Delivery, Message, MessageKind, ReplyRequest, Role};
 use handoff_tests::{wait_delivery, wait_for, World};
 use reqwest::{Method, StatusCode};
 
@@ -40,7 +40,7 @@ async fn replies(world: &World, conversation: &Conversation, body: &str) -> Vec<
 }
 
 /// Waits until the client shows a message with `body` in the conversation.
-async fn sees(client: &Client, conversation_id: uuid::Uuid, body: &str) {
+async fn sees(client: &Client, conversation_id: ConversationId, body: &str) {
     let body = body.to_string();
     wait_for(&format!("{body:?}"), client, |c| {
         let body = body.clone();

@@ -2,24 +2,23 @@
 //! send, and a server restart that leaves nothing stale.
 
 use handoff_core::Client;
-use handoff_proto::{Activity, PresenceStatus, Role};
+use handoff_proto::{Activity, ConversationId, PresenceStatus, Role, UserId};
 use handoff_server::presence::OFFLINE_GRACE_SECS;
 use handoff_tests::{wait_for, World};
-use uuid::Uuid;
 
-fn status_of(c: &Client, user: Uuid) -> Option<PresenceStatus> {
+fn status_of(c: &Client, user: UserId) -> Option<PresenceStatus> {
     c.presence().statuses.into_iter().find(|s| s.user_id == user).map(|s| s.status)
 }
 
-fn activity_of(c: &Client, user: Uuid) -> Option<(Uuid, Activity)> {
+fn activity_of(c: &Client, user: UserId) -> Option<(ConversationId, Activity)> {
     c.presence().activities.into_iter().find(|a| a.user_id == user).map(|a| (a.conversation_id, a.activity))
 }
 
-async fn wait_status(c: &Client, user: Uuid, want: Option<PresenceStatus>) {
+async fn wait_status(c: &Client, user: UserId, want: Option<PresenceStatus>) {
     wait_for(&format!("status {want:?}"), c, move |c| async move { status_of(&c, user) == want }).await;
 }
 
-async fn wait_activity(c: &Client, user: Uuid, want: Option<(Uuid, Activity)>) {
+async fn wait_activity(c: &Client, user: UserId, want: Option<(ConversationId, Activity)>) {
     wait_for(&format!("activity {want:?}"), c, move |c| async move { activity_of(&c, user) == want }).await;
 }
 

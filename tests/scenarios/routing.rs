@@ -3,19 +3,19 @@
 use std::collections::HashMap;
 
 use handoff_core::Change;
-use handoff_proto::{Conversation, ConversationStatus, MessageKind, Role};
+use handoff_proto::{Conversation, ConversationId, ConversationStatus, MessageKind, Role, UserId};
 use handoff_tests::{settled, wait_for, World};
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
 /// The newest system message of a conversation on the server.
-async fn last_system_message(world: &World, id: Uuid) -> String {
+async fn last_system_message(world: &World, id: ConversationId) -> String {
     let messages = world.messages(id).await;
     messages.iter().rev().find(|m| m.kind == MessageKind::System).map(|m| m.body.clone()).unwrap_or_default()
 }
 
-async fn user_id(world: &World, email: &str, name: &str) -> Uuid {
+async fn user_id(world: &World, email: &str, name: &str) -> UserId {
     world.create_user(email, name, Role::Agent).await.id
 }
 
@@ -130,7 +130,7 @@ async fn a_hundred_conversations_are_shared_fairly_under_caps_and_the_rest_wait_
         let c = world.conversation(msg.conversation_id).await;
         order.push((c.id, c.assignee_id));
     }
-    let mut load: HashMap<Uuid, usize> = HashMap::new();
+    let mut load: HashMap<UserId, usize> = HashMap::new();
     for (_, assignee) in &order {
         if let Some(a) = assignee {
             *load.entry(*a).or_default() += 1;
@@ -143,12 +143,13 @@ async fn a_hundred_conversations_are_shared_fairly_under_caps_and_the_rest_wait_
         owners.dedup();
         assert_eq!(owners.len(), 3, "each round of three goes to three different agents");
     }
-    let queued: Vec<Uuid> = order[90..].iter().map(|(id, a)| (assert!(a.is_none()), *id).1).collect();
+    let queued: Vec<ConversationId> = order[90..].iter().map(|(id, a)| (assert!(a.is_none()), *id).1).collect();
     assert!(last_system_message(&world, queued[0]).await.contains("waiting in the team queue"));
 
     // Ana resolves five: the five oldest waiting conversations go to her, in order.
     settled(&world, &ana).await;
-    let mine: Vec<Uuid> = order.iter().filter(|(_, a)| *a == Some(agents[0])).map(|(id, _)| *id).take(5).collect();
+    let mine: Vec<ConversationId> =
+        order.iter().filter(|(_, a)| *a == Some(agents[0])).map(|(id, _)| *id).take(5).collect();
     for id in &mine {
         ana.set_status(*id, ConversationStatus::Resolved).await.unwrap();
     }

@@ -3,14 +3,13 @@
 //! was queued offline. Changes that do not concern the customer (a note, a label) let it through.
 
 use handoff_core::{Change, Client};
-use handoff_proto::{ConversationChange, ErrorDetail, Role};
+use handoff_proto::{ConversationChange, ConversationId, ErrorDetail, MutationId, Role, UserId};
 use handoff_tests::{settled, wait_for, World};
-use uuid::Uuid;
 
 /// Waits for the refusal of `mutation` (the test fails if none comes within the deadline).
 async fn refusal(
     changes: &mut tokio::sync::broadcast::Receiver<Change>,
-    mutation: Uuid,
+    mutation: MutationId,
 ) -> (ErrorDetail, Option<String>) {
     let wait = async {
         loop {
@@ -23,7 +22,7 @@ async fn refusal(
     tokio::time::timeout(handoff_tests::DEADLINE, wait).await.expect("refused in time")
 }
 
-async fn setup() -> (World, Client, Client, Uuid, Uuid) {
+async fn setup() -> (World, Client, Client, ConversationId, UserId) {
     let world = World::start().await;
     world.create_user("ana@test.local", "Ana", Role::Agent).await;
     let ben_id = world.create_user("ben@test.local", "Ben", Role::Agent).await.id;
@@ -36,7 +35,7 @@ async fn setup() -> (World, Client, Client, Uuid, Uuid) {
     (world, ana, ben, id, ben_id)
 }
 
-async fn seen(c: &Client, id: Uuid) -> i64 {
+async fn seen(c: &Client, id: ConversationId) -> i64 {
     c.thread(id).await.unwrap().unwrap().conversation.version
 }
 

@@ -3,7 +3,9 @@
 //! an offline drain that redelivers; messages typed on the phone; attachments.
 
 use handoff_core::Client;
-use handoff_proto::{Delivery, EventBody, Media, MediaKind, Message, MessageKind, Role, SyncResponse};
+use handoff_proto::{
+    ConversationId, Delivery, EventBody, Media, MediaKind, Message, MessageId, MessageKind, Role, SyncResponse,
+};
 use handoff_tests::{settled, wait_delivery, wait_for, World};
 use reqwest::{Method, StatusCode};
 use uuid::Uuid;
@@ -15,13 +17,13 @@ async fn control(world: &World, action: &str, body: serde_json::Value) {
 }
 
 /// Replies and waits until the agent's cache shows the reply in `state`.
-async fn reply_until(client: &Client, conversation_id: Uuid, body: &str, state: Delivery) -> Message {
+async fn reply_until(client: &Client, conversation_id: ConversationId, body: &str, state: Delivery) -> Message {
     client.reply(conversation_id, body, None, true).await.unwrap();
     wait_delivery(client, conversation_id, body, state).await
 }
 
 /// Every delivery state the event log ever gave `message_id`, in order.
-async fn delivery_history(world: &World, message_id: Uuid) -> Vec<Delivery> {
+async fn delivery_history(world: &World, message_id: MessageId) -> Vec<Delivery> {
     let log: SyncResponse = world.call(Method::GET, "/api/v1/sync?since=0&limit=1000", None::<&()>).await;
     log.events
         .into_iter()
@@ -36,7 +38,7 @@ async fn delivery_history(world: &World, message_id: Uuid) -> Vec<Delivery> {
         .collect()
 }
 
-async fn agent(world: &World) -> (Client, Uuid) {
+async fn agent(world: &World) -> (Client, ConversationId) {
     world.create_user("ana@test.local", "Ana Lima", Role::Agent).await;
     let ana = world.client("ana@test.local").await;
     let cid = world.inbound("+4915112345678", "Hello?", None).await.conversation_id;

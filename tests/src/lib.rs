@@ -18,14 +18,13 @@ use std::time::Duration;
 
 use handoff_core::{Client, InboxView};
 use handoff_proto::{
-    AuditEntry, Conversation, Device, LoginResponse, Message, Page, Role, RoutingRule, SimulatorInbound, SimulatorSent,
-    Team, User,
+    AuditEntry, Conversation, ConversationId, Device, DeviceId, LoginResponse, Message, Page, Role, RoutingRule,
+    SimulatorInbound, SimulatorSent, Team, User, UserId,
 };
 use handoff_server::{Clock, Config, ManualClock, ServerHandle};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use uuid::Uuid;
 
 /// How long any awaited condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -267,7 +266,7 @@ impl World {
     }
 
     /// Every message of a conversation on the server, oldest first.
-    pub async fn messages(&self, conversation_id: Uuid) -> Vec<Message> {
+    pub async fn messages(&self, conversation_id: ConversationId) -> Vec<Message> {
         let page: Page<Message> = self
             .call(Method::GET, &format!("/api/v1/conversations/{conversation_id}/messages?limit=500"), None::<&()>)
             .await;
@@ -322,12 +321,12 @@ impl World {
         &self.http
     }
 
-    pub async fn conversation(&self, id: Uuid) -> Conversation {
+    pub async fn conversation(&self, id: ConversationId) -> Conversation {
         self.call(Method::GET, &format!("/api/v1/conversations/{id}"), None::<&()>).await
     }
 
     /// A team with a routing cap and members.
-    pub async fn create_team(&self, name: &str, cap: i64, members: &[Uuid]) -> Team {
+    pub async fn create_team(&self, name: &str, cap: i64, members: &[UserId]) -> Team {
         let team: Team =
             self.call(Method::POST, "/api/v1/teams", Some(&serde_json::json!({"name": name, "agent_cap": cap}))).await;
         let body = serde_json::json!({ "user_ids": members });
@@ -361,7 +360,7 @@ impl World {
     }
 
     /// Waits until the server has seen every connection of `user` close.
-    pub async fn wait_disconnected(&self, user: Uuid) {
+    pub async fn wait_disconnected(&self, user: UserId) {
         let presence = &self.server.as_ref().expect("running").state.presence;
         presence_until(presence, "disconnected", || presence.connections(user) == 0).await;
     }
@@ -374,7 +373,7 @@ impl World {
     }
 
     /// Waits until the server counts `user` as online (or offline).
-    pub async fn wait_online(&self, user: Uuid, online: bool) {
+    pub async fn wait_online(&self, user: UserId, online: bool) {
         let presence = &self.server.as_ref().expect("running").state.presence;
         presence_until(presence, "presence", || presence.is_online(user) == online).await;
     }
@@ -436,7 +435,7 @@ impl ServerProcess {
 
 fn placeholder_device() -> Device {
     Device {
-        id: Uuid::nil(),
+        id: DeviceId::nil(),
         name: String::new(),
         kind: handoff_proto::DeviceKind::Simulator,
         status: handoff_proto::DeviceStatus::PendingLink,
@@ -468,7 +467,7 @@ where
 /// Waits until the reply with `body` shows `state` in `client`'s cache; returns that message.
 pub async fn wait_delivery(
     client: &Client,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     body: &str,
     state: handoff_proto::Delivery,
 ) -> Message {

@@ -17,7 +17,7 @@ export const commands = {
 	/**  My sessions on the server (needs the server). */
 	sessions: () => typedError<SessionEntry_Serialize[], CommandError>(__TAURI_INVOKE("sessions")),
 	/**  Ends one of my other sessions (a lost laptop's). */
-	endSession: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("end_session", { id })),
+	endSession: (id: SessionId) => typedError<null, CommandError>(__TAURI_INVOKE("end_session", { id })),
 	/**  Changes made here that the server has not acknowledged yet. */
 	outboxLen: () => typedError<number, CommandError>(__TAURI_INVOKE("outbox_len")),
 	recentServers: () => __TAURI_INVOKE<string[]>("recent_servers"),
@@ -28,31 +28,31 @@ export const commands = {
 	 *  A view of the queue, newest first: its first `limit` rows (default [`INBOX_PAGE`]). `team_id`
 	 *  for the Team view, `label` narrows any view.
 	 */
-	inbox: (view: InboxView, teamId: string | null, label: string | null, limit: number | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label, limit })),
+	inbox: (view: InboxView, teamId: TeamId | null, label: string | null, limit: number | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label, limit })),
 	/**
 	 *  A conversation's newest `newest` messages (default [`THREAD_PAGE`]), or all from `from` on
 	 *  when they are more.
 	 */
-	thread: (conversationId: string, newest: number | null, from: string | null) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId, newest, from })),
+	thread: (conversationId: ConversationId, newest: number | null, from: MessageId | null) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId, newest, from })),
 	users: () => typedError<User_Serialize[], CommandError>(__TAURI_INVOKE("users")),
 	/**  The linked WhatsApp numbers. */
 	devices: () => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices")),
 	/**  Replies to the customer; `seen_version` is the version the agent was looking at. */
-	reply: (conversationId: string, body: string, seenVersion: number | null, force: boolean) => typedError<string, CommandError>(__TAURI_INVOKE("reply", { conversationId, body, seenVersion, force })),
-	note: (conversationId: string, body: string) => typedError<string, CommandError>(__TAURI_INVOKE("note", { conversationId, body })),
-	claim: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("claim", { conversationId })),
+	reply: (conversationId: ConversationId, body: string, seenVersion: number | null, force: boolean) => typedError<MutationId, CommandError>(__TAURI_INVOKE("reply", { conversationId, body, seenVersion, force })),
+	note: (conversationId: ConversationId, body: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("note", { conversationId, body })),
+	claim: (conversationId: ConversationId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("claim", { conversationId })),
 	/**  Sends a failed reply again. */
-	retry: (conversationId: string, messageId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry", { conversationId, messageId })),
+	retry: (conversationId: ConversationId, messageId: MessageId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("retry", { conversationId, messageId })),
 	/**
 	 *  Downloads a message's attachment into the Downloads folder and returns where it is. Once
 	 *  saved, asking again returns the same file without fetching it again.
 	 */
-	saveAttachment: (messageId: string) => typedError<string, CommandError>(__TAURI_INVOKE("save_attachment", { messageId })),
+	saveAttachment: (messageId: MessageId) => typedError<string, CommandError>(__TAURI_INVOKE("save_attachment", { messageId })),
 	/**  Gives the conversation to someone (or no one), optionally in a team. */
-	assign: (conversationId: string, assigneeId: string | null, teamId: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("assign", { conversationId, assigneeId, teamId })),
-	escalate: (conversationId: string, teamId: string, note: string) => typedError<string, CommandError>(__TAURI_INVOKE("escalate", { conversationId, teamId, note })),
-	label: (conversationId: string, add: string[], remove: string[]) => typedError<string, CommandError>(__TAURI_INVOKE("label", { conversationId, add, remove })),
-	snooze: (conversationId: string, until: string) => typedError<string, CommandError>(__TAURI_INVOKE("snooze", { conversationId, until })),
+	assign: (conversationId: ConversationId, assigneeId: UserId | null, teamId: TeamId | null) => typedError<MutationId, CommandError>(__TAURI_INVOKE("assign", { conversationId, assigneeId, teamId })),
+	escalate: (conversationId: ConversationId, teamId: TeamId, note: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("escalate", { conversationId, teamId, note })),
+	label: (conversationId: ConversationId, add: string[], remove: string[]) => typedError<MutationId, CommandError>(__TAURI_INVOKE("label", { conversationId, add, remove })),
+	snooze: (conversationId: ConversationId, until: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("snooze", { conversationId, until })),
 	teams: () => typedError<Team_Serialize[], CommandError>(__TAURI_INVOKE("teams")),
 	/**  How many conversations each view holds. */
 	counts: () => typedError<ViewCounts, CommandError>(__TAURI_INVOKE("counts")),
@@ -63,42 +63,42 @@ export const commands = {
 	/**  Replies, notes and escalations the server refused after they were queued, oldest first. */
 	attention: () => typedError<Attention_Serialize[], CommandError>(__TAURI_INVOKE("attention")),
 	/**  The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it). */
-	dismissAttention: (mutationId: string) => typedError<null, CommandError>(__TAURI_INVOKE("dismiss_attention", { mutationId })),
+	dismissAttention: (mutationId: MutationId) => typedError<null, CommandError>(__TAURI_INVOKE("dismiss_attention", { mutationId })),
 	/**  Sends a refused change again as the kind it was (a note stays a note), with `body` as edited. */
-	resendAttention: (mutationId: string, body: string, force: boolean) => typedError<string, CommandError>(__TAURI_INVOKE("resend_attention", { mutationId, body, force })),
+	resendAttention: (mutationId: MutationId, body: string, force: boolean) => typedError<MutationId, CommandError>(__TAURI_INVOKE("resend_attention", { mutationId, body, force })),
 	/**  The draft of a conversation's reply or note composer. */
-	draft: (conversationId: string, mode: DraftMode) => typedError<string | null, CommandError>(__TAURI_INVOKE("draft", { conversationId, mode })),
+	draft: (conversationId: ConversationId, mode: DraftMode) => typedError<string | null, CommandError>(__TAURI_INVOKE("draft", { conversationId, mode })),
 	/**  Keeps a draft in the cache (an empty body clears it). */
-	setDraft: (conversationId: string, mode: DraftMode, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("set_draft", { conversationId, mode, body })),
-	setStatus: (conversationId: string, status: ConversationStatus) => typedError<string, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
-	markRead: (conversationId: string) => typedError<string, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
-	setPresence: (conversationId: string | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
+	setDraft: (conversationId: ConversationId, mode: DraftMode, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("set_draft", { conversationId, mode, body })),
+	setStatus: (conversationId: ConversationId, status: ConversationStatus) => typedError<MutationId, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
+	markRead: (conversationId: ConversationId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
+	setPresence: (conversationId: ConversationId | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
 	/**  I am away (idle, or the app in the background), or back. */
 	setAway: (away: boolean) => __TAURI_INVOKE<void>("set_away", { away }),
 	/**  Everyone's status and who is viewing or writing where (nothing while offline). */
 	presence: () => __TAURI_INVOKE<PresenceView_Serialize>("presence"),
 	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
 	linkDevice: (req: CreateDeviceRequest_Deserialize) => typedError<CreatedDevice_Serialize, CommandError>(__TAURI_INVOKE("link_device", { req })),
-	deviceQr: (id: string) => typedError<DeviceQr_Serialize, CommandError>(__TAURI_INVOKE("device_qr", { id })),
-	relinkDevice: (id: string) => typedError<Device_Serialize, CommandError>(__TAURI_INVOKE("relink_device", { id })),
-	removeDevice: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("remove_device", { id })),
+	deviceQr: (id: DeviceId) => typedError<DeviceQr_Serialize, CommandError>(__TAURI_INVOKE("device_qr", { id })),
+	relinkDevice: (id: DeviceId) => typedError<Device_Serialize, CommandError>(__TAURI_INVOKE("relink_device", { id })),
+	removeDevice: (id: DeviceId) => typedError<null, CommandError>(__TAURI_INVOKE("remove_device", { id })),
 	/**  Agents with presence and open load (needs the server). */
 	agents: () => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents")),
 	createUser: (req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { req })),
-	patchUser: (id: string, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { id, req })),
+	patchUser: (id: UserId, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { id, req })),
 	/**  A temporary password for someone (shown once); their sessions end. */
-	resetPassword: (id: string) => typedError<string, CommandError>(__TAURI_INVOKE("reset_password", { id })),
+	resetPassword: (id: UserId) => typedError<string, CommandError>(__TAURI_INVOKE("reset_password", { id })),
 	createTeam: (req: CreateTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("create_team", { req })),
-	patchTeam: (id: string, req: PatchTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("patch_team", { id, req })),
-	setTeamMembers: (id: string, userIds: string[]) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("set_team_members", { id, userIds })),
+	patchTeam: (id: TeamId, req: PatchTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("patch_team", { id, req })),
+	setTeamMembers: (id: TeamId, userIds: UserId[]) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("set_team_members", { id, userIds })),
 	routingRules: () => typedError<RoutingRule_Serialize[], CommandError>(__TAURI_INVOKE("routing_rules")),
 	createRoutingRule: (req: CreateRoutingRuleRequest_Deserialize) => typedError<RoutingRule_Serialize, CommandError>(__TAURI_INVOKE("create_routing_rule", { req })),
-	deleteRoutingRule: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_routing_rule", { id })),
+	deleteRoutingRule: (id: RuleId) => typedError<null, CommandError>(__TAURI_INVOKE("delete_routing_rule", { id })),
 	/**  "Try the rules on a message". */
 	testRouting: (req: RoutingTestRequest_Deserialize) => typedError<RoutingTestResponse_Serialize, CommandError>(__TAURI_INVOKE("test_routing", { req })),
 	apiKeys: () => typedError<ApiKey_Serialize[], CommandError>(__TAURI_INVOKE("api_keys")),
 	createApiKey: (req: CreateApiKeyRequest) => typedError<CreatedApiKey_Serialize, CommandError>(__TAURI_INVOKE("create_api_key", { req })),
-	revokeApiKey: (id: string) => typedError<ApiKey_Serialize, CommandError>(__TAURI_INVOKE("revoke_api_key", { id })),
+	revokeApiKey: (id: ApiKeyId) => typedError<ApiKey_Serialize, CommandError>(__TAURI_INVOKE("revoke_api_key", { id })),
 	audit: (filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { filter, cursor })),
 	/**  Writes the audit log (filtered) as CSV into the Downloads folder. */
 	exportAuditCsv: (filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { filter })),
@@ -106,7 +106,7 @@ export const commands = {
 	/**  Saves the notification settings and applies them at once (the tray's Do not disturb too). */
 	setNotificationSettings: (settings: NotificationSettings_Deserialize) => __TAURI_INVOKE<void>("set_notification_settings", { settings }),
 	/**  The link the window has not shown yet, if any (taken: it is shown once). */
-	takePendingLink: () => __TAURI_INVOKE<string | null>("take_pending_link"),
+	takePendingLink: () => __TAURI_INVOKE<ConversationId | null>("take_pending_link"),
 	desktopSettings: () => __TAURI_INVOKE<DesktopSettings>("desktop_settings"),
 	setAutostart: (on: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
 	setCloseToTray: (on: boolean) => __TAURI_INVOKE<void>("set_close_to_tray", { on }),
@@ -140,8 +140,8 @@ export type ActivityEntry = ActivityEntry_Serialize | ActivityEntry_Deserialize;
 
 /**  Someone viewing or writing in a conversation now. */
 export type ActivityEntry_Deserialize = {
-	user_id: string,
-	conversation_id: string,
+	user_id: UserId,
+	conversation_id: ConversationId,
 	activity: Activity,
 	at: string,
 	/**  When it lapses unless renewed (composing); `None` while the connection lasts (viewing). */
@@ -150,8 +150,8 @@ export type ActivityEntry_Deserialize = {
 
 /**  Someone viewing or writing in a conversation now. */
 export type ActivityEntry_Serialize = {
-	user_id: string,
-	conversation_id: string,
+	user_id: UserId,
+	conversation_id: ConversationId,
 	activity: Activity,
 	at: string,
 	/**  When it lapses unless renewed (composing); `None` while the connection lasts (viewing). */
@@ -163,7 +163,7 @@ export type AgentLoad = AgentLoad_Serialize | AgentLoad_Deserialize;
 
 /**  An agent as the assign menu and the dashboard show them: online now, and their load. */
 export type AgentLoad_Deserialize = {
-	user_id: string,
+	user_id: UserId,
 	/**  Online now (connected and not away, or within the grace period after a disconnect). */
 	online: boolean,
 	status?: PresenceStatus,
@@ -173,7 +173,7 @@ export type AgentLoad_Deserialize = {
 
 /**  An agent as the assign menu and the dashboard show them: online now, and their load. */
 export type AgentLoad_Serialize = {
-	user_id: string,
+	user_id: UserId,
 	/**  Online now (connected and not away, or within the grace period after a disconnect). */
 	online: boolean,
 	status: PresenceStatus,
@@ -184,24 +184,27 @@ export type AgentLoad_Serialize = {
 /**  An API key as listed: never the key itself. */
 export type ApiKey = ApiKey_Serialize | ApiKey_Deserialize;
 
+/**  An API key (its id, never its secret). */
+export type ApiKeyId = string;
+
 /**  An API key as listed: never the key itself. */
 export type ApiKey_Deserialize = {
-	id: string,
+	id: ApiKeyId,
 	name: string,
 	role: Role,
 	/**  The identity the key acts as: it authors what the key does. */
-	user_id: string,
+	user_id: UserId,
 	created_at: string,
 	revoked_at?: string | null,
 };
 
 /**  An API key as listed: never the key itself. */
 export type ApiKey_Serialize = {
-	id: string,
+	id: ApiKeyId,
 	name: string,
 	role: Role,
 	/**  The identity the key acts as: it authors what the key does. */
-	user_id: string,
+	user_id: UserId,
 	created_at: string,
 	revoked_at: string | null,
 };
@@ -238,8 +241,8 @@ export type Attention = Attention_Serialize | Attention_Deserialize;
  *  attention" list until the agent sends it anyway, edits it or discards it.
  */
 export type Attention_Deserialize = {
-	mutation_id: string,
-	conversation_id: string,
+	mutation_id: MutationId,
+	conversation_id: ConversationId,
 	/**  The contact's name, or number (empty if the conversation is no longer cached). */
 	contact: string,
 	/**  `reply`, `note` or `escalate`. */
@@ -256,8 +259,8 @@ export type Attention_Deserialize = {
  *  attention" list until the agent sends it anyway, edits it or discards it.
  */
 export type Attention_Serialize = {
-	mutation_id: string,
-	conversation_id: string,
+	mutation_id: MutationId,
+	conversation_id: ConversationId,
 	/**  The contact's name, or number (empty if the conversation is no longer cached). */
 	contact: string,
 	/**  `reply`, `note` or `escalate`. */
@@ -277,7 +280,7 @@ export type AuditEntry_Deserialize = {
 	id: number,
 	at: string,
 	/**  Who did it; `None` for the server itself (routing, snooze wake-up). */
-	actor_id?: string | null,
+	actor_id?: UserId | null,
 	/**  The actor's name when it happened (kept even if the user is renamed later). */
 	actor_name: string,
 	/**
@@ -285,7 +288,7 @@ export type AuditEntry_Deserialize = {
 	 *  `view`, `route`, `wake`, `user.create`, `team.create`, `api_key.create`, ...
 	 */
 	action: string,
-	conversation_id?: string | null,
+	conversation_id?: ConversationId | null,
 	/**  A human sentence: "Assigned to Ben Ortiz". */
 	summary: string,
 	/**  The event the change produced, if any. */
@@ -297,7 +300,7 @@ export type AuditEntry_Serialize = {
 	id: number,
 	at: string,
 	/**  Who did it; `None` for the server itself (routing, snooze wake-up). */
-	actor_id: string | null,
+	actor_id: UserId | null,
 	/**  The actor's name when it happened (kept even if the user is renamed later). */
 	actor_name: string,
 	/**
@@ -305,7 +308,7 @@ export type AuditEntry_Serialize = {
 	 *  `view`, `route`, `wake`, `user.create`, `team.create`, `api_key.create`, ...
 	 */
 	action: string,
-	conversation_id: string | null,
+	conversation_id: ConversationId | null,
 	/**  A human sentence: "Assigned to Ben Ortiz". */
 	summary: string,
 	/**  The event the change produced, if any. */
@@ -317,15 +320,15 @@ export type AuditFilter = AuditFilter_Serialize | AuditFilter_Deserialize;
 
 /**  Filters of the audit log, as `GET /api/v1/audit` takes them. */
 export type AuditFilter_Deserialize = {
-	actor?: string | null,
-	conversation?: string | null,
+	actor?: UserId | null,
+	conversation?: ConversationId | null,
 	action?: string | null,
 };
 
 /**  Filters of the audit log, as `GET /api/v1/audit` takes them. */
 export type AuditFilter_Serialize = {
-	actor: string | null,
-	conversation: string | null,
+	actor: UserId | null,
+	conversation: ConversationId | null,
 	action: string | null,
 };
 
@@ -337,32 +340,32 @@ export type Change_Deserialize =
 /**  The queue changed (a conversation was added, moved or updated). */
 { kind: "inbox" } | 
 /**  A conversation's thread or header changed. */
-{ kind: "conversation"; conversation_id: string } | { kind: "connection"; state: ConnectionState } | 
+{ kind: "conversation"; conversation_id: ConversationId } | { kind: "connection"; state: ConnectionState } | 
 /**  The server refused a change made here; it was rolled back. */
-{ kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Deserialize; body?: string | null } | 
+{ kind: "rejected"; mutation_id: MutationId; conversation_id: ConversationId; op: string; error: ErrorDetail_Deserialize; body?: string | null } | 
 /**
  *  The server could not apply a change now (its own failure): it stays queued and is
  *  sent again with backoff.
  */
-{ kind: "retrying"; mutation_id: string; conversation_id: string; message: string } | 
+{ kind: "retrying"; mutation_id: MutationId; conversation_id: ConversationId; message: string } | 
 /**  The "Needs attention" list changed. */
 { kind: "attention" } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
 /**  A teammate @mentioned me in a note (live, not while catching up). */
-{ kind: "mentioned"; conversation_id: string; message_id: string } | 
+{ kind: "mentioned"; conversation_id: ConversationId; message_id: MessageId } | 
 /**  A conversation became mine by someone else's hand (`by`: `None` for routing). */
-{ kind: "assigned_to_me"; conversation_id: string; by?: string | null } | 
+{ kind: "assigned_to_me"; conversation_id: ConversationId; by?: UserId | null } | 
 /**  The customer wrote in a conversation of mine. */
-{ kind: "customer_message"; conversation_id: string; message_id: string } | 
+{ kind: "customer_message"; conversation_id: ConversationId; message_id: MessageId } | 
 /**  Someone came online, went away or went offline. */
-{ kind: "status"; user_id: string; status: PresenceStatus } | 
+{ kind: "status"; user_id: UserId; status: PresenceStatus } | 
 /**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
 { kind: "roster" } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
-{ kind: "presence"; user_id: string; conversation_id?: string | null; activity: Activity } | 
+{ kind: "presence"; user_id: UserId; conversation_id?: ConversationId | null; activity: Activity } | 
 /**  A linked number that was connected is not any more (live, not while catching up). */
-{ kind: "device_down"; device_id: string } | 
+{ kind: "device_down"; device_id: DeviceId } | 
 /**  After a first sync, older messages are being indexed for search: `left` of `total`. */
 { kind: "search_index"; left: number; total: number };
 
@@ -371,32 +374,32 @@ export type Change_Serialize =
 /**  The queue changed (a conversation was added, moved or updated). */
 { kind: "inbox" } | 
 /**  A conversation's thread or header changed. */
-{ kind: "conversation"; conversation_id: string } | { kind: "connection"; state: ConnectionState } | 
+{ kind: "conversation"; conversation_id: ConversationId } | { kind: "connection"; state: ConnectionState } | 
 /**  The server refused a change made here; it was rolled back. */
-{ kind: "rejected"; mutation_id: string; conversation_id: string; op: string; error: ErrorDetail_Serialize; body: string | null } | 
+{ kind: "rejected"; mutation_id: MutationId; conversation_id: ConversationId; op: string; error: ErrorDetail_Serialize; body: string | null } | 
 /**
  *  The server could not apply a change now (its own failure): it stays queued and is
  *  sent again with backoff.
  */
-{ kind: "retrying"; mutation_id: string; conversation_id: string; message: string } | 
+{ kind: "retrying"; mutation_id: MutationId; conversation_id: ConversationId; message: string } | 
 /**  The "Needs attention" list changed. */
 { kind: "attention" } | 
 /**  Users or devices changed. */
 { kind: "directory" } | 
 /**  A teammate @mentioned me in a note (live, not while catching up). */
-{ kind: "mentioned"; conversation_id: string; message_id: string } | 
+{ kind: "mentioned"; conversation_id: ConversationId; message_id: MessageId } | 
 /**  A conversation became mine by someone else's hand (`by`: `None` for routing). */
-{ kind: "assigned_to_me"; conversation_id: string; by: string | null } | 
+{ kind: "assigned_to_me"; conversation_id: ConversationId; by: UserId | null } | 
 /**  The customer wrote in a conversation of mine. */
-{ kind: "customer_message"; conversation_id: string; message_id: string } | 
+{ kind: "customer_message"; conversation_id: ConversationId; message_id: MessageId } | 
 /**  Someone came online, went away or went offline. */
-{ kind: "status"; user_id: string; status: PresenceStatus } | 
+{ kind: "status"; user_id: UserId; status: PresenceStatus } | 
 /**  Everyone's presence was replaced (a new connection's roster, or the connection dropped). */
 { kind: "roster" } | 
 /**  Someone is viewing or typing somewhere (ephemeral). */
-{ kind: "presence"; user_id: string; conversation_id: string | null; activity: Activity } | 
+{ kind: "presence"; user_id: UserId; conversation_id: ConversationId | null; activity: Activity } | 
 /**  A linked number that was connected is not any more (live, not while catching up). */
-{ kind: "device_down"; device_id: string } | 
+{ kind: "device_down"; device_id: DeviceId } | 
 /**  After a first sync, older messages are being indexed for search: `left` of `total`. */
 { kind: "search_index"; left: number; total: number };
 
@@ -422,16 +425,19 @@ export type ConnectionState =
 /**  A customer as seen through one linked device. */
 export type Contact = Contact_Serialize | Contact_Deserialize;
 
+/**  A customer, as one linked number knows them. */
+export type ContactId = string;
+
 /**  A customer as seen through one linked device. */
 export type Contact_Deserialize = {
-	id: string,
+	id: ContactId,
 	name?: string | null,
 	phone: string,
 };
 
 /**  A customer as seen through one linked device. */
 export type Contact_Serialize = {
-	id: string,
+	id: ContactId,
 	name: string | null,
 	phone: string,
 };
@@ -444,30 +450,33 @@ export type ConversationChange = ConversationChange_Serialize | ConversationChan
 /**  One thing that happened to a conversation after the version an agent saw. */
 export type ConversationChange_Deserialize = 
 /**  The customer wrote again. */
-{ kind: "inbound_message"; message_id: string; at: string; preview: string } | 
+{ kind: "inbound_message"; message_id: MessageId; at: string; preview: string } | 
 /**  Someone else replied. */
-{ kind: "reply"; message_id: string; author_id?: string | null; at: string; preview: string } | 
+{ kind: "reply"; message_id: MessageId; author_id?: UserId | null; at: string; preview: string } | 
 /**  The conversation changed hands. */
-{ kind: "reassigned"; assignee_id?: string | null; by?: string | null; at: string };
+{ kind: "reassigned"; assignee_id?: UserId | null; by?: UserId | null; at: string };
 
 /**  One thing that happened to a conversation after the version an agent saw. */
 export type ConversationChange_Serialize = 
 /**  The customer wrote again. */
-{ kind: "inbound_message"; message_id: string; at: string; preview: string } | 
+{ kind: "inbound_message"; message_id: MessageId; at: string; preview: string } | 
 /**  Someone else replied. */
-{ kind: "reply"; message_id: string; author_id: string | null; at: string; preview: string } | 
+{ kind: "reply"; message_id: MessageId; author_id: UserId | null; at: string; preview: string } | 
 /**  The conversation changed hands. */
-{ kind: "reassigned"; assignee_id: string | null; by: string | null; at: string };
+{ kind: "reassigned"; assignee_id: UserId | null; by: UserId | null; at: string };
+
+/**  A conversation with a customer through one linked number. */
+export type ConversationId = string;
 
 export type ConversationStatus = "open" | "pending" | "snoozed" | "resolved";
 
 export type Conversation_Deserialize = {
-	id: string,
-	device_id: string,
+	id: ConversationId,
+	device_id: DeviceId,
 	contact: Contact_Deserialize,
 	status: ConversationStatus,
-	assignee_id?: string | null,
-	team_id?: string | null,
+	assignee_id?: UserId | null,
+	team_id?: TeamId | null,
 	/**  Bumped by every change; replies carry the version the agent last saw (the send guard). */
 	version: number,
 	last_message_at: string,
@@ -491,16 +500,16 @@ export type Conversation_Deserialize = {
 	/**  When it was last resolved (while it stays resolved). */
 	resolved_at?: string | null,
 	/**  The note of the latest escalation, shown on top of the thread until it is resolved. */
-	escalation_note_id?: string | null,
+	escalation_note_id?: MessageId | null,
 };
 
 export type Conversation_Serialize = {
-	id: string,
-	device_id: string,
+	id: ConversationId,
+	device_id: DeviceId,
 	contact: Contact_Serialize,
 	status: ConversationStatus,
-	assignee_id: string | null,
-	team_id: string | null,
+	assignee_id: UserId | null,
+	team_id: TeamId | null,
 	/**  Bumped by every change; replies carry the version the agent last saw (the send guard). */
 	version: number,
 	last_message_at: string,
@@ -524,7 +533,7 @@ export type Conversation_Serialize = {
 	/**  When it was last resolved (while it stays resolved). */
 	resolved_at: string | null,
 	/**  The note of the latest escalation, shown on top of the thread until it is resolved. */
-	escalation_note_id: string | null,
+	escalation_note_id: MessageId | null,
 };
 
 /**  Everything the core reports, forwarded to the UI as it happens. */
@@ -618,14 +627,14 @@ export type CreatedApiKey = CreatedApiKey_Serialize | CreatedApiKey_Deserialize;
 
 /**  The answer to creating a key: `key` is shown this once. */
 export type CreatedApiKey_Deserialize = {
-	id: string,
+	id: ApiKeyId,
 	key: string,
 	api_key: ApiKey_Deserialize,
 };
 
 /**  The answer to creating a key: `key` is shown this once. */
 export type CreatedApiKey_Serialize = {
-	id: string,
+	id: ApiKeyId,
 	key: string,
 	api_key: ApiKey_Serialize,
 };
@@ -717,6 +726,9 @@ export type DesktopSettings = {
 /**  A linked WhatsApp number. */
 export type Device = Device_Serialize | Device_Deserialize;
 
+/**  A linked WhatsApp number (a device: the simulator, a WAHA session, WhatsApp Web). */
+export type DeviceId = string;
+
 export type DeviceKind = "simulator" | "whatsapp_web" | "gateway";
 
 /**  A number's QR code, drawn, and when WhatsApp replaces it. */
@@ -748,7 +760,7 @@ export type DeviceStatus = "pending_link" | "connected" | "disconnected" | "fail
 
 /**  A linked WhatsApp number. */
 export type Device_Deserialize = {
-	id: string,
+	id: DeviceId,
 	name: string,
 	kind: DeviceKind,
 	status: DeviceStatus,
@@ -758,7 +770,7 @@ export type Device_Deserialize = {
 
 /**  A linked WhatsApp number. */
 export type Device_Serialize = {
-	id: string,
+	id: DeviceId,
 	name: string,
 	kind: DeviceKind,
 	status: DeviceStatus,
@@ -786,7 +798,7 @@ export type ErrorDetail_Deserialize = {
 	/**  For `conversation_changed`: the conversation's current version. */
 	version?: number | null,
 	/**  For `already_claimed`: who holds it and since when. */
-	assignee_id?: string | null,
+	assignee_id?: UserId | null,
 	claimed_at?: string | null,
 	/**
 	 *  `true` when the server could not apply the request now (its own fault, or too busy):
@@ -811,7 +823,7 @@ export type ErrorDetail_Serialize = {
 	/**  For `conversation_changed`: the conversation's current version. */
 	version?: number,
 	/**  For `already_claimed`: who holds it and since when. */
-	assignee_id?: string,
+	assignee_id?: UserId,
 	claimed_at?: string,
 	/**
 	 *  `true` when the server could not apply the request now (its own fault, or too busy):
@@ -903,8 +915,8 @@ export type MessageHit = MessageHit_Serialize | MessageHit_Deserialize;
  *  U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
  */
 export type MessageHit_Deserialize = {
-	message_id: string,
-	conversation_id: string,
+	message_id: MessageId,
+	conversation_id: ConversationId,
 	contact_name?: string | null,
 	contact_phone: string,
 	kind: MessageKind,
@@ -917,8 +929,8 @@ export type MessageHit_Deserialize = {
  *  U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
  */
 export type MessageHit_Serialize = {
-	message_id: string,
-	conversation_id: string,
+	message_id: MessageId,
+	conversation_id: ConversationId,
 	contact_name: string | null,
 	contact_phone: string,
 	kind: MessageKind,
@@ -926,19 +938,22 @@ export type MessageHit_Serialize = {
 	created_at: string,
 };
 
+/**  A message in a conversation: the customer's, a reply, an internal note, a system line. */
+export type MessageId = string;
+
 export type MessageKind = "inbound" | "outbound" | "note" | "system";
 
 export type Message_Deserialize = {
-	id: string,
-	conversation_id: string,
+	id: MessageId,
+	conversation_id: ConversationId,
 	kind: MessageKind,
 	body: string,
-	author_id?: string | null,
+	author_id?: UserId | null,
 	created_at: string,
 	delivery?: Delivery | null,
 	wa_message_id?: string | null,
 	/**  The client mutation that created it, so a client can swap its optimistic copy for this one. */
-	mutation_id?: string | null,
+	mutation_id?: MutationId | null,
 	/**  Why a reply failed (`delivery: failed`), as the device said it. */
 	failure?: string | null,
 	/**  In a group chat, who of its members wrote it (their name, else their number). */
@@ -951,16 +966,16 @@ export type Message_Deserialize = {
 };
 
 export type Message_Serialize = {
-	id: string,
-	conversation_id: string,
+	id: MessageId,
+	conversation_id: ConversationId,
 	kind: MessageKind,
 	body: string,
-	author_id: string | null,
+	author_id: UserId | null,
 	created_at: string,
 	delivery: Delivery | null,
 	wa_message_id: string | null,
 	/**  The client mutation that created it, so a client can swap its optimistic copy for this one. */
-	mutation_id: string | null,
+	mutation_id: MutationId | null,
 	/**  Why a reply failed (`delivery: failed`), as the device said it. */
 	failure: string | null,
 	/**  In a group chat, who of its members wrote it (their name, else their number). */
@@ -971,6 +986,9 @@ export type Message_Serialize = {
 	 */
 	media: Media_Serialize | null,
 };
+
+/**  A client's id for one change it asks for: the server applies each once. */
+export type MutationId = string;
 
 /**  What the agent wants to be told about (settings of the app). */
 export type NotificationSettings = NotificationSettings_Serialize | NotificationSettings_Deserialize;
@@ -1007,7 +1025,7 @@ export type NotificationSettings_Serialize = {
 
 /**  The agent clicked a notification (or the tray): show this conversation. */
 export type OpenConversation = {
-	conversation_id: string,
+	conversation_id: ConversationId,
 };
 
 /**  The agent clicked a notification about a linked number: show Devices. */
@@ -1098,7 +1116,7 @@ export type Role = "admin" | "agent" | "viewer";
 export type RoutingRule = RoutingRule_Serialize | RoutingRule_Deserialize;
 
 export type RoutingRule_Deserialize = {
-	id: string,
+	id: RuleId,
 	name: string,
 	/**  Rules are tried by position, lowest first; the first match wins. */
 	position: number,
@@ -1107,7 +1125,7 @@ export type RoutingRule_Deserialize = {
 };
 
 export type RoutingRule_Serialize = {
-	id: string,
+	id: RuleId,
 	name: string,
 	/**  Rules are tried by position, lowest first; the first match wins. */
 	position: number,
@@ -1122,7 +1140,7 @@ export type RoutingTestRequest = RoutingTestRequest_Serialize | RoutingTestReque
 export type RoutingTestRequest_Deserialize = {
 	body: string,
 	phone?: string | null,
-	device_id?: string | null,
+	device_id?: DeviceId | null,
 	labels?: string[],
 };
 
@@ -1130,7 +1148,7 @@ export type RoutingTestRequest_Deserialize = {
 export type RoutingTestRequest_Serialize = {
 	body: string,
 	phone: string | null,
-	device_id: string | null,
+	device_id: DeviceId | null,
 	labels: string[],
 };
 
@@ -1157,8 +1175,8 @@ export type RuleAssign = RuleAssign_Serialize | RuleAssign_Deserialize;
  *  or the team queue) and/or straight to one agent.
  */
 export type RuleAssign_Deserialize = {
-	team_id?: string | null,
-	user_id?: string | null,
+	team_id?: TeamId | null,
+	user_id?: UserId | null,
 };
 
 /**
@@ -1166,9 +1184,12 @@ export type RuleAssign_Deserialize = {
  *  or the team queue) and/or straight to one agent.
  */
 export type RuleAssign_Serialize = {
-	team_id?: string,
-	user_id?: string,
+	team_id?: TeamId,
+	user_id?: UserId,
 };
+
+/**  A routing rule. */
+export type RuleId = string;
 
 /**  Conditions of a routing rule: every given one must hold. */
 export type RuleMatch = RuleMatch_Serialize | RuleMatch_Deserialize;
@@ -1182,7 +1203,7 @@ export type RuleMatch_Deserialize = {
 	/**  The contact's phone number: digits with `*` for any run of characters (`+44*`), or an exact number. */
 	contact?: string | null,
 	/**  The linked device the conversation came in on. */
-	device_id?: string | null,
+	device_id?: DeviceId | null,
 	/**  A label the conversation carries (useful on reopen). */
 	label?: string | null,
 };
@@ -1196,7 +1217,7 @@ export type RuleMatch_Serialize = {
 	/**  The contact's phone number: digits with `*` for any run of characters (`+44*`), or an exact number. */
 	contact?: string,
 	/**  The linked device the conversation came in on. */
-	device_id?: string,
+	device_id?: DeviceId,
 	/**  A label the conversation carries (useful on reopen). */
 	label?: string,
 };
@@ -1239,7 +1260,7 @@ export type SessionEntry = SessionEntry_Serialize | SessionEntry_Deserialize;
 
 /**  One signed-in session of the caller (`GET /api/v1/me/sessions`). */
 export type SessionEntry_Deserialize = {
-	id: string,
+	id: SessionId,
 	created_at: string,
 	last_used_at: string,
 	/**  When it ends if nobody uses it (idle timeout), or at its absolute end, whichever is first. */
@@ -1254,7 +1275,7 @@ export type SessionEntry_Deserialize = {
 
 /**  One signed-in session of the caller (`GET /api/v1/me/sessions`). */
 export type SessionEntry_Serialize = {
-	id: string,
+	id: SessionId,
 	created_at: string,
 	last_used_at: string,
 	/**  When it ends if nobody uses it (idle timeout), or at its absolute end, whichever is first. */
@@ -1266,6 +1287,9 @@ export type SessionEntry_Serialize = {
 	/**  The session making this request. */
 	current: boolean,
 };
+
+/**  A signed-in session (an app, a browser). */
+export type SessionId = string;
 
 /**  Who is signed in where. */
 export type SessionInfo = SessionInfo_Serialize | SessionInfo_Deserialize;
@@ -1297,27 +1321,30 @@ export type Team = Team_Serialize | Team_Deserialize;
 export type TeamBreaches = TeamBreaches_Serialize | TeamBreaches_Deserialize;
 
 export type TeamBreaches_Deserialize = {
-	team_id?: string | null,
+	team_id?: TeamId | null,
 	team: string,
 	/**  Breaches per day, oldest first, aligned with [`Dashboard::days`]. */
 	per_day: number[],
 };
 
 export type TeamBreaches_Serialize = {
-	team_id: string | null,
+	team_id: TeamId | null,
 	team: string,
 	/**  Breaches per day, oldest first, aligned with [`Dashboard::days`]. */
 	per_day: number[],
 };
+
+/**  A team that conversations are routed and escalated to. */
+export type TeamId = string;
 
 /**
  *  A group of agents with its own queue, a cap on how many open conversations routing gives
  *  each member, and optional SLA targets.
  */
 export type Team_Deserialize = {
-	id: string,
+	id: TeamId,
 	name: string,
-	member_ids: string[],
+	member_ids: UserId[],
 	/**  Routing gives a member at most this many open conversations. */
 	agent_cap: number,
 	/**  SLA target: seconds from (re)opening to the first reply. */
@@ -1331,9 +1358,9 @@ export type Team_Deserialize = {
  *  each member, and optional SLA targets.
  */
 export type Team_Serialize = {
-	id: string,
+	id: TeamId,
 	name: string,
-	member_ids: string[],
+	member_ids: UserId[],
 	/**  Routing gives a member at most this many open conversations. */
 	agent_cap: number,
 	/**  SLA target: seconds from (re)opening to the first reply. */
@@ -1438,18 +1465,21 @@ export type UpdateState_Serialize =
 
 export type User = User_Serialize | User_Deserialize;
 
+/**  A person or a bot with an account: an Admin, an Agent, a Viewer, an integration. */
+export type UserId = string;
+
 export type UserKind = "person" | 
 /**  The identity of an API key: it authors what the key does; nobody signs in as it. */
 "api_key";
 
 export type UserStatus = {
-	user_id: string,
+	user_id: UserId,
 	status: PresenceStatus,
 	since: string,
 };
 
 export type User_Deserialize = {
-	id: string,
+	id: UserId,
 	email: string,
 	name: string,
 	role: Role,
@@ -1464,7 +1494,7 @@ export type User_Deserialize = {
 };
 
 export type User_Serialize = {
-	id: string,
+	id: UserId,
 	email: string,
 	name: string,
 	role: Role,
@@ -1487,7 +1517,7 @@ export type ViewCounts = {
 	snoozed: number,
 	resolved: number,
 	/**  (team id, conversations in its queue), for every team with any. */
-	teams: ([string, number])[],
+	teams: ([TeamId, number])[],
 };
 
 /* Tauri Specta runtime */

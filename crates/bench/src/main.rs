@@ -145,7 +145,7 @@ pub(crate) fn figures(mut samples: Vec<Duration>) -> serde_json::Value {
 async fn typing(clients: usize, rounds: usize) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(clients >= 2, "typing needs at least 2 clients");
     let world = World::start().await;
-    let mut agents: Vec<(uuid::Uuid, Client)> = Vec::with_capacity(clients);
+    let mut agents: Vec<(handoff_proto::UserId, Client)> = Vec::with_capacity(clients);
     for i in 0..clients {
         let email = format!("agent{i}@bench.local");
         let user = world.create_user(&email, &format!("Agent {i}"), Role::Agent).await;

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use handoff_core::{Cache, Client, ConnectionState};
 use handoff_proto::{
-    Contact, Conversation, ConversationStatus, Event, EventBody, Message, MessageKind, Role, SimulatorInbound,
+    Contact, ContactId, Conversation, ConversationId, ConversationStatus, DeviceId, Event, EventBody, Message,
+    MessageId, MessageKind, Role, SimulatorInbound, UserId,
 };
 use handoff_server::Durability;
 use handoff_tests::World;
@@ -57,12 +58,18 @@ fn body(rng: &mut StdRng, vocab: &[String]) -> String {
     words.join(" ")
 }
 
-fn conversation(id: Uuid, device_id: Uuid, k: usize, at: chrono::DateTime<chrono::Utc>, preview: &str) -> Conversation {
+fn conversation(
+    id: ConversationId,
+    device_id: DeviceId,
+    k: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    preview: &str,
+) -> Conversation {
     Conversation {
         id,
         device_id,
         contact: Contact {
-            id: Uuid::from_u128(k as u128 + 1),
+            id: ContactId::from(Uuid::from_u128(k as u128 + 1)),
             name: Some(format!("Customer {k}")),
             phone: format!("+49151{:08}", k),
         },
@@ -89,11 +96,12 @@ fn conversation(id: Uuid, device_id: Uuid, k: usize, at: chrono::DateTime<chrono
 /// path the sync loop uses: events applied in transactions of `sync::BATCH`, or as a bulk import
 /// (`sync::BULK_BATCH` per transaction) when the history is as long as a first sync's that is one
 /// (`bulk`: the sync loop's choice, or forced off to compare). Returns the seconds spent applying, the bulk import's end included.
-async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid, bulk: bool) -> anyhow::Result<f64> {
+async fn import(cache: &Cache, messages: usize, contacts: usize, me: UserId, bulk: bool) -> anyhow::Result<f64> {
     let mut rng = StdRng::seed_from_u64(42);
     let vocab = vocabulary();
-    let device_id = Uuid::from_u128(u128::MAX);
-    let conversations: Vec<Uuid> = (0..contacts).map(|k| Uuid::from_u128((1 << 64) + k as u128)).collect();
+    let device_id = DeviceId::from(Uuid::from_u128(u128::MAX));
+    let conversations: Vec<ConversationId> =
+        (0..contacts).map(|k| ConversationId::from(Uuid::from_u128((1 << 64) + k as u128))).collect();
     let start_time = chrono::Utc::now() - chrono::Duration::seconds(messages as i64);
     let mut applying = Duration::ZERO;
     let mut batch_size = handoff_core::sync::BATCH;
@@ -112,7 +120,7 @@ async fn import(cache: &Cache, messages: usize, contacts: usize, me: Uuid, bulk:
                 let at = start_time + chrono::Duration::seconds(seq);
                 let text = body(&mut rng, &vocab);
                 let message = Message {
-                    id: Uuid::from_u128((2 << 64) + seq as u128),
+                    id: MessageId::from(Uuid::from_u128((2 << 64) + seq as u128)),
                     conversation_id: conversations[k],
                     kind: if rng.random_bool(0.6) { MessageKind::Inbound } else { MessageKind::Outbound },
                     body: text.clone(),
@@ -266,14 +274,14 @@ pub async fn offline(
     let dir = tempfile::tempdir()?;
     let cache = Cache::open(&dir.path().join("cache.db")).await?;
     let contacts = (messages / 20).clamp(1, 50_000);
-    let import_s = import(&cache, messages, contacts, Uuid::nil(), true).await?;
+    let import_s = import(&cache, messages, contacts, UserId::nil(), true).await?;
     let (index_s, indexed) = index_backlog(&cache).await?;
     let search = searches(&cache, rounds).await?;
     // The same import event by event (every index kept up as rows arrive), for comparison.
     let ordinary_s = if compare {
         let dir = tempfile::tempdir()?;
         let cache = Cache::open(&dir.path().join("cache.db")).await?;
-        Some(import(&cache, messages, contacts, Uuid::nil(), false).await?)
+        Some(import(&cache, messages, contacts, UserId::nil(), false).await?)
     } else {
         None
     };

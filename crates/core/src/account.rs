@@ -1,9 +1,8 @@
 //! The signed-in person's own account: their password and their sessions. Like Admin work these
 //! need the server, so they fail with "not reachable" while offline.
 
-use handoff_proto::{ChangePasswordRequest, Page, SessionEntry};
+use handoff_proto::{ChangePasswordRequest, Page, SessionEntry, SessionId};
 use reqwest::Method;
-use uuid::Uuid;
 
 use crate::{Client, CoreResult, SessionInfo};
 
@@ -34,7 +33,7 @@ impl Client {
     }
 
     /// Ends one of my sessions (a lost laptop's): its token stops working at once.
-    pub async fn end_session(&self, id: Uuid) -> CoreResult<()> {
+    pub async fn end_session(&self, id: SessionId) -> CoreResult<()> {
         self.call::<(), ()>(Method::DELETE, &format!("/api/v1/me/sessions/{id}"), None).await
     }
 }

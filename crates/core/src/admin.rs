@@ -6,15 +6,14 @@ use std::io::Write;
 use std::path::Path;
 
 use handoff_proto::{
-    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateDeviceRequest, CreateRoutingRuleRequest,
-    CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, Page, PatchTeamRequest,
-    PatchUserRequest, QrResponse, ResetPasswordResponse, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team,
-    TeamMembersRequest, User,
+    AgentLoad, ApiKey, ApiKeyId, AuditEntry, ConversationId, CreateApiKeyRequest, CreateDeviceRequest,
+    CreateRoutingRuleRequest, CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, DeviceId,
+    Page, PatchTeamRequest, PatchUserRequest, QrResponse, ResetPasswordResponse, RoutingRule, RoutingTestRequest,
+    RoutingTestResponse, RuleId, Team, TeamId, TeamMembersRequest, User, UserId,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{rest, Client, CoreError, CoreResult};
 
@@ -22,8 +21,8 @@ use crate::{rest, Client, CoreError, CoreResult};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AuditFilter {
-    pub actor: Option<Uuid>,
-    pub conversation: Option<Uuid>,
+    pub actor: Option<UserId>,
+    pub conversation: Option<ConversationId>,
     pub action: Option<String>,
 }
 
@@ -88,13 +87,13 @@ impl Client {
         self.call(Method::POST, "/api/v1/users", Some(&req)).await
     }
 
-    pub async fn patch_user(&self, id: Uuid, req: PatchUserRequest) -> CoreResult<User> {
+    pub async fn patch_user(&self, id: UserId, req: PatchUserRequest) -> CoreResult<User> {
         self.call(Method::PATCH, &format!("/api/v1/users/{id}"), Some(&req)).await
     }
 
     /// Gives someone a temporary password (returned once, for the Admin to pass on): every
     /// session of theirs ends, and their next sign-in may only choose a new password.
-    pub async fn reset_password(&self, id: Uuid) -> CoreResult<String> {
+    pub async fn reset_password(&self, id: UserId) -> CoreResult<String> {
         let path = format!("/api/v1/users/{id}/reset-password");
         let answer: ResetPasswordResponse = self.call::<(), _>(Method::POST, &path, None).await?;
         Ok(answer.temporary_password)
@@ -104,11 +103,11 @@ impl Client {
         self.call(Method::POST, "/api/v1/teams", Some(&req)).await
     }
 
-    pub async fn patch_team(&self, id: Uuid, req: PatchTeamRequest) -> CoreResult<Team> {
+    pub async fn patch_team(&self, id: TeamId, req: PatchTeamRequest) -> CoreResult<Team> {
         self.call(Method::PATCH, &format!("/api/v1/teams/{id}"), Some(&req)).await
     }
 
-    pub async fn set_team_members(&self, id: Uuid, user_ids: Vec<Uuid>) -> CoreResult<Team> {
+    pub async fn set_team_members(&self, id: TeamId, user_ids: Vec<UserId>) -> CoreResult<Team> {
         self.call(Method::PUT, &format!("/api/v1/teams/{id}/members"), Some(&TeamMembersRequest { user_ids })).await
     }
 
@@ -129,21 +128,21 @@ impl Client {
     }
 
     /// The QR code to scan while a number waits to be linked.
-    pub async fn device_qr(&self, id: Uuid) -> CoreResult<QrResponse> {
+    pub async fn device_qr(&self, id: DeviceId) -> CoreResult<QrResponse> {
         self.call::<(), _>(Method::GET, &format!("/api/v1/devices/{id}/qr"), None).await
     }
 
     /// Starts linking a logged-out number again (a new QR code follows).
-    pub async fn relink_device(&self, id: Uuid) -> CoreResult<Device> {
+    pub async fn relink_device(&self, id: DeviceId) -> CoreResult<Device> {
         self.call::<(), _>(Method::POST, &format!("/api/v1/devices/{id}/relink"), None).await
     }
 
     /// Unlinks a number and forgets its conversations (Admins).
-    pub async fn remove_device(&self, id: Uuid) -> CoreResult<()> {
+    pub async fn remove_device(&self, id: DeviceId) -> CoreResult<()> {
         self.call::<(), ()>(Method::DELETE, &format!("/api/v1/devices/{id}"), None).await
     }
 
-    pub async fn delete_routing_rule(&self, id: Uuid) -> CoreResult<()> {
+    pub async fn delete_routing_rule(&self, id: RuleId) -> CoreResult<()> {
         self.call::<(), ()>(Method::DELETE, &format!("/api/v1/routing-rules/{id}"), None).await
     }
 
@@ -160,7 +159,7 @@ impl Client {
         self.call(Method::POST, "/api/v1/api-keys", Some(&req)).await
     }
 
-    pub async fn revoke_api_key(&self, id: Uuid) -> CoreResult<ApiKey> {
+    pub async fn revoke_api_key(&self, id: ApiKeyId) -> CoreResult<ApiKey> {
         self.call::<(), ApiKey>(Method::DELETE, &format!("/api/v1/api-keys/{id}"), None).await
     }
 

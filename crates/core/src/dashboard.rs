@@ -3,8 +3,7 @@
 //! SLA times as the server set them; `now` is a parameter so tests pin it.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use handoff_proto::{Conversation, ConversationStatus, Team};
-use uuid::Uuid;
+use handoff_proto::{Conversation, ConversationStatus, Team, TeamId};
 
 use crate::types::view;
 
@@ -40,7 +39,7 @@ view! {
 
 view! {
     pub struct TeamBreaches {
-        pub team_id: Option<Uuid>,
+        pub team_id: Option<TeamId>,
         pub team: String,
         /// Breaches per day, oldest first, aligned with [`Dashboard::days`].
         pub per_day: Vec<u32>,
@@ -193,17 +192,17 @@ pub fn compute(conversations: &[Conversation], teams: &[Team], now: DateTime<Utc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use handoff_proto::Contact;
+    use handoff_proto::{Contact, ContactId, ConversationId, DeviceId, UserId};
 
     fn at(h: i64, m: i64) -> DateTime<Utc> {
         "2026-11-25T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::hours(h) + Duration::minutes(m)
     }
 
-    fn conv(opened: DateTime<Utc>, team: Option<Uuid>) -> Conversation {
+    fn conv(opened: DateTime<Utc>, team: Option<TeamId>) -> Conversation {
         Conversation {
-            id: Uuid::now_v7(),
-            device_id: Uuid::nil(),
-            contact: Contact { id: Uuid::nil(), name: None, phone: "+1".into() },
+            id: ConversationId::new(),
+            device_id: DeviceId::nil(),
+            contact: Contact { id: ContactId::nil(), name: None, phone: "+1".into() },
             status: ConversationStatus::Open,
             assignee_id: None,
             team_id: team,
@@ -226,7 +225,7 @@ mod tests {
     #[test]
     fn tiles_risk_and_breaches_follow_the_sla_times() {
         let billing = Team {
-            id: Uuid::now_v7(),
+            id: TeamId::new(),
             name: "Billing".into(),
             member_ids: vec![],
             agent_cap: 5,
@@ -237,7 +236,7 @@ mod tests {
         // Answered in 10 min: no breach. Unanswered for 2 h: a first-response breach.
         let mut answered = conv(at(9, 0), Some(billing.id));
         answered.first_response_at = Some(at(9, 10));
-        answered.assignee_id = Some(Uuid::now_v7());
+        answered.assignee_id = Some(UserId::new());
         let late = conv(at(10, 0), Some(billing.id));
         let fresh = conv(at(11, 50), Some(billing.id));
         // Resolved after its 8 h resolution target yesterday.
@@ -250,7 +249,8 @@ mod tests {
 
         assert_eq!((d.open, d.unassigned, d.past_sla), (4, 3, 1));
         assert_eq!(d.median_first_response_today_secs, Some(600));
-        let risk: Vec<(Uuid, SlaKind)> = d.at_risk.iter().map(|r| (r.conversation.id, r.kind.clone())).collect();
+        let risk: Vec<(ConversationId, SlaKind)> =
+            d.at_risk.iter().map(|r| (r.conversation.id, r.kind.clone())).collect();
         assert_eq!(
             risk,
             vec![

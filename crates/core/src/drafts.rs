@@ -3,8 +3,8 @@
 //! a note can turn up in the reply composer.
 
 use handoff_proto::sortable_time as ts;
+use handoff_proto::ConversationId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::cache::{Cache, DbResult};
 
@@ -27,7 +27,7 @@ impl DraftMode {
 }
 
 /// The draft of `mode` in a conversation (`None` when there is none).
-pub async fn get(cache: &Cache, conversation_id: Uuid, mode: DraftMode) -> DbResult<Option<String>> {
+pub async fn get(cache: &Cache, conversation_id: ConversationId, mode: DraftMode) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT body FROM drafts WHERE conversation_id = ? AND mode = ?")
         .bind(conversation_id.to_string())
         .bind(mode.as_str())
@@ -36,7 +36,7 @@ pub async fn get(cache: &Cache, conversation_id: Uuid, mode: DraftMode) -> DbRes
 }
 
 /// Keeps `body` as the draft of `mode`; an empty (or blank) body removes it.
-pub async fn set(cache: &Cache, conversation_id: Uuid, mode: DraftMode, body: &str) -> DbResult<()> {
+pub async fn set(cache: &Cache, conversation_id: ConversationId, mode: DraftMode, body: &str) -> DbResult<()> {
     let mut tx = cache.write().await?;
     if body.trim().is_empty() {
         sqlx::query("DELETE FROM drafts WHERE conversation_id = ? AND mode = ?")

@@ -26,10 +26,11 @@ pub mod types;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use handoff_proto::{Activity, Conversation, ConversationStatus, Device, Op, User};
+use handoff_proto::{
+    Activity, Conversation, ConversationId, ConversationStatus, Device, MessageId, MutationId, Op, TeamId, User, UserId,
+};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 pub use address::ServerAddress;
 pub use cache::Cache;
@@ -39,7 +40,7 @@ pub use types::*;
 
 /// What this agent tells the team about itself, on its way to the sync loop.
 pub(crate) enum Outgoing {
-    Activity(Option<Uuid>, Activity),
+    Activity(Option<ConversationId>, Activity),
     Status(handoff_proto::PresenceStatus),
 }
 pub(crate) type PresenceTx = mpsc::UnboundedSender<Outgoing>;
@@ -76,7 +77,7 @@ pub(crate) struct Inner {
     /// Everyone's presence, as the server last said.
     pub board: Mutex<presence::Board>,
     /// The conversation this agent has on screen (as last told with `set_presence`).
-    pub viewing: Mutex<Option<Uuid>>,
+    pub viewing: Mutex<Option<ConversationId>>,
     /// The search indexer runs (at most one at a time).
     pub indexing: std::sync::atomic::AtomicBool,
     /// A first sync at least this many events long is a bulk import ([`sync::BULK_MIN`]).
@@ -270,7 +271,7 @@ impl Client {
         &self.inner.cache
     }
 
-    fn me(&self) -> CoreResult<Uuid> {
+    fn me(&self) -> CoreResult<UserId> {
         Ok(self.inner.session()?.user.id)
     }
 
@@ -282,7 +283,7 @@ impl Client {
     pub async fn inbox_filtered(
         &self,
         view: InboxView,
-        team: Option<Uuid>,
+        team: Option<TeamId>,
         label: Option<&str>,
         limit: i64,
     ) -> CoreResult<Vec<Conversation>> {
@@ -308,7 +309,7 @@ impl Client {
     }
 
     /// A conversation's whole thread, from the cache.
-    pub async fn thread(&self, conversation_id: Uuid) -> CoreResult<Option<Thread>> {
+    pub async fn thread(&self, conversation_id: ConversationId) -> CoreResult<Option<Thread>> {
         Ok(self.inner.cache.thread(conversation_id).await?)
     }
 
@@ -317,9 +318,9 @@ impl Client {
     /// that nothing it shows drops out as new messages arrive). `earlier` counts the rest.
     pub async fn thread_page(
         &self,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         newest: u32,
-        from: Option<Uuid>,
+        from: Option<MessageId>,
     ) -> CoreResult<Option<Thread>> {
         Ok(self.inner.cache.thread_page(conversation_id, i64::from(newest), from).await?)
     }
@@ -339,7 +340,7 @@ impl Client {
 
     /// Takes an entry off the "Needs attention" list. Whoever calls it has dealt with the text:
     /// sent it again (see [`Client::reply`] with `force`), put it in the composer, or discarded it.
-    pub async fn dismiss_attention(&self, mutation_id: Uuid) -> CoreResult<()> {
+    pub async fn dismiss_attention(&self, mutation_id: MutationId) -> CoreResult<()> {
         if outbox::dismiss(&self.inner.cache, mutation_id).await? {
             self.inner.emit(Change::Attention);
         }
@@ -347,19 +348,19 @@ impl Client {
     }
 
     /// What the agent was writing in `mode` in a conversation (kept across restarts).
-    pub async fn draft(&self, conversation_id: Uuid, mode: DraftMode) -> CoreResult<Option<String>> {
+    pub async fn draft(&self, conversation_id: ConversationId, mode: DraftMode) -> CoreResult<Option<String>> {
         Ok(drafts::get(&self.inner.cache, conversation_id, mode).await?)
     }
 
     /// Keeps a draft; an empty body clears it. Drafts go with the cache when it is wiped.
-    pub async fn set_draft(&self, conversation_id: Uuid, mode: DraftMode, body: &str) -> CoreResult<()> {
+    pub async fn set_draft(&self, conversation_id: ConversationId, mode: DraftMode, body: &str) -> CoreResult<()> {
         Ok(drafts::set(&self.inner.cache, conversation_id, mode, body).await?)
     }
 
     /// Sends a refused change from "Needs attention" again, with `body` (the agent may have
     /// edited it), and takes it off the list. It goes as the kind it was: a note as a note, an
     /// escalation as an escalation ([`outbox::resend`]); `force` matters for a reply only.
-    pub async fn resend_attention(&self, mutation_id: Uuid, body: &str, force: bool) -> CoreResult<Uuid> {
+    pub async fn resend_attention(&self, mutation_id: MutationId, body: &str, force: bool) -> CoreResult<MutationId> {
         check_body(body)?;
         let Some(refused) = outbox::refused(&self.inner.cache, mutation_id).await? else {
             return Err(CoreError::Invalid("this change is no longer waiting: it was sent or discarded".into()));
@@ -390,7 +391,7 @@ impl Client {
         Ok(outbox::len(&self.inner.cache).await?)
     }
 
-    async fn enqueue(&self, op: Op) -> CoreResult<Uuid> {
+    async fn enqueue(&self, op: Op) -> CoreResult<MutationId> {
         let me = self.me()?;
         let conversation_id = op.conversation_id();
         if self.inner.cache.conversation(conversation_id).await?.is_none() {
@@ -407,11 +408,11 @@ impl Client {
     /// cached one when `None`); the server refuses the reply if something changed since, unless `force`.
     pub async fn reply(
         &self,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         body: &str,
         seen_version: Option<i64>,
         force: bool,
-    ) -> CoreResult<Uuid> {
+    ) -> CoreResult<MutationId> {
         check_body(body)?;
         let seen_version = match seen_version {
             Some(v) => v,
@@ -423,7 +424,7 @@ impl Client {
     }
 
     /// An internal note: only the team sees it.
-    pub async fn note(&self, conversation_id: Uuid, body: &str) -> CoreResult<Uuid> {
+    pub async fn note(&self, conversation_id: ConversationId, body: &str) -> CoreResult<MutationId> {
         check_body(body)?;
         let id = self.enqueue(Op::Note { conversation_id, body: body.to_string() }).await?;
         self.set_presence(Some(conversation_id), Activity::Viewing); // sent: no longer writing
@@ -431,26 +432,31 @@ impl Client {
     }
 
     /// Sends a failed reply again.
-    pub async fn retry(&self, conversation_id: Uuid, message_id: Uuid) -> CoreResult<Uuid> {
+    pub async fn retry(&self, conversation_id: ConversationId, message_id: MessageId) -> CoreResult<MutationId> {
         self.enqueue(Op::Retry { conversation_id, message_id }).await
     }
 
-    pub async fn claim(&self, conversation_id: Uuid) -> CoreResult<Uuid> {
+    pub async fn claim(&self, conversation_id: ConversationId) -> CoreResult<MutationId> {
         self.enqueue(Op::Claim { conversation_id }).await
     }
 
     /// Gives the conversation to someone (or no one); `team_id` moves it to a team as well.
     pub async fn assign(
         &self,
-        conversation_id: Uuid,
-        assignee_id: Option<Uuid>,
-        team_id: Option<Uuid>,
-    ) -> CoreResult<Uuid> {
+        conversation_id: ConversationId,
+        assignee_id: Option<UserId>,
+        team_id: Option<TeamId>,
+    ) -> CoreResult<MutationId> {
         self.enqueue(Op::Assign { conversation_id, assignee_id, team_id }).await
     }
 
     /// Hands the conversation to a team's queue with a note for whoever picks it up.
-    pub async fn escalate(&self, conversation_id: Uuid, team_id: Uuid, note: &str) -> CoreResult<Uuid> {
+    pub async fn escalate(
+        &self,
+        conversation_id: ConversationId,
+        team_id: TeamId,
+        note: &str,
+    ) -> CoreResult<MutationId> {
         if note.trim().is_empty() {
             return Err(CoreError::Invalid("an escalation needs a note: tell the team what they need to know".into()));
         }
@@ -458,11 +464,20 @@ impl Client {
         self.enqueue(Op::Escalate { conversation_id, team_id, note: note.to_string() }).await
     }
 
-    pub async fn label(&self, conversation_id: Uuid, add: Vec<String>, remove: Vec<String>) -> CoreResult<Uuid> {
+    pub async fn label(
+        &self,
+        conversation_id: ConversationId,
+        add: Vec<String>,
+        remove: Vec<String>,
+    ) -> CoreResult<MutationId> {
         self.enqueue(Op::Label { conversation_id, add, remove }).await
     }
 
-    pub async fn set_status(&self, conversation_id: Uuid, status: ConversationStatus) -> CoreResult<Uuid> {
+    pub async fn set_status(
+        &self,
+        conversation_id: ConversationId,
+        status: ConversationStatus,
+    ) -> CoreResult<MutationId> {
         if status == ConversationStatus::Snoozed {
             return Err(CoreError::Invalid("snoozing needs a wake-up time".into()));
         }
@@ -470,7 +485,11 @@ impl Client {
     }
 
     /// Snoozes until `until`; the conversation opens again by itself then, or when the customer writes.
-    pub async fn snooze(&self, conversation_id: Uuid, until: chrono::DateTime<chrono::Utc>) -> CoreResult<Uuid> {
+    pub async fn snooze(
+        &self,
+        conversation_id: ConversationId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> CoreResult<MutationId> {
         if until <= chrono::Utc::now() {
             return Err(CoreError::Invalid("pick a wake-up time in the future".into()));
         }
@@ -478,19 +497,19 @@ impl Client {
         self.enqueue(Op::SetStatus { conversation_id, status, snooze_until: Some(until) }).await
     }
 
-    pub async fn mark_read(&self, conversation_id: Uuid) -> CoreResult<Uuid> {
+    pub async fn mark_read(&self, conversation_id: ConversationId) -> CoreResult<MutationId> {
         self.enqueue(Op::MarkRead { conversation_id }).await
     }
 
     /// Tells the team what I am doing (viewing, typing). Ephemeral: told again after a reconnect.
-    pub fn set_presence(&self, conversation_id: Option<Uuid>, activity: Activity) {
+    pub fn set_presence(&self, conversation_id: Option<ConversationId>, activity: Activity) {
         *self.inner.viewing.lock().unwrap_or_else(|p| p.into_inner()) =
             conversation_id.filter(|_| activity != Activity::Idle);
         self.tell(Outgoing::Activity(conversation_id, activity));
     }
 
     /// The conversation on screen, if any.
-    pub fn viewing(&self) -> Option<Uuid> {
+    pub fn viewing(&self) -> Option<ConversationId> {
         *self.inner.viewing.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use handoff_proto::{Media, MediaKind};
-use uuid::Uuid;
+use handoff_proto::{Media, MediaKind, MessageId};
 
 use crate::{rest, Client, CoreError, CoreResult};
 
@@ -13,7 +12,7 @@ impl Client {
     /// Saves a message's attachment into `dir` and returns where. A file saved before, still
     /// there, is returned as it is; otherwise the server fetches it from WhatsApp and it is
     /// saved under its own name (made safe, and never over an existing file).
-    pub async fn save_attachment(&self, message_id: Uuid, dir: &Path) -> CoreResult<PathBuf> {
+    pub async fn save_attachment(&self, message_id: MessageId, dir: &Path) -> CoreResult<PathBuf> {
         let cache = &self.inner.cache;
         let saved: Option<String> = sqlx::query_scalar("SELECT path FROM saved_files WHERE message_id = ?")
             .bind(message_id.to_string())
@@ -52,7 +51,7 @@ impl Client {
 /// The name to save an attachment under: its own, without anything that could leave the folder
 /// or upset a file system; else one made of its kind and the message id, with an extension that
 /// fits its type.
-pub fn file_name(media: &Media, message_id: Uuid) -> String {
+pub fn file_name(media: &Media, message_id: MessageId) -> String {
     let own: String = media
         .filename
         .as_deref()
@@ -71,7 +70,7 @@ pub fn file_name(media: &Media, message_id: Uuid) -> String {
         MediaKind::Document => "document",
         MediaKind::Sticker => "sticker",
     };
-    let short = &message_id.simple().to_string()[..8];
+    let short = &message_id.uuid().simple().to_string()[..8];
     format!("{kind}-{short}{}", extension(media.mime.as_deref()))
 }
 
@@ -131,7 +130,7 @@ mod tests {
 
     #[test]
     fn names_are_safe_and_fall_back_to_the_kind() {
-        let id = Uuid::parse_str("0192f0c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f").unwrap();
+        let id = MessageId::parse_str("0192f0c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f").unwrap();
         let doc = media(MediaKind::Document, Some("../../etc/pass:wd"), None);
         assert_eq!(file_name(&doc, id), "_.._etc_pass_wd");
         let hidden = media(MediaKind::Document, Some("..bashrc"), None);

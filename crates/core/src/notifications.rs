@@ -10,8 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use handoff_proto::{Conversation, ConversationStatus, Device, DeviceStatus};
-use uuid::Uuid;
+use handoff_proto::{Conversation, ConversationId, ConversationStatus, Device, DeviceStatus, UserId};
 
 use crate::types::view;
 
@@ -75,7 +74,7 @@ view! {
     pub struct Notification {
         pub kind: NotificationKind,
         /// What Open shows; `None` for news about a linked number (Open shows Devices).
-        pub conversation_id: Option<Uuid>,
+        pub conversation_id: Option<ConversationId>,
         pub summary: String,
         pub body: String,
         /// Offer a Claim action (nobody owns the conversation).
@@ -108,10 +107,10 @@ pub enum Happened<'a> {
 
 /// Where the agent is right now.
 pub struct Context {
-    pub me: Uuid,
+    pub me: UserId,
     pub now: DateTime<Utc>,
     pub focused: bool,
-    pub viewing: Option<Uuid>,
+    pub viewing: Option<ConversationId>,
     /// Admins hear about linked numbers going down.
     pub admin: bool,
 }
@@ -119,8 +118,8 @@ pub struct Context {
 #[derive(Default)]
 pub struct Policy {
     pub settings: NotificationSettings,
-    typing_told: HashMap<Uuid, DateTime<Utc>>,
-    reminded: HashMap<Uuid, DateTime<Utc>>,
+    typing_told: HashMap<ConversationId, DateTime<Utc>>,
+    reminded: HashMap<ConversationId, DateTime<Utc>>,
 }
 
 fn contact(c: &Conversation) -> &str {
@@ -268,17 +267,17 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use handoff_proto::Contact;
+    use handoff_proto::{Contact, ContactId, DeviceId};
 
     fn t(min: i64, sec: i64) -> DateTime<Utc> {
         "2026-11-25T12:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(min) + Duration::seconds(sec)
     }
 
-    fn conv(assignee: Option<Uuid>) -> Conversation {
+    fn conv(assignee: Option<UserId>) -> Conversation {
         Conversation {
-            id: Uuid::now_v7(),
-            device_id: Uuid::nil(),
-            contact: Contact { id: Uuid::nil(), name: Some("Lena Hoffmann".into()), phone: "+49151".into() },
+            id: ConversationId::new(),
+            device_id: DeviceId::nil(),
+            contact: Contact { id: ContactId::nil(), name: Some("Lena Hoffmann".into()), phone: "+49151".into() },
             status: ConversationStatus::Open,
             assignee_id: assignee,
             team_id: None,
@@ -298,16 +297,16 @@ mod tests {
         }
     }
 
-    fn ctx(me: Uuid, now: DateTime<Utc>, focused: bool, viewing: Option<Uuid>) -> Context {
+    fn ctx(me: UserId, now: DateTime<Utc>, focused: bool, viewing: Option<ConversationId>) -> Context {
         Context { me, now, focused, viewing, admin: false }
     }
 
     #[test]
     fn typing_is_told_once_a_minute_and_only_where_it_matters() {
-        let me = Uuid::now_v7();
+        let me = UserId::new();
         let mut p = Policy::default();
         let mine = conv(Some(me));
-        let other = conv(Some(Uuid::now_v7()));
+        let other = conv(Some(UserId::new()));
         let typing = |c| Happened::Typing { conversation: c, who: "Ben", note: false };
         let n = p.decide(typing(&mine), &ctx(me, t(0, 0), true, None)).unwrap();
         assert_eq!(n.summary, "Ben is typing a reply to Lena Hoffmann");
@@ -321,7 +320,7 @@ mod tests {
 
     #[test]
     fn customer_messages_only_for_mine_while_unfocused() {
-        let me = Uuid::now_v7();
+        let me = UserId::new();
         let mut p = Policy::default();
         let mine = conv(Some(me));
         let msg = |c| Happened::CustomerMessage { conversation: c, preview: "Hello?\nAnyone?" };
@@ -333,7 +332,7 @@ mod tests {
 
     #[test]
     fn do_not_disturb_and_per_kind_settings_silence() {
-        let me = Uuid::now_v7();
+        let me = UserId::new();
         let c = conv(Some(me));
         let assigned = || Happened::Assigned { conversation: &c, by: Some("Ana") };
         let mut p = Policy::new(NotificationSettings { dnd: true, ..Default::default() });
@@ -367,7 +366,7 @@ mod tests {
             p.reminders(std::slice::from_ref(&waiting), t(20, 0))[0].summary,
             "Waiting 20 min, unclaimed: Lena Hoffmann"
         );
-        waiting.assignee_id = Some(Uuid::now_v7());
+        waiting.assignee_id = Some(UserId::new());
         assert!(p.reminders(std::slice::from_ref(&waiting), t(40, 0)).is_empty(), "claimed: no more");
         assert!(p.reminded.is_empty());
     }
@@ -375,14 +374,14 @@ mod tests {
     #[test]
     fn a_device_going_down_is_told_to_admins_only() {
         let device = Device {
-            id: Uuid::now_v7(),
+            id: DeviceId::new(),
             name: "Support line".into(),
             kind: handoff_proto::DeviceKind::Simulator,
             status: DeviceStatus::Disconnected,
             phone: Some("+15550100".into()),
             last_seen_at: None,
         };
-        let me = Uuid::now_v7();
+        let me = UserId::new();
         let admin = Context { admin: true, ..ctx(me, t(0, 0), true, None) };
         let p = Policy::default();
         let n = p.device_down(&device, &admin).expect("an Admin is told");

@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use handoff_proto::Activity;
+use handoff_proto::{Activity, ConversationId, MessageId, UserId};
 use tokio::sync::{broadcast, mpsc};
-use uuid::Uuid;
 
 use crate::notifications::{Context, Happened, Notification, NotificationSettings, Policy};
 use crate::types::{Change, InboxView};
@@ -92,7 +91,7 @@ async fn decide(client: &Client, control: &NotifierControl, policy: &mut Policy,
         viewing: client.viewing(),
         admin,
     };
-    let name = |id: Option<Uuid>| {
+    let name = |id: Option<UserId>| {
         let client = client.clone();
         async move {
             match id {
@@ -103,7 +102,7 @@ async fn decide(client: &Client, control: &NotifierControl, policy: &mut Policy,
     };
     // The conversation, and its messages from `from` on (the newest one without it): never the
     // whole thread, which a teammate's typing would otherwise read every few seconds.
-    let conversation = |id: Uuid, from: Option<Uuid>| {
+    let conversation = |id: ConversationId, from: Option<MessageId>| {
         let client = client.clone();
         async move { client.thread_page(id, 1, from).await.ok().flatten() }
     };

@@ -2,9 +2,10 @@
 //! the cache, in one transaction, before the UI sees it. The sync loop sends the outbox in order;
 //! the server applies each mutation at most once (its `mutation_id`), then acks or rejects it.
 
-use handoff_proto::{sortable_time as ts, Delivery, ErrorDetail, Message, MessageKind, Op};
+use handoff_proto::{
+    sortable_time as ts, Delivery, ErrorDetail, Message, MessageId, MessageKind, MutationId, Op, UserId,
+};
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use crate::cache::{insert_message, Cache, DbResult};
 use crate::types::Attention;
@@ -12,13 +13,13 @@ use crate::types::Attention;
 /// One queued change.
 #[derive(Clone, Debug)]
 pub struct Pending {
-    pub mutation_id: Uuid,
+    pub mutation_id: MutationId,
     pub op: Op,
 }
 
 /// Queues `op` for `me` and applies it to the cache optimistically. Returns the mutation id.
-pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
-    let mutation_id = Uuid::now_v7();
+pub async fn enqueue(cache: &Cache, me: UserId, op: Op) -> DbResult<MutationId> {
+    let mutation_id = MutationId::new();
     let now = chrono::Utc::now();
     let cid = op.conversation_id().to_string();
     let mut tx = cache.write().await?;
@@ -34,7 +35,8 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
         Op::Reply { conversation_id, body, .. } | Op::Note { conversation_id, body } => {
             let kind = if matches!(op, Op::Reply { .. }) { MessageKind::Outbound } else { MessageKind::Note };
             let message = Message {
-                id: mutation_id,
+                // Shown until the server's own message replaces it: known by the change's id.
+                id: MessageId::from(mutation_id.uuid()),
                 conversation_id: *conversation_id,
                 kind,
                 body: body.clone(),
@@ -77,7 +79,8 @@ pub async fn enqueue(cache: &Cache, me: Uuid, op: Op) -> DbResult<Uuid> {
                 .execute(&mut *tx)
                 .await?;
             let message = Message {
-                id: mutation_id,
+                // Shown until the server's own message replaces it: known by the change's id.
+                id: MessageId::from(mutation_id.uuid()),
                 conversation_id: *conversation_id,
                 kind: MessageKind::Note,
                 body: note.clone(),
@@ -150,7 +153,7 @@ pub async fn pending(cache: &Cache) -> DbResult<Vec<Pending>> {
             let id: String = r.try_get("mutation_id")?;
             let op: String = r.try_get("op")?;
             Ok(Pending {
-                mutation_id: Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                mutation_id: MutationId::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 op: serde_json::from_str(&op).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             })
         })
@@ -158,7 +161,7 @@ pub async fn pending(cache: &Cache) -> DbResult<Vec<Pending>> {
 }
 
 /// The server applied it: it leaves the outbox. Returns the op.
-pub async fn acknowledged(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<Op>> {
+pub async fn acknowledged(cache: &Cache, mutation_id: MutationId) -> DbResult<Option<Op>> {
     let mut tx = cache.write().await?;
     let op = take(&mut tx, mutation_id).await?;
     tx.commit().await?;
@@ -168,7 +171,7 @@ pub async fn acknowledged(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<O
 /// The server refused it: drop it and its optimistic message. A change with text (reply, note,
 /// escalation) moves to the "Needs attention" list in the same transaction, so the text is never
 /// lost. Returns the op, and whether it needs attention.
-pub async fn rejected(cache: &Cache, mutation_id: Uuid, error: &ErrorDetail) -> DbResult<Option<(Op, bool)>> {
+pub async fn rejected(cache: &Cache, mutation_id: MutationId, error: &ErrorDetail) -> DbResult<Option<(Op, bool)>> {
     let mut tx = cache.write().await?;
     let Some(op) = take(&mut tx, mutation_id).await? else { return Ok(None) };
     sqlx::query("DELETE FROM messages WHERE id = ? AND pending = 1")
@@ -193,7 +196,7 @@ pub async fn rejected(cache: &Cache, mutation_id: Uuid, error: &ErrorDetail) -> 
 }
 
 /// Takes a mutation out of the outbox.
-async fn take(tx: &mut SqliteConnection, mutation_id: Uuid) -> DbResult<Option<Op>> {
+async fn take(tx: &mut SqliteConnection, mutation_id: MutationId) -> DbResult<Option<Op>> {
     let op: Option<String> = sqlx::query_scalar("DELETE FROM outbox WHERE mutation_id = ? RETURNING op")
         .bind(mutation_id.to_string())
         .fetch_optional(&mut *tx)
@@ -244,7 +247,7 @@ pub async fn attention(cache: &Cache) -> DbResult<Vec<Attention>> {
 }
 
 /// The refused change behind an entry of the "Needs attention" list, as it was queued.
-pub async fn refused(cache: &Cache, mutation_id: Uuid) -> DbResult<Option<Op>> {
+pub async fn refused(cache: &Cache, mutation_id: MutationId) -> DbResult<Option<Op>> {
     let op: Option<String> = sqlx::query_scalar("SELECT op FROM attention WHERE mutation_id = ?")
         .bind(mutation_id.to_string())
         .fetch_optional(cache.pool())
@@ -268,7 +271,7 @@ pub fn resend(refused: Op, body: String, seen_version: i64, force: bool) -> Opti
 }
 
 /// Takes an entry off the "Needs attention" list (sent anyway, moved to the composer, or discarded).
-pub async fn dismiss(cache: &Cache, mutation_id: Uuid) -> DbResult<bool> {
+pub async fn dismiss(cache: &Cache, mutation_id: MutationId) -> DbResult<bool> {
     let done = sqlx::query("DELETE FROM attention WHERE mutation_id = ?")
         .bind(mutation_id.to_string())
         .execute(cache.pool())
@@ -283,12 +286,11 @@ pub async fn len(cache: &Cache) -> DbResult<i64> {
 #[cfg(test)]
 mod tests {
     use super::resend;
-    use handoff_proto::Op;
-    use uuid::Uuid;
+    use handoff_proto::{ConversationId, Op, TeamId};
 
     #[test]
     fn a_refused_note_or_escalation_is_sent_again_as_itself_never_as_a_reply() {
-        let (conversation_id, team_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let (conversation_id, team_id) = (ConversationId::new(), TeamId::new());
         let note = Op::Note { conversation_id, body: "VIP, refund approved internally".into() };
         // Even asked to force it past the send guard (the reply panel's "Send anyway").
         for force in [false, true] {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{Activity, ActivityEntry, PresenceStatus, UserStatus};
+use handoff_proto::{Activity, ActivityEntry, ConversationId, PresenceStatus, UserId, UserStatus};
 use uuid::Uuid;
 
 use crate::types::view;
@@ -24,8 +24,8 @@ view! {
 #[derive(Default)]
 pub struct Board {
     boot: Option<Uuid>,
-    statuses: HashMap<Uuid, UserStatus>,
-    activities: HashMap<(Uuid, Uuid), ActivityEntry>,
+    statuses: HashMap<UserId, UserStatus>,
+    activities: HashMap<(UserId, ConversationId), ActivityEntry>,
 }
 
 impl Board {
@@ -39,7 +39,7 @@ impl Board {
         restarted
     }
 
-    pub fn status(&mut self, user_id: Uuid, status: PresenceStatus, at: DateTime<Utc>) {
+    pub fn status(&mut self, user_id: UserId, status: PresenceStatus, at: DateTime<Utc>) {
         if status == PresenceStatus::Offline {
             self.statuses.remove(&user_id);
             self.activities.retain(|(u, _), _| *u != user_id);
@@ -50,8 +50,8 @@ impl Board {
 
     pub fn activity(
         &mut self,
-        user_id: Uuid,
-        conversation_id: Option<Uuid>,
+        user_id: UserId,
+        conversation_id: Option<ConversationId>,
         activity: Activity,
         at: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn typing_lapses_a_new_boot_is_told_and_offline_clears() {
         let mut b = Board::default();
-        let (ben, c) = (Uuid::now_v7(), Uuid::now_v7());
+        let (ben, c) = (UserId::new(), ConversationId::new());
         let now = Utc::now();
         assert!(!b.roster(Uuid::now_v7(), vec![], vec![]));
         b.status(ben, PresenceStatus::Online, now);

@@ -1,9 +1,8 @@
 //! The HTTP calls the core makes: sign-in, re-reading a conversation after a refusal, and
 //! [`json`] for the rest (accounts, Admin).
 
-use handoff_proto::{Conversation, ErrorBody, LoginRequest, LoginResponse, User};
+use handoff_proto::{Conversation, ConversationId, ErrorBody, LoginRequest, LoginResponse, User};
 use reqwest::StatusCode;
-use uuid::Uuid;
 
 use crate::{CoreError, CoreResult};
 
@@ -76,7 +75,12 @@ pub async fn logout(http: &reqwest::Client, server: &str, token: &str) -> CoreRe
     }
 }
 
-pub async fn conversation(http: &reqwest::Client, server: &str, token: &str, id: Uuid) -> CoreResult<Conversation> {
+pub async fn conversation(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+    id: ConversationId,
+) -> CoreResult<Conversation> {
     let resp = http
         .get(format!("{server}/api/v1/conversations/{id}"))
         .bearer_auth(token)

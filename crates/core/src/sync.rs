@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use handoff_proto::{Activity, ClientFrame, Event, Op, PresenceStatus, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{
+    Activity, ClientFrame, ConversationId, Event, MutationId, Op, PresenceStatus, ServerFrame, PROTOCOL_VERSION,
+};
 use rand::Rng;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::{AUTHORIZATION, USER_AGENT};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use uuid::Uuid;
 
 use crate::cache::Touched;
 use crate::types::{Change, ConnectionState};
@@ -92,7 +93,7 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<t
 #[derive(Default)]
 struct Mine {
     away: bool,
-    activity: Option<(Option<Uuid>, Activity)>,
+    activity: Option<(Option<ConversationId>, Activity)>,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: PresenceRx) {
@@ -273,7 +274,7 @@ async fn connect(
 #[derive(Default)]
 struct Sent {
     /// Sent and not yet answered, or answered.
-    ids: HashSet<Uuid>,
+    ids: HashSet<MutationId>,
     /// The server answered some transiently: they wait for their backoff to pass ...
     retry_at: Option<tokio::time::Instant>,
     /// ... which grows with each transient answer and resets once every change that got one
@@ -281,12 +282,12 @@ struct Sent {
     /// settles at the longest wait).
     backoff: Backoff,
     /// The changes that got a transient answer and have not been acknowledged since.
-    retrying: HashSet<Uuid>,
+    retrying: HashSet<MutationId>,
 }
 
 impl Sent {
     /// The server could not apply `mutation_id` now: send it again after the backoff.
-    fn transient(&mut self, mutation_id: Uuid) {
+    fn transient(&mut self, mutation_id: MutationId) {
         self.ids.remove(&mutation_id);
         self.retrying.insert(mutation_id);
         if self.retry_at.is_none() {
@@ -528,7 +529,13 @@ fn spawn_indexer(inner: &Arc<Inner>) {
 }
 
 /// A refused change was dropped from the outbox: put the server's truth back and tell the UI.
-async fn rolled_back(inner: &Inner, session: &Session, mutation_id: Uuid, op: Op, error: handoff_proto::ErrorDetail) {
+async fn rolled_back(
+    inner: &Inner,
+    session: &Session,
+    mutation_id: MutationId,
+    op: Op,
+    error: handoff_proto::ErrorDetail,
+) {
     let conversation_id = op.conversation_id();
     if !matches!(op, Op::Reply { .. } | Op::Note { .. }) {
         match rest::conversation(&inner.http, &session.server, &session.token, conversation_id).await {

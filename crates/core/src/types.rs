@@ -1,8 +1,9 @@
 //! What the core hands to the shell and the UI.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{Conversation, ErrorDetail, Message, User};
-use uuid::Uuid;
+use handoff_proto::{
+    Conversation, ConversationId, DeviceId, ErrorDetail, Message, MessageId, MutationId, TeamId, User, UserId,
+};
 
 /// The derives every view type shares.
 macro_rules! view {
@@ -43,7 +44,7 @@ view! {
         pub snoozed: u32,
         pub resolved: u32,
         /// (team id, conversations in its queue), for every team with any.
-        pub teams: Vec<(Uuid, u32)>,
+        pub teams: Vec<(TeamId, u32)>,
     }
 }
 
@@ -83,8 +84,8 @@ view! {
     /// A change with text that the server refused after it was queued: it waits in the "Needs
     /// attention" list until the agent sends it anyway, edits it or discards it.
     pub struct Attention {
-        pub mutation_id: Uuid,
-        pub conversation_id: Uuid,
+        pub mutation_id: MutationId,
+        pub conversation_id: ConversationId,
         /// The contact's name, or number (empty if the conversation is no longer cached).
         pub contact: String,
         /// `reply`, `note` or `escalate`.
@@ -101,8 +102,8 @@ view! {
     /// A message that matches a search, with the matching words marked in `snippet` between
     /// U+0002 (start) and U+0003 (end), so the UI can highlight them without parsing HTML.
     pub struct MessageHit {
-        pub message_id: Uuid,
-        pub conversation_id: Uuid,
+        pub message_id: MessageId,
+        pub conversation_id: ConversationId,
         pub contact_name: Option<String>,
         pub contact_phone: String,
         pub kind: handoff_proto::MessageKind,
@@ -153,31 +154,31 @@ view! {
         /// The queue changed (a conversation was added, moved or updated).
         Inbox,
         /// A conversation's thread or header changed.
-        Conversation { conversation_id: Uuid },
+        Conversation { conversation_id: ConversationId },
         Connection { state: ConnectionState },
         /// The server refused a change made here; it was rolled back.
-        Rejected { mutation_id: Uuid, conversation_id: Uuid, op: String, error: ErrorDetail, body: Option<String> },
+        Rejected { mutation_id: MutationId, conversation_id: ConversationId, op: String, error: ErrorDetail, body: Option<String> },
         /// The server could not apply a change now (its own failure): it stays queued and is
         /// sent again with backoff.
-        Retrying { mutation_id: Uuid, conversation_id: Uuid, message: String },
+        Retrying { mutation_id: MutationId, conversation_id: ConversationId, message: String },
         /// The "Needs attention" list changed.
         Attention,
         /// Users or devices changed.
         Directory,
         /// A teammate @mentioned me in a note (live, not while catching up).
-        Mentioned { conversation_id: Uuid, message_id: Uuid },
+        Mentioned { conversation_id: ConversationId, message_id: MessageId },
         /// A conversation became mine by someone else's hand (`by`: `None` for routing).
-        AssignedToMe { conversation_id: Uuid, by: Option<Uuid> },
+        AssignedToMe { conversation_id: ConversationId, by: Option<UserId> },
         /// The customer wrote in a conversation of mine.
-        CustomerMessage { conversation_id: Uuid, message_id: Uuid },
+        CustomerMessage { conversation_id: ConversationId, message_id: MessageId },
         /// Someone came online, went away or went offline.
-        Status { user_id: Uuid, status: handoff_proto::PresenceStatus },
+        Status { user_id: UserId, status: handoff_proto::PresenceStatus },
         /// Everyone's presence was replaced (a new connection's roster, or the connection dropped).
         Roster,
         /// Someone is viewing or typing somewhere (ephemeral).
-        Presence { user_id: Uuid, conversation_id: Option<Uuid>, activity: handoff_proto::Activity },
+        Presence { user_id: UserId, conversation_id: Option<ConversationId>, activity: handoff_proto::Activity },
         /// A linked number that was connected is not any more (live, not while catching up).
-        DeviceDown { device_id: Uuid },
+        DeviceDown { device_id: DeviceId },
         /// After a first sync, older messages are being indexed for search: `left` of `total`.
         SearchIndex { left: u32, total: u32 },
     }

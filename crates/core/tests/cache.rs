@@ -5,7 +5,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use handoff_core::cache::Cache;
 use handoff_core::{outbox, InboxView};
 use handoff_proto::{
-    Contact, Conversation, ConversationStatus, Delivery, ErrorDetail, Event, EventBody, Message, MessageKind, Op,
+    Contact, ContactId, Conversation, ConversationId, ConversationStatus, Delivery, DeviceId, ErrorDetail, Event,
+    EventBody, Message, MessageId, MessageKind, Op, TeamId, UserId,
 };
 use uuid::Uuid;
 
@@ -14,11 +15,11 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-fn conversation(id: Uuid, version: i64) -> Conversation {
+fn conversation(id: ConversationId, version: i64) -> Conversation {
     Conversation {
         id,
-        device_id: Uuid::nil(),
-        contact: Contact { id: Uuid::now_v7(), name: Some("Lena".into()), phone: "+4915112345678".into() },
+        device_id: DeviceId::nil(),
+        contact: Contact { id: ContactId::new(), name: Some("Lena".into()), phone: "+4915112345678".into() },
         status: ConversationStatus::Open,
         assignee_id: None,
         team_id: None,
@@ -38,9 +39,9 @@ fn conversation(id: Uuid, version: i64) -> Conversation {
     }
 }
 
-fn inbound(conversation_id: Uuid, body: &str) -> Message {
+fn inbound(conversation_id: ConversationId, body: &str) -> Message {
     Message {
-        id: Uuid::now_v7(),
+        id: MessageId::new(),
         conversation_id,
         kind: MessageKind::Inbound,
         body: body.into(),
@@ -64,8 +65,8 @@ async fn cache() -> (tempfile::TempDir, Cache) {
 #[tokio::test]
 async fn events_apply_once_and_move_last_seq() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let cid = Uuid::now_v7();
+    let me = UserId::new();
+    let cid = ConversationId::new();
     let msg = inbound(cid, "Hello");
     let events = vec![Event {
         seq: 1,
@@ -88,8 +89,8 @@ async fn events_apply_once_and_move_last_seq() {
 #[tokio::test]
 async fn a_reply_shows_at_once_and_a_refusal_takes_it_back() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let cid = Uuid::now_v7();
+    let me = UserId::new();
+    let cid = ConversationId::new();
     let created = EventBody::MessageCreated { message: inbound(cid, "Hello"), conversation: conversation(cid, 1) };
     cache.apply_events(&[Event { seq: 1, at: Utc::now(), body: created }], me).await.unwrap();
 
@@ -97,7 +98,10 @@ async fn a_reply_shows_at_once_and_a_refusal_takes_it_back() {
     let mutation = outbox::enqueue(&cache, me, op).await.unwrap();
     let thread = cache.thread(cid).await.unwrap().unwrap();
     let mine = thread.messages.last().unwrap();
-    assert_eq!((mine.message.id, mine.queued, mine.message.delivery), (mutation, true, Some(Delivery::Pending)));
+    assert_eq!(
+        (mine.message.id, mine.queued, mine.message.delivery),
+        (MessageId::from(mutation.uuid()), true, Some(Delivery::Pending))
+    );
     assert_eq!(outbox::pending(&cache).await.unwrap().len(), 1);
 
     let error = ErrorDetail {
@@ -134,15 +138,15 @@ async fn a_reply_shows_at_once_and_a_refusal_takes_it_back() {
 #[tokio::test]
 async fn the_servers_copy_replaces_the_optimistic_one() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let cid = Uuid::now_v7();
+    let me = UserId::new();
+    let cid = ConversationId::new();
     let created = EventBody::MessageCreated { message: inbound(cid, "Hello"), conversation: conversation(cid, 1) };
     cache.apply_events(&[Event { seq: 1, at: Utc::now(), body: created }], me).await.unwrap();
     let op = Op::Note { conversation_id: cid, body: "VIP".into() };
     let mutation = outbox::enqueue(&cache, me, op).await.unwrap();
     outbox::acknowledged(&cache, mutation).await.unwrap();
     let server_copy = Message {
-        id: Uuid::now_v7(),
+        id: MessageId::new(),
         kind: MessageKind::Note,
         body: "VIP".into(),
         author_id: Some(me),
@@ -162,8 +166,8 @@ async fn the_servers_copy_replaces_the_optimistic_one() {
 #[tokio::test]
 async fn wiping_for_a_new_epoch_keeps_the_outbox() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let cid = Uuid::now_v7();
+    let me = UserId::new();
+    let cid = ConversationId::new();
     let created = EventBody::MessageCreated { message: inbound(cid, "Hello"), conversation: conversation(cid, 1) };
     cache.apply_events(&[Event { seq: 7, at: Utc::now(), body: created }], me).await.unwrap();
     outbox::enqueue(&cache, me, Op::Claim { conversation_id: cid }).await.unwrap();
@@ -176,9 +180,9 @@ async fn wiping_for_a_new_epoch_keeps_the_outbox() {
 #[tokio::test]
 async fn views_narrow_by_team_label_status_and_mentions() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let team = Uuid::now_v7();
-    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let me = UserId::new();
+    let team = TeamId::new();
+    let (a, b, c) = (ConversationId::new(), ConversationId::new(), ConversationId::new());
     let mut in_team = conversation(a, 1); // labels billing, vip
     in_team.team_id = Some(team);
     let mut snoozed = conversation(b, 1);
@@ -196,7 +200,7 @@ async fn views_narrow_by_team_label_status_and_mentions() {
             body: EventBody::MessageCreated { message: inbound(conv.id, "Hi"), conversation: conv },
         })
         .collect();
-    let mention = EventBody::Mention { conversation_id: b, message_id: Uuid::now_v7(), user_id: me, by: None };
+    let mention = EventBody::Mention { conversation_id: b, message_id: MessageId::new(), user_id: me, by: None };
     events.push(Event { seq: 4, at: Utc::now(), body: mention });
     let billing = handoff_proto::Team {
         id: team,
@@ -240,8 +244,8 @@ async fn views_narrow_by_team_label_status_and_mentions() {
 #[tokio::test]
 async fn a_batch_written_in_runs_ends_as_if_applied_one_by_one_and_is_searchable() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let me = UserId::new();
+    let (a, b) = (ConversationId::new(), ConversationId::new());
     let first = inbound(a, "Where is my refund?");
     let mut delivered = first.clone();
     delivered.delivery = Some(Delivery::Delivered);
@@ -272,14 +276,14 @@ async fn a_batch_written_in_runs_ends_as_if_applied_one_by_one_and_is_searchable
     let thread = cache.thread(a).await.unwrap().unwrap();
     assert_eq!(thread.conversation.version, 3, "the last state of the conversation wins");
     assert_eq!(thread.conversation.assignee_id, Some(me));
-    let messages: Vec<(Uuid, Option<Delivery>)> =
+    let messages: Vec<(MessageId, Option<Delivery>)> =
         thread.messages.iter().map(|m| (m.message.id, m.message.delivery)).collect();
     assert_eq!(messages, vec![(first.id, Some(Delivery::Delivered)), (second.id, None)]);
     assert_eq!(cache.last_seq().await.unwrap(), 5);
 
     // Both messages are in the search index once, newest first, with the match marked.
     let found = cache.search("refu", 10).await.unwrap();
-    let ids: Vec<Uuid> = found.messages.iter().map(|m| m.message_id).collect();
+    let ids: Vec<MessageId> = found.messages.iter().map(|m| m.message_id).collect();
     assert_eq!(ids, vec![second.id, first.id]);
     assert_eq!(found.messages[1].snippet, "Where is my \u{2}refund\u{3}?");
     assert_eq!(found.contacts.len(), 0, "no contact is called refu");
@@ -303,7 +307,7 @@ async fn has_thread_index(cache: &Cache) -> bool {
     found == 2
 }
 
-fn parcels(conversation_id: Uuid, from: i64, n: usize) -> (Vec<Message>, Vec<Event>) {
+fn parcels(conversation_id: ConversationId, from: i64, n: usize) -> (Vec<Message>, Vec<Event>) {
     let messages: Vec<Message> = (0..n).map(|i| inbound(conversation_id, &format!("Parcel number {i}"))).collect();
     let events = messages
         .iter()
@@ -320,8 +324,8 @@ fn parcels(conversation_id: Uuid, from: i64, n: usize) -> (Vec<Message>, Vec<Eve
 #[tokio::test]
 async fn a_bulk_import_is_usable_at_once_and_searchable_newest_first_as_it_is_indexed() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let a = Uuid::now_v7();
+    let me = UserId::new();
+    let a = ConversationId::new();
     assert!(cache.begin_bulk().await.unwrap(), "an empty cache opens a bulk import");
     let (imported, events) = parcels(a, 1, 50);
     cache.apply_events(&events[..30], me).await.unwrap();
@@ -348,7 +352,7 @@ async fn a_bulk_import_is_usable_at_once_and_searchable_newest_first_as_it_is_in
     let left = cache.index_search_backlog(20).await.unwrap().unwrap();
     assert_eq!((left.left, left.total), (31, 51));
     let found = cache.search("parcel", 100).await.unwrap();
-    let newest: Vec<Uuid> = imported[31..].iter().rev().map(|m| m.id).collect();
+    let newest: Vec<MessageId> = imported[31..].iter().rev().map(|m| m.id).collect();
     assert_eq!(found.messages.iter().skip(1).map(|m| m.message_id).collect::<Vec<_>>(), newest, "the newest first");
     assert_eq!(found.messages[0].message_id, reply.id);
 
@@ -369,8 +373,8 @@ async fn a_bulk_import_is_usable_at_once_and_searchable_newest_first_as_it_is_in
 async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.db");
-    let me = Uuid::now_v7();
-    let a = Uuid::now_v7();
+    let me = UserId::new();
+    let a = ConversationId::new();
     {
         let cache = Cache::open(&path).await.unwrap();
         assert!(cache.begin_bulk().await.unwrap());
@@ -387,7 +391,7 @@ async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
     search_index_is_exact(&cache).await;
 
     // A new epoch wipes the cache mid-backlog: the gap closes and the index stays exact.
-    let b = Uuid::now_v7();
+    let b = ConversationId::new();
     let (_, events) = parcels(b, 11, 5);
     let fresh = Cache::open(&dir.path().join("other.db")).await.unwrap();
     assert!(fresh.begin_bulk().await.unwrap());
@@ -404,10 +408,10 @@ async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
 #[tokio::test]
 async fn a_thread_page_holds_the_newest_messages_and_keeps_what_it_showed() {
     let (_dir, cache) = cache().await;
-    let me = Uuid::now_v7();
-    let cid = Uuid::now_v7();
+    let me = UserId::new();
+    let cid = ConversationId::new();
     let mut seq = 0;
-    let mut apply = async |message: Message, note: Option<Uuid>| {
+    let mut apply = async |message: Message, note: Option<MessageId>| {
         seq += 1;
         let conversation = Conversation { escalation_note_id: note, ..conversation(cid, seq) };
         let event = Event { seq, at: now(), body: EventBody::MessageCreated { message, conversation } };
@@ -455,7 +459,7 @@ async fn a_thread_page_holds_the_newest_messages_and_keeps_what_it_showed() {
 async fn drafts_are_kept_per_conversation_and_mode_and_go_with_a_wipe_for_another_account() {
     use handoff_core::drafts::{self, DraftMode};
     let (_dir, cache) = cache().await;
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (ConversationId::new(), ConversationId::new());
     drafts::set(&cache, a, DraftMode::Note, "Internal: VIP").await.unwrap();
     drafts::set(&cache, a, DraftMode::Reply, "Hi Lena").await.unwrap();
     drafts::set(&cache, b, DraftMode::Reply, "Hello").await.unwrap();

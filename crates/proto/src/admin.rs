@@ -1,7 +1,7 @@
 //! Team administration bodies of the public HTTP API: teams, routing rules, API keys, the audit log.
 
+use crate::ids::{ApiKeyId, ConversationId, DeviceId, RuleId, TeamId, UserId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::{wire, Role, Seq};
 
@@ -9,9 +9,9 @@ wire! {
     /// A group of agents with its own queue, a cap on how many open conversations routing gives
     /// each member, and optional SLA targets.
     pub struct Team {
-        pub id: Uuid,
+        pub id: TeamId,
         pub name: String,
-        pub member_ids: Vec<Uuid>,
+        pub member_ids: Vec<UserId>,
         /// Routing gives a member at most this many open conversations.
         #[cfg_attr(feature = "specta", specta(type = i32))]
         pub agent_cap: i64,
@@ -70,7 +70,7 @@ wire! {
 
 wire! {
     pub struct TeamMembersRequest {
-        pub user_ids: Vec<Uuid>,
+        pub user_ids: Vec<UserId>,
     }
 }
 
@@ -89,7 +89,7 @@ wire! {
         pub contact: Option<String>,
         /// The linked device the conversation came in on.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub device_id: Option<Uuid>,
+        pub device_id: Option<DeviceId>,
         /// A label the conversation carries (useful on reopen).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub label: Option<String>,
@@ -102,15 +102,15 @@ wire! {
     #[derive(Default)]
     pub struct RuleAssign {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub team_id: Option<Uuid>,
+        pub team_id: Option<TeamId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub user_id: Option<Uuid>,
+        pub user_id: Option<UserId>,
     }
 }
 
 wire! {
     pub struct RoutingRule {
-        pub id: Uuid,
+        pub id: RuleId,
         pub name: String,
         /// Rules are tried by position, lowest first; the first match wins.
         #[cfg_attr(feature = "specta", specta(type = i32))]
@@ -142,7 +142,7 @@ wire! {
         #[serde(default)]
         pub phone: Option<String>,
         #[serde(default)]
-        pub device_id: Option<Uuid>,
+        pub device_id: Option<DeviceId>,
         #[serde(default)]
         pub labels: Vec<String>,
     }
@@ -166,11 +166,11 @@ wire! {
 wire! {
     /// An API key as listed: never the key itself.
     pub struct ApiKey {
-        pub id: Uuid,
+        pub id: ApiKeyId,
         pub name: String,
         pub role: Role,
         /// The identity the key acts as: it authors what the key does.
-        pub user_id: Uuid,
+        pub user_id: UserId,
         pub created_at: DateTime<Utc>,
         pub revoked_at: Option<DateTime<Utc>>,
     }
@@ -179,7 +179,7 @@ wire! {
 wire! {
     /// The answer to creating a key: `key` is shown this once.
     pub struct CreatedApiKey {
-        pub id: Uuid,
+        pub id: ApiKeyId,
         pub key: String,
         pub api_key: ApiKey,
     }
@@ -192,13 +192,13 @@ wire! {
         pub id: i64,
         pub at: DateTime<Utc>,
         /// Who did it; `None` for the server itself (routing, snooze wake-up).
-        pub actor_id: Option<Uuid>,
+        pub actor_id: Option<UserId>,
         /// The actor's name when it happened (kept even if the user is renamed later).
         pub actor_name: String,
         /// What was done: `reply`, `note`, `claim`, `assign`, `escalate`, `status`, `labels`, `read`,
         /// `view`, `route`, `wake`, `user.create`, `team.create`, `api_key.create`, ...
         pub action: String,
-        pub conversation_id: Option<Uuid>,
+        pub conversation_id: Option<ConversationId>,
         /// A human sentence: "Assigned to Ben Ortiz".
         pub summary: String,
         /// The event the change produced, if any.
@@ -210,7 +210,7 @@ wire! {
 wire! {
     /// An agent as the assign menu and the dashboard show them: online now, and their load.
     pub struct AgentLoad {
-        pub user_id: Uuid,
+        pub user_id: UserId,
         /// Online now (connected and not away, or within the grace period after a disconnect).
         pub online: bool,
         #[serde(default = "offline")]

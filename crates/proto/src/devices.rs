@@ -1,8 +1,8 @@
 //! Linked WhatsApp numbers on the HTTP API: devices, gateway (WAHA) settings, QR codes, and the
 //! simulator's control bodies.
 
+use crate::ids::DeviceId;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::{wire, Delivery, Media};
 
@@ -84,7 +84,7 @@ impl DeviceStatus {
 wire! {
     /// A linked WhatsApp number.
     pub struct Device {
-        pub id: Uuid,
+        pub id: DeviceId,
         pub name: String,
         pub kind: DeviceKind,
         pub status: DeviceStatus,

@@ -2,8 +2,8 @@
 //! Clients apply them in order to their cache; applying the same event twice changes nothing
 //! (every body carries the full new state of what it touches).
 
+use crate::ids::{ConversationId, DeviceId, MessageId, UserId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::{wire, Conversation, Device, Message, Seq, Team, User};
 
@@ -28,14 +28,14 @@ wire! {
         MessageUpdated { message: Message },
         /// A conversation changed (claim, assignment, status).
         #[serde(rename = "conversation.updated")]
-        ConversationUpdated { conversation: Conversation, actor_id: Option<Uuid>, cause: UpdateCause },
+        ConversationUpdated { conversation: Conversation, actor_id: Option<UserId>, cause: UpdateCause },
         /// A user read a conversation up to `read_at`. Only that user's clients act on it.
         #[serde(rename = "conversation.read")]
-        ConversationRead { conversation_id: Uuid, user_id: Uuid, read_at: DateTime<Utc> },
+        ConversationRead { conversation_id: ConversationId, user_id: UserId, read_at: DateTime<Utc> },
         #[serde(rename = "device.updated")]
         DeviceUpdated { device: Device },
         #[serde(rename = "device.removed")]
-        DeviceRemoved { device_id: Uuid },
+        DeviceRemoved { device_id: DeviceId },
         #[serde(rename = "user.updated")]
         UserUpdated { user: User },
         /// A team was created or changed (name, members, cap, SLA targets).
@@ -43,11 +43,11 @@ wire! {
         TeamUpdated { team: Team },
         /// `user_id` was @mentioned in a note (`message_id`) by `by`.
         #[serde(rename = "mention")]
-        Mention { conversation_id: Uuid, message_id: Uuid, user_id: Uuid, by: Option<Uuid> },
+        Mention { conversation_id: ConversationId, message_id: MessageId, user_id: UserId, by: Option<UserId> },
         /// Two conversations turned out to be one customer's (a LID and a phone number): the
         /// messages of `from` now belong to `conversation`, and `from` is gone.
         #[serde(rename = "conversation.merged")]
-        ConversationMerged { from: Uuid, conversation: Conversation },
+        ConversationMerged { from: ConversationId, conversation: Conversation },
     }
 }
 
@@ -88,7 +88,7 @@ impl EventBody {
     }
 
     /// The conversation this event belongs to, if any.
-    pub fn conversation_id(&self) -> Option<Uuid> {
+    pub fn conversation_id(&self) -> Option<ConversationId> {
         match self {
             EventBody::MessageCreated { conversation, .. } => Some(conversation.id),
             EventBody::MessageUpdated { message } => Some(message.conversation_id),

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod devices;
 pub mod event;
+pub mod ids;
 pub mod presence;
 pub mod rest;
 pub mod ws;
@@ -17,6 +18,9 @@ pub mod ws;
 pub use admin::*;
 pub use devices::*;
 pub use event::{Event, EventBody, UpdateCause};
+pub use ids::{
+    ApiKeyId, ContactId, ConversationId, DeviceId, MessageId, MutationId, RuleId, SessionId, TeamId, UserId,
+};
 pub use presence::{ActivityEntry, PresenceStatus, UserStatus, TYPING_TTL_SECS};
 pub use rest::*;
 pub use ws::{Activity, ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};

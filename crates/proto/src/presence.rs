@@ -2,8 +2,8 @@
 //! conversation. Never stored; the server keeps it in memory and a restart starts it afresh
 //! (`boot` changes, and clients drop what they knew).
 
+use crate::ids::{ConversationId, UserId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::{wire, Activity};
 
@@ -25,7 +25,7 @@ wire! {
 
 wire! {
     pub struct UserStatus {
-        pub user_id: Uuid,
+        pub user_id: UserId,
         pub status: PresenceStatus,
         pub since: DateTime<Utc>,
     }
@@ -34,8 +34,8 @@ wire! {
 wire! {
     /// Someone viewing or writing in a conversation now.
     pub struct ActivityEntry {
-        pub user_id: Uuid,
-        pub conversation_id: Uuid,
+        pub user_id: UserId,
+        pub conversation_id: ConversationId,
         pub activity: Activity,
         pub at: DateTime<Utc>,
         /// When it lapses unless renewed (composing); `None` while the connection lasts (viewing).

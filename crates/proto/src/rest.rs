@@ -1,7 +1,7 @@
 //! Bodies of the public HTTP API v1. Field names follow `docs/api.md` and the served OpenAPI document exactly.
 
+use crate::ids::{ContactId, ConversationId, DeviceId, MessageId, MutationId, SessionId, TeamId, UserId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::{wire, Seq};
 
@@ -41,7 +41,7 @@ impl Role {
 
 wire! {
     pub struct User {
-        pub id: Uuid,
+        pub id: UserId,
         pub email: String,
         pub name: String,
         pub role: Role,
@@ -119,7 +119,7 @@ impl ConversationStatus {
 wire! {
     /// A customer as seen through one linked device.
     pub struct Contact {
-        pub id: Uuid,
+        pub id: ContactId,
         pub name: Option<String>,
         pub phone: String,
     }
@@ -127,12 +127,12 @@ wire! {
 
 wire! {
     pub struct Conversation {
-        pub id: Uuid,
-        pub device_id: Uuid,
+        pub id: ConversationId,
+        pub device_id: DeviceId,
         pub contact: Contact,
         pub status: ConversationStatus,
-        pub assignee_id: Option<Uuid>,
-        pub team_id: Option<Uuid>,
+        pub assignee_id: Option<UserId>,
+        pub team_id: Option<TeamId>,
         /// Bumped by every change; replies carry the version the agent last saw (the send guard).
         #[cfg_attr(feature = "specta", specta(type = i32))] // a TypeScript number
         pub version: i64,
@@ -168,7 +168,7 @@ wire! {
         pub resolved_at: Option<DateTime<Utc>>,
         /// The note of the latest escalation, shown on top of the thread until it is resolved.
         #[serde(default)]
-        pub escalation_note_id: Option<Uuid>,
+        pub escalation_note_id: Option<MessageId>,
     }
 }
 
@@ -253,17 +253,17 @@ impl Delivery {
 
 wire! {
     pub struct Message {
-        pub id: Uuid,
-        pub conversation_id: Uuid,
+        pub id: MessageId,
+        pub conversation_id: ConversationId,
         pub kind: MessageKind,
         pub body: String,
-        pub author_id: Option<Uuid>,
+        pub author_id: Option<UserId>,
         pub created_at: DateTime<Utc>,
         pub delivery: Option<Delivery>,
         pub wa_message_id: Option<String>,
         /// The client mutation that created it, so a client can swap its optimistic copy for this one.
         #[serde(default)]
-        pub mutation_id: Option<Uuid>,
+        pub mutation_id: Option<MutationId>,
         /// Why a reply failed (`delivery: failed`), as the device said it.
         #[serde(default)]
         pub failure: Option<String>,
@@ -355,7 +355,7 @@ wire! {
         pub version: Option<i64>,
         /// For `already_claimed`: who holds it and since when.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub assignee_id: Option<Uuid>,
+        pub assignee_id: Option<UserId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub claimed_at: Option<DateTime<Utc>>,
         /// `true` when the server could not apply the request now (its own fault, or too busy):
@@ -391,11 +391,11 @@ wire! {
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum ConversationChange {
         /// The customer wrote again.
-        InboundMessage { message_id: Uuid, at: DateTime<Utc>, preview: String },
+        InboundMessage { message_id: MessageId, at: DateTime<Utc>, preview: String },
         /// Someone else replied.
-        Reply { message_id: Uuid, author_id: Option<Uuid>, at: DateTime<Utc>, preview: String },
+        Reply { message_id: MessageId, author_id: Option<UserId>, at: DateTime<Utc>, preview: String },
         /// The conversation changed hands.
-        Reassigned { assignee_id: Option<Uuid>, by: Option<Uuid>, at: DateTime<Utc> },
+        Reassigned { assignee_id: Option<UserId>, by: Option<UserId>, at: DateTime<Utc> },
     }
 }
 
@@ -433,7 +433,7 @@ wire! {
 wire! {
     /// One signed-in session of the caller (`GET /api/v1/me/sessions`).
     pub struct SessionEntry {
-        pub id: Uuid,
+        pub id: SessionId,
         pub created_at: DateTime<Utc>,
         pub last_used_at: DateTime<Utc>,
         /// When it ends if nobody uses it (idle timeout), or at its absolute end, whichever is first.
@@ -492,16 +492,16 @@ wire! {
 wire! {
     /// `team_id` absent keeps the conversation's team; `assignee_id: null` leaves it unowned.
     pub struct AssignRequest {
-        pub assignee_id: Option<Uuid>,
+        pub assignee_id: Option<UserId>,
         #[serde(default)]
-        pub team_id: Option<Uuid>,
+        pub team_id: Option<TeamId>,
     }
 }
 
 wire! {
     /// Hand the conversation to a team's queue with an internal note for whoever picks it up.
     pub struct EscalateRequest {
-        pub team_id: Uuid,
+        pub team_id: TeamId,
         #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536, pattern = r"\S"))]
         pub note: String,
     }
@@ -554,7 +554,7 @@ wire! {
 wire! {
     /// A linked number that is down, as `/readyz` names it.
     pub struct DeviceDown {
-        pub id: Uuid,
+        pub id: DeviceId,
         pub name: String,
         pub status: crate::DeviceStatus,
     }

@@ -5,6 +5,7 @@
 //! after `last_seq` in order, then streams live ones. A client whose protocol the server does not
 //! speak gets `error{code: "unsupported_protocol"}` and the connection closes.
 
+use crate::ids::{ConversationId, MessageId, MutationId, TeamId, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -18,9 +19,9 @@ wire! {
     pub enum ClientFrame {
         Hello { protocol: u32, last_seq: Seq },
         /// A change. `mutation_id` (UUIDv7, client-made) makes it apply at most once.
-        Mutate { mutation_id: Uuid, op: Op },
+        Mutate { mutation_id: MutationId, op: Op },
         /// Ephemeral: what this agent is doing now. Fanned out, never stored.
-        Presence { conversation_id: Option<Uuid>, activity: Activity },
+        Presence { conversation_id: Option<ConversationId>, activity: Activity },
         /// This connection is away (idle, app in the background) or back (`online`).
         Status { status: PresenceStatus },
         Ping { nonce: u64 },
@@ -41,12 +42,12 @@ wire! {
         Welcome { protocol: u32, epoch: Uuid, head_seq: Seq, user: User },
         Event(Box<Event>),
         /// The mutation was applied (or had been applied before); `seq` is the event it produced.
-        Ack { mutation_id: Uuid, seq: Option<Seq> },
+        Ack { mutation_id: MutationId, seq: Option<Seq> },
         /// The mutation was refused; `error` has the HTTP API's error shape.
-        Reject { mutation_id: Uuid, error: crate::ErrorDetail },
+        Reject { mutation_id: MutationId, error: crate::ErrorDetail },
         Presence {
-            user_id: Uuid,
-            conversation_id: Option<Uuid>,
+            user_id: UserId,
+            conversation_id: Option<ConversationId>,
             activity: Activity,
             at: DateTime<Utc>,
             /// When a composing activity lapses unless renewed.
@@ -54,7 +55,7 @@ wire! {
             expires_at: Option<DateTime<Utc>>,
         },
         /// Someone came online, went away, or went offline (after the grace period).
-        Status { user_id: Uuid, status: PresenceStatus, at: DateTime<Utc> },
+        Status { user_id: UserId, status: PresenceStatus, at: DateTime<Utc> },
         /// Right after `welcome`: everyone's status and activity now. A different `boot` than the
         /// last one means the server restarted: drop what was known before.
         Roster { boot: Uuid, statuses: Vec<UserStatus>, activities: Vec<ActivityEntry> },
@@ -79,18 +80,18 @@ wire! {
     /// A change a client asks for over the WebSocket; the same rules as the HTTP routes apply.
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum Op {
-        Reply { conversation_id: Uuid, body: String, seen_version: i64, #[serde(default)] force: bool },
-        Note { conversation_id: Uuid, body: String },
-        Claim { conversation_id: Uuid },
+        Reply { conversation_id: ConversationId, body: String, seen_version: i64, #[serde(default)] force: bool },
+        Note { conversation_id: ConversationId, body: String },
+        Claim { conversation_id: ConversationId },
         /// `team_id` absent keeps the conversation's team.
-        Assign { conversation_id: Uuid, assignee_id: Option<Uuid>, #[serde(default)] team_id: Option<Uuid> },
+        Assign { conversation_id: ConversationId, assignee_id: Option<UserId>, #[serde(default)] team_id: Option<TeamId> },
         /// To a team's queue, with a required note (which may @mention teammates).
-        Escalate { conversation_id: Uuid, team_id: Uuid, note: String },
-        Label { conversation_id: Uuid, #[serde(default)] add: Vec<String>, #[serde(default)] remove: Vec<String> },
-        SetStatus { conversation_id: Uuid, status: ConversationStatus, #[serde(default)] snooze_until: Option<DateTime<Utc>> },
-        MarkRead { conversation_id: Uuid },
+        Escalate { conversation_id: ConversationId, team_id: TeamId, note: String },
+        Label { conversation_id: ConversationId, #[serde(default)] add: Vec<String>, #[serde(default)] remove: Vec<String> },
+        SetStatus { conversation_id: ConversationId, status: ConversationStatus, #[serde(default)] snooze_until: Option<DateTime<Utc>> },
+        MarkRead { conversation_id: ConversationId },
         /// Send a failed reply again (it goes back to `pending`).
-        Retry { conversation_id: Uuid, message_id: Uuid },
+        Retry { conversation_id: ConversationId, message_id: MessageId },
     }
 }
 
@@ -110,7 +111,7 @@ impl Op {
         }
     }
 
-    pub fn conversation_id(&self) -> Uuid {
+    pub fn conversation_id(&self) -> ConversationId {
         match self {
             Op::Reply { conversation_id, .. }
             | Op::Note { conversation_id, .. }
@@ -142,8 +143,8 @@ mod tests {
             seq: 3,
             at: Utc::now(),
             body: EventBody::ConversationRead {
-                conversation_id: Uuid::nil(),
-                user_id: Uuid::nil(),
+                conversation_id: ConversationId::nil(),
+                user_id: UserId::nil(),
                 read_at: Utc::now(),
             },
         };
@@ -157,8 +158,8 @@ mod tests {
 
     #[test]
     fn mutate_op_is_tagged() {
-        let id = Uuid::now_v7();
-        let f = ClientFrame::Mutate { mutation_id: id, op: Op::Claim { conversation_id: Uuid::nil() } };
+        let id = MutationId::new();
+        let f = ClientFrame::Mutate { mutation_id: id, op: Op::Claim { conversation_id: ConversationId::nil() } };
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["op"]["op"], "claim");
         assert_eq!(serde_json::from_value::<ClientFrame>(json).unwrap(), f);

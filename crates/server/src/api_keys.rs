@@ -2,29 +2,24 @@
 //! user row (kind `api_key`, with the key's role) so that what it does has an author, and stops
 //! working the moment it is revoked. Only the key's SHA-256 is stored; the key is shown once.
 
-use handoff_proto::{ApiKey, CreateApiKeyRequest, CreatedApiKey, EventBody, UserKind};
-use uuid::Uuid;
+use handoff_proto::{ApiKey, ApiKeyId, CreateApiKeyRequest, CreatedApiKey, EventBody, UserId, UserKind};
 
 use crate::audit;
 use crate::auth::{new_token, token_hash, Actor};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store;
 use crate::AppState;
 
-pub async fn list(state: &AppState) -> ApiResult<Vec<ApiKey>> {
+pub async fn list(state: &AppState) -> Result<Vec<ApiKey>> {
     let mut conn = state.store.reader().await?;
     Ok(store::people::api_keys(&mut conn).await?)
 }
 
-pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -> ApiResult<CreatedApiKey> {
-    let name = crate::http::error::check_name(
-        "name",
-        &req.name,
-        100,
-        "Name the key (at most 100 characters): say what uses it.",
-    )?;
-    let id = Uuid::now_v7();
-    let user_id = Uuid::now_v7();
+pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -> Result<CreatedApiKey> {
+    let name =
+        crate::error::check_name("name", &req.name, 100, "Name the key (at most 100 characters): say what uses it.")?;
+    let id = ApiKeyId::new();
+    let user_id = UserId::new();
     let key = format!("hnd_key_{}", new_token().trim_start_matches("hnd_"));
     let now = store::now();
     let mut w = state.store.begin().await?;
@@ -57,9 +52,9 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -
 }
 
 /// Revokes a key at once: its user is deactivated, so live connections using it close too.
-pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<ApiKey> {
+pub async fn revoke(state: &AppState, actor: &Actor, id: ApiKeyId) -> Result<ApiKey> {
     let mut w = state.store.begin().await?;
-    let key = store::people::api_key(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
+    let key = store::people::api_key(w.conn(), id).await?.ok_or_else(|| Error::not_found("API key"))?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }

@@ -2,8 +2,7 @@
 //! for every time someone opened a conversation. Rows are written in the same transaction as the
 //! change they describe, so the log never claims a change that was rolled back, nor misses one.
 
-use handoff_proto::{AuditEntry, Seq};
-use uuid::Uuid;
+use handoff_proto::{AuditEntry, ConversationId, Seq};
 
 use crate::auth::Actor;
 use crate::store::{self, DbResult};
@@ -28,7 +27,7 @@ pub async fn record(
     conn: &mut store::Conn,
     who: Who<'_>,
     action: &str,
-    conversation_id: Option<Uuid>,
+    conversation_id: Option<ConversationId>,
     summary: &str,
     seq: Option<Seq>,
 ) -> DbResult<()> {
@@ -51,7 +50,7 @@ pub async fn list(conn: &mut store::Conn, filter: &Filter, limit: i64) -> DbResu
 /// API when the first page of its messages is read). Opening it again within
 /// [`VIEW_RECORDED_EVERY`] (an app reconnecting with the thread on screen, an agent switching
 /// back and forth) is the same opening.
-pub async fn viewed(state: &crate::AppState, actor: &Actor, conversation_id: Uuid) -> DbResult<()> {
+pub async fn viewed(state: &crate::AppState, actor: &Actor, conversation_id: ConversationId) -> DbResult<()> {
     let mut w = state.store.begin().await?;
     let exists = store::conversations::exists(w.conn(), conversation_id).await?;
     let since = store::now() - VIEW_RECORDED_EVERY;

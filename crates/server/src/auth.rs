@@ -9,10 +9,9 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use handoff_proto::{Role, User};
+use handoff_proto::{Role, SessionId, User, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::http::error::ApiError;
 use crate::store::{self, DbResult};
@@ -104,14 +103,14 @@ pub struct Origin {
 /// Creates a session for a user and returns its token (shown once; only its hash is stored).
 pub async fn create_session(
     conn: &mut store::Conn,
-    user_id: Uuid,
+    user_id: UserId,
     now: DateTime<Utc>,
     origin: &Origin,
 ) -> DbResult<String> {
     let token = new_token();
     let client = origin.client.as_deref().map(|c| c.chars().take(200).collect::<String>());
     let session = store::people::NewSession {
-        id: Uuid::now_v7(),
+        id: SessionId::new(),
         token_hash: &token_hash(&token),
         user_id,
         client: client.as_deref(),
@@ -146,7 +145,7 @@ impl Lifetime {
 #[derive(Debug)]
 pub enum TokenState {
     /// A live session (with its id and when it was last used) or an API key (no session).
-    Live { user: User, session: Option<(Uuid, DateTime<Utc>)> },
+    Live { user: User, session: Option<(SessionId, DateTime<Utc>)> },
     /// A session that ran out (idle or absolute): 401 `session_expired`.
     Expired,
     /// Unknown, signed out, revoked, or the user was deactivated.
@@ -166,7 +165,7 @@ pub async fn check_token_hash(
             if lifetime.ends(s.created_at, s.last_used_at) <= now {
                 return Ok(TokenState::Expired);
             }
-            (s.user_id, Some((s.id.unwrap_or_default(), s.last_used_at)))
+            (s.user_id, Some((s.id.unwrap_or(SessionId::nil()), s.last_used_at)))
         }
         None => match store::people::api_key_user(&mut *conn, hash).await? {
             Some(user_id) => (user_id, None),
@@ -183,7 +182,7 @@ pub async fn check_token_hash(
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Records that a session was used now, when its record is older than [`TOUCH_EVERY`].
-pub async fn touch(state: &AppState, session: Uuid, last_used: DateTime<Utc>, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn touch(state: &AppState, session: SessionId, last_used: DateTime<Utc>, now: DateTime<Utc>) -> DbResult<()> {
     if now - last_used < TOUCH_EVERY {
         return Ok(());
     }
@@ -207,26 +206,26 @@ pub struct Actor {
     pub user: User,
     pub token_hash: String,
     /// The session the request came with; `None` for an API key.
-    pub session: Option<Uuid>,
+    pub session: Option<SessionId>,
 }
 
 impl Actor {
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> UserId {
         self.user.id
     }
     /// Refuses Viewers (and anyone else without write rights) with a 403 naming the action.
-    pub fn require_write(&self, what: &str) -> Result<(), ApiError> {
+    pub fn require_write(&self, what: &str) -> crate::error::Result<()> {
         if self.user.role.can_write() {
             Ok(())
         } else {
-            Err(ApiError::forbidden(what))
+            Err(crate::error::Error::forbidden(what))
         }
     }
-    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+    pub fn require_admin(&self, what: &str) -> crate::error::Result<()> {
         if self.user.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::forbidden(what))
+            Err(crate::error::Error::forbidden(what))
         }
     }
 }

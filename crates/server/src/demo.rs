@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use handoff_channels::simulator::Inbound;
 use handoff_channels::Jid;
-use handoff_proto::{CreateUserRequest, DeviceKind, Media, MediaKind, Role};
+use handoff_proto::{CreateUserRequest, DeviceId, DeviceKind, Media, MediaKind, Role};
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 
@@ -68,7 +68,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
                 CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
             crate::users::create_user(&state.store, crate::audit::Who::Server, req)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let device = create_device(
             state,
@@ -78,9 +78,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
             Linking::Linked("+15550100"),
         )
         .await
-        .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.devices.start(state, &device).await?;
-        seed_teams(state, device.id).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        seed_teams(state, device.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
         for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {
             let jid = Jid::parse(phone).expect("demo phone");
@@ -114,7 +114,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
 
 /// Two teams with SLA targets and two routing rules, made by the demo Admin: billing questions go
 /// to Billing, everything else to Support (handed out as the agents come online).
-async fn seed_teams(state: &AppState, device_id: uuid::Uuid) -> crate::http::error::ApiResult<()> {
+async fn seed_teams(state: &AppState, device_id: DeviceId) -> crate::error::Result<()> {
     let people = {
         let mut conn = state.store.reader().await?;
         crate::store::people::all_users(&mut conn).await?

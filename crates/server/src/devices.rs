@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use handoff_channels::simulator::SimulatorConfig;
 use handoff_channels::waha::{Retry, WahaAdapter, WahaConfig};
 use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, Simulator, SinkError};
-use handoff_proto::{Device, DeviceKind, DeviceStatus, QrResponse};
+use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus, QrResponse};
 use uuid::Uuid;
 
 use crate::{inbound, AppInner, AppState};
@@ -25,15 +25,15 @@ pub struct DeviceHandle {
 
 #[derive(Default)]
 pub struct Devices {
-    map: RwLock<HashMap<Uuid, Arc<DeviceHandle>>>,
+    map: RwLock<HashMap<DeviceId, Arc<DeviceHandle>>>,
 }
 
 impl Devices {
-    pub fn get(&self, id: Uuid) -> Option<Arc<DeviceHandle>> {
+    pub fn get(&self, id: DeviceId) -> Option<Arc<DeviceHandle>> {
         self.map.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
     }
 
-    pub fn remove(&self, id: Uuid) -> Option<Arc<DeviceHandle>> {
+    pub fn remove(&self, id: DeviceId) -> Option<Arc<DeviceHandle>> {
         self.map.write().unwrap_or_else(|p| p.into_inner()).remove(&id)
     }
 
@@ -100,13 +100,13 @@ impl Devices {
 
 /// Where a `whatsapp_web` device keeps its WhatsApp keys and sessions: an SQLite file (with its
 /// `-wal` and `-shm` beside it) in the data folder.
-pub fn session_store(data_dir: &Path, id: Uuid) -> PathBuf {
+pub fn session_store(data_dir: &Path, id: DeviceId) -> PathBuf {
     data_dir.join("whatsapp").join(format!("{id}.db"))
 }
 
 /// Deletes a removed device's session store, so its keys do not outlive it on disk. Returns how
 /// many files went (none for a device that never had a store).
-pub fn delete_session_store(data_dir: &Path, id: Uuid) -> usize {
+pub fn delete_session_store(data_dir: &Path, id: DeviceId) -> usize {
     let db = session_store(data_dir, id);
     let mut gone = 0;
     for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -126,7 +126,7 @@ pub fn delete_session_store(data_dir: &Path, id: Uuid) -> usize {
 /// Feeds one device's events into ingest; each `deliver` returns once the event is committed.
 struct IngestSink {
     app: Weak<AppInner>,
-    device_id: Uuid,
+    device_id: DeviceId,
 }
 
 #[async_trait::async_trait]

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod clock;
 pub mod demo;
 pub mod devices;
+pub mod error;
 pub mod http;
 pub mod hub;
 pub mod inbound;

@@ -85,8 +85,7 @@ pub async fn create_admin(
         password: password.or(temporary.clone()).expect("one of them"),
         role: Role::Admin,
     };
-    let user =
-        crate::users::create_user(&store, Who::Server, req).await.map_err(|e| anyhow::anyhow!(e.detail.message))?;
+    let user = crate::users::create_user(&store, Who::Server, req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if temporary.is_some() {
         let mut w = store.begin().await?;
         store::people::set_must_change_password(w.conn(), user.id).await?;
@@ -111,7 +110,7 @@ pub async fn reset_password(data_dir: &Path, email: &str) -> anyhow::Result<Stri
     let temporary = crate::users::temporary_password();
     crate::users::set_password(&store, Who::Server, id, temporary.clone(), true, None)
         .await
-        .map_err(|e| anyhow::anyhow!(e.detail.message))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.checkpoint().await?;
     store.close().await;
     Ok(temporary)

@@ -2,9 +2,8 @@
 //! (`@ana.lima`), by their name without spaces (`@AnaLima`), or by their first name when no one
 //! else shares it (`@ana`), ignoring case. The app's autocomplete inserts the first of these.
 
+use handoff_proto::UserId;
 use std::collections::BTreeSet;
-
-use uuid::Uuid;
 
 use crate::store::{self, DbResult};
 
@@ -28,7 +27,7 @@ pub fn tokens(body: &str) -> BTreeSet<String> {
 }
 
 /// The active people a text mentions.
-pub async fn resolve(conn: &mut store::Conn, body: &str) -> DbResult<Vec<Uuid>> {
+pub async fn resolve(conn: &mut store::Conn, body: &str) -> DbResult<Vec<UserId>> {
     let wanted = tokens(body);
     if wanted.is_empty() {
         return Ok(Vec::new());

@@ -9,13 +9,15 @@
 
 use std::collections::HashSet;
 
-use handoff_proto::{Conversation, EventBody, RoutingRule, RuleMatch, Seq, UpdateCause};
+use handoff_proto::{
+    Conversation, ConversationId, DeviceId, EventBody, MessageId, RoutingRule, RuleMatch, Seq, TeamId, UpdateCause,
+    UserId,
+};
 use regex::{Regex, RegexBuilder};
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use crate::audit::{self, Who};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store::teams::Member;
 use crate::store::{self, DbResult, Writer};
 use crate::AppState;
@@ -47,16 +49,16 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
 }
 
 /// Checks a rule's conditions; the message says what to fix.
-pub fn validate_match(m: &RuleMatch) -> ApiResult<()> {
+pub fn validate_match(m: &RuleMatch) -> Result<()> {
     if let Some(re) = &m.regex {
-        compile_regex(re).map_err(|e| ApiError::invalid("match.regex", e))?;
+        compile_regex(re).map_err(|e| Error::invalid("match.regex", e))?;
     }
     if m.keyword.as_deref().is_some_and(|k| k.trim().is_empty()) {
-        return Err(ApiError::invalid("match.keyword", "The keyword is empty."));
+        return Err(Error::invalid("match.keyword", "The keyword is empty."));
     }
     if let Some(c) = &m.contact {
         if c.trim().is_empty() || !c.chars().all(|ch| ch.is_ascii_digit() || "+*".contains(ch)) {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "match.contact",
                 "A contact pattern is a phone number with digits, an optional leading + and * for any digits (+44*).",
             ));
@@ -64,7 +66,7 @@ pub fn validate_match(m: &RuleMatch) -> ApiResult<()> {
     }
     let given = [m.keyword.is_some(), m.regex.is_some(), m.contact.is_some(), m.device_id.is_some(), m.label.is_some()];
     if !given.contains(&true) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "match",
             "Give at least one condition: keyword, regex, contact, device_id or label.",
         ));
@@ -76,7 +78,7 @@ pub fn validate_match(m: &RuleMatch) -> ApiResult<()> {
 pub struct Input<'a> {
     pub body: &'a str,
     pub phone: &'a str,
-    pub device_id: Uuid,
+    pub device_id: DeviceId,
     pub labels: &'a [String],
 }
 
@@ -131,9 +133,9 @@ pub fn first_match<'r>(rules: &'r [RoutingRule], input: &Input<'_>) -> Option<&'
 /// The online member with the fewest open conversations under the cap (ties: by name).
 async fn pick_member(
     conn: &mut store::Conn,
-    team_id: Uuid,
+    team_id: TeamId,
     cap: i64,
-    online: &HashSet<Uuid>,
+    online: &HashSet<UserId>,
 ) -> DbResult<Option<Member>> {
     let members = store::teams::assignable_members(conn, team_id).await?;
     Ok(members.into_iter().find(|m| online.contains(&m.id) && m.open < cap))
@@ -143,8 +145,8 @@ async fn pick_member(
 async fn hand_over(
     w: &mut Writer<'_>,
     conversation: &Conversation,
-    team_id: Option<Uuid>,
-    assignee: Option<Uuid>,
+    team_id: Option<TeamId>,
+    assignee: Option<UserId>,
     queued: bool,
     why: &str,
 ) -> DbResult<Seq> {
@@ -158,8 +160,8 @@ async fn hand_over(
 }
 
 /// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
-pub async fn system_message(w: &mut Writer<'_>, conversation_id: Uuid, body: &str) -> DbResult<Seq> {
-    let id = Uuid::now_v7();
+pub async fn system_message(w: &mut Writer<'_>, conversation_id: ConversationId, body: &str) -> DbResult<Seq> {
+    let id = MessageId::new();
     store::messages::insert_system(w.conn(), id, conversation_id, body).await?;
     store::conversations::bump_version(w.conn(), conversation_id).await?;
     let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
@@ -172,8 +174,8 @@ pub async fn system_message(w: &mut Writer<'_>, conversation_id: Uuid, body: &st
 async fn to_team(
     w: &mut Writer<'_>,
     conversation: &Conversation,
-    team_id: Uuid,
-    online: &HashSet<Uuid>,
+    team_id: TeamId,
+    online: &HashSet<UserId>,
     lead: &str,
     how: &str,
 ) -> DbResult<Option<Seq>> {
@@ -197,8 +199,8 @@ async fn to_team(
 /// whose owner is online stays with them; one whose owner is offline is routed again.
 pub async fn route(
     w: &mut Writer<'_>,
-    online: &HashSet<Uuid>,
-    conversation_id: Uuid,
+    online: &HashSet<UserId>,
+    conversation_id: ConversationId,
     body: &str,
     reopened: bool,
 ) -> DbResult<Option<Seq>> {
@@ -256,7 +258,7 @@ pub async fn drain(state: &AppState) -> DbResult<usize> {
     }
     let online = state.presence.users();
     let mut w = state.store.begin().await?;
-    let mut full: HashSet<Uuid> = HashSet::new();
+    let mut full: HashSet<TeamId> = HashSet::new();
     let mut handed = 0;
     for (id, team) in store::routing::queued(w.conn()).await? {
         if full.contains(&team) {
@@ -293,7 +295,7 @@ mod tests {
     use super::*;
 
     fn input<'a>(body: &'a str, phone: &'a str, labels: &'a [String]) -> Input<'a> {
-        Input { body, phone, device_id: Uuid::nil(), labels }
+        Input { body, phone, device_id: DeviceId::nil(), labels }
     }
 
     #[test]

@@ -5,16 +5,15 @@
 //! change of hands made by someone else. Not counted: notes, read markers, status changes and
 //! receipts: they do not make a reply wrong.
 
-use handoff_proto::{ConversationChange, EventBody, MessageKind, UpdateCause};
-use uuid::Uuid;
+use handoff_proto::{ConversationChange, ConversationId, EventBody, MessageKind, UpdateCause, UserId};
 
 use crate::store::{self, DbResult};
 
 pub async fn changes_since(
     conn: &mut store::Conn,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     seen_version: i64,
-    actor: Uuid,
+    actor: UserId,
 ) -> DbResult<Vec<ConversationChange>> {
     let mut changes = Vec::new();
     for body in crate::store::events::of_conversation_since(conn, conversation_id, seen_version).await? {
@@ -25,7 +24,7 @@ pub async fn changes_since(
     Ok(changes)
 }
 
-fn relevant(body: &EventBody, actor: Uuid) -> Option<ConversationChange> {
+fn relevant(body: &EventBody, actor: UserId) -> Option<ConversationChange> {
     match body {
         EventBody::MessageCreated { message, .. } => match message.kind {
             MessageKind::Inbound => Some(ConversationChange::InboundMessage {

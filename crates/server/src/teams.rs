@@ -2,26 +2,26 @@
 //! as a `team.updated` event so every app shows the same members.
 
 use handoff_proto::{
-    CreateRoutingRuleRequest, CreateTeamRequest, EventBody, PatchTeamRequest, RoutingRule, Team, UserKind,
+    CreateRoutingRuleRequest, CreateTeamRequest, EventBody, PatchTeamRequest, RoutingRule, RuleId, Team, TeamId,
+    UserId, UserKind,
 };
-use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::Actor;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store;
 use crate::{routing, AppState};
 
 /// Routing's default cap on open conversations per member.
 pub const DEFAULT_AGENT_CAP: i64 = 5;
 
-fn check_name(name: &str) -> ApiResult<String> {
-    crate::http::error::check_name("name", name, 60, "A team needs a name of at most 60 characters.")
+fn check_name(name: &str) -> Result<String> {
+    crate::error::check_name("name", name, 60, "A team needs a name of at most 60 characters.")
 }
 
-fn check_cap(cap: i64) -> ApiResult<i64> {
+fn check_cap(cap: i64) -> Result<i64> {
     if !(1..=1000).contains(&cap) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "agent_cap",
             "agent_cap is how many open conversations routing gives one member: 1 to 1000.",
         ));
@@ -30,20 +30,20 @@ fn check_cap(cap: i64) -> ApiResult<i64> {
 }
 
 /// SLA targets: positive seconds, at most 90 days; 0 means "no target".
-fn check_target(field: &str, secs: Option<i64>) -> ApiResult<Option<i64>> {
+fn check_target(field: &str, secs: Option<i64>) -> Result<Option<i64>> {
     match secs {
         None | Some(0) => Ok(None),
         Some(s) if (1..=90 * 86_400).contains(&s) => Ok(Some(s)),
         Some(_) => {
-            Err(ApiError::invalid(field, format!("{field} is in seconds, from 1 to 7776000 (90 days), or 0 for none.")))
+            Err(Error::invalid(field, format!("{field} is in seconds, from 1 to 7776000 (90 days), or 0 for none.")))
         }
     }
 }
 
-async fn name_taken(conn: &mut store::Conn, name: &str, except: Option<Uuid>) -> ApiResult<()> {
+async fn name_taken(conn: &mut store::Conn, name: &str, except: Option<TeamId>) -> Result<()> {
     match store::teams::id_by_name(conn, name).await? {
         Some(id) if Some(id) != except => {
-            Err(ApiError::conflict("team_name_taken", format!("There is already a team called {name}.")))
+            Err(Error::conflict("team_name_taken", format!("There is already a team called {name}.")))
         }
         _ => Ok(()),
     }
@@ -54,10 +54,10 @@ async fn finish(
     state: &AppState,
     mut w: store::Writer<'_>,
     actor: &Actor,
-    id: Uuid,
+    id: TeamId,
     action: &str,
     summary: &str,
-) -> ApiResult<Team> {
+) -> Result<Team> {
     let team = store::teams::get(w.conn(), id).await?.expect("exists");
     let seq = w.append(EventBody::TeamUpdated { team: team.clone() }).await?;
     audit::record(w.conn(), actor.into(), action, None, summary, Some(seq)).await?;
@@ -66,14 +66,14 @@ async fn finish(
     Ok(team)
 }
 
-pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> ApiResult<Team> {
+pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> Result<Team> {
     let name = check_name(&req.name)?;
     let cap = check_cap(req.agent_cap.unwrap_or(DEFAULT_AGENT_CAP))?;
     let first = check_target("first_response_secs", req.first_response_secs)?;
     let resolution = check_target("resolution_secs", req.resolution_secs)?;
     let mut w = state.store.begin().await?;
     name_taken(w.conn(), &name, None).await?;
-    let id = Uuid::now_v7();
+    let id = TeamId::new();
     let team = store::teams::NewTeam {
         id,
         name: &name,
@@ -85,9 +85,9 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> 
     finish(state, w, actor, id, "team.create", &format!("Created team {name}")).await
 }
 
-pub async fn patch(state: &AppState, actor: &Actor, id: Uuid, req: PatchTeamRequest) -> ApiResult<Team> {
+pub async fn patch(state: &AppState, actor: &Actor, id: TeamId, req: PatchTeamRequest) -> Result<Team> {
     let mut w = state.store.begin().await?;
-    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| Error::not_found("team"))?;
     let name = match &req.name {
         Some(n) => check_name(n)?,
         None => team.name.clone(),
@@ -123,19 +123,19 @@ pub async fn patch(state: &AppState, actor: &Actor, id: Uuid, req: PatchTeamRequ
     finish(state, w, actor, id, "team.update", &summary).await
 }
 
-pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Vec<Uuid>) -> ApiResult<Team> {
+pub async fn set_members(state: &AppState, actor: &Actor, id: TeamId, user_ids: Vec<UserId>) -> Result<Team> {
     if user_ids.len() > 1000 {
-        return Err(ApiError::invalid("user_ids", "A team has at most 1000 members."));
+        return Err(Error::invalid("user_ids", "A team has at most 1000 members."));
     }
     let mut w = state.store.begin().await?;
-    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| Error::not_found("team"))?;
     let mut names = Vec::new();
     for user_id in &user_ids {
         let user = store::people::user(w.conn(), *user_id)
             .await?
-            .ok_or_else(|| ApiError::invalid("user_ids", format!("No user has the id {user_id}.")))?;
+            .ok_or_else(|| Error::invalid("user_ids", format!("No user has the id {user_id}.")))?;
         if user.kind == UserKind::ApiKey {
-            return Err(ApiError::invalid("user_ids", format!("{} is an API key, not a person.", user.name)));
+            return Err(Error::invalid("user_ids", format!("{} is an API key, not a person.", user.name)));
         }
         names.push(user.name);
     }
@@ -148,25 +148,24 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: Uuid, user_ids: Ve
     finish(state, w, actor, id, "team.members", &summary).await
 }
 
-pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRuleRequest) -> ApiResult<RoutingRule> {
-    let name =
-        crate::http::error::check_name("name", &req.name, 100, "A rule needs a name of at most 100 characters.")?;
+pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRuleRequest) -> Result<RoutingRule> {
+    let name = crate::error::check_name("name", &req.name, 100, "A rule needs a name of at most 100 characters.")?;
     routing::validate_match(&req.matches)?;
     if req.assign.team_id.is_none() && req.assign.user_id.is_none() {
-        return Err(ApiError::invalid("assign", "Say where matching conversations go: a team_id, a user_id or both."));
+        return Err(Error::invalid("assign", "Say where matching conversations go: a team_id, a user_id or both."));
     }
     let mut w = state.store.begin().await?;
     if let Some(team_id) = req.assign.team_id {
         if store::teams::get(w.conn(), team_id).await?.is_none() {
-            return Err(ApiError::invalid("assign.team_id", "No team has that id."));
+            return Err(Error::invalid("assign.team_id", "No team has that id."));
         }
     }
     if let Some(user_id) = req.assign.user_id {
         let user = store::people::user(w.conn(), user_id)
             .await?
-            .ok_or_else(|| ApiError::invalid("assign.user_id", "No user has that id."))?;
+            .ok_or_else(|| Error::invalid("assign.user_id", "No user has that id."))?;
         if !user.active || user.role == handoff_proto::Role::Viewer || user.kind == UserKind::ApiKey {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "assign.user_id",
                 format!("{} cannot own conversations (deactivated, a Viewer or an API key).", user.name),
             ));
@@ -174,14 +173,14 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
     }
     if let Some(device_id) = req.matches.device_id {
         if store::devices::get(w.conn(), device_id).await?.is_none() {
-            return Err(ApiError::invalid("match.device_id", "No device has that id."));
+            return Err(Error::invalid("match.device_id", "No device has that id."));
         }
     }
     let position = match req.position {
         Some(p) => p,
         None => store::routing::last_position(w.conn()).await? + 1,
     };
-    let id = Uuid::now_v7();
+    let id = RuleId::new();
     let rule = store::routing::NewRule { id, name: &name, position, matches: &req.matches, assign: &req.assign };
     store::routing::insert_rule(w.conn(), &rule).await?;
     audit::record(
@@ -198,9 +197,9 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
     Ok(rule)
 }
 
-pub async fn delete_rule(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<()> {
+pub async fn delete_rule(state: &AppState, actor: &Actor, id: RuleId) -> Result<()> {
     let mut w = state.store.begin().await?;
-    let name = store::routing::delete_rule(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("routing rule"))?;
+    let name = store::routing::delete_rule(w.conn(), id).await?.ok_or_else(|| Error::not_found("routing rule"))?;
     audit::record(w.conn(), actor.into(), "rule.delete", None, &format!("Deleted routing rule '{name}'"), None).await?;
     w.commit().await?;
     Ok(())

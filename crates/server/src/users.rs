@@ -1,11 +1,10 @@
 //! People: creating users, changing roles, deactivating (which revokes their sessions at once).
 
-use handoff_proto::{CreateUserRequest, EventBody, PatchUserRequest, Role, User, UserKind};
-use uuid::Uuid;
+use handoff_proto::{CreateUserRequest, EventBody, PatchUserRequest, Role, User, UserId, UserKind};
 
 use crate::audit::{self, Who};
 use crate::auth::{hash_password, Actor};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store::{self, Store};
 use crate::AppState;
 
@@ -14,14 +13,14 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = crate::http::login_limit::MAX_PASSWORD_LEN / 4;
 
 /// A new password is at least [`MIN_PASSWORD_CHARS`] characters and at most the sign-in's limit.
-pub fn check_new_password(field: &str, password: &str) -> ApiResult<()> {
+pub fn check_new_password(field: &str, password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid(field, format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
+        return Err(Error::invalid(field, format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
     }
     // Counted in characters (as the OpenAPI document's maxLength is); four bytes at most each,
     // so a new password always fits the sign-in's byte limit.
     if password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(ApiError::invalid(field, format!("A password has at most {MAX_PASSWORD_CHARS} characters.")));
+        return Err(Error::invalid(field, format!("A password has at most {MAX_PASSWORD_CHARS} characters.")));
     }
     Ok(())
 }
@@ -54,16 +53,16 @@ pub fn temporary_password() -> String {
 pub async fn set_password(
     store: &Store,
     who: Who<'_>,
-    id: Uuid,
+    id: UserId,
     password: String,
     temporary: bool,
     keep: Option<&str>,
-) -> ApiResult<User> {
+) -> Result<User> {
     let hash = hash_password(password).await;
     let mut w = store.begin().await?;
-    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| Error::not_found("user"))?;
     if user.kind == UserKind::ApiKey {
-        return Err(ApiError::bad_request("That user is an API key: it has no password."));
+        return Err(Error::bad_request("That user is an API key: it has no password."));
     }
     store::people::set_password(w.conn(), id, &hash, temporary).await?;
     store::people::delete_sessions_of(w.conn(), id, keep).await?;
@@ -82,18 +81,18 @@ pub async fn set_password(
     Ok(after)
 }
 
-pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) -> ApiResult<User> {
+pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) -> Result<User> {
     let email = req.email.trim().to_string();
     if !is_email(&req.email) {
-        return Err(ApiError::invalid("email", "That is not an email address."));
+        return Err(Error::invalid("email", "That is not an email address."));
     }
-    let name = crate::http::error::check_name("name", &req.name, 100, "A name is required (at most 100 characters).")?;
+    let name = crate::error::check_name("name", &req.name, 100, "A name is required (at most 100 characters).")?;
     check_new_password("password", &req.password)?;
     let hash = hash_password(req.password).await;
-    let id = Uuid::now_v7();
+    let id = UserId::new();
     let mut w = store.begin().await?;
     if store::people::id_by_email(w.conn(), &email).await?.is_some() {
-        return Err(ApiError::conflict("email_taken", format!("{email} already has an account.")));
+        return Err(Error::conflict("email_taken", format!("{email} already has an account.")));
     }
     let new = store::people::NewUser {
         id,
@@ -112,14 +111,14 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
     Ok(user)
 }
 
-pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUserRequest) -> ApiResult<User> {
+pub async fn patch_user(state: &AppState, actor: &Actor, id: UserId, req: PatchUserRequest) -> Result<User> {
     if let Some(name) = &req.name {
-        crate::http::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
+        crate::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
     }
     let mut w = state.store.begin().await?;
-    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| Error::not_found("user"))?;
     if user.kind == UserKind::ApiKey {
-        return Err(ApiError::bad_request("That user is an API key: revoke it or create another under API keys."));
+        return Err(Error::bad_request("That user is an API key: revoke it or create another under API keys."));
     }
     let role = req.role.unwrap_or(user.role);
     let active = req.active.unwrap_or(user.active);
@@ -129,7 +128,7 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: Uuid, req: PatchUse
         && !stays_admin
         && store::people::count_active_admins(w.conn()).await? <= 1
     {
-        return Err(ApiError::conflict("last_admin", "This is the last active Admin: make someone else Admin first."));
+        return Err(Error::conflict("last_admin", "This is the last active Admin: make someone else Admin first."));
     }
     let name = req.name.as_deref().map(str::trim).unwrap_or(&user.name);
     store::people::update_user(w.conn(), id, name, role, active).await?;
@@ -175,9 +174,7 @@ pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> a
         password: password.to_string(),
         role: Role::Admin,
     };
-    create_user(&state.store, Who::Server, req)
-        .await
-        .map_err(|e| anyhow::anyhow!("first admin not created: {}", e.detail.message))?;
+    create_user(&state.store, Who::Server, req).await.map_err(|e| anyhow::anyhow!("first admin not created: {e}"))?;
     tracing::info!(email, "first Admin created");
     Ok(())
 }

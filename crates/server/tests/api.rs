@@ -427,7 +427,7 @@ async fn a_removed_device_leaves_no_whatsapp_session_store_on_disk() {
     let body = json!({"name": "Sales", "kind": "simulator"});
     let (status, created) = api.send(Method::POST, "/api/v1/devices", Some(&admin), Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let id: handoff_proto::DeviceId = created["id"].as_str().unwrap().parse().unwrap();
     // The files a whatsapp_web device keeps its keys in (this build may not have that adapter).
     let data_dir = &api.server.state.config.data_dir;
     let store = handoff_server::devices::session_store(data_dir, id);
@@ -436,7 +436,7 @@ async fn a_removed_device_leaves_no_whatsapp_session_store_on_disk() {
     for file in &files {
         std::fs::write(file, b"noise keys").unwrap();
     }
-    let other = handoff_server::devices::session_store(data_dir, uuid::Uuid::new_v4());
+    let other = handoff_server::devices::session_store(data_dir, handoff_proto::DeviceId::new());
     std::fs::write(&other, b"another device's keys").unwrap();
     let (status, _) = api.send(Method::DELETE, &format!("/api/v1/devices/{id}"), Some(&admin), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);

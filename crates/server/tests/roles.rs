@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 
 use common::{Api, PASSWORD};
 use futures_util::{SinkExt, StreamExt};
-use handoff_proto::{ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{
+    ClientFrame, ConversationId, DeviceId, MessageId, MutationId, Op, ServerFrame, TeamId, UserId, PROTOCOL_VERSION,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -97,12 +99,12 @@ impl Caller {
 struct Fixture {
     admin: String,
     tokens: Vec<(Caller, Option<String>)>,
-    conversation: Uuid,
-    team: Uuid,
-    user: Uuid,
-    sim: Uuid,
+    conversation: ConversationId,
+    team: TeamId,
+    user: UserId,
+    sim: DeviceId,
     /// A customer message with an attachment.
-    attachment: Uuid,
+    attachment: MessageId,
 }
 
 impl Fixture {
@@ -334,7 +336,7 @@ fn ops(fx: &Fixture) -> Vec<(&'static str, Need, Op)> {
             Op::SetStatus { conversation_id: c, status: handoff_proto::ConversationStatus::Open, snooze_until: None },
         ),
         ("mark_read", Need::SignedIn, Op::MarkRead { conversation_id: c }),
-        ("retry", Need::Write, Op::Retry { conversation_id: c, message_id: uuid::Uuid::now_v7() }),
+        ("retry", Need::Write, Op::Retry { conversation_id: c, message_id: MessageId::new() }),
     ]
 }
 
@@ -352,7 +354,7 @@ async fn ws_cell(api: &Api, token: Option<&str>, op: Op) -> Cell {
     };
     let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: i64::MAX };
     ws.send(WsMessage::text(serde_json::to_string(&hello).unwrap())).await.unwrap();
-    let mutation_id = Uuid::now_v7();
+    let mutation_id = MutationId::new();
     let frame = ClientFrame::Mutate { mutation_id, op };
     ws.send(WsMessage::text(serde_json::to_string(&frame).unwrap())).await.unwrap();
     while let Some(msg) = ws.next().await {

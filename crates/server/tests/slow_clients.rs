@@ -51,7 +51,13 @@ async fn slow_clients(api: &Api) -> u64 {
 }
 
 /// Customer messages until `done` says so (at most `max`); returns how many were sent.
-async fn pour(api: &Api, admin: &str, device: uuid::Uuid, max: usize, done: impl AsyncFn(usize) -> bool) -> usize {
+async fn pour(
+    api: &Api,
+    admin: &str,
+    device: handoff_proto::DeviceId,
+    max: usize,
+    done: impl AsyncFn(usize) -> bool,
+) -> usize {
     let body = "x".repeat(BODY_BYTES);
     for n in 1..=max {
         let path = format!("/api/v1/devices/{device}/simulator/inbound");

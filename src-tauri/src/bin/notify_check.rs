@@ -7,15 +7,14 @@
 
 use chrono::{Duration, Utc};
 use handoff_core::notifications::{Context, Happened, Notification, Policy};
-use handoff_proto::{Contact, Conversation, ConversationStatus};
-use uuid::Uuid;
+use handoff_proto::{Contact, ContactId, Conversation, ConversationId, ConversationStatus, DeviceId, UserId};
 
-fn conversation(assignee: Option<Uuid>) -> Conversation {
+fn conversation(assignee: Option<UserId>) -> Conversation {
     let now = Utc::now();
     Conversation {
-        id: Uuid::now_v7(),
-        device_id: Uuid::nil(),
-        contact: Contact { id: Uuid::nil(), name: Some("Lena Hoffmann".into()), phone: "+4915112345678".into() },
+        id: ConversationId::new(),
+        device_id: DeviceId::nil(),
+        contact: Contact { id: ContactId::nil(), name: Some("Lena Hoffmann".into()), phone: "+4915112345678".into() },
         status: ConversationStatus::Open,
         assignee_id: assignee,
         team_id: None,
@@ -70,7 +69,7 @@ async fn main() {
             .expect("a frozen notification server on the session bus");
         let n = Notification {
             kind: handoff_core::notifications::NotificationKind::Assigned,
-            conversation_id: Some(Uuid::now_v7()),
+            conversation_id: Some(ConversationId::new()),
             summary: "Assigned to you: Lena Hoffmann".into(),
             body: "by Ben Ortiz".into(),
             can_claim: false,
@@ -80,7 +79,7 @@ async fn main() {
         println!("after {} ms: {result:?}", started.elapsed().as_millis());
         std::process::exit(if result.is_err() { 1 } else { 0 });
     }
-    let me = Uuid::now_v7();
+    let me = UserId::new();
     let mine = conversation(Some(me));
     let waiting = conversation(None);
     let ctx = Context { me, now: Utc::now(), focused: false, viewing: None, admin: true };
@@ -96,7 +95,7 @@ async fn main() {
     .collect();
     all.extend(policy.reminders(&[waiting], Utc::now()));
     let line = handoff_proto::Device {
-        id: Uuid::now_v7(),
+        id: DeviceId::new(),
         name: "Support line".into(),
         kind: handoff_proto::DeviceKind::Simulator,
         status: handoff_proto::DeviceStatus::Disconnected,

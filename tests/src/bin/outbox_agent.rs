@@ -8,10 +8,10 @@
 //! body numbered `#i`), prints `queued COUNT` once all are committed to the outbox, and then
 //! keeps syncing until it is killed.
 
+use handoff_proto::ConversationId;
 use std::io::Write;
 
 use handoff_core::Client;
-use uuid::Uuid;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let [_, server, token, cache, conversation, count] = args.as_slice() else {
         anyhow::bail!("usage: outbox-agent SERVER TOKEN CACHE CONVERSATION_ID COUNT");
     };
-    let conversation = Uuid::parse_str(conversation)?;
+    let conversation = ConversationId::parse_str(conversation)?;
     let count: usize = count.parse()?;
     let client = Client::open(std::path::Path::new(cache)).await?;
     client.resume(server, token).await?;

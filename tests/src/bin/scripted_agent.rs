@@ -8,8 +8,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use handoff_core::{Client, ConnectionState};
-use handoff_proto::Activity;
-use uuid::Uuid;
+use handoff_proto::{Activity, ConversationId};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
     let [_, server, email, password, conversation, rest @ ..] = args.as_slice() else {
         anyhow::bail!("usage: scripted-agent SERVER EMAIL PASSWORD CONVERSATION_ID [reply|note]");
     };
-    let conversation = Uuid::parse_str(conversation)?;
+    let conversation = ConversationId::parse_str(conversation)?;
     let activity = match rest.first().map(String::as_str) {
         Some("note") => Activity::ComposingNote,
         _ => Activity::ComposingReply,

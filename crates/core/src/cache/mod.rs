@@ -7,8 +7,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{
-    sortable_time as ts, Contact, Conversation, ConversationStatus, Delivery, Device, DeviceKind, DeviceStatus, Event,
-    EventBody, Message, MessageKind, Role, Seq, Team, User, UserKind,
+    sortable_time as ts, Contact, Conversation, ConversationId, ConversationStatus, Delivery, Device, DeviceId,
+    DeviceKind, DeviceStatus, Event, EventBody, Message, MessageId, MessageKind, Role, Seq, Team, TeamId, User, UserId,
+    UserKind,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -35,22 +36,22 @@ pub struct Cache {
 pub struct Touched {
     pub inbox: bool,
     pub directory: bool,
-    pub conversations: Vec<Uuid>,
+    pub conversations: Vec<ConversationId>,
     /// Live news (not replayed while catching up): notes that mention me (conversation, message).
-    pub mentions: Vec<(Uuid, Uuid)>,
+    pub mentions: Vec<(ConversationId, MessageId)>,
     /// Live news: conversations that became mine by someone else's hand (conversation, by whom).
-    pub assigned_to_me: Vec<(Uuid, Option<Uuid>)>,
+    pub assigned_to_me: Vec<(ConversationId, Option<UserId>)>,
     /// Live news: customer messages in my conversations (conversation, message).
-    pub customer_messages: Vec<(Uuid, Uuid)>,
+    pub customer_messages: Vec<(ConversationId, MessageId)>,
     /// Live news: linked numbers that were connected and are not any more.
-    pub devices_down: Vec<Uuid>,
+    pub devices_down: Vec<DeviceId>,
     /// Whether the event being applied is live (set per event).
     live: bool,
-    seen: HashSet<Uuid>,
+    seen: HashSet<ConversationId>,
 }
 
 impl Touched {
-    fn conversation(&mut self, id: Uuid) {
+    fn conversation(&mut self, id: ConversationId) {
         if self.seen.insert(id) {
             self.conversations.push(id);
         }
@@ -65,12 +66,12 @@ pub(crate) fn bad(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("bad {what} in the cache").into())
 }
 
-pub(crate) fn uuid(row: &SqliteRow, col: &str) -> DbResult<Uuid> {
-    Uuid::parse_str(&row.try_get::<String, _>(col)?).map_err(decode)
+pub(crate) fn uuid<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<T> {
+    Uuid::parse_str(&row.try_get::<String, _>(col)?).map(T::from).map_err(decode)
 }
 
-fn opt_uuid(row: &SqliteRow, col: &str) -> DbResult<Option<Uuid>> {
-    row.try_get::<Option<String>, _>(col)?.map(|s| Uuid::parse_str(&s).map_err(decode)).transpose()
+fn opt_uuid<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<Option<T>> {
+    row.try_get::<Option<String>, _>(col)?.map(|s| Uuid::parse_str(&s).map(T::from).map_err(decode)).transpose()
 }
 
 pub(crate) fn time(row: &SqliteRow, col: &str) -> DbResult<DateTime<Utc>> {
@@ -79,10 +80,7 @@ pub(crate) fn time(row: &SqliteRow, col: &str) -> DbResult<DateTime<Utc>> {
 }
 
 fn opt_time(row: &SqliteRow, col: &str) -> DbResult<Option<DateTime<Utc>>> {
-    match row.try_get::<Option<String>, _>(col)? {
-        Some(_) => time(row, col).map(Some),
-        None => Ok(None),
-    }
+    row.try_get::<Option<String>, _>(col)?.map(|_| time(row, col)).transpose()
 }
 
 pub(crate) const CONVERSATION_SELECT: &str = "\
@@ -217,13 +215,13 @@ impl Cache {
 
     /// Applies events in one transaction and moves `last_seq` to the last one.
     /// Events at or below `last_seq` are skipped: applying twice changes nothing.
-    pub async fn apply_events(&self, events: &[Event], me: Uuid) -> DbResult<Touched> {
+    pub async fn apply_events(&self, events: &[Event], me: UserId) -> DbResult<Touched> {
         self.apply_events_since(events, me, 0).await
     }
 
     /// As [`Cache::apply_events`]; events after `live_after` also count as news for notifications
     /// (the ones before were replayed from the log while catching up).
-    pub async fn apply_events_since(&self, events: &[Event], me: Uuid, live_after: Seq) -> DbResult<Touched> {
+    pub async fn apply_events_since(&self, events: &[Event], me: UserId, live_after: Seq) -> DbResult<Touched> {
         let mut touched = Touched::default();
         let mut tx = self.write().await?;
         let last: Seq = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_seq'")
@@ -248,8 +246,8 @@ impl Cache {
     pub async fn inbox(
         &self,
         view: InboxView,
-        me: Uuid,
-        team: Option<Uuid>,
+        me: UserId,
+        team: Option<TeamId>,
         label: Option<&str>,
         limit: i64,
     ) -> DbResult<Vec<Conversation>> {
@@ -279,21 +277,26 @@ impl Cache {
         rows.iter().map(conversation_from_row).collect()
     }
 
-    pub async fn conversation(&self, id: Uuid) -> DbResult<Option<Conversation>> {
+    pub async fn conversation(&self, id: ConversationId) -> DbResult<Option<Conversation>> {
         let sql = format!("{CONVERSATION_SELECT} WHERE c.id = ?");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(conversation_from_row).transpose()
     }
 
     /// The whole thread, oldest first.
-    pub async fn thread(&self, id: Uuid) -> DbResult<Option<Thread>> {
+    pub async fn thread(&self, id: ConversationId) -> DbResult<Option<Thread>> {
         self.thread_page(id, i64::MAX, None).await
     }
 
     /// The newest part of a thread, oldest first: its newest `newest` messages, or, when `from`
     /// is one of its messages, every message from that one on if they are more. A view that
     /// keeps `from` at the oldest message it shows keeps showing it as new messages arrive.
-    pub async fn thread_page(&self, id: Uuid, newest: i64, from: Option<Uuid>) -> DbResult<Option<Thread>> {
+    pub async fn thread_page(
+        &self,
+        id: ConversationId,
+        newest: i64,
+        from: Option<MessageId>,
+    ) -> DbResult<Option<Thread>> {
         let Some(conversation) = self.conversation(id).await? else { return Ok(None) };
         let mut conn = self.pool.acquire().await?;
         let (total, since_from): (i64, i64) = sqlx::query_as(
@@ -378,7 +381,7 @@ impl Cache {
             .collect()
     }
 
-    pub async fn counts(&self, me: Uuid) -> DbResult<ViewCounts> {
+    pub async fn counts(&self, me: UserId) -> DbResult<ViewCounts> {
         let active = "status NOT IN ('resolved', 'snoozed')";
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT \
@@ -408,7 +411,7 @@ impl Cache {
             resolved: n("resolved")?,
             teams: teams
                 .into_iter()
-                .filter_map(|(id, count)| Uuid::parse_str(&id).ok().map(|id| (id, count as u32)))
+                .filter_map(|(id, count)| TeamId::parse_str(&id).ok().map(|id| (id, count as u32)))
                 .collect(),
         })
     }
@@ -451,7 +454,7 @@ async fn apply_one<'a>(
     conn: &mut SqliteConnection,
     run: &mut Run<'a>,
     event: &'a Event,
-    me: Uuid,
+    me: UserId,
     touched: &mut Touched,
 ) -> DbResult<()> {
     match &event.body {

@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-use handoff_proto::{sortable_time as ts, Conversation, Delivery, Message};
+use handoff_proto::{sortable_time as ts, Conversation, ConversationId, Delivery, Message, MessageId};
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 use super::DbResult;
 
@@ -15,9 +14,9 @@ use super::DbResult;
 #[derive(Default)]
 pub(super) struct Run<'a> {
     messages: Vec<&'a Message>,
-    message_at: HashMap<Uuid, usize>,
+    message_at: HashMap<MessageId, usize>,
     conversations: Vec<&'a Conversation>,
-    conversation_at: HashMap<Uuid, usize>,
+    conversation_at: HashMap<ConversationId, usize>,
 }
 
 impl<'a> Run<'a> {

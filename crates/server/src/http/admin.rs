@@ -4,13 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as AxumJson;
 use handoff_proto::{
-    AgentLoad, ApiKey, AuditEntry, CreateApiKeyRequest, CreateRoutingRuleRequest, CreateTeamRequest, CreatedApiKey,
-    ErrorBody, Page, PatchTeamRequest, PresenceStatus, RoutingRule, RoutingTestRequest, RoutingTestResponse, Team,
-    TeamMembersRequest,
+    AgentLoad, ApiKey, ApiKeyId, AuditEntry, ConversationId, CreateApiKeyRequest, CreateRoutingRuleRequest,
+    CreateTeamRequest, CreatedApiKey, DeviceId, ErrorBody, Page, PatchTeamRequest, PresenceStatus, RoutingRule,
+    RoutingTestRequest, RoutingTestResponse, RuleId, Team, TeamId, TeamMembersRequest, UserId,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use super::page_limit;
 use crate::auth::Actor;
@@ -42,7 +41,7 @@ pub async fn create_team(
 pub async fn patch_team(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TeamId>,
     Json(req): Json<PatchTeamRequest>,
 ) -> ApiResult<AxumJson<Team>> {
     actor.require_admin("manage teams")?;
@@ -54,7 +53,7 @@ pub async fn patch_team(
 pub async fn set_members(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TeamId>,
     Json(req): Json<TeamMembersRequest>,
 ) -> ApiResult<AxumJson<Team>> {
     actor.require_admin("manage teams")?;
@@ -82,7 +81,7 @@ pub async fn create_rule(
 
 #[utoipa::path(delete, path = "/api/v1/routing-rules/{id}", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_rule(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_rule(State(state): State<AppState>, actor: Actor, Path(id): Path<RuleId>) -> ApiResult<StatusCode> {
     actor.require_admin("manage routing rules")?;
     teams::delete_rule(&state, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -102,7 +101,7 @@ pub async fn test_rules(
     let input = routing::Input {
         body: &req.body,
         phone: req.phone.as_deref().unwrap_or(""),
-        device_id: req.device_id.unwrap_or(Uuid::nil()),
+        device_id: req.device_id.unwrap_or(DeviceId::nil()),
         labels: &req.labels,
     };
     Ok(AxumJson(RoutingTestResponse { rule: routing::first_match(&rules, &input).cloned() }))
@@ -132,7 +131,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ApiKeyId>,
 ) -> ApiResult<AxumJson<ApiKey>> {
     actor.require_admin("revoke API keys")?;
     Ok(AxumJson(api_keys::revoke(&state, &actor, id).await?))
@@ -146,8 +145,8 @@ pub struct AuditParams {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only what this user (or API key's user) did.
-    pub actor: Option<Uuid>,
-    pub conversation: Option<Uuid>,
+    pub actor: Option<UserId>,
+    pub conversation: Option<ConversationId>,
     /// `reply`, `claim`, `view`, `route`, `team.create`, ...
     pub action: Option<String>,
     /// RFC 3339: entries at or after.

@@ -6,12 +6,11 @@ use axum::response::Response;
 use axum::Json as AxumJson;
 use base64::Engine;
 use handoff_proto::{
-    AssignRequest, Conversation, ConversationStatus, ErrorBody, EscalateRequest, LabelsRequest, Message, NoteRequest,
-    Op, Page, ReplyRequest, StatusRequest,
+    AssignRequest, Conversation, ConversationId, ConversationStatus, ErrorBody, EscalateRequest, LabelsRequest,
+    Message, NoteRequest, Op, Page, ReplyRequest, StatusRequest, TeamId,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use super::{idempotency_key, page_limit, respond};
 use crate::auth::Actor;
@@ -28,7 +27,7 @@ pub struct ListParams {
     pub status: Option<String>,
     /// `me`, `none`, or a user id.
     pub assignee: Option<String>,
-    pub team: Option<Uuid>,
+    pub team: Option<TeamId>,
     /// Only conversations carrying this label.
     pub label: Option<String>,
     /// Words in the contact's name or phone or the last message.
@@ -72,13 +71,13 @@ pub async fn list(
         Some("none") => Some(Owner::Nobody),
         Some("me") => Some(Owner::User(actor.id())),
         Some(other) => Some(Owner::User(
-            Uuid::parse_str(other)
-                .map_err(|_| ApiError::invalid("assignee", "assignee must be me, none or a user id."))?,
+            other.parse().map_err(|_| ApiError::invalid("assignee", "assignee must be me, none or a user id."))?,
         )),
     };
     filter.team = p.team;
     if let Some(label) = p.label.as_deref().filter(|l| !l.trim().is_empty()) {
-        filter.label = Some(ops::normalize_label(label).map_err(|e| ApiError::invalid("label", e.detail.message))?);
+        filter.label =
+            Some(ops::normalize_label(label).map_err(|e| ApiError::invalid("label", e.into_detail().message))?);
     }
     filter.text = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
     let cursor = p.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -99,7 +98,7 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
 ) -> ApiResult<AxumJson<Conversation>> {
     let mut conn = state.store.reader().await?;
     let c = store::conversations::get(&mut conn, id, Some(actor.id()))
@@ -123,7 +122,7 @@ pub struct MessageParams {
 pub async fn messages(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Query(p): Query<MessageParams>,
 ) -> ApiResult<AxumJson<Page<Message>>> {
     let limit = page_limit(p.limit)?;
@@ -156,7 +155,7 @@ pub async fn reply(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<ReplyRequest>,
 ) -> ApiResult<Response> {
     let op = Op::Reply { conversation_id: id, body: req.body, seen_version: req.seen_version, force: req.force };
@@ -170,7 +169,7 @@ pub async fn note(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<NoteRequest>,
 ) -> ApiResult<Response> {
     let op = Op::Note { conversation_id: id, body: req.body };
@@ -184,7 +183,7 @@ pub async fn claim(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
 ) -> ApiResult<Response> {
     let op = Op::Claim { conversation_id: id };
     Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))
@@ -196,7 +195,7 @@ pub async fn assign(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<AssignRequest>,
 ) -> ApiResult<Response> {
     let op = Op::Assign { conversation_id: id, assignee_id: req.assignee_id, team_id: req.team_id };
@@ -210,7 +209,7 @@ pub async fn escalate(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<EscalateRequest>,
 ) -> ApiResult<Response> {
     let op = Op::Escalate { conversation_id: id, team_id: req.team_id, note: req.note };
@@ -223,7 +222,7 @@ pub async fn labels(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<LabelsRequest>,
 ) -> ApiResult<Response> {
     let op = Op::Label { conversation_id: id, add: req.add, remove: req.remove };
@@ -236,7 +235,7 @@ pub async fn status(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<StatusRequest>,
 ) -> ApiResult<Response> {
     let op = Op::SetStatus { conversation_id: id, status: req.status, snooze_until: req.snooze_until };
@@ -250,7 +249,7 @@ pub async fn read(
     State(state): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
 ) -> ApiResult<Response> {
     let op = Op::MarkRead { conversation_id: id };
     Ok(respond(ops::apply(&state, &actor, op, idempotency_key(&headers)).await?))

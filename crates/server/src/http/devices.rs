@@ -9,11 +9,10 @@ use handoff_channels::simulator::{Inbound, ReceiptPlan};
 use handoff_channels::waha;
 use handoff_channels::{AdapterError, DeviceAdapter, Jid, Simulator};
 use handoff_proto::{
-    CreateDeviceRequest, CreatedDevice, Delivery, Device, DeviceKind, DeviceStatus, ErrorBody, EventBody,
+    CreateDeviceRequest, CreatedDevice, Delivery, Device, DeviceId, DeviceKind, DeviceStatus, ErrorBody, EventBody,
     GatewayConfig, Message, Page, QrResponse, SimulatorFailures, SimulatorInbound, SimulatorPhoneMessage,
     SimulatorQueued, SimulatorReceipt, SimulatorReceiptPlan, SimulatorSent,
 };
-use uuid::Uuid;
 
 use crate::audit::{self, Who};
 use crate::auth::Actor;
@@ -146,7 +145,7 @@ pub async fn create_device(
     kind: DeviceKind,
     linking: Linking<'_>,
 ) -> ApiResult<Device> {
-    let id = Uuid::now_v7();
+    let id = DeviceId::new();
     let (phone, pair_phone, gateway) = match linking {
         Linking::Qr => (None, None, None),
         Linking::PairCode(phone) => (None, Some(phone), None),
@@ -169,7 +168,7 @@ pub async fn create_device(
 /// session store with its keys.
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<DeviceId>) -> ApiResult<StatusCode> {
     actor.require_admin("remove devices")?;
     if crate::store::devices::get(&mut *state.store.reader().await?, id).await?.is_none() {
         return Err(ApiError::not_found("device"));
@@ -208,14 +207,18 @@ pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<
 /// The QR code to scan while the device waits to be linked.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/qr", params(("id" = Uuid, Path)),
     responses((status = 200, body = QrResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn qr(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<QrResponse>> {
+pub async fn qr(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<DeviceId>,
+) -> ApiResult<AxumJson<QrResponse>> {
     actor.require_admin("link devices")?;
     let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
     let qr = handle.qr.lock().unwrap_or_else(|p| p.into_inner()).clone();
     qr.map(AxumJson).ok_or_else(|| ApiError::conflict("not_pending_link", "This device is not waiting to be linked."))
 }
 
-fn simulator(state: &AppState, actor: &Actor, id: Uuid) -> ApiResult<Arc<Simulator>> {
+fn simulator(state: &AppState, actor: &Actor, id: DeviceId) -> ApiResult<Arc<Simulator>> {
     actor.require_admin("drive the simulator")?;
     let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
     handle.simulator.clone().ok_or_else(|| ApiError::invalid("id", "This device is not a simulator."))
@@ -243,7 +246,7 @@ fn adapter_error(e: AdapterError) -> ApiError {
 pub async fn sim_inbound(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
     Json(req): Json<SimulatorInbound>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
@@ -298,7 +301,7 @@ pub async fn sim_inbound(
 pub async fn sim_phone_message(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
     Json(req): Json<SimulatorPhoneMessage>,
 ) -> ApiResult<(StatusCode, AxumJson<Message>)> {
     let sim = simulator(&state, &actor, id)?;
@@ -320,7 +323,7 @@ pub async fn sim_phone_message(
 pub async fn sim_receipts(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
     Json(req): Json<SimulatorReceiptPlan>,
 ) -> ApiResult<StatusCode> {
     let sim = simulator(&state, &actor, id)?;
@@ -337,7 +340,7 @@ pub async fn sim_receipts(
 pub async fn sim_fail_next(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
     Json(req): Json<SimulatorFailures>,
 ) -> ApiResult<StatusCode> {
     let sim = simulator(&state, &actor, id)?;
@@ -354,7 +357,7 @@ pub async fn sim_fail_next(
 pub async fn sim_sent(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<Page<SimulatorSent>>> {
     let sim = simulator(&state, &actor, id)?;
     let items = sim
@@ -371,7 +374,7 @@ pub async fn sim_sent(
 pub async fn sim_link(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.complete_link().await.map_err(adapter_error)?;
@@ -384,7 +387,7 @@ pub async fn sim_link(
 pub async fn sim_disconnect(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.disconnect().await.map_err(adapter_error)?;
@@ -397,7 +400,7 @@ pub async fn sim_disconnect(
 pub async fn sim_reconnect(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.reconnect().await.map_err(adapter_error)?;
@@ -410,7 +413,7 @@ pub async fn sim_reconnect(
 pub async fn sim_logout(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.logout().await.map_err(adapter_error)?;
@@ -420,7 +423,11 @@ pub async fn sim_logout(
 /// WhatsApp bans the number for a while (until `reconnect`).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/ban", params(("id" = Uuid, Path)),
     responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
-pub async fn sim_ban(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+pub async fn sim_ban(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<DeviceId>,
+) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.ban().await.map_err(adapter_error)?;
     current_device(&state, id).await
@@ -432,7 +439,7 @@ pub async fn sim_ban(State(state): State<AppState>, actor: Actor, Path(id): Path
 pub async fn sim_rotate_qr(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<QrResponse>> {
     let sim = simulator(&state, &actor, id)?;
     sim.rotate_qr().await.map_err(|e| match e {
@@ -446,7 +453,11 @@ pub async fn sim_rotate_qr(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/relink", params(("id" = Uuid, Path)),
     responses((status = 200, body = Device), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
-pub async fn relink(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<AxumJson<Device>> {
+pub async fn relink(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<DeviceId>,
+) -> ApiResult<AxumJson<Device>> {
     actor.require_admin("link devices")?;
     let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
     let device = current_device(&state, id).await?.0;
@@ -470,7 +481,7 @@ pub async fn relink(State(state): State<AppState>, actor: Actor, Path(id): Path<
 pub async fn sim_receipt(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
     Json(req): Json<SimulatorReceipt>,
 ) -> ApiResult<StatusCode> {
     let sim = simulator(&state, &actor, id)?;
@@ -478,7 +489,7 @@ pub async fn sim_receipt(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn current_device(state: &AppState, id: Uuid) -> ApiResult<AxumJson<Device>> {
+async fn current_device(state: &AppState, id: DeviceId) -> ApiResult<AxumJson<Device>> {
     let mut conn = state.store.reader().await?;
     store::devices::get(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
 }

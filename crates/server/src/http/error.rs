@@ -5,20 +5,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use handoff_proto::{ErrorBody, ErrorDetail};
 
+pub use crate::error::check_name;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     /// Boxed: results stay small on the happy path.
     pub detail: Box<ErrorDetail>,
-}
-
-/// A name someone typed: not blank, at most `max` characters as sent (what the OpenAPI document
-/// says: `minLength`/`maxLength` and a non-blank `pattern`); kept trimmed.
-pub fn check_name(field: &str, value: &str, max: usize, message: &str) -> ApiResult<String> {
-    if value.trim().is_empty() || value.chars().count() > max {
-        return Err(ApiError::invalid(field, message.to_string()));
-    }
-    Ok(value.trim().to_string())
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -54,13 +47,22 @@ impl ApiError {
     /// The server's own failure (a database error): nothing was changed, and the same request
     /// may work later, so it is marked transient (clients keep it and retry).
     pub fn internal() -> ApiError {
-        let mut e = ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on the server; it was logged. Try again shortly.",
-        );
-        e.detail.transient = Some(true);
-        e
+        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, detail: Box::new(crate::error::internal_detail()) }
+    }
+}
+
+/// The domain's refusals, as HTTP says them.
+impl From<crate::error::Error> for ApiError {
+    fn from(e: crate::error::Error) -> ApiError {
+        use crate::error::Error;
+        let status = match &e {
+            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, detail: Box::new(e.into_detail()) }
     }
 }
 
@@ -70,6 +72,14 @@ impl From<crate::store::Error> for ApiError {
         ApiError::internal()
     }
 }
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.detail.code, self.detail.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

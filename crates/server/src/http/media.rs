@@ -8,8 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use handoff_channels::AdapterError;
-use handoff_proto::{ErrorBody, Media};
-use uuid::Uuid;
+use handoff_proto::{ErrorBody, Media, MessageId};
 
 use crate::audit;
 use crate::auth::Actor;
@@ -27,7 +26,7 @@ pub const DOWNLOADS_PER_USER: usize = 4;
     responses((status = 200, description = "The file, with its type and name", content_type = "application/octet-stream"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
-pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<Response> {
+pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Path<MessageId>) -> ApiResult<Response> {
     let row = crate::store::messages::attachment(&mut *state.store.reader().await?, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;

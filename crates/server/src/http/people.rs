@@ -8,9 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json as AxumJson;
 use handoff_proto::{
     ChangePasswordRequest, CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, ResetPasswordResponse,
-    SessionEntry, User,
+    SessionEntry, SessionId, User, UserId,
 };
-use uuid::Uuid;
 
 use crate::auth::{self, Actor};
 use crate::http::error::{ApiError, ApiResult};
@@ -168,7 +167,7 @@ pub async fn change_password(
 pub async fn reset_password(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
 ) -> ApiResult<AxumJson<ResetPasswordResponse>> {
     actor.require_admin("reset passwords")?;
     let temporary_password = users::temporary_password();
@@ -212,7 +211,11 @@ pub async fn sessions(
 /// within seconds.
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = handoff_proto::ErrorBody)))]
-pub async fn end_session(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn end_session(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<SessionId>,
+) -> ApiResult<StatusCode> {
     let mut w = state.store.begin().await?;
     if !store::people::delete_session(w.conn(), id, actor.id()).await? {
         return Err(ApiError::not_found("session"));
@@ -254,7 +257,7 @@ pub async fn create_user(
 pub async fn patch_user(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
     Json(req): Json<PatchUserRequest>,
 ) -> ApiResult<AxumJson<User>> {
     actor.require_admin("change users")?;

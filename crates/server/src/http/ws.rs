@@ -14,12 +14,11 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
-use handoff_proto::{Activity, ClientFrame, Seq, ServerFrame, PROTOCOL_VERSION};
+use handoff_proto::{Activity, ClientFrame, ConversationId, Seq, ServerFrame, UserId, PROTOCOL_VERSION};
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
-use uuid::Uuid;
 
 use crate::auth::{check_token_hash, Actor, Lifetime, TokenState};
 use crate::hub::HubMsg;
@@ -54,17 +53,17 @@ const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// ([`crate::Config::ws_per_user`]), attachment downloads ([`crate::http::media::DOWNLOADS_PER_USER`]).
 /// One token cannot hold sockets or downloads without limit.
 #[derive(Default)]
-pub struct PerUser(std::sync::Mutex<std::collections::HashMap<Uuid, usize>>);
+pub struct PerUser(std::sync::Mutex<std::collections::HashMap<UserId, usize>>);
 
 /// One of an account's connections (or downloads), given back when it ends.
 pub struct Slot {
     owner: std::sync::Arc<PerUser>,
-    user: Uuid,
+    user: UserId,
 }
 
 impl PerUser {
     /// A slot for a new connection (or download) of `user`, or `None` when they hold `max` already.
-    pub fn take(self: &std::sync::Arc<Self>, user: Uuid, max: usize) -> Option<Slot> {
+    pub fn take(self: &std::sync::Arc<Self>, user: UserId, max: usize) -> Option<Slot> {
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let count = open.entry(user).or_default();
         if *count >= max {
@@ -353,13 +352,13 @@ async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq
 /// typing a reply in (the customer sees "typing…" on WhatsApp).
 #[derive(Default)]
 struct Here {
-    viewing: Option<Uuid>,
-    typing_to: Option<Uuid>,
+    viewing: Option<ConversationId>,
+    typing_to: Option<ConversationId>,
     /// Presence frames this connection may send now ([`PRESENCE_BURST`], [`PRESENCE_PER_SEC`]) ...
     budget: PresenceBudget,
     /// ... and the latest one it sent over that budget: applied when the budget allows, in place
     /// of every one before it (the last word is never lost, only the ones in between).
-    deferred: Option<(Option<Uuid>, Activity)>,
+    deferred: Option<(Option<ConversationId>, Activity)>,
 }
 
 /// A connection may send this many presence frames at once ...
@@ -436,7 +435,7 @@ async fn handle(
         ClientFrame::Mutate { mutation_id, op } => {
             let reply = match ops::apply(state, actor, op, Some(mutation_id.to_string())).await {
                 Ok(applied) => ServerFrame::Ack { mutation_id, seq: applied.seq },
-                Err(e) => ServerFrame::Reject { mutation_id, error: *e.detail },
+                Err(e) => ServerFrame::Reject { mutation_id, error: e.into_detail() },
             };
             send(socket, &reply).await
         }
@@ -449,7 +448,7 @@ async fn presence_frame(
     actor: &Actor,
     presence: &ConnGuard,
     here: &mut Here,
-    conversation_id: Option<Uuid>,
+    conversation_id: Option<ConversationId>,
     activity: Activity,
 ) {
     if conversation_id.is_some() && conversation_id != here.viewing {

@@ -12,9 +12,8 @@
 //! The queue holds at most [`QUEUE_DEPTH`] messages: past that, devices wait to hand over more
 //! (their deliveries are not acknowledged yet, so WhatsApp keeps them), and memory stays bounded.
 
-use handoff_proto::MessageKind;
+use handoff_proto::{DeviceId, MessageId, MessageKind};
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
 use super::{store_message, Incoming, Stored};
 use crate::store::{self, DbResult};
@@ -27,10 +26,10 @@ pub const QUEUE_DEPTH: usize = 1024;
 
 /// One message handed over by a device, and where its outcome goes.
 pub struct Job {
-    device_id: Uuid,
+    device_id: DeviceId,
     incoming: Incoming,
     kind: MessageKind,
-    done: oneshot::Sender<DbResult<Option<Uuid>>>,
+    done: oneshot::Sender<DbResult<Option<MessageId>>>,
 }
 
 /// The front of the queue: what devices hand messages to.
@@ -47,7 +46,12 @@ impl Queue {
 
     /// Stores a chat message once, returning when it is committed: the new message's id, or
     /// `None` for a redelivery.
-    pub async fn message(&self, device_id: Uuid, incoming: Incoming, kind: MessageKind) -> DbResult<Option<Uuid>> {
+    pub async fn message(
+        &self,
+        device_id: DeviceId,
+        incoming: Incoming,
+        kind: MessageKind,
+    ) -> DbResult<Option<MessageId>> {
         let (done, outcome) = oneshot::channel();
         let stopped = || store::Error::Stopped;
         self.tx.send(Job { device_id, incoming, kind, done }).await.map_err(|_| stopped())?;
@@ -121,7 +125,7 @@ mod tests {
     use super::*;
     use crate::hub::HubMsg;
 
-    fn job(device_id: Uuid, wa_message_id: &str) -> (Job, oneshot::Receiver<DbResult<Option<Uuid>>>) {
+    fn job(device_id: DeviceId, wa_message_id: &str) -> (Job, oneshot::Receiver<DbResult<Option<MessageId>>>) {
         let (done, outcome) = oneshot::channel();
         let incoming = Incoming {
             wa_message_id: wa_message_id.into(),
@@ -143,7 +147,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let server = crate::start(crate::Config::for_tests(dir.path())).await.expect("server");
         let state = server.state.clone();
-        let device = Uuid::now_v7();
+        let device = DeviceId::new();
         let mut w = state.store.begin().await.expect("writer");
         sqlx::query(
             "INSERT INTO devices (id, name, kind, status, created_at) VALUES (?, 'Line', 'simulator', 'connected', ?)",
@@ -158,7 +162,7 @@ mod tests {
         let mut live = state.store.hub().subscribe();
 
         let (first, first_out) = job(device, "a");
-        let (orphan, orphan_out) = job(Uuid::now_v7(), "b");
+        let (orphan, orphan_out) = job(DeviceId::new(), "b");
         let (second, second_out) = job(device, "c");
         let (again, again_out) = job(device, "a");
         commit(&state, vec![first, orphan, second, again]).await;

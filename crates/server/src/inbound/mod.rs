@@ -8,8 +8,10 @@ pub mod webhook;
 pub use group_commit::Queue;
 
 use handoff_channels::{Attachment, DeviceEvent, Jid, LinkState};
-use handoff_proto::{ConversationStatus, Delivery, DeviceStatus, EventBody, Media, MediaKind, MessageKind, QrResponse};
-use uuid::Uuid;
+use handoff_proto::{
+    ContactId, ConversationId, ConversationStatus, Delivery, DeviceId, DeviceStatus, EventBody, Media, MediaKind,
+    MessageId, MessageKind, QrResponse,
+};
 
 use crate::audit::{self, Who};
 use crate::store::{self, DbResult, Writer};
@@ -28,7 +30,7 @@ pub fn preview(body: &str) -> String {
     }
 }
 
-pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent) -> DbResult<()> {
+pub async fn device_event(state: &AppState, device_id: DeviceId, event: DeviceEvent) -> DbResult<()> {
     match event {
         DeviceEvent::Pairing { qr, expires_at } => {
             if let Some(handle) = state.devices.get(device_id) {
@@ -63,7 +65,7 @@ pub async fn device_event(state: &AppState, device_id: Uuid, event: DeviceEvent)
     }
 }
 
-async fn connection(state: &AppState, device_id: Uuid, link: LinkState, phone: Option<String>) -> DbResult<()> {
+async fn connection(state: &AppState, device_id: DeviceId, link: LinkState, phone: Option<String>) -> DbResult<()> {
     let status = match link {
         LinkState::Connected => DeviceStatus::Connected,
         LinkState::Disconnected => DeviceStatus::Disconnected,
@@ -129,7 +131,7 @@ fn preview_of(body: &str, media: Option<&Media>) -> String {
 
 /// A chat message written in a transaction, and what to do once it is committed.
 struct Stored {
-    id: Uuid,
+    id: MessageId,
     kind: MessageKind,
     /// It woke a snoozed conversation: the snooze timer has one conversation less to wake.
     unsnoozed: bool,
@@ -148,7 +150,7 @@ impl Stored {
 async fn store_message(
     w: &mut Writer<'_>,
     state: &AppState,
-    device_id: Uuid,
+    device_id: DeviceId,
     incoming: &Incoming,
     kind: MessageKind,
 ) -> DbResult<Option<Stored>> {
@@ -180,7 +182,7 @@ async fn store_message(
     // clocks start again.
     let reopened = inbound && matches!(previous, ConversationStatus::Resolved | ConversationStatus::Snoozed);
     let restart_sla = inbound && previous == ConversationStatus::Resolved;
-    let message_id = Uuid::now_v7();
+    let message_id = MessageId::new();
     let message = store::messages::FromChat {
         id: message_id,
         conversation_id,
@@ -213,13 +215,13 @@ async fn store_message(
 /// conversations, and the merge is audited.
 async fn conversation_for(
     w: &mut Writer<'_>,
-    device_id: Uuid,
+    device_id: DeviceId,
     chat: &Jid,
     alt: Option<&Jid>,
     push_name: Option<&str>,
-) -> DbResult<(Uuid, bool)> {
+) -> DbResult<(ConversationId, bool)> {
     let addresses: Vec<&Jid> = std::iter::once(chat).chain(alt.filter(|a| *a != chat)).collect();
-    let mut known: Vec<Uuid> = Vec::new();
+    let mut known: Vec<ContactId> = Vec::new();
     for jid in &addresses {
         let contact = store::contacts::by_address(w.conn(), device_id, jid.as_str()).await?;
         if let Some(c) = contact.filter(|c| !known.contains(c)) {
@@ -255,13 +257,13 @@ async fn conversation_for(
     if let Some(id) = store::conversations::of_contact(w.conn(), contact_id).await? {
         return Ok((id, false));
     }
-    let id = Uuid::now_v7();
+    let id = ConversationId::new();
     store::conversations::insert(w.conn(), id, device_id, contact_id, store::now()).await?;
     Ok((id, true))
 }
 
 /// Which of two contacts of one person stays: the one known by a phone number, else the older.
-async fn merge_order(conn: &mut store::Conn, a: Uuid, b: Uuid) -> DbResult<(Uuid, Uuid)> {
+async fn merge_order(conn: &mut store::Conn, a: ContactId, b: ContactId) -> DbResult<(ContactId, ContactId)> {
     let a_phone = !store::contacts::jid(&mut *conn, a).await?.ends_with("@lid");
     let b_phone = !store::contacts::jid(&mut *conn, b).await?.ends_with("@lid");
     // Ids are UUIDv7: their order is creation order.
@@ -271,7 +273,7 @@ async fn merge_order(conn: &mut store::Conn, a: Uuid, b: Uuid) -> DbResult<(Uuid
 
 /// Folds contact `other` into `keep`: its addresses, and its conversation (messages, labels, an
 /// owner if `keep`'s has none). Clients hear `conversation.merged`; the audit log says who was merged.
-async fn merge_contacts(w: &mut Writer<'_>, device_id: Uuid, keep: Uuid, other: Uuid) -> DbResult<()> {
+async fn merge_contacts(w: &mut Writer<'_>, device_id: DeviceId, keep: ContactId, other: ContactId) -> DbResult<()> {
     let keep_jid = store::contacts::jid(w.conn(), keep).await?;
     let other_jid = store::contacts::jid(w.conn(), other).await?;
     let merged_into = match store::contacts::fold(w.conn(), keep, other).await? {
@@ -311,7 +313,7 @@ async fn echoed(w: &mut Writer<'_>, reply: store::replies::Ours, wa_message_id: 
 }
 
 /// Moves a sent message's delivery state forward; a late or repeated receipt changes nothing.
-async fn receipt(state: &AppState, device_id: Uuid, wa_message_id: &str, delivery: Delivery) -> DbResult<()> {
+async fn receipt(state: &AppState, device_id: DeviceId, wa_message_id: &str, delivery: Delivery) -> DbResult<()> {
     let mut w = state.store.begin().await?;
     let row = match outbound::ours(w.conn(), device_id, wa_message_id).await? {
         // A receipt for a reply that failed means WhatsApp has it after all: it counts.

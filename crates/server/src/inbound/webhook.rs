@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use handoff_channels::waha::{self, WahaAdapter, Webhook};
 use handoff_channels::{DeviceEvent, LinkState};
-use handoff_proto::ErrorBody;
-use uuid::Uuid;
+use handoff_proto::{DeviceId, ErrorBody};
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Path;
@@ -28,7 +27,7 @@ use crate::{inbound, AppState};
     security(()))]
 pub async fn webhook(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<DeviceId>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
@@ -94,7 +93,7 @@ pub const WEBHOOK_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 
 async fn process_webhook(
     state: &AppState,
-    id: Uuid,
+    id: DeviceId,
     adapter: &Arc<WahaAdapter>,
     events: Vec<DeviceEvent>,
 ) -> ApiResult<()> {
@@ -118,7 +117,7 @@ async fn process_webhook(
 }
 
 /// While a gateway session waits to be linked, its QR code comes from WAHA's REST API.
-fn fetch_qr(state: &AppState, id: Uuid, adapter: &Arc<WahaAdapter>) {
+fn fetch_qr(state: &AppState, id: DeviceId, adapter: &Arc<WahaAdapter>) {
     let (state, adapter) = (state.clone(), adapter.clone());
     tokio::spawn(async move {
         match adapter.qr().await {

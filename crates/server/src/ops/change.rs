@@ -4,13 +4,13 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use handoff_proto::{
-    Conversation, ConversationStatus, Delivery, EventBody, Message, MessageKind, Role, Seq, UpdateCause, UserKind,
+    Conversation, ConversationId, ConversationStatus, Delivery, ErrorDetail, EventBody, Message, MessageId,
+    MessageKind, Role, Seq, TeamId, UpdateCause, UserId, UserKind,
 };
-use uuid::Uuid;
 
 use super::{normalize_label, Outcome, MAX_LABELS};
 use crate::auth::Actor;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store::{self, Writer};
 use crate::{inbound, mentions, routing};
 
@@ -24,8 +24,8 @@ pub async fn add_message(
     kind: MessageKind,
     body: &str,
     mutation_id: Option<&str>,
-) -> ApiResult<(Message, Seq)> {
-    let id = Uuid::now_v7();
+) -> Result<(Message, Seq)> {
+    let id = MessageId::new();
     let now = store::now();
     let reply = kind == MessageKind::Outbound;
     // A reply's WhatsApp id is chosen now, before any attempt ([`crate::outbound`]).
@@ -40,7 +40,7 @@ pub async fn add_message(
         created_at: now,
         delivery: reply.then_some(Delivery::Pending),
         // Only client mutation ids (UUIDs) are echoed back; HTTP idempotency keys are free text.
-        mutation_id: mutation_id.and_then(|k| Uuid::parse_str(k).ok()),
+        mutation_id: mutation_id.and_then(|k| k.parse().ok()),
         send_id: send_id.as_deref(),
     };
     store::messages::insert(w.conn(), &message).await?;
@@ -53,7 +53,7 @@ pub async fn add_message(
 }
 
 /// Tells each teammate a note @mentions (not its author). Returns the last event, if any.
-pub async fn mention(w: &mut Writer<'_>, actor: &Actor, note: &Message) -> ApiResult<Option<Seq>> {
+pub async fn mention(w: &mut Writer<'_>, actor: &Actor, note: &Message) -> Result<Option<Seq>> {
     let mut last = None;
     for user_id in mentions::resolve(w.conn(), &note.body).await? {
         if user_id == actor.id() {
@@ -71,7 +71,7 @@ pub async fn mention(w: &mut Writer<'_>, actor: &Actor, note: &Message) -> ApiRe
 }
 
 /// Claim is one compare-and-set: it succeeds only if nobody else holds the conversation.
-pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) -> ApiResult<Change> {
+pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) -> Result<Change> {
     if current.assignee_id == Some(actor.id()) {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, "Claimed (already theirs)".into()));
     }
@@ -83,43 +83,43 @@ pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) ->
     updated(w, actor, current.id, UpdateCause::Claimed, "Claimed the conversation".into()).await
 }
 
-async fn already_claimed(conn: &mut store::Conn, holder: &Conversation) -> ApiResult<ApiError> {
+async fn already_claimed(conn: &mut store::Conn, holder: &Conversation) -> Result<Error> {
     let name = match holder.assignee_id {
         Some(id) => store::people::user(conn, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
         None => "Someone".into(),
     };
     let ago = holder.assigned_at.map(|t| (Utc::now() - t).num_seconds().max(0)).unwrap_or(0);
-    let mut e = ApiError::conflict("already_claimed", format!("{name} claimed this {ago} s ago."));
-    e.detail.assignee_id = holder.assignee_id;
-    e.detail.claimed_at = holder.assigned_at;
-    Ok(e)
+    let mut detail = ErrorDetail::new("already_claimed", format!("{name} claimed this {ago} s ago."));
+    detail.assignee_id = holder.assignee_id;
+    detail.claimed_at = holder.assigned_at;
+    Ok(Error::Conflict(Box::new(detail)))
 }
 
 /// A team's name, or a 400 naming the field when there is no such team.
-async fn team_name(conn: &mut store::Conn, team_id: Uuid, field: &str) -> ApiResult<String> {
-    store::teams::name(conn, team_id).await?.ok_or_else(|| ApiError::invalid(field, "No team has that id."))
+async fn team_name(conn: &mut store::Conn, team_id: TeamId, field: &str) -> Result<String> {
+    store::teams::name(conn, team_id).await?.ok_or_else(|| Error::invalid(field, "No team has that id."))
 }
 
 pub async fn assign(
     w: &mut Writer<'_>,
     actor: &Actor,
     current: &Conversation,
-    assignee: Option<Uuid>,
-    team: Option<Uuid>,
-) -> ApiResult<Change> {
+    assignee: Option<UserId>,
+    team: Option<TeamId>,
+) -> Result<Change> {
     let mut summary = match assignee {
         Some(id) => {
             let user = store::people::user(w.conn(), id)
                 .await?
-                .ok_or_else(|| ApiError::invalid("assignee_id", "No user has that id."))?;
+                .ok_or_else(|| Error::invalid("assignee_id", "No user has that id."))?;
             if !user.active {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "assignee_id",
                     format!("{} is deactivated: pick someone active.", user.name),
                 ));
             }
             if user.role == Role::Viewer || user.kind == UserKind::ApiKey {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "assignee_id",
                     format!(
                         "{} is a {} and cannot own conversations.",
@@ -149,10 +149,10 @@ pub async fn escalate(
     w: &mut Writer<'_>,
     actor: &Actor,
     current: &Conversation,
-    team_id: Uuid,
+    team_id: TeamId,
     note: &str,
     mutation_id: Option<&str>,
-) -> ApiResult<Change> {
+) -> Result<Change> {
     let team = team_name(w.conn(), team_id, "team_id").await?;
     store::conversations::escalate(w.conn(), current.id, team_id).await?;
     let summary = format!("Escalated to {team}");
@@ -176,9 +176,9 @@ pub async fn labels(
     current: &Conversation,
     add: &[String],
     remove: &[String],
-) -> ApiResult<Change> {
-    let add: Vec<String> = add.iter().map(|l| normalize_label(l)).collect::<ApiResult<_>>()?;
-    let remove: Vec<String> = remove.iter().map(|l| normalize_label(l)).collect::<ApiResult<_>>()?;
+) -> Result<Change> {
+    let add: Vec<String> = add.iter().map(|l| normalize_label(l)).collect::<Result<_>>()?;
+    let remove: Vec<String> = remove.iter().map(|l| normalize_label(l)).collect::<Result<_>>()?;
     let mut next: Vec<String> = current.labels.iter().filter(|l| !remove.contains(l)).cloned().collect();
     for l in &add {
         if !next.contains(l) {
@@ -187,7 +187,7 @@ pub async fn labels(
     }
     next.sort();
     if next.len() > MAX_LABELS {
-        return Err(ApiError::invalid("add", format!("A conversation carries at most {MAX_LABELS} labels.")));
+        return Err(Error::invalid("add", format!("A conversation carries at most {MAX_LABELS} labels.")));
     }
     let mut summary: Vec<String> = add.iter().map(|l| format!("+{l}")).collect();
     summary.extend(remove.iter().map(|l| format!("-{l}")));
@@ -205,7 +205,7 @@ pub async fn set_status(
     current: &Conversation,
     status: ConversationStatus,
     snooze_until: Option<DateTime<Utc>>,
-) -> ApiResult<Change> {
+) -> Result<Change> {
     let snooze_until = (status == ConversationStatus::Snoozed).then_some(snooze_until).flatten();
     // Reopening a resolved conversation starts its SLA clocks again.
     let reopens = current.status == ConversationStatus::Resolved && status != ConversationStatus::Resolved;
@@ -221,10 +221,10 @@ pub async fn set_status(
 async fn updated(
     w: &mut Writer<'_>,
     actor: &Actor,
-    id: Uuid,
+    id: ConversationId,
     cause: UpdateCause,
     summary: String,
-) -> ApiResult<Change> {
+) -> Result<Change> {
     let conversation = store::conversations::get(w.conn(), id, None).await?.expect("exists");
     let seq = w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
     let mine = store::conversations::get(w.conn(), id, Some(actor.id())).await?.expect("exists");

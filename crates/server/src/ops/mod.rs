@@ -3,13 +3,13 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use handoff_proto::{Conversation, ConversationStatus, EventBody, Message, MessageKind, Op, Role, Seq};
+use handoff_proto::{Conversation, ConversationStatus, ErrorDetail, EventBody, Message, MessageKind, Op, Role, Seq};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::auth::Actor;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store;
 use crate::{outbound::dispatch, send_guard, AppState};
 
@@ -39,7 +39,7 @@ pub struct Applied {
 /// Applies `op` for `actor`. With a `key` (a WebSocket mutation id or an HTTP Idempotency-Key) the
 /// same key and op again return the first answer and change nothing. Every applied mutation
 /// writes one audit entry in the same transaction.
-pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>) -> ApiResult<Applied> {
+pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>) -> Result<Applied> {
     check(actor, &op, state.clock.now())?;
     let fingerprint = fingerprint(&op);
     let mut w = state.store.begin().await?;
@@ -51,7 +51,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
     let conversation_id = op.conversation_id();
     let current = store::conversations::get(w.conn(), conversation_id, Some(actor.id()))
         .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+        .ok_or_else(|| Error::not_found("conversation"))?;
     // A reply is waiting for the device's worker ([`crate::outbound`]).
     let mut to_send = false;
     // Set by a read: the latest read before it (the customer's messages after it are new to WhatsApp too).
@@ -60,18 +60,18 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
     let (outcome, seq, status, summary) = match op {
         Op::Reply { body, seen_version, force, .. } => {
             if seen_version > current.version {
-                return Err(ApiError::invalid("seen_version", "seen_version is newer than the conversation itself."));
+                return Err(Error::invalid("seen_version", "seen_version is newer than the conversation itself."));
             }
             if !force && seen_version < current.version {
                 let changes = send_guard::changes_since(w.conn(), conversation_id, seen_version, actor.id()).await?;
                 if !changes.is_empty() {
-                    let mut e = ApiError::conflict(
+                    let mut detail = ErrorDetail::new(
                         "conversation_changed",
                         "The conversation changed since you last looked: review it, then send again or send anyway.",
                     );
-                    e.detail.changes = Some(changes);
-                    e.detail.version = Some(current.version);
-                    return Err(e);
+                    detail.changes = Some(changes);
+                    detail.version = Some(current.version);
+                    return Err(Error::Conflict(Box::new(detail)));
                 }
             }
             let (message, seq) =
@@ -92,7 +92,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         Op::SetStatus { status, snooze_until, .. } => set_status(&mut w, actor, &current, status, snooze_until).await?,
         Op::Retry { message_id, .. } => {
             if !store::replies::requeue_failed(w.conn(), message_id, conversation_id).await? {
-                return Err(ApiError::conflict("not_failed", "Only a failed reply can be sent again."));
+                return Err(Error::conflict("not_failed", "Only a failed reply can be sent again."));
             }
             let message = store::messages::get(w.conn(), message_id).await?.expect("updated above");
             let seq = w.append(EventBody::MessageUpdated { message: message.clone() }).await?;
@@ -134,7 +134,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
 }
 
 /// Checks that need no database: role and input.
-fn check(actor: &Actor, op: &Op, now: DateTime<Utc>) -> ApiResult<()> {
+fn check(actor: &Actor, op: &Op, now: DateTime<Utc>) -> Result<()> {
     match op {
         Op::MarkRead { .. } => Ok(()), // personal: even a Viewer keeps track of what they read
         Op::Retry { .. } => actor.require_write("send replies"),
@@ -151,7 +151,7 @@ fn check(actor: &Actor, op: &Op, now: DateTime<Utc>) -> ApiResult<()> {
         Op::Escalate { note, .. } => {
             actor.require_write("escalate conversations")?;
             if note.trim().is_empty() {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "note",
                     "An escalation needs a note: tell the team what they need to know.",
                 ));
@@ -164,7 +164,7 @@ fn check(actor: &Actor, op: &Op, now: DateTime<Utc>) -> ApiResult<()> {
                 normalize_label(label)?;
             }
             if add.len() + remove.len() > MAX_LABELS {
-                return Err(ApiError::invalid("add", format!("At most {MAX_LABELS} labels at a time.")));
+                return Err(Error::invalid("add", format!("At most {MAX_LABELS} labels at a time.")));
             }
             Ok(())
         }
@@ -172,10 +172,10 @@ fn check(actor: &Actor, op: &Op, now: DateTime<Utc>) -> ApiResult<()> {
             actor.require_write("change a conversation's status")?;
             match (status, snooze_until) {
                 (ConversationStatus::Snoozed, None) => {
-                    Err(ApiError::invalid("snooze_until", "Snoozing needs snooze_until: the time it wakes up."))
+                    Err(Error::invalid("snooze_until", "Snoozing needs snooze_until: the time it wakes up."))
                 }
                 (ConversationStatus::Snoozed, Some(t)) if *t <= now => {
-                    Err(ApiError::invalid("snooze_until", "snooze_until must be in the future."))
+                    Err(Error::invalid("snooze_until", "snooze_until must be in the future."))
                 }
                 _ => Ok(()),
             }
@@ -189,10 +189,10 @@ pub const MAX_LABELS: usize = 20;
 pub const MAX_LABEL_CHARS: usize = 40;
 
 /// Labels are stored trimmed and lower case.
-pub fn normalize_label(label: &str) -> ApiResult<String> {
+pub fn normalize_label(label: &str) -> Result<String> {
     let l = label.trim().to_lowercase();
     if l.is_empty() || l.chars().count() > MAX_LABEL_CHARS || l.chars().any(|c| c.is_control() || c == ',') {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "add",
             format!("A label has 1 to {MAX_LABEL_CHARS} characters, without commas: {label:?} is not one."),
         ));
@@ -200,12 +200,12 @@ pub fn normalize_label(label: &str) -> ApiResult<String> {
     Ok(l)
 }
 
-fn check_body(field: &str, body: &str) -> ApiResult<()> {
+fn check_body(field: &str, body: &str) -> Result<()> {
     if body.trim().is_empty() {
-        return Err(ApiError::invalid(field, "The message is empty: write something first."));
+        return Err(Error::invalid(field, "The message is empty: write something first."));
     }
     if body.chars().count() > MAX_BODY_CHARS {
-        return Err(ApiError::invalid(field, format!("The message is longer than {MAX_BODY_CHARS} characters.")));
+        return Err(Error::invalid(field, format!("The message is longer than {MAX_BODY_CHARS} characters.")));
     }
     Ok(())
 }
@@ -215,18 +215,15 @@ fn fingerprint(op: &Op) -> String {
     Sha256::digest(json).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn replay(conn: &mut store::Conn, actor: &Actor, key: &str, fingerprint: &str) -> ApiResult<Option<Applied>> {
+async fn replay(conn: &mut store::Conn, actor: &Actor, key: &str, fingerprint: &str) -> Result<Option<Applied>> {
     let Some(stored) = store::idempotency::get(&mut *conn, actor.id(), key).await? else { return Ok(None) };
     if stored.fingerprint != fingerprint {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "idempotency_key_reused",
             "This idempotency key was already used for a different request.",
         ));
     }
-    let outcome: Outcome = serde_json::from_str(&stored.response).map_err(|e| {
-        tracing::error!(error = %e, "a stored answer does not read back");
-        ApiError::internal()
-    })?;
+    let outcome: Outcome = serde_json::from_str(&stored.response).map_err(|e| Error::Store(e.into()))?;
     // The same answer, brought up to date (a reply's delivery state may have moved on).
     let outcome = match outcome {
         Outcome::Message(m) => Outcome::Message(store::messages::get(conn, m.id).await?.unwrap_or(m)),
@@ -247,11 +244,8 @@ async fn record(
     status: StatusCode,
     outcome: &Outcome,
     seq: Option<Seq>,
-) -> ApiResult<()> {
-    let response = serde_json::to_string(outcome).map_err(|e| {
-        tracing::error!(error = %e, "an answer does not serialize");
-        ApiError::internal()
-    })?;
+) -> Result<()> {
+    let response = serde_json::to_string(outcome).map_err(|e| Error::Store(e.into()))?;
     let applied =
         store::idempotency::Applied { fingerprint: fingerprint.to_string(), status: status.as_u16(), response, seq };
     store::idempotency::insert(conn, actor.id(), key, &applied, store::now()).await?;

@@ -1,6 +1,7 @@
 //! What agents do that the customer sees besides replies (those go through [`crate::outbound`]):
 //! "typing…" and read receipts, best effort, through the conversation's device adapter.
 
+use handoff_proto::ConversationId;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,7 +9,6 @@ use std::time::Duration;
 
 use handoff_channels::Jid;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::store::{self, DbResult};
 use crate::AppState;
@@ -16,7 +16,7 @@ use crate::AppState;
 /// The device adapter of a conversation and its customer's address.
 async fn device_and_chat(
     state: &AppState,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
 ) -> DbResult<Option<(std::sync::Arc<crate::devices::DeviceHandle>, Jid)>> {
     let row = store::conversations::device_and_jid(&mut *state.store.reader().await?, conversation_id).await?;
     Ok(row.and_then(|(device, jid)| Some((state.devices.get(device)?, Jid::parse(&jid)?))))
@@ -32,7 +32,7 @@ pub const TYPING_GAP: Duration = Duration::from_secs(2);
 /// while at least one agent's connection types a reply, and it clears when the last stops.
 #[derive(Default)]
 pub struct TypingRelay {
-    conversations: Mutex<HashMap<Uuid, Relay>>,
+    conversations: Mutex<HashMap<ConversationId, Relay>>,
 }
 
 struct Relay {
@@ -43,14 +43,14 @@ struct Relay {
 }
 
 impl TypingRelay {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Relay>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Relay>> {
         self.conversations.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// One connection starts (`true`) or stops typing a reply in the conversation: shown to (or
 /// cleared for) the customer through its device, best effort (a device that cannot is logged).
-pub fn typing(state: &AppState, conversation_id: Uuid, composing: bool) {
+pub fn typing(state: &AppState, conversation_id: ConversationId, composing: bool) {
     let mut conversations = state.typing.lock();
     match conversations.entry(conversation_id) {
         Entry::Occupied(mut entry) => {
@@ -69,7 +69,7 @@ pub fn typing(state: &AppState, conversation_id: Uuid, composing: bool) {
     }
 }
 
-async fn relay(state: AppState, conversation_id: Uuid, mut wanted: watch::Receiver<bool>) {
+async fn relay(state: AppState, conversation_id: ConversationId, mut wanted: watch::Receiver<bool>) {
     let mut shown = false;
     loop {
         let want = *wanted.borrow_and_update();
@@ -101,7 +101,7 @@ async fn relay(state: AppState, conversation_id: Uuid, mut wanted: watch::Receiv
 
 /// The customer's messages since `since` (all when `None`) are read: WhatsApp shows them read
 /// (blue ticks). Best effort, in the background.
-pub fn mark_read(state: &AppState, conversation_id: Uuid, since: Option<String>) {
+pub fn mark_read(state: &AppState, conversation_id: ConversationId, since: Option<String>) {
     let state = state.clone();
     tokio::spawn(async move {
         let unread = async {

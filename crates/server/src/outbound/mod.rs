@@ -21,11 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use handoff_channels::{message_id_parts, new_message_id, AdapterError, Jid};
-use handoff_proto::{Delivery, EventBody};
+use handoff_proto::{Delivery, DeviceId, EventBody, MessageId};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
-use uuid::Uuid;
 
 use crate::store::{self, DbResult};
 use crate::AppState;
@@ -44,7 +43,7 @@ const LINK_RECHECK: Duration = Duration::from_secs(30);
 /// The running workers, one per device.
 #[derive(Default)]
 pub struct Outbound {
-    workers: Mutex<HashMap<Uuid, Worker>>,
+    workers: Mutex<HashMap<DeviceId, Worker>>,
     running: TaskTracker,
 }
 
@@ -54,13 +53,13 @@ struct Worker {
 }
 
 impl Outbound {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Worker>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, Worker>> {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts the device's worker (once; again if it ended, a panic say), which looks for
     /// replies waiting at once: those a stopped or crashed server left pending go out first.
-    pub fn start(&self, state: &AppState, device_id: Uuid) {
+    pub fn start(&self, state: &AppState, device_id: DeviceId) {
         let mut workers = self.lock();
         if workers.get(&device_id).is_some_and(|w| !w.task.is_finished()) {
             return;
@@ -71,7 +70,7 @@ impl Outbound {
     }
 
     /// A reply for this device was committed (or the number connected): its worker looks again.
-    pub fn wake(&self, state: &AppState, device_id: Uuid) {
+    pub fn wake(&self, state: &AppState, device_id: DeviceId) {
         let running = self.lock().get(&device_id).filter(|w| !w.task.is_finished()).map(|w| w.wake.clone());
         match running {
             // A permit is kept if the worker is busy: it looks again when it is done.
@@ -84,7 +83,7 @@ impl Outbound {
 
     /// Stops the device's worker, a send in hand included, and returns once it has stopped (the
     /// device is being removed: its replies go with it).
-    pub async fn stop(&self, device_id: Uuid) {
+    pub async fn stop(&self, device_id: DeviceId) {
         let worker = self.lock().remove(&device_id);
         if let Some(worker) = worker {
             worker.task.abort();
@@ -108,7 +107,7 @@ impl Outbound {
 
 /// One reply to send.
 struct Pending {
-    id: Uuid,
+    id: MessageId,
     body: String,
     send_id: String,
     chat: String,
@@ -122,13 +121,13 @@ enum Attempt {
     NotLinked,
 }
 
-async fn run(state: AppState, device_id: Uuid, wake: Arc<Notify>) {
+async fn run(state: AppState, device_id: DeviceId, wake: Arc<Notify>) {
     let mut shutdown = state.shutdown.clone();
     let mut pause = FIRST_PAUSE;
     // The reply held for a number that is not connected, and since when: the wait is counted
     // from the worker's first try, not from the commit (a server that was down an hour does not
     // fail what it left pending at its first try after the start).
-    let mut held: Option<(Uuid, tokio::time::Instant)> = None;
+    let mut held: Option<(MessageId, tokio::time::Instant)> = None;
     loop {
         if *shutdown.borrow() {
             return;
@@ -200,7 +199,7 @@ async fn wait(pause: Duration, shutdown: &mut tokio::sync::watch::Receiver<bool>
 }
 
 /// The device's oldest pending reply.
-async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
+async fn next(state: &AppState, device_id: DeviceId) -> DbResult<Option<Pending>> {
     let Some(store::replies::PendingReply { id, body, send_id, chat }) =
         store::replies::next_pending(&mut *state.store.reader().await?, device_id).await?
     else {
@@ -222,7 +221,7 @@ async fn next(state: &AppState, device_id: Uuid) -> DbResult<Option<Pending>> {
 }
 
 /// Hands the reply to the device.
-async fn send(state: &AppState, device_id: Uuid, reply: &Pending) -> Attempt {
+async fn send(state: &AppState, device_id: DeviceId, reply: &Pending) -> Attempt {
     // No adapter (yet: the worker starts before it; or its start failed): held like a number
     // that is down, and woken when the adapter is there.
     let Some(device) = state.devices.get(device_id) else { return Attempt::NotLinked };
@@ -247,7 +246,12 @@ async fn send(state: &AppState, device_id: Uuid, reply: &Pending) -> Attempt {
 
 /// Commits a send's outcome: `sent` (or further, by a receipt that beat it) or `failed`. A reply
 /// its echo or a receipt already marked sent, or one gone with its device, is left as it is.
-async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Result<String, String>) -> DbResult<()> {
+async fn record(
+    state: &AppState,
+    device_id: DeviceId,
+    message_id: MessageId,
+    outcome: Result<String, String>,
+) -> DbResult<()> {
     let mut w = state.store.begin().await?;
     let changed = match &outcome {
         Ok(wa_id) => {
@@ -280,7 +284,7 @@ async fn record(state: &AppState, device_id: Uuid, message_id: Uuid, outcome: Re
 /// message this server did not send (typed on the phone).
 pub async fn ours(
     conn: &mut store::Conn,
-    device_id: Uuid,
+    device_id: DeviceId,
     wa_message_id: &str,
 ) -> DbResult<Option<store::replies::Ours>> {
     let mut found = store::replies::ours_by_wa_id(&mut *conn, device_id, wa_message_id).await?;

@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use handoff_proto::{Activity, ActivityEntry, PresenceStatus, ServerFrame, UserStatus, TYPING_TTL_SECS};
+use handoff_proto::{
+    Activity, ActivityEntry, ConversationId, PresenceStatus, ServerFrame, UserId, UserStatus, TYPING_TTL_SECS,
+};
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
@@ -44,7 +46,7 @@ struct Inner {
 #[derive(Default)]
 struct State {
     next_conn: u64,
-    users: HashMap<Uuid, UserState>,
+    users: HashMap<UserId, UserState>,
     conns: HashMap<u64, Conn>,
 }
 
@@ -57,7 +59,7 @@ struct UserState {
 }
 
 struct Conn {
-    user: Uuid,
+    user: UserId,
     away: bool,
     activity: Option<ActivityEntry>,
 }
@@ -92,7 +94,7 @@ impl Presence {
     }
 
     /// Sets a user's status, telling everyone when it changed. Returns whether it changed.
-    fn set(&self, state: &mut State, user: Uuid, status: PresenceStatus) -> bool {
+    fn set(&self, state: &mut State, user: UserId, status: PresenceStatus) -> bool {
         let now = self.inner.clock.now();
         let entry = state.users.entry(user).or_insert(UserState {
             conns: 0,
@@ -111,7 +113,7 @@ impl Presence {
     }
 
     /// The status a connected user has: away only when every connection is.
-    fn connected_status(state: &State, user: Uuid) -> PresenceStatus {
+    fn connected_status(state: &State, user: UserId) -> PresenceStatus {
         let mut conns = state.conns.values().filter(|c| c.user == user);
         if conns.all(|c| c.away) {
             PresenceStatus::Away
@@ -121,7 +123,7 @@ impl Presence {
     }
 
     /// Counts a new connection. The second value says whether the user just became online.
-    pub fn connect(&self, user: Uuid) -> (ConnGuard, bool) {
+    pub fn connect(&self, user: UserId) -> (ConnGuard, bool) {
         let mut state = self.lock();
         state.next_conn += 1;
         let id = state.next_conn;
@@ -145,7 +147,7 @@ impl Presence {
     }
 
     /// What a connection is doing now; fanned out to everyone.
-    pub fn activity(&self, conn: &ConnGuard, conversation_id: Option<Uuid>, activity: Activity) {
+    pub fn activity(&self, conn: &ConnGuard, conversation_id: Option<ConversationId>, activity: Activity) {
         let now = self.inner.clock.now();
         let mut state = self.lock();
         let Some(c) = state.conns.get_mut(&conn.id) else { return };
@@ -216,22 +218,22 @@ impl Presence {
     }
 
     /// A user's status now.
-    pub fn status(&self, user: Uuid) -> PresenceStatus {
+    pub fn status(&self, user: UserId) -> PresenceStatus {
         self.lock().users.get(&user).map(|u| u.status).unwrap_or(PresenceStatus::Offline)
     }
 
     /// Users routing may give work to: online (including those in the grace period).
-    pub fn users(&self) -> HashSet<Uuid> {
+    pub fn users(&self) -> HashSet<UserId> {
         let state = self.lock();
         state.users.iter().filter(|(_, u)| u.status == PresenceStatus::Online).map(|(id, _)| *id).collect()
     }
 
     /// How many live connections a user has.
-    pub fn connections(&self, user: Uuid) -> usize {
+    pub fn connections(&self, user: UserId) -> usize {
         self.lock().users.get(&user).map(|u| u.conns).unwrap_or(0)
     }
 
-    pub fn is_online(&self, user: Uuid) -> bool {
+    pub fn is_online(&self, user: UserId) -> bool {
         self.status(user) == PresenceStatus::Online
     }
 
@@ -247,7 +249,7 @@ impl Presence {
     fn expire(&self) -> Option<DateTime<Utc>> {
         let now = self.inner.clock.now();
         let mut state = self.lock();
-        let due: Vec<Uuid> = state
+        let due: Vec<UserId> = state
             .users
             .iter()
             .filter(|(_, u)| u.conns == 0 && u.offline_at.is_some_and(|t| t <= now))
@@ -297,7 +299,7 @@ mod tests {
     #[test]
     fn online_while_any_connection_is_not_away_then_offline_after_the_grace_period() {
         let (p, clock) = presence();
-        let ana = Uuid::now_v7();
+        let ana = UserId::new();
         let (phone, came) = p.connect(ana);
         assert!(came);
         let (laptop, came) = p.connect(ana);
@@ -323,7 +325,7 @@ mod tests {
     #[test]
     fn a_reconnect_within_the_grace_period_never_goes_offline() {
         let (p, clock) = presence();
-        let ana = Uuid::now_v7();
+        let ana = UserId::new();
         let mut changes = p.watch();
         drop(p.connect(ana).0);
         clock.advance(Duration::seconds(10));
@@ -339,8 +341,8 @@ mod tests {
     #[test]
     fn composing_lapses_and_a_closed_connection_clears_its_activity() {
         let (p, clock) = presence();
-        let ben = Uuid::now_v7();
-        let conversation = Uuid::now_v7();
+        let ben = UserId::new();
+        let conversation = ConversationId::new();
         let (conn, _) = p.connect(ben);
         p.activity(&conn, Some(conversation), Activity::ComposingReply);
         assert_eq!(p.roster().1.len(), 1);

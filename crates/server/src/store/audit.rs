@@ -1,10 +1,9 @@
 //! The audit log (append-only: triggers refuse UPDATE and DELETE).
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{AuditEntry, Seq};
+use handoff_proto::{AuditEntry, ConversationId, Seq, UserId};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::opt_uuid_col;
 use super::{parse_ts, ts, DbResult};
@@ -12,10 +11,10 @@ use super::{parse_ts, ts, DbResult};
 /// One audit row: who (no id for the server itself), what, about which conversation, and the
 /// event the change appended, if any.
 pub struct NewEntry<'a> {
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
     pub actor_name: &'a str,
     pub action: &'a str,
-    pub conversation_id: Option<Uuid>,
+    pub conversation_id: Option<ConversationId>,
     pub summary: &'a str,
     pub seq: Option<Seq>,
 }
@@ -54,8 +53,8 @@ fn from_row(row: &SqliteRow) -> DbResult<AuditEntry> {
 /// Filters of `GET /api/v1/audit`. Entries come newest first; `before` is the last id of the previous page.
 #[derive(Default)]
 pub struct Filter {
-    pub actor_id: Option<Uuid>,
-    pub conversation_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
+    pub conversation_id: Option<ConversationId>,
     pub action: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -104,8 +103,8 @@ pub async fn list(conn: &mut SqliteConnection, filter: &Filter, limit: i64) -> D
 /// Whether `actor` opened `conversation` after `since` (an audit row `view`).
 pub async fn viewed_since(
     conn: &mut SqliteConnection,
-    actor: Uuid,
-    conversation: Uuid,
+    actor: UserId,
+    conversation: ConversationId,
     since: DateTime<Utc>,
 ) -> DbResult<bool> {
     let recent: Option<i64> = sqlx::query_scalar(

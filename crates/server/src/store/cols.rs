@@ -11,15 +11,15 @@ pub(crate) fn decode_err(what: &str, value: &str) -> super::Error {
 }
 
 /// An id as stored (text); `what` names it in the error.
-pub(crate) fn parse_uuid(what: &str, s: &str) -> DbResult<Uuid> {
-    Uuid::parse_str(s).map_err(|_| decode_err(what, s))
+pub(crate) fn parse_uuid<T: From<Uuid>>(what: &str, s: &str) -> DbResult<T> {
+    Uuid::parse_str(s).map(T::from).map_err(|_| decode_err(what, s))
 }
 
-pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> DbResult<Uuid> {
+pub(crate) fn uuid_col<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<T> {
     parse_uuid(col, &row.try_get::<String, _>(col)?)
 }
 
-pub(crate) fn opt_uuid_col(row: &SqliteRow, col: &str) -> DbResult<Option<Uuid>> {
+pub(crate) fn opt_uuid_col<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<Option<T>> {
     let s: Option<String> = row.try_get(col)?;
     s.map(|s| parse_uuid(col, &s)).transpose()
 }

@@ -1,14 +1,14 @@
 //! Contacts (customers, per linked number) and the addresses they are known by: a phone
 //! number's JID and a LID may both name one person, and then point at one contact.
 
+use handoff_proto::{ContactId, ConversationId, DeviceId};
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 use super::cols::parse_uuid;
 use super::DbResult;
 
 /// The contact an address on this device belongs to.
-pub async fn by_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str) -> DbResult<Option<Uuid>> {
+pub async fn by_address(conn: &mut SqliteConnection, device_id: DeviceId, jid: &str) -> DbResult<Option<ContactId>> {
     let id: Option<String> =
         sqlx::query_scalar("SELECT contact_id FROM contact_aliases WHERE device_id = ? AND jid = ?")
             .bind(device_id.to_string())
@@ -21,12 +21,12 @@ pub async fn by_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str)
 /// A new contact, known by `jid` (its phone number when WhatsApp shows one).
 pub async fn insert(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
+    device_id: DeviceId,
     jid: &str,
     phone: &str,
     name: Option<&str>,
-) -> DbResult<Uuid> {
-    let id = Uuid::now_v7();
+) -> DbResult<ContactId> {
+    let id = ContactId::new();
     sqlx::query("INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?)")
         .bind(id.to_string())
         .bind(device_id.to_string())
@@ -39,7 +39,12 @@ pub async fn insert(
 }
 
 /// The contact answers to `jid` on this device from now on. Whether the address is new.
-pub async fn add_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str, contact_id: Uuid) -> DbResult<bool> {
+pub async fn add_address(
+    conn: &mut SqliteConnection,
+    device_id: DeviceId,
+    jid: &str,
+    contact_id: ContactId,
+) -> DbResult<bool> {
     let added =
         sqlx::query("INSERT INTO contact_aliases (device_id, jid, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .bind(device_id.to_string())
@@ -51,7 +56,7 @@ pub async fn add_address(conn: &mut SqliteConnection, device_id: Uuid, jid: &str
 }
 
 /// A contact first known by its LID gets its phone number (a contact known by a phone keeps its own).
-pub async fn learn_phone(conn: &mut SqliteConnection, id: Uuid, jid: &str, phone: &str) -> DbResult<()> {
+pub async fn learn_phone(conn: &mut SqliteConnection, id: ContactId, jid: &str, phone: &str) -> DbResult<()> {
     sqlx::query("UPDATE contacts SET jid = ?, phone = ? WHERE id = ? AND jid LIKE '%@lid'")
         .bind(jid)
         .bind(phone)
@@ -61,13 +66,13 @@ pub async fn learn_phone(conn: &mut SqliteConnection, id: Uuid, jid: &str, phone
     Ok(())
 }
 
-pub async fn set_name(conn: &mut SqliteConnection, id: Uuid, name: &str) -> DbResult<()> {
+pub async fn set_name(conn: &mut SqliteConnection, id: ContactId, name: &str) -> DbResult<()> {
     sqlx::query("UPDATE contacts SET name = ? WHERE id = ?").bind(name).bind(id.to_string()).execute(conn).await?;
     Ok(())
 }
 
 /// The address a contact is shown by.
-pub async fn jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<String> {
+pub async fn jid(conn: &mut SqliteConnection, id: ContactId) -> DbResult<String> {
     sqlx::query_scalar("SELECT jid FROM contacts WHERE id = ?")
         .bind(id.to_string())
         .fetch_one(conn)
@@ -80,15 +85,15 @@ pub enum Folded {
     /// The folded contact had no conversation.
     Nothing,
     /// Only the folded contact had one: it changed hands.
-    Moved(Uuid),
+    Moved(ConversationId),
     /// Both had one: `from`'s messages and labels (and owner and team, where `into` had none)
     /// went into `into`, and `from` is gone.
-    Merged { into: Uuid, from: Uuid },
+    Merged { into: ConversationId, from: ConversationId },
 }
 
 /// Folds contact `other` into `keep`, in one transaction: its addresses, its conversation (see
 /// [`Folded`]), then the contact itself.
-pub async fn fold(conn: &mut SqliteConnection, keep: Uuid, other: Uuid) -> DbResult<Folded> {
+pub async fn fold(conn: &mut SqliteConnection, keep: ContactId, other: ContactId) -> DbResult<Folded> {
     let (keep, other) = (keep.to_string(), other.to_string());
     sqlx::query("UPDATE contact_aliases SET contact_id = ? WHERE contact_id = ?")
         .bind(&keep)

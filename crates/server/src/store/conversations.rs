@@ -1,10 +1,11 @@
 //! Conversations: the queue's rows, with their contact, team deadlines, labels and unread count.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{Contact, Conversation, ConversationStatus};
+use handoff_proto::{
+    Contact, ContactId, Conversation, ConversationId, ConversationStatus, DeviceId, MessageId, Role, TeamId, UserId,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::{opt_ts_col, opt_uuid_col, parse_uuid, uuid_col};
 use super::{parse_ts, DbResult};
@@ -72,7 +73,11 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Conversation> {
 }
 
 /// A conversation as `viewer` sees it (with their unread count), or as an event carries it (`None`: 0 unread).
-pub async fn get(conn: &mut SqliteConnection, id: Uuid, viewer: Option<Uuid>) -> DbResult<Option<Conversation>> {
+pub async fn get(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+    viewer: Option<UserId>,
+) -> DbResult<Option<Conversation>> {
     let row = match viewer {
         Some(viewer) => {
             sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = ?")))
@@ -91,7 +96,7 @@ pub async fn get(conn: &mut SqliteConnection, id: Uuid, viewer: Option<Uuid>) ->
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn exists(conn: &mut SqliteConnection, id: Uuid) -> DbResult<bool> {
+pub async fn exists(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<bool> {
     let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?")
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -101,7 +106,7 @@ pub async fn exists(conn: &mut SqliteConnection, id: Uuid) -> DbResult<bool> {
 
 /// Counts a change the conversation's row does not show (a new message, a note): its version
 /// goes up, so an app's stale copy is replaced.
-pub async fn bump_version(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
+pub async fn bump_version(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<()> {
     sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = ?")
         .bind(id.to_string())
         .execute(conn)
@@ -113,9 +118,9 @@ pub async fn bump_version(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()>
 /// `queued` conversation keeps the time it joined its team's queue, any other leaves it.
 pub async fn set_owner(
     conn: &mut SqliteConnection,
-    id: Uuid,
-    team_id: Option<Uuid>,
-    assignee: Option<Uuid>,
+    id: ConversationId,
+    team_id: Option<TeamId>,
+    assignee: Option<UserId>,
     queued: bool,
 ) -> DbResult<()> {
     let now = super::ts(super::now());
@@ -138,17 +143,17 @@ pub async fn set_owner(
 }
 
 /// The team's conversations that are not resolved (their SLA due times follow the team's targets).
-pub async fn unresolved_of_team(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Vec<Uuid>> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = ? AND status != 'resolved'")
-            .bind(team_id.to_string())
-            .fetch_all(conn)
-            .await?;
+pub async fn unresolved_of_team(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Vec<ConversationId>> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = ? AND status != ?")
+        .bind(team_id.to_string())
+        .bind(ConversationStatus::Resolved)
+        .fetch_all(conn)
+        .await?;
     ids.iter().map(|id| parse_uuid("id", id)).collect()
 }
 
 /// The device a conversation goes through and its customer's WhatsApp address.
-pub async fn device_and_jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<(Uuid, String)>> {
+pub async fn device_and_jid(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<Option<(DeviceId, String)>> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
     )
@@ -159,10 +164,11 @@ pub async fn device_and_jid(conn: &mut SqliteConnection, id: Uuid) -> DbResult<O
 }
 
 /// The snoozed conversations whose snooze ends at `now` or before, soonest first.
-pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> DbResult<Vec<Uuid>> {
+pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> DbResult<Vec<ConversationId>> {
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE status = 'snoozed' AND snooze_until <= ? ORDER BY snooze_until, id",
+        "SELECT id FROM conversations WHERE status = ? AND snooze_until <= ? ORDER BY snooze_until, id",
     )
+    .bind(ConversationStatus::Snoozed)
     .bind(super::ts(now))
     .fetch_all(conn)
     .await?;
@@ -171,16 +177,17 @@ pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Db
 
 /// When the next snooze ends, if any conversation is snoozed.
 pub async fn next_snooze_end(conn: &mut SqliteConnection) -> DbResult<Option<DateTime<Utc>>> {
-    let next: Option<String> =
-        sqlx::query_scalar("SELECT MIN(snooze_until) FROM conversations WHERE status = 'snoozed'")
-            .fetch_one(conn)
-            .await?;
+    let next: Option<String> = sqlx::query_scalar("SELECT MIN(snooze_until) FROM conversations WHERE status = ?")
+        .bind(ConversationStatus::Snoozed)
+        .fetch_one(conn)
+        .await?;
     next.as_deref().map(parse_ts).transpose()
 }
 
 /// Ends a conversation's snooze: open again.
-pub async fn wake(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET status = 'open', snooze_until = NULL, version = version + 1 WHERE id = ?")
+pub async fn wake(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET status = ?, snooze_until = NULL, version = version + 1 WHERE id = ?")
+        .bind(ConversationStatus::Open)
         .bind(id.to_string())
         .execute(conn)
         .await?;
@@ -191,7 +198,7 @@ pub async fn wake(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
 /// it up the queue (at `at`, with `preview`) and is its first response.
 pub async fn agent_wrote(
     conn: &mut SqliteConnection,
-    id: Uuid,
+    id: ConversationId,
     reply: bool,
     at: DateTime<Utc>,
     preview: &str,
@@ -213,7 +220,7 @@ pub async fn agent_wrote(
 }
 
 /// Gives an unowned conversation to `user`; `false` when someone owns it already.
-pub async fn claim(conn: &mut SqliteConnection, id: Uuid, user: Uuid) -> DbResult<bool> {
+pub async fn claim(conn: &mut SqliteConnection, id: ConversationId, user: UserId) -> DbResult<bool> {
     let won = sqlx::query(
         "UPDATE conversations SET assignee_id = ?, assigned_at = ?, queued_at = NULL, version = version + 1 \
          WHERE id = ? AND assignee_id IS NULL",
@@ -227,7 +234,12 @@ pub async fn claim(conn: &mut SqliteConnection, id: Uuid, user: Uuid) -> DbResul
 }
 
 /// Sets a conversation's owner and team by hand (out of any queue).
-pub async fn assign(conn: &mut SqliteConnection, id: Uuid, assignee: Option<Uuid>, team: Option<Uuid>) -> DbResult<()> {
+pub async fn assign(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+    assignee: Option<UserId>,
+    team: Option<TeamId>,
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE conversations SET assignee_id = ?, assigned_at = ?, team_id = ?, queued_at = NULL, \
            version = version + 1 WHERE id = ?",
@@ -242,13 +254,14 @@ pub async fn assign(conn: &mut SqliteConnection, id: Uuid, assignee: Option<Uuid
 }
 
 /// Escalates a conversation to a team: open, without an owner, waiting to be claimed.
-pub async fn escalate(conn: &mut SqliteConnection, id: Uuid, team_id: Uuid) -> DbResult<()> {
+pub async fn escalate(conn: &mut SqliteConnection, id: ConversationId, team_id: TeamId) -> DbResult<()> {
     sqlx::query(
         "UPDATE conversations SET team_id = ?, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
-           status = 'open', snooze_until = NULL, resolved_at = NULL, \
+           status = ?, snooze_until = NULL, resolved_at = NULL, \
            version = version + 1 WHERE id = ?",
     )
     .bind(team_id.to_string())
+    .bind(ConversationStatus::Open)
     .bind(id.to_string())
     .execute(conn)
     .await?;
@@ -256,7 +269,7 @@ pub async fn escalate(conn: &mut SqliteConnection, id: Uuid, team_id: Uuid) -> D
 }
 
 /// Pins a note on top of the conversation (the escalation note).
-pub async fn pin_note(conn: &mut SqliteConnection, id: Uuid, note_id: Uuid) -> DbResult<()> {
+pub async fn pin_note(conn: &mut SqliteConnection, id: ConversationId, note_id: MessageId) -> DbResult<()> {
     sqlx::query("UPDATE conversations SET escalation_note_id = ?, version = version + 1 WHERE id = ?")
         .bind(note_id.to_string())
         .bind(id.to_string())
@@ -266,7 +279,7 @@ pub async fn pin_note(conn: &mut SqliteConnection, id: Uuid, note_id: Uuid) -> D
 }
 
 /// Replaces a conversation's labels.
-pub async fn set_labels(conn: &mut SqliteConnection, id: Uuid, labels: &[String]) -> DbResult<()> {
+pub async fn set_labels(conn: &mut SqliteConnection, id: ConversationId, labels: &[String]) -> DbResult<()> {
     sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ?")
         .bind(id.to_string())
         .execute(&mut *conn)
@@ -286,7 +299,7 @@ pub async fn set_labels(conn: &mut SqliteConnection, id: Uuid, labels: &[String]
 /// resolving unpins its escalation note.
 pub async fn set_status(
     conn: &mut SqliteConnection,
-    id: Uuid,
+    id: ConversationId,
     status: ConversationStatus,
     snooze_until: Option<DateTime<Utc>>,
     reopens: bool,
@@ -294,11 +307,11 @@ pub async fn set_status(
     let now = super::ts(super::now());
     sqlx::query(
         "UPDATE conversations SET status = ?1, snooze_until = ?2, version = version + 1, \
-           queued_at = CASE WHEN ?1 = 'open' THEN queued_at ELSE NULL END, \
+           queued_at = CASE WHEN ?6 THEN queued_at ELSE NULL END, \
            opened_at = CASE WHEN ?3 THEN ?4 ELSE opened_at END, \
            first_response_at = CASE WHEN ?3 THEN NULL ELSE first_response_at END, \
-           resolved_at = CASE WHEN ?1 = 'resolved' THEN COALESCE(resolved_at, ?4) ELSE NULL END, \
-           escalation_note_id = CASE WHEN ?1 = 'resolved' THEN NULL ELSE escalation_note_id END \
+           resolved_at = CASE WHEN ?7 THEN COALESCE(resolved_at, ?4) ELSE NULL END, \
+           escalation_note_id = CASE WHEN ?7 THEN NULL ELSE escalation_note_id END \
          WHERE id = ?5",
     )
     .bind(status)
@@ -306,6 +319,8 @@ pub async fn set_status(
     .bind(reopens)
     .bind(now)
     .bind(id.to_string())
+    .bind(status == ConversationStatus::Open)
+    .bind(status == ConversationStatus::Resolved)
     .execute(conn)
     .await?;
     Ok(())
@@ -313,19 +328,25 @@ pub async fn set_status(
 
 /// How far the team (anyone but Viewers) has read a conversation: the latest of their reads, as
 /// stored, if anyone has.
-pub async fn team_read_up_to(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+pub async fn team_read_up_to(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<Option<String>> {
     sqlx::query_scalar(
         "SELECT MAX(r.read_at) FROM reads r JOIN users u ON u.id = r.user_id \
-         WHERE r.conversation_id = ? AND u.role != 'viewer'",
+         WHERE r.conversation_id = ? AND u.role != ?",
     )
     .bind(id.to_string())
+    .bind(Role::Viewer)
     .fetch_one(conn)
     .await
     .map_err(Into::into)
 }
 
 /// Records how far `user` has read a conversation.
-pub async fn set_read(conn: &mut SqliteConnection, id: Uuid, user: Uuid, read_at: DateTime<Utc>) -> DbResult<()> {
+pub async fn set_read(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+    user: UserId,
+    read_at: DateTime<Utc>,
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO reads (user_id, conversation_id, read_at) VALUES (?, ?, ?) \
          ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
@@ -339,7 +360,7 @@ pub async fn set_read(conn: &mut SqliteConnection, id: Uuid, user: Uuid, read_at
 }
 
 /// A contact's conversation (each contact has at most one).
-pub async fn of_contact(conn: &mut SqliteConnection, contact_id: Uuid) -> DbResult<Option<Uuid>> {
+pub async fn of_contact(conn: &mut SqliteConnection, contact_id: ContactId) -> DbResult<Option<ConversationId>> {
     let id: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE contact_id = ?")
         .bind(contact_id.to_string())
         .fetch_optional(conn)
@@ -350,26 +371,27 @@ pub async fn of_contact(conn: &mut SqliteConnection, contact_id: Uuid) -> DbResu
 /// A new, open conversation with a contact, opened `at`.
 pub async fn insert(
     conn: &mut SqliteConnection,
-    id: Uuid,
-    device_id: Uuid,
-    contact_id: Uuid,
+    id: ConversationId,
+    device_id: DeviceId,
+    contact_id: ContactId,
     at: DateTime<Utc>,
 ) -> DbResult<()> {
     let at = super::ts(at);
     sqlx::query(
         "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, \
-           created_at, opened_at) VALUES (?1, ?2, ?3, 'open', 0, ?4, '', ?4, ?4)",
+           created_at, opened_at) VALUES (?1, ?2, ?3, ?5, 0, ?4, '', ?4, ?4)",
     )
     .bind(id.to_string())
     .bind(device_id.to_string())
     .bind(contact_id.to_string())
     .bind(at)
+    .bind(ConversationStatus::Open)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn status(conn: &mut SqliteConnection, id: Uuid) -> DbResult<ConversationStatus> {
+pub async fn status(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<ConversationStatus> {
     Ok(sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?").bind(id.to_string()).fetch_one(conn).await?)
 }
 
@@ -379,7 +401,7 @@ pub async fn status(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Conversat
 /// typed on the phone is a first response.
 pub async fn chat_wrote(
     conn: &mut SqliteConnection,
-    id: Uuid,
+    id: ConversationId,
     at: DateTime<Utc>,
     preview: &str,
     inbound: bool,
@@ -388,7 +410,7 @@ pub async fn chat_wrote(
 ) -> DbResult<()> {
     sqlx::query(
         "UPDATE conversations SET version = version + 1, last_message_at = ?1, last_message_preview = ?2, \
-           status = CASE WHEN ?3 THEN 'open' ELSE status END, \
+           status = CASE WHEN ?3 THEN ?7 ELSE status END, \
            resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END, \
            snooze_until = CASE WHEN ?4 THEN NULL ELSE snooze_until END, \
            opened_at = CASE WHEN ?5 THEN ?1 ELSE opened_at END, \
@@ -402,6 +424,7 @@ pub async fn chat_wrote(
     .bind(inbound)
     .bind(restart_sla)
     .bind(id.to_string())
+    .bind(ConversationStatus::Open)
     .execute(conn)
     .await?;
     Ok(())
@@ -410,7 +433,7 @@ pub async fn chat_wrote(
 /// Whose conversations a list shows.
 pub enum Owner {
     Nobody,
-    User(Uuid),
+    User(UserId),
 }
 
 /// What a queue list is narrowed to; every condition given must hold.
@@ -418,7 +441,7 @@ pub enum Owner {
 pub struct Filter {
     pub status: Option<ConversationStatus>,
     pub owner: Option<Owner>,
-    pub team: Option<Uuid>,
+    pub team: Option<TeamId>,
     /// A label, normalised.
     pub label: Option<String>,
     /// Words in the contact's name or phone or the last message (a substring, case-insensitive).
@@ -429,7 +452,7 @@ pub struct Filter {
 /// conversation's `last_message_at` as stored, and its id), only those that come after it.
 pub async fn list(
     conn: &mut SqliteConnection,
-    viewer: Uuid,
+    viewer: UserId,
     filter: &Filter,
     before: Option<(&str, &str)>,
     limit: i64,

@@ -1,9 +1,8 @@
 //! Linked devices (WhatsApp numbers) and their gateways.
 
-use handoff_proto::{Device, DeviceKind, DeviceStatus};
+use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::{opt_ts_col, parse_uuid, uuid_col};
 use super::DbResult;
@@ -21,7 +20,7 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Device> {
     })
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Device>> {
+pub async fn get(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<Option<Device>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM devices WHERE id = ?")))
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -40,7 +39,7 @@ pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Device>> {
 /// A gateway device's WAHA session and webhook secret (`None` for other kinds of device).
 pub async fn gateway_of(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
+    device_id: DeviceId,
 ) -> DbResult<Option<(handoff_proto::GatewayConfig, String)>> {
     let row: Option<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT gateway, webhook_secret FROM devices WHERE id = ?")
@@ -54,7 +53,7 @@ pub async fn gateway_of(
 
 /// A new device and what linking it needs.
 pub struct NewDevice<'a> {
-    pub id: Uuid,
+    pub id: DeviceId,
     pub name: &'a str,
     pub kind: DeviceKind,
     pub status: DeviceStatus,
@@ -88,13 +87,13 @@ pub async fn insert(conn: &mut SqliteConnection, d: &NewDevice<'_>) -> DbResult<
 
 /// Deletes a device (its conversations, contacts and messages go with it: the foreign keys
 /// cascade). Whether there was one.
-pub async fn delete(conn: &mut SqliteConnection, id: Uuid) -> DbResult<bool> {
+pub async fn delete(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<bool> {
     let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(conn).await?;
     Ok(deleted.rows_affected() > 0)
 }
 
 /// The phone a device is being linked by a pair code to, if it is.
-pub async fn pair_phone(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+pub async fn pair_phone(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<Option<String>> {
     let phone: Option<Option<String>> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = ?")
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -103,18 +102,19 @@ pub async fn pair_phone(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Optio
 }
 
 /// A connected simulated phone, if there is one (the demo's customers write through it).
-pub async fn connected_simulator(conn: &mut SqliteConnection) -> DbResult<Option<Uuid>> {
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT id FROM devices WHERE kind = 'simulator' AND status = 'connected' LIMIT 1")
-            .fetch_optional(conn)
-            .await?;
+pub async fn connected_simulator(conn: &mut SqliteConnection) -> DbResult<Option<DeviceId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE kind = ? AND status = ? LIMIT 1")
+        .bind(DeviceKind::Simulator)
+        .bind(DeviceStatus::Connected)
+        .fetch_optional(conn)
+        .await?;
     id.map(|id| parse_uuid("id", &id)).transpose()
 }
 
 /// A device's new link state (and the number it is linked to, when told), seen now.
 pub async fn set_status(
     conn: &mut SqliteConnection,
-    id: Uuid,
+    id: DeviceId,
     status: DeviceStatus,
     phone: Option<&str>,
 ) -> DbResult<()> {

@@ -1,9 +1,8 @@
 //! The event log: every change, in `seq` order, as the clients sync it.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{Event, EventBody, Seq};
+use handoff_proto::{ConversationId, Event, EventBody, Seq};
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 use super::{parse_ts, ts, DbResult};
 
@@ -50,7 +49,7 @@ pub async fn after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbRes
 /// What happened to a conversation after its version `version`, in order.
 pub async fn of_conversation_since(
     conn: &mut SqliteConnection,
-    conversation: Uuid,
+    conversation: ConversationId,
     version: i64,
 ) -> DbResult<Vec<EventBody>> {
     let payloads: Vec<String> =

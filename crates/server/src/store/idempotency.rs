@@ -2,9 +2,8 @@
 //! gets that answer again instead of acting twice.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::Seq;
+use handoff_proto::{Seq, UserId};
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 use super::{ts, DbResult};
 
@@ -17,7 +16,7 @@ pub struct Applied {
     pub seq: Option<Seq>,
 }
 
-pub async fn get(conn: &mut SqliteConnection, user: Uuid, key: &str) -> DbResult<Option<Applied>> {
+pub async fn get(conn: &mut SqliteConnection, user: UserId, key: &str) -> DbResult<Option<Applied>> {
     let row: Option<(String, i64, String, Option<i64>)> =
         sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = ? AND key = ?")
             .bind(user.to_string())
@@ -34,7 +33,7 @@ pub async fn get(conn: &mut SqliteConnection, user: Uuid, key: &str) -> DbResult
 
 pub async fn insert(
     conn: &mut SqliteConnection,
-    user: Uuid,
+    user: UserId,
     key: &str,
     applied: &Applied,
     now: DateTime<Utc>,

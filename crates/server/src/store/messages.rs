@@ -1,9 +1,8 @@
 //! Messages: customers', agents' (replies and notes) and the system's.
 
-use handoff_proto::{Delivery, Message, MessageKind};
+use handoff_proto::{ConversationId, Delivery, DeviceId, Message, MessageId, MessageKind, MutationId, UserId};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::{opt_uuid_col, uuid_col};
 use super::{parse_ts, DbResult};
@@ -31,7 +30,7 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Message> {
     })
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Message>> {
+pub async fn get(conn: &mut SqliteConnection, id: MessageId) -> DbResult<Option<Message>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE id = ?")))
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -40,7 +39,11 @@ pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Messa
 }
 
 /// The message a device delivered under a WhatsApp id, if stored.
-pub async fn by_wa_id(conn: &mut SqliteConnection, device_id: Uuid, wa_message_id: &str) -> DbResult<Option<Message>> {
+pub async fn by_wa_id(
+    conn: &mut SqliteConnection,
+    device_id: DeviceId,
+    wa_message_id: &str,
+) -> DbResult<Option<Message>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM messages WHERE device_id = ? AND wa_message_id = ?"
     )))
@@ -55,7 +58,7 @@ pub async fn by_wa_id(conn: &mut SqliteConnection, device_id: Uuid, wa_message_i
 /// `created_at` as stored, and its id), only those that come before it.
 pub async fn page(
     conn: &mut SqliteConnection,
-    conversation: Uuid,
+    conversation: ConversationId,
     before: Option<(String, String)>,
     limit: i64,
 ) -> DbResult<Vec<Message>> {
@@ -86,7 +89,12 @@ pub async fn page(
 }
 
 /// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
-pub async fn insert_system(conn: &mut SqliteConnection, id: Uuid, conversation_id: Uuid, body: &str) -> DbResult<()> {
+pub async fn insert_system(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    conversation_id: ConversationId,
+    body: &str,
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at) \
          SELECT ?, id, device_id, ?, ?, ? FROM conversations WHERE id = ?",
@@ -105,15 +113,16 @@ pub async fn insert_system(conn: &mut SqliteConnection, id: Uuid, conversation_i
 /// all when `None`), newest first, at most 100: what a read receipt covers.
 pub async fn inbound_wa_ids_since(
     conn: &mut SqliteConnection,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     since: Option<&str>,
 ) -> DbResult<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT wa_message_id FROM messages WHERE conversation_id = ?1 AND kind = 'inbound' \
+        "SELECT wa_message_id FROM messages WHERE conversation_id = ?1 AND kind = ?3 \
          AND wa_message_id IS NOT NULL AND (?2 IS NULL OR created_at > ?2) ORDER BY created_at DESC LIMIT 100",
     )
     .bind(conversation_id.to_string())
     .bind(since)
+    .bind(MessageKind::Inbound)
     .fetch_all(conn)
     .await
     .map_err(Into::into)
@@ -121,15 +130,15 @@ pub async fn inbound_wa_ids_since(
 
 /// What a message's attachment download needs: where the message is and where its file is.
 pub struct Attachment {
-    pub conversation_id: Uuid,
-    pub device_id: Uuid,
+    pub conversation_id: ConversationId,
+    pub device_id: DeviceId,
     /// `None` when the message has no attachment.
     pub media: Option<handoff_proto::Media>,
     /// Where the device finds the file; `None` when it did not say.
     pub locator: Option<String>,
 }
 
-pub async fn attachment(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Attachment>> {
+pub async fn attachment(conn: &mut SqliteConnection, id: MessageId) -> DbResult<Option<Attachment>> {
     let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = ?")
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -147,17 +156,17 @@ pub async fn attachment(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Optio
 
 /// An agent's reply or note.
 pub struct NewMessage<'a> {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
-    pub device_id: Uuid,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub device_id: DeviceId,
     pub kind: MessageKind,
     pub body: &'a str,
-    pub author_id: Uuid,
+    pub author_id: UserId,
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// `Pending` for a reply, `None` for a note.
     pub delivery: Option<Delivery>,
     /// The app's mutation id it came with, echoed back so the app matches its optimistic copy.
-    pub mutation_id: Option<Uuid>,
+    pub mutation_id: Option<MutationId>,
     /// The id a reply is sent to WhatsApp with, chosen at commit.
     pub send_id: Option<&'a str>,
 }
@@ -183,7 +192,7 @@ pub async fn insert(conn: &mut SqliteConnection, m: &NewMessage<'_>) -> DbResult
 }
 
 /// Whether a device delivered a message under this WhatsApp id already.
-pub async fn seen(conn: &mut SqliteConnection, device_id: Uuid, wa_message_id: &str) -> DbResult<bool> {
+pub async fn seen(conn: &mut SqliteConnection, device_id: DeviceId, wa_message_id: &str) -> DbResult<bool> {
     let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
         .bind(device_id.to_string())
         .bind(wa_message_id)
@@ -194,9 +203,9 @@ pub async fn seen(conn: &mut SqliteConnection, device_id: Uuid, wa_message_id: &
 
 /// A message from the chat, as a device delivered it.
 pub struct FromChat<'a> {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
-    pub device_id: Uuid,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub device_id: DeviceId,
     /// `Inbound` (the customer's) or `Outbound` (typed on the phone: `Sent` already).
     pub kind: MessageKind,
     pub body: &'a str,

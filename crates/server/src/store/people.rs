@@ -2,10 +2,9 @@
 //! keys.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{ApiKey, Role, User, UserKind};
+use handoff_proto::{ApiKey, ApiKeyId, ConversationStatus, Role, SessionId, User, UserId, UserKind};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::{opt_ts_col, parse_uuid, uuid_col};
 use super::{parse_ts, ts, DbResult};
@@ -24,7 +23,7 @@ pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
     })
 }
 
-pub async fn user(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<User>> {
+pub async fn user(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<User>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")))
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -46,21 +45,23 @@ pub async fn count_users(conn: &mut SqliteConnection) -> DbResult<i64> {
 }
 
 pub async fn count_active_admins(conn: &mut SqliteConnection) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1")
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = ? AND active = ?")
+        .bind(Role::Admin)
+        .bind(true)
         .fetch_one(conn)
         .await
         .map_err(Into::into)
 }
 
 /// The account with this email, active or not.
-pub async fn id_by_email(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<Uuid>> {
+pub async fn id_by_email(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<UserId>> {
     let id: Option<String> =
         sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(email).fetch_optional(conn).await?;
     id.map(|id| parse_uuid("id", &id)).transpose()
 }
 
 /// An active account's id and password hash, by email (sign-in).
-pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<(Uuid, String)>> {
+pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<(UserId, String)>> {
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ? AND active = 1")
             .bind(email)
@@ -69,7 +70,7 @@ pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbRe
     row.map(|(id, hash)| Ok((parse_uuid("id", &id)?, hash))).transpose()
 }
 
-pub async fn password_hash(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+pub async fn password_hash(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -80,7 +81,7 @@ pub async fn password_hash(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Op
 /// A new account: a person, or the user an API key acts as (its password hash is `!`, which no
 /// password verifies).
 pub struct NewUser<'a> {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: &'a str,
     pub name: &'a str,
     pub role: Role,
@@ -104,7 +105,7 @@ pub async fn insert_user(conn: &mut SqliteConnection, user: &NewUser<'_>, now: D
     .map(drop).map_err(Into::into)
 }
 
-pub async fn set_password(conn: &mut SqliteConnection, id: Uuid, hash: &str, must_change: bool) -> DbResult<()> {
+pub async fn set_password(conn: &mut SqliteConnection, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
     sqlx::query("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?")
         .bind(hash)
         .bind(must_change)
@@ -115,7 +116,7 @@ pub async fn set_password(conn: &mut SqliteConnection, id: Uuid, hash: &str, mus
         .map_err(Into::into)
 }
 
-pub async fn set_must_change_password(conn: &mut SqliteConnection, id: Uuid) -> DbResult<()> {
+pub async fn set_must_change_password(conn: &mut SqliteConnection, id: UserId) -> DbResult<()> {
     sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
         .bind(id.to_string())
         .execute(conn)
@@ -124,7 +125,13 @@ pub async fn set_must_change_password(conn: &mut SqliteConnection, id: Uuid) -> 
         .map_err(Into::into)
 }
 
-pub async fn update_user(conn: &mut SqliteConnection, id: Uuid, name: &str, role: Role, active: bool) -> DbResult<()> {
+pub async fn update_user(
+    conn: &mut SqliteConnection,
+    id: UserId,
+    name: &str,
+    role: Role,
+    active: bool,
+) -> DbResult<()> {
     sqlx::query("UPDATE users SET name = ?, role = ?, active = ? WHERE id = ?")
         .bind(name)
         .bind(role)
@@ -137,9 +144,11 @@ pub async fn update_user(conn: &mut SqliteConnection, id: Uuid, name: &str, role
 }
 
 /// Active persons (not API keys): id, email and name, for resolving `@mentions`.
-pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, String, String)>> {
+pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(UserId, String, String)>> {
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, email, name FROM users WHERE active = 1 AND kind = 'person'")
+        sqlx::query_as("SELECT id, email, name FROM users WHERE active = ? AND kind = ?")
+            .bind(true)
+            .bind(UserKind::Person)
             .fetch_all(conn)
             .await?;
     rows.into_iter().map(|(id, email, name)| Ok((parse_uuid("id", &id)?, email, name))).collect()
@@ -147,11 +156,16 @@ pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, S
 
 /// Who can be given conversations (active persons who are not Viewers), by name, each with the
 /// open and pending conversations they hold.
-pub async fn agent_loads(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, i64)>> {
+pub async fn agent_loads(conn: &mut SqliteConnection) -> DbResult<Vec<(UserId, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) \
-         FROM users u WHERE u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' ORDER BY u.name COLLATE NOCASE",
+        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN (?, ?)) \
+         FROM users u WHERE u.active = ? AND u.kind = ? AND u.role != ? ORDER BY u.name COLLATE NOCASE",
     )
+    .bind(ConversationStatus::Open)
+    .bind(ConversationStatus::Pending)
+    .bind(true)
+    .bind(UserKind::Person)
+    .bind(Role::Viewer)
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(|(id, open)| Ok((parse_uuid("id", &id)?, open))).collect()
@@ -161,9 +175,9 @@ pub async fn agent_loads(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, i64
 
 /// A new session of `user_id`, known by its token's hash.
 pub struct NewSession<'a> {
-    pub id: Uuid,
+    pub id: SessionId,
     pub token_hash: &'a str,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub client: Option<&'a str>,
     pub address: Option<&'a str>,
 }
@@ -189,9 +203,9 @@ pub async fn insert_session(conn: &mut SqliteConnection, s: &NewSession<'_>, now
 /// A stored session.
 pub struct Session {
     /// `None` for a session from before sessions had ids.
-    pub id: Option<Uuid>,
+    pub id: Option<SessionId>,
     pub token_hash: String,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub created_at: DateTime<Utc>,
     /// When it was last used (its start when never).
     pub last_used_at: DateTime<Utc>,
@@ -205,7 +219,7 @@ fn session_from_row(row: &SqliteRow) -> DbResult<Session> {
     let created_at = parse_ts(&row.try_get::<String, _>("created_at")?)?;
     Ok(Session {
         // A missing or unreadable id is an old session's: it still signs in.
-        id: row.try_get::<Option<String>, _>("id")?.and_then(|id| Uuid::parse_str(&id).ok()),
+        id: row.try_get::<Option<String>, _>("id")?.and_then(|id| id.parse().ok()),
         token_hash: row.try_get("token_hash")?,
         user_id: uuid_col(row, "user_id")?,
         created_at,
@@ -224,7 +238,7 @@ pub async fn session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResul
 }
 
 /// A user's sessions, the most recently used first.
-pub async fn sessions_of(conn: &mut SqliteConnection, user: Uuid) -> DbResult<Vec<Session>> {
+pub async fn sessions_of(conn: &mut SqliteConnection, user: UserId) -> DbResult<Vec<Session>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? ORDER BY last_used_at DESC"
     )))
@@ -234,7 +248,7 @@ pub async fn sessions_of(conn: &mut SqliteConnection, user: Uuid) -> DbResult<Ve
     rows.iter().map(session_from_row).collect()
 }
 
-pub async fn touch_session(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn touch_session(conn: &mut SqliteConnection, id: SessionId, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
         .bind(ts(now))
         .bind(id.to_string())
@@ -254,7 +268,7 @@ pub async fn delete_session_by_hash(conn: &mut SqliteConnection, hash: &str) -> 
 }
 
 /// Ends one of `user`'s sessions; `false` when they have none with that id.
-pub async fn delete_session(conn: &mut SqliteConnection, id: Uuid, user: Uuid) -> DbResult<bool> {
+pub async fn delete_session(conn: &mut SqliteConnection, id: SessionId, user: UserId) -> DbResult<bool> {
     let gone = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
         .bind(id.to_string())
         .bind(user.to_string())
@@ -264,7 +278,7 @@ pub async fn delete_session(conn: &mut SqliteConnection, id: Uuid, user: Uuid) -
 }
 
 /// Ends every session of `user`, except the one with the token hash `keep`.
-pub async fn delete_sessions_of(conn: &mut SqliteConnection, user: Uuid, keep: Option<&str>) -> DbResult<()> {
+pub async fn delete_sessions_of(conn: &mut SqliteConnection, user: UserId, keep: Option<&str>) -> DbResult<()> {
     sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
         .bind(user.to_string())
         .bind(keep)
@@ -292,7 +306,7 @@ pub async fn prune_sessions(
 // API keys: each acts as a user of its own (kind `api_key`); only the key's SHA-256 is stored.
 
 /// The user a live (unrevoked) API key acts as.
-pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<Uuid>> {
+pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<UserId>> {
     let id: Option<String> =
         sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
             .bind(hash)
@@ -314,7 +328,7 @@ fn api_key_from_row(row: &SqliteRow) -> DbResult<ApiKey> {
     })
 }
 
-pub async fn api_key(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<ApiKey>> {
+pub async fn api_key(conn: &mut SqliteConnection, id: ApiKeyId) -> DbResult<Option<ApiKey>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?")))
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -331,12 +345,12 @@ pub async fn api_keys(conn: &mut SqliteConnection) -> DbResult<Vec<ApiKey>> {
 }
 
 pub struct NewApiKey<'a> {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     pub name: &'a str,
     pub role: Role,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub key_hash: &'a str,
-    pub created_by: Uuid,
+    pub created_by: UserId,
 }
 
 pub async fn insert_api_key(conn: &mut SqliteConnection, key: &NewApiKey<'_>, now: DateTime<Utc>) -> DbResult<()> {
@@ -372,9 +386,12 @@ pub async fn revoke_api_key(conn: &mut SqliteConnection, key: &ApiKey, now: Date
 }
 
 /// The name of a user who may own conversations (active, a person, not a Viewer), if `id` is one.
-pub async fn assignable_name(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND active = 1 AND kind = 'person' AND role != 'viewer'")
+pub async fn assignable_name(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND active = ? AND kind = ? AND role != ?")
         .bind(id.to_string())
+        .bind(true)
+        .bind(UserKind::Person)
+        .bind(Role::Viewer)
         .fetch_optional(conn)
         .await
         .map_err(Into::into)

@@ -3,16 +3,15 @@
 //! send is recorded).
 
 use chrono::{DateTime, Utc};
-use handoff_proto::Delivery;
+use handoff_proto::{ConversationId, Delivery, DeviceId, MessageId, MessageKind};
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 use super::cols::parse_uuid;
 use super::{ts, DbResult};
 
 /// A reply waiting to be sent.
 pub struct PendingReply {
-    pub id: Uuid,
+    pub id: MessageId,
     pub body: String,
     /// The id it is sent with (so that a resend after a crash is the same message); `None` for
     /// a reply committed before ids were chosen at commit.
@@ -22,13 +21,15 @@ pub struct PendingReply {
 }
 
 /// The device's oldest pending reply.
-pub async fn next_pending(conn: &mut SqliteConnection, device_id: Uuid) -> DbResult<Option<PendingReply>> {
+pub async fn next_pending(conn: &mut SqliteConnection, device_id: DeviceId) -> DbResult<Option<PendingReply>> {
     let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
         "SELECT m.id, m.body, m.send_id, k.jid FROM messages m \
          JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id \
-         WHERE m.device_id = ? AND m.kind = 'outbound' AND m.delivery = 'pending' ORDER BY m.created_at, m.id LIMIT 1",
+         WHERE m.device_id = ? AND m.kind = ? AND m.delivery = ? ORDER BY m.created_at, m.id LIMIT 1",
     )
     .bind(device_id.to_string())
+    .bind(MessageKind::Outbound)
+    .bind(Delivery::Pending)
     .fetch_optional(conn)
     .await?;
     row.map(|(id, body, send_id, chat)| Ok(PendingReply { id: parse_uuid("id", &id)?, body, send_id, chat }))
@@ -36,7 +37,7 @@ pub async fn next_pending(conn: &mut SqliteConnection, device_id: Uuid) -> DbRes
 }
 
 /// Gives a reply its send id, unless it has one.
-pub async fn set_send_id(conn: &mut SqliteConnection, id: Uuid, send_id: &str) -> DbResult<()> {
+pub async fn set_send_id(conn: &mut SqliteConnection, id: MessageId, send_id: &str) -> DbResult<()> {
     sqlx::query("UPDATE messages SET send_id = ? WHERE id = ? AND send_id IS NULL")
         .bind(send_id)
         .bind(id.to_string())
@@ -51,8 +52,8 @@ pub async fn set_send_id(conn: &mut SqliteConnection, id: Uuid, send_id: &str) -
 /// constraint. Whether the reply was still pending.
 pub async fn mark_sent(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
-    id: Uuid,
+    device_id: DeviceId,
+    id: MessageId,
     wa_message_id: &str,
     delivery: Delivery,
 ) -> DbResult<bool> {
@@ -60,30 +61,32 @@ pub async fn mark_sent(
         "UPDATE messages SET delivery = ?1, failure = NULL, wa_message_id = CASE WHEN EXISTS \
            (SELECT 1 FROM messages o WHERE o.device_id = ?2 AND o.wa_message_id = ?3 AND o.id != ?4) \
            THEN wa_message_id ELSE ?3 END \
-         WHERE id = ?4 AND delivery = 'pending'",
+         WHERE id = ?4 AND delivery = ?5",
     )
     .bind(delivery)
     .bind(device_id.to_string())
     .bind(wa_message_id)
     .bind(id.to_string())
+    .bind(Delivery::Pending)
     .execute(conn)
     .await?;
     Ok(changed.rows_affected() > 0)
 }
 
 /// Records a pending reply as failed, with why. Whether it was still pending.
-pub async fn mark_failed(conn: &mut SqliteConnection, id: Uuid, reason: &str) -> DbResult<bool> {
-    let changed = sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = 'pending'")
+pub async fn mark_failed(conn: &mut SqliteConnection, id: MessageId, reason: &str) -> DbResult<bool> {
+    let changed = sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = ?")
         .bind(Delivery::Failed)
         .bind(reason)
         .bind(id.to_string())
+        .bind(Delivery::Pending)
         .execute(conn)
         .await?;
     Ok(changed.rows_affected() > 0)
 }
 
 /// An echo of a reply (WhatsApp has it): sent, named by the echo's id unless it has one.
-pub async fn mark_echoed(conn: &mut SqliteConnection, id: Uuid, wa_message_id: &str) -> DbResult<()> {
+pub async fn mark_echoed(conn: &mut SqliteConnection, id: MessageId, wa_message_id: &str) -> DbResult<()> {
     sqlx::query(
         "UPDATE messages SET delivery = ?, wa_message_id = COALESCE(wa_message_id, ?), failure = NULL WHERE id = ?",
     )
@@ -99,7 +102,7 @@ pub async fn mark_echoed(conn: &mut SqliteConnection, id: Uuid, wa_message_id: &
 /// (a reply whose send has not reported yet).
 pub async fn set_delivery(
     conn: &mut SqliteConnection,
-    id: Uuid,
+    id: MessageId,
     delivery: Delivery,
     name: Option<&str>,
 ) -> DbResult<()> {
@@ -116,7 +119,7 @@ pub async fn set_delivery(
 
 /// One of our replies, as a device event names it.
 pub struct Ours {
-    pub id: Uuid,
+    pub id: MessageId,
     pub delivery: Option<Delivery>,
     /// The id WhatsApp's events name it by, once known.
     pub wa_message_id: Option<String>,
@@ -130,21 +133,26 @@ fn ours_of(row: Option<(String, Option<Delivery>, Option<String>)>) -> DbResult<
 /// Our reply stored under the id WhatsApp's events name it by.
 pub async fn ours_by_wa_id(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
+    device_id: DeviceId,
     wa_message_id: &str,
 ) -> DbResult<Option<Ours>> {
     let row = sqlx::query_as(
-        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND wa_message_id = ? AND kind = 'outbound'",
+        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND wa_message_id = ? AND kind = ?",
     )
     .bind(device_id.to_string())
     .bind(wa_message_id)
+    .bind(MessageKind::Outbound)
     .fetch_optional(conn)
     .await?;
     ours_of(row)
 }
 
 /// Our reply sent with `send_id`.
-pub async fn ours_by_send_id(conn: &mut SqliteConnection, device_id: Uuid, send_id: &str) -> DbResult<Option<Ours>> {
+pub async fn ours_by_send_id(
+    conn: &mut SqliteConnection,
+    device_id: DeviceId,
+    send_id: &str,
+) -> DbResult<Option<Ours>> {
     let row = sqlx::query_as("SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND send_id = ?")
         .bind(device_id.to_string())
         .bind(send_id)
@@ -156,9 +164,9 @@ pub async fn ours_by_send_id(conn: &mut SqliteConnection, device_id: Uuid, send_
 /// Any message stored under a WhatsApp id (one typed on the phone, say), and its delivery state.
 pub async fn delivery_by_wa_id(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
+    device_id: DeviceId,
     wa_message_id: &str,
-) -> DbResult<Option<(Uuid, Option<Delivery>)>> {
+) -> DbResult<Option<(MessageId, Option<Delivery>)>> {
     let row: Option<(String, Option<Delivery>)> =
         sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?")
             .bind(device_id.to_string())
@@ -171,7 +179,7 @@ pub async fn delivery_by_wa_id(
 /// Takes the receipt kept for a message id before its send was recorded, if there is one.
 pub async fn take_early_receipt(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
+    device_id: DeviceId,
     wa_message_id: &str,
 ) -> DbResult<Option<Delivery>> {
     let early: Option<Delivery> =
@@ -187,7 +195,7 @@ pub async fn take_early_receipt(
 /// a day (older ones go here).
 pub async fn keep_early_receipt(
     conn: &mut SqliteConnection,
-    device_id: Uuid,
+    device_id: DeviceId,
     wa_message_id: &str,
     delivery: Delivery,
     now: DateTime<Utc>,
@@ -221,13 +229,20 @@ pub async fn keep_early_receipt(
 /// Puts a failed reply back in its device's queue, under the same send id (if the failed
 /// attempt reached WhatsApp after all, this is the same message, not a second one). Whether
 /// `id` was a failed reply of the conversation.
-pub async fn requeue_failed(conn: &mut SqliteConnection, id: Uuid, conversation_id: Uuid) -> DbResult<bool> {
+pub async fn requeue_failed(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    conversation_id: ConversationId,
+) -> DbResult<bool> {
     let failed: Option<String> = sqlx::query_scalar(
-        "UPDATE messages SET delivery = 'pending', failure = NULL, wa_message_id = NULL \
-         WHERE id = ? AND conversation_id = ? AND kind = 'outbound' AND delivery = 'failed' RETURNING id",
+        "UPDATE messages SET delivery = ?, failure = NULL, wa_message_id = NULL \
+         WHERE id = ? AND conversation_id = ? AND kind = ? AND delivery = ? RETURNING id",
     )
+    .bind(Delivery::Pending)
     .bind(id.to_string())
     .bind(conversation_id.to_string())
+    .bind(MessageKind::Outbound)
+    .bind(Delivery::Failed)
     .fetch_optional(conn)
     .await?;
     Ok(failed.is_some())

@@ -1,8 +1,7 @@
 //! Routing rules, in their order, and the team queues routing drains.
 
-use handoff_proto::{RoutingRule, RuleAssign, RuleMatch};
+use handoff_proto::{ConversationId, ConversationStatus, RoutingRule, RuleAssign, RuleId, RuleMatch, TeamId};
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::{decode_err, opt_uuid_col, parse_uuid, uuid_col};
 use super::{now, ts, DbResult};
@@ -34,7 +33,7 @@ pub async fn last_position(conn: &mut SqliteConnection) -> DbResult<i64> {
 }
 
 pub struct NewRule<'a> {
-    pub id: Uuid,
+    pub id: RuleId,
     pub name: &'a str,
     pub position: i64,
     pub matches: &'a RuleMatch,
@@ -59,7 +58,7 @@ pub async fn insert_rule(conn: &mut SqliteConnection, r: &NewRule<'_>) -> DbResu
 }
 
 /// Deletes a rule; its name if there was one.
-pub async fn delete_rule(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<String>> {
+pub async fn delete_rule(conn: &mut SqliteConnection, id: RuleId) -> DbResult<Option<String>> {
     sqlx::query_scalar("DELETE FROM routing_rules WHERE id = ? RETURNING name")
         .bind(id.to_string())
         .fetch_optional(conn)
@@ -76,12 +75,13 @@ pub async fn any_queued(conn: &mut SqliteConnection) -> DbResult<bool> {
 }
 
 /// The conversations waiting in team queues, oldest first: (conversation, team).
-pub async fn queued(conn: &mut SqliteConnection) -> DbResult<Vec<(Uuid, Uuid)>> {
+pub async fn queued(conn: &mut SqliteConnection) -> DbResult<Vec<(ConversationId, TeamId)>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, team_id FROM conversations \
-         WHERE queued_at IS NOT NULL AND assignee_id IS NULL AND status = 'open' AND team_id IS NOT NULL \
+         WHERE queued_at IS NOT NULL AND assignee_id IS NULL AND status = ? AND team_id IS NOT NULL \
          ORDER BY queued_at, id",
     )
+    .bind(ConversationStatus::Open)
     .fetch_all(conn)
     .await?;
     rows.iter()

@@ -1,13 +1,12 @@
 //! Teams and their members, and what routing asks of them: a team's cap, the member with room.
 
-use handoff_proto::Team;
+use handoff_proto::{ConversationStatus, Role, Team, TeamId, UserId, UserKind};
 use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
 
 use super::cols::{parse_uuid, uuid_col};
 use super::{now, ts, DbResult};
 
-pub async fn get(conn: &mut SqliteConnection, id: Uuid) -> DbResult<Option<Team>> {
+pub async fn get(conn: &mut SqliteConnection, id: TeamId) -> DbResult<Option<Team>> {
     let row: Option<(String, i64, Option<i64>, Option<i64>)> =
         sqlx::query_as("SELECT name, agent_cap, first_response_secs, resolution_secs FROM teams WHERE id = ?")
             .bind(id.to_string())
@@ -37,7 +36,7 @@ pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
 }
 
 /// The team called `name` (case-insensitive), if any.
-pub async fn id_by_name(conn: &mut SqliteConnection, name: &str) -> DbResult<Option<Uuid>> {
+pub async fn id_by_name(conn: &mut SqliteConnection, name: &str) -> DbResult<Option<TeamId>> {
     let id: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE name = ? COLLATE NOCASE")
         .bind(name)
         .fetch_optional(conn)
@@ -46,7 +45,7 @@ pub async fn id_by_name(conn: &mut SqliteConnection, name: &str) -> DbResult<Opt
 }
 
 pub struct NewTeam<'a> {
-    pub id: Uuid,
+    pub id: TeamId,
     pub name: &'a str,
     pub agent_cap: i64,
     pub first_response_secs: Option<i64>,
@@ -82,7 +81,7 @@ pub async fn update(conn: &mut SqliteConnection, t: &NewTeam<'_>) -> DbResult<()
 }
 
 /// Replaces a team's members.
-pub async fn set_members(conn: &mut SqliteConnection, team_id: Uuid, user_ids: &[Uuid]) -> DbResult<()> {
+pub async fn set_members(conn: &mut SqliteConnection, team_id: TeamId, user_ids: &[UserId]) -> DbResult<()> {
     sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(team_id.to_string()).execute(&mut *conn).await?;
     for user_id in user_ids {
         sqlx::query("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?, ?)")
@@ -95,7 +94,7 @@ pub async fn set_members(conn: &mut SqliteConnection, team_id: Uuid, user_ids: &
 }
 
 /// A team's name and routing cap.
-pub async fn name_and_cap(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Option<(String, i64)>> {
+pub async fn name_and_cap(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Option<(String, i64)>> {
     sqlx::query_as("SELECT name, agent_cap FROM teams WHERE id = ?")
         .bind(team_id.to_string())
         .fetch_optional(conn)
@@ -105,22 +104,27 @@ pub async fn name_and_cap(conn: &mut SqliteConnection, team_id: Uuid) -> DbResul
 
 /// A member routing may give work to, with how many open conversations they own.
 pub struct Member {
-    pub id: Uuid,
+    pub id: UserId,
     pub name: String,
     pub open: i64,
 }
 
 /// The team's members who may own conversations (active persons, not Viewers), fewest open
 /// conversations first (ties: by name).
-pub async fn assignable_members(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Vec<Member>> {
+pub async fn assignable_members(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Vec<Member>> {
     let rows = sqlx::query(
         "SELECT u.id, u.name, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ('open', 'pending')) AS open \
+           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN (?, ?)) AS open \
          FROM team_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.team_id = ? AND u.active = 1 AND u.kind = 'person' AND u.role != 'viewer' \
+         WHERE m.team_id = ? AND u.active = ? AND u.kind = ? AND u.role != ? \
          ORDER BY open, u.name COLLATE NOCASE, u.id",
     )
+    .bind(ConversationStatus::Open)
+    .bind(ConversationStatus::Pending)
     .bind(team_id.to_string())
+    .bind(true)
+    .bind(UserKind::Person)
+    .bind(Role::Viewer)
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -129,7 +133,7 @@ pub async fn assignable_members(conn: &mut SqliteConnection, team_id: Uuid) -> D
 }
 
 /// A team's name.
-pub async fn name(conn: &mut SqliteConnection, team_id: Uuid) -> DbResult<Option<String>> {
+pub async fn name(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT name FROM teams WHERE id = ?")
         .bind(team_id.to_string())
         .fetch_optional(conn)

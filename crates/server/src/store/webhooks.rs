@@ -2,13 +2,13 @@
 //! `api::webhook`).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use handoff_proto::DeviceId;
 
 use super::{ts, DbResult, Store};
 
 /// Marks `event_id` as processed for `device`; `false` when it already was (a replay, or WAHA
 /// retrying an answer it lost). Two deliveries of one id at the same moment: one gets `true`.
-pub async fn first_seen(store: &Store, device: Uuid, event_id: &str, now: DateTime<Utc>) -> DbResult<bool> {
+pub async fn first_seen(store: &Store, device: DeviceId, event_id: &str, now: DateTime<Utc>) -> DbResult<bool> {
     let mut w = store.begin().await?;
     let inserted =
         sqlx::query("INSERT INTO webhook_seen (device_id, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
@@ -23,7 +23,7 @@ pub async fn first_seen(store: &Store, device: Uuid, event_id: &str, now: DateTi
 }
 
 /// Forgets a mark: the webhook was not taken after all, and its retry must be processed.
-pub async fn forget(store: &Store, device: Uuid, event_id: &str) -> DbResult<()> {
+pub async fn forget(store: &Store, device: DeviceId, event_id: &str) -> DbResult<()> {
     let mut w = store.begin().await?;
     sqlx::query("DELETE FROM webhook_seen WHERE device_id = ? AND event_id = ?")
         .bind(device.to_string())
