@@ -58,7 +58,7 @@ impl Error {
         match self {
             Error::Invalid(d) | Error::Forbidden(d) | Error::NotFound(d) | Error::Conflict(d) => *d,
             Error::Store(e) => {
-                tracing::error!(error = %e, "database error");
+                tracing::error!(error = %e, "the store failed");
                 internal_detail()
             }
         }
