@@ -122,7 +122,7 @@ pub async fn enqueue(cache: &Cache, me: UserId, op: Op) -> DbResult<MutationId> 
         }
         Op::SetStatus { status, .. } => {
             sqlx::query("UPDATE conversations SET status = ? WHERE id = ?")
-                .bind(status.as_str())
+                .bind(status)
                 .bind(&cid)
                 .execute(&mut *tx)
                 .await?;

@@ -11,9 +11,7 @@
 
 use sqlx::Row;
 
-use handoff_proto::MessageKind;
-
-use crate::cache::{bad, conversation_from_row, time, uuid, Cache, DbResult, CONVERSATION_SELECT};
+use crate::cache::{conversation_from_row, time, uuid, Cache, DbResult, CONVERSATION_SELECT};
 use crate::types::{MessageHit, SearchResults};
 
 /// Most contacts returned.
@@ -81,7 +79,7 @@ impl Cache {
                 conversation_id: uuid(row, "conversation_id")?,
                 contact_name: row.try_get("contact_name")?,
                 contact_phone: row.try_get("contact_phone")?,
-                kind: MessageKind::parse(&row.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
+                kind: row.try_get("kind")?,
                 snippet: row.try_get("snippet")?,
                 created_at: time(row, "created_at")?,
             });

@@ -7,9 +7,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{
-    sortable_time as ts, Contact, Conversation, ConversationId, ConversationStatus, Delivery, Device, DeviceId,
-    DeviceKind, DeviceStatus, Event, EventBody, Message, MessageId, MessageKind, Role, Seq, Team, TeamId, User, UserId,
-    UserKind,
+    sortable_time as ts, Contact, Conversation, ConversationId, Device, DeviceId, DeviceStatus, Event, EventBody,
+    Message, MessageId, MessageKind, Seq, Team, TeamId, User, UserId,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -62,10 +61,6 @@ fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
 }
 
-pub(crate) fn bad(what: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("bad {what} in the cache").into())
-}
-
 pub(crate) fn uuid<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<T> {
     Uuid::parse_str(&row.try_get::<String, _>(col)?).map(T::from).map_err(decode)
 }
@@ -98,7 +93,7 @@ pub(crate) fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
             name: row.try_get("contact_name")?,
             phone: row.try_get("contact_phone")?,
         },
-        status: ConversationStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| bad("status"))?,
+        status: row.try_get("status")?,
         assignee_id: opt_uuid(row, "assignee_id")?,
         team_id: opt_uuid(row, "team_id")?,
         version: row.try_get("version")?,
@@ -118,16 +113,15 @@ pub(crate) fn conversation_from_row(row: &SqliteRow) -> DbResult<Conversation> {
 }
 
 fn message_from_row(row: &SqliteRow) -> DbResult<ThreadMessage> {
-    let delivery: Option<String> = row.try_get("delivery")?;
     Ok(ThreadMessage {
         message: Message {
             id: uuid(row, "id")?,
             conversation_id: uuid(row, "conversation_id")?,
-            kind: MessageKind::parse(&row.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
+            kind: row.try_get("kind")?,
             body: row.try_get("body")?,
             author_id: opt_uuid(row, "author_id")?,
             created_at: time(row, "created_at")?,
-            delivery: delivery.map(|d| Delivery::parse(&d).ok_or_else(|| bad("delivery"))).transpose()?,
+            delivery: row.try_get("delivery")?,
             wa_message_id: row.try_get("wa_message_id")?,
             mutation_id: opt_uuid(row, "mutation_id")?,
             failure: row.try_get("failure")?,
@@ -356,9 +350,9 @@ impl Cache {
                     id: uuid(r, "id")?,
                     email: r.try_get("email")?,
                     name: r.try_get("name")?,
-                    role: Role::parse(&r.try_get::<String, _>("role")?).ok_or_else(|| bad("role"))?,
+                    role: r.try_get("role")?,
                     active: r.try_get("active")?,
-                    kind: UserKind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
+                    kind: r.try_get("kind")?,
                     must_change_password: r.try_get("must_change_password")?,
                 })
             })
@@ -372,8 +366,8 @@ impl Cache {
                 Ok(Device {
                     id: uuid(r, "id")?,
                     name: r.try_get("name")?,
-                    kind: DeviceKind::parse(&r.try_get::<String, _>("kind")?).ok_or_else(|| bad("kind"))?,
-                    status: DeviceStatus::parse(&r.try_get::<String, _>("status")?).ok_or_else(|| bad("status"))?,
+                    kind: r.try_get("kind")?,
+                    status: r.try_get("status")?,
                     phone: r.try_get("phone")?,
                     last_seen_at: opt_time(r, "last_seen_at")?,
                 })
@@ -530,8 +524,8 @@ async fn apply_one<'a>(
             sqlx::query("INSERT OR REPLACE INTO devices (id, name, kind, status, phone, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)")
                 .bind(device.id.to_string())
                 .bind(&device.name)
-                .bind(device.kind.as_str())
-                .bind(device.status.as_str())
+                .bind(device.kind)
+                .bind(device.status)
                 .bind(&device.phone)
                 .bind(device.last_seen_at.map(ts))
                 .execute(&mut *conn)
@@ -559,9 +553,9 @@ async fn apply_one<'a>(
             .bind(user.id.to_string())
             .bind(&user.email)
             .bind(&user.name)
-            .bind(user.role.as_str())
+            .bind(user.role)
             .bind(user.active)
-            .bind(user.kind.as_str())
+            .bind(user.kind)
             .bind(user.must_change_password)
             .execute(&mut *conn)
             .await?;

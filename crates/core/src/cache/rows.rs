@@ -86,7 +86,7 @@ async fn upsert_conversations(conn: &mut SqliteConnection, all: &[&Conversation]
                 .push_bind(c.contact.id.to_string())
                 .push_bind(c.contact.name.clone())
                 .push_bind(c.contact.phone.clone())
-                .push_bind(c.status.as_str())
+                .push_bind(c.status)
                 .push_bind(c.assignee_id.map(|u| u.to_string()))
                 .push_bind(c.team_id.map(|u| u.to_string()))
                 .push_bind(c.version)
@@ -133,7 +133,7 @@ async fn insert_messages(conn: &mut SqliteConnection, all: &[&Message], pending:
         q.push_values(chunk, |mut b, m| {
             b.push_bind(m.id.to_string())
                 .push_bind(m.conversation_id.to_string())
-                .push_bind(m.kind.as_str())
+                .push_bind(m.kind)
                 .push_bind(m.body.clone())
                 .push_bind(m.author_id.map(|u| u.to_string()))
                 .push_bind(ts(m.created_at))
