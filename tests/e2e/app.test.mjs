@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Driver, api, startServer, startTeam, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
+import { Driver, api, screenshotOnFailure, startServer, startTeam, unlockedKeyring, waitFor, watchNotifications } from "./webdriver.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/debug/handoff-desktop");
@@ -56,24 +56,8 @@ after(async () => {
   server?.child.kill("SIGTERM");
 });
 
-/**
- * Runs a test body. On failure it keeps a screenshot of the window, and adds to the error what
- * the window said and the app's last warnings: a CI log then tells why without the screenshot.
- */
-const withScreenshot = (name, body) => async () => {
-  try {
-    await body();
-  } catch (e) {
-    await driver.screenshot(`${name}-failed`).catch(() => {});
-    // Some errors' message cannot be written (a DOMException from a fetch's timeout): wrap those.
-    const said = await whatTheAppSaid();
-    if (e instanceof Error && Object.getOwnPropertyDescriptor(e, "message")?.writable) {
-      e.message += said;
-      throw e;
-    }
-    throw new Error(`${e?.name ?? "Error"}: ${e?.message ?? e}${said}`, { cause: e });
-  }
-};
+/** A test body that, on failure, keeps a screenshot and tells what the window and the app log said. */
+const withScreenshot = screenshotOnFailure(() => driver, APP_LOG);
 
 /** Opens `contact`'s conversation from the queue on screen, waiting for its row to be there. */
 async function openRow(contact) {
@@ -101,24 +85,6 @@ async function onServer(contact, body, what) {
     const found = page.items.filter((m) => m.body === body);
     return found.length > 0 && found;
   }, what);
-}
-
-/** The window's text and the app log's last warnings and errors, a few lines each. */
-async function whatTheAppSaid() {
-  const squeeze = (text, max) => (text.length > max ? `${text.slice(0, max)}…` : text);
-  const shown = await driver
-    .js("return document.body.innerText")
-    .then((t) => squeeze(String(t ?? "").replace(/\s+/g, " ").trim(), 400))
-    .catch((e) => `(the window did not answer: ${e.message})`);
-  let log;
-  try {
-    const lines = readFileSync(APP_LOG, "utf8").split("\n");
-    const notable = lines.filter((l) => /\s(WARN|ERROR)\s/.test(l)).slice(-6);
-    log = [...notable, "…", ...lines.filter(Boolean).slice(-4)].map((l) => `    ${squeeze(l, 300)}`).join("\n");
-  } catch (e) {
-    log = `    (no app log: ${e.message})`;
-  }
-  return `\n  the window showed: ${shown}\n  the app log's last warnings, then its last lines:\n${log}`;
 }
 
 test("sign in, see a message arrive live, claim it, reply, and the simulator sends it once", withScreenshot("skeleton", async () => {

@@ -1,7 +1,7 @@
 // A tiny W3C WebDriver client (Node 20 fetch) for driving the real app through tauri-driver,
 // plus helpers to start the real server. No npm dependencies.
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ELEM = "element-6066-11e4-a52e-4f735466cecf";
@@ -234,6 +234,46 @@ export class Driver {
     const png = await this.wd("GET", this.s("/screenshot"));
     writeFileSync(resolve(this.root, `target/e2e/${name}.png`), Buffer.from(png, "base64"));
   }
+}
+
+/**
+ * Wraps test bodies so that a failure keeps a screenshot of the window (`target/e2e/<name>-failed.png`)
+ * and adds to the error what the window said and the app log's last warnings: a CI log then tells
+ * why without the screenshot. `driver` is a function: the tests make their driver later.
+ */
+export function screenshotOnFailure(driver, appLog) {
+  return (name, body) => async () => {
+    try {
+      await body();
+    } catch (e) {
+      await driver().screenshot(`${name}-failed`).catch(() => {});
+      const said = await whatTheAppSaid(driver(), appLog);
+      // Some errors' message cannot be written (a DOMException from a fetch's timeout): wrap those.
+      if (e instanceof Error && Object.getOwnPropertyDescriptor(e, "message")?.writable) {
+        e.message += said;
+        throw e;
+      }
+      throw new Error(`${e?.name ?? "Error"}: ${e?.message ?? e}${said}`, { cause: e });
+    }
+  };
+}
+
+/** The window's text and the app log's last warnings and errors, a few lines each. */
+async function whatTheAppSaid(driver, appLog) {
+  const squeeze = (text, max) => (text.length > max ? `${text.slice(0, max)}…` : text);
+  const shown = await driver
+    .js("return document.body.innerText")
+    .then((t) => squeeze(String(t ?? "").replace(/\s+/g, " ").trim(), 400))
+    .catch((e) => `(the window did not answer: ${e.message})`);
+  let log;
+  try {
+    const lines = readFileSync(appLog, "utf8").split("\n");
+    const notable = lines.filter((l) => /\s(WARN|ERROR)\s/.test(l)).slice(-6);
+    log = [...notable, "…", ...lines.filter(Boolean).slice(-4)].map((l) => `    ${squeeze(l, 300)}`).join("\n");
+  } catch (e) {
+    log = `    (no app log: ${e.message})`;
+  }
+  return `\n  the window showed: ${shown}\n  the app log's last warnings, then its last lines:\n${log}`;
 }
 
 /** Starts a notification server (dunst) on the session bus and records every notification's
