@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
+import { tick } from "svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import type { SessionInfo, User } from "./lib/types";
+import App from "./App.svelte";
+
+afterEach(async () => {
+  await tick();
+  cleanup(); // before the mocks go: the inbox stops listening as it is destroyed
+  clearMocks();
+});
+
+const SERVER = "https://inbox.example.com";
+const TEMPORARY = "tmp-7Qx-93Lk";
+const ben: User = { id: "u-ben", email: "ben@example.com", name: "Ben", role: "agent", active: true, kind: "person", must_change_password: true };
+const temporarySession: SessionInfo = { server: SERVER, user: ben, encrypted: true };
+const ownSession: SessionInfo = { server: SERVER, user: { ...ben, must_change_password: false }, encrypted: true };
+
+// What the inbox reads when it opens: anything among these asked for before the password is
+// changed means the inbox was reached.
+const INBOX_COMMANDS = ["inbox", "counts", "labels", "users", "devices", "teams", "presence", "attention", "connection"];
+
+/**
+ * The core as the app sees it: `restored` is the session kept from last time; sign_in answers
+ * with the temporary session; change_password runs `change`.
+ */
+function withCore(restored: SessionInfo | null, change: (args: { currentPassword: string; newPassword: string }) => SessionInfo) {
+  const calls: { cmd: string; args: unknown }[] = [];
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case "restore_session":
+          return restored;
+        case "recent_servers":
+          return [SERVER];
+        case "server_address":
+          return { url: SERVER, encrypted: true };
+        case "sign_in":
+          return temporarySession;
+        case "sign_out":
+          return null;
+        case "change_password":
+          return change(args as { currentPassword: string; newPassword: string });
+        case "connection":
+          return { state: "online" };
+        case "inbox":
+        case "labels":
+        case "users":
+        case "devices":
+        case "teams":
+        case "attention":
+          return [];
+        case "counts":
+          return { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
+        case "presence":
+          return { statuses: [], activities: [] };
+        default:
+          return null;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  return calls;
+}
+
+const inboxReached = (calls: { cmd: string }[]) => calls.some((c) => INBOX_COMMANDS.includes(c.cmd));
+
+async function choose(next: string, repeat = next) {
+  await fireEvent.input(screen.getByTestId("new-password"), { target: { value: next } });
+  await fireEvent.input(screen.getByTestId("repeat-password"), { target: { value: repeat } });
+  await fireEvent.click(screen.getByTestId("change-password"));
+}
+
+describe("App: signed in with a temporary password", () => {
+  it("opens nothing but the password screen until the agent has chosen their own", async () => {
+    const changes: unknown[] = [];
+    let refuse = true;
+    const calls = withCore(null, (args) => {
+      changes.push(args);
+      if (refuse) throw { code: "invalid", message: "Choose a password of at least 12 characters." };
+      return ownSession;
+    });
+    render(App);
+
+    // Sign in with the temporary password an Admin gave.
+    await fireEvent.input(await screen.findByLabelText("Email"), { target: { value: "ben@example.com" } });
+    await fireEvent.input(screen.getByLabelText("Password"), { target: { value: TEMPORARY } });
+    await fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+
+    const must = await screen.findByTestId("must-change");
+    expect(must.textContent).toContain("Choose your own password");
+    expect(must.textContent).toContain("ben@example.com signed in with a temporary password");
+    // The temporary password was just typed: it is not asked for again.
+    expect(screen.queryByTestId("current-password")).toBeNull();
+    expect(screen.queryByRole("navigation", { name: "Views" })).toBeNull();
+
+    // Two different passwords: nothing is sent.
+    await choose("my-own-secret-1", "my-own-secret-2");
+    expect(await screen.findByRole("alert")).toHaveProperty("textContent", "The two new passwords differ: type the same one twice.");
+    expect(changes).toEqual([]);
+
+    // The server refuses it: still here, saying why.
+    await choose("short-one");
+    await vi.waitFor(() => expect(screen.getByRole("alert").textContent).toBe("Choose a password of at least 12 characters."));
+    expect(screen.getByTestId("must-change")).toBeTruthy();
+    expect(screen.queryByRole("navigation", { name: "Views" })).toBeNull();
+    expect(inboxReached(calls)).toBe(false);
+
+    // Accepted: the inbox opens.
+    refuse = false;
+    await choose("my-own-secret-1");
+    expect(await screen.findByTestId("empty-queue")).toBeTruthy();
+    expect(screen.queryByTestId("must-change")).toBeNull();
+    expect(screen.getByRole("navigation", { name: "Views" })).toBeTruthy();
+    expect(changes).toEqual([
+      { currentPassword: TEMPORARY, newPassword: "short-one" },
+      { currentPassword: TEMPORARY, newPassword: "my-own-secret-1" },
+    ]);
+  });
+
+  it("after a restart asks for the temporary password again, and can sign out instead", async () => {
+    const changes: unknown[] = [];
+    const calls = withCore(temporarySession, (args) => {
+      changes.push(args);
+      return ownSession;
+    });
+    render(App);
+
+    await screen.findByTestId("must-change");
+    // The temporary password is not kept anywhere: it is typed again as the current one.
+    expect(screen.getByTestId("current-password")).toBeTruthy();
+    expect(inboxReached(calls)).toBe(false);
+
+    await fireEvent.click(screen.getByRole("button", { name: "Sign out" }));
+    expect(await screen.findByRole("button", { name: "Sign in" })).toBeTruthy();
+    expect(calls.some((c) => c.cmd === "sign_out")).toBe(true);
+    expect(changes).toEqual([]);
+    expect(inboxReached(calls)).toBe(false);
+  });
+});
