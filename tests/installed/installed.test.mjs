@@ -1,7 +1,8 @@
-// The app as a user installs it: the .deb built in release by `.ci/bundle.sh`, installed with
-// apt (tests/run-all.sh does both), started from its installed path under Xvfb, signs in to a
-// real server and sees a customer's message in the inbox; a handoff:// link opened through the
-// desktop reaches it. INSTALLED_APP names the binary.
+// The app as a user installs it: the .deb built by `.ci/bundle.sh` (tests/run-all.sh builds it from
+// the debug profile, `--debug`, reusing what its earlier steps compiled; the packaging and install
+// path are those of a release .deb), installed with apt (tests/run-all.sh does both), started from
+// its installed path under Xvfb, signs in to a real server and sees a customer's message in the
+// inbox; a handoff:// link opened through the desktop reaches it. INSTALLED_APP names the binary.
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
