@@ -41,6 +41,30 @@ cargo test "${CARGO_SCOPE[@]}" --no-run
 # stuck on a lock), so a hang fails in minutes, named by cargo's "running for over 60 seconds".
 timeout --kill-after=10 900 cargo test "${CARGO_SCOPE[@]}" || {
   rc=$?; [ "$rc" -ge 124 ] && echo "cargo test did not finish within 15 minutes (exit $rc)"; exit "$rc"; }
+step "PostgreSQL: the server's tests and every scenario again, on a private cluster (Debian's postgresql)"
+# The same test binaries as above, each of the server's tests and scenario tests with its own
+# database on a cluster this step starts as an unprivileged user on a free port (tests/postgres.sh).
+PG_URL=$(bash tests/postgres.sh start target/pg)
+trap 'bash tests/postgres.sh stop target/pg || true' EXIT
+# Each line: the package's folder (cargo runs a test there) and the test binary.
+mapfile -t PG_TESTS < <(cargo test "${CARGO_SCOPE[@]}" --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, os, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    package = m.get("package_id", "").split("#")[-1].split("@")[0]
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
+            and package in ("handoff-server", "handoff-tests"):
+        print(os.path.dirname(m["manifest_path"]), m["executable"])')
+[ "${#PG_TESTS[@]}" -ge 5 ] || { echo "the server's and the scenarios' test binaries were not found (${#PG_TESTS[@]})"; exit 1; }
+for test in "${PG_TESTS[@]}"; do
+  read -r dir bin <<<"$test"
+  echo "  $(basename "$bin")"
+  (cd "$dir" && HANDOFF_TEST_POSTGRES="$PG_URL" timeout --kill-after=10 600 "$bin" -q) || {
+    rc=$?; echo "$(basename "$bin") failed on PostgreSQL (exit $rc)"; exit "$rc"; }
+done
+bash tests/postgres.sh stop target/pg
+trap - EXIT
+
 if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
   step "the generated TypeScript bindings are committed as generated"
   git diff --exit-code -- ui/src/bindings.ts

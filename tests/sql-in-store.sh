@@ -8,7 +8,7 @@ found=$(find crates/server/src -name '*.rs' -not -path 'crates/server/src/store/
   xargs -0 awk '
     FNR == 1 { in_tests = 0 }
     /^#\[cfg\(test\)\]/ { in_tests = 1 }
-    !in_tests && /sqlx::(query|query_as|query_scalar|QueryBuilder)|Sqlite(Connection|Row|Pool)/ { print FILENAME ":" FNR ": " $0 }
+    !in_tests && /sqlx::(query|query_as|query_scalar|QueryBuilder)|(Sqlite|Any|Pg)(Connection|Row|Pool)/ { print FILENAME ":" FNR ": " $0 }
   ')
 if [ -n "$found" ]; then
   echo "SQL outside the store (move it into a function of crates/server/src/store/<domain>.rs):"

@@ -1,5 +1,5 @@
 //! A server that fails for a while (its database locked by someone else, as a backup or an
-//! operator's `sqlite3` can): what it could not apply is answered as transient, the client keeps
+//! operator's `sqlite3` or `psql` can): what it could not apply is answered as transient, the client keeps
 //! it in its outbox and sends it again with backoff, and it is applied exactly once when the
 //! server can write again. Only a refusal (role, send guard, validation) leaves the outbox.
 
@@ -8,7 +8,6 @@ use std::time::Duration;
 use handoff_core::Change;
 use handoff_proto::Role;
 use handoff_tests::{settled, wait_for, World, DEADLINE};
-use sqlx::{Connection, SqliteConnection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_queued_across_a_failing_server_is_applied_exactly_once() {
@@ -21,9 +20,7 @@ async fn a_claim_queued_across_a_failing_server_is_applied_exactly_once() {
     wait_for("the conversation", &ana, |c| async move { c.thread(id).await.ok().flatten().is_some() }).await;
 
     // Someone else takes the database's write lock: every write of the server now fails.
-    let db = world.dir.path().join("server").join("handoff.db");
-    let mut holder = SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.expect("open the db");
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.expect("take the write lock");
+    let holder = world.lock_database().await;
 
     let mut changes = ana.subscribe();
     let claim = ana.claim(id).await.expect("queued");
@@ -43,7 +40,7 @@ async fn a_claim_queued_across_a_failing_server_is_applied_exactly_once() {
     assert_eq!(world.conversation(id).await.assignee_id, None, "nothing applied while failing");
 
     // The lock goes: the next attempt is applied, once.
-    sqlx::query("ROLLBACK").execute(&mut holder).await.expect("release the lock");
+    holder.release().await;
     settled(&world, &ana).await;
     assert_eq!(world.conversation(id).await.assignee_id, Some(ana_user.id));
     let claims =

@@ -100,6 +100,29 @@ impl World {
         world
     }
 
+    /// Takes the write lock of the server's database from outside the server, as an operator's
+    /// tool can: SQLite's write lock on its file, or an exclusive lock on PostgreSQL's event log.
+    /// Every write of the server waits for it (and fails after its busy timeout) until
+    /// [`DatabaseLock::release`].
+    pub async fn lock_database(&self) -> DatabaseLock {
+        use sqlx::Connection;
+        match self.database() {
+            handoff_server::Database::Sqlite(file) => {
+                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                    .await
+                    .expect("open the database file");
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("take the write lock");
+                DatabaseLock::Sqlite(conn)
+            }
+            handoff_server::Database::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to the database");
+                sqlx::query("BEGIN").execute(&mut conn).await.expect("begin");
+                sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut conn).await.expect("lock the log");
+                DatabaseLock::Postgres(conn)
+            }
+        }
+    }
+
     /// Stops the server and starts it again on the same address and data folder.
     pub async fn restart(&mut self) {
         let addr = self.stop_server().await;
@@ -109,6 +132,12 @@ impl World {
     /// The server's data folder.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("server")
+    }
+
+    /// The server's database: `handoff.db` in its data folder, or its own PostgreSQL database
+    /// in the test command's PostgreSQL run ([`Config::for_tests`]).
+    pub fn database(&self) -> handoff_server::Database {
+        Config::for_tests(self.data_dir()).database
     }
 
     /// Stops the server gracefully (as SIGTERM does); returns the address it listened on.
@@ -430,6 +459,28 @@ impl ServerProcess {
             .expect("the server exited before listening");
         let addr = line.strip_prefix("listening ").and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("{line}"));
         ServerProcess { child, addr }
+    }
+}
+
+/// A database lock taken by [`World::lock_database`].
+pub enum DatabaseLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl DatabaseLock {
+    pub async fn release(self) {
+        use sqlx::Connection;
+        match self {
+            DatabaseLock::Sqlite(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.expect("release the lock");
+                c.close().await.expect("closed");
+            }
+            DatabaseLock::Postgres(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.expect("release the lock");
+                c.close().await.expect("closed");
+            }
+        }
     }
 }
 

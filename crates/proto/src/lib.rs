@@ -45,3 +45,35 @@ macro_rules! wire {
 pub fn sortable_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
+
+/// The status enums are stored as text by their wire names (the `sqlx::Type` derive on each).
+/// The derive knows each database's driver but not sqlx's Any driver (its Encode is generic and
+/// serves the Any driver as it is; Type and Decode are written here), through which the server's
+/// store runs one query text on SQLite and PostgreSQL: there they are text too.
+#[cfg(feature = "sqlx")]
+macro_rules! text_on_any_driver {
+    ($($name:ty),* $(,)?) => {$(
+        impl sqlx::Type<sqlx::Any> for $name {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <str as sqlx::Type<sqlx::Any>>::type_info()
+            }
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Any>>::compatible(ty)
+            }
+        }
+
+        // Read by the same names serde gives them on the wire (the derive's names for SQLite,
+        // which a test of the store compares variant by variant).
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                use serde::de::value::{Error, StrDeserializer};
+                let text = <&'r str as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+                <$name as serde::Deserialize>::deserialize(StrDeserializer::<Error>::new(text))
+                    .map_err(|_| format!("a stored {} is not one this server knows: {text:?}", stringify!($name)).into())
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "sqlx")]
+text_on_any_driver!(Role, UserKind, ConversationStatus, MessageKind, Delivery, DeviceKind, DeviceStatus);

@@ -46,15 +46,19 @@ use crate::http::login_limit::LoginLimiter;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
-pub use crate::store::Durability;
 use crate::store::Store;
+pub use crate::store::{Database, Durability};
 
 /// How many frames a WebSocket connection may fall behind before it is told to catch up from the log.
 pub const HUB_CAPACITY: usize = 4096;
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// This node's own files: the lock that keeps a second server off them, and the WhatsApp Web
+    /// numbers' sessions.
     pub data_dir: PathBuf,
+    /// The database: `handoff.db` in the data folder unless set.
+    pub database: Database,
     pub listen: SocketAddr,
     /// Seed demo users, a simulated device and a trickle of customer messages.
     pub demo: bool,
@@ -123,15 +127,24 @@ pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 pub const WS_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Config {
-    /// A server for tests: loopback, port 0, no demo, receipts driven by the test.
+    /// A server for tests: loopback, port 0, no demo, receipts driven by the test. Its database
+    /// is `handoff.db` in the data folder, or, where `HANDOFF_TEST_POSTGRES` names a PostgreSQL
+    /// server (the test command sets it for its second run), a database of its own there, named
+    /// after the data folder: a test that restarts its server on the same folder finds its data.
     pub fn for_tests(data_dir: impl Into<PathBuf>) -> Config {
-        Config::new(data_dir, SocketAddr::from(([127, 0, 0, 1], 0)))
+        let mut config = Config::new(data_dir, SocketAddr::from(([127, 0, 0, 1], 0)));
+        if let Some(url) = std::env::var("HANDOFF_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) {
+            config.database = store::test_database(&url, &config.data_dir);
+        }
+        config
     }
 
     /// Every default ([`settings::Settings`] sets what an operator chose).
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Config {
+        let data_dir = data_dir.into();
         Config {
-            data_dir: data_dir.into(),
+            database: Database::Sqlite(maintenance::database_file(&data_dir)),
+            data_dir,
             listen,
             demo: false,
             bootstrap_admin: None,
@@ -252,7 +265,7 @@ impl ServerHandle {
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let lock = maintenance::DataLock::take(&config.data_dir)?;
     let hub = Hub::new(config.hub_capacity);
-    let store = Store::open(&config.data_dir, hub.clone(), config.durability, config.busy_timeout).await?;
+    let store = Store::open(&config.database, hub.clone(), config.durability, config.busy_timeout).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (ingest, ingest_rx) = inbound::Queue::new();
     let state = AppState(Arc::new(AppInner {
@@ -320,6 +333,6 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
             })
             .await
     });
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "handoff-server listening");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), database = %config.database.describe(), "handoff-server listening");
     Ok(ServerHandle { addr, state, shutdown: shutdown_tx, serve, background, lock })
 }

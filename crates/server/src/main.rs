@@ -25,9 +25,14 @@ struct Common {
     /// A TOML settings file (deploy/handoff-server.toml lists every setting).
     #[arg(long, env = "HANDOFF_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Where the database lives (default: the OS data folder, e.g. ~/.local/share/handoff).
+    /// This node's folder: the database unless --database says otherwise, WhatsApp Web
+    /// sessions (default: the OS data folder, e.g. ~/.local/share/handoff).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// The database: an SQLite file's path or a postgres:// URL (default: handoff.db in the
+    /// data folder).
+    #[arg(long, global = true)]
+    database: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -63,6 +68,9 @@ enum Command {
     /// Replace the database with a backup (the server must be stopped). Every app resyncs from
     /// scratch at its next connection; the replaced database is kept beside it.
     Restore { file: PathBuf },
+    /// Give the database a new epoch, so every app resyncs from scratch (after restoring a
+    /// PostgreSQL database with pg_restore).
+    NewEpoch,
 }
 
 /// `serve`'s flags: each overrides the file and the variables. Unset ones are left out.
@@ -116,6 +124,9 @@ async fn run() -> anyhow::Result<()> {
         if let Some(dir) = &common.data_dir {
             flags.insert("data_dir".into(), serde_json::json!(dir));
         }
+        if let Some(database) = &common.database {
+            flags.insert("database".into(), serde_json::json!(database));
+        }
         Settings::load(common.config.as_deref(), flags).map_err(anyhow::Error::msg)
     };
     let no_flags = || serde_json::json!({});
@@ -131,9 +142,9 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::CreateAdmin { email, name } => {
             let settings = load(no_flags())?;
-            let data_dir = settings.data_dir().map_err(anyhow::Error::msg)?;
+            let (data_dir, database) = where_data(&settings)?;
             let password = settings.admin_password.clone();
-            match maintenance::create_admin(&data_dir, &email, &name, password).await? {
+            match maintenance::create_admin(&data_dir, &database, &email, &name, password).await? {
                 Some(temporary) => println!(
                     "Admin {email} created. Temporary password (to be changed at the first sign-in):\n{temporary}"
                 ),
@@ -142,16 +153,16 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::ResetPassword { email } => {
-            let data_dir = load(no_flags())?.data_dir().map_err(anyhow::Error::msg)?;
-            let temporary = maintenance::reset_password(&data_dir, &email).await?;
+            let (data_dir, database) = where_data(&load(no_flags())?)?;
+            let temporary = maintenance::reset_password(&data_dir, &database, &email).await?;
             println!(
                 "Signed {email} out everywhere. Temporary password (to be changed at the next sign-in):\n{temporary}"
             );
             Ok(())
         }
         Command::Backup { file } => {
-            let data_dir = load(no_flags())?.data_dir().map_err(anyhow::Error::msg)?;
-            let copied = maintenance::backup(&data_dir, &file).await?;
+            let (_, database) = where_data(&load(no_flags())?)?;
+            let copied = maintenance::backup(&database, &file).await?;
             println!(
                 "Backed up to {} ({} bytes, events up to {}) in {} ms; integrity checked.",
                 file.display(),
@@ -162,8 +173,8 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Restore { file } => {
-            let data_dir = load(no_flags())?.data_dir().map_err(anyhow::Error::msg)?;
-            let (epoch, kept, copied) = maintenance::restore(&data_dir, &file).await?;
+            let (data_dir, database) = where_data(&load(no_flags())?)?;
+            let (epoch, kept, copied) = maintenance::restore(&data_dir, &database, &file).await?;
             println!(
                 "Restored {} ({} bytes, events up to {}) in {} ms. New epoch {epoch}: every app resyncs from scratch when it reconnects.",
                 file.display(),
@@ -176,7 +187,19 @@ async fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::NewEpoch => {
+            let (data_dir, database) = where_data(&load(no_flags())?)?;
+            let epoch = maintenance::new_epoch(&data_dir, &database).await?;
+            println!("New epoch {epoch}: every app resyncs from scratch when it reconnects.");
+            Ok(())
+        }
     }
+}
+
+/// The data folder and the database the settings name.
+fn where_data(settings: &Settings) -> anyhow::Result<(PathBuf, handoff_server::Database)> {
+    let data_dir = settings.data_dir().map_err(anyhow::Error::msg)?;
+    Ok((data_dir, settings.database().map_err(anyhow::Error::msg)?))
 }
 
 fn init_logging(settings: &Settings) {

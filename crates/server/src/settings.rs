@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::{Clock, Config, Durability};
+use crate::{Clock, Config, Database, Durability};
 
 /// Every setting, with its default. The field names are the TOML keys; the variables are the
 /// names in capitals after `HANDOFF_` (`session_idle_timeout` is `HANDOFF_SESSION_IDLE_TIMEOUT`).
@@ -21,6 +21,10 @@ pub struct Settings {
     /// Where the database (`handoff.db`) and linked numbers' sessions live. Default: the OS
     /// data folder (`~/.local/share/handoff`).
     pub data_dir: Option<PathBuf>,
+    /// The database: unset for `handoff.db` in the data folder, an SQLite file's path, or a
+    /// `postgres://` URL (several nodes on one PostgreSQL: docs/deploy.md).
+    #[serde(deserialize_with = "text::option")]
+    pub database: Option<String>,
     /// Address and port to listen on (behind a reverse proxy: a loopback address).
     pub listen: SocketAddr,
     /// Seed demo users, a simulated WhatsApp number and a trickle of customer messages.
@@ -74,6 +78,7 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             data_dir: None,
+            database: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8750)),
             demo: false,
             admin_email: None,
@@ -96,6 +101,7 @@ impl Default for Settings {
 /// app's `HANDOFF_CA_FILE`, may be set in the same environment).
 const KEYS: &[&str] = &[
     "data_dir",
+    "database",
     "listen",
     "demo",
     "admin_email",
@@ -156,9 +162,15 @@ impl Settings {
         }
     }
 
+    /// The database these settings name.
+    pub fn database(&self) -> Result<Database, String> {
+        Database::from_setting(self.database.as_deref(), &self.data_dir()?)
+    }
+
     /// The server's configuration from these settings.
     pub fn config(&self) -> Result<Config, String> {
         let mut config = Config::new(self.data_dir()?, self.listen);
+        config.database = self.database()?;
         config.demo = self.demo;
         config.bootstrap_admin = self.admin_email.clone().zip(self.admin_password.clone());
         config.simulator_receipts = true;
@@ -183,6 +195,9 @@ impl Settings {
             if secret.is_some() {
                 *secret = Some("(set)".into());
             }
+        }
+        if let Ok(database @ Database::Postgres(_)) = self.database() {
+            shown.database = Some(database.describe()); // without its password
         }
         toml::to_string(&shown).expect("settings serialize")
     }
@@ -266,6 +281,7 @@ mod tests {
         // The example shows these with sample values (they have no default).
         let expected = Settings {
             data_dir: parsed.data_dir.clone(),
+            database: parsed.database.clone(),
             admin_email: parsed.admin_email.clone(),
             admin_password: parsed.admin_password.clone(),
             metrics_token: parsed.metrics_token.clone(),

@@ -211,6 +211,69 @@ async fn an_admin_creates_resets_backs_up_and_restores() {
     assert!(err.contains("not a usable Handoff backup"), "{err}");
 }
 
+/// On PostgreSQL (the test command's PostgreSQL run) the kit works beside running nodes: there is
+/// no data-folder lock on a shared database, `reset-password` takes effect on a running node,
+/// backups are PostgreSQL's own (the subcommands say so), and `new-epoch` follows a restore.
+#[tokio::test]
+async fn on_postgres_the_kit_runs_beside_the_nodes() {
+    let Some(base) = std::env::var("HANDOFF_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+        println!("not a PostgreSQL run: the SQLite kit is tested by an_admin_creates_resets_backs_up_and_restores");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let handoff_server::Database::Postgres(url) = handoff_server::store::test_database(&base, &data) else {
+        unreachable!()
+    };
+    let on_pg = ["--database", url.as_str(), "--data-dir", data.to_str().unwrap()];
+    let with =
+        |args: &[&str]| -> Vec<String> { args.iter().chain(on_pg.iter()).map(|a| a.to_string()).collect() };
+    let run_with = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args, &[]).await
+    };
+    let http = reqwest::Client::new();
+
+    let (code, out, err) = run_with(with(&["create-admin", "--email", "owner@ops.local"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let temporary = printed_password(&out);
+    let server = serve(&on_pg, &[]).await;
+    let (status, body) = login(&http, &server.url, "owner@ops.local", &temporary).await;
+    assert_eq!((status, &body["user"]["must_change_password"]), (200, &json!(true)), "{body}");
+
+    // No lock on a shared database: reset-password runs beside the node, which obeys it at once.
+    let (code, out, err) = run_with(with(&["reset-password", "--email", "owner@ops.local"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let reset = printed_password(&out);
+    assert_eq!(login(&http, &server.url, "owner@ops.local", &temporary).await.0, 401);
+    assert_eq!(login(&http, &server.url, "owner@ops.local", &reset).await.0, 200);
+
+    // Backups are PostgreSQL's own, and the subcommands say which tools to use.
+    let backup = dir.path().join("backup.db");
+    let (code, _, err) = run_with(with(&["backup", backup.to_str().unwrap()])).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("pg_dump") && !backup.exists(), "{err}");
+    let (code, _, err) = run_with(with(&["restore", backup.to_str().unwrap()])).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("pg_restore") && err.contains("new-epoch"), "{err}");
+    server.stop().await;
+
+    // After a restore with pg_restore: a new epoch, so every app resyncs.
+    let before = pg_epoch(&url).await;
+    let (code, out, err) = run_with(with(&["new-epoch"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("every app resyncs"), "{out}");
+    assert_ne!(pg_epoch(&url).await, before);
+}
+
+async fn pg_epoch(url: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let epoch = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'epoch'").fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    epoch
+}
+
 #[tokio::test]
 async fn settings_come_from_the_file_then_variables_then_flags() {
     let dir = tempfile::tempdir().unwrap();

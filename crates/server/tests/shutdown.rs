@@ -27,9 +27,15 @@ struct Server {
 }
 
 async fn start(data_dir: &Path) -> Server {
+    // The database the tests' servers use in this run (the data folder's, or PostgreSQL's).
+    let database = match handoff_server::Config::for_tests(data_dir).database {
+        handoff_server::Database::Sqlite(file) => file.display().to_string(),
+        handoff_server::Database::Postgres(url) => url,
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_handoff-server"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(["--database", &database])
         .env("HANDOFF_ADMIN_EMAIL", ADMIN)
         .env("HANDOFF_ADMIN_PASSWORD", PASSWORD)
         .env("RUST_LOG", "warn")
@@ -155,10 +161,12 @@ async fn stop_under_load(signal: &str) -> (Duration, usize) {
     }
     assert!(!acked.is_empty());
 
-    // Checkpointed: the WAL is empty (or gone), the database file holds everything.
-    let wal = dir.path().join("handoff.db-wal");
-    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(wal_len, 0, "the WAL was checkpointed into the database");
+    // SQLite: checkpointed, the WAL is empty (or gone), the database file holds everything.
+    if let Some(file) = handoff_server::Config::for_tests(dir.path()).database.sqlite_file() {
+        let wal = file.with_extension("db-wal");
+        let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(wal_len, 0, "the WAL was checkpointed into the database");
+    }
 
     // Everything acknowledged is there after a start.
     let server = start(dir.path()).await;

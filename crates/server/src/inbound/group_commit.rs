@@ -150,7 +150,7 @@ mod tests {
         let device = DeviceId::new();
         let mut w = state.store.begin().await.expect("writer");
         sqlx::query(
-            "INSERT INTO devices (id, name, kind, status, created_at) VALUES (?, 'Line', 'simulator', 'connected', ?)",
+            "INSERT INTO devices (id, name, kind, status, created_at) VALUES ($1, 'Line', 'simulator', 'connected', $2)",
         )
         .bind(device.to_string())
         .bind(crate::store::ts(crate::store::now()))
@@ -177,7 +177,7 @@ mod tests {
             .await
             .expect("messages");
         assert_eq!(stored, vec![first_id.to_string(), second_id.to_string()]);
-        let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE device_id != ?")
+        let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE device_id != $1")
             .bind(device.to_string())
             .fetch_one(&mut *state.store.reader().await.expect("reader"))
             .await
@@ -188,7 +188,7 @@ mod tests {
         while let Ok(HubMsg::Event { seq, .. }) = live.try_recv() {
             published.push(seq);
         }
-        let logged: Vec<(i64, String)> = sqlx::query_as("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq")
+        let logged: Vec<(i64, String)> = sqlx::query_as("SELECT seq, type FROM events WHERE seq > $1 ORDER BY seq")
             .bind(head)
             .fetch_all(&mut *state.store.reader().await.expect("reader"))
             .await

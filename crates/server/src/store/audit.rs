@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{AuditEntry, ConversationId, Seq, UserId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use super::cols::opt_uuid_col;
+use super::sql::Sql;
+use super::Conn;
 use super::{parse_ts, ts, DbResult};
 
 /// One audit row: who (no id for the server itself), what, about which conversation, and the
@@ -19,9 +21,9 @@ pub struct NewEntry<'a> {
     pub seq: Option<Seq>,
 }
 
-pub async fn insert(conn: &mut SqliteConnection, entry: &NewEntry<'_>, at: DateTime<Utc>) -> DbResult<()> {
+pub async fn insert(conn: &mut Conn, entry: &NewEntry<'_>, at: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO audit (at, actor_id, actor_name, action, conversation_id, summary, seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit (at, actor_id, actor_name, action, conversation_id, summary, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(ts(at))
     .bind(entry.actor_id.map(|a| a.to_string()))
@@ -37,7 +39,7 @@ pub async fn insert(conn: &mut SqliteConnection, entry: &NewEntry<'_>, at: DateT
 
 const COLUMNS: &str = "id, at, actor_id, actor_name, action, conversation_id, summary, seq";
 
-fn from_row(row: &SqliteRow) -> DbResult<AuditEntry> {
+fn from_row(row: &AnyRow) -> DbResult<AuditEntry> {
     Ok(AuditEntry {
         id: row.try_get("id")?,
         at: parse_ts(&row.try_get::<String, _>("at")?)?,
@@ -61,54 +63,40 @@ pub struct Filter {
     pub before: Option<i64>,
 }
 
-pub async fn list(conn: &mut SqliteConnection, filter: &Filter, limit: i64) -> DbResult<Vec<AuditEntry>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM audit WHERE 1 = 1");
-    let mut binds: Vec<String> = Vec::new();
+pub async fn list(conn: &mut Conn, filter: &Filter, limit: i64) -> DbResult<Vec<AuditEntry>> {
+    let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM audit WHERE 1 = 1"));
     if let Some(a) = filter.actor_id {
-        sql.push_str(" AND actor_id = ?");
-        binds.push(a.to_string());
+        q.push(" AND actor_id = ").bind(a.to_string());
     }
     if let Some(c) = filter.conversation_id {
-        sql.push_str(" AND conversation_id = ?");
-        binds.push(c.to_string());
+        q.push(" AND conversation_id = ").bind(c.to_string());
     }
     if let Some(action) = &filter.action {
-        sql.push_str(" AND action = ?");
-        binds.push(action.clone());
+        q.push(" AND action = ").bind(action.clone());
     }
     if let Some(t) = filter.since {
-        sql.push_str(" AND at >= ?");
-        binds.push(ts(t));
+        q.push(" AND at >= ").bind(ts(t));
     }
     if let Some(t) = filter.until {
-        sql.push_str(" AND at < ?");
-        binds.push(ts(t));
-    }
-    let mut query_sql = sql;
-    if filter.before.is_some() {
-        query_sql.push_str(" AND id < ?");
-    }
-    query_sql.push_str(" ORDER BY id DESC LIMIT ?");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(query_sql));
-    for b in binds {
-        query = query.bind(b);
+        q.push(" AND at < ").bind(ts(t));
     }
     if let Some(before) = filter.before {
-        query = query.bind(before);
+        q.push(" AND id < ").bind(before);
     }
-    let rows = query.bind(limit).fetch_all(conn).await?;
+    q.push(" ORDER BY id DESC LIMIT ").bind(limit);
+    let rows = q.query()?.fetch_all(conn).await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Whether `actor` opened `conversation` after `since` (an audit row `view`).
 pub async fn viewed_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: UserId,
     conversation: ConversationId,
     since: DateTime<Utc>,
 ) -> DbResult<bool> {
     let recent: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM audit WHERE actor_id = ? AND conversation_id = ? AND action = 'view' AND at > ? LIMIT 1",
+        "SELECT 1 FROM audit WHERE actor_id = $1 AND conversation_id = $2 AND action = 'view' AND at > $3 LIMIT 1",
     )
     .bind(actor.to_string())
     .bind(conversation.to_string())

@@ -1,6 +1,6 @@
 //! Decoding columns: ids and times are stored as text.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -15,16 +15,24 @@ pub(crate) fn parse_uuid<T: From<Uuid>>(what: &str, s: &str) -> DbResult<T> {
     Uuid::parse_str(s).map(T::from).map_err(|_| decode_err(what, s))
 }
 
-pub(crate) fn uuid_col<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<T> {
+pub(crate) fn uuid_col<T: From<Uuid>>(row: &AnyRow, col: &str) -> DbResult<T> {
     parse_uuid(col, &row.try_get::<String, _>(col)?)
 }
 
-pub(crate) fn opt_uuid_col<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<Option<T>> {
+pub(crate) fn opt_uuid_col<T: From<Uuid>>(row: &AnyRow, col: &str) -> DbResult<Option<T>> {
     let s: Option<String> = row.try_get(col)?;
     s.map(|s| parse_uuid(col, &s)).transpose()
 }
 
-pub(crate) fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
+/// A yes/no column: an integer 0 or 1 in SQLite, a boolean in PostgreSQL.
+pub(crate) fn flag_col(row: &AnyRow, col: &str) -> DbResult<bool> {
+    match row.try_get::<bool, _>(col) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(col)? != 0),
+    }
+}
+
+pub(crate) fn opt_ts_col(row: &AnyRow, col: &str) -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
     let s: Option<String> = row.try_get(col)?;
     s.as_deref().map(parse_ts).transpose()
 }
@@ -32,27 +40,30 @@ pub(crate) fn opt_ts_col(row: &SqliteRow, col: &str) -> DbResult<Option<chrono::
 #[cfg(test)]
 mod tests {
     use handoff_proto::{ConversationStatus, Delivery, DeviceKind, DeviceStatus, MessageKind, Role, UserKind};
-    use sqlx::{Connection, SqliteConnection};
+    use sqlx::{Any, Connection};
+
+    use crate::store::Conn;
 
     /// Each variant is stored as the name it has on the wire (and in every row written before
     /// the store used the derived encoding), and reads back as itself.
-    async fn stored_as_wire_name<T>(conn: &mut SqliteConnection, variants: &[T])
+    async fn stored_as_wire_name<T>(conn: &mut Conn, variants: &[T])
     where
         T: serde::Serialize + PartialEq + std::fmt::Debug + Copy + Send + Unpin + 'static,
-        T: sqlx::Type<sqlx::Sqlite> + for<'q> sqlx::Encode<'q, sqlx::Sqlite> + for<'r> sqlx::Decode<'r, sqlx::Sqlite>,
+        T: sqlx::Type<Any> + for<'q> sqlx::Encode<'q, Any> + for<'r> sqlx::Decode<'r, Any>,
     {
         for &v in variants {
             let wire = serde_json::to_value(v).expect("serialises");
-            let stored: String = sqlx::query_scalar("SELECT ?").bind(v).fetch_one(&mut *conn).await.expect("stored");
+            let stored: String = sqlx::query_scalar("SELECT $1").bind(v).fetch_one(&mut *conn).await.expect("stored");
             assert_eq!(Some(stored.as_str()), wire.as_str(), "{v:?}");
-            let read: T = sqlx::query_scalar("SELECT ?").bind(&stored).fetch_one(&mut *conn).await.expect("read");
+            let read: T = sqlx::query_scalar("SELECT $1").bind(&stored).fetch_one(&mut *conn).await.expect("read");
             assert_eq!(read, v);
         }
     }
 
     #[tokio::test]
     async fn status_enums_are_stored_by_their_wire_names() {
-        let mut conn = SqliteConnection::connect("sqlite::memory:").await.expect("in-memory database");
+        sqlx::any::install_default_drivers();
+        let mut conn = Conn::connect("sqlite::memory:").await.expect("in-memory database");
         let c = &mut conn;
         stored_as_wire_name(c, &[Role::Admin, Role::Agent, Role::Viewer]).await;
         stored_as_wire_name(c, &[UserKind::Person, UserKind::ApiKey]).await;

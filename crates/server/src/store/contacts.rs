@@ -2,15 +2,15 @@
 //! number's JID and a LID may both name one person, and then point at one contact.
 
 use handoff_proto::{ContactId, ConversationId, DeviceId};
-use sqlx::SqliteConnection;
 
 use super::cols::parse_uuid;
+use super::Conn;
 use super::DbResult;
 
 /// The contact an address on this device belongs to.
-pub async fn by_address(conn: &mut SqliteConnection, device_id: DeviceId, jid: &str) -> DbResult<Option<ContactId>> {
+pub async fn by_address(conn: &mut Conn, device_id: DeviceId, jid: &str) -> DbResult<Option<ContactId>> {
     let id: Option<String> =
-        sqlx::query_scalar("SELECT contact_id FROM contact_aliases WHERE device_id = ? AND jid = ?")
+        sqlx::query_scalar("SELECT contact_id FROM contact_aliases WHERE device_id = $1 AND jid = $2")
             .bind(device_id.to_string())
             .bind(jid)
             .fetch_optional(conn)
@@ -20,14 +20,14 @@ pub async fn by_address(conn: &mut SqliteConnection, device_id: DeviceId, jid: &
 
 /// A new contact, known by `jid` (its phone number when WhatsApp shows one).
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_id: DeviceId,
     jid: &str,
     phone: &str,
     name: Option<&str>,
 ) -> DbResult<ContactId> {
     let id = ContactId::new();
-    sqlx::query("INSERT INTO contacts (id, device_id, jid, phone, name) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO contacts (id, device_id, jid, phone, name) VALUES ($1, $2, $3, $4, $5)")
         .bind(id.to_string())
         .bind(device_id.to_string())
         .bind(jid)
@@ -39,25 +39,21 @@ pub async fn insert(
 }
 
 /// The contact answers to `jid` on this device from now on. Whether the address is new.
-pub async fn add_address(
-    conn: &mut SqliteConnection,
-    device_id: DeviceId,
-    jid: &str,
-    contact_id: ContactId,
-) -> DbResult<bool> {
-    let added =
-        sqlx::query("INSERT INTO contact_aliases (device_id, jid, contact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(device_id.to_string())
-            .bind(jid)
-            .bind(contact_id.to_string())
-            .execute(conn)
-            .await?;
+pub async fn add_address(conn: &mut Conn, device_id: DeviceId, jid: &str, contact_id: ContactId) -> DbResult<bool> {
+    let added = sqlx::query(
+        "INSERT INTO contact_aliases (device_id, jid, contact_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(device_id.to_string())
+    .bind(jid)
+    .bind(contact_id.to_string())
+    .execute(conn)
+    .await?;
     Ok(added.rows_affected() == 1)
 }
 
 /// A contact first known by its LID gets its phone number (a contact known by a phone keeps its own).
-pub async fn learn_phone(conn: &mut SqliteConnection, id: ContactId, jid: &str, phone: &str) -> DbResult<()> {
-    sqlx::query("UPDATE contacts SET jid = ?, phone = ? WHERE id = ? AND jid LIKE '%@lid'")
+pub async fn learn_phone(conn: &mut Conn, id: ContactId, jid: &str, phone: &str) -> DbResult<()> {
+    sqlx::query("UPDATE contacts SET jid = $1, phone = $2 WHERE id = $3 AND jid LIKE '%@lid'")
         .bind(jid)
         .bind(phone)
         .bind(id.to_string())
@@ -66,14 +62,14 @@ pub async fn learn_phone(conn: &mut SqliteConnection, id: ContactId, jid: &str, 
     Ok(())
 }
 
-pub async fn set_name(conn: &mut SqliteConnection, id: ContactId, name: &str) -> DbResult<()> {
-    sqlx::query("UPDATE contacts SET name = ? WHERE id = ?").bind(name).bind(id.to_string()).execute(conn).await?;
+pub async fn set_name(conn: &mut Conn, id: ContactId, name: &str) -> DbResult<()> {
+    sqlx::query("UPDATE contacts SET name = $1 WHERE id = $2").bind(name).bind(id.to_string()).execute(conn).await?;
     Ok(())
 }
 
 /// The address a contact is shown by.
-pub async fn jid(conn: &mut SqliteConnection, id: ContactId) -> DbResult<String> {
-    sqlx::query_scalar("SELECT jid FROM contacts WHERE id = ?")
+pub async fn jid(conn: &mut Conn, id: ContactId) -> DbResult<String> {
+    sqlx::query_scalar("SELECT jid FROM contacts WHERE id = $1")
         .bind(id.to_string())
         .fetch_one(conn)
         .await
@@ -93,20 +89,20 @@ pub enum Folded {
 
 /// Folds contact `other` into `keep`, in one transaction: its addresses, its conversation (see
 /// [`Folded`]), then the contact itself.
-pub async fn fold(conn: &mut SqliteConnection, keep: ContactId, other: ContactId) -> DbResult<Folded> {
+pub async fn fold(conn: &mut Conn, keep: ContactId, other: ContactId) -> DbResult<Folded> {
     let (keep, other) = (keep.to_string(), other.to_string());
-    sqlx::query("UPDATE contact_aliases SET contact_id = ? WHERE contact_id = ?")
+    sqlx::query("UPDATE contact_aliases SET contact_id = $1 WHERE contact_id = $2")
         .bind(&keep)
         .bind(&other)
         .execute(&mut *conn)
         .await?;
-    let conversation_of = "SELECT id FROM conversations WHERE contact_id = ?";
+    let conversation_of = "SELECT id FROM conversations WHERE contact_id = $1";
     let kept: Option<String> = sqlx::query_scalar(conversation_of).bind(&keep).fetch_optional(&mut *conn).await?;
     let folded: Option<String> = sqlx::query_scalar(conversation_of).bind(&other).fetch_optional(&mut *conn).await?;
     let outcome = match (kept, folded) {
         (_, None) => Folded::Nothing,
         (None, Some(folded)) => {
-            sqlx::query("UPDATE conversations SET contact_id = ?, version = version + 1 WHERE id = ?")
+            sqlx::query("UPDATE conversations SET contact_id = $1, version = version + 1 WHERE id = $2")
                 .bind(&keep)
                 .bind(&folded)
                 .execute(&mut *conn)
@@ -115,25 +111,25 @@ pub async fn fold(conn: &mut SqliteConnection, keep: ContactId, other: ContactId
         }
         (Some(kept), Some(folded)) => {
             for sql in [
-                "UPDATE messages SET conversation_id = ?1 WHERE conversation_id = ?2",
-                "INSERT OR IGNORE INTO conversation_labels (conversation_id, label) \
-                 SELECT ?1, label FROM conversation_labels WHERE conversation_id = ?2",
+                "UPDATE messages SET conversation_id = $1 WHERE conversation_id = $2",
+                "INSERT INTO conversation_labels (conversation_id, label) \
+                 SELECT $1, label FROM conversation_labels WHERE conversation_id = $2 ON CONFLICT DO NOTHING",
                 "UPDATE conversations SET \
-                   assignee_id = COALESCE(assignee_id, (SELECT assignee_id FROM conversations WHERE id = ?2)), \
-                   assigned_at = COALESCE(assigned_at, (SELECT assigned_at FROM conversations WHERE id = ?2)), \
-                   team_id = COALESCE(team_id, (SELECT team_id FROM conversations WHERE id = ?2)) WHERE id = ?1",
+                   assignee_id = COALESCE(assignee_id, (SELECT assignee_id FROM conversations WHERE id = $2)), \
+                   assigned_at = COALESCE(assigned_at, (SELECT assigned_at FROM conversations WHERE id = $2)), \
+                   team_id = COALESCE(team_id, (SELECT team_id FROM conversations WHERE id = $2)) WHERE id = $1",
                 // The thread's newest message leads the queue row, whichever side it came from.
                 "UPDATE conversations SET last_message_at = f.last_message_at, last_message_preview = f.last_message_preview \
-                 FROM (SELECT last_message_at, last_message_preview FROM conversations WHERE id = ?2) AS f \
-                 WHERE conversations.id = ?1 AND f.last_message_at > conversations.last_message_at",
-                "UPDATE conversations SET version = version + 1 WHERE id = ?1",
-                "DELETE FROM conversations WHERE id = ?2",
+                 FROM (SELECT last_message_at, last_message_preview FROM conversations WHERE id = $2) AS f \
+                 WHERE conversations.id = $1 AND f.last_message_at > conversations.last_message_at",
+                "UPDATE conversations SET version = version + 1 WHERE id = $1",
+                "DELETE FROM conversations WHERE id = $2",
             ] {
                 sqlx::query(sql).bind(&kept).bind(&folded).execute(&mut *conn).await?;
             }
             Folded::Merged { into: parse_uuid("id", &kept)?, from: parse_uuid("id", &folded)? }
         }
     };
-    sqlx::query("DELETE FROM contacts WHERE id = ?").bind(&other).execute(conn).await?;
+    sqlx::query("DELETE FROM contacts WHERE id = $1").bind(&other).execute(conn).await?;
     Ok(outcome)
 }

@@ -4,21 +4,23 @@ use chrono::{DateTime, Utc};
 use handoff_proto::{
     Contact, ContactId, Conversation, ConversationId, ConversationStatus, DeviceId, MessageId, Role, TeamId, UserId,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use super::cols::{opt_ts_col, opt_uuid_col, parse_uuid, uuid_col};
-use super::{parse_ts, DbResult};
+use super::sql::Sql;
+use super::{parse_ts, Conn, DbResult, Dialect};
 
-/// The conversation query with `$unread` as its unread count.
+/// The conversation query with `$labels` joining its labels and `$unread` as its unread count.
 macro_rules! conversation_select {
-    ($unread:literal) => {
+    ($labels:expr, $unread:expr) => {
         concat!(
             "SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
                c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, \
                c.resolved_at, c.escalation_note_id, t.first_response_secs, t.resolution_secs, \
-               (SELECT group_concat(label, char(10)) FROM \
-                  (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)) AS labels, \
+               (SELECT ",
+            $labels,
+            " FROM (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label) l) AS labels, \
                k.id AS contact_id, k.name AS contact_name, k.phone AS contact_phone, ",
             $unread,
             " AS unread_count \
@@ -27,18 +29,42 @@ macro_rules! conversation_select {
     };
 }
 
-/// Conversation columns; the first `?` is the user whose unread count is wanted.
-/// (Only plain `?` parameters follow: sqlx numbers plain and `?N` parameters separately.)
-pub const SELECT: &str = conversation_select!(
-    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
-        AND m.created_at > COALESCE((SELECT r.read_at FROM reads r WHERE r.user_id = ? AND r.conversation_id = c.id), ''))"
-);
+/// The labels, one per line, in each dialect.
+macro_rules! labels {
+    (Sqlite) => {
+        "group_concat(label, char(10))"
+    };
+    (Postgres) => {
+        "string_agg(label, chr(10))"
+    };
+}
+
+/// The user whose unread count is wanted is `$1`, so a query's own parameters start at `$2`.
+macro_rules! unread {
+    () => {
+        "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'inbound' \
+            AND m.created_at > COALESCE((SELECT r.read_at FROM reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), ''))"
+    };
+}
+
+/// Conversation columns with the unread count of the user bound to `$1` (see [`unread!`]).
+pub fn select(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => conversation_select!(labels!(Sqlite), unread!()),
+        Dialect::Postgres => conversation_select!(labels!(Postgres), unread!()),
+    }
+}
 
 /// Conversation columns for no one in particular: the unread count is 0, and not counted (it
 /// reads every message of the conversation: in a long one, the longest part of storing a message).
-const SELECT_FOR_ALL: &str = conversation_select!("0");
+fn select_for_all(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => conversation_select!(labels!(Sqlite), "0"),
+        Dialect::Postgres => conversation_select!(labels!(Postgres), "0"),
+    }
+}
 
-pub fn from_row(row: &SqliteRow) -> DbResult<Conversation> {
+pub fn from_row(row: &AnyRow) -> DbResult<Conversation> {
     let labels: Option<String> = row.try_get("labels")?;
     let opened_at = opt_ts_col(row, "opened_at")?;
     let due = |col: &str| -> DbResult<Option<chrono::DateTime<chrono::Utc>>> {
@@ -73,21 +99,17 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Conversation> {
 }
 
 /// A conversation as `viewer` sees it (with their unread count), or as an event carries it (`None`: 0 unread).
-pub async fn get(
-    conn: &mut SqliteConnection,
-    id: ConversationId,
-    viewer: Option<UserId>,
-) -> DbResult<Option<Conversation>> {
+pub async fn get(conn: &mut Conn, id: ConversationId, viewer: Option<UserId>) -> DbResult<Option<Conversation>> {
     let row = match viewer {
         Some(viewer) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = ?")))
+            sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE c.id = $2", select(Dialect::of(conn)))))
                 .bind(viewer.to_string())
                 .bind(id.to_string())
                 .fetch_optional(conn)
                 .await?
         }
         None => {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_FOR_ALL} WHERE c.id = ?")))
+            sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE c.id = $1", select_for_all(Dialect::of(conn)))))
                 .bind(id.to_string())
                 .fetch_optional(conn)
                 .await?
@@ -96,8 +118,8 @@ pub async fn get(
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn exists(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = ?")
+pub async fn exists(conn: &mut Conn, id: ConversationId) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -106,8 +128,8 @@ pub async fn exists(conn: &mut SqliteConnection, id: ConversationId) -> DbResult
 
 /// Counts a change the conversation's row does not show (a new message, a note): its version
 /// goes up, so an app's stale copy is replaced.
-pub async fn bump_version(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = ?")
+pub async fn bump_version(conn: &mut Conn, id: ConversationId) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = $1")
         .bind(id.to_string())
         .execute(conn)
         .await?;
@@ -117,7 +139,7 @@ pub async fn bump_version(conn: &mut SqliteConnection, id: ConversationId) -> Db
 /// Gives a conversation its team and owner (routing). An owner starts its `assigned_at`; a
 /// `queued` conversation keeps the time it joined its team's queue, any other leaves it.
 pub async fn set_owner(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: ConversationId,
     team_id: Option<TeamId>,
     assignee: Option<UserId>,
@@ -125,10 +147,10 @@ pub async fn set_owner(
 ) -> DbResult<()> {
     let now = super::ts(super::now());
     sqlx::query(
-        "UPDATE conversations SET team_id = ?, assignee_id = ?, \
-           assigned_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END, \
-           queued_at = CASE WHEN ? THEN COALESCE(queued_at, ?) ELSE NULL END, version = version + 1 \
-         WHERE id = ?",
+        "UPDATE conversations SET team_id = $1, assignee_id = $2, \
+           assigned_at = CASE WHEN $3 IS NULL THEN NULL ELSE $4 END, \
+           queued_at = CASE WHEN $5 THEN COALESCE(queued_at, $6) ELSE NULL END, version = version + 1 \
+         WHERE id = $7",
     )
     .bind(team_id.map(|t| t.to_string()))
     .bind(assignee.map(|a| a.to_string()))
@@ -143,8 +165,8 @@ pub async fn set_owner(
 }
 
 /// The team's conversations that are not resolved (their SLA due times follow the team's targets).
-pub async fn unresolved_of_team(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Vec<ConversationId>> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = ? AND status != ?")
+pub async fn unresolved_of_team(conn: &mut Conn, team_id: TeamId) -> DbResult<Vec<ConversationId>> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = $1 AND status != $2")
         .bind(team_id.to_string())
         .bind(ConversationStatus::Resolved)
         .fetch_all(conn)
@@ -153,9 +175,9 @@ pub async fn unresolved_of_team(conn: &mut SqliteConnection, team_id: TeamId) ->
 }
 
 /// The device a conversation goes through and its customer's WhatsApp address.
-pub async fn device_and_jid(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<Option<(DeviceId, String)>> {
+pub async fn device_and_jid(conn: &mut Conn, id: ConversationId) -> DbResult<Option<(DeviceId, String)>> {
     let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
+        "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(conn)
@@ -164,9 +186,9 @@ pub async fn device_and_jid(conn: &mut SqliteConnection, id: ConversationId) -> 
 }
 
 /// The snoozed conversations whose snooze ends at `now` or before, soonest first.
-pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> DbResult<Vec<ConversationId>> {
+pub async fn snooze_ended(conn: &mut Conn, now: DateTime<Utc>) -> DbResult<Vec<ConversationId>> {
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE status = ? AND snooze_until <= ? ORDER BY snooze_until, id",
+        "SELECT id FROM conversations WHERE status = $1 AND snooze_until <= $2 ORDER BY snooze_until, id",
     )
     .bind(ConversationStatus::Snoozed)
     .bind(super::ts(now))
@@ -176,8 +198,8 @@ pub async fn snooze_ended(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Db
 }
 
 /// When the next snooze ends, if any conversation is snoozed.
-pub async fn next_snooze_end(conn: &mut SqliteConnection) -> DbResult<Option<DateTime<Utc>>> {
-    let next: Option<String> = sqlx::query_scalar("SELECT MIN(snooze_until) FROM conversations WHERE status = ?")
+pub async fn next_snooze_end(conn: &mut Conn) -> DbResult<Option<DateTime<Utc>>> {
+    let next: Option<String> = sqlx::query_scalar("SELECT MIN(snooze_until) FROM conversations WHERE status = $1")
         .bind(ConversationStatus::Snoozed)
         .fetch_one(conn)
         .await?;
@@ -185,8 +207,8 @@ pub async fn next_snooze_end(conn: &mut SqliteConnection) -> DbResult<Option<Dat
 }
 
 /// Ends a conversation's snooze: open again.
-pub async fn wake(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET status = ?, snooze_until = NULL, version = version + 1 WHERE id = ?")
+pub async fn wake(conn: &mut Conn, id: ConversationId) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET status = $1, snooze_until = NULL, version = version + 1 WHERE id = $2")
         .bind(ConversationStatus::Open)
         .bind(id.to_string())
         .execute(conn)
@@ -197,7 +219,7 @@ pub async fn wake(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<(
 /// An agent's message in a conversation: its version goes up; a reply (not a note) also moves
 /// it up the queue (at `at`, with `preview`) and is its first response.
 pub async fn agent_wrote(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: ConversationId,
     reply: bool,
     at: DateTime<Utc>,
@@ -205,10 +227,10 @@ pub async fn agent_wrote(
 ) -> DbResult<()> {
     sqlx::query(
         "UPDATE conversations SET version = version + 1, \
-           last_message_at = CASE WHEN ?1 THEN ?2 ELSE last_message_at END, \
-           last_message_preview = CASE WHEN ?1 THEN ?3 ELSE last_message_preview END, \
-           first_response_at = CASE WHEN ?1 THEN COALESCE(first_response_at, ?2) ELSE first_response_at END \
-         WHERE id = ?4",
+           last_message_at = CASE WHEN $1 THEN $2 ELSE last_message_at END, \
+           last_message_preview = CASE WHEN $1 THEN $3 ELSE last_message_preview END, \
+           first_response_at = CASE WHEN $1 THEN COALESCE(first_response_at, $2) ELSE first_response_at END \
+         WHERE id = $4",
     )
     .bind(reply)
     .bind(super::ts(at))
@@ -220,10 +242,10 @@ pub async fn agent_wrote(
 }
 
 /// Gives an unowned conversation to `user`; `false` when someone owns it already.
-pub async fn claim(conn: &mut SqliteConnection, id: ConversationId, user: UserId) -> DbResult<bool> {
+pub async fn claim(conn: &mut Conn, id: ConversationId, user: UserId) -> DbResult<bool> {
     let won = sqlx::query(
-        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, queued_at = NULL, version = version + 1 \
-         WHERE id = ? AND assignee_id IS NULL",
+        "UPDATE conversations SET assignee_id = $1, assigned_at = $2, queued_at = NULL, version = version + 1 \
+         WHERE id = $3 AND assignee_id IS NULL",
     )
     .bind(user.to_string())
     .bind(super::ts(super::now()))
@@ -235,14 +257,14 @@ pub async fn claim(conn: &mut SqliteConnection, id: ConversationId, user: UserId
 
 /// Sets a conversation's owner and team by hand (out of any queue).
 pub async fn assign(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: ConversationId,
     assignee: Option<UserId>,
     team: Option<TeamId>,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE conversations SET assignee_id = ?, assigned_at = ?, team_id = ?, queued_at = NULL, \
-           version = version + 1 WHERE id = ?",
+        "UPDATE conversations SET assignee_id = $1, assigned_at = $2, team_id = $3, queued_at = NULL, \
+           version = version + 1 WHERE id = $4",
     )
     .bind(assignee.map(|a| a.to_string()))
     .bind(assignee.map(|_| super::ts(super::now())))
@@ -254,11 +276,11 @@ pub async fn assign(
 }
 
 /// Escalates a conversation to a team: open, without an owner, waiting to be claimed.
-pub async fn escalate(conn: &mut SqliteConnection, id: ConversationId, team_id: TeamId) -> DbResult<()> {
+pub async fn escalate(conn: &mut Conn, id: ConversationId, team_id: TeamId) -> DbResult<()> {
     sqlx::query(
-        "UPDATE conversations SET team_id = ?, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
-           status = ?, snooze_until = NULL, resolved_at = NULL, \
-           version = version + 1 WHERE id = ?",
+        "UPDATE conversations SET team_id = $1, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
+           status = $2, snooze_until = NULL, resolved_at = NULL, \
+           version = version + 1 WHERE id = $3",
     )
     .bind(team_id.to_string())
     .bind(ConversationStatus::Open)
@@ -269,8 +291,8 @@ pub async fn escalate(conn: &mut SqliteConnection, id: ConversationId, team_id: 
 }
 
 /// Pins a note on top of the conversation (the escalation note).
-pub async fn pin_note(conn: &mut SqliteConnection, id: ConversationId, note_id: MessageId) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET escalation_note_id = ?, version = version + 1 WHERE id = ?")
+pub async fn pin_note(conn: &mut Conn, id: ConversationId, note_id: MessageId) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET escalation_note_id = $1, version = version + 1 WHERE id = $2")
         .bind(note_id.to_string())
         .bind(id.to_string())
         .execute(conn)
@@ -279,13 +301,13 @@ pub async fn pin_note(conn: &mut SqliteConnection, id: ConversationId, note_id: 
 }
 
 /// Replaces a conversation's labels.
-pub async fn set_labels(conn: &mut SqliteConnection, id: ConversationId, labels: &[String]) -> DbResult<()> {
-    sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ?")
+pub async fn set_labels(conn: &mut Conn, id: ConversationId, labels: &[String]) -> DbResult<()> {
+    sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1")
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
     for label in labels {
-        sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES (?, ?)")
+        sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2)")
             .bind(id.to_string())
             .bind(label)
             .execute(&mut *conn)
@@ -298,7 +320,7 @@ pub async fn set_labels(conn: &mut SqliteConnection, id: ConversationId, labels:
 /// team queue; `reopens` (a resolved conversation opened again) starts its SLA clocks again;
 /// resolving unpins its escalation note.
 pub async fn set_status(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: ConversationId,
     status: ConversationStatus,
     snooze_until: Option<DateTime<Utc>>,
@@ -306,13 +328,13 @@ pub async fn set_status(
 ) -> DbResult<()> {
     let now = super::ts(super::now());
     sqlx::query(
-        "UPDATE conversations SET status = ?1, snooze_until = ?2, version = version + 1, \
-           queued_at = CASE WHEN ?6 THEN queued_at ELSE NULL END, \
-           opened_at = CASE WHEN ?3 THEN ?4 ELSE opened_at END, \
-           first_response_at = CASE WHEN ?3 THEN NULL ELSE first_response_at END, \
-           resolved_at = CASE WHEN ?7 THEN COALESCE(resolved_at, ?4) ELSE NULL END, \
-           escalation_note_id = CASE WHEN ?7 THEN NULL ELSE escalation_note_id END \
-         WHERE id = ?5",
+        "UPDATE conversations SET status = $1, snooze_until = $2, version = version + 1, \
+           queued_at = CASE WHEN $6 THEN queued_at ELSE NULL END, \
+           opened_at = CASE WHEN $3 THEN $4 ELSE opened_at END, \
+           first_response_at = CASE WHEN $3 THEN NULL ELSE first_response_at END, \
+           resolved_at = CASE WHEN $7 THEN COALESCE(resolved_at, $4) ELSE NULL END, \
+           escalation_note_id = CASE WHEN $7 THEN NULL ELSE escalation_note_id END \
+         WHERE id = $5",
     )
     .bind(status)
     .bind(snooze_until.map(super::ts))
@@ -328,10 +350,10 @@ pub async fn set_status(
 
 /// How far the team (anyone but Viewers) has read a conversation: the latest of their reads, as
 /// stored, if anyone has.
-pub async fn team_read_up_to(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<Option<String>> {
+pub async fn team_read_up_to(conn: &mut Conn, id: ConversationId) -> DbResult<Option<String>> {
     sqlx::query_scalar(
         "SELECT MAX(r.read_at) FROM reads r JOIN users u ON u.id = r.user_id \
-         WHERE r.conversation_id = ? AND u.role != ?",
+         WHERE r.conversation_id = $1 AND u.role != $2",
     )
     .bind(id.to_string())
     .bind(Role::Viewer)
@@ -341,14 +363,9 @@ pub async fn team_read_up_to(conn: &mut SqliteConnection, id: ConversationId) ->
 }
 
 /// Records how far `user` has read a conversation.
-pub async fn set_read(
-    conn: &mut SqliteConnection,
-    id: ConversationId,
-    user: UserId,
-    read_at: DateTime<Utc>,
-) -> DbResult<()> {
+pub async fn set_read(conn: &mut Conn, id: ConversationId, user: UserId, read_at: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO reads (user_id, conversation_id, read_at) VALUES (?, ?, ?) \
+        "INSERT INTO reads (user_id, conversation_id, read_at) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
     )
     .bind(user.to_string())
@@ -360,8 +377,8 @@ pub async fn set_read(
 }
 
 /// A contact's conversation (each contact has at most one).
-pub async fn of_contact(conn: &mut SqliteConnection, contact_id: ContactId) -> DbResult<Option<ConversationId>> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE contact_id = ?")
+pub async fn of_contact(conn: &mut Conn, contact_id: ContactId) -> DbResult<Option<ConversationId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE contact_id = $1")
         .bind(contact_id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -370,7 +387,7 @@ pub async fn of_contact(conn: &mut SqliteConnection, contact_id: ContactId) -> D
 
 /// A new, open conversation with a contact, opened `at`.
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: ConversationId,
     device_id: DeviceId,
     contact_id: ContactId,
@@ -379,7 +396,7 @@ pub async fn insert(
     let at = super::ts(at);
     sqlx::query(
         "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, \
-           created_at, opened_at) VALUES (?1, ?2, ?3, ?5, 0, ?4, '', ?4, ?4)",
+           created_at, opened_at) VALUES ($1, $2, $3, $5, 0, $4, '', $4, $4)",
     )
     .bind(id.to_string())
     .bind(device_id.to_string())
@@ -391,8 +408,11 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn status(conn: &mut SqliteConnection, id: ConversationId) -> DbResult<ConversationStatus> {
-    Ok(sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?").bind(id.to_string()).fetch_one(conn).await?)
+pub async fn status(conn: &mut Conn, id: ConversationId) -> DbResult<ConversationStatus> {
+    Ok(sqlx::query_scalar("SELECT status FROM conversations WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(conn)
+        .await?)
 }
 
 /// A message from the chat, at `at` (`inbound`: the customer's; else one typed on the phone):
@@ -400,7 +420,7 @@ pub async fn status(conn: &mut SqliteConnection, id: ConversationId) -> DbResult
 /// and ends a snooze; `restart_sla` (after resolved) starts the SLA clocks again. A message
 /// typed on the phone is a first response.
 pub async fn chat_wrote(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: ConversationId,
     at: DateTime<Utc>,
     preview: &str,
@@ -409,14 +429,14 @@ pub async fn chat_wrote(
     restart_sla: bool,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE conversations SET version = version + 1, last_message_at = ?1, last_message_preview = ?2, \
-           status = CASE WHEN ?3 THEN ?7 ELSE status END, \
-           resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END, \
-           snooze_until = CASE WHEN ?4 THEN NULL ELSE snooze_until END, \
-           opened_at = CASE WHEN ?5 THEN ?1 ELSE opened_at END, \
-           first_response_at = CASE WHEN ?5 THEN NULL WHEN ?4 THEN first_response_at \
-                                    ELSE COALESCE(first_response_at, ?1) END \
-         WHERE id = ?6",
+        "UPDATE conversations SET version = version + 1, last_message_at = $1, last_message_preview = $2, \
+           status = CASE WHEN $3 THEN $7 ELSE status END, \
+           resolved_at = CASE WHEN $3 THEN NULL ELSE resolved_at END, \
+           snooze_until = CASE WHEN $4 THEN NULL ELSE snooze_until END, \
+           opened_at = CASE WHEN $5 THEN $1 ELSE opened_at END, \
+           first_response_at = CASE WHEN $5 THEN NULL WHEN $4 THEN first_response_at \
+                                    ELSE COALESCE(first_response_at, $1) END \
+         WHERE id = $6",
     )
     .bind(super::ts(at))
     .bind(preview)
@@ -451,19 +471,18 @@ pub struct Filter {
 /// The queue as `viewer` sees it, newest activity first, at most `limit`; with `before` (a
 /// conversation's `last_message_at` as stored, and its id), only those that come after it.
 pub async fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     viewer: UserId,
     filter: &Filter,
     before: Option<(&str, &str)>,
     limit: i64,
 ) -> DbResult<Vec<Conversation>> {
-    // SELECT's one parameter is the viewer (their unread count).
-    let (head, tail) = SELECT.split_once('?').expect("SELECT has the viewer's parameter");
-    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(head);
-    q.push_bind(viewer.to_string()).push(tail);
+    // SELECT's one parameter ($1) is the viewer (their unread count).
+    let mut q = Sql::new(select(Dialect::of(conn)));
+    q.value(viewer.to_string());
     q.push(" WHERE 1 = 1");
     if let Some(status) = filter.status {
-        q.push(" AND c.status = ").push_bind(status);
+        q.push(" AND c.status = ").bind(status);
     }
     match &filter.owner {
         None => {}
@@ -471,28 +490,29 @@ pub async fn list(
             q.push(" AND c.assignee_id IS NULL");
         }
         Some(Owner::User(id)) => {
-            q.push(" AND c.assignee_id = ").push_bind(id.to_string());
+            q.push(" AND c.assignee_id = ").bind(id.to_string());
         }
     }
     if let Some(team) = filter.team {
-        q.push(" AND c.team_id = ").push_bind(team.to_string());
+        q.push(" AND c.team_id = ").bind(team.to_string());
     }
     if let Some(label) = &filter.label {
         q.push(" AND EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ")
-            .push_bind(label.clone())
+            .bind(label.clone())
             .push(")");
     }
     if let Some(text) = &filter.text {
+        // Case-insensitive on both backends (PostgreSQL's LIKE is not): both sides lowered.
         let like = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        q.push(" AND (k.name LIKE ").push_bind(like.clone());
-        q.push(" ESCAPE '\\' OR k.phone LIKE ").push_bind(like.clone());
-        q.push(" ESCAPE '\\' OR c.last_message_preview LIKE ").push_bind(like).push(" ESCAPE '\\')");
+        q.push(" AND (lower(k.name) LIKE lower(").bind(like.clone());
+        q.push(") ESCAPE '\\' OR lower(k.phone) LIKE lower(").bind(like.clone());
+        q.push(") ESCAPE '\\' OR lower(c.last_message_preview) LIKE lower(").bind(like).push(") ESCAPE '\\')");
     }
     if let Some((at, id)) = before {
-        q.push(" AND (c.last_message_at, c.id) < (").push_bind(at.to_string());
-        q.push(", ").push_bind(id.to_string()).push(")");
+        q.push(" AND (c.last_message_at, c.id) < (").bind(at.to_string());
+        q.push(", ").bind(id.to_string()).push(")");
     }
-    q.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").push_bind(limit);
-    let rows = q.build().fetch_all(conn).await?;
+    q.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").bind(limit);
+    let rows = q.query()?.fetch_all(conn).await?;
     rows.iter().map(from_row).collect()
 }

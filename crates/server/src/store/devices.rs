@@ -1,15 +1,16 @@
 //! Linked devices (WhatsApp numbers) and their gateways.
 
 use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use super::cols::{opt_ts_col, parse_uuid, uuid_col};
+use super::Conn;
 use super::DbResult;
 
 pub const COLUMNS: &str = "id, name, kind, status, phone, last_seen_at";
 
-pub fn from_row(row: &SqliteRow) -> DbResult<Device> {
+pub fn from_row(row: &AnyRow) -> DbResult<Device> {
     Ok(Device {
         id: uuid_col(row, "id")?,
         name: row.try_get("name")?,
@@ -20,8 +21,8 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Device> {
     })
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<Option<Device>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM devices WHERE id = ?")))
+pub async fn get(conn: &mut Conn, id: DeviceId) -> DbResult<Option<Device>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM devices WHERE id = $1")))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -29,7 +30,7 @@ pub async fn get(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<Option<D
 }
 
 /// Every linked device, oldest first.
-pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Device>> {
+pub async fn all(conn: &mut Conn) -> DbResult<Vec<Device>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM devices ORDER BY created_at")))
         .fetch_all(conn)
         .await?;
@@ -38,11 +39,11 @@ pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Device>> {
 
 /// A gateway device's WAHA session and webhook secret (`None` for other kinds of device).
 pub async fn gateway_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_id: DeviceId,
 ) -> DbResult<Option<(handoff_proto::GatewayConfig, String)>> {
     let row: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT gateway, webhook_secret FROM devices WHERE id = ?")
+        sqlx::query_as("SELECT gateway, webhook_secret FROM devices WHERE id = $1")
             .bind(device_id.to_string())
             .fetch_optional(conn)
             .await?;
@@ -65,11 +66,11 @@ pub struct NewDevice<'a> {
     pub pair_phone: Option<&'a str>,
 }
 
-pub async fn insert(conn: &mut SqliteConnection, d: &NewDevice<'_>) -> DbResult<()> {
+pub async fn insert(conn: &mut Conn, d: &NewDevice<'_>) -> DbResult<()> {
     let gateway = d.gateway.map(|(g, _)| serde_json::to_string(g)).transpose().map_err(super::Error::from)?;
     sqlx::query(
         "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(d.id.to_string())
     .bind(d.name)
@@ -87,14 +88,14 @@ pub async fn insert(conn: &mut SqliteConnection, d: &NewDevice<'_>) -> DbResult<
 
 /// Deletes a device (its conversations, contacts and messages go with it: the foreign keys
 /// cascade). Whether there was one.
-pub async fn delete(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<bool> {
-    let deleted = sqlx::query("DELETE FROM devices WHERE id = ?").bind(id.to_string()).execute(conn).await?;
+pub async fn delete(conn: &mut Conn, id: DeviceId) -> DbResult<bool> {
+    let deleted = sqlx::query("DELETE FROM devices WHERE id = $1").bind(id.to_string()).execute(conn).await?;
     Ok(deleted.rows_affected() > 0)
 }
 
 /// The phone a device is being linked by a pair code to, if it is.
-pub async fn pair_phone(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<Option<String>> {
-    let phone: Option<Option<String>> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = ?")
+pub async fn pair_phone(conn: &mut Conn, id: DeviceId) -> DbResult<Option<String>> {
+    let phone: Option<Option<String>> = sqlx::query_scalar("SELECT pair_phone FROM devices WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -102,8 +103,8 @@ pub async fn pair_phone(conn: &mut SqliteConnection, id: DeviceId) -> DbResult<O
 }
 
 /// A connected simulated phone, if there is one (the demo's customers write through it).
-pub async fn connected_simulator(conn: &mut SqliteConnection) -> DbResult<Option<DeviceId>> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE kind = ? AND status = ? LIMIT 1")
+pub async fn connected_simulator(conn: &mut Conn) -> DbResult<Option<DeviceId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE kind = $1 AND status = $2 LIMIT 1")
         .bind(DeviceKind::Simulator)
         .bind(DeviceStatus::Connected)
         .fetch_optional(conn)
@@ -112,13 +113,8 @@ pub async fn connected_simulator(conn: &mut SqliteConnection) -> DbResult<Option
 }
 
 /// A device's new link state (and the number it is linked to, when told), seen now.
-pub async fn set_status(
-    conn: &mut SqliteConnection,
-    id: DeviceId,
-    status: DeviceStatus,
-    phone: Option<&str>,
-) -> DbResult<()> {
-    sqlx::query("UPDATE devices SET status = ?, phone = COALESCE(?, phone), last_seen_at = ? WHERE id = ?")
+pub async fn set_status(conn: &mut Conn, id: DeviceId, status: DeviceStatus, phone: Option<&str>) -> DbResult<()> {
+    sqlx::query("UPDATE devices SET status = $1, phone = COALESCE($2, phone), last_seen_at = $3 WHERE id = $4")
         .bind(status)
         .bind(phone)
         .bind(super::ts(super::now()))

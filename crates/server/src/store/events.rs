@@ -2,20 +2,23 @@
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{ConversationId, Event, EventBody, Seq};
-use sqlx::SqliteConnection;
 
+use super::Conn;
 use super::{parse_ts, ts, DbResult};
 
-/// Appends `body` and returns its `seq` (see [`super::Writer::append`], the one caller).
+/// Appends `body` and returns its `seq` (see [`super::Writer::append`], the one caller): one above
+/// the highest, so the numbers have no holes, whichever the backend (a PostgreSQL sequence would
+/// leave one at every rolled-back append).
 pub(super) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     at: DateTime<Utc>,
     body: &EventBody,
     conv_version: Option<i64>,
 ) -> DbResult<Seq> {
     let payload = serde_json::to_string(&body).map_err(super::Error::from)?;
     let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO events (at, type, conversation_id, conv_version, payload) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        "INSERT INTO events (seq, at, type, conversation_id, conv_version, payload) \
+         VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM events), $1, $2, $3, $4, $5) RETURNING seq",
     )
     .bind(ts(at))
     .bind(body.type_name())
@@ -27,13 +30,37 @@ pub(super) async fn insert(
     Ok(seq)
 }
 
-pub async fn head_seq(conn: &mut SqliteConnection) -> DbResult<Seq> {
+/// The event log's lock on PostgreSQL: a transaction lock every node's writer takes first and
+/// holds until it commits or rolls back (see [`super::Store::begin`]).
+pub(super) async fn lock_log(conn: &mut Conn) -> DbResult<()> {
+    // The function returns nothing, which the Any driver cannot read: counted instead.
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+        .bind(LOG_LOCK)
+        .fetch_one(conn)
+        .await?;
+    Ok(())
+}
+
+/// The key of [`lock_log`] ("Handoff" in ASCII).
+const LOG_LOCK: i64 = 0x48_61_6e_64_6f_66_66;
+
+/// The channel on which PostgreSQL tells every node that the log has grown.
+pub const CHANNEL: &str = "handoff_events";
+
+/// Tells every node, once this transaction commits, that the log's head is `head`.
+pub(super) async fn notify_head(conn: &mut Conn, head: Seq) -> DbResult<()> {
+    // NOTIFY takes no parameters; the head is a number this server formats.
+    sqlx::query(sqlx::AssertSqlSafe(format!("NOTIFY {CHANNEL}, '{head}'"))).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn head_seq(conn: &mut Conn) -> DbResult<Seq> {
     sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(conn).await.map_err(Into::into)
 }
 
-pub async fn after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
+pub async fn after(conn: &mut Conn, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
     let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT seq, at, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+        sqlx::query_as("SELECT seq, at, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(since)
             .bind(limit)
             .fetch_all(conn)
@@ -48,12 +75,12 @@ pub async fn after(conn: &mut SqliteConnection, since: Seq, limit: i64) -> DbRes
 
 /// What happened to a conversation after its version `version`, in order.
 pub async fn of_conversation_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     conversation: ConversationId,
     version: i64,
 ) -> DbResult<Vec<EventBody>> {
     let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload FROM events WHERE conversation_id = ? AND conv_version > ? ORDER BY seq")
+        sqlx::query_scalar("SELECT payload FROM events WHERE conversation_id = $1 AND conv_version > $2 ORDER BY seq")
             .bind(conversation.to_string())
             .bind(version)
             .fetch_all(conn)

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{Seq, UserId};
-use sqlx::SqliteConnection;
 
+use super::Conn;
 use super::{ts, DbResult};
 
 /// A request already applied: what it was (its fingerprint) and what it answered.
@@ -16,9 +16,9 @@ pub struct Applied {
     pub seq: Option<Seq>,
 }
 
-pub async fn get(conn: &mut SqliteConnection, user: UserId, key: &str) -> DbResult<Option<Applied>> {
+pub async fn get(conn: &mut Conn, user: UserId, key: &str) -> DbResult<Option<Applied>> {
     let row: Option<(String, i64, String, Option<i64>)> =
-        sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = ? AND key = ?")
+        sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = $1 AND key = $2")
             .bind(user.to_string())
             .bind(key)
             .fetch_optional(conn)
@@ -31,14 +31,8 @@ pub async fn get(conn: &mut SqliteConnection, user: UserId, key: &str) -> DbResu
     }))
 }
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    user: UserId,
-    key: &str,
-    applied: &Applied,
-    now: DateTime<Utc>,
-) -> DbResult<()> {
-    sqlx::query("INSERT INTO applied (user_id, key, fingerprint, status, response, seq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+pub async fn insert(conn: &mut Conn, user: UserId, key: &str, applied: &Applied, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("INSERT INTO applied (user_id, key, fingerprint, status, response, seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(user.to_string())
         .bind(key)
         .bind(&applied.fingerprint)
@@ -52,7 +46,7 @@ pub async fn insert(
 }
 
 /// Forgets the answers given before `before`; returns how many went.
-pub async fn prune(conn: &mut SqliteConnection, before: DateTime<Utc>) -> DbResult<u64> {
-    let gone = sqlx::query("DELETE FROM applied WHERE created_at < ?").bind(ts(before)).execute(conn).await?;
+pub async fn prune(conn: &mut Conn, before: DateTime<Utc>) -> DbResult<u64> {
+    let gone = sqlx::query("DELETE FROM applied WHERE created_at < $1").bind(ts(before)).execute(conn).await?;
     Ok(gone.rows_affected())
 }

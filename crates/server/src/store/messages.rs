@@ -1,16 +1,17 @@
 //! Messages: customers', agents' (replies and notes) and the system's.
 
 use handoff_proto::{ConversationId, Delivery, DeviceId, Message, MessageId, MessageKind, MutationId, UserId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use super::cols::{opt_uuid_col, uuid_col};
+use super::Conn;
 use super::{parse_ts, DbResult};
 
 pub const COLUMNS: &str =
     "id, conversation_id, kind, body, author_id, created_at, delivery, wa_message_id, mutation_id, failure, media, sender";
 
-pub fn from_row(row: &SqliteRow) -> DbResult<Message> {
+pub fn from_row(row: &AnyRow) -> DbResult<Message> {
     Ok(Message {
         id: uuid_col(row, "id")?,
         conversation_id: uuid_col(row, "conversation_id")?,
@@ -30,8 +31,8 @@ pub fn from_row(row: &SqliteRow) -> DbResult<Message> {
     })
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: MessageId) -> DbResult<Option<Message>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE id = ?")))
+pub async fn get(conn: &mut Conn, id: MessageId) -> DbResult<Option<Message>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE id = $1")))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -39,13 +40,9 @@ pub async fn get(conn: &mut SqliteConnection, id: MessageId) -> DbResult<Option<
 }
 
 /// The message a device delivered under a WhatsApp id, if stored.
-pub async fn by_wa_id(
-    conn: &mut SqliteConnection,
-    device_id: DeviceId,
-    wa_message_id: &str,
-) -> DbResult<Option<Message>> {
+pub async fn by_wa_id(conn: &mut Conn, device_id: DeviceId, wa_message_id: &str) -> DbResult<Option<Message>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM messages WHERE device_id = ? AND wa_message_id = ?"
+        "SELECT {COLUMNS} FROM messages WHERE device_id = $1 AND wa_message_id = $2"
     )))
     .bind(device_id.to_string())
     .bind(wa_message_id)
@@ -57,7 +54,7 @@ pub async fn by_wa_id(
 /// A conversation's messages, newest first, at most `limit`; with `before` (a message's
 /// `created_at` as stored, and its id), only those that come before it.
 pub async fn page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     conversation: ConversationId,
     before: Option<(String, String)>,
     limit: i64,
@@ -65,8 +62,8 @@ pub async fn page(
     let rows = match before {
         Some((at, id)) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM messages WHERE conversation_id = ? AND (created_at, id) < (?, ?) \
-                 ORDER BY created_at DESC, id DESC LIMIT ?"
+                "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
             )))
             .bind(conversation.to_string())
             .bind(at)
@@ -77,7 +74,7 @@ pub async fn page(
         }
         None => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+                "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
             )))
             .bind(conversation.to_string())
             .bind(limit)
@@ -90,14 +87,14 @@ pub async fn page(
 
 /// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
 pub async fn insert_system(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: MessageId,
     conversation_id: ConversationId,
     body: &str,
 ) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at) \
-         SELECT ?, id, device_id, ?, ?, ? FROM conversations WHERE id = ?",
+         SELECT $1, id, device_id, $2, $3, $4 FROM conversations WHERE id = $5",
     )
     .bind(id.to_string())
     .bind(MessageKind::System)
@@ -112,13 +109,13 @@ pub async fn insert_system(
 /// The WhatsApp ids of a conversation's customer messages after `since` (a stored `created_at`;
 /// all when `None`), newest first, at most 100: what a read receipt covers.
 pub async fn inbound_wa_ids_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     conversation_id: ConversationId,
     since: Option<&str>,
 ) -> DbResult<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT wa_message_id FROM messages WHERE conversation_id = ?1 AND kind = ?3 \
-         AND wa_message_id IS NOT NULL AND (?2 IS NULL OR created_at > ?2) ORDER BY created_at DESC LIMIT 100",
+        "SELECT wa_message_id FROM messages WHERE conversation_id = $1 AND kind = $3 \
+         AND wa_message_id IS NOT NULL AND ($2 IS NULL OR created_at > $2) ORDER BY created_at DESC LIMIT 100",
     )
     .bind(conversation_id.to_string())
     .bind(since)
@@ -138,8 +135,8 @@ pub struct Attachment {
     pub locator: Option<String>,
 }
 
-pub async fn attachment(conn: &mut SqliteConnection, id: MessageId) -> DbResult<Option<Attachment>> {
-    let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = ?")
+pub async fn attachment(conn: &mut Conn, id: MessageId) -> DbResult<Option<Attachment>> {
+    let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -171,10 +168,10 @@ pub struct NewMessage<'a> {
     pub send_id: Option<&'a str>,
 }
 
-pub async fn insert(conn: &mut SqliteConnection, m: &NewMessage<'_>) -> DbResult<()> {
+pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id, \
-           send_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           send_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(m.id.to_string())
     .bind(m.conversation_id.to_string())
@@ -192,8 +189,8 @@ pub async fn insert(conn: &mut SqliteConnection, m: &NewMessage<'_>) -> DbResult
 }
 
 /// Whether a device delivered a message under this WhatsApp id already.
-pub async fn seen(conn: &mut SqliteConnection, device_id: DeviceId, wa_message_id: &str) -> DbResult<bool> {
-    let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = ? AND wa_message_id = ?")
+pub async fn seen(conn: &mut Conn, device_id: DeviceId, wa_message_id: &str) -> DbResult<bool> {
+    let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE device_id = $1 AND wa_message_id = $2")
         .bind(device_id.to_string())
         .bind(wa_message_id)
         .fetch_optional(conn)
@@ -218,12 +215,12 @@ pub struct FromChat<'a> {
     pub sender: Option<&'a str>,
 }
 
-pub async fn insert_from_chat(conn: &mut SqliteConnection, m: &FromChat<'_>) -> DbResult<()> {
+pub async fn insert_from_chat(conn: &mut Conn, m: &FromChat<'_>) -> DbResult<()> {
     let delivery = (m.kind == MessageKind::Outbound).then_some(Delivery::Sent);
     let media = m.media.map(serde_json::to_string).transpose().map_err(super::Error::from)?;
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, media, \
-           sender, media_locator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           sender, media_locator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(m.id.to_string())
     .bind(m.conversation_id.to_string())

@@ -1,4 +1,10 @@
-//! The server's SQLite store: connection pools, migrations, the event log writer.
+//! The server's store: connection pools, migrations, the event log writer.
+//!
+//! Two backends behind one set of queries: the embedded SQLite (the default: a file in the data
+//! folder, nothing to set up) and PostgreSQL (`database = "postgres://…"`). Both run through
+//! sqlx's Any driver, so each query is written once, with `$1`-style parameters (both read them)
+//! and the types both share: ids and times as text, integers, booleans. Where the dialects
+//! differ, [`Dialect`] says which text to use. Each backend has its own migrations, append-only.
 //!
 //! Every change goes through a [`Writer`]: one transaction that updates the tables, appends the
 //! events it caused (each takes the next `seq`), commits, and only then publishes the events to the
@@ -17,17 +23,20 @@ pub mod meta;
 pub mod people;
 pub mod replies;
 pub mod routing;
+mod sql;
 pub mod teams;
 mod time;
 pub mod webhooks;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use handoff_proto::{Event, EventBody, Seq};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
@@ -59,7 +68,96 @@ pub type DbResult<T> = Result<T, Error>;
 
 /// The connection the store's functions run on: a reader's, or the one writer's transaction
 /// (`Writer::conn`). Code outside the store names only this, never the backend's own type.
-pub type Conn = SqliteConnection;
+pub type Conn = AnyConnection;
+
+/// Where the data is kept (`database` in the settings, `--database`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file: the embedded default, `handoff.db` in the data folder.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by its URL (`postgres://user:password@host:port/name`): several
+    /// nodes may share it (docs/deploy.md).
+    Postgres(String),
+}
+
+impl Database {
+    /// The setting as an operator writes it: nothing (`handoff.db` in `data_dir`), a
+    /// `postgres://` or `postgresql://` URL, or an SQLite file's path (plain, or as an
+    /// `sqlite:` URL).
+    pub fn from_setting(setting: Option<&str>, data_dir: &Path) -> Result<Database, String> {
+        let Some(text) = setting.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(Database::Sqlite(data_dir.join("handoff.db")));
+        };
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Database::Postgres(text.to_owned()));
+        }
+        let path = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")).unwrap_or(text);
+        if path.is_empty() || path.contains("://") || path.contains('?') {
+            return Err(format!(
+                "database is an SQLite file's path or a postgres:// URL, not {text:?} (docs/deploy.md)"
+            ));
+        }
+        Ok(Database::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The SQLite file, if this is one.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        match self {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// Where it is, for the log: the file, or the PostgreSQL server and database without the
+    /// password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    let _ = u.set_password(None);
+                    u.to_string()
+                }
+                Err(_) => "postgres (an unreadable URL)".into(),
+            },
+        }
+    }
+}
+
+/// A PostgreSQL database of its own for a test's server, on the server `base` names (its own
+/// database name is replaced), named after the test's data folder: the same folder, the same
+/// database. [`Store::open`] creates it.
+pub fn test_database(base: &str, data_dir: &Path) -> Database {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let name = format!("handoff_test_{:016x}", hasher.finish());
+    let url = match url::Url::parse(base) {
+        Ok(mut u) => {
+            u.set_path(&name);
+            u.to_string()
+        }
+        Err(_) => base.to_owned(),
+    };
+    Database::Postgres(url)
+}
+
+/// The SQL one backend writes differently from the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn of(conn: &Conn) -> Dialect {
+        if conn.backend_name() == "PostgreSQL" {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -67,9 +165,16 @@ pub struct Store {
 }
 
 struct StoreInner {
-    read: SqlitePool,
-    write: SqlitePool,
+    /// SQLite: read-only connections (WAL: readers never wait for the writer). PostgreSQL: the
+    /// same pool as `write`.
+    read: AnyPool,
+    /// SQLite: the one connection that writes. PostgreSQL: every connection.
+    write: AnyPool,
+    dialect: Dialect,
     write_lock: Mutex<()>,
+    /// The last `seq` handed to the hub: events go to it in order, without a hole, whichever
+    /// node committed them ([`Store::publish`]).
+    published: Mutex<Seq>,
     hub: Hub,
     epoch: Uuid,
 }
@@ -99,17 +204,21 @@ impl std::str::FromStr for Durability {
     }
 }
 
-/// The data folder is the server's alone (0700) and the database file too (0600): it holds
-/// every conversation, the gateways' API keys and webhook secrets. SQLite gives its `-wal` and
-/// `-shm` files the database file's permissions. An existing folder or file is tightened.
-fn private_files(data_dir: &Path, db: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(data_dir)?;
+/// The database's folder is the server's alone (0700) and the database file too (0600): it
+/// holds every conversation, the gateways' API keys and webhook secrets. SQLite gives its `-wal`
+/// and `-shm` files the database file's permissions. An existing folder or file is tightened.
+fn private_files(db: &Path) -> std::io::Result<()> {
+    let folder = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))?;
         std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(db)?;
-        for file in [db.to_path_buf(), db.with_extension("db-wal"), db.with_extension("db-shm")] {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = db.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
             if file.exists() {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
             }
@@ -121,41 +230,38 @@ fn private_files(data_dir: &Path, db: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Opens (or creates) `handoff.db` in `data_dir` and runs pending migrations.
+    /// Opens the database (an SQLite file is created if missing; a PostgreSQL database too, when
+    /// its user may) and runs pending migrations.
     pub async fn open(
-        data_dir: &Path,
+        database: &Database,
         hub: Hub,
         durability: Durability,
         busy_timeout: std::time::Duration,
     ) -> anyhow::Result<Store> {
-        let path = data_dir.join("handoff.db");
-        private_files(data_dir, &path)?;
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Normal => SqliteSynchronous::Normal,
-            })
-            .foreign_keys(true)
-            .busy_timeout(busy_timeout);
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("./migrations").run(&write).await?;
-        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-
-        let epoch = {
-            let mut conn = write.acquire().await?;
-            match meta::get(&mut conn, "epoch").await? {
-                Some(e) => Uuid::parse_str(&e)?,
-                None => {
-                    let e = Uuid::new_v4();
-                    meta::set(&mut conn, "epoch", &e.to_string()).await?;
-                    e
-                }
+        sqlx::any::install_default_drivers();
+        let (read, write, dialect) = match database {
+            Database::Sqlite(path) => {
+                let (read, write) = open_sqlite(path, durability, busy_timeout).await?;
+                (read, write, Dialect::Sqlite)
+            }
+            Database::Postgres(url) => {
+                let pool = open_postgres(url, busy_timeout).await?;
+                (pool.clone(), pool, Dialect::Postgres)
             }
         };
-        Ok(Store { inner: Arc::new(StoreInner { read, write, write_lock: Mutex::new(()), hub, epoch }) })
+        let epoch = {
+            let mut conn = write.acquire().await?;
+            let epoch = meta::get_or_set(&mut conn, "epoch", &Uuid::new_v4().to_string()).await?;
+            Uuid::parse_str(&epoch).map_err(|_| Error::Corrupt { what: "epoch".into(), value: epoch })?
+        };
+        let head = events::head_seq(&mut *read.acquire().await?).await?;
+        let inner =
+            StoreInner { read, write, dialect, write_lock: Mutex::new(()), published: Mutex::new(head), hub, epoch };
+        Ok(Store { inner: Arc::new(inner) })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
     }
 
     /// Identifies this database's history. A restored or new database has a new epoch.
@@ -168,15 +274,56 @@ impl Store {
     }
 
     /// A read connection (WAL: readers never wait for the writer).
-    pub async fn reader(&self) -> DbResult<sqlx::pool::PoolConnection<Sqlite>> {
+    pub async fn reader(&self) -> DbResult<sqlx::pool::PoolConnection<Any>> {
         self.inner.read.acquire().await.map_err(Into::into)
     }
 
-    /// Starts the one write transaction.
+    /// Starts the one write transaction. On PostgreSQL it first takes the event log's lock, which
+    /// every node's writer takes and holds until it commits: appends, and their commits, go one
+    /// at a time in `seq` order across nodes, so a reader that sees `seq` N sees every event
+    /// below it (docs/decisions.md, "One order across nodes").
     pub async fn begin(&self) -> DbResult<Writer<'_>> {
         let guard = self.inner.write_lock.lock().await;
-        let tx = self.inner.write.begin().await?;
+        let mut tx = self.inner.write.begin().await?;
+        if self.inner.dialect == Dialect::Postgres {
+            events::lock_log(&mut tx).await?;
+        }
         Ok(Writer { _guard: guard, tx, events: Vec::new(), store: self })
+    }
+
+    /// Hands the events up to `head` that another node committed to the hub, in order after those
+    /// already handed over (the cluster's listener calls it when a node says it committed).
+    pub async fn catch_up(&self, head: Seq) -> DbResult<()> {
+        let mut published = self.inner.published.lock().await;
+        self.publish_up_to(&mut published, head).await
+    }
+
+    /// Reads the events after `*published` up to `head` from the log and hands them to the hub.
+    async fn publish_up_to(&self, published: &mut Seq, head: Seq) -> DbResult<()> {
+        while *published < head {
+            let page = self.events_after(*published, (head - *published).min(1000)).await?;
+            let Some(last) = page.last().map(|e| e.seq) else { break };
+            for event in page {
+                self.inner.hub.publish_event(event);
+            }
+            *published = last;
+        }
+        Ok(())
+    }
+
+    /// Hands events this node just committed to the hub, after any that another node committed
+    /// before them and this one has not handed over yet.
+    async fn publish(&self, events: Vec<Event>) -> DbResult<()> {
+        let Some(first) = events.first().map(|e| e.seq) else { return Ok(()) };
+        let mut published = self.inner.published.lock().await;
+        self.publish_up_to(&mut published, first - 1).await?;
+        for event in events {
+            if event.seq > *published {
+                *published = event.seq;
+                self.inner.hub.publish_event(event);
+            }
+        }
+        Ok(())
     }
 
     pub async fn head_seq(&self) -> DbResult<Seq> {
@@ -190,9 +337,13 @@ impl Store {
         events::after(&mut conn, since, limit).await
     }
 
-    /// Writes the whole WAL back into the database file and empties it (after the last write:
-    /// a stopped server leaves one self-contained file, which a copy or a backup can take).
+    /// SQLite: writes the whole WAL back into the database file and empties it (after the last
+    /// write: a stopped server leaves one self-contained file, which a copy or a backup can
+    /// take). PostgreSQL keeps its own files: nothing to do.
     pub async fn checkpoint(&self) -> DbResult<()> {
+        if self.inner.dialect != Dialect::Sqlite {
+            return Ok(());
+        }
         let _guard = self.inner.write_lock.lock().await;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.inner.write).await?;
         Ok(())
@@ -207,13 +358,13 @@ impl Store {
 /// The single write transaction. Dropping it without [`Writer::commit`] rolls everything back.
 pub struct Writer<'a> {
     _guard: MutexGuard<'a, ()>,
-    pub tx: Transaction<'static, Sqlite>,
+    pub tx: Transaction<'static, Any>,
     events: Vec<Event>,
     store: &'a Store,
 }
 
 impl Writer<'_> {
-    pub fn conn(&mut self) -> &mut SqliteConnection {
+    pub fn conn(&mut self) -> &mut Conn {
         &mut self.tx
     }
 
@@ -252,14 +403,90 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Commits, then hands the new events to the hub in `seq` order.
-    pub async fn commit(self) -> DbResult<()> {
+    /// Commits, then hands the new events to the hub in `seq` order. On PostgreSQL the other
+    /// nodes hear of the new head when the commit lands (a notification is part of the
+    /// transaction) and read the events from the log.
+    pub async fn commit(mut self) -> DbResult<()> {
+        if let (Some(last), Dialect::Postgres) = (self.events.last(), self.store.inner.dialect) {
+            events::notify_head(&mut self.tx, last.seq).await?;
+        }
         self.tx.commit().await?;
-        for event in self.events {
-            self.store.hub().publish_event(event);
+        // Committed: a failure to read a gap from the log is not the change's failure; the
+        // clients catch up from the log at their next connection.
+        if let Err(e) = self.store.publish(self.events).await {
+            tracing::warn!(error = %e, "committed events not handed to the hub");
         }
         Ok(())
     }
+}
+
+/// The SQLite pools: one writer, four read-only readers, each connection set up with the
+/// durability and the busy timeout asked for.
+async fn open_sqlite(
+    path: &Path,
+    durability: Durability,
+    busy_timeout: std::time::Duration,
+) -> anyhow::Result<(AnyPool, AnyPool)> {
+    private_files(path)?;
+    let file = SqliteConnectOptions::from_str("sqlite:")?.filename(path);
+    // The Any driver takes a URL: the file's name and its mode; the rest is set per connection.
+    let url = |options: SqliteConnectOptions| AnyConnectOptions::from_str(options.to_url_lossy().as_str());
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    let setup = format!(
+        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}",
+        busy_timeout.as_millis()
+    );
+    let on_connect =
+        |wal: bool| run_on_connect(if wal { format!("PRAGMA journal_mode = WAL; {setup}") } else { setup.clone() });
+    let write = AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(on_connect(true))
+        .connect_with(url(file.clone().create_if_missing(true))?)
+        .await?;
+    sqlx::migrate!("./migrations").run(&write).await?;
+    let read = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(on_connect(false))
+        .connect_with(url(file.read_only(true))?)
+        .await?;
+    Ok((read, write))
+}
+
+/// Runs `sql` on each new connection of a pool (its settings, which a URL does not carry).
+fn run_on_connect(
+    sql: String,
+) -> impl for<'c> Fn(&'c mut AnyConnection, sqlx::pool::PoolConnectionMetadata) -> BoxFuture<'c, Result<(), sqlx::Error>>
+       + Send
+       + Sync
+       + 'static {
+    move |conn, _| {
+        let sql = sql.clone();
+        Box::pin(async move { conn.execute(sqlx::AssertSqlSafe(sql)).await.map(drop) })
+    }
+}
+
+/// The PostgreSQL pool. Writes still go one at a time through the store's write lock; readers
+/// take the other connections. A statement waits at most `busy_timeout` for a lock.
+async fn open_postgres(url: &str, busy_timeout: std::time::Duration) -> anyhow::Result<AnyPool> {
+    use sqlx::migrate::MigrateDatabase;
+    // Two nodes starting at once may both find it missing: the second's CREATE fails, and the
+    // database is there all the same.
+    if !Any::database_exists(url).await? {
+        if let Err(e) = Any::create_database(url).await {
+            if !Any::database_exists(url).await? {
+                return Err(e.into());
+            }
+        }
+    }
+    let options = AnyConnectOptions::from_str(url)?;
+    let setup = format!("SET lock_timeout = {}", busy_timeout.as_millis());
+    let pool =
+        AnyPoolOptions::new().max_connections(8).after_connect(run_on_connect(setup)).connect_with(options).await?;
+    sqlx::migrate!("./migrations-postgres").run(&pool).await?;
+    Ok(pool)
 }
 
 /// A point inside a [`Writer`]'s transaction (see [`Writer::savepoint`]).

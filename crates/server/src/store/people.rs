@@ -3,28 +3,29 @@
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{ApiKey, ApiKeyId, ConversationStatus, Role, SessionId, User, UserId, UserKind};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
-use super::cols::{opt_ts_col, parse_uuid, uuid_col};
+use super::cols::{flag_col, opt_ts_col, parse_uuid, uuid_col};
+use super::Conn;
 use super::{parse_ts, ts, DbResult};
 
 pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
 
-pub fn user_from_row(row: &SqliteRow) -> DbResult<User> {
+pub fn user_from_row(row: &AnyRow) -> DbResult<User> {
     Ok(User {
         id: uuid_col(row, "id")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         role: row.try_get("role")?,
-        active: row.try_get("active")?,
+        active: flag_col(row, "active")?,
         kind: row.try_get("kind")?,
-        must_change_password: row.try_get("must_change_password")?,
+        must_change_password: flag_col(row, "must_change_password")?,
     })
 }
 
-pub async fn user(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")))
+pub async fn user(conn: &mut Conn, id: UserId) -> DbResult<Option<User>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -32,20 +33,19 @@ pub async fn user(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<Us
 }
 
 /// Everyone, API keys' users included, by name.
-pub async fn all_users(conn: &mut SqliteConnection) -> DbResult<Vec<User>> {
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE")))
-            .fetch_all(conn)
-            .await?;
+pub async fn all_users(conn: &mut Conn) -> DbResult<Vec<User>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY lower(name)")))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(user_from_row).collect()
 }
 
-pub async fn count_users(conn: &mut SqliteConnection) -> DbResult<i64> {
+pub async fn count_users(conn: &mut Conn) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(conn).await.map_err(Into::into)
 }
 
-pub async fn count_active_admins(conn: &mut SqliteConnection) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = ? AND active = ?")
+pub async fn count_active_admins(conn: &mut Conn) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1 AND active = $2")
         .bind(Role::Admin)
         .bind(true)
         .fetch_one(conn)
@@ -54,24 +54,24 @@ pub async fn count_active_admins(conn: &mut SqliteConnection) -> DbResult<i64> {
 }
 
 /// The account with this email, active or not.
-pub async fn id_by_email(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<UserId>> {
+pub async fn id_by_email(conn: &mut Conn, email: &str) -> DbResult<Option<UserId>> {
     let id: Option<String> =
-        sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(email).fetch_optional(conn).await?;
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(conn).await?;
     id.map(|id| parse_uuid("id", &id)).transpose()
 }
 
 /// An active account's id and password hash, by email (sign-in).
-pub async fn login_credentials(conn: &mut SqliteConnection, email: &str) -> DbResult<Option<(UserId, String)>> {
+pub async fn login_credentials(conn: &mut Conn, email: &str) -> DbResult<Option<(UserId, String)>> {
     let row: Option<(String, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ? AND active = 1")
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1 AND active = TRUE")
             .bind(email)
             .fetch_optional(conn)
             .await?;
     row.map(|(id, hash)| Ok((parse_uuid("id", &id)?, hash))).transpose()
 }
 
-pub async fn password_hash(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+pub async fn password_hash(conn: &mut Conn, id: UserId) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)
         .await
@@ -89,9 +89,9 @@ pub struct NewUser<'a> {
     pub kind: UserKind,
 }
 
-pub async fn insert_user(conn: &mut SqliteConnection, user: &NewUser<'_>, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, kind) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+        "INSERT INTO users (id, email, name, role, password_hash, active, created_at, kind) VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7)",
     )
     .bind(user.id.to_string())
     .bind(user.email)
@@ -105,8 +105,8 @@ pub async fn insert_user(conn: &mut SqliteConnection, user: &NewUser<'_>, now: D
     .map(drop).map_err(Into::into)
 }
 
-pub async fn set_password(conn: &mut SqliteConnection, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
-    sqlx::query("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?")
+pub async fn set_password(conn: &mut Conn, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
+    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
         .bind(hash)
         .bind(must_change)
         .bind(id.to_string())
@@ -116,8 +116,8 @@ pub async fn set_password(conn: &mut SqliteConnection, id: UserId, hash: &str, m
         .map_err(Into::into)
 }
 
-pub async fn set_must_change_password(conn: &mut SqliteConnection, id: UserId) -> DbResult<()> {
-    sqlx::query("UPDATE users SET must_change_password = 1 WHERE id = ?")
+pub async fn set_must_change_password(conn: &mut Conn, id: UserId) -> DbResult<()> {
+    sqlx::query("UPDATE users SET must_change_password = TRUE WHERE id = $1")
         .bind(id.to_string())
         .execute(conn)
         .await
@@ -125,14 +125,8 @@ pub async fn set_must_change_password(conn: &mut SqliteConnection, id: UserId) -
         .map_err(Into::into)
 }
 
-pub async fn update_user(
-    conn: &mut SqliteConnection,
-    id: UserId,
-    name: &str,
-    role: Role,
-    active: bool,
-) -> DbResult<()> {
-    sqlx::query("UPDATE users SET name = ?, role = ?, active = ? WHERE id = ?")
+pub async fn update_user(conn: &mut Conn, id: UserId, name: &str, role: Role, active: bool) -> DbResult<()> {
+    sqlx::query("UPDATE users SET name = $1, role = $2, active = $3 WHERE id = $4")
         .bind(name)
         .bind(role)
         .bind(active)
@@ -144,9 +138,9 @@ pub async fn update_user(
 }
 
 /// Active persons (not API keys): id, email and name, for resolving `@mentions`.
-pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(UserId, String, String)>> {
+pub async fn active_people(conn: &mut Conn) -> DbResult<Vec<(UserId, String, String)>> {
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, email, name FROM users WHERE active = ? AND kind = ?")
+        sqlx::query_as("SELECT id, email, name FROM users WHERE active = $1 AND kind = $2")
             .bind(true)
             .bind(UserKind::Person)
             .fetch_all(conn)
@@ -156,10 +150,10 @@ pub async fn active_people(conn: &mut SqliteConnection) -> DbResult<Vec<(UserId,
 
 /// Who can be given conversations (active persons who are not Viewers), by name, each with the
 /// open and pending conversations they hold.
-pub async fn agent_loads(conn: &mut SqliteConnection) -> DbResult<Vec<(UserId, i64)>> {
+pub async fn agent_loads(conn: &mut Conn) -> DbResult<Vec<(UserId, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN (?, ?)) \
-         FROM users u WHERE u.active = ? AND u.kind = ? AND u.role != ? ORDER BY u.name COLLATE NOCASE",
+        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ($1, $2)) \
+         FROM users u WHERE u.active = $3 AND u.kind = $4 AND u.role != $5 ORDER BY lower(u.name)",
     )
     .bind(ConversationStatus::Open)
     .bind(ConversationStatus::Pending)
@@ -182,10 +176,10 @@ pub struct NewSession<'a> {
     pub address: Option<&'a str>,
 }
 
-pub async fn insert_session(conn: &mut SqliteConnection, s: &NewSession<'_>, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn insert_session(conn: &mut Conn, s: &NewSession<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, id, last_used_at, client, address) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(s.token_hash)
     .bind(s.user_id.to_string())
@@ -215,7 +209,7 @@ pub struct Session {
 
 const SESSION_COLUMNS: &str = "id, token_hash, user_id, created_at, last_used_at, client, address";
 
-fn session_from_row(row: &SqliteRow) -> DbResult<Session> {
+fn session_from_row(row: &AnyRow) -> DbResult<Session> {
     let created_at = parse_ts(&row.try_get::<String, _>("created_at")?)?;
     Ok(Session {
         // A missing or unreadable id is an old session's: it still signs in.
@@ -229,8 +223,8 @@ fn session_from_row(row: &SqliteRow) -> DbResult<Session> {
     })
 }
 
-pub async fn session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<Session>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?")))
+pub async fn session_by_hash(conn: &mut Conn, hash: &str) -> DbResult<Option<Session>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1")))
         .bind(hash)
         .fetch_optional(conn)
         .await?;
@@ -238,9 +232,9 @@ pub async fn session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResul
 }
 
 /// A user's sessions, the most recently used first.
-pub async fn sessions_of(conn: &mut SqliteConnection, user: UserId) -> DbResult<Vec<Session>> {
+pub async fn sessions_of(conn: &mut Conn, user: UserId) -> DbResult<Vec<Session>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? ORDER BY last_used_at DESC"
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY last_used_at DESC"
     )))
     .bind(user.to_string())
     .fetch_all(conn)
@@ -248,8 +242,8 @@ pub async fn sessions_of(conn: &mut SqliteConnection, user: UserId) -> DbResult<
     rows.iter().map(session_from_row).collect()
 }
 
-pub async fn touch_session(conn: &mut SqliteConnection, id: SessionId, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+pub async fn touch_session(conn: &mut Conn, id: SessionId, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
         .bind(ts(now))
         .bind(id.to_string())
         .execute(conn)
@@ -258,8 +252,8 @@ pub async fn touch_session(conn: &mut SqliteConnection, id: SessionId, now: Date
         .map_err(Into::into)
 }
 
-pub async fn delete_session_by_hash(conn: &mut SqliteConnection, hash: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+pub async fn delete_session_by_hash(conn: &mut Conn, hash: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(hash)
         .execute(conn)
         .await
@@ -268,8 +262,8 @@ pub async fn delete_session_by_hash(conn: &mut SqliteConnection, hash: &str) -> 
 }
 
 /// Ends one of `user`'s sessions; `false` when they have none with that id.
-pub async fn delete_session(conn: &mut SqliteConnection, id: SessionId, user: UserId) -> DbResult<bool> {
-    let gone = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+pub async fn delete_session(conn: &mut Conn, id: SessionId, user: UserId) -> DbResult<bool> {
+    let gone = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id.to_string())
         .bind(user.to_string())
         .execute(conn)
@@ -278,8 +272,8 @@ pub async fn delete_session(conn: &mut SqliteConnection, id: SessionId, user: Us
 }
 
 /// Ends every session of `user`, except the one with the token hash `keep`.
-pub async fn delete_sessions_of(conn: &mut SqliteConnection, user: UserId, keep: Option<&str>) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash IS NOT ?")
+pub async fn delete_sessions_of(conn: &mut Conn, user: UserId, keep: Option<&str>) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2")
         .bind(user.to_string())
         .bind(keep)
         .execute(conn)
@@ -291,11 +285,11 @@ pub async fn delete_sessions_of(conn: &mut SqliteConnection, user: UserId, keep:
 /// Deletes the sessions last used before `used_before` or started before `created_before`
 /// (long expired); returns how many went.
 pub async fn prune_sessions(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     used_before: Option<DateTime<Utc>>,
     created_before: Option<DateTime<Utc>>,
 ) -> DbResult<u64> {
-    let gone = sqlx::query("DELETE FROM sessions WHERE COALESCE(last_used_at, created_at) < ? OR created_at < ?")
+    let gone = sqlx::query("DELETE FROM sessions WHERE COALESCE(last_used_at, created_at) < $1 OR created_at < $2")
         .bind(used_before.map(ts))
         .bind(created_before.map(ts))
         .execute(conn)
@@ -306,9 +300,9 @@ pub async fn prune_sessions(
 // API keys: each acts as a user of its own (kind `api_key`); only the key's SHA-256 is stored.
 
 /// The user a live (unrevoked) API key acts as.
-pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<Option<UserId>> {
+pub async fn api_key_user(conn: &mut Conn, hash: &str) -> DbResult<Option<UserId>> {
     let id: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+        sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(hash)
             .fetch_optional(conn)
             .await?;
@@ -317,7 +311,7 @@ pub async fn api_key_user(conn: &mut SqliteConnection, hash: &str) -> DbResult<O
 
 const API_KEY_COLUMNS: &str = "id, name, role, user_id, created_at, revoked_at";
 
-fn api_key_from_row(row: &SqliteRow) -> DbResult<ApiKey> {
+fn api_key_from_row(row: &AnyRow) -> DbResult<ApiKey> {
     Ok(ApiKey {
         id: uuid_col(row, "id")?,
         name: row.try_get("name")?,
@@ -328,8 +322,8 @@ fn api_key_from_row(row: &SqliteRow) -> DbResult<ApiKey> {
     })
 }
 
-pub async fn api_key(conn: &mut SqliteConnection, id: ApiKeyId) -> DbResult<Option<ApiKey>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?")))
+pub async fn api_key(conn: &mut Conn, id: ApiKeyId) -> DbResult<Option<ApiKey>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1")))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -337,7 +331,7 @@ pub async fn api_key(conn: &mut SqliteConnection, id: ApiKeyId) -> DbResult<Opti
 }
 
 /// Every API key, revoked ones too, oldest first.
-pub async fn api_keys(conn: &mut SqliteConnection) -> DbResult<Vec<ApiKey>> {
+pub async fn api_keys(conn: &mut Conn) -> DbResult<Vec<ApiKey>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at")))
         .fetch_all(conn)
         .await?;
@@ -353,9 +347,9 @@ pub struct NewApiKey<'a> {
     pub created_by: UserId,
 }
 
-pub async fn insert_api_key(conn: &mut SqliteConnection, key: &NewApiKey<'_>, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn insert_api_key(conn: &mut Conn, key: &NewApiKey<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO api_keys (id, name, role, user_id, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO api_keys (id, name, role, user_id, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(key.id.to_string())
     .bind(key.name)
@@ -371,13 +365,13 @@ pub async fn insert_api_key(conn: &mut SqliteConnection, key: &NewApiKey<'_>, no
 }
 
 /// Revokes a key and deactivates the user it acts as.
-pub async fn revoke_api_key(conn: &mut SqliteConnection, key: &ApiKey, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+pub async fn revoke_api_key(conn: &mut Conn, key: &ApiKey, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
         .bind(ts(now))
         .bind(key.id.to_string())
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE users SET active = 0 WHERE id = ?")
+    sqlx::query("UPDATE users SET active = FALSE WHERE id = $1")
         .bind(key.user_id.to_string())
         .execute(conn)
         .await
@@ -386,8 +380,8 @@ pub async fn revoke_api_key(conn: &mut SqliteConnection, key: &ApiKey, now: Date
 }
 
 /// The name of a user who may own conversations (active, a person, not a Viewer), if `id` is one.
-pub async fn assignable_name(conn: &mut SqliteConnection, id: UserId) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND active = ? AND kind = ? AND role != ?")
+pub async fn assignable_name(conn: &mut Conn, id: UserId) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM users WHERE id = $1 AND active = $2 AND kind = $3 AND role != $4")
         .bind(id.to_string())
         .bind(true)
         .bind(UserKind::Person)

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{ConversationId, Delivery, DeviceId, MessageId, MessageKind};
-use sqlx::SqliteConnection;
 
 use super::cols::parse_uuid;
+use super::Conn;
 use super::{ts, DbResult};
 
 /// A reply waiting to be sent.
@@ -21,11 +21,11 @@ pub struct PendingReply {
 }
 
 /// The device's oldest pending reply.
-pub async fn next_pending(conn: &mut SqliteConnection, device_id: DeviceId) -> DbResult<Option<PendingReply>> {
+pub async fn next_pending(conn: &mut Conn, device_id: DeviceId) -> DbResult<Option<PendingReply>> {
     let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
         "SELECT m.id, m.body, m.send_id, k.jid FROM messages m \
          JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id \
-         WHERE m.device_id = ? AND m.kind = ? AND m.delivery = ? ORDER BY m.created_at, m.id LIMIT 1",
+         WHERE m.device_id = $1 AND m.kind = $2 AND m.delivery = $3 ORDER BY m.created_at, m.id LIMIT 1",
     )
     .bind(device_id.to_string())
     .bind(MessageKind::Outbound)
@@ -37,8 +37,8 @@ pub async fn next_pending(conn: &mut SqliteConnection, device_id: DeviceId) -> D
 }
 
 /// Gives a reply its send id, unless it has one.
-pub async fn set_send_id(conn: &mut SqliteConnection, id: MessageId, send_id: &str) -> DbResult<()> {
-    sqlx::query("UPDATE messages SET send_id = ? WHERE id = ? AND send_id IS NULL")
+pub async fn set_send_id(conn: &mut Conn, id: MessageId, send_id: &str) -> DbResult<()> {
+    sqlx::query("UPDATE messages SET send_id = $1 WHERE id = $2 AND send_id IS NULL")
         .bind(send_id)
         .bind(id.to_string())
         .execute(conn)
@@ -51,17 +51,17 @@ pub async fn set_send_id(conn: &mut SqliteConnection, id: MessageId, send_id: &s
 /// before echoes were matched): then it is sent, unnamed, rather than sent again for ever over a
 /// constraint. Whether the reply was still pending.
 pub async fn mark_sent(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_id: DeviceId,
     id: MessageId,
     wa_message_id: &str,
     delivery: Delivery,
 ) -> DbResult<bool> {
     let changed = sqlx::query(
-        "UPDATE messages SET delivery = ?1, failure = NULL, wa_message_id = CASE WHEN EXISTS \
-           (SELECT 1 FROM messages o WHERE o.device_id = ?2 AND o.wa_message_id = ?3 AND o.id != ?4) \
-           THEN wa_message_id ELSE ?3 END \
-         WHERE id = ?4 AND delivery = ?5",
+        "UPDATE messages SET delivery = $1, failure = NULL, wa_message_id = CASE WHEN EXISTS \
+           (SELECT 1 FROM messages o WHERE o.device_id = $2 AND o.wa_message_id = $3 AND o.id != $4) \
+           THEN wa_message_id ELSE $3 END \
+         WHERE id = $4 AND delivery = $5",
     )
     .bind(delivery)
     .bind(device_id.to_string())
@@ -74,8 +74,8 @@ pub async fn mark_sent(
 }
 
 /// Records a pending reply as failed, with why. Whether it was still pending.
-pub async fn mark_failed(conn: &mut SqliteConnection, id: MessageId, reason: &str) -> DbResult<bool> {
-    let changed = sqlx::query("UPDATE messages SET delivery = ?, failure = ? WHERE id = ? AND delivery = ?")
+pub async fn mark_failed(conn: &mut Conn, id: MessageId, reason: &str) -> DbResult<bool> {
+    let changed = sqlx::query("UPDATE messages SET delivery = $1, failure = $2 WHERE id = $3 AND delivery = $4")
         .bind(Delivery::Failed)
         .bind(reason)
         .bind(id.to_string())
@@ -86,9 +86,9 @@ pub async fn mark_failed(conn: &mut SqliteConnection, id: MessageId, reason: &st
 }
 
 /// An echo of a reply (WhatsApp has it): sent, named by the echo's id unless it has one.
-pub async fn mark_echoed(conn: &mut SqliteConnection, id: MessageId, wa_message_id: &str) -> DbResult<()> {
+pub async fn mark_echoed(conn: &mut Conn, id: MessageId, wa_message_id: &str) -> DbResult<()> {
     sqlx::query(
-        "UPDATE messages SET delivery = ?, wa_message_id = COALESCE(wa_message_id, ?), failure = NULL WHERE id = ?",
+        "UPDATE messages SET delivery = $1, wa_message_id = COALESCE(wa_message_id, $2), failure = NULL WHERE id = $3",
     )
     .bind(Delivery::Sent)
     .bind(wa_message_id)
@@ -100,14 +100,9 @@ pub async fn mark_echoed(conn: &mut SqliteConnection, id: MessageId, wa_message_
 
 /// A receipt moves a message's delivery state on; `name` gives it the receipt's WhatsApp id too
 /// (a reply whose send has not reported yet).
-pub async fn set_delivery(
-    conn: &mut SqliteConnection,
-    id: MessageId,
-    delivery: Delivery,
-    name: Option<&str>,
-) -> DbResult<()> {
+pub async fn set_delivery(conn: &mut Conn, id: MessageId, delivery: Delivery, name: Option<&str>) -> DbResult<()> {
     sqlx::query(
-        "UPDATE messages SET delivery = ?, failure = NULL, wa_message_id = COALESCE(?, wa_message_id) WHERE id = ?",
+        "UPDATE messages SET delivery = $1, failure = NULL, wa_message_id = COALESCE($2, wa_message_id) WHERE id = $3",
     )
     .bind(delivery)
     .bind(name)
@@ -131,13 +126,9 @@ fn ours_of(row: Option<(String, Option<Delivery>, Option<String>)>) -> DbResult<
 }
 
 /// Our reply stored under the id WhatsApp's events name it by.
-pub async fn ours_by_wa_id(
-    conn: &mut SqliteConnection,
-    device_id: DeviceId,
-    wa_message_id: &str,
-) -> DbResult<Option<Ours>> {
+pub async fn ours_by_wa_id(conn: &mut Conn, device_id: DeviceId, wa_message_id: &str) -> DbResult<Option<Ours>> {
     let row = sqlx::query_as(
-        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND wa_message_id = ? AND kind = ?",
+        "SELECT id, delivery, wa_message_id FROM messages WHERE device_id = $1 AND wa_message_id = $2 AND kind = $3",
     )
     .bind(device_id.to_string())
     .bind(wa_message_id)
@@ -148,12 +139,8 @@ pub async fn ours_by_wa_id(
 }
 
 /// Our reply sent with `send_id`.
-pub async fn ours_by_send_id(
-    conn: &mut SqliteConnection,
-    device_id: DeviceId,
-    send_id: &str,
-) -> DbResult<Option<Ours>> {
-    let row = sqlx::query_as("SELECT id, delivery, wa_message_id FROM messages WHERE device_id = ? AND send_id = ?")
+pub async fn ours_by_send_id(conn: &mut Conn, device_id: DeviceId, send_id: &str) -> DbResult<Option<Ours>> {
+    let row = sqlx::query_as("SELECT id, delivery, wa_message_id FROM messages WHERE device_id = $1 AND send_id = $2")
         .bind(device_id.to_string())
         .bind(send_id)
         .fetch_optional(conn)
@@ -163,12 +150,12 @@ pub async fn ours_by_send_id(
 
 /// Any message stored under a WhatsApp id (one typed on the phone, say), and its delivery state.
 pub async fn delivery_by_wa_id(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_id: DeviceId,
     wa_message_id: &str,
 ) -> DbResult<Option<(MessageId, Option<Delivery>)>> {
     let row: Option<(String, Option<Delivery>)> =
-        sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = ? AND wa_message_id = ?")
+        sqlx::query_as("SELECT id, delivery FROM messages WHERE device_id = $1 AND wa_message_id = $2")
             .bind(device_id.to_string())
             .bind(wa_message_id)
             .fetch_optional(conn)
@@ -178,12 +165,12 @@ pub async fn delivery_by_wa_id(
 
 /// Takes the receipt kept for a message id before its send was recorded, if there is one.
 pub async fn take_early_receipt(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_id: DeviceId,
     wa_message_id: &str,
 ) -> DbResult<Option<Delivery>> {
     let early: Option<Delivery> =
-        sqlx::query_scalar("DELETE FROM early_receipts WHERE device_id = ? AND wa_message_id = ? RETURNING delivery")
+        sqlx::query_scalar("DELETE FROM early_receipts WHERE device_id = $1 AND wa_message_id = $2 RETURNING delivery")
             .bind(device_id.to_string())
             .bind(wa_message_id)
             .fetch_optional(conn)
@@ -194,18 +181,18 @@ pub async fn take_early_receipt(
 /// Keeps a receipt that came before its message's send was recorded: the furthest state only, for
 /// a day (older ones go here).
 pub async fn keep_early_receipt(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_id: DeviceId,
     wa_message_id: &str,
     delivery: Delivery,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query("DELETE FROM early_receipts WHERE received_at < ?")
+    sqlx::query("DELETE FROM early_receipts WHERE received_at < $1")
         .bind(ts(now - chrono::Duration::days(1)))
         .execute(&mut *conn)
         .await?;
     let kept: Option<Delivery> =
-        sqlx::query_scalar("SELECT delivery FROM early_receipts WHERE device_id = ? AND wa_message_id = ?")
+        sqlx::query_scalar("SELECT delivery FROM early_receipts WHERE device_id = $1 AND wa_message_id = $2")
             .bind(device_id.to_string())
             .bind(wa_message_id)
             .fetch_optional(&mut *conn)
@@ -214,7 +201,7 @@ pub async fn keep_early_receipt(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO early_receipts (device_id, wa_message_id, delivery, received_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO early_receipts (device_id, wa_message_id, delivery, received_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (device_id, wa_message_id) DO UPDATE SET delivery = excluded.delivery",
     )
     .bind(device_id.to_string())
@@ -229,14 +216,10 @@ pub async fn keep_early_receipt(
 /// Puts a failed reply back in its device's queue, under the same send id (if the failed
 /// attempt reached WhatsApp after all, this is the same message, not a second one). Whether
 /// `id` was a failed reply of the conversation.
-pub async fn requeue_failed(
-    conn: &mut SqliteConnection,
-    id: MessageId,
-    conversation_id: ConversationId,
-) -> DbResult<bool> {
+pub async fn requeue_failed(conn: &mut Conn, id: MessageId, conversation_id: ConversationId) -> DbResult<bool> {
     let failed: Option<String> = sqlx::query_scalar(
-        "UPDATE messages SET delivery = ?, failure = NULL, wa_message_id = NULL \
-         WHERE id = ? AND conversation_id = ? AND kind = ? AND delivery = ? RETURNING id",
+        "UPDATE messages SET delivery = $1, failure = NULL, wa_message_id = NULL \
+         WHERE id = $2 AND conversation_id = $3 AND kind = $4 AND delivery = $5 RETURNING id",
     )
     .bind(Delivery::Pending)
     .bind(id.to_string())

@@ -1,21 +1,22 @@
 //! Teams and their members, and what routing asks of them: a team's cap, the member with room.
 
 use handoff_proto::{ConversationStatus, Role, Team, TeamId, UserId, UserKind};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 use super::cols::{parse_uuid, uuid_col};
+use super::Conn;
 use super::{now, ts, DbResult};
 
-pub async fn get(conn: &mut SqliteConnection, id: TeamId) -> DbResult<Option<Team>> {
+pub async fn get(conn: &mut Conn, id: TeamId) -> DbResult<Option<Team>> {
     let row: Option<(String, i64, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT name, agent_cap, first_response_secs, resolution_secs FROM teams WHERE id = ?")
+        sqlx::query_as("SELECT name, agent_cap, first_response_secs, resolution_secs FROM teams WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&mut *conn)
             .await?;
     let Some((name, agent_cap, first_response_secs, resolution_secs)) = row else { return Ok(None) };
     let members: Vec<String> = sqlx::query_scalar(
-        "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? \
-         ORDER BY u.name COLLATE NOCASE",
+        "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 \
+         ORDER BY lower(u.name)",
     )
     .bind(id.to_string())
     .fetch_all(conn)
@@ -25,9 +26,9 @@ pub async fn get(conn: &mut SqliteConnection, id: TeamId) -> DbResult<Option<Tea
 }
 
 /// Every team, by name.
-pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
+pub async fn all(conn: &mut Conn) -> DbResult<Vec<Team>> {
     let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM teams ORDER BY name COLLATE NOCASE").fetch_all(&mut *conn).await?;
+        sqlx::query_scalar("SELECT id FROM teams ORDER BY lower(name)").fetch_all(&mut *conn).await?;
     let mut teams = Vec::with_capacity(ids.len());
     for id in ids {
         teams.extend(get(conn, parse_uuid("id", &id)?).await?);
@@ -36,8 +37,8 @@ pub async fn all(conn: &mut SqliteConnection) -> DbResult<Vec<Team>> {
 }
 
 /// The team called `name` (case-insensitive), if any.
-pub async fn id_by_name(conn: &mut SqliteConnection, name: &str) -> DbResult<Option<TeamId>> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE name = ? COLLATE NOCASE")
+pub async fn id_by_name(conn: &mut Conn, name: &str) -> DbResult<Option<TeamId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE lower(name) = lower($1)")
         .bind(name)
         .fetch_optional(conn)
         .await?;
@@ -52,9 +53,9 @@ pub struct NewTeam<'a> {
     pub resolution_secs: Option<i64>,
 }
 
-pub async fn insert(conn: &mut SqliteConnection, t: &NewTeam<'_>) -> DbResult<()> {
+pub async fn insert(conn: &mut Conn, t: &NewTeam<'_>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO teams (id, name, agent_cap, first_response_secs, resolution_secs, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO teams (id, name, agent_cap, first_response_secs, resolution_secs, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(t.id.to_string())
     .bind(t.name)
@@ -68,23 +69,25 @@ pub async fn insert(conn: &mut SqliteConnection, t: &NewTeam<'_>) -> DbResult<()
 }
 
 /// Sets a team's name, cap and SLA targets (the id names it; its members stay).
-pub async fn update(conn: &mut SqliteConnection, t: &NewTeam<'_>) -> DbResult<()> {
-    sqlx::query("UPDATE teams SET name = ?, agent_cap = ?, first_response_secs = ?, resolution_secs = ? WHERE id = ?")
-        .bind(t.name)
-        .bind(t.agent_cap)
-        .bind(t.first_response_secs)
-        .bind(t.resolution_secs)
-        .bind(t.id.to_string())
-        .execute(conn)
-        .await?;
+pub async fn update(conn: &mut Conn, t: &NewTeam<'_>) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE teams SET name = $1, agent_cap = $2, first_response_secs = $3, resolution_secs = $4 WHERE id = $5",
+    )
+    .bind(t.name)
+    .bind(t.agent_cap)
+    .bind(t.first_response_secs)
+    .bind(t.resolution_secs)
+    .bind(t.id.to_string())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Replaces a team's members.
-pub async fn set_members(conn: &mut SqliteConnection, team_id: TeamId, user_ids: &[UserId]) -> DbResult<()> {
-    sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(team_id.to_string()).execute(&mut *conn).await?;
+pub async fn set_members(conn: &mut Conn, team_id: TeamId, user_ids: &[UserId]) -> DbResult<()> {
+    sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team_id.to_string()).execute(&mut *conn).await?;
     for user_id in user_ids {
-        sqlx::query("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(team_id.to_string())
             .bind(user_id.to_string())
             .execute(&mut *conn)
@@ -94,8 +97,8 @@ pub async fn set_members(conn: &mut SqliteConnection, team_id: TeamId, user_ids:
 }
 
 /// A team's name and routing cap.
-pub async fn name_and_cap(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Option<(String, i64)>> {
-    sqlx::query_as("SELECT name, agent_cap FROM teams WHERE id = ?")
+pub async fn name_and_cap(conn: &mut Conn, team_id: TeamId) -> DbResult<Option<(String, i64)>> {
+    sqlx::query_as("SELECT name, agent_cap FROM teams WHERE id = $1")
         .bind(team_id.to_string())
         .fetch_optional(conn)
         .await
@@ -111,13 +114,13 @@ pub struct Member {
 
 /// The team's members who may own conversations (active persons, not Viewers), fewest open
 /// conversations first (ties: by name).
-pub async fn assignable_members(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Vec<Member>> {
+pub async fn assignable_members(conn: &mut Conn, team_id: TeamId) -> DbResult<Vec<Member>> {
     let rows = sqlx::query(
         "SELECT u.id, u.name, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN (?, ?)) AS open \
+           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ($1, $2)) AS open \
          FROM team_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.team_id = ? AND u.active = ? AND u.kind = ? AND u.role != ? \
-         ORDER BY open, u.name COLLATE NOCASE, u.id",
+         WHERE m.team_id = $3 AND u.active = $4 AND u.kind = $5 AND u.role != $6 \
+         ORDER BY open, lower(u.name), u.id",
     )
     .bind(ConversationStatus::Open)
     .bind(ConversationStatus::Pending)
@@ -133,8 +136,8 @@ pub async fn assignable_members(conn: &mut SqliteConnection, team_id: TeamId) ->
 }
 
 /// A team's name.
-pub async fn name(conn: &mut SqliteConnection, team_id: TeamId) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM teams WHERE id = ?")
+pub async fn name(conn: &mut Conn, team_id: TeamId) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM teams WHERE id = $1")
         .bind(team_id.to_string())
         .fetch_optional(conn)
         .await
