@@ -165,6 +165,9 @@ pub trait DeviceAdapter: Send + Sync {
     async fn logout(&self) -> Result<(), AdapterError>;
     /// Starts linking again (after a logout): a new QR code follows as a `Pairing` event.
     async fn relink(&self) -> Result<(), AdapterError>;
+    /// Stops driving the number, which stays linked: another server node takes it over. An
+    /// adapter that holds no connection of its own (a gateway's is WAHA's) has nothing to do.
+    async fn release(&self) {}
     /// Fetches an attachment's bytes by the locator this adapter gave with it (at most
     /// [`MAX_DOWNLOAD`]). `Unavailable` when the file is gone or too large.
     async fn download(&self, locator: &str) -> Result<Download, AdapterError> {

@@ -194,6 +194,11 @@ impl DeviceAdapter for WhatsappWeb {
         self.launch().await
     }
 
+    /// The connection to WhatsApp closes; the session stays in the store for the next holder.
+    async fn release(&self) {
+        self.stop().await;
+    }
+
     /// Fetched from WhatsApp's media servers and decrypted, and passed on only once checked (its
     /// MAC and SHA-256 cover the whole file): held whole, at most [`MAX_DOWNLOAD`].
     async fn download(&self, locator: &str) -> Result<crate::Download, AdapterError> {

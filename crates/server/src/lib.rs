@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod demo;
 pub mod devices;
 pub mod error;
@@ -98,6 +99,9 @@ pub struct Config {
     pub session_idle: std::time::Duration,
     /// A session ends this long after its sign-in, however much it is used.
     pub session_max_age: std::time::Duration,
+    /// On a shared database: where the other nodes reach this one (`http://<listen>` unless
+    /// set).
+    pub node_url: Option<String>,
 }
 
 /// The default [`Config::login_hashing_at_once`]: two per core.
@@ -162,6 +166,7 @@ impl Config {
             access_log: false,
             session_idle: settings::SESSION_IDLE_TIMEOUT,
             session_max_age: settings::SESSION_MAX_AGE,
+            node_url: None,
         }
     }
 }
@@ -192,6 +197,8 @@ pub struct AppInner {
     pub outbound: outbound::Outbound,
     /// "typing…" towards customers, one relay per conversation someone types in.
     pub typing: outbound::dispatch::TypingRelay,
+    /// This node among the others on a shared database.
+    pub cluster: cluster::Cluster,
 }
 
 /// Shared state of one running server.
@@ -241,6 +248,8 @@ impl ServerHandle {
             }
         }
         self.state.outbound.drain(deadline).await;
+        // The devices go to other nodes at once, and this node's connections with it.
+        cluster::leave(&self.state).await;
         self.state.connections.close();
         if tokio::time::timeout_at(deadline, self.state.connections.wait()).await.is_err() {
             tracing::warn!(open = self.state.connections.len(), "WebSocket connections still open at the deadline");
@@ -262,12 +271,29 @@ impl ServerHandle {
     }
 }
 
+/// Where the other nodes reach this one: the setting, or the address it listens on.
+fn node_url(config: &Config, addr: SocketAddr) -> anyhow::Result<String> {
+    if let Some(url) = &config.node_url {
+        return Ok(url.clone());
+    }
+    if addr.ip().is_unspecified() && matches!(config.database, Database::Postgres(_)) {
+        anyhow::bail!(
+            "this node listens on {addr}: set node_url to the address the other nodes reach it at (http://10.0.0.5:8750)"
+        );
+    }
+    Ok(format!("http://{addr}"))
+}
+
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let lock = maintenance::DataLock::take(&config.data_dir)?;
     let hub = Hub::new(config.hub_capacity);
     let store = Store::open(&config.database, hub.clone(), config.durability, config.busy_timeout).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (ingest, ingest_rx) = inbound::Queue::new();
+    // Bound now: the other nodes are told this node's address before it serves.
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let node = cluster::Cluster::new(&config.data_dir, &config.database, node_url(&config, addr)?)?;
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
         store,
@@ -276,7 +302,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         metrics: Metrics::default(),
         shutdown: shutdown_rx.clone(),
         clock: config.clock.clone(),
-        presence: Presence::new(hub.clone(), config.clock.clone()),
+        presence: Presence::new(hub.clone(), config.clock.clone(), node.node()),
         routing: routing::Kick::default(),
         snooze: snooze::Alarm::default(),
         ingest,
@@ -285,6 +311,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         downloads: Arc::default(),
         outbound: outbound::Outbound::default(),
         typing: outbound::dispatch::TypingRelay::default(),
+        cluster: node,
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {
@@ -300,15 +327,17 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     if config.demo {
         background.push(demo::seed(&state).await?);
     }
-    let devices = store::devices::all(&mut *state.store.reader().await?).await?;
-    for device in devices {
-        if let Err(e) = state.devices.start(&state, &device).await {
-            tracing::warn!(device = %device.id, error = %e, "device adapter not started");
+    if state.cluster.shared().is_some() {
+        // The devices this node takes a lease on start now; the others run on their nodes.
+        background.extend(cluster::start(&state).await?);
+    } else {
+        for device in store::devices::all(&mut *state.store.reader().await?).await? {
+            if let Err(e) = state.devices.start(&state, &device).await {
+                tracing::warn!(device = %device.id, error = %e, "device adapter not started");
+            }
         }
     }
 
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
     let app = http::router(state.clone());
     let mut stop = shutdown_rx;
     let serve = tokio::spawn(async move {

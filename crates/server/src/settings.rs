@@ -27,6 +27,10 @@ pub struct Settings {
     pub database: Option<String>,
     /// Address and port to listen on (behind a reverse proxy: a loopback address).
     pub listen: SocketAddr,
+    /// Several nodes on one PostgreSQL: where the other nodes reach this one (default
+    /// `http://<listen>`; needed when `listen` is `0.0.0.0`).
+    #[serde(deserialize_with = "text::option")]
+    pub node_url: Option<String>,
     /// Seed demo users, a simulated WhatsApp number and a trickle of customer messages.
     pub demo: bool,
     /// With `admin_password`: the first Admin, created on an empty database.
@@ -79,6 +83,7 @@ impl Default for Settings {
         Settings {
             data_dir: None,
             database: None,
+            node_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8750)),
             demo: false,
             admin_email: None,
@@ -102,6 +107,7 @@ impl Default for Settings {
 const KEYS: &[&str] = &[
     "data_dir",
     "database",
+    "node_url",
     "listen",
     "demo",
     "admin_email",
@@ -171,6 +177,7 @@ impl Settings {
     pub fn config(&self) -> Result<Config, String> {
         let mut config = Config::new(self.data_dir()?, self.listen);
         config.database = self.database()?;
+        config.node_url = self.node_url.clone().filter(|u| !u.is_empty());
         config.demo = self.demo;
         config.bootstrap_admin = self.admin_email.clone().zip(self.admin_password.clone());
         config.simulator_receipts = true;
@@ -282,6 +289,7 @@ mod tests {
         let expected = Settings {
             data_dir: parsed.data_dir.clone(),
             database: parsed.database.clone(),
+            node_url: parsed.node_url.clone(),
             admin_email: parsed.admin_email.clone(),
             admin_password: parsed.admin_password.clone(),
             metrics_token: parsed.metrics_token.clone(),

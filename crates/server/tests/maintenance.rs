@@ -226,8 +226,7 @@ async fn on_postgres_the_kit_runs_beside_the_nodes() {
         unreachable!()
     };
     let on_pg = ["--database", url.as_str(), "--data-dir", data.to_str().unwrap()];
-    let with =
-        |args: &[&str]| -> Vec<String> { args.iter().chain(on_pg.iter()).map(|a| a.to_string()).collect() };
+    let with = |args: &[&str]| -> Vec<String> { args.iter().chain(on_pg.iter()).map(|a| a.to_string()).collect() };
     let run_with = |args: Vec<String>| async move {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run(&args, &[]).await

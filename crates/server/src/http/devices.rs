@@ -82,10 +82,13 @@ pub async fn create(
             ))
         }
     };
-    state.devices.start(&state, &device).await.map_err(|e| {
-        tracing::error!(error = %e, "device adapter not started");
-        ApiError::internal()
-    })?;
+    // On several nodes, the first to take its lease drives it: this one, unless another was quicker.
+    if state.cluster.take(&state, device.id).await? {
+        state.devices.start(&state, &device).await.map_err(|e| {
+            tracing::error!(error = %e, "device adapter not started");
+            ApiError::internal()
+        })?;
+    }
     Ok((StatusCode::CREATED, AxumJson(CreatedDevice { device, webhook_secret })))
 }
 

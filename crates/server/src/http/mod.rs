@@ -84,6 +84,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}/simulator/fail-next", post(devices::sim_fail_next))
         .route("/api/v1/devices/{id}/relink", post(devices::relink))
         .fallback(|| async { crate::http::error::ApiError::not_found("route") })
+        // On several nodes, what needs a device's adapter runs on the node that drives it.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::cluster::forward::to_holder))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     if access_log {

@@ -128,7 +128,8 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         dispatch::mark_read(state, conversation_id, since);
     }
     if to_send {
-        state.outbound.wake(state, current.device_id); // committed: the device's worker sends it
+        // Committed: the device's worker sends it (on the node that drives the device).
+        state.cluster.call(state, current.device_id, crate::cluster::DeviceCall::Send).await;
     }
     Ok(Applied { outcome, seq, status })
 }

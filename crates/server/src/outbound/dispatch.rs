@@ -1,5 +1,6 @@
 //! What agents do that the customer sees besides replies (those go through [`crate::outbound`]):
-//! "typing…" and read receipts, best effort, through the conversation's device adapter.
+//! "typing…" and read receipts, best effort, through the conversation's device adapter (on the
+//! node that drives it: [`crate::cluster::Cluster::call`]).
 
 use handoff_proto::ConversationId;
 use std::collections::hash_map::Entry;
@@ -7,19 +8,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use handoff_channels::Jid;
+use handoff_proto::DeviceId;
 use tokio::sync::watch;
 
+use crate::cluster::DeviceCall;
 use crate::store::{self, DbResult};
 use crate::AppState;
 
-/// The device adapter of a conversation and its customer's address.
-async fn device_and_chat(
-    state: &AppState,
-    conversation_id: ConversationId,
-) -> DbResult<Option<(std::sync::Arc<crate::devices::DeviceHandle>, Jid)>> {
-    let row = store::conversations::device_and_jid(&mut *state.store.reader().await?, conversation_id).await?;
-    Ok(row.and_then(|(device, jid)| Some((state.devices.get(device)?, Jid::parse(&jid)?))))
+/// The device a conversation goes through and its customer's address.
+async fn device_and_chat(state: &AppState, conversation_id: ConversationId) -> DbResult<Option<(DeviceId, String)>> {
+    store::conversations::device_and_jid(&mut *state.store.reader().await?, conversation_id).await
 }
 
 /// The shortest time between two "typing…" calls to WhatsApp for one conversation: however often
@@ -74,10 +72,9 @@ async fn relay(state: AppState, conversation_id: ConversationId, mut wanted: wat
     loop {
         let want = *wanted.borrow_and_update();
         if want != shown {
+            // Through the node that drives the device (this one, on one node).
             if let Ok(Some((device, chat))) = device_and_chat(&state, conversation_id).await {
-                if let Err(e) = device.adapter.set_typing(&chat, want).await {
-                    tracing::debug!(%conversation_id, error = %e, "typing not shown to the customer");
-                }
+                state.cluster.call(&state, device, DeviceCall::Typing { chat, composing: want }).await;
             }
             shown = want;
             // Changes meanwhile are taken together, as their latest state, after the gap.
@@ -115,8 +112,6 @@ pub fn mark_read(state: &AppState, conversation_id: ConversationId, since: Optio
         if ids.is_empty() {
             return;
         }
-        if let Err(e) = device.adapter.mark_read(&chat, &ids).await {
-            tracing::debug!(%conversation_id, error = %e, "read receipts not sent to WhatsApp");
-        }
+        state.cluster.call(&state, device, DeviceCall::Read { chat, ids }).await;
     });
 }

@@ -9,15 +9,20 @@
 //! - Every change is fanned out through the hub; a new connection gets the whole roster with this
 //!   process's `boot` id, so a client that sees a new one drops what it knew before a restart.
 //! - Routing hands work only to **online** users (those in the grace period count).
+//! - On several nodes each node keeps everyone's connections: its own, and the others' as they
+//!   tell it ([`Change`], passed on by [`crate::cluster`]). A user's status is worked out from
+//!   all of them the same way on every node; a node that is gone takes its connections with it
+//!   ([`Presence::node_gone`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Duration, Utc};
 use handoff_proto::{
     Activity, ActivityEntry, ConversationId, PresenceStatus, ServerFrame, UserId, UserStatus, TYPING_TTL_SECS,
 };
-use tokio::sync::{watch, Notify};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -33,6 +38,10 @@ pub struct Presence {
 }
 
 struct Inner {
+    /// This node: its connections' keys carry it.
+    node: Uuid,
+    /// Where this node's own changes go for the other nodes (set on a shared database).
+    peers: OnceLock<mpsc::UnboundedSender<Change>>,
     state: Mutex<State>,
     /// Bumped whenever a status or a connection count changes.
     generation: watch::Sender<u64>,
@@ -47,7 +56,58 @@ struct Inner {
 struct State {
     next_conn: u64,
     users: HashMap<UserId, UserState>,
-    conns: HashMap<u64, Conn>,
+    conns: HashMap<ConnKey, Conn>,
+}
+
+/// A connection: one of this node's, or another node's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    pub node: Uuid,
+    pub id: u64,
+}
+
+/// A change to one connection's presence: what happens on this node, and what nodes tell each
+/// other about theirs. `conn` is the connection's number on its own node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    Open {
+        conn: u64,
+        user: UserId,
+    },
+    Away {
+        conn: u64,
+        away: bool,
+    },
+    Doing {
+        conn: u64,
+        conversation_id: Option<ConversationId>,
+        activity: Activity,
+        at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    Close {
+        conn: u64,
+    },
+}
+
+impl Change {
+    pub fn conn(&self) -> u64 {
+        match self {
+            Change::Open { conn, .. }
+            | Change::Away { conn, .. }
+            | Change::Doing { conn, .. }
+            | Change::Close { conn } => *conn,
+        }
+    }
+}
+
+/// Another node's connection as a node that starts finds it ([`Presence::resync`]).
+pub struct RemoteConn {
+    pub key: ConnKey,
+    pub user: UserId,
+    pub away: bool,
+    pub activity: Option<ActivityEntry>,
 }
 
 struct UserState {
@@ -71,9 +131,12 @@ pub struct ConnGuard {
 }
 
 impl Presence {
-    pub fn new(hub: Hub, clock: Clock) -> Presence {
+    /// Presence on node `node` (one node: any id).
+    pub fn new(hub: Hub, clock: Clock, node: Uuid) -> Presence {
         Presence {
             inner: Arc::new(Inner {
+                node,
+                peers: OnceLock::new(),
                 state: Mutex::new(State::default()),
                 generation: watch::Sender::new(0),
                 alarm: Notify::new(),
@@ -122,66 +185,102 @@ impl Presence {
         }
     }
 
-    /// Counts a new connection. The second value says whether the user just became online.
-    pub fn connect(&self, user: UserId) -> (ConnGuard, bool) {
-        let mut state = self.lock();
-        state.next_conn += 1;
-        let id = state.next_conn;
-        state.conns.insert(id, Conn { user, away: false, activity: None });
-        let came = self.set(&mut state, user, PresenceStatus::Online);
-        let entry = state.users.get_mut(&user).expect("set above");
-        entry.conns += 1;
-        entry.offline_at = None;
-        self.inner.generation.send_modify(|g| *g += 1);
-        (ConnGuard { presence: self.clone(), id }, came)
+    /// From now on this node's own changes also go to `peers`, for the other nodes.
+    pub fn tell_peers(&self, peers: mpsc::UnboundedSender<Change>) {
+        let _ = self.inner.peers.set(peers);
     }
 
-    /// A connection says it is away or back. Returns whether its user just became online.
-    pub fn set_status(&self, conn: &ConnGuard, status: PresenceStatus) -> bool {
-        let mut state = self.lock();
-        let Some(c) = state.conns.get_mut(&conn.id) else { return false };
-        c.away = status != PresenceStatus::Online;
-        let user = c.user;
-        let status = Self::connected_status(&state, user);
-        self.set(&mut state, user, status) && status == PresenceStatus::Online
+    /// Applies a change of this node's and passes it on to the other nodes. Returns whether the
+    /// connection's user just became online.
+    fn local(&self, change: Change) -> bool {
+        let key = ConnKey { node: self.inner.node, id: change.conn() };
+        let came = self.apply(&mut self.lock(), key, &change, self.inner.clock.now());
+        if let Some(peers) = self.inner.peers.get() {
+            let _ = peers.send(change);
+        }
+        came
     }
 
-    /// What a connection is doing now; fanned out to everyone.
-    pub fn activity(&self, conn: &ConnGuard, conversation_id: Option<ConversationId>, activity: Activity) {
-        let now = self.inner.clock.now();
-        let mut state = self.lock();
-        let Some(c) = state.conns.get_mut(&conn.id) else { return };
-        let expires_at = matches!(activity, Activity::ComposingReply | Activity::ComposingNote)
-            .then(|| now + Duration::seconds(TYPING_TTL_SECS));
-        // Leaving a conversation for another clears what this connection did in the first.
-        if let Some(previous) = c.activity.take() {
-            if Some(previous.conversation_id) != conversation_id {
-                self.inner.hub.publish_presence(&ServerFrame::Presence {
+    /// Applies another node's change. Returns whether its user just became online.
+    pub fn remote(&self, node: Uuid, change: &Change) -> bool {
+        if node == self.inner.node {
+            return false; // this node's own, told back
+        }
+        self.apply(&mut self.lock(), ConnKey { node, id: change.conn() }, change, self.inner.clock.now())
+    }
+
+    /// A change to one connection, fanned out to this node's clients. `now` starts the grace
+    /// period of a user whose last connection closes.
+    fn apply(&self, state: &mut State, key: ConnKey, change: &Change, now: DateTime<Utc>) -> bool {
+        match change {
+            Change::Open { user, .. } => {
+                if state.conns.contains_key(&key) {
+                    return false;
+                }
+                state.conns.insert(key, Conn { user: *user, away: false, activity: None });
+                let came = self.set(state, *user, PresenceStatus::Online);
+                let entry = state.users.get_mut(user).expect("set above");
+                entry.conns += 1;
+                entry.offline_at = None;
+                self.inner.generation.send_modify(|g| *g += 1);
+                came
+            }
+            Change::Away { away, .. } => {
+                let Some(c) = state.conns.get_mut(&key) else { return false };
+                c.away = *away;
+                let user = c.user;
+                let status = Self::connected_status(state, user);
+                self.set(state, user, status) && status == PresenceStatus::Online
+            }
+            Change::Doing { conversation_id, activity, at, expires_at, .. } => {
+                let Some(c) = state.conns.get_mut(&key) else { return false };
+                // Leaving a conversation for another clears what this connection did in the first.
+                if let Some(previous) = c.activity.take() {
+                    if Some(previous.conversation_id) != *conversation_id {
+                        self.inner.hub.publish_presence(&ServerFrame::Presence {
+                            user_id: c.user,
+                            conversation_id: Some(previous.conversation_id),
+                            activity: Activity::Idle,
+                            at: *at,
+                            expires_at: None,
+                        });
+                    }
+                }
+                if let (Some(id), false) = (conversation_id, *activity == Activity::Idle) {
+                    c.activity = Some(ActivityEntry {
+                        user_id: c.user,
+                        conversation_id: *id,
+                        activity: *activity,
+                        at: *at,
+                        expires_at: *expires_at,
+                    });
+                }
+                let frame = ServerFrame::Presence {
                     user_id: c.user,
-                    conversation_id: Some(previous.conversation_id),
-                    activity: Activity::Idle,
-                    at: now,
-                    expires_at: None,
-                });
+                    conversation_id: *conversation_id,
+                    activity: *activity,
+                    at: *at,
+                    expires_at: *expires_at,
+                };
+                self.inner.hub.publish_presence(&frame);
+                false
+            }
+            Change::Close { .. } => {
+                self.close(state, key, now);
+                false
             }
         }
-        if let (Some(id), false) = (conversation_id, activity == Activity::Idle) {
-            c.activity = Some(ActivityEntry { user_id: c.user, conversation_id: id, activity, at: now, expires_at });
-        }
-        let frame = ServerFrame::Presence { user_id: c.user, conversation_id, activity, at: now, expires_at };
-        self.inner.hub.publish_presence(&frame);
     }
 
-    fn disconnect(&self, id: u64) {
-        let now = self.inner.clock.now();
-        let mut state = self.lock();
-        let Some(conn) = state.conns.remove(&id) else { return };
+    /// A connection ends; its user, with no other, is offline `grace_from` + the grace period.
+    fn close(&self, state: &mut State, key: ConnKey, grace_from: DateTime<Utc>) {
+        let Some(conn) = state.conns.remove(&key) else { return };
         if let Some(a) = conn.activity {
             self.inner.hub.publish_presence(&ServerFrame::Presence {
                 user_id: conn.user,
                 conversation_id: Some(a.conversation_id),
                 activity: Activity::Idle,
-                at: now,
+                at: self.inner.clock.now(),
                 expires_at: None,
             });
         }
@@ -190,12 +289,96 @@ impl Presence {
         self.inner.generation.send_modify(|g| *g += 1);
         if user.conns == 0 {
             // Offline only when the grace period passes without a new connection.
-            user.offline_at = Some(now + Duration::seconds(OFFLINE_GRACE_SECS));
+            user.offline_at = Some(grace_from + Duration::seconds(OFFLINE_GRACE_SECS));
             self.inner.alarm.notify_one();
         } else {
-            let status = Self::connected_status(&state, conn.user);
-            self.set(&mut state, conn.user, status);
+            let status = Self::connected_status(state, conn.user);
+            self.set(state, conn.user, status);
         }
+    }
+
+    /// Counts a new connection. The second value says whether the user just became online.
+    pub fn connect(&self, user: UserId) -> (ConnGuard, bool) {
+        let id = {
+            let mut state = self.lock();
+            state.next_conn += 1;
+            state.next_conn
+        };
+        let came = self.local(Change::Open { conn: id, user });
+        (ConnGuard { presence: self.clone(), id }, came)
+    }
+
+    /// A connection says it is away or back. Returns whether its user just became online.
+    pub fn set_status(&self, conn: &ConnGuard, status: PresenceStatus) -> bool {
+        self.local(Change::Away { conn: conn.id, away: status != PresenceStatus::Online })
+    }
+
+    /// What a connection is doing now; fanned out to everyone.
+    pub fn activity(&self, conn: &ConnGuard, conversation_id: Option<ConversationId>, activity: Activity) {
+        let at = self.inner.clock.now();
+        let expires_at = matches!(activity, Activity::ComposingReply | Activity::ComposingNote)
+            .then(|| at + Duration::seconds(TYPING_TTL_SECS));
+        self.local(Change::Doing { conn: conn.id, conversation_id, activity, at, expires_at });
+    }
+
+    fn disconnect(&self, id: u64) {
+        self.local(Change::Close { conn: id });
+    }
+
+    /// Another node is gone (stopped, or not heard of since `last_seen`): its connections close,
+    /// and their users with no other connection are offline a grace period after `last_seen`.
+    pub fn node_gone(&self, node: Uuid, last_seen: DateTime<Utc>) {
+        let mut state = self.lock();
+        let keys: Vec<ConnKey> = state.conns.keys().filter(|k| k.node == node).copied().collect();
+        for key in keys {
+            self.close(&mut state, key, last_seen);
+        }
+    }
+
+    /// Sets the other nodes' connections to `conns` (a node that starts, or that may have missed
+    /// some of their changes): what is gone closes, what is new opens, the rest is brought up
+    /// to date.
+    pub fn resync(&self, conns: Vec<RemoteConn>) -> bool {
+        let now = self.inner.clock.now();
+        let mut state = self.lock();
+        let wanted: HashSet<ConnKey> = conns.iter().map(|c| c.key).collect();
+        let gone: Vec<ConnKey> =
+            state.conns.keys().filter(|k| k.node != self.inner.node && !wanted.contains(k)).copied().collect();
+        for key in gone {
+            self.close(&mut state, key, now);
+        }
+        let mut came = false;
+        for c in conns {
+            if c.key.node == self.inner.node {
+                continue;
+            }
+            let id = c.key.id;
+            came |= self.apply(&mut state, c.key, &Change::Open { conn: id, user: c.user }, now);
+            if state.conns.get(&c.key).is_some_and(|have| have.away != c.away) {
+                came |= self.apply(&mut state, c.key, &Change::Away { conn: id, away: c.away }, now);
+            }
+            let have = state.conns.get(&c.key).and_then(|have| have.activity.clone());
+            if have != c.activity {
+                let change = match c.activity {
+                    Some(a) => Change::Doing {
+                        conn: id,
+                        conversation_id: Some(a.conversation_id),
+                        activity: a.activity,
+                        at: a.at,
+                        expires_at: a.expires_at,
+                    },
+                    None => Change::Doing {
+                        conn: id,
+                        conversation_id: None,
+                        activity: Activity::Idle,
+                        at: now,
+                        expires_at: None,
+                    },
+                };
+                self.apply(&mut state, c.key, &change, now);
+            }
+        }
+        came
     }
 
     /// Everyone's status (offline users are left out) and every live activity.
@@ -293,7 +476,7 @@ mod tests {
 
     fn presence() -> (Presence, ManualClock) {
         let clock = ManualClock::new(Utc::now());
-        (Presence::new(Hub::new(64), Clock::Manual(clock.clone())), clock)
+        (Presence::new(Hub::new(64), Clock::Manual(clock.clone()), Uuid::new_v4()), clock)
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! hub. One writer at a time, so events reach the hub in `seq` order.
 
 pub mod audit;
+pub mod cluster;
 pub(crate) mod cols;
 pub mod contacts;
 pub mod conversations;
@@ -276,6 +277,13 @@ impl Store {
     /// A read connection (WAL: readers never wait for the writer).
     pub async fn reader(&self) -> DbResult<sqlx::pool::PoolConnection<Any>> {
         self.inner.read.acquire().await.map_err(Into::into)
+    }
+
+    /// A connection for the tables outside the event log that several nodes share (leases,
+    /// heartbeats, presence), each statement on its own: PostgreSQL only.
+    pub async fn unlogged(&self) -> DbResult<sqlx::pool::PoolConnection<Any>> {
+        debug_assert_eq!(self.inner.dialect, Dialect::Postgres);
+        self.inner.write.acquire().await.map_err(Into::into)
     }
 
     /// Starts the one write transaction. On PostgreSQL it first takes the event log's lock, which
