@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod cluster;
 mod contacts;
 mod devices;
 mod faults;

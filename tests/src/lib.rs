@@ -7,6 +7,7 @@
 //! Fault tests run the server in a process of its own ([`World::start_process`]) so that they
 //! can kill it, and put a [`proxy::FaultProxy`] between the clients and the server.
 
+pub mod nodes;
 pub mod proxy;
 pub mod tls_proxy;
 pub mod waha_stub;
@@ -74,6 +75,12 @@ impl World {
         let mut world = World::setup(dir, None, Some(process), url, ManualClock::new(chrono::Utc::now())).await;
         world.process_bin = Some(bin.to_string());
         world
+    }
+
+    /// A world on a server someone else runs at `url` (the cluster scenario's nodes, behind a
+    /// load balancer): signs in as its Admin and links a simulator number there.
+    pub async fn attach(dir: tempfile::TempDir, url: String) -> World {
+        World::setup(dir, None, None, url, ManualClock::new(chrono::Utc::now())).await
     }
 
     async fn setup(
@@ -435,17 +442,23 @@ async fn presence_until(presence: &handoff_server::presence::Presence, what: &st
 }
 
 /// A `test-server` process.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: tokio::process::Child,
     addr: SocketAddr,
 }
 
 impl ServerProcess {
     async fn spawn(bin: &str, data_dir: &Path) -> ServerProcess {
+        ServerProcess::spawn_with(bin, data_dir, &[]).await
+    }
+
+    /// The `test-server` at `bin` on `data_dir`, with its options (`--database URL`, …).
+    async fn spawn_with(bin: &str, data_dir: &Path, options: &[&str]) -> ServerProcess {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(bin)
             .arg(data_dir)
             .args(["admin@test.local", PASSWORD])
+            .args(options)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()

@@ -99,6 +99,10 @@ pub struct Config {
     pub session_idle: std::time::Duration,
     /// A session ends this long after its sign-in, however much it is used.
     pub session_max_age: std::time::Duration,
+    /// How long a user with no connection still counts as online (a laptop changing networks
+    /// does not flap; a node that died takes its connections' users offline this long after it
+    /// was last heard of).
+    pub offline_grace: std::time::Duration,
     /// On a shared database: where the other nodes reach this one (`http://<listen>` unless
     /// set).
     pub node_url: Option<String>,
@@ -167,6 +171,7 @@ impl Config {
             session_idle: settings::SESSION_IDLE_TIMEOUT,
             session_max_age: settings::SESSION_MAX_AGE,
             node_url: None,
+            offline_grace: std::time::Duration::from_secs(presence::OFFLINE_GRACE_SECS as u64),
         }
     }
 }
@@ -302,7 +307,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         metrics: Metrics::default(),
         shutdown: shutdown_rx.clone(),
         clock: config.clock.clone(),
-        presence: Presence::new(hub.clone(), config.clock.clone(), node.node()),
+        presence: Presence::new(hub.clone(), config.clock.clone(), node.node(), config.offline_grace),
         routing: routing::Kick::default(),
         snooze: snooze::Alarm::default(),
         ingest,

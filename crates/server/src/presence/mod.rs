@@ -29,7 +29,8 @@ use crate::clock::Clock;
 use crate::hub::Hub;
 use crate::AppState;
 
-/// How long a user with no connection still counts as online.
+/// How long a user with no connection still counts as online (the default of
+/// [`crate::Config::offline_grace`]).
 pub const OFFLINE_GRACE_SECS: i64 = 30;
 
 #[derive(Clone)]
@@ -50,6 +51,8 @@ struct Inner {
     boot: Uuid,
     hub: Hub,
     clock: Clock,
+    /// How long a user with no connection still counts as online.
+    grace: Duration,
 }
 
 #[derive(Default)]
@@ -131,8 +134,8 @@ pub struct ConnGuard {
 }
 
 impl Presence {
-    /// Presence on node `node` (one node: any id).
-    pub fn new(hub: Hub, clock: Clock, node: Uuid) -> Presence {
+    /// Presence on node `node` (one node: any id), with a grace period of `grace`.
+    pub fn new(hub: Hub, clock: Clock, node: Uuid, grace: std::time::Duration) -> Presence {
         Presence {
             inner: Arc::new(Inner {
                 node,
@@ -143,6 +146,7 @@ impl Presence {
                 boot: Uuid::new_v4(),
                 hub,
                 clock,
+                grace: Duration::from_std(grace).unwrap_or(Duration::seconds(OFFLINE_GRACE_SECS)),
             }),
         }
     }
@@ -289,7 +293,7 @@ impl Presence {
         self.inner.generation.send_modify(|g| *g += 1);
         if user.conns == 0 {
             // Offline only when the grace period passes without a new connection.
-            user.offline_at = Some(grace_from + Duration::seconds(OFFLINE_GRACE_SECS));
+            user.offline_at = Some(grace_from + self.inner.grace);
             self.inner.alarm.notify_one();
         } else {
             let status = Self::connected_status(state, conn.user);
@@ -476,7 +480,8 @@ mod tests {
 
     fn presence() -> (Presence, ManualClock) {
         let clock = ManualClock::new(Utc::now());
-        (Presence::new(Hub::new(64), Clock::Manual(clock.clone()), Uuid::new_v4()), clock)
+        let grace = std::time::Duration::from_secs(OFFLINE_GRACE_SECS as u64);
+        (Presence::new(Hub::new(64), Clock::Manual(clock.clone()), Uuid::new_v4(), grace), clock)
     }
 
     #[test]
