@@ -5,8 +5,11 @@
 # or changed besides installing the package when it is missing.
 #   url=$(bash tests/postgres.sh start target/pg)   # prints postgres://handoff:…@127.0.0.1:PORT/handoff
 #   bash tests/postgres.sh stop target/pg
+# The tests' cluster skips fsync (fast, and nothing there claims to survive a power cut); the
+# benchmarks' (`start DIR durable`) keeps PostgreSQL's defaults: every commit flushed to disk.
 set -euo pipefail
-cmd=${1:?usage: postgres.sh start|stop DIR} dir=$(realpath -m "${2:?the cluster directory}")
+cmd=${1:?usage: postgres.sh start|stop DIR [durable]} dir=$(realpath -m "${2:?the cluster directory}")
+mode=${3:-fast}
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
@@ -35,8 +38,9 @@ start)
   # A free port: the kernel picks one, and the cluster takes it at once.
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # Its socket directory is its own (not /run/postgresql); -w waits until it accepts connections.
-  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
+  options="-h 127.0.0.1 -p $port -k $dir -c max_connections=200"
+  [ "$mode" = durable ] || options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
   PGPASSWORD=$password "$bin/createdb" -h 127.0.0.1 -p "$port" -U handoff handoff
   echo "postgres://handoff:$password@127.0.0.1:$port/handoff"

@@ -33,7 +33,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::figures;
 
-const PASSWORD: &str = "bench-password-123";
+pub const PASSWORD: &str = "bench-password-123";
 
 /// What one run measured, for either system.
 struct Outcome {
@@ -49,6 +49,8 @@ struct Outcome {
     frame_bytes: usize,
     /// Customer messages stored per transaction (group commit), Handoff only.
     messages_per_commit: Option<f64>,
+    /// Where the messages waited, per node (Handoff only).
+    stages: Vec<serde_json::Value>,
 }
 
 impl Outcome {
@@ -73,12 +75,13 @@ impl Outcome {
             "server_peak_rss_mb": (self.peak_rss_kb as f64 / 1024.0 * 10.0).round() / 10.0,
             "frame_bytes": self.frame_bytes,
             "messages_per_commit": self.messages_per_commit.map(|m| (m * 100.0).round() / 100.0),
+            "stages_per_node": self.stages,
         })
     }
 }
 
 /// CPU seconds (user + system, all threads) and peak resident memory of a process, from /proc.
-fn usage(pid: u32) -> anyhow::Result<(f64, u64)> {
+pub fn usage(pid: u32) -> anyhow::Result<(f64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may hold spaces) start at ") ".
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
@@ -129,15 +132,64 @@ pub enum Load {
     Typing,
 }
 
-pub async fn fanout(agents: usize, rate: u32, seconds: u64, load: Load) -> anyhow::Result<serde_json::Value> {
+/// Where the Handoff side runs: the embedded SQLite, or `nodes` nodes on one PostgreSQL database
+/// (a new database on the server `url` names, for this run alone).
+#[derive(Clone)]
+pub struct Backend {
+    pub name: &'static str,
+    pub postgres: Option<String>,
+    pub nodes: usize,
+}
+
+impl Backend {
+    /// One SQLite node; with a PostgreSQL server, also one and two PostgreSQL nodes.
+    pub fn all(postgres: Option<&str>) -> Vec<Backend> {
+        let mut all = vec![Backend { name: "sqlite", postgres: None, nodes: 1 }];
+        if let Some(url) = postgres {
+            all.push(Backend { name: "postgres", postgres: Some(url.to_string()), nodes: 1 });
+            all.push(Backend { name: "postgres_2_nodes", postgres: Some(url.to_string()), nodes: 2 });
+        }
+        all
+    }
+}
+
+pub async fn fanout(
+    agents: usize,
+    rate: u32,
+    seconds: u64,
+    load: Load,
+    postgres: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(agents >= 2 && rate >= 1 && seconds >= 1, "need at least 2 agents, a rate and a duration");
     let count = (rate as u64 * seconds) as usize;
-    let handoff = run_handoff(agents, rate, count, load).await?;
-    let nats = run_nats(handoff.receivers, rate, count, handoff.frame_bytes).await?;
-    let h = handoff.json();
+    let mut runs = Vec::new();
+    for backend in Backend::all(postgres) {
+        runs.push((backend.clone(), run_handoff(&backend, agents, rate, count, load).await?));
+    }
+    let nats = run_nats(runs[0].1.receivers, rate, count, runs[0].1.frame_bytes).await?;
     let n = nats.json();
-    let p99 = h["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
     let nats_p99 = n["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
+    let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 100.0).round() / 100.0 } else { 0.0 };
+    let mut backends = serde_json::Map::new();
+    let mut one_node_p99 = None;
+    for (backend, outcome) in &runs {
+        let h = outcome.json();
+        let p99 = h["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
+        let mut entry = serde_json::json!({
+            "nodes": backend.nodes,
+            "p99_ms": p99,
+            "ratio_vs_nats": ratio(p99, nats_p99),
+            "handoff": h,
+        });
+        match (backend.postgres.is_some(), backend.nodes) {
+            (true, 1) => one_node_p99 = Some(p99),
+            (true, _) => entry["ratio_vs_one_postgres_node"] = ratio(p99, one_node_p99.unwrap_or(0.0)).into(),
+            _ => {}
+        }
+        backends.insert(backend.name.to_string(), entry);
+    }
+    let sqlite = runs[0].1.json();
+    let p99 = sqlite["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
     Ok(serde_json::json!({
         "bench": "fanout",
         "load": if load == Load::Typing { "typing" } else { "customer messages" },
@@ -146,53 +198,178 @@ pub async fn fanout(agents: usize, rate: u32, seconds: u64, load: Load) -> anyho
         "seconds": seconds,
         "p99_ms": p99,
         "nats_p99_ms": nats_p99,
-        "ratio_vs_nats": if nats_p99 > 0.0 { (p99 / nats_p99 * 100.0).round() / 100.0 } else { 0.0 },
-        "handoff": h,
+        "ratio_vs_nats": ratio(p99, nats_p99),
+        "handoff": sqlite,
+        "backends": backends,
         "nats": n,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     }))
 }
 
-async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyhow::Result<Outcome> {
-    let bin = std::env::current_exe()?.with_file_name("handoff-server");
-    anyhow::ensure!(bin.exists(), "{} is missing: cargo build -p handoff-server (same profile)", bin.display());
-    let dir = tempfile::tempdir()?;
-    let mut server = tokio::process::Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("HANDOFF_ADMIN_EMAIL", "admin@bench.local")
-        .env("HANDOFF_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = server.id().unwrap_or(0);
-    let line = line_with(server.stdout.take().expect("piped"), "listening on", "handoff-server").await?;
-    let url = line.rsplit(' ').next().unwrap_or_default().to_string();
-    let http = reqwest::Client::new();
+/// A server's Admin session and a linked simulator number on it.
+pub struct Line {
+    pub http: reqwest::Client,
+    pub admin: String,
+    pub device: Device,
+}
 
-    let login: LoginResponse = http
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&serde_json::json!({"email": "admin@bench.local", "password": PASSWORD}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let admin = login.token;
-    let post = |path: String, body: serde_json::Value| {
-        let (http, admin) = (http.clone(), admin.clone());
-        async move {
-            let resp = http.post(path).bearer_auth(admin).json(&body).send().await?.error_for_status()?;
-            anyhow::Ok(resp)
-        }
-    };
-    let device: Device =
-        post(format!("{url}/api/v1/devices"), serde_json::json!({"name": "Bench line", "kind": "simulator"}))
+impl Line {
+    pub async fn link(url: &str) -> anyhow::Result<Line> {
+        let http = reqwest::Client::new();
+        let login: LoginResponse = http
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "admin@bench.local", "password": PASSWORD}))
+            .send()
             .await?
+            .error_for_status()?
             .json()
             .await?;
-    post(format!("{url}/api/v1/devices/{}/simulator/link", device.id), serde_json::json!({})).await?;
+        let admin = login.token;
+        let body = serde_json::json!({"name": "Bench line", "kind": "simulator"});
+        let device: Device = post(&http, &admin, format!("{url}/api/v1/devices"), body).await?.json().await?;
+        let link = format!("{url}/api/v1/devices/{}/simulator/link", device.id);
+        post(&http, &admin, link, serde_json::json!({})).await?;
+        Ok(Line { http, admin, device })
+    }
+}
+
+/// An Admin's POST that must succeed.
+pub fn post(
+    http: &reqwest::Client,
+    admin: &str,
+    path: String,
+    body: serde_json::Value,
+) -> impl std::future::Future<Output = anyhow::Result<reqwest::Response>> + Send + 'static {
+    let (http, admin) = (http.clone(), admin.to_string());
+    async move { Ok(http.post(path).bearer_auth(admin).json(&body).send().await?.error_for_status()?) }
+}
+
+/// Customer messages stored per transaction on the server at `url` so far (group commit), from
+/// its `/metrics`.
+pub async fn messages_per_commit(http: &reqwest::Client, url: &str) -> anyhow::Result<Option<f64>> {
+    let metrics = http.get(format!("{url}/metrics")).send().await?.error_for_status()?.text().await?;
+    let counter = |name: &str| {
+        let line = metrics.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '));
+        line.and_then(|l| l[name.len()..].trim().parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    let commits = counter("handoff_message_commits_total");
+    Ok((commits > 0.0).then(|| counter("handoff_inbound_messages_total") / commits))
+}
+
+/// Where customer messages spent their time on the server at `url`, from its histograms: for
+/// each stage the mean, and the bucket bounds the median and the 99th percentile fall in.
+pub async fn stages(http: &reqwest::Client, url: &str) -> anyhow::Result<serde_json::Value> {
+    let metrics = http.get(format!("{url}/metrics")).send().await?.error_for_status()?.text().await?;
+    let mut out = serde_json::Map::new();
+    for stage in ["ingest_wait", "ingest_write", "ingest_commit", "fanout_wait"] {
+        let name = format!("handoff_{stage}_seconds");
+        let value = |suffix: &str| {
+            metrics.lines().find_map(|l| l.strip_prefix(&format!("{name}{suffix} "))?.trim().parse::<f64>().ok())
+        };
+        let (Some(sum), Some(count)) = (value("_sum"), value("_count")) else { continue };
+        let buckets: Vec<(f64, f64)> = metrics
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix(&format!("{name}_bucket{{le=\""))?;
+                let (le, n) = rest.split_once("\"} ")?;
+                Some((le.parse::<f64>().unwrap_or(f64::INFINITY), n.trim().parse::<f64>().ok()?))
+            })
+            .collect();
+        let at = |q: f64| buckets.iter().find(|(_, n)| *n >= q * count).map(|(le, _)| le * 1000.0);
+        let ms = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| (v * 1000.0).round() / 1000.0);
+        out.insert(
+            stage.to_string(),
+            serde_json::json!({
+                "count": count,
+                "mean_ms": if count > 0.0 { ms(Some(sum / count * 1000.0)) } else { None },
+                "p50_under_ms": ms(at(0.5)),
+                "p99_under_ms": ms(at(0.99)),
+            }),
+        );
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// A customer message `n` of a run, from one of 50 customers.
+pub fn customer_message(n: usize) -> SimulatorInbound {
+    SimulatorInbound {
+        from: format!("+49151{:08}", n % 50),
+        name: None,
+        body: format!("bench {n}"),
+        wa_message_id: Some(format!("bench-{n}")),
+        media: None,
+        media_content: None,
+        alt: None,
+        group: None,
+    }
+}
+
+/// The Handoff nodes of one run: server processes on one database, each printing where it
+/// listens; their CPU and memory are read from /proc.
+pub struct Servers {
+    children: Vec<tokio::process::Child>,
+    pub urls: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Servers {
+    pub async fn start(backend: &Backend) -> anyhow::Result<Servers> {
+        let bin = std::env::current_exe()?.with_file_name("handoff-server");
+        anyhow::ensure!(bin.exists(), "{} is missing: cargo build -p handoff-server (same profile)", bin.display());
+        let dir = tempfile::tempdir()?;
+        // A new database for this run: the first node makes its schema, the others join it.
+        let database = match &backend.postgres {
+            Some(base) => match handoff_server::store::test_database(base, dir.path()) {
+                handoff_server::Database::Postgres(url) => Some(url),
+                handoff_server::Database::Sqlite(_) => None,
+            },
+            None => None,
+        };
+        let (mut children, mut urls) = (Vec::new(), Vec::new());
+        for i in 0..backend.nodes {
+            let mut command = tokio::process::Command::new(&bin);
+            command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join(format!("node-{i}")));
+            if let Some(url) = &database {
+                command.args(["--database", url]);
+            }
+            let mut server = command
+                .env("HANDOFF_ADMIN_EMAIL", "admin@bench.local")
+                .env("HANDOFF_ADMIN_PASSWORD", PASSWORD)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()?;
+            let line = line_with(server.stdout.take().expect("piped"), "listening on", "handoff-server").await?;
+            urls.push(line.rsplit(' ').next().unwrap_or_default().to_string());
+            children.push(server);
+        }
+        Ok(Servers { children, urls, _dir: dir })
+    }
+
+    /// CPU seconds of every node together, and the largest node's peak memory.
+    pub fn usage(&self) -> anyhow::Result<(f64, u64)> {
+        let mut total = (0.0, 0);
+        for child in &self.children {
+            let (cpu, rss) = usage(child.id().unwrap_or(0))?;
+            total = (total.0 + cpu, total.1.max(rss));
+        }
+        Ok(total)
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        for child in &mut self.children {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, load: Load) -> anyhow::Result<Outcome> {
+    let servers = Servers::start(backend).await?;
+    // Node 0 takes the number it links (and so drives it): customer messages come in there.
+    let url = servers.urls[0].clone();
+    let Line { http, admin, device } = Line::link(&url).await?;
+    let post = |path: String, body: serde_json::Value| post(&http, &admin, path, body);
     // A conversation for the typing agent to type in.
     let first: handoff_proto::Message = post(
         format!("{url}/api/v1/devices/{}/simulator/inbound", device.id),
@@ -219,14 +396,17 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
         keys.push(created.key);
     }
 
-    // Connect everyone, each caught up to the head, then listen.
-    let ws_url = format!("{}/api/v1/ws", url.replacen("http://", "ws://", 1));
+    // Connect everyone, each caught up to the head, then listen; on several nodes the agents
+    // take turns among them.
+    let ws_urls: Vec<String> =
+        servers.urls.iter().map(|u| format!("{}/api/v1/ws", u.replacen("http://", "ws://", 1))).collect();
     let shared = Arc::new(Shared { arrivals: Mutex::new(vec![Vec::new(); count]), ..Shared::default() });
     let (done_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut listeners = Vec::new();
     let mut typer = None;
     for (i, key) in keys.iter().enumerate() {
-        let ws = connect_agent(&ws_url, key, i64::MAX).await?;
+        let ws_url = &ws_urls[i % ws_urls.len()];
+        let ws = connect_agent(ws_url, key, i64::MAX).await?;
         if load == Load::Typing && i == 0 {
             typer = Some(ws.0);
             continue;
@@ -235,7 +415,7 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
         listeners.push(tokio::spawn(agent.listen(ws, done_tx.subscribe())));
     }
     let receivers = listeners.len();
-    let (cpu_before, _) = usage(pid)?;
+    let (cpu_before, _) = servers.usage()?;
 
     // The load, at a fixed rate: each send on its own task, so a slow answer does not slow the
     // rate, but at most 64 at once (beyond that the server is not keeping up, and the injection
@@ -249,18 +429,8 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
         tick.tick().await;
         match load {
             Load::Messages => {
-                let body = SimulatorInbound {
-                    from: format!("+49151{:08}", n % 50),
-                    name: None,
-                    body: format!("bench {n}"),
-                    wa_message_id: Some(format!("bench-{n}")),
-                    media: None,
-                    media_content: None,
-                    alt: None,
-                    group: None,
-                };
-                let req =
-                    post(format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), serde_json::to_value(body)?);
+                let body = serde_json::to_value(customer_message(n))?;
+                let req = post(format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), body);
                 let permit = in_flight.clone().acquire_owned().await?;
                 sends.push(tokio::spawn(async move {
                     let sent = req.await;
@@ -282,19 +452,18 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
     let injected = started.elapsed();
 
     all_arrived(&shared.arrivals, &shared.arrived, receivers).await;
-    let (cpu_after, peak) = usage(pid)?;
-    let metrics = http.get(format!("{url}/metrics")).send().await?.error_for_status()?.text().await?;
-    let counter = |name: &str| {
-        let line = metrics.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '));
-        line.and_then(|l| l[name.len()..].trim().parse::<f64>().ok()).unwrap_or(0.0)
-    };
-    let commits = counter("handoff_message_commits_total");
+    let (cpu_after, peak) = servers.usage()?;
+    let messages_per_commit = messages_per_commit(&http, &url).await?;
+    let mut per_node = Vec::new();
+    for node in &servers.urls {
+        per_node.push(stages(&http, node).await?);
+    }
     let _ = done_tx.send(());
     for l in listeners {
         let _ = l.await;
     }
-    server.kill().await?;
-    eprintln!("handoff: {count} injected in {:.2} s", injected.as_secs_f64());
+    servers.stop().await?;
+    eprintln!("handoff ({}): {count} injected in {:.2} s", backend.name, injected.as_secs_f64());
     let per_message = std::mem::take(&mut *shared.arrivals.lock().await);
     Ok(Outcome {
         receivers,
@@ -304,11 +473,8 @@ async fn run_handoff(agents: usize, rate: u32, count: usize, load: Load) -> anyh
         cpu_s: cpu_after - cpu_before,
         peak_rss_kb: peak,
         frame_bytes: shared.frame_bytes.load(Relaxed),
-        messages_per_commit: if commits > 0.0 {
-            Some(counter("handoff_inbound_messages_total") / commits)
-        } else {
-            None
-        },
+        messages_per_commit,
+        stages: per_node,
     })
 }
 
@@ -580,5 +746,6 @@ async fn run_nats(agents: usize, rate: u32, count: usize, frame_bytes: usize) ->
         peak_rss_kb: peak,
         frame_bytes,
         messages_per_commit: None,
+        stages: Vec::new(),
     })
 }

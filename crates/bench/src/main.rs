@@ -5,13 +5,16 @@
 //! - `typing`: how long a "someone is typing" takes from one client's frame to each other
 //!   client's change event, with N clients connected.
 //! - `fanout`: a customer message (or a "typing") from commit to every agent's WebSocket, with
-//!   nats-server measured in the same run as the baseline.
+//!   nats-server measured in the same run as the baseline; on SQLite, and given a PostgreSQL
+//!   server on one and on two PostgreSQL nodes too.
+//! - `ingest`: customer messages stored per second, each committed before it is acknowledged.
 //! - `offline`: catch-up after missed events, outbox flush, cache bulk import, local search.
 //! - `durability`: the server's commit cost with SQLite `synchronous = FULL` against NORMAL.
 //! - `login-flood`: a server process's memory before and after a flood of sign-ins with huge
 //!   email addresses.
 
 mod fanout;
+mod ingest;
 mod login;
 mod offline;
 mod process;
@@ -75,6 +78,21 @@ enum Bench {
         /// One agent types instead of customers writing.
         #[arg(long)]
         typing: bool,
+        /// A PostgreSQL server (`postgres://user:password@host:port/any`): the run is repeated
+        /// on one and on two PostgreSQL nodes (a new database each), agents split between them.
+        #[arg(long, env = "HANDOFF_BENCH_POSTGRES")]
+        postgres: Option<String>,
+    },
+    /// Customer messages stored per second, each committed before it is acknowledged.
+    Ingest {
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Deliveries in flight at once (devices and gateways delivering side by side).
+        #[arg(long, default_value_t = 64)]
+        in_flight: usize,
+        /// A PostgreSQL server: measured there too (a new database).
+        #[arg(long, env = "HANDOFF_BENCH_POSTGRES")]
+        postgres: Option<String>,
     },
     /// The server's commit cost: SQLite synchronous FULL against NORMAL.
     Durability {
@@ -214,9 +232,12 @@ async fn main() -> anyhow::Result<()> {
         Bench::Offline { missed, outbox, messages, rounds, compare } => {
             offline::offline(missed, outbox, messages, rounds, compare).await?
         }
-        Bench::Fanout { agents, rate, seconds, typing } => {
+        Bench::Fanout { agents, rate, seconds, typing, postgres } => {
             let load = if typing { fanout::Load::Typing } else { fanout::Load::Messages };
-            fanout::fanout(agents, rate, seconds, load).await?
+            fanout::fanout(agents, rate, seconds, load, postgres.as_deref()).await?
+        }
+        Bench::Ingest { messages, in_flight, postgres } => {
+            ingest::ingest(messages, in_flight, postgres.as_deref()).await?
         }
         Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
         Bench::Shutdown { server_bin, agents, senders, load_secs, rounds } => {

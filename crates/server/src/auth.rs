@@ -160,22 +160,19 @@ pub async fn check_token_hash(
     now: DateTime<Utc>,
     lifetime: Lifetime,
 ) -> DbResult<TokenState> {
-    let (id, session) = match store::people::session_by_hash(&mut *conn, hash).await? {
-        Some(s) => {
-            if lifetime.ends(s.created_at, s.last_used_at) <= now {
+    let Some(store::people::Bearer { user, session }) = store::people::bearer(conn, hash).await? else {
+        return Ok(TokenState::Unknown);
+    };
+    let session = match session {
+        Some((id, created, used)) => {
+            if lifetime.ends(created, used) <= now {
                 return Ok(TokenState::Expired);
             }
-            (s.user_id, Some((s.id.unwrap_or(SessionId::nil()), s.last_used_at)))
+            Some((id.unwrap_or(SessionId::nil()), used))
         }
-        None => match store::people::api_key_user(&mut *conn, hash).await? {
-            Some(user_id) => (user_id, None),
-            None => return Ok(TokenState::Unknown),
-        },
+        None => None,
     };
-    Ok(match store::people::user(conn, id).await? {
-        Some(user) if user.active => TokenState::Live { user, session },
-        _ => TokenState::Unknown,
-    })
+    Ok(if user.active { TokenState::Live { user, session } } else { TokenState::Unknown })
 }
 
 /// A session's `last_used_at` is written at most this often (not on every request).

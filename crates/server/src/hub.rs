@@ -11,8 +11,15 @@ use tokio::sync::broadcast;
 
 #[derive(Clone, Debug)]
 pub enum HubMsg {
-    Event { seq: Seq, json: Utf8Bytes },
-    Presence { json: Utf8Bytes },
+    /// A committed event, and when it was handed to the hub.
+    Event {
+        seq: Seq,
+        json: Utf8Bytes,
+        published: std::time::Instant,
+    },
+    Presence {
+        json: Utf8Bytes,
+    },
 }
 
 #[derive(Clone)]
@@ -33,7 +40,9 @@ impl Hub {
         let seq = event.seq;
         match serde_json::to_string(&ServerFrame::Event(Box::new(event))) {
             // No receivers is fine: nobody is connected.
-            Ok(json) => drop(self.tx.send(HubMsg::Event { seq, json: json.into() })),
+            Ok(json) => {
+                drop(self.tx.send(HubMsg::Event { seq, json: json.into(), published: std::time::Instant::now() }))
+            }
             Err(e) => tracing::error!(error = %e, seq, "event not serialisable"),
         }
     }

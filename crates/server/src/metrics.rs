@@ -1,9 +1,49 @@
-//! Counters served at `GET /metrics` in Prometheus' text format.
+//! Counters served at `GET /metrics` in Prometheus' text format, and histograms of where a
+//! customer message spends its time on the way to the agents: waiting for the writer, being
+//! written, being committed, and from the hub to each connection's socket.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use handoff_proto::MessageKind;
+
+/// Upper bounds of the histograms' buckets, in microseconds (then +Inf).
+const BOUNDS_US: [u64; 14] =
+    [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 5_000_000];
+
+/// A Prometheus histogram of durations: counts per bucket, their sum and their number.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BOUNDS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let us = d.as_micros().min(u64::MAX as u128) as u64;
+        let i = BOUNDS_US.iter().position(|b| us <= *b).unwrap_or(BOUNDS_US.len());
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut count = 0;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            count += bucket.load(Relaxed);
+            match BOUNDS_US.get(i) {
+                Some(b) => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {count}", *b as f64 / 1e6);
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+                }
+            }
+        }
+        let _ = writeln!(out, "{name}_sum {}\n{name}_count {count}", self.sum_us.load(Relaxed) as f64 / 1e6);
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -14,6 +54,14 @@ pub struct Metrics {
     ws_sessions: AtomicU64,
     message_commits: AtomicU64,
     slow_clients: AtomicU64,
+    /// A customer message from its device's hand-over to the writer taking it.
+    pub ingest_wait: Histogram,
+    /// A batch of customer messages being written, before its commit.
+    pub ingest_write: Histogram,
+    /// A batch's commit (on disk before anyone is told).
+    pub ingest_commit: Histogram,
+    /// A committed event from the hub to a connection's socket, per connection.
+    pub fanout_wait: Histogram,
 }
 
 impl Metrics {
@@ -64,8 +112,50 @@ impl Metrics {
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
         }
+        let histograms = [
+            (
+                "handoff_ingest_wait_seconds",
+                "A customer message from its device to the writer taking it",
+                &self.ingest_wait,
+            ),
+            (
+                "handoff_ingest_write_seconds",
+                "A batch of customer messages being written, before its commit",
+                &self.ingest_write,
+            ),
+            ("handoff_ingest_commit_seconds", "A batch's commit", &self.ingest_commit),
+            (
+                "handoff_fanout_wait_seconds",
+                "A committed event from the hub to a connection's socket",
+                &self.fanout_wait,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            histogram.render(&mut out, name, help);
+        }
         let _ = writeln!(out, "# HELP handoff_event_log_head Last seq of the event log\n# TYPE handoff_event_log_head gauge\nhandoff_event_log_head {head_seq}");
         let _ = writeln!(out, "# HELP handoff_ws_connections Live WebSocket connections\n# TYPE handoff_ws_connections gauge\nhandoff_ws_connections {ws_connections}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_counts_each_duration_in_its_bucket_and_renders_them_cumulatively() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(80));
+        h.observe(Duration::from_micros(3_000));
+        h.observe(Duration::from_secs(9));
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"0.0001\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.002\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.005\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
+        assert!(out.contains("x_sum 9.00308\n"), "{out}");
     }
 }

@@ -259,11 +259,6 @@ pub async fn sim_inbound(
     if req.body.trim().is_empty() && req.media.is_none() {
         return Err(ApiError::invalid("body", "The message is empty."));
     }
-    if let Some(wa_id) = &req.wa_message_id {
-        if let Some(existing) = store::messages::by_wa_id(&mut *state.store.reader().await?, id, wa_id).await? {
-            return Ok((StatusCode::OK, AxumJson(existing)).into_response());
-        }
-    }
     let alt = match req.alt.as_deref() {
         None => None,
         Some(a) => Some(
@@ -287,6 +282,9 @@ pub async fn sim_inbound(
         media: req.media,
         content: req.media_content.map(String::into_bytes),
     };
+    // Delivered as WhatsApp would deliver it again; stored once (ingest knows the id). A message
+    // stored before this request is a redelivery: 200, not 201.
+    let asked = store::now();
     let (wa_message_id, delivered) = sim.inject_inbound(inbound).await.map_err(adapter_error)?;
     if !delivered {
         return Ok((StatusCode::ACCEPTED, AxumJson(SimulatorQueued { wa_message_id })).into_response());
@@ -294,7 +292,8 @@ pub async fn sim_inbound(
     let message = store::messages::by_wa_id(&mut *state.store.reader().await?, id, &wa_message_id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    Ok((StatusCode::CREATED, AxumJson(message)).into_response())
+    let status = if message.created_at < asked { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, AxumJson(message)).into_response())
 }
 
 /// Someone types a message on the phone itself: stored as outbound, sent by the phone (no agent).

@@ -302,15 +302,18 @@ async fn forward(
 ) -> anyhow::Result<Forwarded> {
     let mut next = Some(first);
     let mut fed = 0;
+    // When each event of this write was handed to the hub (the fan-out's own wait, measured).
+    let mut published = [None; BATCH];
     while let Some(msg) = next.take() {
         match msg {
-            Ok(HubMsg::Event { seq, json }) => {
+            Ok(HubMsg::Event { seq, json, published: at }) => {
                 if seq > *sent {
                     if seq > *sent + 1 {
                         *sent = replay(state, socket, *sent, seq - 1).await?;
                     }
                     socket.feed(WsMessage::Text(json)).await?;
                     *sent = seq;
+                    published[fed] = Some(at);
                 } // else: already replayed
             }
             Ok(HubMsg::Presence { json }) => socket.feed(WsMessage::Text(json)).await?,
@@ -329,6 +332,10 @@ async fn forward(
         };
     }
     socket.flush().await?;
+    let now = std::time::Instant::now();
+    for at in published.iter().flatten() {
+        state.metrics.fanout_wait.observe(now - *at);
+    }
     Ok(Forwarded::Sent)
 }
 

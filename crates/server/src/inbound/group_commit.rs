@@ -26,6 +26,8 @@ pub const QUEUE_DEPTH: usize = 1024;
 
 /// One message handed over by a device, and where its outcome goes.
 pub struct Job {
+    /// When the device handed it over.
+    queued: std::time::Instant,
     device_id: DeviceId,
     incoming: Incoming,
     kind: MessageKind,
@@ -54,7 +56,8 @@ impl Queue {
     ) -> DbResult<Option<MessageId>> {
         let (done, outcome) = oneshot::channel();
         let stopped = || store::Error::Stopped;
-        self.tx.send(Job { device_id, incoming, kind, done }).await.map_err(|_| stopped())?;
+        let job = Job { queued: std::time::Instant::now(), device_id, incoming, kind, done };
+        self.tx.send(job).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 }
@@ -69,6 +72,10 @@ pub async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
 
 /// Writes and commits one batch, then answers every sender.
 async fn commit(state: &AppState, jobs: Vec<Job>) {
+    let taken = std::time::Instant::now();
+    for job in &jobs {
+        state.metrics.ingest_wait.observe(taken - job.queued);
+    }
     let outcomes = match write(state, &jobs).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -91,9 +98,36 @@ async fn commit(state: &AppState, jobs: Vec<Job>) {
     }
 }
 
-/// Each message's outcome, once the batch is committed. A lone message needs no savepoint: its
-/// failure is the transaction's.
+/// Each message's outcome, once the batch is committed. Most batches store every message: they
+/// are written straight, in one transaction. One message that fails (rare: its device removed
+/// meanwhile, a row that breaks a constraint) takes that attempt down, and the batch is written
+/// again with a savepoint per message, so that it alone fails.
 async fn write(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult<Option<Stored>>>> {
+    if jobs.len() > 1 {
+        match write_straight(state, jobs).await {
+            Ok(outcomes) => return Ok(outcomes),
+            Err(e) => tracing::debug!(error = %e, "a batch of customer messages failed: again, one at a time"),
+        }
+    }
+    write_each(state, jobs).await
+}
+
+/// The batch in one transaction, all or nothing.
+async fn write_straight(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult<Option<Stored>>>> {
+    let started = std::time::Instant::now();
+    let mut w = state.store.begin().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(Ok(store_message(&mut w, state, job.device_id, &job.incoming, job.kind).await?));
+    }
+    commit_timed(state, w, started).await?;
+    Ok(outcomes)
+}
+
+/// The batch in one transaction, each message under its own savepoint (a lone message needs
+/// none: its failure is the transaction's).
+async fn write_each(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult<Option<Stored>>>> {
+    let started = std::time::Instant::now();
     let mut w = state.store.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     if let [job] = jobs {
@@ -114,8 +148,17 @@ async fn write(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult<Option<S
             }
         }
     }
-    w.commit().await?;
+    commit_timed(state, w, started).await?;
     Ok(outcomes)
+}
+
+/// Commits, measuring the writing (since `started`) and the commit apart.
+async fn commit_timed(state: &AppState, w: store::Writer<'_>, started: std::time::Instant) -> DbResult<()> {
+    let written = std::time::Instant::now();
+    state.metrics.ingest_write.observe(written - started);
+    w.commit().await?;
+    state.metrics.ingest_commit.observe(written.elapsed());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -136,7 +179,7 @@ mod tests {
             media: None,
             sender: None,
         };
-        (Job { device_id, incoming, kind: MessageKind::Inbound, done }, outcome)
+        (Job { queued: std::time::Instant::now(), device_id, incoming, kind: MessageKind::Inbound, done }, outcome)
     }
 
     /// One batch: two messages, one that cannot be stored (its device does not exist), and a

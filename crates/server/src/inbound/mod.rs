@@ -170,13 +170,14 @@ async fn store_message(
             return Ok(None);
         }
     }
-    if store::messages::seen(w.conn(), device_id, wa_message_id).await? {
+    let (seen, chat_known) = store::contacts::arrival(w.conn(), device_id, chat.as_str(), Some(wa_message_id)).await?;
+    if seen {
         tracing::debug!(%device_id, wa_message_id, "duplicate delivery ignored");
         return Ok(None);
     }
     let now = store::now();
-    let (conversation_id, created) = conversation_for(w, device_id, chat, alt.as_ref(), push_name.as_deref()).await?;
-    let previous = store::conversations::status(w.conn(), conversation_id).await?;
+    let (conversation_id, created, previous) =
+        conversation_for(w, device_id, (chat, chat_known), alt.as_ref(), push_name.as_deref()).await?;
     let inbound = kind == MessageKind::Inbound;
     // A new customer message reopens a resolved or snoozed conversation; after resolved, the SLA
     // clocks start again.
@@ -195,11 +196,9 @@ async fn store_message(
         media_locator: locator.map(String::as_str),
         sender: sender.as_deref(),
     };
-    store::messages::insert_from_chat(w.conn(), &message).await?;
     let preview = preview_of(body, media.as_ref());
-    store::conversations::chat_wrote(w.conn(), conversation_id, now, &preview, inbound, reopened, restart_sla).await?;
-    let message = store::messages::get(w.conn(), message_id).await?.expect("inserted above");
-    let conversation = store::conversations::get(w.conn(), conversation_id, None).await?.expect("exists");
+    let moves = store::messages::Moves { preview: &preview, inbound, reopens: reopened, restart_sla };
+    let (message, conversation) = store::messages::store_from_chat(w.conn(), &message, &moves).await?;
     w.append(EventBody::MessageCreated { message, conversation }).await?;
     if inbound && (created || reopened) {
         routing::route(w, &state.presence.users(), conversation_id, body, reopened).await?;
@@ -207,59 +206,89 @@ async fn store_message(
     Ok(Some(Stored { id: message_id, kind, unsnoozed: previous == ConversationStatus::Snoozed && reopened }))
 }
 
-/// The conversation for this chat on this device, created with its contact on first contact
-/// (then the second value is true).
 /// The conversation of the customer at `chat` (and `alt`, their other address), created on first
-/// contact. Every address a customer is known by points at one contact; when a message shows that
-/// two contacts are one person (a LID and its phone number), they are merged, with their
-/// conversations, and the merge is audited.
+/// contact, with its status before this message (and whether it was just created). Every address
+/// a customer is known by points at one contact; when a message shows that two contacts are one
+/// person (a LID and its phone number), they are merged, with their conversations, and the merge
+/// is audited. A known customer's address is one query: what is already as it should be (the
+/// address, the phone number, the name) is not written again.
 async fn conversation_for(
     w: &mut Writer<'_>,
     device_id: DeviceId,
-    chat: &Jid,
+    (chat, chat_known): (&Jid, Option<store::contacts::Known>),
     alt: Option<&Jid>,
     push_name: Option<&str>,
-) -> DbResult<(ConversationId, bool)> {
+) -> DbResult<(ConversationId, bool, ConversationStatus)> {
     let addresses: Vec<&Jid> = std::iter::once(chat).chain(alt.filter(|a| *a != chat)).collect();
-    let mut known: Vec<ContactId> = Vec::new();
+    let mut known: Vec<store::contacts::Known> = Vec::new();
+    let mut unknown: Vec<&Jid> = Vec::new();
+    // The chat's address was looked up with the redelivery check; its other one is looked up now.
+    let mut chat_lookup = Some(chat_known);
     for jid in &addresses {
-        let contact = store::contacts::by_address(w.conn(), device_id, jid.as_str()).await?;
-        if let Some(c) = contact.filter(|c| !known.contains(c)) {
-            known.push(c);
+        let contact = match chat_lookup.take() {
+            Some(chat_known) => chat_known,
+            None => store::contacts::known_by(w.conn(), device_id, jid.as_str()).await?,
+        };
+        match contact {
+            Some(k) if !known.iter().any(|c| c.contact_id == k.contact_id) => known.push(k),
+            Some(_) => {}
+            None => unknown.push(jid),
         }
     }
     // The phone number shows a person best: a LID hides it.
     let phone_jid = addresses.iter().find(|j| j.is_phone()).copied().unwrap_or(chat);
-    let contact_id = match known.as_slice() {
-        [] => store::contacts::insert(w.conn(), device_id, phone_jid.as_str(), &phone_jid.phone(), push_name).await?,
-        [one] => *one,
-        [keep, other, ..] => {
-            let (keep, other) = merge_order(w.conn(), *keep, *other).await?;
+    // The contact, and what is known of it (`None` after a merge: read again).
+    let found = known.len();
+    let (contact_id, contact) = match found {
+        0 => {
+            let id =
+                store::contacts::insert(w.conn(), device_id, phone_jid.as_str(), &phone_jid.phone(), push_name).await?;
+            let shown = store::contacts::Known {
+                contact_id: id,
+                jid: phone_jid.as_str().to_string(),
+                name: push_name.map(str::to_string),
+                conversation: None,
+            };
+            (id, Some(shown))
+        }
+        1 => {
+            let one = known.pop().expect("one");
+            (one.contact_id, Some(one))
+        }
+        _ => {
+            let (keep, other) = merge_order(w.conn(), known[0].contact_id, known[1].contact_id).await?;
             merge_contacts(w, device_id, keep, other).await?;
-            keep
+            (keep, None)
         }
     };
     // Addresses learned now: the contact answers to them from here on.
-    for jid in &addresses {
+    for jid in &unknown {
         let added = store::contacts::add_address(w.conn(), device_id, jid.as_str(), contact_id).await?;
-        if added && known.len() == 1 {
+        if added && found == 1 {
             let summary = format!("Learned that {} is the same customer as {}", jid.as_str(), phone_jid.phone());
             audit::record(w.conn(), Who::Server, "contact.merge", None, &summary, None).await?;
         }
     }
-    if phone_jid.is_phone() {
-        // A contact first known by its LID gets its phone number once WhatsApp tells it.
+    // A contact first known by its LID gets its phone number once WhatsApp tells it.
+    if phone_jid.is_phone() && contact.as_ref().is_none_or(|c| c.jid.ends_with("@lid")) {
         store::contacts::learn_phone(w.conn(), contact_id, phone_jid.as_str(), &phone_jid.phone()).await?;
     }
-    if let Some(name) = push_name {
+    if let Some(name) = push_name.filter(|n| contact.as_ref().is_none_or(|c| c.name.as_deref() != Some(*n))) {
         store::contacts::set_name(w.conn(), contact_id, name).await?;
     }
-    if let Some(id) = store::conversations::of_contact(w.conn(), contact_id).await? {
-        return Ok((id, false));
+    let conversation = match contact {
+        Some(c) => c.conversation,
+        None => match store::conversations::of_contact(w.conn(), contact_id).await? {
+            Some(id) => Some((id, store::conversations::status(w.conn(), id).await?)),
+            None => None,
+        },
+    };
+    if let Some((id, status)) = conversation {
+        return Ok((id, false, status));
     }
     let id = ConversationId::new();
     store::conversations::insert(w.conn(), id, device_id, contact_id, store::now()).await?;
-    Ok((id, true))
+    Ok((id, true, ConversationStatus::Open))
 }
 
 /// Which of two contacts of one person stays: the one known by a phone number, else the older.

@@ -1,7 +1,7 @@
 //! Contacts (customers, per linked number) and the addresses they are known by: a phone
 //! number's JID and a LID may both name one person, and then point at one contact.
 
-use handoff_proto::{ContactId, ConversationId, DeviceId};
+use handoff_proto::{ContactId, ConversationId, ConversationStatus, DeviceId};
 
 use super::cols::parse_uuid;
 use super::Conn;
@@ -16,6 +16,55 @@ pub async fn by_address(conn: &mut Conn, device_id: DeviceId, jid: &str) -> DbRe
             .fetch_optional(conn)
             .await?;
     id.as_deref().map(|id| parse_uuid("id", id)).transpose()
+}
+
+/// What one lookup tells about an address on a device: its contact, how that contact is shown,
+/// and its conversation with that conversation's status (a customer message needs all of it).
+pub struct Known {
+    pub contact_id: ContactId,
+    /// The address the contact is shown by (a LID until its phone number is known).
+    pub jid: String,
+    pub name: Option<String>,
+    pub conversation: Option<(ConversationId, ConversationStatus)>,
+}
+
+/// The contact an address on this device belongs to, with its conversation, in one query.
+pub async fn known_by(conn: &mut Conn, device_id: DeviceId, jid: &str) -> DbResult<Option<Known>> {
+    Ok(arrival(conn, device_id, jid, None).await?.1)
+}
+
+/// A chat message arriving: whether the device delivered `wa_message_id` before (then it is a
+/// redelivery), and who the address `jid` belongs to ([`known_by`]), in one query.
+pub async fn arrival(
+    conn: &mut Conn,
+    device_id: DeviceId,
+    jid: &str,
+    wa_message_id: Option<&str>,
+) -> DbResult<(bool, Option<Known>)> {
+    type Row =
+        (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<ConversationStatus>);
+    let (seen, id, jid, name, conversation, status): Row = sqlx::query_as(
+        "SELECT (SELECT 1 FROM messages m WHERE m.device_id = $1 AND m.wa_message_id = $3), \
+           k.id, k.jid, k.name, c.id, c.status \
+         FROM (SELECT 1 AS one) AS x LEFT JOIN contact_aliases a ON a.device_id = $1 AND a.jid = $2 \
+         LEFT JOIN contacts k ON k.id = a.contact_id LEFT JOIN conversations c ON c.contact_id = k.id",
+    )
+    .bind(device_id.to_string())
+    .bind(jid)
+    .bind(wa_message_id)
+    .fetch_one(conn)
+    .await?;
+    let known = match (id, jid) {
+        (Some(id), Some(jid)) => {
+            let conversation = match (conversation, status) {
+                (Some(c), Some(s)) => Some((parse_uuid("conversation id", &c)?, s)),
+                _ => None,
+            };
+            Some(Known { contact_id: parse_uuid("id", &id)?, jid, name, conversation })
+        }
+        _ => None,
+    };
+    Ok((seen.is_some(), known))
 }
 
 /// A new contact, known by `jid` (its phone number when WhatsApp shows one).

@@ -11,9 +11,13 @@ use super::cols::{opt_ts_col, opt_uuid_col, parse_uuid, uuid_col};
 use super::sql::Sql;
 use super::{parse_ts, Conn, DbResult, Dialect};
 
-/// The conversation query with `$labels` joining its labels and `$unread` as its unread count.
+/// The conversation query with `$labels` joining its labels and `$unread` as its unread count,
+/// over the table (or, given `$from`, a statement's `c`).
 macro_rules! conversation_select {
     ($labels:expr, $unread:expr) => {
+        conversation_select!($labels, $unread, "conversations c")
+    };
+    ($labels:expr, $unread:expr, $from:expr) => {
         concat!(
             "SELECT c.id, c.device_id, c.status, c.assignee_id, c.team_id, c.version, c.assigned_at, \
                c.last_message_at, c.last_message_preview, c.snooze_until, c.opened_at, c.first_response_at, \
@@ -23,8 +27,9 @@ macro_rules! conversation_select {
             " FROM (SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label) l) AS labels, \
                k.id AS contact_id, k.name AS contact_name, k.phone AS contact_phone, ",
             $unread,
-            " AS unread_count \
-             FROM conversations c JOIN contacts k ON k.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id"
+            " AS unread_count FROM ",
+            $from,
+            " JOIN contacts k ON k.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id"
         )
     };
 }
@@ -419,6 +424,25 @@ pub async fn status(conn: &mut Conn, id: ConversationId) -> DbResult<Conversatio
 /// it leads the queue row. A customer's message `reopens` a resolved or snoozed conversation
 /// and ends a snooze; `restart_sla` (after resolved) starts the SLA clocks again. A message
 /// typed on the phone is a first response.
+/// On PostgreSQL: a customer's message stored and its conversation moved on and read back, in
+/// one statement ([`super::messages::store_from_chat`]): the message's insert (`$1`-`$11`, as
+/// [`super::messages::insert_from_chat`] binds them) and [`chat_wrote`]'s update (`$12`-`$16`,
+/// its time being the message's `$6` and its conversation `$2`) as data-modifying CTEs, the read
+/// over the updated row.
+pub(super) const POSTGRES_STORE_FROM_CHAT: &str = concat!(
+    "WITH m AS (INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, \
+       media, sender, media_locator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)), \
+     c AS (UPDATE conversations SET version = version + 1, last_message_at = $6, last_message_preview = $12, \
+       status = CASE WHEN $13 THEN $16 ELSE status END, \
+       resolved_at = CASE WHEN $13 THEN NULL ELSE resolved_at END, \
+       snooze_until = CASE WHEN $14 THEN NULL ELSE snooze_until END, \
+       opened_at = CASE WHEN $15 THEN $6 ELSE opened_at END, \
+       first_response_at = CASE WHEN $15 THEN NULL WHEN $14 THEN first_response_at \
+                                ELSE COALESCE(first_response_at, $6) END \
+       WHERE id = $2 RETURNING *) ",
+    conversation_select!(labels!(Postgres), "0", "c")
+);
+
 pub async fn chat_wrote(
     conn: &mut Conn,
     id: ConversationId,

@@ -1,33 +1,42 @@
 //! The event log: every change, in `seq` order, as the clients sync it.
 
-use chrono::{DateTime, Utc};
 use handoff_proto::{ConversationId, Event, EventBody, Seq};
 
+use super::sql::Sql;
 use super::Conn;
 use super::{parse_ts, ts, DbResult};
 
-/// Appends `body` and returns its `seq` (see [`super::Writer::append`], the one caller): one above
-/// the highest, so the numbers have no holes, whichever the backend (a PostgreSQL sequence would
-/// leave one at every rolled-back append).
-pub(super) async fn insert(
-    conn: &mut Conn,
-    at: DateTime<Utc>,
-    body: &EventBody,
-    conv_version: Option<i64>,
-) -> DbResult<Seq> {
-    let payload = serde_json::to_string(&body).map_err(super::Error::from)?;
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO events (seq, at, type, conversation_id, conv_version, payload) \
-         VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM events), $1, $2, $3, $4, $5) RETURNING seq",
-    )
-    .bind(ts(at))
-    .bind(body.type_name())
-    .bind(body.conversation_id().map(|id| id.to_string()))
-    .bind(conv_version)
-    .bind(payload)
-    .fetch_one(conn)
-    .await?;
-    Ok(seq)
+/// The `seq` the next event takes: one above the highest, so the numbers have no holes, whichever
+/// the backend (a PostgreSQL sequence would leave one at every rolled-back append). Read inside
+/// the writer's transaction, which holds the log (see [`super::Writer::append`]).
+pub(super) async fn next_seq(conn: &mut Conn) -> DbResult<Seq> {
+    Ok(head_seq(conn).await? + 1)
+}
+
+/// Writes a transaction's events, a hundred to a statement (see [`super::Writer::commit`]).
+pub(super) async fn insert_all(conn: &mut Conn, events: &[Event]) -> DbResult<()> {
+    for chunk in events.chunks(100) {
+        let mut q = Sql::new("INSERT INTO events (seq, at, type, conversation_id, conv_version, payload) VALUES ");
+        for (i, event) in chunk.iter().enumerate() {
+            let payload = serde_json::to_string(&event.body).map_err(super::Error::from)?;
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(event.seq).push(", ").bind(ts(event.at)).push(", ").bind(event.body.type_name().to_string());
+            q.push(", ").bind(event.body.conversation_id().map(|id| id.to_string()));
+            q.push(", ").bind(conv_version(&event.body)).push(", ").bind(payload).push(")");
+        }
+        q.query()?.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The conversation's version an event leaves it at, for the send guard ([`of_conversation_since`]).
+fn conv_version(body: &EventBody) -> Option<i64> {
+    match body {
+        EventBody::MessageCreated { conversation, .. }
+        | EventBody::ConversationUpdated { conversation, .. }
+        | EventBody::ConversationMerged { conversation, .. } => Some(conversation.version),
+        _ => None,
+    }
 }
 
 /// The event log's lock on PostgreSQL: a transaction lock every node's writer takes first and

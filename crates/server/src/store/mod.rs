@@ -296,7 +296,7 @@ impl Store {
         if self.inner.dialect == Dialect::Postgres {
             events::lock_log(&mut tx).await?;
         }
-        Ok(Writer { _guard: guard, tx, events: Vec::new(), store: self })
+        Ok(Writer { _guard: guard, tx, events: Vec::new(), next_seq: None, store: self })
     }
 
     /// Hands the events up to `head` that another node committed to the hub, in order after those
@@ -367,7 +367,10 @@ impl Store {
 pub struct Writer<'a> {
     _guard: MutexGuard<'a, ()>,
     pub tx: Transaction<'static, Any>,
+    /// Appended, written at the commit.
     events: Vec<Event>,
+    /// The `seq` of the next append, once the first has read the log's head.
+    next_seq: Option<Seq>,
     store: &'a Store,
 }
 
@@ -376,17 +379,17 @@ impl Writer<'_> {
         &mut self.tx
     }
 
-    /// Appends an event to the log in this transaction and returns its `seq`.
+    /// Appends an event to the log in this transaction and returns its `seq`. The events are
+    /// written together when the transaction commits (one statement for many, not one each): a
+    /// read of the log inside the transaction (the send guard's) does not see them, and comes
+    /// before the append.
     pub async fn append(&mut self, body: EventBody) -> DbResult<Seq> {
-        let at = now();
-        let conv_version = match &body {
-            EventBody::MessageCreated { conversation, .. }
-            | EventBody::ConversationUpdated { conversation, .. }
-            | EventBody::ConversationMerged { conversation, .. } => Some(conversation.version),
-            _ => None,
+        let seq = match self.next_seq {
+            Some(seq) => seq,
+            None => events::next_seq(&mut self.tx).await?,
         };
-        let seq = events::insert(&mut self.tx, at, &body, conv_version).await?;
-        self.events.push(Event { seq, at, body });
+        self.next_seq = Some(seq + 1);
+        self.events.push(Event { seq, at: now(), body });
         Ok(seq)
     }
 
@@ -395,7 +398,7 @@ impl Writer<'_> {
     /// others with it.
     pub async fn savepoint(&mut self) -> DbResult<Savepoint> {
         sqlx::query("SAVEPOINT item").execute(&mut *self.tx).await?;
-        Ok(Savepoint { events: self.events.len() })
+        Ok(Savepoint { events: self.events.len(), next_seq: self.next_seq })
     }
 
     /// Keeps what was done since the savepoint.
@@ -408,6 +411,7 @@ impl Writer<'_> {
         sqlx::query("ROLLBACK TO item").execute(&mut *self.tx).await?;
         sqlx::query("RELEASE item").execute(&mut *self.tx).await?;
         self.events.truncate(point.events);
+        self.next_seq = point.next_seq;
         Ok(())
     }
 
@@ -415,6 +419,7 @@ impl Writer<'_> {
     /// nodes hear of the new head when the commit lands (a notification is part of the
     /// transaction) and read the events from the log.
     pub async fn commit(mut self) -> DbResult<()> {
+        events::insert_all(&mut self.tx, &self.events).await?;
         if let (Some(last), Dialect::Postgres) = (self.events.last(), self.store.inner.dialect) {
             events::notify_head(&mut self.tx, last.seq).await?;
         }
@@ -501,4 +506,5 @@ async fn open_postgres(url: &str, busy_timeout: std::time::Duration) -> anyhow::
 #[must_use = "release it or roll back to it"]
 pub struct Savepoint {
     events: usize,
+    next_seq: Option<Seq>,
 }

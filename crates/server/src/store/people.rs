@@ -223,12 +223,36 @@ fn session_from_row(row: &AnyRow) -> DbResult<Session> {
     })
 }
 
-pub async fn session_by_hash(conn: &mut Conn, hash: &str) -> DbResult<Option<Session>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1")))
-        .bind(hash)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(session_from_row).transpose()
+/// The account behind a bearer token (its hash), in one query: a session's (with the session's
+/// id, start and last use) or a live API key's (no session).
+pub struct Bearer {
+    pub user: User,
+    /// `(id, created_at, last_used_at)`; the id is `None` for a session from before sessions
+    /// had ids.
+    pub session: Option<(Option<SessionId>, DateTime<Utc>, DateTime<Utc>)>,
+}
+
+pub async fn bearer(conn: &mut Conn, hash: &str) -> DbResult<Option<Bearer>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.email, u.name, u.role, u.active, u.kind, u.must_change_password, \
+           s.id AS session_id, s.created_at AS session_created_at, s.last_used_at AS session_used_at, CAST(1 AS BIGINT) AS is_session \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 \
+         UNION ALL \
+         SELECT u.id, u.email, u.name, u.role, u.active, u.kind, u.must_change_password, NULL, NULL, NULL, CAST(0 AS BIGINT) \
+         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let session = if row.try_get::<i64, _>("is_session")? == 1 {
+        let created = parse_ts(&row.try_get::<String, _>("session_created_at")?)?;
+        let id = row.try_get::<Option<String>, _>("session_id")?.and_then(|id| id.parse().ok());
+        Some((id, created, opt_ts_col(&row, "session_used_at")?.unwrap_or(created)))
+    } else {
+        None
+    };
+    Ok(Some(Bearer { user: user_from_row(&row)?, session }))
 }
 
 /// A user's sessions, the most recently used first.
@@ -298,16 +322,6 @@ pub async fn prune_sessions(
 }
 
 // API keys: each acts as a user of its own (kind `api_key`); only the key's SHA-256 is stored.
-
-/// The user a live (unrevoked) API key acts as.
-pub async fn api_key_user(conn: &mut Conn, hash: &str) -> DbResult<Option<UserId>> {
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(hash)
-            .fetch_optional(conn)
-            .await?;
-    id.map(|id| parse_uuid("user_id", &id)).transpose()
-}
 
 const API_KEY_COLUMNS: &str = "id, name, role, user_id, created_at, revoked_at";
 
