@@ -52,7 +52,7 @@ cargo test "${CARGO_SCOPE[@]}" --no-run
 # stuck on a lock), so a hang fails in minutes, named by cargo's "running for over 60 seconds".
 timeout --kill-after=10 900 cargo test "${CARGO_SCOPE[@]}" || {
   rc=$?; [ "$rc" -ge 124 ] && echo "cargo test did not finish within 15 minutes (exit $rc)"; exit "$rc"; }
-step "PostgreSQL: the server's tests and every scenario again, on a private cluster (Debian's postgresql)"
+step "PostgreSQL: the server's tests and every scenario again, on a private cluster (Debian's postgresql); the scale-out benchmarks, small"
 # The same test binaries as above, each of the server's tests and scenario tests with its own
 # database on a cluster this step starts as an unprivileged user on a free port (tests/postgres.sh).
 PG_URL=$(bash tests/postgres.sh start target/pg)
@@ -73,6 +73,10 @@ for test in "${PG_TESTS[@]}"; do
   (cd "$dir" && HANDOFF_TEST_POSTGRES="$PG_URL" timeout --kill-after=10 600 "$bin" -q) || {
     rc=$?; echo "$(basename "$bin") failed on PostgreSQL (exit $rc)"; exit "$rc"; }
 done
+# The scale-out benchmarks, run small so they cannot rot (figures: docs/performance.md): ingest
+# and fan-out on SQLite, one PostgreSQL node and two.
+target/debug/handoff-bench ingest --messages 400 --in-flight 16 --postgres "$PG_URL"
+target/debug/handoff-bench fanout --agents 10 --rate 20 --seconds 2 --postgres "$PG_URL"
 bash tests/postgres.sh stop target/pg
 trap - EXIT
 
