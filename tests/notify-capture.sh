@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs CMD in a private D-Bus session with a real notification server (dunst on a private Xvfb)
-# and checks that a Notify call with each EXPECTED summary reached org.freedesktop.Notifications
-# and was answered with an id.
+# and checks that a Notify call with each EXPECTED summary reached org.freedesktop.Notifications,
+# under the app name Handoff and with an Open action, and was answered with an id.
 #   usage: tests/notify-capture.sh CMD [ARGS...] -- EXPECTED_SUMMARY...
 # Exit 0: all delivered; 1: some missing; 3: the server did not start; 4: CMD failed.
 set -euo pipefail
@@ -43,21 +43,32 @@ rc=0
 "${cmd[@]}" || rc=$?
 [[ $rc -eq 0 ]] || { echo "command failed (exit $rc)"; exit 4; }
 
-# Notify(app_name, replaces_id, icon, SUMMARY, body, ...): the summary is the call's 3rd string.
-# A call counts once the server answered it (a method return to the same serial).
+# Notify(app_name, replaces_id, icon, SUMMARY, body, actions, ...): the summary is the call's 3rd
+# string, the app's name its 1st; actions are pairs of strings in an array. A call counts once the
+# server answered it (a method return to the same serial). Prints, per answered call:
+# summary <tab> app name <tab> "open" if it offers the Open action.
 delivered() {
   awk '
     function field(line, key) { if (match(line, key "=[^ ;]+")) return substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1); return "" }
+    function text(line) { sub(/^ *string "/, "", line); sub(/"$/, "", line); return line }
     /^method call .*member=Notify$/ { call = field($0, "sender") "/" field($0, "serial"); strings = 0; next }
     /^(method|signal|error)/ { if (!/^method return/) call = "" }
-    call != "" && /^   string "/ { strings++; if (strings == 3) { s = $0; sub(/^   string "/, "", s); sub(/"$/, "", s); summary[call] = s } }
-    /^method return / { key = field($0, "destination") "/" field($0, "reply_serial"); if (key in summary) print summary[key] }
+    call != "" && /^   string "/ { strings++; if (strings == 1) app[call] = text($0); if (strings == 3) summary[call] = text($0) }
+    call != "" && /^      string "open"$/ { open[call] = "open" }
+    /^method return / { key = field($0, "destination") "/" field($0, "reply_serial"); if (key in summary) print summary[key] "\t" app[key] "\t" open[key] }
   ' "$work/monitor.log"
 }
 missing=0
 for want in "${expected[@]}"; do
-  if until_true 'delivered | grep -qxF -- "$want"'; then
-    echo "DELIVERED: $want"
+  if until_true 'delivered | cut -f1 | grep -qxF -- "$want"'; then
+    # Shown under the app's own name, with an Open button (the desktop's notification lists
+    # name the sender by it; Open brings the conversation up).
+    if delivered | grep -qxF -- "$want"$'\tHandoff\topen'; then
+      echo "DELIVERED: $want (as Handoff, with Open)"
+    else
+      echo "WRONG:     $want: $(delivered | grep -F -- "$want" | head -1 | cut -f2,3 | tr '\t' ' ') (expected the app name Handoff and an Open action)"
+      missing=1
+    fi
   else
     echo "MISSING:   $want"
     missing=1
