@@ -1,7 +1,7 @@
 //! The durable outbound worker (crates/server/src/outbound/) against a WAHA gateway that
-//! misbehaves: one that hangs, a server killed with a send in hand, an echo that beats the send's
-//! own answer, a device removed mid-send, a session that is down. Each reply reaches WhatsApp as
-//! one message.
+//! misbehaves: one that hangs, a server killed with a send in hand, a graceful stop with a send
+//! in hand, an echo that beats the send's own answer, a device removed mid-send, a session that
+//! is down. Each reply reaches WhatsApp as one message.
 
 use std::time::{Duration, Instant};
 
@@ -206,5 +206,49 @@ async fn a_reply_for_a_number_that_is_down_waits_and_goes_once_it_is_back() {
     assert_eq!(gw.deliver(&world, &fixture("session-status-working")).await, StatusCode::OK);
     wait_delivery(&ana, conversation.id, "We will get back to you", Delivery::Sent).await;
     assert_eq!(gw.stub.sends().len(), 1);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_the_send_in_hand_and_nothing_goes_twice() {
+    let mut world = World::start().await;
+    let (gw, conversation) = linked(&world).await;
+    gw.stub.hold_sends(true);
+    let path = format!("/api/v1/conversations/{}/messages", conversation.id);
+    let request = ReplyRequest { body: "Sent before we stop".into(), seen_version: conversation.version, force: false };
+    let reply: Message = world.call(Method::POST, &path, Some(&request)).await;
+    assert_eq!(reply.delivery, Some(Delivery::Pending));
+    gw.stub.wait_sends(1).await;
+
+    // SIGTERM's stop while the gateway holds the send: once the server has stopped accepting
+    // (its listener refuses), the gateway answers. A stop that cut the send would leave the reply
+    // pending, to go out again at the next start.
+    let url = world.url.clone();
+    let release = async {
+        let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        let deadline = Instant::now() + handoff_tests::DEADLINE;
+        while fresh.get(format!("{url}/healthz")).send().await.is_ok() {
+            assert!(Instant::now() < deadline, "the server kept accepting after its stop began");
+            tokio::task::yield_now().await;
+        }
+        gw.stub.hold_sends(false);
+    };
+    let stopped_at = Instant::now();
+    let (addr, ()) = tokio::join!(world.stop_server(), release);
+    let took = stopped_at.elapsed();
+    assert!(took < handoff_server::STOP_TIMEOUT, "the stop took {took:?}");
+
+    // Started again: the reply is recorded as sent, and a new reply is the only other send.
+    world.start_server(addr).await;
+    let sent = replies(&world, &conversation, "Sent before we stop").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].delivery, Some(Delivery::Sent), "the send in hand was finished and recorded");
+    let ana = agent(&world, &conversation).await;
+    ana.reply(conversation.id, "And this after", None, false).await.unwrap();
+    wait_delivery(&ana, conversation.id, "And this after", Delivery::Sent).await;
+    let sends = gw.stub.sends();
+    assert_eq!(sends.len(), 2, "the reply in hand once, the new one once");
+    assert_eq!(sends[1].body["text"], "And this after");
+    eprintln!("graceful stop with a device send in hand: {took:?}");
     world.stop().await;
 }
