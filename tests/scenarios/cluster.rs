@@ -6,6 +6,8 @@
 //! - Presence crosses nodes: who is online, and who views what.
 //! - A claim race between clients on B and C has one winner; the loser learns who.
 //! - A reply written on C goes out through A's number.
+//! - A gateway number's webhooks may land on any node: one sent to a node that does not drive
+//!   the number is passed on to the one that does.
 //! - Node A killed with SIGKILL in the middle of a burst of customer messages: its number moves
 //!   to another node (timed), the burst (each message retried until acknowledged, as WhatsApp
 //!   redelivers) is stored once each, a reply pending on A goes out once from the new node, A's
@@ -19,6 +21,7 @@ use handoff_core::{Change, ConnectionState};
 use handoff_proto::{Delivery, Role, SimulatorInbound};
 use handoff_tests::nodes::Nodes;
 use handoff_tests::{settled, wait_delivery, wait_for, World, DEADLINE};
+use reqwest::StatusCode;
 use sqlx::Connection;
 
 /// A user with no connection stays online this long in this test (30 s by default).
@@ -105,6 +108,18 @@ async fn three_nodes_keep_one_order_and_a_dead_nodes_number_moves() {
     owner.reply(cid, "Answered from another node", None, false).await.unwrap();
     wait_delivery(owner, cid, "Answered from another node", Delivery::Sent).await;
     assert!(world.sent().await.iter().any(|s| s.body == "Answered from another node"));
+
+    // A gateway number's webhooks land on whichever node the balancer picks. While no node
+    // drives a just-added number they are answered 503 and sent again, as WAHA does; then one
+    // that reaches another node is passed on to the node that drives it.
+    let gw = crate::gateway::gateway_device(&world).await;
+    assert_eq!(webhook(&nodes, &gw, 1, "session-status-working").await, StatusCode::OK);
+    let gw_holder = holder(&nodes, gw.id()).await;
+    let elsewhere = (0..3).find(|i| node_id(nodes_dir.path(), *i) != gw_holder).expect("two other nodes");
+    assert_eq!(webhook(&nodes, &gw, elsewhere, "message-text").await, StatusCode::OK);
+    let lena =
+        world.conversations().await.into_iter().find(|c| c.device_id == gw.id()).expect("the webhook's customer");
+    assert_eq!(world.messages(lena.id).await.len(), 1, "stored once, by the node that drives the number");
 
     // A burst of customer messages through node C; node A dies a third of the way in, with a
     // reply waiting to go out.
@@ -206,6 +221,22 @@ async fn inject(world: &World, entrance: &str, from: &str, body: &str, wa_id: &s
         tokio::time::sleep(Duration::from_millis(100)).await; // clock: a redelivery's pause
     }
     false
+}
+
+/// Posts the recorded webhook `name` for the gateway `gw` through node `i`'s entrance, sent again
+/// while it is answered 503 (or the entrance finds no node), as WAHA retries.
+async fn webhook(nodes: &Nodes, gw: &crate::gateway::Gateway, i: usize, name: &str) -> StatusCode {
+    let body = crate::gateway::fixture(name);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let status = gw.deliver_via(&nodes.via(i), &body).await;
+        if !matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY) {
+            return status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{name} through node {i}: still {status}");
+        // WAHA's pause before it retries: the behaviour modelled, not a wait for readiness.
+        tokio::time::sleep(Duration::from_millis(100)).await; // clock: a retry's pause
+    }
 }
 
 /// The node that holds the number's lease, from the database.

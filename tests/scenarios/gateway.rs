@@ -57,6 +57,20 @@ impl Gateway {
         self.deliver_raw(world, &stamped(body, &Uuid::new_v4().to_string(), world.clock.now())).await
     }
 
+    /// Posts `body` as WAHA sends it now to the server at `base` (one of several nodes): a fresh
+    /// event id, the real clock's time, signed.
+    pub async fn deliver_via(&self, base: &str, body: &str) -> StatusCode {
+        let body = stamped(body, &Uuid::new_v4().to_string(), chrono::Utc::now());
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/devices/{}/webhook", self.id()))
+            .header("content-type", "application/json")
+            .header("X-Webhook-Hmac", sign(self.secret.as_bytes(), body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .map_or(StatusCode::BAD_GATEWAY, |r| r.status())
+    }
+
     /// Where the gateway posts this device's webhooks.
     pub fn webhook_url(&self, world: &World) -> String {
         format!("{}/api/v1/devices/{}/webhook", world.url, self.id())

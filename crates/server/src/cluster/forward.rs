@@ -72,14 +72,20 @@ async fn device_of(state: &AppState, method: &axum::http::Method, path: &str) ->
     }
 }
 
-fn moving() -> Response {
+/// The refusal of a request about a number no node drives at this moment (its node died, or it
+/// was just added): transient, so a client or a gateway tries again.
+pub(crate) fn moving_error() -> ApiError {
     let mut e = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "device_moving",
         "This number is moving to another server node: try again in a few seconds.",
     );
     e.detail.transient = Some(true);
-    let mut response = e.into_response();
+    e
+}
+
+fn moving() -> Response {
+    let mut response = moving_error().into_response();
     response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("2"));
     response
 }

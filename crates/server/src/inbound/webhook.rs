@@ -23,7 +23,8 @@ use crate::{inbound, AppState};
 #[utoipa::path(post, path = "/api/v1/devices/{id}/webhook", params(("id" = Uuid, Path)),
     request_body(content = String, description = "A WAHA webhook envelope", content_type = "application/json"),
     responses((status = 200, description = "Stored, or an event kind Handoff does not use (ignored)"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "Several nodes: no node drives this number at this moment (`device_moving`); retry")),
     security(()))]
 pub async fn webhook(
     State(state): State<AppState>,
@@ -31,7 +32,15 @@ pub async fn webhook(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    let Some(handle) = state.devices.get(id) else {
+        // On several nodes, a number that no node drives yet (added a moment ago) is not gone:
+        // WAHA tries a 503 again, by when a node has taken it and the request is passed on.
+        let known = async { store::devices::get(&mut *state.store.reader().await?, id).await }.await?;
+        return Err(match known {
+            Some(_) if state.cluster.shared().is_some() => crate::cluster::forward::moving_error(),
+            _ => ApiError::not_found("device"),
+        });
+    };
     let Some((adapter, secret)) = handle.gateway.clone() else {
         return Err(ApiError::not_found("gateway device"));
     };
