@@ -26,6 +26,9 @@ pub struct DeviceHandle {
 #[derive(Default)]
 pub struct Devices {
     map: RwLock<HashMap<DeviceId, Arc<DeviceHandle>>>,
+    /// One start at a time: on several nodes the lease loop and the request that added a device
+    /// may both start it, and it must run once.
+    starting: tokio::sync::Mutex<()>,
 }
 
 impl Devices {
@@ -42,6 +45,7 @@ impl Devices {
         // The worker first, whatever follows: a device whose adapter does not start still has its
         // replies looked at (held as for a number that is down, then failed with the reason).
         state.outbound.start(state, device.id);
+        let _one_at_a_time = self.starting.lock().await;
         if self.get(device.id).is_some() {
             return Ok(());
         }

@@ -85,10 +85,13 @@ pub async fn take_free(
     taken.iter().map(|id| parse_uuid("device_id", id)).collect()
 }
 
-/// Takes a new device's lease; `false` when another node was quicker.
+/// Takes a new device's lease; `true` when `node` holds it now (taken, or already its own: its
+/// lease loop may have been quicker than the request that added the device), `false` when
+/// another node was quicker.
 pub async fn take(conn: &mut Conn, device: DeviceId, node: &str, until: DateTime<Utc>) -> DbResult<bool> {
     let taken = sqlx::query(
-        "INSERT INTO device_leases (device_id, node_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (device_id) DO NOTHING",
+        "INSERT INTO device_leases (device_id, node_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (device_id) \
+         DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE device_leases.node_id = EXCLUDED.node_id",
     )
     .bind(device.to_string())
     .bind(node)
