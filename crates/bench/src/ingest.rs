@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::fanout::{customer_message, messages_per_commit, post, stages, Backend, Line, Servers};
 use crate::figures;
+use crate::servers::{customer_message, messages_per_commit, post, stages, Backend, Line, Servers};
 
 pub async fn ingest(messages: usize, concurrency: usize, postgres: Option<&str>) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(messages >= 1 && concurrency >= 1, "need messages and deliveries in flight");

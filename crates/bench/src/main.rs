@@ -18,6 +18,7 @@ mod ingest;
 mod login;
 mod offline;
 mod process;
+mod servers;
 mod shutdown;
 
 use std::time::{Duration, Instant};

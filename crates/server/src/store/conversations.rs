@@ -420,29 +420,64 @@ pub async fn status(conn: &mut Conn, id: ConversationId) -> DbResult<Conversatio
         .await?)
 }
 
-/// A message from the chat, at `at` (`inbound`: the customer's; else one typed on the phone):
-/// it leads the queue row. A customer's message `reopens` a resolved or snoozed conversation
-/// and ends a snooze; `restart_sla` (after resolved) starts the SLA clocks again. A message
-/// typed on the phone is a first response.
+/// What a message from the chat does to its conversation (the `SET` of [`chat_wrote`], and of
+/// [`POSTGRES_STORE_FROM_CHAT`]'s update), with the placeholders each statement binds: the
+/// message's time, the preview, whether it reopens, whether it is the customer's, whether the SLA
+/// clocks start again, and the open status.
+macro_rules! chat_wrote_set {
+    ($at:literal, $preview:literal, $reopens:literal, $inbound:literal, $restart_sla:literal, $open:literal) => {
+        concat!(
+            "version = version + 1, last_message_at = ",
+            $at,
+            ", last_message_preview = ",
+            $preview,
+            ", \
+             status = CASE WHEN ",
+            $reopens,
+            " THEN ",
+            $open,
+            " ELSE status END, \
+             resolved_at = CASE WHEN ",
+            $reopens,
+            " THEN NULL ELSE resolved_at END, \
+             snooze_until = CASE WHEN ",
+            $inbound,
+            " THEN NULL ELSE snooze_until END, \
+             opened_at = CASE WHEN ",
+            $restart_sla,
+            " THEN ",
+            $at,
+            " ELSE opened_at END, \
+             first_response_at = CASE WHEN ",
+            $restart_sla,
+            " THEN NULL WHEN ",
+            $inbound,
+            " THEN first_response_at \
+                                      ELSE COALESCE(first_response_at, ",
+            $at,
+            ") END"
+        )
+    };
+}
+
 /// On PostgreSQL: a customer's message stored and its conversation moved on and read back, in
-/// one statement ([`super::messages::store_from_chat`]): the message's insert (`$1`-`$11`, as
-/// [`super::messages::insert_from_chat`] binds them) and [`chat_wrote`]'s update (`$12`-`$16`,
+/// one statement ([`super::messages::store_from_chat`], which binds the values): the message's
+/// insert (`$1`-`$11`) and [`chat_wrote`]'s update (`$12`-`$16`,
 /// its time being the message's `$6` and its conversation `$2`) as data-modifying CTEs, the read
 /// over the updated row.
 pub(super) const POSTGRES_STORE_FROM_CHAT: &str = concat!(
     "WITH m AS (INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, \
        media, sender, media_locator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)), \
-     c AS (UPDATE conversations SET version = version + 1, last_message_at = $6, last_message_preview = $12, \
-       status = CASE WHEN $13 THEN $16 ELSE status END, \
-       resolved_at = CASE WHEN $13 THEN NULL ELSE resolved_at END, \
-       snooze_until = CASE WHEN $14 THEN NULL ELSE snooze_until END, \
-       opened_at = CASE WHEN $15 THEN $6 ELSE opened_at END, \
-       first_response_at = CASE WHEN $15 THEN NULL WHEN $14 THEN first_response_at \
-                                ELSE COALESCE(first_response_at, $6) END \
-       WHERE id = $2 RETURNING *) ",
+     c AS (UPDATE conversations SET ",
+    chat_wrote_set!("$6", "$12", "$13", "$14", "$15", "$16"),
+    " WHERE id = $2 RETURNING *) ",
     conversation_select!(labels!(Postgres), "0", "c")
 );
 
+/// A message from the chat, at `at` (`inbound`: the customer's; else one typed on the phone):
+/// it leads the queue row. A customer's message `reopens` a resolved or snoozed conversation
+/// and ends a snooze; `restart_sla` (after resolved) starts the SLA clocks again. A message
+/// typed on the phone is a first response.
 pub async fn chat_wrote(
     conn: &mut Conn,
     id: ConversationId,
@@ -452,16 +487,11 @@ pub async fn chat_wrote(
     reopens: bool,
     restart_sla: bool,
 ) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE conversations SET version = version + 1, last_message_at = $1, last_message_preview = $2, \
-           status = CASE WHEN $3 THEN $7 ELSE status END, \
-           resolved_at = CASE WHEN $3 THEN NULL ELSE resolved_at END, \
-           snooze_until = CASE WHEN $4 THEN NULL ELSE snooze_until END, \
-           opened_at = CASE WHEN $5 THEN $1 ELSE opened_at END, \
-           first_response_at = CASE WHEN $5 THEN NULL WHEN $4 THEN first_response_at \
-                                    ELSE COALESCE(first_response_at, $1) END \
-         WHERE id = $6",
-    )
+    sqlx::query(concat!(
+        "UPDATE conversations SET ",
+        chat_wrote_set!("$1", "$2", "$3", "$4", "$5", "$7"),
+        " WHERE id = $6"
+    ))
     .bind(super::ts(at))
     .bind(preview)
     .bind(reopens)
