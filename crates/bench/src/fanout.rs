@@ -5,13 +5,16 @@
 //! Handoff: the real server binary (`handoff-server serve`, next to this one) in its own process on
 //! loopback; N agents, each a WebSocket client with its own API key speaking handoff-proto;
 //! customer messages injected at a fixed rate through the device path (the simulator's inbound
-//! endpoint), each committed to the event log before it is fanned out. A delivery's latency is
-//! the time from the event's commit timestamp (taken in the committing transaction) to its
-//! arrival at a client, on the same clock.
+//! endpoint), each committed to the event log before it is fanned out.
 //!
 //! nats-server: the Debian package, with a WebSocket listener on loopback; N WebSocket subscribers
-//! speaking the NATS protocol; one publisher at the same rate with payloads of the same size
-//! carrying their publish time.
+//! speaking the NATS protocol; one publisher at the same rate with payloads of the same size.
+//!
+//! For both, a delivery's latency is the time from the bench's tick for that message (before the
+//! request or the publish goes out) to its arrival at a subscriber, on one clock. The subscribers
+//! stand in for 200 machines but share this one's cores with the server under test, so both kinds
+//! do the same small work per frame: find the message's number in the bytes (no decoding of the
+//! whole frame), note the time in a list of their own (no lock shared by every subscriber).
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -22,9 +25,11 @@ use futures_util::{SinkExt, StreamExt};
 use handoff_proto::{
     Activity, ClientFrame, CreateApiKeyRequest, CreatedApiKey, Role, ServerFrame, SimulatorInbound, PROTOCOL_VERSION,
 };
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicI64, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
 
-use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{header::AUTHORIZATION, HeaderValue};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -144,9 +149,9 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     // Node 0 takes the number it links (and so drives it): customer messages come in there.
     let url = servers.urls[0].clone();
     let Line { http, admin, device } = Line::link(&url).await?;
-    let post = |path: String, body: serde_json::Value| post(&http, &admin, path, body);
+    let post_as_admin = |path: String, body: serde_json::Value| post(&http, &admin, path, body);
     // A conversation for the typing agent to type in.
-    let first: handoff_proto::Message = post(
+    let first: handoff_proto::Message = post_as_admin(
         format!("{url}/api/v1/devices/{}/simulator/inbound", device.id),
         serde_json::to_value(SimulatorInbound {
             from: "+4915100000000".into(),
@@ -167,7 +172,7 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     let mut keys = Vec::with_capacity(agents);
     for i in 0..agents {
         let body = serde_json::to_value(CreateApiKeyRequest { name: format!("agent {i}"), role: Role::Agent })?;
-        let created: CreatedApiKey = post(format!("{url}/api/v1/api-keys"), body).await?.json().await?;
+        let created: CreatedApiKey = post_as_admin(format!("{url}/api/v1/api-keys"), body).await?.json().await?;
         keys.push(created.key);
     }
 
@@ -175,58 +180,86 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     // take turns among them.
     let ws_urls: Vec<String> =
         servers.urls.iter().map(|u| format!("{}/api/v1/ws", u.replacen("http://", "ws://", 1))).collect();
-    let shared = Arc::new(Shared { arrivals: Mutex::new(vec![Vec::new(); count]), ..Shared::default() });
+    // The server folds a connection's presence frames beyond a few a second into the latest
+    // (`PRESENCE_PER_SEC`): typing at a higher rate takes turns among enough typing agents to
+    // stay within it, each of which sends and does not listen.
+    let typers = match load {
+        Load::Typing => (rate as f64 / (handoff_server::http::ws::PRESENCE_PER_SEC - 1.0)).ceil() as usize,
+        Load::Messages => 0,
+    };
+    anyhow::ensure!(typers < agents, "typing at {rate}/s takes {typers} typing agents: more agents are needed");
+    let tally = Arc::new(Tally::new(count, agents - typers));
     let (done_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut listeners = Vec::new();
-    let mut typer = None;
+    let mut typing: Vec<(Ws, String)> = Vec::new();
+    let mut agents_online = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let ws_url = &ws_urls[i % ws_urls.len()];
-        let ws = connect_agent(ws_url, key, i64::MAX).await?;
-        if load == Load::Typing && i == 0 {
-            typer = Some(ws.0);
+        let (ws, head, user) = connect_agent(ws_url, key, i64::MAX).await?;
+        if i < typers {
+            typing.push((ws, user));
             continue;
         }
-        let agent = Agent { ws_url: ws_url.clone(), key: key.clone(), count, shared: shared.clone() };
-        listeners.push(tokio::spawn(agent.listen(ws, done_tx.subscribe())));
+        agents_online.push((
+            Agent { ws_url: ws_url.clone(), key: key.clone(), tally: tally.clone(), typers: Vec::new() },
+            ws,
+            head,
+        ));
+    }
+    let typer_ids: Vec<String> = typing.iter().map(|(_, user)| user.clone()).collect();
+    for (mut agent, ws, head) in agents_online {
+        agent.typers = typer_ids.clone();
+        listeners.push(tokio::spawn(agent.listen((ws, head), done_tx.subscribe())));
     }
     let receivers = listeners.len();
     let (cpu_before, _) = servers.usage()?;
 
-    // The load, at a fixed rate: each send on its own task, so a slow answer does not slow the
-    // rate, but at most 64 at once (beyond that the server is not keeping up, and the injection
-    // time printed at the end says so).
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    // The load, at a fixed rate, from a thread of its own (`on_own_thread`). Each customer
+    // message is sent on its own task, so a slow answer does not slow the rate, but at most 64
+    // at once (beyond that the server is not keeping up, and the injection time printed at the
+    // end says so).
     let started = Instant::now();
-    let mut sends = Vec::with_capacity(count);
-    for n in 0..count {
-        tick.tick().await;
-        match load {
-            Load::Messages => {
-                let body = serde_json::to_value(customer_message(n))?;
-                let req = post(format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), body);
-                let permit = in_flight.clone().acquire_owned().await?;
-                sends.push(tokio::spawn(async move {
-                    let sent = req.await;
-                    drop(permit);
-                    sent
-                }));
-            }
-            Load::Typing => {
-                let ws = typer.as_mut().expect("a typing agent");
-                let activity = if n % 2 == 0 { Activity::ComposingReply } else { Activity::ComposingNote };
-                let frame = ClientFrame::Presence { conversation_id: Some(first.conversation_id), activity };
-                ws.send(WsMessage::Text(serde_json::to_string(&frame)?.into())).await?;
+    let (load_tally, conversation_id) = (tally.clone(), first.conversation_id);
+    let (inbound, admin) = (format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), admin.clone());
+    on_own_thread(move || async move {
+        let http = reqwest::Client::new();
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut sends = Vec::with_capacity(count);
+        for n in 0..count {
+            tick.tick().await;
+            load_tally.sent(n);
+            match load {
+                Load::Messages => {
+                    let body = serde_json::to_value(customer_message(n))?;
+                    let req = post(&http, &admin, inbound.clone(), body);
+                    let permit = in_flight.clone().acquire_owned().await?;
+                    sends.push(tokio::spawn(async move {
+                        let sent = req.await;
+                        drop(permit);
+                        sent
+                    }));
+                }
+                Load::Typing => {
+                    // Round n is typing agent n % typers's (n / typers)-th frame.
+                    let (ws, _) = &mut typing[n % typers];
+                    let activity =
+                        if (n / typers) % 2 == 0 { Activity::ComposingReply } else { Activity::ComposingNote };
+                    let frame = ClientFrame::Presence { conversation_id: Some(conversation_id), activity };
+                    ws.send(WsMessage::Text(serde_json::to_string(&frame)?.into())).await?;
+                }
             }
         }
-    }
-    for s in sends {
-        s.await??;
-    }
+        for s in sends {
+            s.await??;
+        }
+        anyhow::Ok(())
+    })
+    .await?;
     let injected = started.elapsed();
 
-    all_arrived(&shared.arrivals, &shared.arrived, receivers).await;
+    tally.all_in().await;
     let (cpu_after, peak) = servers.usage()?;
     let messages_per_commit = messages_per_commit(&http, &url).await?;
     let mut per_node = Vec::new();
@@ -234,51 +267,137 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
         per_node.push(stages(&http, node).await?);
     }
     let _ = done_tx.send(());
+    let mut logs = Vec::with_capacity(listeners.len());
     for l in listeners {
-        let _ = l.await;
+        logs.push(l.await?);
     }
     servers.stop().await?;
     eprintln!("handoff ({}): {count} injected in {:.2} s", backend.name, injected.as_secs_f64());
-    let per_message = std::mem::take(&mut *shared.arrivals.lock().await);
     Ok(Outcome {
         receivers,
-        per_message,
-        duplicated: shared.duplicated.load(Relaxed),
-        reconnects: shared.reconnects.load(Relaxed),
+        per_message: tally.per_message(logs),
+        duplicated: tally.duplicated.load(Relaxed),
+        reconnects: tally.reconnects.load(Relaxed),
         cpu_s: cpu_after - cpu_before,
         peak_rss_kb: peak,
-        frame_bytes: shared.frame_bytes.load(Relaxed),
+        frame_bytes: tally.frame_bytes.load(Relaxed),
         messages_per_commit,
         stages: per_node,
     })
 }
 
-/// Waits until every message reached `receivers` agents, or 10 s have passed without it (the rest
-/// count as lost). Woken by the listeners, never polled.
-async fn all_arrived(arrivals: &Mutex<Vec<Vec<Duration>>>, arrived: &tokio::sync::Notify, receivers: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !arrivals.lock().await.iter().all(|a| a.len() >= receivers) {
-        if tokio::time::timeout_at(deadline, arrived.notified()).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// What every agent's listener records into.
-#[derive(Default)]
-struct Shared {
-    arrivals: Mutex<Vec<Vec<Duration>>>,
-    arrived: tokio::sync::Notify,
+/// What the subscribers of one run record into, for either system: when the bench sent each
+/// message, and how many subscribers have it. Each subscriber keeps its own latencies; the bench
+/// is woken once, when the last message reaches its last subscriber.
+struct Tally {
+    /// When message n went out (its tick), in Unix microseconds.
+    sent_us: Vec<AtomicI64>,
+    /// How many subscribers have message n.
+    got: Vec<AtomicUsize>,
+    receivers: usize,
+    /// Messages every subscriber has.
+    complete: AtomicUsize,
+    all_in: tokio::sync::Notify,
     duplicated: AtomicUsize,
     reconnects: AtomicUsize,
     frame_bytes: AtomicUsize,
 }
 
+/// One subscriber's deliveries: (message, latency).
+type Log = Vec<(usize, Duration)>;
+
+fn now_us() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+impl Tally {
+    fn new(count: usize, receivers: usize) -> Tally {
+        Tally {
+            sent_us: (0..count).map(|_| AtomicI64::new(0)).collect(),
+            got: (0..count).map(|_| AtomicUsize::new(0)).collect(),
+            receivers,
+            complete: AtomicUsize::new(0),
+            all_in: tokio::sync::Notify::new(),
+            duplicated: AtomicUsize::new(0),
+            reconnects: AtomicUsize::new(0),
+            frame_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Message `n` goes out now.
+    fn sent(&self, n: usize) {
+        self.sent_us[n].store(now_us(), Release);
+    }
+
+    /// Message `n` reached one subscriber (`seen` is that subscriber's own record).
+    fn arrived(&self, n: usize, seen: &mut [bool], log: &mut Log) {
+        let now = now_us();
+        if n >= seen.len() {
+            return;
+        }
+        if std::mem::replace(&mut seen[n], true) {
+            self.duplicated.fetch_add(1, Relaxed);
+            return;
+        }
+        let sent = self.sent_us[n].load(Acquire);
+        log.push((n, Duration::from_micros((now - sent).max(0) as u64)));
+        if self.got[n].fetch_add(1, AcqRel) + 1 == self.receivers
+            && self.complete.fetch_add(1, AcqRel) + 1 == self.sent_us.len()
+        {
+            self.all_in.notify_one();
+        }
+    }
+
+    /// Waits until every message reached every subscriber, or 10 s have passed without it (the
+    /// rest count as lost).
+    async fn all_in(&self) {
+        if self.complete.load(Acquire) < self.sent_us.len() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.all_in.notified()).await;
+        }
+    }
+
+    /// Every delivery, per message, from the subscribers' logs.
+    fn per_message(&self, logs: Vec<Log>) -> Vec<Vec<Duration>> {
+        let mut per_message = vec![Vec::with_capacity(self.receivers); self.sent_us.len()];
+        for (n, latency) in logs.into_iter().flatten() {
+            per_message[n].push(latency);
+        }
+        per_message
+    }
+}
+
+/// Runs a load on a thread and runtime of its own, as from a machine of its own: its waits (the
+/// tick, each request's answer) do not queue behind the subscribers' tasks on this process's
+/// runtime, which would count against the server under test. Both systems' loads run this way.
+async fn on_own_thread<F, Fut>(load: F) -> anyhow::Result<()>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("bench-load".into()).spawn(move || {
+        let ran = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(load()));
+        let _ = done.send(ran);
+    })?;
+    outcome.await?
+}
+
+/// The number right after `key` in `text` (`"seq":41`, `"body":"bench 7`), if `key` is there.
+fn number_after(text: &[u8], key: &[u8]) -> Option<i64> {
+    let at = memchr::memmem::find(text, key)? + key.len();
+    let digits = text[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&text[at..at + digits]).ok()?.parse().ok()
+}
+
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An agent's connection, past the welcome and the roster, replaying from `last_seq`; with the
-/// server's head at that moment.
-async fn connect_agent(ws_url: &str, key: &str, last_seq: i64) -> anyhow::Result<(Ws, i64)> {
+/// server's head at that moment and the agent's user id.
+async fn connect_agent(ws_url: &str, key: &str, last_seq: i64) -> anyhow::Result<(Ws, i64, String)> {
     let mut request = ws_url.into_client_request()?;
     request.headers_mut().insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}"))?);
     let config = Some(handoff_core::sync::ws_config());
@@ -289,99 +408,79 @@ async fn connect_agent(ws_url: &str, key: &str, last_seq: i64) -> anyhow::Result
     for _ in 0..2 {
         let frame = ws.next().await.ok_or_else(|| anyhow::anyhow!("closed before the welcome"))??;
         if let WsMessage::Text(text) = frame {
-            if let Ok(ServerFrame::Welcome { head_seq, .. }) = serde_json::from_str(&text) {
-                head = Some(head_seq);
+            if let Ok(ServerFrame::Welcome { head_seq, user, .. }) = serde_json::from_str(&text) {
+                head = Some((head_seq, user.id.to_string()));
             }
         }
     }
-    Ok((ws, head.ok_or_else(|| anyhow::anyhow!("no welcome"))?))
-}
-
-/// The few fields of a server frame the bench needs, borrowed from the text: the agents stand in
-/// for 200 machines but share this one's two cores with the server, so they read frames as
-/// cheaply as the nats subscribers do (the app's client decodes each frame in full).
-#[derive(serde::Deserialize)]
-struct Lean<'a> {
-    t: &'a str,
-    seq: Option<i64>,
-    at: Option<chrono::DateTime<Utc>>,
-    #[serde(rename = "type")]
-    kind: Option<&'a str>,
-    #[serde(borrow)]
-    message: Option<LeanMessage<'a>>,
-    code: Option<&'a str>,
-}
-
-#[derive(serde::Deserialize)]
-struct LeanMessage<'a> {
-    #[serde(borrow)]
-    body: std::borrow::Cow<'a, str>,
+    let (head, user) = head.ok_or_else(|| anyhow::anyhow!("no welcome"))?;
+    Ok((ws, head, user))
 }
 
 struct Agent {
     ws_url: String,
     key: String,
-    count: usize,
-    shared: Arc<Shared>,
+    tally: Arc<Tally>,
+    /// The typing agents' user ids, in turn order (typing load only).
+    typers: Vec<String>,
 }
 
 impl Agent {
-    /// Records every bench message (or typing frame) this agent receives. Told it is too slow
-    /// (`lagged`), it reconnects and catches up from the log, as the app does.
-    async fn listen(self, (mut ws, head): (Ws, i64), mut done: tokio::sync::broadcast::Receiver<()>) {
-        let mut seen = vec![false; self.count];
-        let mut typing_rounds = 0usize;
+    /// Records every bench message (or typing frame) this agent receives, until told to stop;
+    /// returns what it recorded. Told it is too slow (`lagged`), it reconnects and catches up from
+    /// the log, as the app does. The app's client decodes each frame in full; this one reads the
+    /// few fields it needs straight from the bytes (see the module's documentation).
+    async fn listen(self, (mut ws, head): (Ws, i64), mut done: tokio::sync::broadcast::Receiver<()>) -> Log {
+        let count = self.tally.sent_us.len();
+        let mut seen = vec![false; count];
+        let mut log = Log::with_capacity(count);
+        // Typing frames heard from each typing agent so far.
+        let mut typed = vec![0usize; self.typers.len()];
         let mut last_seq = head;
         loop {
             let msg = tokio::select! {
                 m = ws.next() => m,
-                _ = done.recv() => return,
+                _ = done.recv() => return log,
             };
             let text = match msg {
                 Some(Ok(WsMessage::Text(text))) => text,
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return,
+                Some(Err(_)) | None => return log,
             };
-            let now = Utc::now();
-            let Ok(frame) = serde_json::from_str::<Lean>(&text) else { continue };
-            let (index, sent_at) = match (frame.t, frame.at) {
-                ("event", Some(at)) => {
-                    last_seq = frame.seq.unwrap_or(last_seq);
-                    let bench = frame.message.as_ref().and_then(|m| m.body.strip_prefix("bench "));
-                    match bench.and_then(|n| n.parse::<usize>().ok()) {
-                        Some(n) if frame.kind == Some("message.created") => (n, at),
-                        _ => continue,
-                    }
-                }
-                // Typing frames come from the one typing agent, in order: the k-th is round k.
-                ("presence", Some(at)) => {
-                    typing_rounds += 1;
-                    (typing_rounds - 1, at)
-                }
-                ("error", _) if frame.code == Some("lagged") => {
-                    self.shared.reconnects.fetch_add(1, Relaxed);
-                    match connect_agent(&self.ws_url, &self.key, last_seq).await {
-                        Ok((again, _)) => ws = again,
-                        Err(e) => {
-                            eprintln!("reconnect failed: {e}");
-                            return;
-                        }
-                    }
+            let bytes = text.as_bytes();
+            let index = if bytes.starts_with(br#"{"t":"event","#) {
+                last_seq = number_after(bytes, br#""seq":"#).unwrap_or(last_seq);
+                if memchr::memmem::find(bytes, br#""type":"message.created""#).is_none() {
                     continue;
                 }
-                _ => continue,
-            };
-            if index >= self.count {
+                match number_after(bytes, br#""body":"bench "#) {
+                    Some(n) => n as usize,
+                    None => continue,
+                }
+            } else if bytes.starts_with(br#"{"t":"presence","#) {
+                // Each typing agent's frames come in order: its k-th is round k * typers + its turn.
+                let key = br#""user_id":""#;
+                let Some(at) = memchr::memmem::find(bytes, key).map(|i| i + key.len()) else { continue };
+                let Some(turn) = self.typers.iter().position(|id| bytes[at..].starts_with(id.as_bytes())) else {
+                    continue;
+                };
+                typed[turn] += 1;
+                (typed[turn] - 1) * self.typers.len() + turn
+            } else if bytes.starts_with(br#"{"t":"error","#) && memchr::memmem::find(bytes, br#""lagged""#).is_some() {
+                self.tally.reconnects.fetch_add(1, Relaxed);
+                match connect_agent(&self.ws_url, &self.key, last_seq).await {
+                    Ok((again, ..)) => ws = again,
+                    Err(e) => {
+                        eprintln!("reconnect failed: {e}");
+                        return log;
+                    }
+                }
                 continue;
-            }
-            self.shared.frame_bytes.store(text.len(), Relaxed);
-            let latency = (now - sent_at).to_std().unwrap_or_default();
-            if std::mem::replace(&mut seen[index], true) {
-                self.shared.duplicated.fetch_add(1, Relaxed);
             } else {
-                self.shared.arrivals.lock().await[index].push(latency);
-                self.shared.arrived.notify_one();
-            }
+                continue;
+            };
+            self.tally.frame_bytes.store(bytes.len(), Relaxed);
+            self.tally.arrived(index, &mut seen, &mut log);
         }
     }
 }
@@ -410,9 +509,7 @@ async fn run_nats(agents: usize, rate: u32, count: usize, frame_bytes: usize) ->
     let pid = server.id().unwrap_or(0);
     line_with(server.stderr.take().expect("piped"), "Server is ready", "nats-server").await?;
 
-    let arrivals: Arc<Mutex<Vec<Vec<Duration>>>> = Arc::new(Mutex::new(vec![Vec::new(); count]));
-    let duplicated = Arc::new(AtomicUsize::new(0));
-    let arrived = Arc::new(tokio::sync::Notify::new());
+    let tally = Arc::new(Tally::new(count, agents));
     let (done_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut listeners = Vec::new();
     for _ in 0..agents {
@@ -431,92 +528,95 @@ async fn run_nats(agents: usize, rate: u32, count: usize, frame_bytes: usize) ->
                 other => anyhow::bail!("nats websocket closed while subscribing: {other:?}"),
             }
         }
-        let (arrivals, duplicated, arrived) = (arrivals.clone(), duplicated.clone(), arrived.clone());
+        let tally = tally.clone();
         let mut done = done_tx.subscribe();
         listeners.push(tokio::spawn(async move {
             let mut seen = vec![false; count];
+            let mut log = Log::with_capacity(count);
             let mut buf: Vec<u8> = Vec::new();
             loop {
                 let msg = tokio::select! {
                     m = ws.next() => m,
-                    _ = done.recv() => return,
+                    _ = done.recv() => return log,
                 };
                 match msg {
                     Some(Ok(WsMessage::Binary(b))) => buf.extend_from_slice(&b),
                     Some(Ok(WsMessage::Text(t))) => buf.extend_from_slice(t.as_bytes()),
                     Some(Ok(_)) => continue,
-                    _ => return,
+                    _ => return log,
                 }
-                let now = Utc::now();
                 // Complete protocol lines: "MSG <subject> <sid> <len>\r\n<payload>\r\n", PING.
-                while let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") {
-                    let line = String::from_utf8_lossy(&buf[..eol]).to_string();
-                    if line == "PING" {
+                let mut used = 0;
+                while let Some(eol) = memchr::memmem::find(&buf[used..], b"\r\n") {
+                    let line = &buf[used..used + eol];
+                    if line == b"PING" {
                         let _ = ws.send(WsMessage::Binary(b"PONG\r\n".to_vec().into())).await;
-                        buf.drain(..eol + 2);
+                        used += eol + 2;
                         continue;
                     }
-                    let Some(len) = line.strip_prefix("MSG ").and_then(|r| r.rsplit(' ').next()?.parse::<usize>().ok())
-                    else {
-                        buf.drain(..eol + 2);
+                    let len = line
+                        .strip_prefix(b"MSG ")
+                        .and_then(|rest| rest.rsplit(|b| *b == b' ').next())
+                        .and_then(|len| std::str::from_utf8(len).ok()?.parse::<usize>().ok());
+                    let Some(len) = len else {
+                        used += eol + 2;
                         continue;
                     };
-                    if buf.len() < eol + 2 + len + 2 {
+                    if buf.len() < used + eol + 2 + len + 2 {
                         break; // the payload is still on its way
                     }
-                    let payload = String::from_utf8_lossy(&buf[eol + 2..eol + 2 + len]).to_string();
-                    buf.drain(..eol + 2 + len + 2);
-                    // Payload: "<n> <unix micros> <padding>".
-                    let mut parts = payload.splitn(3, ' ');
-                    let (Some(n), Some(us)) = (parts.next(), parts.next()) else { continue };
-                    let (Ok(n), Ok(us)) = (n.parse::<usize>(), us.parse::<i64>()) else { continue };
-                    if n >= count {
-                        continue;
-                    }
-                    let latency = Duration::from_micros((now.timestamp_micros() - us).max(0) as u64);
-                    if std::mem::replace(&mut seen[n], true) {
-                        duplicated.fetch_add(1, Relaxed);
-                    } else {
-                        arrivals.lock().await[n].push(latency);
-                        arrived.notify_one();
+                    // Payload: "<n> <padding>".
+                    let payload = &buf[used + eol + 2..used + eol + 2 + len];
+                    used += eol + 2 + len + 2;
+                    if let Some(n) = number_after(payload, b"") {
+                        tally.arrived(n as usize, &mut seen, &mut log);
                     }
                 }
+                buf.drain(..used);
             }
         }));
     }
 
     let (cpu_before, _) = usage(pid)?;
-    let (mut publisher, _) =
-        tokio_tungstenite::connect_async_with_config(format!("ws://127.0.0.1:{ws_port}"), None, true).await?;
-    publisher.send(WsMessage::Binary(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n".to_vec().into())).await?;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    for n in 0..count {
-        tick.tick().await;
-        let head = format!("{n} {} ", Utc::now().timestamp_micros());
-        let payload = format!("{head}{}", "x".repeat(frame_bytes.saturating_sub(head.len()).max(1)));
-        let frame = format!("PUB bench {}\r\n{payload}\r\n", payload.len());
-        publisher.send(WsMessage::Binary(frame.into_bytes().into())).await?;
-        // What the server says to the publisher (INFO, PINGs): answered, so it never stalls.
-        while let Some(Some(Ok(WsMessage::Binary(b)))) = futures_util::FutureExt::now_or_never(publisher.next()) {
-            if b.windows(4).any(|w| w == b"PING") {
-                publisher.send(WsMessage::Binary(b"PONG\r\n".to_vec().into())).await?;
+    // The publisher, from a thread of its own, as Handoff's load (`on_own_thread`).
+    let load_tally = tally.clone();
+    on_own_thread(move || async move {
+        let (mut publisher, _) =
+            tokio_tungstenite::connect_async_with_config(format!("ws://127.0.0.1:{ws_port}"), None, true).await?;
+        let connect = b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
+        publisher.send(WsMessage::Binary(connect.to_vec().into())).await?;
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        for n in 0..count {
+            tick.tick().await;
+            load_tally.sent(n);
+            let head = format!("{n} ");
+            let payload = format!("{head}{}", "x".repeat(frame_bytes.saturating_sub(head.len()).max(1)));
+            let frame = format!("PUB bench {}\r\n{payload}\r\n", payload.len());
+            publisher.send(WsMessage::Binary(frame.into_bytes().into())).await?;
+            // What the server says to the publisher (INFO, PINGs): answered, so it never stalls.
+            while let Some(Some(Ok(WsMessage::Binary(b)))) = futures_util::FutureExt::now_or_never(publisher.next()) {
+                if b.windows(4).any(|w| w == b"PING") {
+                    publisher.send(WsMessage::Binary(b"PONG\r\n".to_vec().into())).await?;
+                }
             }
         }
-    }
-    all_arrived(&arrivals, &arrived, agents).await;
+        anyhow::Ok(())
+    })
+    .await?;
+    tally.all_in().await;
     let (cpu_after, peak) = usage(pid)?;
     let _ = done_tx.send(());
+    let mut logs = Vec::with_capacity(listeners.len());
     for l in listeners {
-        let _ = l.await;
+        logs.push(l.await?);
     }
     server.kill().await?;
-    let per_message = std::mem::take(&mut *arrivals.lock().await);
     Ok(Outcome {
         receivers: agents,
-        per_message,
+        per_message: tally.per_message(logs),
         reconnects: 0,
-        duplicated: duplicated.load(Relaxed),
+        duplicated: tally.duplicated.load(Relaxed),
         cpu_s: cpu_after - cpu_before,
         peak_rss_kb: peak,
         frame_bytes,

@@ -4,7 +4,7 @@
 //!
 //! - `typing`: how long a "someone is typing" takes from one client's frame to each other
 //!   client's change event, with N clients connected.
-//! - `fanout`: a customer message (or a "typing") from commit to every agent's WebSocket, with
+//! - `fanout`: a customer message (or a "typing") from its sending to every agent's WebSocket, with
 //!   nats-server measured in the same run as the baseline; on SQLite, and given a PostgreSQL
 //!   server on one and on two PostgreSQL nodes too.
 //! - `ingest`: customer messages stored per second, each committed before it is acknowledged.
@@ -66,7 +66,7 @@ enum Bench {
         #[arg(long)]
         compare: bool,
     },
-    /// Fan-out from commit to every agent, against nats-server with the same load in the same run.
+    /// Fan-out from the sending to every agent, against nats-server with the same load in the same run.
     Fanout {
         /// Connected agents.
         #[arg(long, default_value_t = 200)]
