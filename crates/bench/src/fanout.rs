@@ -13,8 +13,12 @@
 //! For both, a delivery's latency is the time from the bench's tick for that message (before the
 //! request or the publish goes out) to its arrival at a subscriber, on one clock. The subscribers
 //! stand in for 200 machines but share this one's cores with the server under test, so both kinds
-//! do the same small work per frame: find the message's number in the bytes (no decoding of the
-//! whole frame), note the time in a list of their own (no lock shared by every subscriber).
+//! do the same kind of small work per frame: find the message's number in the bytes (no decoding
+//! of the whole frame; a Handoff frame, text, is also checked as UTF-8 by tungstenite, and scanned
+//! for up to three keys), note the time in a list of their own (no lock shared by every
+//! subscriber). The load (customer messages, or nats' publisher) runs on a thread of its own.
+//! With `--typing`, the typing agents receive everyone's typing too but are not counted as
+//! receivers: the server CPU per delivered frame is then somewhat pessimistic for Handoff.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -41,7 +45,7 @@ pub const PASSWORD: &str = "bench-password-123";
 
 /// What one run measured, for either system.
 struct Outcome {
-    /// Agents that should receive every message (the typing agent does not).
+    /// Agents that should receive every message (the typing agents do not).
     receivers: usize,
     /// Latency of every delivery, per message: `per_message[m][i]` is the i-th arrival of message m.
     per_message: Vec<Vec<Duration>>,
@@ -84,7 +88,7 @@ impl Outcome {
     }
 }
 
-/// The typing variant: one agent's presence frames instead of customer messages.
+/// The typing variant: agents' presence frames, in turns, instead of customer messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Load {
     Messages,
@@ -150,7 +154,7 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     let url = servers.urls[0].clone();
     let Line { http, admin, device } = Line::link(&url).await?;
     let post_as_admin = |path: String, body: serde_json::Value| post(&http, &admin, path, body);
-    // A conversation for the typing agent to type in.
+    // A conversation for the typing agents to type in.
     let first: handoff_proto::Message = post_as_admin(
         format!("{url}/api/v1/devices/{}/simulator/inbound", device.id),
         serde_json::to_value(SimulatorInbound {
@@ -173,16 +177,17 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     for i in 0..agents {
         let body = serde_json::to_value(CreateApiKeyRequest { name: format!("agent {i}"), role: Role::Agent })?;
         let created: CreatedApiKey = post_as_admin(format!("{url}/api/v1/api-keys"), body).await?.json().await?;
-        keys.push(created.key);
+        keys.push((created.key, created.api_key.user_id.to_string()));
     }
 
     // Connect everyone, each caught up to the head, then listen; on several nodes the agents
     // take turns among them.
     let ws_urls: Vec<String> =
         servers.urls.iter().map(|u| format!("{}/api/v1/ws", u.replacen("http://", "ws://", 1))).collect();
-    // The server folds a connection's presence frames beyond a few a second into the latest
-    // (`PRESENCE_PER_SEC`): typing at a higher rate takes turns among enough typing agents to
-    // stay within it, each of which sends and does not listen.
+    // The server folds a connection's presence frames beyond `PRESENCE_PER_SEC` into the latest:
+    // typing at a higher rate takes turns among enough typing agents for each to send one frame a
+    // second fewer than that (the tick may bunch frames together), each of which sends and does
+    // not listen. They are connected by the load's thread.
     let typers = match load {
         Load::Typing => (rate as f64 / (handoff_server::http::ws::PRESENCE_PER_SEC - 1.0)).ceil() as usize,
         Load::Messages => 0,
@@ -191,26 +196,17 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     let tally = Arc::new(Tally::new(count, agents - typers));
     let (done_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut listeners = Vec::new();
-    let mut typing: Vec<(Ws, String)> = Vec::new();
-    let mut agents_online = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let ws_url = &ws_urls[i % ws_urls.len()];
-        let (ws, head, user) = connect_agent(ws_url, key, i64::MAX).await?;
-        if i < typers {
-            typing.push((ws, user));
-            continue;
-        }
-        agents_online.push((
-            Agent { ws_url: ws_url.clone(), key: key.clone(), tally: tally.clone(), typers: Vec::new() },
-            ws,
-            head,
-        ));
-    }
-    let typer_ids: Vec<String> = typing.iter().map(|(_, user)| user.clone()).collect();
-    for (mut agent, ws, head) in agents_online {
-        agent.typers = typer_ids.clone();
+    let (typing_keys, listening_keys) = keys.split_at(typers);
+    let typer_ids: Vec<String> = typing_keys.iter().map(|(_, user)| user.clone()).collect();
+    let node_of = |i: usize| ws_urls[i % ws_urls.len()].clone();
+    for (i, (key, _)) in listening_keys.iter().enumerate() {
+        let ws_url = node_of(typers + i);
+        let (ws, head, _) = connect_agent(&ws_url, key, i64::MAX).await?;
+        let agent = Agent { ws_url, key: key.clone(), tally: tally.clone(), typers: typer_ids.clone() };
         listeners.push(tokio::spawn(agent.listen((ws, head), done_tx.subscribe())));
     }
+    let typing_keys: Vec<(String, String)> =
+        typing_keys.iter().enumerate().map(|(i, (key, _))| (node_of(i), key.clone())).collect();
     let receivers = listeners.len();
     let (cpu_before, _) = servers.usage()?;
 
@@ -222,6 +218,10 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     let (load_tally, conversation_id) = (tally.clone(), first.conversation_id);
     let (inbound, admin) = (format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), admin.clone());
     on_own_thread(move || async move {
+        let mut typing = Vec::with_capacity(typing_keys.len());
+        for (ws_url, key) in &typing_keys {
+            typing.push(connect_agent(ws_url, key, i64::MAX).await?.0);
+        }
         let http = reqwest::Client::new();
         let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
@@ -243,11 +243,14 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
                 }
                 Load::Typing => {
                     // Round n is typing agent n % typers's (n / typers)-th frame.
-                    let (ws, _) = &mut typing[n % typers];
+                    let ws = &mut typing[n % typers];
                     let activity =
                         if (n / typers) % 2 == 0 { Activity::ComposingReply } else { Activity::ComposingNote };
                     let frame = ClientFrame::Presence { conversation_id: Some(conversation_id), activity };
                     ws.send(WsMessage::Text(serde_json::to_string(&frame)?.into())).await?;
+                    // What the server sends a typing agent (everyone's typing, its own too) is
+                    // read and dropped, so that its socket never fills.
+                    while let Some(Some(Ok(_))) = futures_util::FutureExt::now_or_never(ws.next()) {}
                 }
             }
         }
@@ -303,8 +306,9 @@ struct Tally {
     frame_bytes: AtomicUsize,
 }
 
-/// One subscriber's deliveries: (message, latency).
-type Log = Vec<(usize, Duration)>;
+/// One subscriber's deliveries: (message, latency in microseconds), 8 bytes each: at 1,000
+/// messages a second for 60 s, 200 subscribers hold 96 MB of them.
+type Log = Vec<(u32, u32)>;
 
 fn now_us() -> i64 {
     Utc::now().timestamp_micros()
@@ -340,7 +344,7 @@ impl Tally {
             return;
         }
         let sent = self.sent_us[n].load(Acquire);
-        log.push((n, Duration::from_micros((now - sent).max(0) as u64)));
+        log.push((n as u32, (now - sent).clamp(0, u32::MAX as i64) as u32));
         if self.got[n].fetch_add(1, AcqRel) + 1 == self.receivers
             && self.complete.fetch_add(1, AcqRel) + 1 == self.sent_us.len()
         {
@@ -359,8 +363,8 @@ impl Tally {
     /// Every delivery, per message, from the subscribers' logs.
     fn per_message(&self, logs: Vec<Log>) -> Vec<Vec<Duration>> {
         let mut per_message = vec![Vec::with_capacity(self.receivers); self.sent_us.len()];
-        for (n, latency) in logs.into_iter().flatten() {
-            per_message[n].push(latency);
+        for (n, micros) in logs.into_iter().flatten() {
+            per_message[n as usize].push(Duration::from_micros(micros as u64));
         }
         per_message
     }

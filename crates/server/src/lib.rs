@@ -323,7 +323,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         users::bootstrap_admin(&state, email, password).await?;
     }
     let mut background = vec![
-        inbound::group_commit::spawn(state.clone(), ingest_rx)?,
+        inbound::group_commit::spawn(state.clone(), ingest_rx).await?,
         tokio::spawn(routing::run(state.clone())),
         tokio::spawn(snooze::run(state.clone())),
         tokio::spawn(prune::run(state.clone())),

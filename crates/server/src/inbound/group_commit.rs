@@ -1,6 +1,6 @@
 //! Group commit: customer messages that arrive together are written in one transaction.
 //!
-//! Every device's messages go through one queue to one task. The task takes everything waiting,
+//! Every device's messages go through one queue to one writer. It takes everything waiting,
 //! up to [`BATCH_MAX`], writes each message under its own savepoint (one that fails is rolled
 //! back alone and its sender gets the error), commits once, and only then answers each sender
 //! and lets the hub fan the events out. Nothing is acknowledged before it is committed, exactly
@@ -46,7 +46,7 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// The queue, and its receiving end for [`run`].
+    /// The queue, and its receiving end for [`spawn`].
     pub fn new() -> (Queue, mpsc::Receiver<Job>) {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         (Queue { tx }, rx)
@@ -73,14 +73,20 @@ impl Queue {
 /// the runtime that opened them: a second runtime would tie the two together). The task returned
 /// stands for the writer on the server's runtime: aborting it, or that runtime ending, stops the
 /// writer, as it stops a task.
-pub fn spawn(state: AppState, rx: mpsc::Receiver<Job>) -> std::io::Result<JoinHandle<()>> {
+pub async fn spawn(state: AppState, rx: mpsc::Receiver<Job>) -> std::io::Result<JoinHandle<()>> {
     if state.store.dialect() == store::Dialect::Postgres {
         return Ok(tokio::spawn(run(state, rx)));
     }
     let (stop, stopped) = oneshot::channel::<()>();
     let (ended, ends) = oneshot::channel::<()>();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (built, ready) = oneshot::channel::<std::io::Result<()>>();
+    // The runtime is built (and dropped) on the thread: a runtime may not be dropped on another's.
     std::thread::Builder::new().name("handoff-ingest".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return drop(built.send(Err(e))),
+        };
+        let _ = built.send(Ok(()));
         runtime.block_on(async {
             tokio::select! {
                 () = run(state, rx) => {}
@@ -89,6 +95,7 @@ pub fn spawn(state: AppState, rx: mpsc::Receiver<Job>) -> std::io::Result<JoinHa
         });
         let _ = ended.send(());
     })?;
+    ready.await.map_err(std::io::Error::other)??;
     Ok(tokio::spawn(async move {
         let _stop = stop; // dropped when this task is: the writer then stops
         let _ = ends.await;
