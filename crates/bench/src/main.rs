@@ -20,6 +20,7 @@ mod offline;
 mod process;
 mod servers;
 mod shutdown;
+mod tally;
 
 use std::time::{Duration, Instant};
 
