@@ -4,6 +4,7 @@
 //! - A customer message through the number node A drives reaches the clients on B and C; one
 //!   injected through node C reaches A, which drives the number, by being passed on.
 //! - Presence crosses nodes: who is online, and who views what.
+//! - An API key revoked through node B is refused by node A within the token cache's second.
 //! - A claim race between clients on B and C has one winner; the loser learns who.
 //! - A reply written on C goes out through A's number.
 //! - A gateway number's webhooks may land on any node: one sent to a node that does not drive
@@ -78,6 +79,29 @@ async fn three_nodes_keep_one_order_and_a_dead_nodes_number_moves() {
         c.presence().activities.iter().any(|a| a.user_id == ana_id && a.conversation_id == cid)
     })
     .await;
+
+    // A key revoked through node B is refused by node A within the token cache's second, though
+    // A had just checked it (and kept it).
+    let key: handoff_proto::CreatedApiKey = world
+        .call(reqwest::Method::POST, "/api/v1/api-keys", Some(&serde_json::json!({"name": "cache", "role": "agent"})))
+        .await;
+    let http = reqwest::Client::new();
+    let me_at_a = || http.get(format!("http://{}/api/v1/me", nodes.addr(0))).bearer_auth(&key.key).send();
+    assert_eq!(me_at_a().await.expect("node A").status(), StatusCode::OK, "the new key works on A");
+    let revoke = format!("http://{}/api/v1/api-keys/{}", nodes.addr(1), key.api_key.id);
+    let revoked = http.delete(revoke).bearer_auth(&world.admin_token).send().await.expect("node B");
+    assert!(revoked.status().is_success(), "revoked through B: {}", revoked.status());
+    let since = Instant::now();
+    while me_at_a().await.expect("node A").status() != StatusCode::UNAUTHORIZED {
+        assert!(since.elapsed() < Duration::from_secs(3), "node A still takes the key revoked through B");
+        tokio::task::yield_now().await;
+    }
+    let refused_after = since.elapsed();
+    println!("a key revoked through node B refused by node A after {refused_after:?}");
+    assert!(
+        refused_after <= handoff_server::store::bearers::FRESH_FOR + Duration::from_millis(500),
+        "refused by A after {refused_after:?}"
+    );
 
     // A claim race between B and C: one winner, and the loser is told who.
     for client in [&ben, &cai] {

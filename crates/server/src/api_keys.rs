@@ -58,7 +58,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: ApiKeyId) -> Result<Api
     if key.revoked_at.is_some() {
         return Ok(key);
     }
-    store::people::revoke_api_key(w.conn(), &key, store::now()).await?;
+    store::people::revoke_api_key(&mut w, &key, store::now()).await?;
     let user = store::people::user(w.conn(), key.user_id).await?.expect("the key's user exists");
     let seq = w.append(EventBody::UserUpdated { user }).await?;
     let summary = format!("Revoked API key '{}'", key.name);

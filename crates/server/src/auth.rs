@@ -153,14 +153,15 @@ pub enum TokenState {
 }
 
 /// The user behind a stored token hash: a live session or a live API key (API keys do not
-/// expire). Live connections re-check theirs.
+/// expire). Live connections re-check theirs. The row may come from the store's one-second cache
+/// ([`crate::store::bearers`]); whether it is still good is decided here, on the server's clock.
 pub async fn check_token_hash(
-    conn: &mut store::Conn,
+    store: &crate::store::Store,
     hash: &str,
     now: DateTime<Utc>,
     lifetime: Lifetime,
 ) -> DbResult<TokenState> {
-    let Some(store::people::Bearer { user, session }) = store::people::bearer(conn, hash).await? else {
+    let Some(store::people::Bearer { user, session }) = store.bearer(hash).await? else {
         return Ok(TokenState::Unknown);
     };
     let session = match session {
@@ -184,7 +185,7 @@ pub async fn touch(state: &AppState, session: SessionId, last_used: DateTime<Utc
         return Ok(());
     }
     let mut w = state.store.begin().await?;
-    store::people::touch_session(w.conn(), session, now).await?;
+    store::people::touch_session(&mut w, session, now).await?;
     w.commit().await
 }
 
@@ -243,10 +244,9 @@ impl FromRequestParts<AppState> for Actor {
         let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
         let hash = token_hash(token);
         let now = state.clock.now();
-        let checked = {
-            let mut conn = state.store.reader().await?;
-            check_token_hash(&mut conn, &hash, now, Lifetime::of(&state.config)).await?
-        };
+        let started = std::time::Instant::now();
+        let checked = check_token_hash(&state.store, &hash, now, Lifetime::of(&state.config)).await?;
+        state.metrics.auth.observe(started.elapsed());
         let (user, session) = match checked {
             TokenState::Live { user, session } => (user, session),
             TokenState::Expired => return Err(session_expired()),

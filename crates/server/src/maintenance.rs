@@ -111,7 +111,7 @@ pub async fn create_admin(
     let user = crate::users::create_user(&store, Who::Server, req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if temporary.is_some() {
         let mut w = store.begin().await?;
-        store::people::set_must_change_password(w.conn(), user.id).await?;
+        store::people::set_must_change_password(&mut w, user.id).await?;
         let user = crate::store::people::user(w.conn(), user.id).await?.expect("created above");
         w.append(handoff_proto::EventBody::UserUpdated { user }).await?;
         w.commit().await?;

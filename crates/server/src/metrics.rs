@@ -62,6 +62,8 @@ pub struct Metrics {
     pub ingest_commit: Histogram,
     /// A committed event from the hub to a connection's socket, per connection.
     pub fanout_wait: Histogram,
+    /// A request's bearer-token check, from the token to its user (the database read included).
+    pub auth: Histogram,
 }
 
 impl Metrics {
@@ -129,6 +131,7 @@ impl Metrics {
                 "A committed event from the hub to a connection's socket",
                 &self.fanout_wait,
             ),
+            ("handoff_auth_seconds", "A request's bearer-token check", &self.auth),
         ];
         for (name, help, histogram) in histograms {
             histogram.render(&mut out, name, help);

@@ -50,7 +50,7 @@ pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let created_before = now.checked_sub_signed(span(state.config.session_max_age) + EXPIRED_SESSIONS_KEPT);
     let mut w = state.store.begin().await?;
     let mut gone = store::idempotency::prune(w.conn(), now - IDEMPOTENCY_KEPT).await?;
-    gone += store::people::prune_sessions(w.conn(), used_before, created_before).await?;
+    gone += store::people::prune_sessions(&mut w, used_before, created_before).await?;
     gone += store::webhooks::prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
     w.commit().await?;
     Ok(gone)

@@ -64,8 +64,8 @@ pub async fn set_password(
     if user.kind == UserKind::ApiKey {
         return Err(Error::bad_request("That user is an API key: it has no password."));
     }
-    store::people::set_password(w.conn(), id, &hash, temporary).await?;
-    store::people::delete_sessions_of(w.conn(), id, keep).await?;
+    store::people::set_password(&mut w, id, &hash, temporary).await?;
+    store::people::delete_sessions_of(&mut w, id, keep).await?;
     let after = store::people::user(w.conn(), id).await?.expect("exists");
     let seq = if after != user { Some(w.append(EventBody::UserUpdated { user: after.clone() }).await?) } else { None };
     let (action, summary) = if temporary {
@@ -131,10 +131,10 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: UserId, req: PatchU
         return Err(Error::conflict("last_admin", "This is the last active Admin: make someone else Admin first."));
     }
     let name = req.name.as_deref().map(str::trim).unwrap_or(&user.name);
-    store::people::update_user(w.conn(), id, name, role, active).await?;
+    store::people::update_user(&mut w, id, name, role, active).await?;
     if !active {
         // Deactivation revokes every session at once.
-        store::people::delete_sessions_of(w.conn(), id, None).await?;
+        store::people::delete_sessions_of(&mut w, id, None).await?;
     }
     let before = user;
     let user = store::people::user(w.conn(), id).await?.expect("exists");

@@ -107,7 +107,7 @@ pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<St
         ));
     }
     let mut w = state.store.begin().await?;
-    store::people::delete_session_by_hash(w.conn(), &actor.token_hash).await?;
+    store::people::delete_session_by_hash(&mut w, &actor.token_hash).await?;
     w.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -217,7 +217,7 @@ pub async fn end_session(
     Path(id): Path<SessionId>,
 ) -> ApiResult<StatusCode> {
     let mut w = state.store.begin().await?;
-    if !store::people::delete_session(w.conn(), id, actor.id()).await? {
+    if !store::people::delete_session(&mut w, id, actor.id()).await? {
         return Err(ApiError::not_found("session"));
     }
     let summary = format!("{} ended one of their sessions", actor.user.name);

@@ -187,7 +187,10 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     let mut here = Here::default();
 
     let mut shutdown = state.shutdown.clone();
-    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    // Each connection re-checks at its own moment in the period: connections that came together
+    // (every app reconnecting after a restart) would otherwise all read at once, every period.
+    let first_check = RECHECK_EVERY.mul_f64(rand::random::<f64>());
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + first_check, RECHECK_EVERY);
     let every = state.config.ws_ping_every;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -250,10 +253,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
             }
             _ = recheck.tick() => {
                 let now = state.clock.now();
-                let checked = {
-                    let mut conn = state.store.reader().await?;
-                    check_token_hash(&mut conn, &actor.token_hash, now, Lifetime::of(&state.config)).await?
-                };
+                let checked = check_token_hash(&state.store, &actor.token_hash, now, Lifetime::of(&state.config)).await?;
                 match checked {
                     TokenState::Live { user, session } if user.role == actor.user.role => {
                         actor.user = user;

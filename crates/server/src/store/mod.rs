@@ -11,6 +11,7 @@
 //! hub. One writer at a time, so events reach the hub in `seq` order.
 
 pub mod audit;
+pub mod bearers;
 pub mod cluster;
 pub(crate) mod cols;
 pub mod contacts;
@@ -178,6 +179,8 @@ struct StoreInner {
     published: Mutex<Seq>,
     hub: Hub,
     epoch: Uuid,
+    /// Tokens checked in the last second.
+    bearers: bearers::Bearers,
 }
 
 /// How far SQLite pushes a commit to disk before the server acknowledges it (WAL mode either way).
@@ -256,8 +259,16 @@ impl Store {
             Uuid::parse_str(&epoch).map_err(|_| Error::Corrupt { what: "epoch".into(), value: epoch })?
         };
         let head = events::head_seq(&mut *read.acquire().await?).await?;
-        let inner =
-            StoreInner { read, write, dialect, write_lock: Mutex::new(()), published: Mutex::new(head), hub, epoch };
+        let inner = StoreInner {
+            read,
+            write,
+            dialect,
+            write_lock: Mutex::new(()),
+            published: Mutex::new(head),
+            hub,
+            epoch,
+            bearers: Default::default(),
+        };
         Ok(Store { inner: Arc::new(inner) })
     }
 
@@ -279,6 +290,20 @@ impl Store {
         self.inner.read.acquire().await.map_err(Into::into)
     }
 
+    /// The account behind a bearer token (its hash): from the tokens checked in the last second
+    /// ([`bearers`]), or read.
+    pub async fn bearer(&self, hash: &str) -> DbResult<Option<people::Bearer>> {
+        if let Some(known) = self.inner.bearers.get(hash) {
+            return Ok(Some(known));
+        }
+        let generation = self.inner.bearers.generation();
+        let found = people::bearer(&mut *self.reader().await?, hash).await?;
+        if let Some(bearer) = &found {
+            self.inner.bearers.put(hash, bearer.clone(), generation);
+        }
+        Ok(found)
+    }
+
     /// A connection for the tables outside the event log that several nodes share (leases,
     /// heartbeats, presence), each statement on its own: PostgreSQL only.
     pub async fn unlogged(&self) -> DbResult<sqlx::pool::PoolConnection<Any>> {
@@ -296,7 +321,7 @@ impl Store {
         if self.inner.dialect == Dialect::Postgres {
             events::lock_log(&mut tx).await?;
         }
-        Ok(Writer { _guard: guard, tx, events: Vec::new(), next_seq: None, store: self })
+        Ok(Writer { _guard: guard, tx, events: Vec::new(), next_seq: None, credentials: false, store: self })
     }
 
     /// Hands the events up to `head` that another node committed to the hub, in order after those
@@ -371,11 +396,21 @@ pub struct Writer<'a> {
     events: Vec<Event>,
     /// The `seq` of the next append, once the first has read the log's head.
     next_seq: Option<Seq>,
+    /// Accounts, sessions or API keys changed: the tokens checked before are not trusted after
+    /// the commit.
+    credentials: bool,
     store: &'a Store,
 }
 
 impl Writer<'_> {
     pub fn conn(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+
+    /// This transaction changes what a token is worth (a password, a role, a session, a key):
+    /// the store's functions that do so say it themselves.
+    pub(crate) fn credentials_changed(&mut self) -> &mut Conn {
+        self.credentials = true;
         &mut self.tx
     }
 
@@ -424,6 +459,9 @@ impl Writer<'_> {
             events::notify_head(&mut self.tx, last.seq).await?;
         }
         self.tx.commit().await?;
+        if self.credentials {
+            self.store.inner.bearers.forget_all();
+        }
         // Committed: a failure to read a gap from the log is not the change's failure; the
         // clients catch up from the log at their next connection.
         if let Err(e) = self.store.publish(self.events).await {
@@ -454,14 +492,19 @@ async fn open_sqlite(
     );
     let on_connect =
         |wal: bool| run_on_connect(if wal { format!("PRAGMA journal_mode = WAL; {setup}") } else { setup.clone() });
+    // A connection to a local file cannot have gone away: no ping before each use. (The ping is
+    // a round trip to the connection's worker thread, as long as the query itself: under load,
+    // each request's token check waited for two.)
     let write = AnyPoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .after_connect(on_connect(true))
         .connect_with(url(file.clone().create_if_missing(true))?)
         .await?;
     sqlx::migrate!("./migrations").run(&write).await?;
     let read = AnyPoolOptions::new()
         .max_connections(4)
+        .test_before_acquire(false)
         .after_connect(on_connect(false))
         .connect_with(url(file.read_only(true))?)
         .await?;

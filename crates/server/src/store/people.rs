@@ -7,8 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::cols::{flag_col, opt_ts_col, parse_uuid, uuid_col};
-use super::Conn;
 use super::{parse_ts, ts, DbResult};
+use super::{Conn, Writer};
 
 pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
 
@@ -105,7 +105,8 @@ pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>, now: DateTime<Utc>
     .map(drop).map_err(Into::into)
 }
 
-pub async fn set_password(conn: &mut Conn, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
+pub async fn set_password(w: &mut Writer<'_>, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
         .bind(hash)
         .bind(must_change)
@@ -116,7 +117,8 @@ pub async fn set_password(conn: &mut Conn, id: UserId, hash: &str, must_change: 
         .map_err(Into::into)
 }
 
-pub async fn set_must_change_password(conn: &mut Conn, id: UserId) -> DbResult<()> {
+pub async fn set_must_change_password(w: &mut Writer<'_>, id: UserId) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("UPDATE users SET must_change_password = TRUE WHERE id = $1")
         .bind(id.to_string())
         .execute(conn)
@@ -125,7 +127,8 @@ pub async fn set_must_change_password(conn: &mut Conn, id: UserId) -> DbResult<(
         .map_err(Into::into)
 }
 
-pub async fn update_user(conn: &mut Conn, id: UserId, name: &str, role: Role, active: bool) -> DbResult<()> {
+pub async fn update_user(w: &mut Writer<'_>, id: UserId, name: &str, role: Role, active: bool) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("UPDATE users SET name = $1, role = $2, active = $3 WHERE id = $4")
         .bind(name)
         .bind(role)
@@ -225,6 +228,7 @@ fn session_from_row(row: &AnyRow) -> DbResult<Session> {
 
 /// The account behind a bearer token (its hash), in one query: a session's (with the session's
 /// id, start and last use) or a live API key's (no session).
+#[derive(Clone, Debug)]
 pub struct Bearer {
     pub user: User,
     /// `(id, created_at, last_used_at)`; the id is `None` for a session from before sessions
@@ -266,7 +270,8 @@ pub async fn sessions_of(conn: &mut Conn, user: UserId) -> DbResult<Vec<Session>
     rows.iter().map(session_from_row).collect()
 }
 
-pub async fn touch_session(conn: &mut Conn, id: SessionId, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn touch_session(w: &mut Writer<'_>, id: SessionId, now: DateTime<Utc>) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
         .bind(ts(now))
         .bind(id.to_string())
@@ -276,7 +281,8 @@ pub async fn touch_session(conn: &mut Conn, id: SessionId, now: DateTime<Utc>) -
         .map_err(Into::into)
 }
 
-pub async fn delete_session_by_hash(conn: &mut Conn, hash: &str) -> DbResult<()> {
+pub async fn delete_session_by_hash(w: &mut Writer<'_>, hash: &str) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(hash)
         .execute(conn)
@@ -286,7 +292,8 @@ pub async fn delete_session_by_hash(conn: &mut Conn, hash: &str) -> DbResult<()>
 }
 
 /// Ends one of `user`'s sessions; `false` when they have none with that id.
-pub async fn delete_session(conn: &mut Conn, id: SessionId, user: UserId) -> DbResult<bool> {
+pub async fn delete_session(w: &mut Writer<'_>, id: SessionId, user: UserId) -> DbResult<bool> {
+    let conn = w.credentials_changed();
     let gone = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id.to_string())
         .bind(user.to_string())
@@ -296,7 +303,8 @@ pub async fn delete_session(conn: &mut Conn, id: SessionId, user: UserId) -> DbR
 }
 
 /// Ends every session of `user`, except the one with the token hash `keep`.
-pub async fn delete_sessions_of(conn: &mut Conn, user: UserId, keep: Option<&str>) -> DbResult<()> {
+pub async fn delete_sessions_of(w: &mut Writer<'_>, user: UserId, keep: Option<&str>) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2")
         .bind(user.to_string())
         .bind(keep)
@@ -309,10 +317,11 @@ pub async fn delete_sessions_of(conn: &mut Conn, user: UserId, keep: Option<&str
 /// Deletes the sessions last used before `used_before` or started before `created_before`
 /// (long expired); returns how many went.
 pub async fn prune_sessions(
-    conn: &mut Conn,
+    w: &mut Writer<'_>,
     used_before: Option<DateTime<Utc>>,
     created_before: Option<DateTime<Utc>>,
 ) -> DbResult<u64> {
+    let conn = w.credentials_changed();
     let gone = sqlx::query("DELETE FROM sessions WHERE COALESCE(last_used_at, created_at) < $1 OR created_at < $2")
         .bind(used_before.map(ts))
         .bind(created_before.map(ts))
@@ -379,7 +388,8 @@ pub async fn insert_api_key(conn: &mut Conn, key: &NewApiKey<'_>, now: DateTime<
 }
 
 /// Revokes a key and deactivates the user it acts as.
-pub async fn revoke_api_key(conn: &mut Conn, key: &ApiKey, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn revoke_api_key(w: &mut Writer<'_>, key: &ApiKey, now: DateTime<Utc>) -> DbResult<()> {
+    let conn = w.credentials_changed();
     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
         .bind(ts(now))
         .bind(key.id.to_string())
