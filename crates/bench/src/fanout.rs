@@ -34,6 +34,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{header::AUTHORIZATION, HeaderValue};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+use crate::disk::DiskProbe;
 use crate::figures;
 use crate::servers::{customer_message, line_with, messages_per_commit, post, stages, usage, Backend, Line, Servers};
 use crate::tally::{number_after, on_own_thread, Log, Tally};
@@ -56,10 +57,16 @@ struct Outcome {
     messages_per_commit: Option<f64>,
     /// Where the messages waited, per node (Handoff only).
     stages: Vec<serde_json::Value>,
+    /// From each customer message's tick to the answer to its request (Handoff's customer
+    /// messages only: stored and committed by then).
+    answered: Vec<Duration>,
+    /// The disk probe's longest sync in each second of the load ([`DiskProbe`]).
+    disk_sync_ms: Vec<f64>,
 }
 
 impl Outcome {
-    fn json(&self) -> serde_json::Value {
+    /// The figures; `rate` (messages a second) splits the run into its seconds.
+    fn json(&self, rate: u32) -> serde_json::Value {
         let all: Vec<Duration> = self.per_message.iter().flatten().copied().collect();
         let deliveries = all.len();
         let expected = self.per_message.len() * self.receivers;
@@ -81,7 +88,23 @@ impl Outcome {
             "frame_bytes": self.frame_bytes,
             "messages_per_commit": self.messages_per_commit.map(|m| (m * 100.0).round() / 100.0),
             "stages_per_node": self.stages,
+            "request_answered": (!self.answered.is_empty()).then(|| figures(self.answered.clone())),
+            "p99_ms_each_second": self.each_second(rate),
+            "disk_sync_ms_each_second": self.disk_sync_ms,
         })
+    }
+
+    /// The p99 of the deliveries of the messages sent in each second of the run: a stall shows
+    /// as one high second, a system that falls behind as a rising line.
+    fn each_second(&self, rate: u32) -> Vec<f64> {
+        self.per_message
+            .chunks(rate.max(1) as usize)
+            .map(|second| {
+                let mut all: Vec<Duration> = second.iter().flatten().copied().collect();
+                all.sort();
+                (crate::quantile_ms(&all, 0.99) * 10.0).round() / 10.0
+            })
+            .collect()
     }
 }
 
@@ -106,13 +129,13 @@ pub async fn fanout(
         runs.push((backend.clone(), run_handoff(&backend, agents, rate, count, load).await?));
     }
     let nats = run_nats(runs[0].1.receivers, rate, count, runs[0].1.frame_bytes).await?;
-    let n = nats.json();
+    let n = nats.json(rate);
     let nats_p99 = n["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
     let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 100.0).round() / 100.0 } else { 0.0 };
     let mut backends = serde_json::Map::new();
     let mut one_node_p99 = None;
     for (backend, outcome) in &runs {
-        let h = outcome.json();
+        let h = outcome.json(rate);
         let p99 = h["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
         let mut entry = serde_json::json!({
             "nodes": backend.nodes,
@@ -127,7 +150,7 @@ pub async fn fanout(
         }
         backends.insert(backend.name.to_string(), entry);
     }
-    let sqlite = runs[0].1.json();
+    let sqlite = runs[0].1.json(rate);
     let p99 = sqlite["per_delivery"]["p99_ms"].as_f64().unwrap_or(0.0);
     Ok(serde_json::json!({
         "bench": "fanout",
@@ -212,9 +235,10 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
     // at once (beyond that the server is not keeping up, and the injection time printed at the
     // end says so).
     let started = Instant::now();
+    let disk = DiskProbe::start()?;
     let (load_tally, conversation_id) = (tally.clone(), first.conversation_id);
     let (inbound, admin) = (format!("{url}/api/v1/devices/{}/simulator/inbound", device.id), admin.clone());
-    on_own_thread(move || async move {
+    let answered = on_own_thread(move || async move {
         let mut typing = Vec::with_capacity(typing_keys.len());
         for (ws_url, key) in &typing_keys {
             typing.push(connect_agent(ws_url, key, i64::MAX).await?.0);
@@ -227,6 +251,7 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
         for n in 0..count {
             tick.tick().await;
             load_tally.sent(n);
+            let ticked = Instant::now();
             match load {
                 Load::Messages => {
                     let body = serde_json::to_value(customer_message(n))?;
@@ -235,7 +260,7 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
                     sends.push(tokio::spawn(async move {
                         let sent = req.await;
                         drop(permit);
-                        sent
+                        sent.map(|_| ticked.elapsed())
                     }));
                 }
                 Load::Typing => {
@@ -251,15 +276,17 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
                 }
             }
         }
+        let mut answered = Vec::with_capacity(sends.len());
         for s in sends {
-            s.await??;
+            answered.push(s.await??);
         }
-        anyhow::Ok(())
+        anyhow::Ok(answered)
     })
     .await?;
     let injected = started.elapsed();
 
     tally.all_in().await;
+    let disk_sync_ms = disk.stop()?;
     let (cpu_after, peak) = servers.usage()?;
     let messages_per_commit = messages_per_commit(&http, &url).await?;
     let mut per_node = Vec::new();
@@ -283,6 +310,8 @@ async fn run_handoff(backend: &Backend, agents: usize, rate: u32, count: usize, 
         frame_bytes: tally.frame_bytes.load(Relaxed),
         messages_per_commit,
         stages: per_node,
+        answered,
+        disk_sync_ms,
     })
 }
 
@@ -471,6 +500,7 @@ async fn run_nats(agents: usize, rate: u32, count: usize, frame_bytes: usize) ->
     }
 
     let (cpu_before, _) = usage(pid)?;
+    let disk = DiskProbe::start()?;
     // The publisher, from a thread of its own, as Handoff's load (`on_own_thread`).
     let load_tally = tally.clone();
     on_own_thread(move || async move {
@@ -498,6 +528,7 @@ async fn run_nats(agents: usize, rate: u32, count: usize, frame_bytes: usize) ->
     })
     .await?;
     tally.all_in().await;
+    let disk_sync_ms = disk.stop()?;
     let (cpu_after, peak) = usage(pid)?;
     let _ = done_tx.send(());
     let mut logs = Vec::with_capacity(listeners.len());
@@ -515,5 +546,7 @@ async fn run_nats(agents: usize, rate: u32, count: usize, frame_bytes: usize) ->
         frame_bytes,
         messages_per_commit: None,
         stages: Vec::new(),
+        answered: Vec::new(),
+        disk_sync_ms,
     })
 }

@@ -13,6 +13,7 @@
 //! - `login-flood`: a server process's memory before and after a flood of sign-ins with huge
 //!   email addresses.
 
+mod disk;
 mod fanout;
 mod ingest;
 mod login;
@@ -143,7 +144,7 @@ enum Bench {
 }
 
 /// The value at quantile `q` (0..=1) of sorted samples, in milliseconds.
-fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+pub(crate) fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

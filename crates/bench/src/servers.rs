@@ -127,11 +127,12 @@ pub async fn messages_per_commit(http: &reqwest::Client, url: &str) -> anyhow::R
 }
 
 /// Where customer messages spent their time on the server at `url`, from its histograms: for
-/// each stage the mean, and the bucket bounds the median and the 99th percentile fall in.
+/// each stage the mean, and the bucket bounds the median, the 99th and 99.9th percentiles and the
+/// longest fall in.
 pub async fn stages(http: &reqwest::Client, url: &str) -> anyhow::Result<serde_json::Value> {
     let metrics = http.get(format!("{url}/metrics")).send().await?.error_for_status()?.text().await?;
     let mut out = serde_json::Map::new();
-    for stage in ["ingest_wait", "ingest_write", "ingest_commit", "fanout_wait"] {
+    for stage in ["auth", "ingest_wait", "ingest_write", "ingest_commit", "fanout_wait"] {
         let name = format!("handoff_{stage}_seconds");
         let value = |suffix: &str| {
             metrics.lines().find_map(|l| l.strip_prefix(&format!("{name}{suffix} "))?.trim().parse::<f64>().ok())
@@ -154,6 +155,8 @@ pub async fn stages(http: &reqwest::Client, url: &str) -> anyhow::Result<serde_j
                 "mean_ms": if count > 0.0 { ms(Some(sum / count * 1000.0)) } else { None },
                 "p50_under_ms": ms(at(0.5)),
                 "p99_under_ms": ms(at(0.99)),
+                "p999_under_ms": ms(at(0.999)),
+                "max_under_ms": ms(at(1.0)),
             }),
         );
     }

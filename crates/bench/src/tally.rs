@@ -95,10 +95,11 @@ impl Tally {
 /// Runs a load on a thread and runtime of its own, as from a machine of its own: its waits (the
 /// tick, each request's answer) do not queue behind the subscribers' tasks on this process's
 /// runtime, which would count against the server under test. Both systems' loads run this way.
-pub async fn on_own_thread<F, Fut>(load: F) -> anyhow::Result<()>
+pub async fn on_own_thread<F, Fut, T>(load: F) -> anyhow::Result<T>
 where
     F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+    T: Send + 'static,
 {
     let (done, outcome) = tokio::sync::oneshot::channel();
     std::thread::Builder::new().name("bench-load".into()).spawn(move || {
