@@ -116,6 +116,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             updates::install_update,
         ])
         .events(tauri_specta::collect_events![CoreEvent, OpenConversation, OpenDevices, updates::UpdateChanged])
+        // Sizes the UI pages by, from here only.
+        .constant("INBOX_PAGE", commands::INBOX_PAGE)
+        .constant("THREAD_PAGE", commands::THREAD_PAGE)
 }
 
 pub fn run() {

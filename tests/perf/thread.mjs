@@ -20,7 +20,7 @@ process.env.SERVER_BIN ??= "target/release/handoff-server";
 const MESSAGES = Number(process.env.MESSAGES ?? 10000);
 const STEPS = Number(process.env.STEPS ?? 300);
 const EARLIER = Number(process.env.EARLIER ?? 5);
-const PAGE = 200; // the thread's page (ThreadView.svelte)
+const PAGE = 200; // the thread's page (THREAD_PAGE in src-tauri/src/commands.rs, through the bindings)
 const PARALLEL = 16;
 
 const world = await startWorld(root, "thread");

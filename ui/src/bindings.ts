@@ -132,6 +132,11 @@ export const events = {
 	updateChanged: makeEvent<UpdateChanged_Serialize, UpdateChanged_Deserialize>("update-changed"),
 };
 
+/* Constants */
+export const INBOX_PAGE = 2000 as const;
+
+export const THREAD_PAGE = 200 as const;
+
 /* Types */
 export type Activity = "viewing" | "composing_reply" | "composing_note" | "idle";
 
