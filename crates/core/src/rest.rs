@@ -40,7 +40,7 @@ pub fn user_agent() -> String {
 pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> CoreResult<LoginResponse> {
     let resp = http
         .post(format!("{server}/api/v1/auth/login"))
-        .json(&LoginRequest { email: email.trim().to_string(), password: password.to_string() })
+        .json(&LoginRequest { email: email.trim().to_string(), password: password.to_string(), workspace_id: None })
         .send()
         .await
         .map_err(|e| unreachable(server, e))?;

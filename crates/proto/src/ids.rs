@@ -137,6 +137,8 @@ ids! {
     SessionId;
     /// A client's id for one change it asks for: the server applies each once.
     MutationId;
+    /// A workspace: one client account of an agency, with its own numbers, people and data.
+    WorkspaceId;
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub use devices::*;
 pub use event::{Event, EventBody, UpdateCause};
 pub use ids::{
     ApiKeyId, ContactId, ConversationId, DeviceId, MessageId, MutationId, RuleId, SessionId, TeamId, UserId,
+    WorkspaceId,
 };
 pub use presence::{ActivityEntry, PresenceStatus, UserStatus, TYPING_TTL_SECS};
 pub use rest::*;

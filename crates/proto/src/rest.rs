@@ -1,6 +1,6 @@
 //! Bodies of the public HTTP API v1. Field names follow `docs/api.md` and the served OpenAPI document exactly.
 
-use crate::ids::{ContactId, ConversationId, DeviceId, MessageId, MutationId, SessionId, TeamId, UserId};
+use crate::ids::{ContactId, ConversationId, DeviceId, MessageId, MutationId, SessionId, TeamId, UserId, WorkspaceId};
 use chrono::{DateTime, Utc};
 
 use crate::{wire, Seq};
@@ -403,6 +403,9 @@ wire! {
     pub struct LoginRequest {
         pub email: String,
         pub password: String,
+        /// The workspace the session acts in; the caller's first (the oldest) when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub workspace_id: Option<WorkspaceId>,
     }
 }
 
@@ -410,6 +413,27 @@ wire! {
     pub struct LoginResponse {
         pub token: String,
         pub user: User,
+        /// The workspace this session acts in: every route sees that workspace's data only.
+        pub workspace: Workspace,
+        /// Every workspace the caller belongs to, with their role in each.
+        pub workspaces: Vec<WorkspaceEntry>,
+    }
+}
+
+wire! {
+    /// A workspace: one client account of an agency, with its own numbers, people and data.
+    pub struct Workspace {
+        pub id: WorkspaceId,
+        pub name: String,
+    }
+}
+
+wire! {
+    /// A workspace the caller belongs to, and their role in it.
+    pub struct WorkspaceEntry {
+        pub id: WorkspaceId,
+        pub name: String,
+        pub role: Role,
     }
 }
 

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use handoff_proto::{Role, SessionId, User, UserId};
+use handoff_proto::{Role, SessionId, User, UserId, WorkspaceId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -104,6 +104,7 @@ pub struct Origin {
 pub async fn create_session(
     conn: &mut store::Conn,
     user_id: UserId,
+    workspace_id: WorkspaceId,
     now: DateTime<Utc>,
     origin: &Origin,
 ) -> DbResult<String> {
@@ -113,6 +114,7 @@ pub async fn create_session(
         id: SessionId::new(),
         token_hash: &token_hash(&token),
         user_id,
+        workspace_id,
         client: client.as_deref(),
         address: origin.address.as_deref(),
     };

@@ -103,6 +103,10 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
         kind: UserKind::Person,
     };
     store::people::insert_user(w.conn(), &new, store::now()).await?;
+    if req.role == Role::Admin {
+        // The first Admin of an empty installation owns it.
+        store::workspaces::claim_ownership(w.conn(), id).await?;
+    }
     let user = store::people::user(w.conn(), id).await?.expect("inserted above");
     let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
     let summary = format!("Created user {} <{}> ({})", user.name, user.email, user.role.as_str());

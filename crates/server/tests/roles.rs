@@ -140,6 +140,7 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/api/v1/users", Admin),
         route(Method::PATCH, "/api/v1/users/{id}", Admin),
         route(Method::POST, "/api/v1/users/{id}/reset-password", Admin),
+        route(Method::GET, "/api/v1/workspaces", SignedIn),
         route(Method::GET, "/api/v1/teams", SignedIn),
         route(Method::POST, "/api/v1/teams", Admin),
         route(Method::PATCH, "/api/v1/teams/{id}", Admin),

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json as AxumJson;
 use handoff_proto::{
     ChangePasswordRequest, CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, ResetPasswordResponse,
-    SessionEntry, SessionId, User, UserId,
+    SessionEntry, SessionId, User, UserId, Workspace, WorkspaceEntry,
 };
 
 use crate::auth::{self, Actor};
@@ -20,7 +20,8 @@ use crate::{users, AppState};
 
 #[utoipa::path(post, path = "/api/v1/auth/login", security(()), request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = handoff_proto::ErrorBody),
-        (status = 401, body = handoff_proto::ErrorBody), (status = 429, body = handoff_proto::ErrorBody)))]
+        (status = 401, body = handoff_proto::ErrorBody), (status = 403, body = handoff_proto::ErrorBody),
+        (status = 429, body = handoff_proto::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -74,10 +75,22 @@ pub async fn login(
         address: Some(client.to_string()),
     };
     let mut w = state.store.begin().await?;
-    let token = auth::create_session(w.conn(), id, state.clock.now(), &origin).await?;
+    let workspaces = store::workspaces::of_user(w.conn(), id).await?;
+    // The workspace asked for, or the caller's oldest. The password was right: saying that this
+    // account is not in that workspace tells nothing the caller does not know.
+    let chosen = match req.workspace_id {
+        Some(asked) => workspaces.iter().find(|ws| ws.id == asked).ok_or_else(|| {
+            ApiError::new(StatusCode::FORBIDDEN, "not_a_member", "This account does not belong to that workspace.")
+        })?,
+        None => workspaces.first().ok_or_else(|| {
+            ApiError::new(StatusCode::FORBIDDEN, "not_a_member", "This account does not belong to any workspace.")
+        })?,
+    };
+    let workspace = Workspace { id: chosen.id, name: chosen.name.clone() };
+    let token = auth::create_session(w.conn(), id, workspace.id, state.clock.now(), &origin).await?;
     let user = crate::store::people::user(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
     w.commit().await?;
-    Ok(AxumJson(LoginResponse { token, user }))
+    Ok(AxumJson(LoginResponse { token, user, workspace, workspaces }))
 }
 
 /// Who is signing in: the peer, or, for a request from a reverse proxy on this computer (Caddy
@@ -262,4 +275,12 @@ pub async fn patch_user(
 ) -> ApiResult<AxumJson<User>> {
     actor.require_admin("change users")?;
     Ok(AxumJson(users::patch_user(&state, &actor, id, req).await?))
+}
+
+/// The workspaces the caller belongs to, the oldest first, with their role in each.
+#[utoipa::path(get, path = "/api/v1/workspaces",
+    responses((status = 200, body = Vec<WorkspaceEntry>)))]
+pub async fn workspaces(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Vec<WorkspaceEntry>>> {
+    let mut conn = state.store.reader().await?;
+    Ok(AxumJson(store::workspaces::of_user(&mut conn, actor.id()).await?))
 }

@@ -29,6 +29,7 @@ mod sql;
 pub mod teams;
 mod time;
 pub mod webhooks;
+pub mod workspaces;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

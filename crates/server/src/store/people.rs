@@ -2,7 +2,7 @@
 //! keys.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{ApiKey, ApiKeyId, ConversationStatus, Role, SessionId, User, UserId, UserKind};
+use handoff_proto::{ApiKey, ApiKeyId, ConversationStatus, Role, SessionId, User, UserId, UserKind, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -89,6 +89,8 @@ pub struct NewUser<'a> {
     pub kind: UserKind,
 }
 
+/// Creates an account in the installation's first workspace (the only one until workspaces can
+/// be created).
 pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO users (id, email, name, role, password_hash, active, created_at, kind) VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7)",
@@ -100,9 +102,10 @@ pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>, now: DateTime<Utc>
     .bind(user.password_hash)
     .bind(ts(now))
     .bind(user.kind)
-    .execute(conn)
-    .await
-    .map(drop).map_err(Into::into)
+    .execute(&mut *conn)
+    .await?;
+    let workspace = super::workspaces::first(conn).await?;
+    super::workspaces::add_member(conn, workspace.id, user.id, now).await
 }
 
 pub async fn set_password(w: &mut Writer<'_>, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
@@ -175,14 +178,16 @@ pub struct NewSession<'a> {
     pub id: SessionId,
     pub token_hash: &'a str,
     pub user_id: UserId,
+    /// The workspace the session acts in.
+    pub workspace_id: WorkspaceId,
     pub client: Option<&'a str>,
     pub address: Option<&'a str>,
 }
 
 pub async fn insert_session(conn: &mut Conn, s: &NewSession<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, id, last_used_at, client, address) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, id, last_used_at, client, address, workspace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(s.token_hash)
     .bind(s.user_id.to_string())
@@ -191,6 +196,7 @@ pub async fn insert_session(conn: &mut Conn, s: &NewSession<'_>, now: DateTime<U
     .bind(ts(now))
     .bind(s.client)
     .bind(s.address)
+    .bind(s.workspace_id.to_string())
     .execute(conn)
     .await
     .map(drop)
