@@ -1,7 +1,7 @@
 //! The HTTP calls the core makes: sign-in, re-reading a conversation after a refusal, and
 //! [`json`] for the rest (accounts, Admin).
 
-use handoff_proto::{Conversation, ConversationId, ErrorBody, LoginRequest, LoginResponse, User};
+use handoff_proto::{Conversation, ConversationId, ErrorBody, LoginRequest, User};
 use reqwest::StatusCode;
 
 use crate::{CoreError, CoreResult};
@@ -37,7 +37,15 @@ pub fn user_agent() -> String {
     format!("Handoff-Desktop/{} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS)
 }
 
-pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> CoreResult<LoginResponse> {
+/// What the app takes from a sign-in's answer (`LoginResponse`): read leniently, so that a server
+/// from before workspaces (no `workspace` in its answer) still signs the app in.
+#[derive(serde::Deserialize)]
+pub struct SignedIn {
+    pub token: String,
+    pub user: User,
+}
+
+pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> CoreResult<SignedIn> {
     let resp = http
         .post(format!("{server}/api/v1/auth/login"))
         .json(&LoginRequest { email: email.trim().to_string(), password: password.to_string(), workspace_id: None })

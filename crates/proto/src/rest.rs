@@ -413,9 +413,9 @@ wire! {
     pub struct LoginResponse {
         pub token: String,
         pub user: User,
-        /// The workspace this session acts in: every route sees that workspace's data only.
+        /// The workspace this session acts in (kept with the session).
         pub workspace: Workspace,
-        /// Every workspace the caller belongs to, with their role in each.
+        /// Every workspace the caller belongs to, and their role.
         pub workspaces: Vec<WorkspaceEntry>,
     }
 }
@@ -429,7 +429,8 @@ wire! {
 }
 
 wire! {
-    /// A workspace the caller belongs to, and their role in it.
+    /// A workspace the caller belongs to, and their role (today the account's, the same in
+    /// every workspace).
     pub struct WorkspaceEntry {
         pub id: WorkspaceId,
         pub name: String,

@@ -23,5 +23,5 @@ INSERT INTO memberships (workspace_id, user_id, created_at)
     SELECT w.id, u.id, w.created_at FROM users u, workspaces w;
 UPDATE sessions SET workspace_id = (SELECT id FROM workspaces);
 UPDATE users SET owner = TRUE WHERE id = (
-    SELECT id FROM users WHERE role = 'admin' AND kind = 'person' ORDER BY created_at, id LIMIT 1
+    SELECT id FROM users WHERE role = 'admin' AND kind = 'person' AND active ORDER BY created_at, id LIMIT 1
 );

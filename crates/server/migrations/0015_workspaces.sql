@@ -16,7 +16,8 @@ CREATE TABLE memberships (
 );
 CREATE INDEX memberships_by_user ON memberships (user_id);
 
--- The installation's owner creates workspaces: the first Admin of an empty installation.
+-- The installation's owner creates workspaces: the first active Admin who is a person (an
+-- empty installation: its first Admin).
 ALTER TABLE users ADD COLUMN owner INTEGER NOT NULL DEFAULT 0;
 
 -- The workspace a session acts in (its sign-in chose it).
@@ -32,5 +33,5 @@ INSERT INTO memberships (workspace_id, user_id, created_at)
     SELECT w.id, u.id, w.created_at FROM users u, workspaces w;
 UPDATE sessions SET workspace_id = (SELECT id FROM workspaces);
 UPDATE users SET owner = 1 WHERE id = (
-    SELECT id FROM users WHERE role = 'admin' AND kind = 'person' ORDER BY created_at, id LIMIT 1
+    SELECT id FROM users WHERE role = 'admin' AND kind = 'person' AND active ORDER BY created_at, id LIMIT 1
 );

@@ -95,6 +95,7 @@ mod tests {
         let users = [
             // (id, role, kind, created_at): a key's identity came first, then two Admins.
             ("00000000-0000-0000-0000-00000000000a", "admin", "api_key", "2026-01-01T00:00:00.000000Z"),
+            ("00000000-0000-0000-0000-0000000000a2", "admin", "person", "2026-01-01T12:00:00.000000Z"),
             ("00000000-0000-0000-0000-00000000000b", "admin", "person", "2026-01-02T00:00:00.000000Z"),
             ("00000000-0000-0000-0000-00000000000c", "admin", "person", "2026-01-03T00:00:00.000000Z"),
             ("00000000-0000-0000-0000-00000000000d", "agent", "person", "2026-01-04T00:00:00.000000Z"),
@@ -121,6 +122,11 @@ mod tests {
         .execute(&pool)
         .await
         .expect("a session");
+        // The earliest Admin who is a person was deactivated: not the owner.
+        sqlx::query("UPDATE users SET active = FALSE WHERE id = '00000000-0000-0000-0000-0000000000a2'")
+            .execute(&pool)
+            .await
+            .expect("deactivated");
         pool.close().await;
 
         let store =
@@ -136,11 +142,55 @@ mod tests {
         }
         let owners: Vec<String> =
             sqlx::query_scalar("SELECT id FROM users WHERE owner").fetch_all(&mut *conn).await.expect("read");
-        assert_eq!(owners, ["00000000-0000-0000-0000-00000000000b"], "the first Admin who is a person");
+        assert_eq!(owners, ["00000000-0000-0000-0000-00000000000b"], "the first active Admin who is a person");
+        // There is an owner: another Admin claims nothing.
+        let mut w = store.begin().await.expect("the writer");
+        claim_ownership(w.conn(), "00000000-0000-0000-0000-00000000000c".parse().expect("an id")).await.expect("ran");
+        w.commit().await.expect("committed");
+        let owners: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE owner").fetch_all(&mut *conn).await.expect("read");
+        assert_eq!(owners, ["00000000-0000-0000-0000-00000000000b"], "one owner");
         let session: Option<String> = sqlx::query_scalar("SELECT workspace_id FROM sessions WHERE token_hash = 'h'")
             .fetch_one(&mut *conn)
             .await
             .expect("read");
         assert_eq!(session, Some(first.id.to_string()));
+    }
+
+    /// An empty installation: its first Admin owns it; an Agent before them would not have.
+    #[tokio::test]
+    async fn the_first_admin_of_an_empty_installation_owns_it() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let database = match std::env::var("HANDOFF_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) {
+            Some(base) => super::super::test_database(&base, dir.path()),
+            None => Database::Sqlite(dir.path().join("handoff.db")),
+        };
+        let store = Store::open(&database, Hub::new(16), Durability::Full, crate::BUSY_TIMEOUT).await.expect("opened");
+        let owner = |store: Store| async move {
+            let mut conn = store.reader().await.expect("a reader");
+            sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE owner")
+                .fetch_all(&mut *conn)
+                .await
+                .expect("read")
+        };
+        let create = |email: &'static str, role: handoff_proto::Role| {
+            let store = store.clone();
+            async move {
+                let req = handoff_proto::CreateUserRequest {
+                    email: email.into(),
+                    name: "Someone".into(),
+                    password: "a long enough password".into(),
+                    role,
+                };
+                crate::users::create_user(&store, crate::audit::Who::Server, req).await.expect("created").id
+            }
+        };
+        create("agent@example.com", handoff_proto::Role::Agent).await;
+        assert!(owner(store.clone()).await.is_empty(), "an Agent owns nothing");
+        let admin = create("admin@example.com", handoff_proto::Role::Admin).await;
+        create("second@example.com", handoff_proto::Role::Admin).await;
+        assert_eq!(owner(store.clone()).await, [admin.to_string()]);
+        let mut conn = store.reader().await.expect("a reader");
+        assert_eq!(of_user(&mut conn, admin).await.expect("read").len(), 1, "in the first workspace");
     }
 }

@@ -24,8 +24,15 @@ export class ThreadStore implements Domain {
   #newest: number = THREAD_PAGE;
   #from: string | null = null;
   #request = 0;
+  /** The newest load: what a selection waits for (an older answer is dropped). */
+  #latest: Promise<void> = Promise.resolve();
 
-  async load() {
+  load(): Promise<void> {
+    this.#latest = this.#load();
+    return this.#latest;
+  }
+
+  async #load() {
     if (!this.selectedId) {
       this.thread = null;
       return;
@@ -35,6 +42,15 @@ export class ThreadStore implements Domain {
     if (request !== this.#request) return;
     this.thread = loaded;
     this.#from = loaded?.messages[0]?.id ?? null;
+  }
+
+  /** Until the newest load has answered (a load started meanwhile is waited for too). */
+  async #settled() {
+    let waited: Promise<void>;
+    do {
+      waited = this.#latest;
+      await waited;
+    } while (waited !== this.#latest);
   }
 
   handle(change: Change) {
@@ -67,9 +83,15 @@ export class ThreadStore implements Domain {
       this.#from = null;
     }
     this.selectedId = id;
-    await this.load();
+    void this.load();
+    await this.#settled();
     void commands.setPresence(id, "viewing");
-    if (this.thread && this.thread.conversation.unread_count > 0) void call(commands.markRead(id)).catch(() => {});
+    if (this.shows(id) && this.thread!.conversation.unread_count > 0) void call(commands.markRead(id)).catch(() => {});
+  }
+
+  /** The thread shown is this conversation's (not a previous one's, not missing). */
+  shows(id: string): boolean {
+    return this.thread?.conversation.id === id;
   }
 
   /** The next page of earlier messages. */
@@ -77,7 +99,8 @@ export class ThreadStore implements Domain {
     if (!this.thread) return;
     this.#newest = this.thread.messages.length + THREAD_PAGE;
     this.#from = null;
-    await this.load();
+    void this.load();
+    await this.#settled();
   }
 
   /** Opens a refused change in its conversation, its text back in the composer. */

@@ -1,6 +1,7 @@
 // One signed-in workspace as the UI holds it: a store per domain, each re-reading on its own
-// kinds of change from the core, and the connection's state. Components read the stores; none
-// of them holds the workspace's data itself.
+// kinds of change from the core, and the connection's state. The inbox's components read the
+// stores; the screens with data of their own (the dashboard, search, administration) still read
+// it themselves.
 import { commands, onChange } from "../core";
 import type { Change, ConnectionState, SessionInfo } from "../types";
 import { DevicesStore } from "./devices.svelte";

@@ -118,4 +118,24 @@ describe("Workspace stores", () => {
     expect(ws.connection.state).toBe("offline");
     stop();
   });
+
+  it("opening a conversation waits for its thread's newest load, not an overtaken one", async () => {
+    const held: ((thread: unknown) => void)[] = [];
+    const calls = core({ thread: () => new Promise((resolve) => held.push(resolve)) });
+    const { ws, stop } = await started(calls);
+    const thread = (id: string) => ({ conversation: { id, unread_count: 0 }, messages: [], earlier: 0 });
+    let opened = false;
+    const selecting = ws.thread.select("c-1").then(() => (opened = true));
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    // The conversation changes while it opens: a newer load overtakes the first.
+    await change({ kind: "conversation", conversation_id: "c-1" });
+    await vi.waitFor(() => expect(held).toHaveLength(2));
+    held[0](thread("c-1"));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(opened).toBe(false);
+    held[1](thread("c-1"));
+    await selecting;
+    expect(ws.thread.shows("c-1")).toBe(true);
+    stop();
+  });
 });
