@@ -119,16 +119,19 @@ async fn round(server_bin: &Path, agents: usize, senders: usize, load: Duration)
     let mut stored = 0;
     for c in conversations["items"].as_array().cloned().unwrap_or_default() {
         let id = c["id"].as_str().unwrap_or_default();
-        let mut cursor: Option<String> = None;
+        // Newest first, a page at a time: `before` is the previous page's `next_cursor`.
+        let mut before: Option<String> = None;
         loop {
             let mut path = format!("{url}/api/v1/conversations/{id}/messages?limit=500");
-            if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
+            if let Some(c) = &before {
+                path.push_str(&format!("&before={c}"));
             }
             let page: Value = http.get(path).bearer_auth(&token).send().await?.error_for_status()?.json().await?;
             stored += page["items"].as_array().map(|m| m.len()).unwrap_or(0);
-            cursor = page["next_cursor"].as_str().map(str::to_string);
-            if cursor.is_none() {
+            let next = page["next_cursor"].as_str().map(str::to_string);
+            anyhow::ensure!(next.is_none() || next != before, "the messages' pages do not move on: {next:?}");
+            before = next;
+            if before.is_none() {
                 break;
             }
         }
