@@ -300,7 +300,7 @@ async fn c_a_client_killed_with_a_full_outbox_applies_each_change_once() {
 
     // The network comes back slowly; the process is killed once the server has applied half.
     let state = world.server.as_ref().unwrap().state.clone();
-    let mut hub = state.store.hub().subscribe();
+    let mut hub = state.store.hub().subscribe(world.first_workspace().await);
     let start = world.head_seq().await;
     proxy.set(Fault::Delay(Duration::from_millis(5)));
     let half = async {

@@ -29,11 +29,12 @@ async fn a_vanished_client_is_dropped_at_the_read_deadline_and_a_present_one_is_
     // Ben's laptop goes silent: nothing passes, nothing is closed.
     proxy.set(Fault::Silent);
     world.wait_disconnected(ben_user.id).await;
-    assert_eq!(presence.connections(ben_user.id), 0, "routing no longer counts Ben");
+    let ws = world.first_workspace().await;
+    assert_eq!(presence.connections(ws, ben_user.id), 0, "routing no longer counts Ben");
 
     // Ana, connected all along (longer than the deadline by now), answered every ping: still
     // on her first connection.
-    assert_eq!(presence.connections(ana_user.id), 1);
+    assert_eq!(presence.connections(ws, ana_user.id), 1);
     assert_eq!(world.ws_sessions().await, sessions, "nobody reconnected");
     assert_eq!(ana.connection(), handoff_core::ConnectionState::Online);
     drop(ben);

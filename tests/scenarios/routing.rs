@@ -219,7 +219,10 @@ async fn a_reopened_conversation_stays_with_an_online_owner_and_is_rerouted_from
     settled(&world, &ana_client).await;
     ana_client.stop().await;
     world.wait_disconnected(ana).await;
-    assert!(world.server.as_ref().unwrap().state.presence.is_online(ana), "still online in the grace period");
+    assert!(
+        world.server.as_ref().unwrap().state.presence.is_online(world.first_workspace().await, ana),
+        "still online in the grace period"
+    );
     world.clock.advance(chrono::Duration::seconds(handoff_server::presence::OFFLINE_GRACE_SECS));
     world.wait_online(ana, false).await;
     let _ben_client = world.client("ben@test.local").await;

@@ -397,8 +397,16 @@ impl World {
 
     /// Waits until the server has seen every connection of `user` close.
     pub async fn wait_disconnected(&self, user: UserId) {
+        let ws = self.first_workspace().await;
         let presence = &self.server.as_ref().expect("running").state.presence;
-        presence_until(presence, "disconnected", || presence.connections(user) == 0).await;
+        presence_until(presence, "disconnected", || presence.connections(ws, user) == 0).await;
+    }
+
+    /// The installation's first workspace (where the harness's accounts are).
+    pub async fn first_workspace(&self) -> handoff_proto::WorkspaceId {
+        let store = &self.server.as_ref().expect("running").state.store;
+        let mut conn = store.reader().await.expect("a reader");
+        handoff_server::store::workspaces::first(&mut conn).await.expect("a first workspace").id
     }
 
     /// WebSocket sessions the server has opened so far (its `/metrics`).
@@ -410,8 +418,9 @@ impl World {
 
     /// Waits until the server counts `user` as online (or offline).
     pub async fn wait_online(&self, user: UserId, online: bool) {
+        let ws = self.first_workspace().await;
         let presence = &self.server.as_ref().expect("running").state.presence;
-        presence_until(presence, "presence", || presence.is_online(user) == online).await;
+        presence_until(presence, "presence", || presence.is_online(ws, user) == online).await;
     }
 
     pub async fn stop(mut self) {

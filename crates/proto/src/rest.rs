@@ -429,12 +429,45 @@ wire! {
 }
 
 wire! {
-    /// A workspace the caller belongs to, and their role (today the account's, the same in
-    /// every workspace).
+    /// A workspace the caller belongs to, and their role there.
     pub struct WorkspaceEntry {
         pub id: WorkspaceId,
         pub name: String,
         pub role: Role,
+    }
+}
+
+wire! {
+    /// `POST /api/v1/workspaces` (the installation's owner): a new, empty workspace, with its
+    /// creator as its first Admin.
+    pub struct CreateWorkspaceRequest {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
+        pub name: String,
+    }
+}
+
+wire! {
+    /// `POST /api/v1/workspaces/{id}/members` (that workspace's Admin, signed in to it): someone
+    /// joins the workspace with a role. An email without an account gets one, with a temporary
+    /// password to change at the first sign-in.
+    pub struct AddMemberRequest {
+        #[cfg_attr(feature = "openapi", schema(max_length = 254, pattern = r"^\s*[^\s@]+@[^\s@]+\s*$"))]
+        pub email: String,
+        pub role: Role,
+        /// The new account's name (the email's part before `@` when left out); an existing
+        /// account keeps its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
+        pub name: Option<String>,
+    }
+}
+
+wire! {
+    /// A member added: who, and for an account created now its temporary password (shown once).
+    pub struct AddedMember {
+        pub user: User,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub temporary_password: Option<String>,
     }
 }
 

@@ -10,9 +10,9 @@ use crate::error::{Error, Result};
 use crate::store;
 use crate::AppState;
 
-pub async fn list(state: &AppState) -> Result<Vec<ApiKey>> {
+pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<ApiKey>> {
     let mut conn = state.store.reader().await?;
-    Ok(store::people::api_keys(&mut conn).await?)
+    Ok(store::people::api_keys(&mut conn, actor.ws()).await?)
 }
 
 pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -> Result<CreatedApiKey> {
@@ -32,8 +32,9 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -
         password_hash: "!",
         kind: UserKind::ApiKey,
     };
-    store::people::insert_user(w.conn(), &user, now).await?;
+    store::people::insert_user(w.conn(), actor.ws(), &user, now).await?;
     let new = store::people::NewApiKey {
+        workspace: actor.ws(),
         id,
         name: &name,
         role: req.role,
@@ -42,11 +43,11 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -
         created_by: actor.id(),
     };
     store::people::insert_api_key(w.conn(), &new, now).await?;
-    let user = store::people::user(w.conn(), user_id).await?.expect("inserted above");
-    let seq = w.append(EventBody::UserUpdated { user }).await?;
+    let user = store::people::user(w.conn(), actor.ws(), user_id).await?.expect("inserted above");
+    let seq = w.append(actor.ws(), EventBody::UserUpdated { user }).await?;
     let summary = format!("Created API key '{name}' ({})", req.role.as_str());
     audit::record(w.conn(), actor.into(), "api_key.create", None, &summary, Some(seq)).await?;
-    let api_key = store::people::api_key(w.conn(), id).await?.expect("inserted above");
+    let api_key = store::people::api_key(w.conn(), actor.ws(), id).await?.expect("inserted above");
     w.commit().await?;
     Ok(CreatedApiKey { id, key, api_key })
 }
@@ -54,16 +55,16 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateApiKeyRequest) -
 /// Revokes a key at once: its user is deactivated, so live connections using it close too.
 pub async fn revoke(state: &AppState, actor: &Actor, id: ApiKeyId) -> Result<ApiKey> {
     let mut w = state.store.begin().await?;
-    let key = store::people::api_key(w.conn(), id).await?.ok_or_else(|| Error::not_found("API key"))?;
+    let key = store::people::api_key(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("API key"))?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }
     store::people::revoke_api_key(&mut w, &key, store::now()).await?;
-    let user = store::people::user(w.conn(), key.user_id).await?.expect("the key's user exists");
-    let seq = w.append(EventBody::UserUpdated { user }).await?;
+    let user = store::people::user(w.conn(), actor.ws(), key.user_id).await?.expect("the key's user exists");
+    let seq = w.append(actor.ws(), EventBody::UserUpdated { user }).await?;
     let summary = format!("Revoked API key '{}'", key.name);
     audit::record(w.conn(), actor.into(), "api_key.revoke", None, &summary, Some(seq)).await?;
-    let key = store::people::api_key(w.conn(), id).await?.expect("exists");
+    let key = store::people::api_key(w.conn(), actor.ws(), id).await?.expect("exists");
     w.commit().await?;
     Ok(key)
 }

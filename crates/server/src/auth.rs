@@ -146,8 +146,9 @@ impl Lifetime {
 /// What a token (as its hash) is worth at a moment.
 #[derive(Debug)]
 pub enum TokenState {
-    /// A live session (with its id and when it was last used) or an API key (no session).
-    Live { user: User, session: Option<(SessionId, DateTime<Utc>)> },
+    /// A live session (with its id and when it was last used) or an API key (no session), acting
+    /// in `workspace` (`user.role` is its role there).
+    Live { workspace: WorkspaceId, user: User, session: Option<(SessionId, DateTime<Utc>)> },
     /// A session that ran out (idle or absolute): 401 `session_expired`.
     Expired,
     /// Unknown, signed out, revoked, or the user was deactivated.
@@ -163,7 +164,7 @@ pub async fn check_token_hash(
     now: DateTime<Utc>,
     lifetime: Lifetime,
 ) -> DbResult<TokenState> {
-    let Some(store::people::Bearer { user, session }) = store.bearer(hash).await? else {
+    let Some(store::people::Bearer { workspace, user, session }) = store.bearer(hash).await? else {
         return Ok(TokenState::Unknown);
     };
     let session = match session {
@@ -175,7 +176,7 @@ pub async fn check_token_hash(
         }
         None => None,
     };
-    Ok(if user.active { TokenState::Live { user, session } } else { TokenState::Unknown })
+    Ok(if user.active { TokenState::Live { workspace, user, session } } else { TokenState::Unknown })
 }
 
 /// A session's `last_used_at` is written at most this often (not on every request).
@@ -200,9 +201,12 @@ pub fn session_expired() -> ApiError {
     )
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, in the workspace its token acts in: every store
+/// query it leads to is keyed by [`Actor::workspace`].
 #[derive(Clone, Debug)]
 pub struct Actor {
+    pub workspace: WorkspaceId,
+    /// The account, with its role in `workspace`.
     pub user: User,
     pub token_hash: String,
     /// The session the request came with; `None` for an API key.
@@ -212,6 +216,9 @@ pub struct Actor {
 impl Actor {
     pub fn id(&self) -> UserId {
         self.user.id
+    }
+    pub fn ws(&self) -> WorkspaceId {
+        self.workspace
     }
     /// Refuses Viewers (and anyone else without write rights) with a 403 naming the action.
     pub fn require_write(&self, what: &str) -> crate::error::Result<()> {
@@ -249,8 +256,8 @@ impl FromRequestParts<AppState> for Actor {
         let started = std::time::Instant::now();
         let checked = check_token_hash(&state.store, &hash, now, Lifetime::of(&state.config)).await?;
         state.metrics.auth.observe(started.elapsed());
-        let (user, session) = match checked {
-            TokenState::Live { user, session } => (user, session),
+        let (workspace, user, session) = match checked {
+            TokenState::Live { workspace, user, session } => (workspace, user, session),
             TokenState::Expired => return Err(session_expired()),
             TokenState::Unknown => return Err(ApiError::unauthenticated()),
         };
@@ -264,7 +271,7 @@ impl FromRequestParts<AppState> for Actor {
         if let Some((id, last_used)) = session {
             touch(state, id, last_used, now).await?;
         }
-        Ok(Actor { user, token_hash: hash, session: session.map(|(id, _)| id) })
+        Ok(Actor { workspace, user, token_hash: hash, session: session.map(|(id, _)| id) })
     }
 }
 

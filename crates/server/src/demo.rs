@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use handoff_channels::simulator::Inbound;
 use handoff_channels::Jid;
-use handoff_proto::{CreateUserRequest, DeviceId, DeviceKind, Media, MediaKind, Role};
+use handoff_proto::{CreateUserRequest, DeviceId, DeviceKind, Media, MediaKind, Role, WorkspaceId};
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 
@@ -62,25 +62,27 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
         crate::store::people::count_users(&mut conn).await?
     };
     let fresh = users == 0;
+    // The demo lives in the installation's first workspace.
+    let ws = crate::store::workspaces::first(&mut *state.store.reader().await?).await?.id;
     if fresh {
         for (email, name, role) in DEMO_USERS {
             let req =
                 CreateUserRequest { email: email.into(), name: name.into(), password: DEMO_PASSWORD.into(), role };
-            crate::users::create_user(&state.store, crate::audit::Who::Server, req)
+            crate::users::create_user(&state.store, crate::audit::Who::Server(ws), req)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let device = create_device(
             state,
-            crate::audit::Who::Server,
+            crate::audit::Who::Server(ws),
             "Support line",
             DeviceKind::Simulator,
             Linking::Linked("+15550100"),
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        state.devices.start(state, &device).await?;
-        seed_teams(state, device.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        state.devices.start(state, ws, &device).await?;
+        seed_teams(state, ws, device.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let sim = state.devices.get(device.id).and_then(|d| d.simulator.clone()).expect("simulator");
         for (i, (phone, name)) in CUSTOMERS.iter().take(4).enumerate() {
             let jid = Jid::parse(phone).expect("demo phone");
@@ -109,18 +111,23 @@ pub async fn seed(state: &AppState) -> anyhow::Result<JoinHandle<()>> {
         println!("  {email:<22} {name:<12} {}", role.as_str());
     }
     let state = state.clone();
-    Ok(tokio::spawn(async move { trickle(state).await }))
+    Ok(tokio::spawn(async move { trickle(state, ws).await }))
 }
 
 /// Two teams with SLA targets and two routing rules, made by the demo Admin: billing questions go
 /// to Billing, everything else to Support (handed out as the agents come online).
-async fn seed_teams(state: &AppState, device_id: DeviceId) -> crate::error::Result<()> {
+async fn seed_teams(state: &AppState, ws: WorkspaceId, device_id: DeviceId) -> crate::error::Result<()> {
     let people = {
         let mut conn = state.store.reader().await?;
-        crate::store::people::all_users(&mut conn).await?
+        crate::store::people::all_users(&mut conn, ws).await?
     };
     let find = |email: &str| people.iter().find(|u| u.email == email).cloned().expect("demo user");
-    let admin = crate::auth::Actor { user: find("admin@handoff.local"), token_hash: String::new(), session: None };
+    let admin = crate::auth::Actor {
+        workspace: ws,
+        user: find("admin@handoff.local"),
+        token_hash: String::new(),
+        session: None,
+    };
     let (ana, ben) = (find("ana@handoff.local").id, find("ben@handoff.local").id);
     let team = |name: &str, cap, first_min: i64, resolution_h: i64| handoff_proto::CreateTeamRequest {
         name: name.into(),
@@ -146,13 +153,13 @@ async fn seed_teams(state: &AppState, device_id: DeviceId) -> crate::error::Resu
     Ok(())
 }
 
-/// A customer message every 20-45 s through the first simulator device.
-async fn trickle(state: AppState) {
+/// A customer message every 20-45 s through the workspace's first simulator device.
+async fn trickle(state: AppState, ws: WorkspaceId) {
     let mut rng = rand::rngs::StdRng::from_os_rng();
     loop {
         tokio::time::sleep(Duration::from_secs(rng.random_range(20..=45))).await;
         let device = match state.store.reader().await {
-            Ok(mut conn) => crate::store::devices::connected_simulator(&mut conn).await.ok().flatten(),
+            Ok(mut conn) => crate::store::devices::connected_simulator(&mut conn, ws).await.ok().flatten(),
             Err(_) => None,
         };
         let Some(sim) = device.and_then(|id| state.devices.get(id)).and_then(|d| d.simulator.clone()) else {

@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use handoff_channels::simulator::SimulatorConfig;
 use handoff_channels::waha::{Retry, WahaAdapter, WahaConfig};
 use handoff_channels::{DeviceAdapter, DeviceEvent, EventSink, Simulator, SinkError};
-use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus, QrResponse};
+use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus, QrResponse, WorkspaceId};
 use uuid::Uuid;
 
 use crate::{inbound, AppInner, AppState};
 
 /// One running adapter.
 pub struct DeviceHandle {
+    /// The workspace the device belongs to: what it receives is stored there.
+    pub workspace: WorkspaceId,
     pub adapter: Arc<dyn DeviceAdapter>,
     /// Set for simulator devices: the control endpoints drive it.
     pub simulator: Option<Arc<Simulator>>,
@@ -36,12 +38,18 @@ impl Devices {
         self.map.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
     }
 
+    /// The running device `id` if it belongs to workspace `ws` (what a request may reach).
+    pub fn get_in(&self, ws: WorkspaceId, id: DeviceId) -> Option<Arc<DeviceHandle>> {
+        self.get(id).filter(|handle| handle.workspace == ws)
+    }
+
     pub fn remove(&self, id: DeviceId) -> Option<Arc<DeviceHandle>> {
         self.map.write().unwrap_or_else(|p| p.into_inner()).remove(&id)
     }
 
-    /// Creates and starts the adapter for a stored device (once: a running one is left alone).
-    pub async fn start(&self, state: &AppState, device: &Device) -> anyhow::Result<()> {
+    /// Creates and starts the adapter for a stored device of workspace `ws` (once: a running one
+    /// is left alone).
+    pub async fn start(&self, state: &AppState, ws: WorkspaceId, device: &Device) -> anyhow::Result<()> {
         // The worker first, whatever follows: a device whose adapter does not start still has its
         // replies looked at (held as for a number that is down, then failed with the reason).
         state.outbound.start(state, device.id);
@@ -93,10 +101,16 @@ impl Devices {
                 anyhow::bail!("this server was built without whatsapp_web devices (cargo feature `whatsapp-web`)")
             }
         };
-        let handle = Arc::new(DeviceHandle { adapter: adapter.clone(), simulator, gateway, qr: Mutex::new(None) });
+        let handle = Arc::new(DeviceHandle {
+            workspace: ws,
+            adapter: adapter.clone(),
+            simulator,
+            gateway,
+            qr: Mutex::new(None),
+        });
         self.map.write().unwrap_or_else(|p| p.into_inner()).insert(device.id, handle);
         state.outbound.wake(state, device.id); // a reply held for want of the adapter goes now
-        let sink = Arc::new(IngestSink { app: Arc::downgrade(&state.0), device_id: device.id });
+        let sink = Arc::new(IngestSink { app: Arc::downgrade(&state.0), workspace: ws, device_id: device.id });
         adapter.start(sink).await?;
         Ok(())
     }
@@ -130,6 +144,7 @@ pub fn delete_session_store(data_dir: &Path, id: DeviceId) -> usize {
 /// Feeds one device's events into ingest; each `deliver` returns once the event is committed.
 struct IngestSink {
     app: Weak<AppInner>,
+    workspace: WorkspaceId,
     device_id: DeviceId,
 }
 
@@ -137,6 +152,8 @@ struct IngestSink {
 impl EventSink for IngestSink {
     async fn deliver(&self, event: DeviceEvent) -> Result<(), SinkError> {
         let app = self.app.upgrade().ok_or_else(|| SinkError("the server is shutting down".into()))?;
-        inbound::device_event(&AppState(app), self.device_id, event).await.map_err(|e| SinkError(e.to_string()))
+        inbound::device_event(&AppState(app), self.workspace, self.device_id, event)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
     }
 }

@@ -6,7 +6,10 @@
 //! from the event log, so the server's memory never grows with a slow consumer.
 
 use axum::extract::ws::Utf8Bytes;
-use handoff_proto::{Event, Seq, ServerFrame};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use handoff_proto::{Event, Seq, ServerFrame, WorkspaceId};
 use tokio::sync::broadcast;
 
 #[derive(Clone, Debug)]
@@ -22,38 +25,53 @@ pub enum HubMsg {
     },
 }
 
+/// One broadcast channel per workspace: a connection hears only its own workspace's events and
+/// presence, and a workspace's burst wakes nobody else's connections.
 #[derive(Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<HubMsg>,
+    capacity: usize,
+    channels: Arc<Mutex<HashMap<WorkspaceId, broadcast::Sender<HubMsg>>>>,
 }
 
 impl Hub {
     pub fn new(capacity: usize) -> Hub {
-        Hub { tx: broadcast::channel(capacity).0 }
+        Hub { capacity, channels: Default::default() }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<HubMsg> {
-        self.tx.subscribe()
+    /// What `workspace` publishes from now on.
+    pub fn subscribe(&self, workspace: WorkspaceId) -> broadcast::Receiver<HubMsg> {
+        let mut channels = self.channels.lock().expect("the hub's lock");
+        channels.entry(workspace).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
     }
 
-    pub fn publish_event(&self, event: Event) {
+    pub fn publish_event(&self, workspace: WorkspaceId, event: Event) {
         let seq = event.seq;
         match serde_json::to_string(&ServerFrame::Event(Box::new(event))) {
-            // No receivers is fine: nobody is connected.
             Ok(json) => {
-                drop(self.tx.send(HubMsg::Event { seq, json: json.into(), published: std::time::Instant::now() }))
+                self.send(workspace, HubMsg::Event { seq, json: json.into(), published: std::time::Instant::now() })
             }
             Err(e) => tracing::error!(error = %e, seq, "event not serialisable"),
         }
     }
 
-    pub fn publish_presence(&self, frame: &ServerFrame) {
+    pub fn publish_presence(&self, workspace: WorkspaceId, frame: &ServerFrame) {
         if let Ok(json) = serde_json::to_string(frame) {
-            drop(self.tx.send(HubMsg::Presence { json: json.into() }));
+            self.send(workspace, HubMsg::Presence { json: json.into() });
         }
     }
 
+    /// To the workspace's connections; a workspace nobody listens to any more loses its channel.
+    fn send(&self, workspace: WorkspaceId, msg: HubMsg) {
+        let mut channels = self.channels.lock().expect("the hub's lock");
+        if let Some(tx) = channels.get(&workspace) {
+            if tx.send(msg).is_err() {
+                channels.remove(&workspace);
+            }
+        }
+    }
+
+    /// Live connections, in every workspace.
     pub fn connections(&self) -> usize {
-        self.tx.receiver_count()
+        self.channels.lock().expect("the hub's lock").values().map(|tx| tx.receiver_count()).sum()
     }
 }

@@ -32,6 +32,7 @@ pub mod snooze;
 pub mod store;
 pub mod teams;
 pub mod users;
+pub mod workspaces;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -336,8 +337,8 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         // The devices this node takes a lease on start now; the others run on their nodes.
         background.extend(cluster::start(&state).await?);
     } else {
-        for device in store::devices::all(&mut *state.store.reader().await?).await? {
-            if let Err(e) = state.devices.start(&state, &device).await {
+        for (ws, device) in store::devices::everywhere(&mut *state.store.reader().await?).await? {
+            if let Err(e) = state.devices.start(&state, ws, &device).await {
                 tracing::warn!(device = %device.id, error = %e, "device adapter not started");
             }
         }

@@ -108,12 +108,14 @@ pub async fn create_admin(
         password: password.or(temporary.clone()).expect("one of them"),
         role: Role::Admin,
     };
-    let user = crate::users::create_user(&store, Who::Server, req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // An Admin of the installation's first workspace (the one an empty installation has).
+    let ws = store::workspaces::first(&mut *store.reader().await?).await?.id;
+    let user = crate::users::create_user(&store, Who::Server(ws), req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if temporary.is_some() {
         let mut w = store.begin().await?;
         store::people::set_must_change_password(&mut w, user.id).await?;
-        let user = crate::store::people::user(w.conn(), user.id).await?.expect("created above");
-        w.append(handoff_proto::EventBody::UserUpdated { user }).await?;
+        let user = crate::store::people::user(w.conn(), ws, user.id).await?.expect("created above");
+        w.append(ws, handoff_proto::EventBody::UserUpdated { user }).await?;
         w.commit().await?;
     }
     store.checkpoint().await?;
@@ -125,13 +127,19 @@ pub async fn create_admin(
 /// ended. Returns the password.
 pub async fn reset_password(data_dir: &Path, database: &Database, email: &str) -> anyhow::Result<String> {
     let (_lock, store) = open_stopped(data_dir, database).await?;
-    let id = {
+    let (id, ws) = {
         let mut conn = store.reader().await?;
-        store::people::id_by_email(&mut conn, email.trim()).await?
+        let Some(id) = store::people::id_by_email(&mut conn, email.trim()).await? else {
+            bail!("nobody has the email {email}")
+        };
+        // Told in the person's first workspace (the audit and their app hear of it there).
+        let Some(ws) = store::workspaces::of_user(&mut conn, id).await?.first().map(|w| w.id) else {
+            bail!("{email} belongs to no workspace")
+        };
+        (id, ws)
     };
-    let Some(id) = id else { bail!("nobody has the email {email}") };
     let temporary = crate::users::temporary_password();
-    crate::users::set_password(&store, Who::Server, id, temporary.clone(), true, None)
+    crate::users::set_password(&store, Who::Server(ws), id, temporary.clone(), true, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.checkpoint().await?;
@@ -230,7 +238,8 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks that `path` is a whole Handoff database; returns its head `seq`.
+/// Checks that `path` is a whole Handoff database; returns how many events its logs hold (the
+/// sum of every workspace's head `seq`).
 async fn check(path: &Path) -> anyhow::Result<i64> {
     let mut conn = store::maintenance::open_file(path, true).await?;
     let verdict = store::maintenance::integrity_check(&mut conn).await?;
@@ -241,7 +250,7 @@ async fn check(path: &Path) -> anyhow::Result<i64> {
     if epoch.is_none() {
         bail!("no epoch: not a Handoff database");
     }
-    let head = store::events::head_seq(&mut conn).await?;
+    let head = store::events::heads(&mut conn).await?.values().sum();
     store::maintenance::close(conn).await?;
     Ok(head)
 }

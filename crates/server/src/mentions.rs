@@ -2,7 +2,7 @@
 //! (`@ana.lima`), by their name without spaces (`@AnaLima`), or by their first name when no one
 //! else shares it (`@ana`), ignoring case. The app's autocomplete inserts the first of these.
 
-use handoff_proto::UserId;
+use handoff_proto::{UserId, WorkspaceId};
 use std::collections::BTreeSet;
 
 use crate::store::{self, DbResult};
@@ -27,12 +27,12 @@ pub fn tokens(body: &str) -> BTreeSet<String> {
 }
 
 /// The active people a text mentions.
-pub async fn resolve(conn: &mut store::Conn, body: &str) -> DbResult<Vec<UserId>> {
+pub async fn resolve(conn: &mut store::Conn, ws: WorkspaceId, body: &str) -> DbResult<Vec<UserId>> {
     let wanted = tokens(body);
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let people = crate::store::people::active_people(conn).await?;
+    let people = crate::store::people::active_people(conn, ws).await?;
     let first_name = |name: &str| name.split_whitespace().next().unwrap_or("").to_lowercase();
     let mut found = BTreeSet::new();
     for (id, email, name) in &people {

@@ -136,7 +136,7 @@ impl Metrics {
         for (name, help, histogram) in histograms {
             histogram.render(&mut out, name, help);
         }
-        let _ = writeln!(out, "# HELP handoff_event_log_head Last seq of the event log\n# TYPE handoff_event_log_head gauge\nhandoff_event_log_head {head_seq}");
+        let _ = writeln!(out, "# HELP handoff_event_log_head Events in the event logs: the sum of every workspace's last seq\n# TYPE handoff_event_log_head gauge\nhandoff_event_log_head {head_seq}");
         let _ = writeln!(out, "# HELP handoff_ws_connections Live WebSocket connections\n# TYPE handoff_ws_connections gauge\nhandoff_ws_connections {ws_connections}");
         out
     }

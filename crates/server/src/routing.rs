@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use handoff_proto::{
     Conversation, ConversationId, DeviceId, EventBody, MessageId, RoutingRule, RuleMatch, Seq, TeamId, UpdateCause,
-    UserId,
+    UserId, WorkspaceId,
 };
 use regex::{Regex, RegexBuilder};
 use tokio::sync::Notify;
@@ -133,63 +133,71 @@ pub fn first_match<'r>(rules: &'r [RoutingRule], input: &Input<'_>) -> Option<&'
 /// The online member with the fewest open conversations under the cap (ties: by name).
 async fn pick_member(
     conn: &mut store::Conn,
+    ws: WorkspaceId,
     team_id: TeamId,
     cap: i64,
     online: &HashSet<UserId>,
 ) -> DbResult<Option<Member>> {
-    let members = store::teams::assignable_members(conn, team_id).await?;
+    let members = store::teams::assignable_members(conn, ws, team_id).await?;
     Ok(members.into_iter().find(|m| online.contains(&m.id) && m.open < cap))
 }
 
 /// Sets the owner and team of a conversation, then writes the system message saying why.
 async fn hand_over(
     w: &mut Writer<'_>,
+    ws: WorkspaceId,
     conversation: &Conversation,
     team_id: Option<TeamId>,
     assignee: Option<UserId>,
     queued: bool,
     why: &str,
 ) -> DbResult<Seq> {
-    store::conversations::set_owner(w.conn(), conversation.id, team_id, assignee, queued).await?;
-    let updated = store::conversations::get(w.conn(), conversation.id, None).await?.expect("exists");
-    w.append(EventBody::ConversationUpdated { conversation: updated, actor_id: None, cause: UpdateCause::Routed })
+    store::conversations::set_owner(w.conn(), ws, conversation.id, team_id, assignee, queued).await?;
+    let updated = store::conversations::get(w.conn(), ws, conversation.id, None).await?.expect("exists");
+    w.append(ws, EventBody::ConversationUpdated { conversation: updated, actor_id: None, cause: UpdateCause::Routed })
         .await?;
-    let seq = system_message(w, conversation.id, why).await?;
-    audit::record(w.conn(), Who::Server, "route", Some(conversation.id), why, Some(seq)).await?;
+    let seq = system_message(w, ws, conversation.id, why).await?;
+    audit::record(w.conn(), Who::Server(ws), "route", Some(conversation.id), why, Some(seq)).await?;
     Ok(seq)
 }
 
 /// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
-pub async fn system_message(w: &mut Writer<'_>, conversation_id: ConversationId, body: &str) -> DbResult<Seq> {
+pub async fn system_message(
+    w: &mut Writer<'_>,
+    ws: WorkspaceId,
+    conversation_id: ConversationId,
+    body: &str,
+) -> DbResult<Seq> {
     let id = MessageId::new();
-    store::messages::insert_system(w.conn(), id, conversation_id, body).await?;
-    store::conversations::bump_version(w.conn(), conversation_id).await?;
-    let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
-    let conversation = store::conversations::get(w.conn(), conversation_id, None).await?.expect("exists");
-    w.append(EventBody::MessageCreated { message, conversation }).await
+    store::messages::insert_system(w.conn(), ws, id, conversation_id, body).await?;
+    store::conversations::bump_version(w.conn(), ws, conversation_id).await?;
+    let message = store::messages::get(w.conn(), ws, id).await?.expect("inserted above");
+    let conversation = store::conversations::get(w.conn(), ws, conversation_id, None).await?.expect("exists");
+    w.append(ws, EventBody::MessageCreated { message, conversation }).await
 }
 
 /// Hands a conversation to a team: its best online member, or its queue. `lead` starts the
 /// system message ("Routed"), `how` ends its first part ("by rule 'refund'").
 async fn to_team(
     w: &mut Writer<'_>,
+    ws: WorkspaceId,
     conversation: &Conversation,
     team_id: TeamId,
     online: &HashSet<UserId>,
     lead: &str,
     how: &str,
 ) -> DbResult<Option<Seq>> {
-    let Some((team, cap)) = store::teams::name_and_cap(w.conn(), team_id).await? else { return Ok(None) };
-    let seq = match pick_member(w.conn(), team_id, cap, online).await? {
+    let Some((team, cap)) = store::teams::name_and_cap(w.conn(), ws, team_id).await? else { return Ok(None) };
+    let seq = match pick_member(w.conn(), ws, team_id, cap, online).await? {
         Some(m) => {
             let why = format!("{lead} to {team} {how}; {} had {} open of {cap}.", m.name, m.open);
-            hand_over(w, conversation, Some(team_id), Some(m.id), false, &why).await?
+            hand_over(w, ws, conversation, Some(team_id), Some(m.id), false, &why).await?
         }
         None => {
             let why = format!(
                 "{lead} to {team} {how}; waiting in the team queue: every member is offline or has {cap} open."
             );
-            hand_over(w, conversation, Some(team_id), None, true, &why).await?
+            hand_over(w, ws, conversation, Some(team_id), None, true, &why).await?
         }
     };
     Ok(Some(seq))
@@ -199,17 +207,20 @@ async fn to_team(
 /// whose owner is online stays with them; one whose owner is offline is routed again.
 pub async fn route(
     w: &mut Writer<'_>,
+    ws: WorkspaceId,
     online: &HashSet<UserId>,
     conversation_id: ConversationId,
     body: &str,
     reopened: bool,
 ) -> DbResult<Option<Seq>> {
-    let Some(conversation) = store::conversations::get(w.conn(), conversation_id, None).await? else { return Ok(None) };
+    let Some(conversation) = store::conversations::get(w.conn(), ws, conversation_id, None).await? else {
+        return Ok(None);
+    };
     let owner_offline = conversation.assignee_id.is_some_and(|a| !online.contains(&a));
     if reopened && conversation.assignee_id.is_some() && !owner_offline {
         return Ok(None);
     }
-    let rules = store::routing::rules(w.conn()).await?;
+    let rules = store::routing::rules(w.conn(), ws).await?;
     let input = Input {
         body,
         phone: &conversation.contact.phone,
@@ -218,7 +229,7 @@ pub async fn route(
     };
     let lead = match conversation.assignee_id.filter(|_| owner_offline) {
         Some(id) => {
-            let name = store::people::user(w.conn(), id).await?.map(|u| u.name).unwrap_or_default();
+            let name = store::people::user(w.conn(), ws, id).await?.map(|u| u.name).unwrap_or_default();
             format!("Reopened while {name} is offline: routed")
         }
         None => "Routed".to_string(),
@@ -226,26 +237,26 @@ pub async fn route(
     if let Some(rule) = first_match(&rules, &input) {
         let how = format!("by rule '{}'", rule.name);
         if let Some(user_id) = rule.assign.user_id {
-            if let Some(name) = store::people::assignable_name(w.conn(), user_id).await? {
+            if let Some(name) = store::people::assignable_name(w.conn(), ws, user_id).await? {
                 if online.contains(&user_id) || rule.assign.team_id.is_none() {
                     let team = rule.assign.team_id.or(conversation.team_id);
                     let why = format!("{lead} to {name} {how}.");
-                    return hand_over(w, &conversation, team, Some(user_id), false, &why).await.map(Some);
+                    return hand_over(w, ws, &conversation, team, Some(user_id), false, &why).await.map(Some);
                 }
             }
         }
         if let Some(team_id) = rule.assign.team_id {
-            return to_team(w, &conversation, team_id, online, &lead, &how).await;
+            return to_team(w, ws, &conversation, team_id, online, &lead, &how).await;
         }
         return Ok(None);
     }
     if owner_offline {
         // No rule matches: back to the conversation's team, or to the shared queue.
         if let Some(team_id) = conversation.team_id {
-            return to_team(w, &conversation, team_id, online, &lead, "again").await;
+            return to_team(w, ws, &conversation, team_id, online, &lead, "again").await;
         }
         let why = format!("{lead} back to the shared queue.");
-        return hand_over(w, &conversation, None, None, false, &why).await.map(Some);
+        return hand_over(w, ws, &conversation, None, None, false, &why).await.map(Some);
     }
     Ok(None)
 }
@@ -256,22 +267,22 @@ pub async fn drain(state: &AppState) -> DbResult<usize> {
     if !store::routing::any_queued(&mut *state.store.reader().await?).await? {
         return Ok(0);
     }
-    let online = state.presence.users();
     let mut w = state.store.begin().await?;
     let mut full: HashSet<TeamId> = HashSet::new();
     let mut handed = 0;
-    for (id, team) in store::routing::queued(w.conn()).await? {
+    for (ws, id, team) in store::routing::queued(w.conn()).await? {
         if full.contains(&team) {
             continue;
         }
-        let Some((name, cap)) = store::teams::name_and_cap(w.conn(), team).await? else { continue };
-        let Some(m) = pick_member(w.conn(), team, cap, &online).await? else {
+        let online = state.presence.users(ws);
+        let Some((name, cap)) = store::teams::name_and_cap(w.conn(), ws, team).await? else { continue };
+        let Some(m) = pick_member(w.conn(), ws, team, cap, &online).await? else {
             full.insert(team);
             continue;
         };
-        let conversation = store::conversations::get(w.conn(), id, None).await?.expect("listed above");
+        let conversation = store::conversations::get(w.conn(), ws, id, None).await?.expect("listed above");
         let why = format!("Handed out from the {name} queue; {} had {} open of {cap}.", m.name, m.open);
-        hand_over(&mut w, &conversation, Some(team), Some(m.id), false, &why).await?;
+        hand_over(&mut w, ws, &conversation, Some(team), Some(m.id), false, &why).await?;
         handed += 1;
     }
     w.commit().await?;

@@ -5,18 +5,19 @@
 //! change of hands made by someone else. Not counted: notes, read markers, status changes and
 //! receipts: they do not make a reply wrong.
 
-use handoff_proto::{ConversationChange, ConversationId, EventBody, MessageKind, UpdateCause, UserId};
+use handoff_proto::{ConversationChange, ConversationId, EventBody, MessageKind, UpdateCause, UserId, WorkspaceId};
 
 use crate::store::{self, DbResult};
 
 pub async fn changes_since(
     conn: &mut store::Conn,
+    ws: WorkspaceId,
     conversation_id: ConversationId,
     seen_version: i64,
     actor: UserId,
 ) -> DbResult<Vec<ConversationChange>> {
     let mut changes = Vec::new();
-    for body in crate::store::events::of_conversation_since(conn, conversation_id, seen_version).await? {
+    for body in crate::store::events::of_conversation_since(conn, ws, conversation_id, seen_version).await? {
         if let Some(change) = relevant(&body, actor) {
             changes.push(change);
         }

@@ -21,16 +21,17 @@ impl Alarm {
 
 /// Opens every snoozed conversation that is due. Returns how many woke.
 pub async fn wake_due(state: &AppState) -> DbResult<usize> {
-    let online = state.presence.users();
     let mut w = state.store.begin().await?;
     let due = store::conversations::snooze_ended(w.conn(), state.clock.now()).await?;
-    for &id in &due {
-        store::conversations::wake(w.conn(), id).await?;
-        let conversation = store::conversations::get(w.conn(), id, None).await?.expect("listed above");
-        let seq =
-            w.append(EventBody::ConversationUpdated { conversation, actor_id: None, cause: UpdateCause::Woke }).await?;
-        audit::record(w.conn(), Who::Server, "wake", Some(id), "The snooze ended: open again.", Some(seq)).await?;
-        routing::route(&mut w, &online, id, "", true).await?;
+    for &(ws, id) in &due {
+        let online = state.presence.users(ws);
+        store::conversations::wake(w.conn(), ws, id).await?;
+        let conversation = store::conversations::get(w.conn(), ws, id, None).await?.expect("listed above");
+        let seq = w
+            .append(ws, EventBody::ConversationUpdated { conversation, actor_id: None, cause: UpdateCause::Woke })
+            .await?;
+        audit::record(w.conn(), Who::Server(ws), "wake", Some(id), "The snooze ended: open again.", Some(seq)).await?;
+        routing::route(&mut w, ws, &online, id, "", true).await?;
     }
     w.commit().await?;
     Ok(due.len())

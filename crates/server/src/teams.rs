@@ -3,7 +3,7 @@
 
 use handoff_proto::{
     CreateRoutingRuleRequest, CreateTeamRequest, EventBody, PatchTeamRequest, RoutingRule, RuleId, Team, TeamId,
-    UserId, UserKind,
+    UserId, UserKind, WorkspaceId,
 };
 
 use crate::audit;
@@ -40,8 +40,8 @@ fn check_target(field: &str, secs: Option<i64>) -> Result<Option<i64>> {
     }
 }
 
-async fn name_taken(conn: &mut store::Conn, name: &str, except: Option<TeamId>) -> Result<()> {
-    match store::teams::id_by_name(conn, name).await? {
+async fn name_taken(conn: &mut store::Conn, ws: WorkspaceId, name: &str, except: Option<TeamId>) -> Result<()> {
+    match store::teams::id_by_name(conn, ws, name).await? {
         Some(id) if Some(id) != except => {
             Err(Error::conflict("team_name_taken", format!("There is already a team called {name}.")))
         }
@@ -58,8 +58,8 @@ async fn finish(
     action: &str,
     summary: &str,
 ) -> Result<Team> {
-    let team = store::teams::get(w.conn(), id).await?.expect("exists");
-    let seq = w.append(EventBody::TeamUpdated { team: team.clone() }).await?;
+    let team = store::teams::get(w.conn(), actor.ws(), id).await?.expect("exists");
+    let seq = w.append(actor.ws(), EventBody::TeamUpdated { team: team.clone() }).await?;
     audit::record(w.conn(), actor.into(), action, None, summary, Some(seq)).await?;
     w.commit().await?;
     state.routing.kick();
@@ -72,9 +72,10 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> 
     let first = check_target("first_response_secs", req.first_response_secs)?;
     let resolution = check_target("resolution_secs", req.resolution_secs)?;
     let mut w = state.store.begin().await?;
-    name_taken(w.conn(), &name, None).await?;
+    name_taken(w.conn(), actor.ws(), &name, None).await?;
     let id = TeamId::new();
     let team = store::teams::NewTeam {
+        workspace: actor.ws(),
         id,
         name: &name,
         agent_cap: cap,
@@ -87,12 +88,12 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreateTeamRequest) -> 
 
 pub async fn patch(state: &AppState, actor: &Actor, id: TeamId, req: PatchTeamRequest) -> Result<Team> {
     let mut w = state.store.begin().await?;
-    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| Error::not_found("team"))?;
+    let team = store::teams::get(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("team"))?;
     let name = match &req.name {
         Some(n) => check_name(n)?,
         None => team.name.clone(),
     };
-    name_taken(w.conn(), &name, Some(id)).await?;
+    name_taken(w.conn(), actor.ws(), &name, Some(id)).await?;
     let cap = check_cap(req.agent_cap.unwrap_or(team.agent_cap))?;
     let first = match req.first_response_secs {
         Some(s) => check_target("first_response_secs", Some(s))?,
@@ -103,6 +104,7 @@ pub async fn patch(state: &AppState, actor: &Actor, id: TeamId, req: PatchTeamRe
         None => team.resolution_secs,
     };
     let changed = store::teams::NewTeam {
+        workspace: actor.ws(),
         id,
         name: &name,
         agent_cap: cap,
@@ -112,10 +114,14 @@ pub async fn patch(state: &AppState, actor: &Actor, id: TeamId, req: PatchTeamRe
     store::teams::update(w.conn(), &changed).await?;
     // The team's conversations carry their SLA due times: publish them anew when the targets change.
     if first != team.first_response_secs || resolution != team.resolution_secs {
-        for cid in store::conversations::unresolved_of_team(w.conn(), id).await? {
-            if let Some(conversation) = store::conversations::get(w.conn(), cid, None).await? {
+        for cid in store::conversations::unresolved_of_team(w.conn(), actor.ws(), id).await? {
+            if let Some(conversation) = store::conversations::get(w.conn(), actor.ws(), cid, None).await? {
                 let cause = handoff_proto::UpdateCause::Refreshed;
-                w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
+                w.append(
+                    actor.ws(),
+                    EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause },
+                )
+                .await?;
             }
         }
     }
@@ -128,10 +134,10 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: TeamId, user_ids: 
         return Err(Error::invalid("user_ids", "A team has at most 1000 members."));
     }
     let mut w = state.store.begin().await?;
-    let team = store::teams::get(w.conn(), id).await?.ok_or_else(|| Error::not_found("team"))?;
+    let team = store::teams::get(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("team"))?;
     let mut names = Vec::new();
     for user_id in &user_ids {
-        let user = store::people::user(w.conn(), *user_id)
+        let user = store::people::user(w.conn(), actor.ws(), *user_id)
             .await?
             .ok_or_else(|| Error::invalid("user_ids", format!("No user has the id {user_id}.")))?;
         if user.kind == UserKind::ApiKey {
@@ -139,7 +145,7 @@ pub async fn set_members(state: &AppState, actor: &Actor, id: TeamId, user_ids: 
         }
         names.push(user.name);
     }
-    store::teams::set_members(w.conn(), id, &user_ids).await?;
+    store::teams::set_members(w.conn(), actor.ws(), id, &user_ids).await?;
     let summary = format!(
         "Set the members of {}: {}",
         team.name,
@@ -156,12 +162,12 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
     }
     let mut w = state.store.begin().await?;
     if let Some(team_id) = req.assign.team_id {
-        if store::teams::get(w.conn(), team_id).await?.is_none() {
+        if store::teams::get(w.conn(), actor.ws(), team_id).await?.is_none() {
             return Err(Error::invalid("assign.team_id", "No team has that id."));
         }
     }
     if let Some(user_id) = req.assign.user_id {
-        let user = store::people::user(w.conn(), user_id)
+        let user = store::people::user(w.conn(), actor.ws(), user_id)
             .await?
             .ok_or_else(|| Error::invalid("assign.user_id", "No user has that id."))?;
         if !user.active || user.role == handoff_proto::Role::Viewer || user.kind == UserKind::ApiKey {
@@ -172,16 +178,23 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
         }
     }
     if let Some(device_id) = req.matches.device_id {
-        if store::devices::get(w.conn(), device_id).await?.is_none() {
+        if store::devices::get(w.conn(), actor.ws(), device_id).await?.is_none() {
             return Err(Error::invalid("match.device_id", "No device has that id."));
         }
     }
     let position = match req.position {
         Some(p) => p,
-        None => store::routing::last_position(w.conn()).await? + 1,
+        None => store::routing::last_position(w.conn(), actor.ws()).await? + 1,
     };
     let id = RuleId::new();
-    let rule = store::routing::NewRule { id, name: &name, position, matches: &req.matches, assign: &req.assign };
+    let rule = store::routing::NewRule {
+        workspace: actor.ws(),
+        id,
+        name: &name,
+        position,
+        matches: &req.matches,
+        assign: &req.assign,
+    };
     store::routing::insert_rule(w.conn(), &rule).await?;
     audit::record(
         w.conn(),
@@ -192,14 +205,16 @@ pub async fn create_rule(state: &AppState, actor: &Actor, req: CreateRoutingRule
         None,
     )
     .await?;
-    let rule = store::routing::rules(w.conn()).await?.into_iter().find(|r| r.id == id).expect("inserted above");
+    let rule =
+        store::routing::rules(w.conn(), actor.ws()).await?.into_iter().find(|r| r.id == id).expect("inserted above");
     w.commit().await?;
     Ok(rule)
 }
 
 pub async fn delete_rule(state: &AppState, actor: &Actor, id: RuleId) -> Result<()> {
     let mut w = state.store.begin().await?;
-    let name = store::routing::delete_rule(w.conn(), id).await?.ok_or_else(|| Error::not_found("routing rule"))?;
+    let name =
+        store::routing::delete_rule(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("routing rule"))?;
     audit::record(w.conn(), actor.into(), "rule.delete", None, &format!("Deleted routing rule '{name}'"), None).await?;
     w.commit().await?;
     Ok(())

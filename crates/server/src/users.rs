@@ -48,8 +48,8 @@ pub fn temporary_password() -> String {
 }
 
 /// Sets a person's password. `temporary`: they must change it at their next sign-in, and every
-/// session of theirs ends; otherwise every session but `keep` ends. Appends the user's update
-/// and an audit entry.
+/// session of theirs ends; otherwise every session but `keep` ends. Appends the user's update in
+/// each of their workspaces, and an audit entry in the one it was done from.
 pub async fn set_password(
     store: &Store,
     who: Who<'_>,
@@ -58,16 +58,41 @@ pub async fn set_password(
     temporary: bool,
     keep: Option<&str>,
 ) -> Result<User> {
+    let ws = who.workspace();
     let hash = hash_password(password).await;
     let mut w = store.begin().await?;
-    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| Error::not_found("user"))?;
+    let user = store::people::user(w.conn(), ws, id).await?.ok_or_else(|| Error::not_found("user"))?;
     if user.kind == UserKind::ApiKey {
         return Err(Error::bad_request("That user is an API key: it has no password."));
     }
+    // An account is the person's in every workspace they belong to: one workspace's Admin may
+    // not take it over for another (its owner resets it: `handoff-server reset-password`).
+    // Nor may an Admin take over the installation's owner, who alone creates workspaces.
+    let someone_else = matches!(who, Who::Actor(a) if a.id() != id);
+    if someone_else && store::people::other_workspaces(w.conn(), ws, id).await? > 0 {
+        return Err(in_other_workspaces(&user.name));
+    }
+    if someone_else && store::workspaces::is_owner(w.conn(), id).await? {
+        return Err(Error::conflict(
+            "owner",
+            "This is the installation's owner: they change their own password (or reset it on the server).",
+        ));
+    }
     store::people::set_password(&mut w, id, &hash, temporary).await?;
     store::people::delete_sessions_of(&mut w, id, keep).await?;
-    let after = store::people::user(w.conn(), id).await?.expect("exists");
-    let seq = if after != user { Some(w.append(EventBody::UserUpdated { user: after.clone() }).await?) } else { None };
+    let after = store::people::user(w.conn(), ws, id).await?.expect("exists");
+    let mut seq = None;
+    if after != user {
+        // Every workspace of theirs shows the account as it is now.
+        for entry in store::workspaces::of_user(w.conn(), id).await? {
+            if let Some(there) = store::people::user(w.conn(), entry.id, id).await? {
+                let appended = w.append(entry.id, EventBody::UserUpdated { user: there }).await?;
+                if entry.id == ws {
+                    seq = Some(appended);
+                }
+            }
+        }
+    }
     let (action, summary) = if temporary {
         (
             "user.reset_password",
@@ -89,6 +114,7 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
     let name = crate::error::check_name("name", &req.name, 100, "A name is required (at most 100 characters).")?;
     check_new_password("password", &req.password)?;
     let hash = hash_password(req.password).await;
+    let ws = who.workspace();
     let id = UserId::new();
     let mut w = store.begin().await?;
     if store::people::id_by_email(w.conn(), &email).await?.is_some() {
@@ -102,17 +128,25 @@ pub async fn create_user(store: &Store, who: Who<'_>, req: CreateUserRequest) ->
         password_hash: &hash,
         kind: UserKind::Person,
     };
-    store::people::insert_user(w.conn(), &new, store::now()).await?;
+    store::people::insert_user(w.conn(), ws, &new, store::now()).await?;
     if req.role == Role::Admin {
         // The first Admin of an empty installation owns it.
         store::workspaces::claim_ownership(w.conn(), id).await?;
     }
-    let user = store::people::user(w.conn(), id).await?.expect("inserted above");
-    let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
+    let user = store::people::user(w.conn(), ws, id).await?.expect("inserted above");
+    let seq = w.append(ws, EventBody::UserUpdated { user: user.clone() }).await?;
     let summary = format!("Created user {} <{}> ({})", user.name, user.email, user.role.as_str());
     audit::record(w.conn(), who, "user.create", None, &summary, Some(seq)).await?;
     w.commit().await?;
     Ok(user)
+}
+
+/// The refusal of a change to an account that other workspaces share (its name, its password).
+fn in_other_workspaces(name: &str) -> Error {
+    Error::conflict(
+        "in_other_workspaces",
+        format!("{name} also works in other workspaces: only they (or the installation's owner) can change that."),
+    )
 }
 
 pub async fn patch_user(state: &AppState, actor: &Actor, id: UserId, req: PatchUserRequest) -> Result<User> {
@@ -120,7 +154,7 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: UserId, req: PatchU
         crate::error::check_name("name", name, 100, "A name is required (at most 100 characters).")?;
     }
     let mut w = state.store.begin().await?;
-    let user = store::people::user(w.conn(), id).await?.ok_or_else(|| Error::not_found("user"))?;
+    let user = store::people::user(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("user"))?;
     if user.kind == UserKind::ApiKey {
         return Err(Error::bad_request("That user is an API key: revoke it or create another under API keys."));
     }
@@ -130,19 +164,23 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: UserId, req: PatchU
     if user.role == Role::Admin
         && user.active
         && !stays_admin
-        && store::people::count_active_admins(w.conn()).await? <= 1
+        && store::people::count_active_admins(w.conn(), actor.ws()).await? <= 1
     {
         return Err(Error::conflict("last_admin", "This is the last active Admin: make someone else Admin first."));
     }
     let name = req.name.as_deref().map(str::trim).unwrap_or(&user.name);
-    store::people::update_user(&mut w, id, name, role, active).await?;
+    if name != user.name && store::people::other_workspaces(w.conn(), actor.ws(), id).await? > 0 {
+        return Err(in_other_workspaces(&user.name));
+    }
+    store::people::update_user(&mut w, actor.ws(), id, name, role, active).await?;
     if !active {
-        // Deactivation revokes every session at once.
-        store::people::delete_sessions_of(&mut w, id, None).await?;
+        // Deactivation revokes every session in this workspace at once (the person's other
+        // workspaces keep them).
+        store::people::delete_sessions_in(&mut w, actor.ws(), id).await?;
     }
     let before = user;
-    let user = store::people::user(w.conn(), id).await?.expect("exists");
-    let seq = w.append(EventBody::UserUpdated { user: user.clone() }).await?;
+    let user = store::people::user(w.conn(), actor.ws(), id).await?.expect("exists");
+    let seq = w.append(actor.ws(), EventBody::UserUpdated { user: user.clone() }).await?;
     let mut changes = Vec::new();
     if before.name != user.name {
         changes.push(format!("renamed from {}", before.name));
@@ -178,7 +216,13 @@ pub async fn bootstrap_admin(state: &AppState, email: &str, password: &str) -> a
         password: password.to_string(),
         role: Role::Admin,
     };
-    create_user(&state.store, Who::Server, req).await.map_err(|e| anyhow::anyhow!("first admin not created: {e}"))?;
+    let first = {
+        let mut conn = state.store.reader().await?;
+        store::workspaces::first(&mut conn).await?
+    };
+    create_user(&state.store, Who::Server(first.id), req)
+        .await
+        .map_err(|e| anyhow::anyhow!("first admin not created: {e}"))?;
     tracing::info!(email, "first Admin created");
     Ok(())
 }

@@ -192,16 +192,17 @@ async fn a_flood_of_presence_frames_is_folded_into_its_latest_and_the_customer_s
     assert!(composing <= 15, "{composing} of 300 frames were fanned out");
 
     // The customer was shown "typing…" once, and it cleared.
-    let sim = api.server.state.devices.get(device.id).unwrap().simulator.clone().unwrap();
+    let handle = api.server.state.devices.get(device.id).unwrap();
+    let (ws, sim) = (handle.workspace, handle.simulator.clone().unwrap());
     let chat = handoff_channels::Jid::parse("+4915112345678").unwrap();
     let (on, off) = ((chat.clone(), true), (chat, false));
     typing_until(&sim, |shown| shown == [on.clone(), off.clone()]).await;
     // 51 quick changes, ending in "typing": the phone is told once; then the stop, once.
     for k in 0..51 {
-        handoff_server::outbound::dispatch::typing(&api.server.state, conversation.id, k % 2 == 0);
+        handoff_server::outbound::dispatch::typing(&api.server.state, ws, conversation.id, k % 2 == 0);
     }
     typing_until(&sim, |shown| shown.len() > 2 && shown.last() == Some(&on)).await;
-    handoff_server::outbound::dispatch::typing(&api.server.state, conversation.id, false);
+    handoff_server::outbound::dispatch::typing(&api.server.state, ws, conversation.id, false);
     typing_until(&sim, |shown| shown.len() > 3 && shown.last() == Some(&off)).await;
     assert_eq!(sim.typing_shown(), [on.clone(), off.clone(), on, off], "two calls each time, however many changes");
 }

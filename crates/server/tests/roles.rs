@@ -25,6 +25,8 @@ enum Need {
     SignedIn,
     Write,
     Admin,
+    /// The installation's owner (a person: the Admin of the matrix).
+    Owner,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,6 +93,8 @@ impl Caller {
             (Need::Write, _) => Cell::Allowed,
             (Need::Admin, Admin | AdminKey) => Cell::Allowed,
             (Need::Admin, _) => Cell::Forbidden,
+            (Need::Owner, Admin) => Cell::Allowed,
+            (Need::Owner, _) => Cell::Forbidden,
         }
     }
 }
@@ -105,6 +109,8 @@ struct Fixture {
     sim: DeviceId,
     /// A customer message with an attachment.
     attachment: MessageId,
+    /// The workspace the tokens act in.
+    workspace: String,
 }
 
 impl Fixture {
@@ -141,6 +147,8 @@ fn routes() -> Vec<Route> {
         route(Method::PATCH, "/api/v1/users/{id}", Admin),
         route(Method::POST, "/api/v1/users/{id}/reset-password", Admin),
         route(Method::GET, "/api/v1/workspaces", SignedIn),
+        route(Method::POST, "/api/v1/workspaces", Owner),
+        route(Method::POST, "/api/v1/workspaces/{id}/members", Admin),
         route(Method::GET, "/api/v1/teams", SignedIn),
         route(Method::POST, "/api/v1/teams", Admin),
         route(Method::PATCH, "/api/v1/teams/{id}", Admin),
@@ -220,6 +228,7 @@ async fn prepare(
         (_, p) if p.starts_with("/api/v1/conversations/") => c.to_string(),
         (_, p) if p.starts_with("/api/v1/devices/") => fx.sim.to_string(),
         (_, p) if p.starts_with("/api/v1/messages/") => fx.attachment.to_string(),
+        (_, p) if p.starts_with("/api/v1/workspaces/") => fx.workspace.clone(),
         _ => String::new(),
     };
     let path = r.path.replace("{id}", &id);
@@ -252,6 +261,10 @@ async fn prepare(
         }
         ("POST", "/api/v1/routing-rules/test") => Some(json!({"body": "x"})),
         ("POST", "/api/v1/api-keys") => Some(json!({"name": format!("key {n}"), "role": "viewer"})),
+        ("POST", "/api/v1/workspaces") => Some(json!({"name": format!("Workspace {n}")})),
+        ("POST", "/api/v1/workspaces/{id}/members") => {
+            Some(json!({"email": format!("member{n}@test.local"), "role": "agent"}))
+        }
         ("POST", _) | ("PUT", _) | ("PATCH", _) => Some(json!({})),
         _ => None,
     };
@@ -311,7 +324,9 @@ async fn fixture(api: &Api) -> Fixture {
         .unwrap();
     let team = created_id(api, &admin, "/api/v1/teams", json!({"name": "Billing"})).await;
     let sim = created_id(api, &admin, "/api/v1/devices", json!({"name": "Sim", "kind": "simulator"})).await;
+    let (_, workspaces) = api.send(Method::GET, "/api/v1/workspaces", Some(&admin), None).await;
     Fixture {
+        workspace: workspaces[0]["id"].as_str().unwrap().to_string(),
         admin,
         tokens,
         conversation: conversation.id,
@@ -390,6 +405,9 @@ fn render(http: &[(String, Vec<Cell>)], ws: &[(String, Vec<Cell>)]) -> String {
          Admins do everything. Agents work conversations: reply, note, claim, assign, escalate,\n\
          label, change status. Viewers read everything (conversations, notes, teams, devices) and\n\
          change nothing but their own read markers. An API key acts with the role it was created with.\n\n\
+         Every call acts in the workspace its token was signed in to (or its API key was made in),\n\
+         with the caller's role there; only the installation's owner (the Admin here) creates\n\
+         workspaces. docs/isolation.md shows that no call reaches another workspace.\n\n\
          ## HTTP routes\n\n",
     );
     header(&mut out, "Route");
@@ -435,11 +453,205 @@ async fn every_route_and_mutation_enforces_the_role_matrix() {
         ws.push((name.to_string(), cells));
     }
 
-    let page = render(&http, &ws);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/roles.md");
+    committed_as("roles.md", &render(&http, &ws));
+}
+
+/// Asserts that `docs/<name>` is `page` (`HANDOFF_WRITE_DOCS=1` writes it first).
+fn committed_as(name: &str, page: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(name);
     if std::env::var_os("HANDOFF_WRITE_DOCS").is_some() {
-        std::fs::write(&path, &page).unwrap();
+        std::fs::write(&path, page).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == page, "docs/roles.md differs from the asserted matrix: run with HANDOFF_WRITE_DOCS=1");
+    assert!(committed == page, "docs/{name} differs from the asserted matrix: run with HANDOFF_WRITE_DOCS=1");
+}
+
+/// The callers of workspace B in the second dimension: everyone signed in to it.
+const B_CALLERS: [Caller; 6] =
+    [Caller::Admin, Caller::Agent, Caller::Viewer, Caller::AdminKey, Caller::AgentKey, Caller::ViewerKey];
+
+/// What workspace A holds that no answer to B may name: its objects' ids, its customer's
+/// number, its people's addresses and its team's name.
+fn secrets_of(a: &Fixture, device: DeviceId) -> Vec<String> {
+    let mut secrets = vec![
+        a.conversation.to_string(),
+        a.attachment.to_string(),
+        a.team.to_string(),
+        a.user.to_string(),
+        a.sim.to_string(),
+        device.to_string(),
+        "+4915112345678".into(),
+        "Billing".into(),
+    ];
+    secrets.extend(["ana@test.local", "vic@test.local", "dee@test.local", "pat@test.local"].map(String::from));
+    secrets
+}
+
+/// Where A stands: its event log's head and its newest audit entry. A call from B that changed
+/// either reached A.
+async fn standing(api: &Api, a_admin: &str) -> (i64, Value) {
+    let (_, audit) = api.send(Method::GET, "/api/v1/audit?limit=1", Some(a_admin), None).await;
+    (api.head(a_admin).await, audit["items"][0]["id"].clone())
+}
+
+/// Sends one mutation over a fresh WebSocket: `ack`, or the code it was rejected with.
+async fn ws_answer(api: &Api, token: &str, op: Op) -> String {
+    let url = format!("ws://{}/api/v1/ws", api.server.addr);
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connected");
+    let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: 0 };
+    ws.send(WsMessage::text(serde_json::to_string(&hello).unwrap())).await.unwrap();
+    let mutation_id = MutationId::new();
+    let frame = ClientFrame::Mutate { mutation_id, op };
+    ws.send(WsMessage::text(serde_json::to_string(&frame).unwrap())).await.unwrap();
+    while let Some(msg) = ws.next().await {
+        let WsMessage::Text(text) = msg.unwrap() else { continue };
+        match serde_json::from_str::<ServerFrame>(&text).unwrap() {
+            ServerFrame::Ack { mutation_id: m, .. } if m == mutation_id => return "ack".into(),
+            ServerFrame::Reject { mutation_id: m, error } if m == mutation_id => return error.code,
+            _ => continue,
+        }
+    }
+    panic!("the connection closed without an answer");
+}
+
+/// The second dimension of the matrix: workspace B's callers (its Admin, Agent, Viewer and API
+/// keys) call every route and every WebSocket mutation with workspace A's ids. No answer names
+/// anything of A, a route about one of A's objects finds nothing (404) unless the role forbids
+/// it first (403), and A's event log and audit never move. The table is in docs/roles.md too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_route_or_mutation_reaches_another_workspace() {
+    let api = Api::start().await;
+    let a = fixture(&api).await;
+    let (a_device, _) = {
+        let (_, devices) = api.send(Method::GET, "/api/v1/devices", Some(&a.admin), None).await;
+        let first = devices["items"][0]["id"].as_str().unwrap().parse::<DeviceId>().unwrap();
+        (first, ())
+    };
+    let secrets = secrets_of(&a, a_device);
+
+    // Workspace B: the installation's owner (A's Admin) creates it and signs in to it.
+    let (status, b) = api.send(Method::POST, "/api/v1/workspaces", Some(&a.admin), Some(json!({"name": "Acme"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let sign_in_to_b = || async {
+        let login = json!({"email": "admin@test.local", "password": PASSWORD, "workspace_id": b["id"]});
+        let (status, signed_in) = api.send(Method::POST, "/api/v1/auth/login", None, Some(login)).await;
+        assert_eq!(status, StatusCode::OK, "{signed_in}");
+        signed_in["token"].as_str().unwrap().to_string()
+    };
+    let b_admin = sign_in_to_b().await;
+    let (_, b_agent) = api.user(&b_admin, "bea@test.local", "agent").await;
+    let (_, b_viewer) = api.user(&b_admin, "bob@test.local", "viewer").await;
+    let mut tokens =
+        vec![(Caller::Admin, Some(b_admin.clone())), (Caller::Agent, Some(b_agent)), (Caller::Viewer, Some(b_viewer))];
+    for (caller, role) in [(Caller::AdminKey, "admin"), (Caller::AgentKey, "agent"), (Caller::ViewerKey, "viewer")] {
+        let body = json!({"name": format!("B {role}"), "role": role});
+        let (status, key) = api.send(Method::POST, "/api/v1/api-keys", Some(&b_admin), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        tokens.push((caller, Some(key["key"].as_str().unwrap().to_string())));
+    }
+    // B has data of its own, so that its lists are not empty by chance.
+    let (_, line) = api
+        .send(Method::POST, "/api/v1/devices", Some(&b_admin), Some(json!({"name": "Acme line", "kind": "simulator"})))
+        .await;
+    let line = line["id"].as_str().unwrap().to_string();
+    api.send(Method::POST, &format!("/api/v1/devices/{line}/simulator/link"), Some(&b_admin), None).await;
+    let inbound = json!({"from": "+4915199999999", "name": "Otto", "body": "Hallo"});
+    let (status, _) = api
+        .send(Method::POST, &format!("/api/v1/devices/{line}/simulator/inbound"), Some(&b_admin), Some(inbound))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // B's callers, A's ids (A's Admin makes the fresh targets the destructive routes need).
+    let cross = Fixture { tokens, ..a };
+    let mut n = 1000;
+    let mut http = Vec::new();
+    for r in routes() {
+        if r.need == Need::Public {
+            continue;
+        }
+        let mut cells = Vec::new();
+        for caller in B_CALLERS {
+            n += 1;
+            let (path, body, token) = prepare(&api, &cross, &r, caller, n).await;
+            // Logging out ends the session it is called with: a fresh one of B's (prepare's is A's).
+            let token = match (r.path, caller) {
+                ("/api/v1/auth/logout", Caller::Admin) => Some(sign_in_to_b().await),
+                ("/api/v1/auth/logout", Caller::Agent) => Some(api.login("bea@test.local").await),
+                ("/api/v1/auth/logout", Caller::Viewer) => Some(api.login("bob@test.local").await),
+                ("/api/v1/auth/logout", _) => cross.token(caller).map(str::to_string),
+                _ => token,
+            };
+            let before = standing(&api, &cross.admin).await;
+            let (status, answer) = api.send(r.method.clone(), &path, token.as_deref(), body).await;
+            let what = format!("{} {} as B's {caller:?}: {status} {answer}", r.method, r.path);
+            assert!(!status.is_server_error(), "{what}");
+            let text = answer.to_string();
+            for secret in &secrets {
+                assert!(!text.contains(secret.as_str()), "{what} names A's {secret}");
+            }
+            if r.path.contains("{id}") && !r.path.starts_with("/api/v1/me/") {
+                assert!(
+                    matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+                    "{what}: one of A's objects is found from B"
+                );
+            }
+            assert_eq!(standing(&api, &cross.admin).await, before, "{what} changed workspace A");
+            cells.push(status.as_u16());
+        }
+        http.push((format!("{} {}", r.method, r.path), cells));
+    }
+    let mut ws = Vec::new();
+    for (name, _, op) in ops(&cross) {
+        let mut cells = Vec::new();
+        for caller in B_CALLERS {
+            let before = standing(&api, &cross.admin).await;
+            let answer = ws_answer(&api, cross.token(caller).unwrap(), op.clone()).await;
+            assert!(
+                matches!(answer.as_str(), "not_found" | "forbidden"),
+                "websocket {name} as B's {caller:?}: {answer}"
+            );
+            assert_eq!(standing(&api, &cross.admin).await, before, "websocket {name} as B's {caller:?} changed A");
+            cells.push(answer);
+        }
+        ws.push((name.to_string(), cells));
+    }
+
+    committed_as("isolation.md", &render_cross(&http, &ws));
+}
+
+fn render_cross(http: &[(String, Vec<u16>)], ws: &[(String, Vec<String>)]) -> String {
+    let header = |out: &mut String, first: &str| {
+        let titles: Vec<&str> = B_CALLERS.iter().map(|c| c.title()).collect();
+        writeln!(out, "| {first} | {} |", titles.join(" | ")).unwrap();
+        writeln!(out, "|---|{}", "---|".repeat(B_CALLERS.len())).unwrap();
+    };
+    let mut out = String::from(
+        "# Isolation between workspaces\n\n\
+         The second dimension of the role matrix (docs/roles.md): two workspaces on one server, and\n\
+         every route and every WebSocket mutation called by workspace B's people and API keys with\n\
+         the ids of workspace A's conversation, attachment, team, user and device. This page is\n\
+         generated by `crates/server/tests/roles.rs` (`HANDOFF_WRITE_DOCS=1` rewrites it), which\n\
+         asserts for every cell that:\n\n\
+         - the answer names nothing of A: none of those ids, nor A's customer's number, people's\n\
+           addresses or team's name;\n\
+         - a route about one of A's objects answers 404 (or 403 when B's role forbids the route\n\
+           before anything is looked up);\n\
+         - A's event log and audit log do not move.\n\n\
+         Each cell is the status B's caller got. A route without an id of A's acts on B's own\n\
+         data (a list shows B's, a creation creates in B).\n\n\
+         ## HTTP routes\n\n",
+    );
+    header(&mut out, "Route");
+    for (name, cells) in http {
+        let marks: Vec<String> = cells.iter().map(u16::to_string).collect();
+        writeln!(out, "| `{name}` | {} |", marks.join(" | ")).unwrap();
+    }
+    out.push_str("\n## WebSocket mutations on A's conversation\n\n");
+    header(&mut out, "Op");
+    for (name, cells) in ws {
+        writeln!(out, "| `{name}` | {} |", cells.join(" | ")).unwrap();
+    }
+    out
 }

@@ -65,8 +65,7 @@ async fn device_of(state: &AppState, method: &axum::http::Method, path: &str) ->
         ("devices", None) if method == axum::http::Method::DELETE => Ok(id.parse().ok()),
         ("messages", Some("media")) => {
             let Ok(message) = id.parse::<MessageId>() else { return Ok(None) };
-            let row = store::messages::attachment(&mut *state.store.reader().await?, message).await?;
-            Ok(row.map(|r| r.device_id))
+            Ok(store::messages::device_of(&mut *state.store.reader().await?, message).await?)
         }
         _ => Ok(None),
     }

@@ -69,13 +69,13 @@ pub async fn round(state: &AppState) -> anyhow::Result<DateTime<Utc>> {
 }
 
 async fn start(state: &AppState, device: DeviceId, new: bool) {
-    let found = async { store::devices::get(&mut *state.store.reader().await?, device).await };
+    let found = async { store::devices::driven(&mut *state.store.reader().await?, device).await };
     match found.await {
-        Ok(Some(d)) => {
+        Ok(Some((ws, d))) => {
             if new {
                 tracing::info!(%device, "this node now drives the device");
             }
-            if let Err(e) = state.devices.start(state, &d).await {
+            if let Err(e) = state.devices.start(state, ws, &d).await {
                 tracing::warn!(%device, error = %e, "device adapter not started");
             }
         }

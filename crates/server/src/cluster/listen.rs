@@ -88,25 +88,27 @@ async fn catch_up(state: &AppState) {
     for device in state.cluster.held() {
         state.outbound.wake(state, device);
     }
-    let head = match state.store.head_seq().await {
-        Ok(head) => head,
-        Err(e) => return tracing::warn!(error = %e, "the event log's head was not read"),
+    let heads = match state.store.heads().await {
+        Ok(heads) => heads,
+        Err(e) => return tracing::warn!(error = %e, "the event logs' heads were not read"),
     };
-    if let Err(e) = state.store.catch_up(head).await {
-        tracing::warn!(error = %e, "events of other nodes not read");
+    for (ws, head) in heads {
+        if let Err(e) = state.store.catch_up(ws, head).await {
+            tracing::warn!(error = %e, %ws, "events of other nodes not read");
+        }
     }
     peers::resync(state).await;
 }
 
 async fn hear(state: &AppState, channel: &str, payload: &str) {
     match channel {
-        EVENTS => match payload.parse() {
-            Ok(head) => {
-                if let Err(e) = state.store.catch_up(head).await {
-                    tracing::warn!(error = %e, head, "events of another node not read");
+        EVENTS => match crate::store::events::parse_head(payload) {
+            Some((ws, head)) => {
+                if let Err(e) = state.store.catch_up(ws, head).await {
+                    tracing::warn!(error = %e, %ws, head, "events of another node not read");
                 }
             }
-            Err(_) => tracing::warn!(payload, "a bad event log head"),
+            None => tracing::warn!(payload, "a bad event log head"),
         },
         peers::CHANNEL => match serde_json::from_str(payload) {
             Ok(note) => peers::hear(state, note),

@@ -73,6 +73,7 @@ pub async fn resync(state: &AppState) {
         .filter_map(|row| {
             Some(RemoteConn {
                 key: ConnKey { node: Uuid::parse_str(&row.node).ok()?, id: row.conn_id },
+                ws: row.ws,
                 user: row.user,
                 away: row.away,
                 activity: row.activity.and_then(|a| serde_json::from_str(&a).ok()),
@@ -94,11 +95,10 @@ impl Mine {
     /// Applies a change; returns the connection it touched.
     fn apply(&mut self, change: &Change) -> u64 {
         match change {
-            Change::Open { conn, user } => {
-                self.conns.insert(
-                    *conn,
-                    ConnRow { node: self.node.clone(), conn_id: *conn, user: *user, away: false, activity: None },
-                );
+            Change::Open { conn, ws, user } => {
+                let node = self.node.clone();
+                self.conns
+                    .insert(*conn, ConnRow { node, conn_id: *conn, ws: *ws, user: *user, away: false, activity: None });
             }
             Change::Away { conn, away } => {
                 if let Some(row) = self.conns.get_mut(conn) {
@@ -207,7 +207,9 @@ mod tests {
     #[test]
     fn a_large_batch_is_told_in_notes_under_postgres_limit_in_order() {
         let node = Uuid::new_v4();
-        let batch: Vec<Change> = (0..400).map(|i| Change::Open { conn: i, user: UserId::new() }).collect();
+        let batch: Vec<Change> = (0..400)
+            .map(|i| Change::Open { conn: i, ws: handoff_proto::WorkspaceId::nil(), user: UserId::new() })
+            .collect();
         let notes = notes(node, batch);
         assert!(notes.len() > 1);
         let mut next = 0;

@@ -20,7 +20,7 @@ use crate::{api_keys, audit, routing, store, teams, AppState};
 #[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Page<Team>), (status = 401, body = ErrorBody)))]
 pub async fn list_teams(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Team>>> {
     let mut conn = state.store.reader().await?;
-    Ok(AxumJson(Page { items: store::teams::all(&mut conn).await?, next_cursor: None }))
+    Ok(AxumJson(Page { items: store::teams::all(&mut conn, _actor.ws()).await?, next_cursor: None }))
 }
 
 #[utoipa::path(post, path = "/api/v1/teams", request_body = CreateTeamRequest,
@@ -65,7 +65,7 @@ pub async fn set_members(
 pub async fn list_rules(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Page<RoutingRule>>> {
     actor.require_admin("see routing rules")?;
     let mut conn = state.store.reader().await?;
-    Ok(AxumJson(Page { items: store::routing::rules(&mut conn).await?, next_cursor: None }))
+    Ok(AxumJson(Page { items: store::routing::rules(&mut conn, actor.ws()).await?, next_cursor: None }))
 }
 
 #[utoipa::path(post, path = "/api/v1/routing-rules", request_body = CreateRoutingRuleRequest,
@@ -97,7 +97,7 @@ pub async fn test_rules(
 ) -> ApiResult<AxumJson<RoutingTestResponse>> {
     actor.require_admin("see routing rules")?;
     let mut conn = state.store.reader().await?;
-    let rules = store::routing::rules(&mut conn).await?;
+    let rules = store::routing::rules(&mut conn, actor.ws()).await?;
     let input = routing::Input {
         body: &req.body,
         phone: req.phone.as_deref().unwrap_or(""),
@@ -110,7 +110,7 @@ pub async fn test_rules(
 #[utoipa::path(get, path = "/api/v1/api-keys", responses((status = 200, body = Page<ApiKey>), (status = 403, body = ErrorBody)))]
 pub async fn list_keys(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Page<ApiKey>>> {
     actor.require_admin("see API keys")?;
-    Ok(AxumJson(Page { items: api_keys::list(&state).await?, next_cursor: None }))
+    Ok(AxumJson(Page { items: api_keys::list(&state, &actor).await?, next_cursor: None }))
 }
 
 /// The answer holds the key itself, shown this once.
@@ -181,7 +181,7 @@ pub async fn audit_log(
         before,
     };
     let mut conn = state.store.reader().await?;
-    let mut items = audit::list(&mut conn, &filter, limit + 1).await?;
+    let mut items = audit::list(&mut conn, actor.ws(), &filter, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|e| e.id.to_string())
@@ -193,13 +193,13 @@ pub async fn audit_log(
 
 /// Every active person who can own conversations: online now, and how many open ones they own.
 #[utoipa::path(get, path = "/api/v1/agents", responses((status = 200, body = Page<AgentLoad>), (status = 401, body = ErrorBody)))]
-pub async fn agents(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<AgentLoad>>> {
+pub async fn agents(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<Page<AgentLoad>>> {
     let mut conn = state.store.reader().await?;
-    let items = crate::store::people::agent_loads(&mut conn)
+    let items = crate::store::people::agent_loads(&mut conn, actor.ws())
         .await?
         .into_iter()
         .map(|(user_id, open)| {
-            let status = state.presence.status(user_id);
+            let status = state.presence.status(actor.ws(), user_id);
             AgentLoad { user_id, online: status == PresenceStatus::Online, status, open }
         })
         .collect();

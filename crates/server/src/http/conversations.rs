@@ -83,7 +83,7 @@ pub async fn list(
     let cursor = p.cursor.as_deref().map(decode_cursor).transpose()?;
     let before = cursor.as_ref().map(|(at, id)| (at.as_str(), id.as_str()));
     let mut conn = state.store.reader().await?;
-    let mut items = store::conversations::list(&mut conn, actor.id(), &filter, before, limit + 1).await?;
+    let mut items = store::conversations::list(&mut conn, actor.ws(), actor.id(), &filter, before, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|c| encode_cursor(&crate::store::ts(c.last_message_at), &c.id.to_string()))
@@ -101,7 +101,7 @@ pub async fn get_one(
     Path(id): Path<ConversationId>,
 ) -> ApiResult<AxumJson<Conversation>> {
     let mut conn = state.store.reader().await?;
-    let c = store::conversations::get(&mut conn, id, Some(actor.id()))
+    let c = store::conversations::get(&mut conn, actor.ws(), id, Some(actor.id()))
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     Ok(AxumJson(c))
@@ -127,7 +127,7 @@ pub async fn messages(
 ) -> ApiResult<AxumJson<Page<Message>>> {
     let limit = page_limit(p.limit)?;
     let mut conn = state.store.reader().await?;
-    if !store::conversations::exists(&mut conn, id).await? {
+    if !store::conversations::exists(&mut conn, actor.ws(), id).await? {
         return Err(ApiError::not_found("conversation"));
     }
     drop(conn);
@@ -136,7 +136,7 @@ pub async fn messages(
     }
     let mut conn = state.store.reader().await?;
     let before = p.before.as_deref().map(decode_cursor).transpose()?;
-    let mut items = store::messages::page(&mut conn, id, before, limit + 1).await?;
+    let mut items = store::messages::page(&mut conn, actor.ws(), id, before, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|m| encode_cursor(&crate::store::ts(m.created_at), &m.id.to_string()))

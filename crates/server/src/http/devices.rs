@@ -23,7 +23,7 @@ use crate::AppState;
 
 #[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = Page<Device>)))]
 pub async fn list(State(state): State<AppState>, _actor: Actor) -> ApiResult<AxumJson<Page<Device>>> {
-    let items = store::devices::all(&mut *state.store.reader().await?).await?;
+    let items = store::devices::all(&mut *state.store.reader().await?, _actor.ws()).await?;
     Ok(AxumJson(Page { items, next_cursor: None }))
 }
 
@@ -84,7 +84,7 @@ pub async fn create(
     };
     // On several nodes, the first to take its lease drives it: this one, unless another was quicker.
     if state.cluster.take(&state, device.id).await? {
-        state.devices.start(&state, &device).await.map_err(|e| {
+        state.devices.start(&state, actor.ws(), &device).await.map_err(|e| {
             tracing::error!(error = %e, "device adapter not started");
             ApiError::internal()
         })?;
@@ -157,10 +157,11 @@ pub async fn create_device(
     };
     let status = if phone.is_some() { DeviceStatus::Connected } else { DeviceStatus::PendingLink };
     let mut w = state.store.begin().await?;
-    let device = store::devices::NewDevice { id, name, kind, status, phone, gateway, pair_phone };
+    let ws = who.workspace();
+    let device = store::devices::NewDevice { workspace: ws, id, name, kind, status, phone, gateway, pair_phone };
     store::devices::insert(w.conn(), &device).await?;
-    let device = store::devices::get(w.conn(), id).await?.expect("inserted above");
-    let seq = w.append(EventBody::DeviceUpdated { device: device.clone() }).await?;
+    let device = store::devices::get(w.conn(), ws, id).await?.expect("inserted above");
+    let seq = w.append(ws, EventBody::DeviceUpdated { device: device.clone() }).await?;
     audit::record(w.conn(), who, "device.create", None, &format!("Added device {name} ({})", kind.as_str()), Some(seq))
         .await?;
     w.commit().await?;
@@ -173,7 +174,7 @@ pub async fn create_device(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<DeviceId>) -> ApiResult<StatusCode> {
     actor.require_admin("remove devices")?;
-    if crate::store::devices::get(&mut *state.store.reader().await?, id).await?.is_none() {
+    if crate::store::devices::get(&mut *state.store.reader().await?, actor.ws(), id).await?.is_none() {
         return Err(ApiError::not_found("device"));
     }
     // Its worker stops first, a send in hand included: the replies still pending go with the
@@ -181,10 +182,10 @@ pub async fn remove(State(state): State<AppState>, actor: Actor, Path(id): Path<
     state.outbound.stop(id).await;
     let removed = async {
         let mut w = state.store.begin().await?;
-        if !store::devices::delete(w.conn(), id).await? {
+        if !store::devices::delete(w.conn(), actor.ws(), id).await? {
             return Err(ApiError::not_found("device"));
         }
-        let seq = w.append(EventBody::DeviceRemoved { device_id: id }).await?;
+        let seq = w.append(actor.ws(), EventBody::DeviceRemoved { device_id: id }).await?;
         audit::record(w.conn(), (&actor).into(), "device.remove", None, &format!("Removed device {id}"), Some(seq))
             .await?;
         w.commit().await?;
@@ -216,14 +217,14 @@ pub async fn qr(
     Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<QrResponse>> {
     actor.require_admin("link devices")?;
-    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    let handle = state.devices.get_in(actor.ws(), id).ok_or_else(|| ApiError::not_found("device"))?;
     let qr = handle.qr.lock().unwrap_or_else(|p| p.into_inner()).clone();
     qr.map(AxumJson).ok_or_else(|| ApiError::conflict("not_pending_link", "This device is not waiting to be linked."))
 }
 
 fn simulator(state: &AppState, actor: &Actor, id: DeviceId) -> ApiResult<Arc<Simulator>> {
     actor.require_admin("drive the simulator")?;
-    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
+    let handle = state.devices.get_in(actor.ws(), id).ok_or_else(|| ApiError::not_found("device"))?;
     handle.simulator.clone().ok_or_else(|| ApiError::invalid("id", "This device is not a simulator."))
 }
 
@@ -380,7 +381,7 @@ pub async fn sim_link(
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.complete_link().await.map_err(adapter_error)?;
-    current_device(&state, id).await
+    current_device(&state, &actor, id).await
 }
 
 /// The phone loses its connection.
@@ -393,7 +394,7 @@ pub async fn sim_disconnect(
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.disconnect().await.map_err(adapter_error)?;
-    current_device(&state, id).await
+    current_device(&state, &actor, id).await
 }
 
 /// The phone comes back: after a disconnect, or when a ban is lifted.
@@ -406,7 +407,7 @@ pub async fn sim_reconnect(
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.reconnect().await.map_err(adapter_error)?;
-    current_device(&state, id).await
+    current_device(&state, &actor, id).await
 }
 
 /// The phone unlinks this device (Settings > Linked devices > Log out).
@@ -419,7 +420,7 @@ pub async fn sim_logout(
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.logout().await.map_err(adapter_error)?;
-    current_device(&state, id).await
+    current_device(&state, &actor, id).await
 }
 
 /// WhatsApp bans the number for a while (until `reconnect`).
@@ -432,7 +433,7 @@ pub async fn sim_ban(
 ) -> ApiResult<AxumJson<Device>> {
     let sim = simulator(&state, &actor, id)?;
     sim.ban().await.map_err(adapter_error)?;
-    current_device(&state, id).await
+    current_device(&state, &actor, id).await
 }
 
 /// The QR code expires and a new one is shown (only while the device waits to be linked).
@@ -461,8 +462,8 @@ pub async fn relink(
     Path(id): Path<DeviceId>,
 ) -> ApiResult<AxumJson<Device>> {
     actor.require_admin("link devices")?;
-    let handle = state.devices.get(id).ok_or_else(|| ApiError::not_found("device"))?;
-    let device = current_device(&state, id).await?.0;
+    let handle = state.devices.get_in(actor.ws(), id).ok_or_else(|| ApiError::not_found("device"))?;
+    let device = current_device(&state, &actor, id).await?.0;
     if device.status == DeviceStatus::Connected {
         return Err(ApiError::conflict("connected", "This device is connected: log it out on the phone first."));
     }
@@ -474,7 +475,7 @@ pub async fn relink(
     audit::record(w.conn(), (&actor).into(), "device.relink", None, &format!("Relinked device {}", device.name), None)
         .await?;
     w.commit().await?;
-    current_device(&state, id).await
+    current_device(&state, &actor, id).await
 }
 
 /// WhatsApp reports a delivery receipt for a sent message (states only move forward).
@@ -491,9 +492,9 @@ pub async fn sim_receipt(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn current_device(state: &AppState, id: DeviceId) -> ApiResult<AxumJson<Device>> {
+async fn current_device(state: &AppState, actor: &Actor, id: DeviceId) -> ApiResult<AxumJson<Device>> {
     let mut conn = state.store.reader().await?;
-    store::devices::get(&mut conn, id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
+    store::devices::get(&mut conn, actor.ws(), id).await?.map(AxumJson).ok_or_else(|| ApiError::not_found("device"))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub const DOWNLOADS_PER_USER: usize = 4;
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Path<MessageId>) -> ApiResult<Response> {
-    let row = crate::store::messages::attachment(&mut *state.store.reader().await?, id)
+    let row = crate::store::messages::attachment(&mut *state.store.reader().await?, actor.ws(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     let media: Media = row.media.ok_or_else(|| ApiError::not_found("attachment"))?;
@@ -38,7 +38,7 @@ pub async fn download(State(state): State<AppState>, actor: Actor, Path(id): Pat
         ));
     };
     let conversation_id = Some(row.conversation_id);
-    let handle = state.devices.get(row.device_id).ok_or_else(|| {
+    let handle = state.devices.get_in(actor.ws(), row.device_id).ok_or_else(|| {
         ApiError::new(StatusCode::GONE, "media_unavailable", "The number this came in on was removed.")
     })?;
     let Some(slot) = state.downloads.take(actor.id(), DOWNLOADS_PER_USER) else {

@@ -43,7 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users/{id}/reset-password", post(people::reset_password))
         .route("/api/v1/users", get(people::list_users).post(people::create_user))
         .route("/api/v1/users/{id}", axum::routing::patch(people::patch_user))
-        .route("/api/v1/workspaces", get(people::workspaces))
+        .route("/api/v1/workspaces", get(people::workspaces).post(people::create_workspace))
+        .route("/api/v1/workspaces/{id}/members", post(people::add_member))
         .route("/api/v1/conversations", get(conversations::list))
         .route("/api/v1/conversations/{id}", get(conversations::get_one))
         .route("/api/v1/conversations/{id}/messages", get(conversations::messages).post(conversations::reply))
@@ -127,6 +128,7 @@ fn with_access_log(router: Router) -> Router {
         system::health, system::ready, system::metrics, system::sync,
         people::login, people::logout, people::me, people::change_password, people::sessions, people::end_session,
         people::reset_password, people::list_users, people::create_user, people::patch_user, people::workspaces,
+        people::create_workspace, people::add_member,
         conversations::list, conversations::get_one, conversations::messages, conversations::reply,
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
         conversations::escalate, conversations::labels, media::download,

@@ -7,8 +7,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json as AxumJson;
 use handoff_proto::{
-    ChangePasswordRequest, CreateUserRequest, LoginRequest, LoginResponse, PatchUserRequest, ResetPasswordResponse,
-    SessionEntry, SessionId, User, UserId, Workspace, WorkspaceEntry,
+    AddMemberRequest, AddedMember, ChangePasswordRequest, CreateUserRequest, CreateWorkspaceRequest, LoginRequest,
+    LoginResponse, PatchUserRequest, ResetPasswordResponse, SessionEntry, SessionId, User, UserId, Workspace,
+    WorkspaceEntry, WorkspaceId,
 };
 
 use crate::auth::{self, Actor};
@@ -64,7 +65,12 @@ pub async fn login(
         None => (None, DUMMY.get_or_init(|| auth::hash_password("not a password".into())).await.clone()),
     };
     let verified = auth::verify_password(req.password, hash, Some(turn)).await;
-    let Some(id) = id.filter(|_| verified) else {
+    // Someone deactivated in every workspace they had is refused as a wrong password is.
+    let workspaces = match id.filter(|_| verified) {
+        Some(id) => store::workspaces::of_user(&mut *state.store.reader().await?, id).await?,
+        None => Vec::new(),
+    };
+    let Some(id) = id.filter(|_| verified && !workspaces.is_empty()) else {
         state.limiter.failed(client, email, Instant::now());
         state.metrics.login_failed();
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Wrong email or password."));
@@ -75,7 +81,6 @@ pub async fn login(
         address: Some(client.to_string()),
     };
     let mut w = state.store.begin().await?;
-    let workspaces = store::workspaces::of_user(w.conn(), id).await?;
     // The workspace asked for, or the caller's oldest. The password was right: saying that this
     // account is not in that workspace tells nothing the caller does not know.
     let chosen = match req.workspace_id {
@@ -88,7 +93,7 @@ pub async fn login(
     };
     let workspace = Workspace { id: chosen.id, name: chosen.name.clone() };
     let token = auth::create_session(w.conn(), id, workspace.id, state.clock.now(), &origin).await?;
-    let user = crate::store::people::user(w.conn(), id).await?.ok_or_else(ApiError::internal)?;
+    let user = crate::store::people::user(w.conn(), workspace.id, id).await?.ok_or_else(ApiError::internal)?;
     w.commit().await?;
     Ok(AxumJson(LoginResponse { token, user, workspace, workspaces }))
 }
@@ -245,12 +250,9 @@ pub async fn me(actor: Actor) -> AxumJson<User> {
 }
 
 #[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = handoff_proto::Page<User>)))]
-pub async fn list_users(
-    State(state): State<AppState>,
-    _actor: Actor,
-) -> ApiResult<AxumJson<handoff_proto::Page<User>>> {
+pub async fn list_users(State(state): State<AppState>, actor: Actor) -> ApiResult<AxumJson<handoff_proto::Page<User>>> {
     let mut conn = state.store.reader().await?;
-    let items = store::people::all_users(&mut conn).await?;
+    let items = store::people::all_users(&mut conn, actor.ws()).await?;
     Ok(AxumJson(handoff_proto::Page { items, next_cursor: None }))
 }
 
@@ -275,6 +277,35 @@ pub async fn patch_user(
 ) -> ApiResult<AxumJson<User>> {
     actor.require_admin("change users")?;
     Ok(AxumJson(users::patch_user(&state, &actor, id, req).await?))
+}
+
+/// A new workspace, its creator its first Admin (the installation's owner only). Sign in to it
+/// (`workspace_id` at `POST /api/v1/auth/login`) to add its people.
+#[utoipa::path(post, path = "/api/v1/workspaces", request_body = CreateWorkspaceRequest,
+    responses((status = 201, body = Workspace), (status = 400, body = handoff_proto::ErrorBody),
+        (status = 403, description = "Not the installation's owner", body = handoff_proto::ErrorBody)))]
+pub async fn create_workspace(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(req): Json<CreateWorkspaceRequest>,
+) -> ApiResult<(StatusCode, AxumJson<Workspace>)> {
+    Ok((StatusCode::CREATED, AxumJson(crate::workspaces::create(&state, &actor, req).await?)))
+}
+
+/// Someone joins the workspace with a role (its Admin, signed in to it). An email without an
+/// account gets one, and the answer carries its temporary password (shown once).
+#[utoipa::path(post, path = "/api/v1/workspaces/{id}/members", params(("id" = Uuid, Path)), request_body = AddMemberRequest,
+    responses((status = 201, body = AddedMember), (status = 400, body = handoff_proto::ErrorBody),
+        (status = 403, body = handoff_proto::ErrorBody),
+        (status = 404, description = "Not the workspace this token acts in", body = handoff_proto::ErrorBody),
+        (status = 409, description = "Already a member", body = handoff_proto::ErrorBody)))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<WorkspaceId>,
+    Json(req): Json<AddMemberRequest>,
+) -> ApiResult<(StatusCode, AxumJson<AddedMember>)> {
+    Ok((StatusCode::CREATED, AxumJson(crate::workspaces::add_member(&state, &actor, id, req).await?)))
 }
 
 /// The workspaces the caller belongs to, the oldest first, with their role in each.

@@ -25,11 +25,13 @@ pub async fn health() -> Json<Health> {
 /// does not), with the linked numbers that are down. `/healthz` stays a liveness probe.
 #[utoipa::path(get, path = "/readyz", security(()), responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let devices = async { crate::store::devices::all(&mut *state.store.reader().await?).await }.await;
+    // The installation's: every workspace's numbers (the operator's probe).
+    let devices = async { crate::store::devices::everywhere(&mut *state.store.reader().await?).await }.await;
     match devices {
         Ok(devices) => {
             let devices_down = devices
                 .into_iter()
+                .map(|(_, d)| d)
                 .filter(|d| d.status.is_down())
                 .map(|d| DeviceDown { id: d.id, name: d.name, status: d.status })
                 .collect();
@@ -64,8 +66,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
             ));
         }
     }
-    let head = state.store.head_seq().await?;
-    let body = state.metrics.render(head, state.store.hub().connections());
+    let events = state.store.heads().await?.values().sum();
+    let body = state.metrics.render(events, state.store.hub().connections());
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }
 
@@ -84,7 +86,7 @@ pub struct SyncParams {
 #[utoipa::path(get, path = "/api/v1/sync", params(SyncParams), responses((status = 200, body = SyncResponse)))]
 pub async fn sync(
     State(state): State<AppState>,
-    _actor: Actor,
+    actor: Actor,
     Query(p): Query<SyncParams>,
 ) -> ApiResult<Json<SyncResponse>> {
     let since = p.since.unwrap_or(0);
@@ -96,7 +98,7 @@ pub async fn sync(
         Some(n) if (1..=5000).contains(&n) => n,
         Some(_) => return Err(ApiError::invalid("limit", "limit must be between 1 and 5000.")),
     };
-    let head_seq = state.store.head_seq().await?;
-    let events = state.store.events_after(since, limit).await?;
+    let head_seq = state.store.head_seq(actor.ws()).await?;
+    let events = state.store.events_after(actor.ws(), since, limit).await?;
     Ok(Json(SyncResponse { events, head_seq }))
 }

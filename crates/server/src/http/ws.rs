@@ -14,7 +14,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
-use handoff_proto::{Activity, ClientFrame, ConversationId, Seq, ServerFrame, UserId, PROTOCOL_VERSION};
+use handoff_proto::{Activity, ClientFrame, ConversationId, Seq, ServerFrame, UserId, WorkspaceId, PROTOCOL_VERSION};
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
@@ -166,22 +166,22 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     };
 
     // Online from before the welcome: once a client knows it is connected, routing knows it too.
-    let (presence, came_online) = state.presence.connect(actor.id());
+    let (presence, came_online) = state.presence.connect(actor.ws(), actor.id());
     if came_online {
         state.routing.kick(); // a team's backlog may drain to them
     }
-    let mut live = state.store.hub().subscribe();
-    let head_seq = state.store.head_seq().await?;
+    let mut live = state.store.hub().subscribe(actor.ws());
+    let head_seq = state.store.head_seq(actor.ws()).await?;
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
-        epoch: state.store.epoch(),
+        epoch: state.store.epoch_of(actor.ws()),
         head_seq,
         user: actor.user.clone(),
     };
     send(&mut socket, &welcome).await?;
-    let (statuses, activities) = state.presence.roster();
+    let (statuses, activities) = state.presence.roster(actor.ws());
     send(&mut socket, &ServerFrame::Roster { boot: state.presence.boot(), statuses, activities }).await?;
-    let mut sent = replay(&state, &mut socket, last_seq.min(head_seq), head_seq).await?;
+    let mut sent = replay(&state, actor.ws(), &mut socket, last_seq.min(head_seq), head_seq).await?;
     // The replay may have taken a while, with nothing read meanwhile: the deadline starts now.
     heard = tokio::time::Instant::now();
     let mut here = Here::default();
@@ -199,7 +199,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
         tokio::select! {
             msg = live.recv() => {
                 let busy = tokio::time::Instant::now();
-                let forward = forward(&state, &mut socket, &mut live, &mut sent, msg);
+                let forward = forward(&state, actor.ws(), &mut socket, &mut live, &mut sent, msg);
                 match tokio::time::timeout(state.config.ws_send_timeout, forward).await {
                     // Time spent writing is not the client's silence: nothing was read meanwhile.
                     Ok(Ok(Forwarded::Sent)) => heard += busy.elapsed(),
@@ -255,7 +255,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                 let now = state.clock.now();
                 let checked = check_token_hash(&state.store, &actor.token_hash, now, Lifetime::of(&state.config)).await?;
                 match checked {
-                    TokenState::Live { user, session } if user.role == actor.user.role => {
+                    TokenState::Live { workspace, user, session } if workspace == actor.ws() && user.role == actor.user.role => {
                         actor.user = user;
                         // An open connection is use: the app that stays connected stays signed in.
                         if let Some((id, last_used)) = session {
@@ -277,7 +277,7 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     .await;
     // However the connection ended, the customer no longer sees "typing…" from this agent.
     if let Some(conversation_id) = here.typing_to {
-        dispatch::typing(&state, conversation_id, false);
+        dispatch::typing(&state, actor.ws(), conversation_id, false);
     }
     served
 }
@@ -295,6 +295,7 @@ enum Forwarded {
 /// [`BATCH`], so that what a connection holds in its write buffer stays small.
 async fn forward(
     state: &AppState,
+    ws: WorkspaceId,
     socket: &mut WebSocket,
     live: &mut broadcast::Receiver<HubMsg>,
     sent: &mut Seq,
@@ -309,7 +310,7 @@ async fn forward(
             Ok(HubMsg::Event { seq, json, published: at }) => {
                 if seq > *sent {
                     if seq > *sent + 1 {
-                        *sent = replay(state, socket, *sent, seq - 1).await?;
+                        *sent = replay(state, ws, socket, *sent, seq - 1).await?;
                     }
                     socket.feed(WsMessage::Text(json)).await?;
                     *sent = seq;
@@ -340,10 +341,16 @@ async fn forward(
 }
 
 /// Sends every event in `(after, up_to]` from the log; returns the last seq sent.
-async fn replay(state: &AppState, socket: &mut WebSocket, after: Seq, up_to: Seq) -> anyhow::Result<Seq> {
+async fn replay(
+    state: &AppState,
+    ws: WorkspaceId,
+    socket: &mut WebSocket,
+    after: Seq,
+    up_to: Seq,
+) -> anyhow::Result<Seq> {
     let mut sent = after;
     while sent < up_to {
-        let page = state.store.events_after(sent, REPLAY_PAGE.min(up_to - sent)).await?;
+        let page = state.store.events_after(ws, sent, REPLAY_PAGE.min(up_to - sent)).await?;
         if page.is_empty() {
             break;
         }
@@ -473,10 +480,10 @@ async fn presence_frame(
     let typing_to = conversation_id.filter(|_| activity == Activity::ComposingReply && may_reply);
     if typing_to != here.typing_to {
         if let Some(stopped) = here.typing_to {
-            dispatch::typing(state, stopped, false);
+            dispatch::typing(state, actor.ws(), stopped, false);
         }
         if let Some(started) = typing_to {
-            dispatch::typing(state, started, true);
+            dispatch::typing(state, actor.ws(), started, true);
         }
         here.typing_to = typing_to;
     }

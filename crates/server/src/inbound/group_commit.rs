@@ -17,7 +17,7 @@
 //! behind the fan-out's tasks (200 connections writing a burst's frames), so that writing six
 //! messages took 4-6 ms instead of 1.
 
-use handoff_proto::{DeviceId, MessageId, MessageKind};
+use handoff_proto::{DeviceId, MessageId, MessageKind, WorkspaceId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -34,6 +34,8 @@ pub const QUEUE_DEPTH: usize = 1024;
 pub struct Job {
     /// When the device handed it over.
     queued: std::time::Instant,
+    /// The device's workspace.
+    ws: WorkspaceId,
     device_id: DeviceId,
     incoming: Incoming,
     kind: MessageKind,
@@ -56,13 +58,14 @@ impl Queue {
     /// `None` for a redelivery.
     pub async fn message(
         &self,
+        ws: WorkspaceId,
         device_id: DeviceId,
         incoming: Incoming,
         kind: MessageKind,
     ) -> DbResult<Option<MessageId>> {
         let (done, outcome) = oneshot::channel();
         let stopped = || store::Error::Stopped;
-        let job = Job { queued: std::time::Instant::now(), device_id, incoming, kind, done };
+        let job = Job { queued: std::time::Instant::now(), ws, device_id, incoming, kind, done };
         self.tx.send(job).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
@@ -158,7 +161,7 @@ async fn write_straight(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult
     let mut w = state.store.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        outcomes.push(Ok(store_message(&mut w, state, job.device_id, &job.incoming, job.kind).await?));
+        outcomes.push(Ok(store_message(&mut w, state, job.ws, job.device_id, &job.incoming, job.kind).await?));
     }
     commit_timed(state, w, started).await?;
     Ok(outcomes)
@@ -171,11 +174,11 @@ async fn write_each(state: &AppState, jobs: &[Job]) -> DbResult<Vec<DbResult<Opt
     let mut w = state.store.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     if let [job] = jobs {
-        outcomes.push(Ok(store_message(&mut w, state, job.device_id, &job.incoming, job.kind).await?));
+        outcomes.push(Ok(store_message(&mut w, state, job.ws, job.device_id, &job.incoming, job.kind).await?));
     } else {
         for job in jobs {
             let point = w.savepoint().await?;
-            match store_message(&mut w, state, job.device_id, &job.incoming, job.kind).await {
+            match store_message(&mut w, state, job.ws, job.device_id, &job.incoming, job.kind).await {
                 Ok(stored) => {
                     w.release(point).await?;
                     outcomes.push(Ok(stored));
@@ -208,7 +211,11 @@ mod tests {
     use super::*;
     use crate::hub::HubMsg;
 
-    fn job(device_id: DeviceId, wa_message_id: &str) -> (Job, oneshot::Receiver<DbResult<Option<MessageId>>>) {
+    fn job(
+        ws: WorkspaceId,
+        device_id: DeviceId,
+        wa_message_id: &str,
+    ) -> (Job, oneshot::Receiver<DbResult<Option<MessageId>>>) {
         let (done, outcome) = oneshot::channel();
         let incoming = Incoming {
             wa_message_id: wa_message_id.into(),
@@ -219,7 +226,8 @@ mod tests {
             media: None,
             sender: None,
         };
-        (Job { queued: std::time::Instant::now(), device_id, incoming, kind: MessageKind::Inbound, done }, outcome)
+        let queued = std::time::Instant::now();
+        (Job { queued, ws, device_id, incoming, kind: MessageKind::Inbound, done }, outcome)
     }
 
     /// One batch: two messages, one that cannot be stored (its device does not exist), and a
@@ -231,23 +239,27 @@ mod tests {
         let server = crate::start(crate::Config::for_tests(dir.path())).await.expect("server");
         let state = server.state.clone();
         let device = DeviceId::new();
+        let ws =
+            crate::store::workspaces::first(&mut state.store.reader().await.expect("reader")).await.expect("one").id;
         let mut w = state.store.begin().await.expect("writer");
         sqlx::query(
-            "INSERT INTO devices (id, name, kind, status, created_at) VALUES ($1, 'Line', 'simulator', 'connected', $2)",
+            "INSERT INTO devices (id, name, kind, status, created_at, workspace_id) \
+             VALUES ($1, 'Line', 'simulator', 'connected', $2, $3)",
         )
         .bind(device.to_string())
         .bind(crate::store::ts(crate::store::now()))
+        .bind(ws)
         .execute(w.conn())
         .await
         .expect("device");
         w.commit().await.expect("committed");
-        let head = state.store.head_seq().await.expect("head");
-        let mut live = state.store.hub().subscribe();
+        let head = state.store.head_seq(ws).await.expect("head");
+        let mut live = state.store.hub().subscribe(ws);
 
-        let (first, first_out) = job(device, "a");
-        let (orphan, orphan_out) = job(DeviceId::new(), "b");
-        let (second, second_out) = job(device, "c");
-        let (again, again_out) = job(device, "a");
+        let (first, first_out) = job(ws, device, "a");
+        let (orphan, orphan_out) = job(ws, DeviceId::new(), "b");
+        let (second, second_out) = job(ws, device, "c");
+        let (again, again_out) = job(ws, device, "a");
         commit(&state, vec![first, orphan, second, again]).await;
 
         let first_id = first_out.await.expect("answered").expect("stored").expect("new");
@@ -278,7 +290,7 @@ mod tests {
             .expect("events");
         assert_eq!(published, logged.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), "the hub gets what was logged");
         assert_eq!(logged.iter().filter(|(_, t)| t == "message.created").count(), 2);
-        assert_eq!(state.store.head_seq().await.expect("head"), head + logged.len() as i64);
+        assert_eq!(state.store.head_seq(ws).await.expect("head"), head + logged.len() as i64);
         server.stop().await;
     }
 }

@@ -10,7 +10,7 @@ pub use group_commit::Queue;
 use handoff_channels::{Attachment, DeviceEvent, Jid, LinkState};
 use handoff_proto::{
     ContactId, ConversationId, ConversationStatus, Delivery, DeviceId, DeviceStatus, EventBody, Media, MediaKind,
-    MessageId, MessageKind, QrResponse,
+    MessageId, MessageKind, QrResponse, WorkspaceId,
 };
 
 use crate::audit::{self, Who};
@@ -30,7 +30,7 @@ pub fn preview(body: &str) -> String {
     }
 }
 
-pub async fn device_event(state: &AppState, device_id: DeviceId, event: DeviceEvent) -> DbResult<()> {
+pub async fn device_event(state: &AppState, ws: WorkspaceId, device_id: DeviceId, event: DeviceEvent) -> DbResult<()> {
     match event {
         DeviceEvent::Pairing { qr, expires_at } => {
             if let Some(handle) = state.devices.get(device_id) {
@@ -48,15 +48,15 @@ pub async fn device_event(state: &AppState, device_id: DeviceId, event: DeviceEv
             }
             Ok(())
         }
-        DeviceEvent::Connection { state: link, phone } => connection(state, device_id, link, phone).await,
+        DeviceEvent::Connection { state: link, phone } => connection(state, ws, device_id, link, phone).await,
         DeviceEvent::Message { wa_message_id, chat, push_name, body, from_me, media, alt, participant, .. } => {
             let kind = if from_me { MessageKind::Outbound } else { MessageKind::Inbound };
             let sender = participant.map(|p| p.display());
             let incoming = Incoming { wa_message_id, chat, alt, push_name, body, media, sender };
-            state.ingest.message(device_id, incoming, kind).await.map(drop)
+            state.ingest.message(ws, device_id, incoming, kind).await.map(drop)
         }
         DeviceEvent::Receipt { wa_message_id, state: delivery } => {
-            receipt(state, device_id, &wa_message_id, delivery).await
+            receipt(state, ws, device_id, &wa_message_id, delivery).await
         }
         DeviceEvent::Typing { chat, composing } => {
             tracing::debug!(%device_id, %chat, composing, "customer typing");
@@ -65,7 +65,13 @@ pub async fn device_event(state: &AppState, device_id: DeviceId, event: DeviceEv
     }
 }
 
-async fn connection(state: &AppState, device_id: DeviceId, link: LinkState, phone: Option<String>) -> DbResult<()> {
+async fn connection(
+    state: &AppState,
+    ws: WorkspaceId,
+    device_id: DeviceId,
+    link: LinkState,
+    phone: Option<String>,
+) -> DbResult<()> {
     let status = match link {
         LinkState::Connected => DeviceStatus::Connected,
         LinkState::Disconnected => DeviceStatus::Disconnected,
@@ -79,7 +85,7 @@ async fn connection(state: &AppState, device_id: DeviceId, link: LinkState, phon
         }
     }
     let mut w = state.store.begin().await?;
-    let Some(current) = store::devices::get(w.conn(), device_id).await? else {
+    let Some(current) = store::devices::get(w.conn(), ws, device_id).await? else {
         return Ok(()); // removed meanwhile
     };
     // A repeated report changes nothing: `last_seen_at` stays the time of the last change, which
@@ -88,8 +94,8 @@ async fn connection(state: &AppState, device_id: DeviceId, link: LinkState, phon
         return Ok(());
     }
     store::devices::set_status(w.conn(), device_id, status, phone.as_deref()).await?;
-    let device = store::devices::get(w.conn(), device_id).await?.expect("device updated above");
-    w.append(EventBody::DeviceUpdated { device }).await?;
+    let device = store::devices::get(w.conn(), ws, device_id).await?.expect("device updated above");
+    w.append(ws, EventBody::DeviceUpdated { device }).await?;
     w.commit().await?;
     if status == DeviceStatus::Connected {
         state.outbound.wake(state, device_id); // replies held while the number was away go now
@@ -150,6 +156,7 @@ impl Stored {
 async fn store_message(
     w: &mut Writer<'_>,
     state: &AppState,
+    ws: WorkspaceId,
     device_id: DeviceId,
     incoming: &Incoming,
     kind: MessageKind,
@@ -166,7 +173,7 @@ async fn store_message(
             // The device's echo of one of our replies (it may beat the send's own outcome): the
             // reply is sent, and is not stored a second time.
             tracing::debug!(%device_id, wa_message_id, "our own reply echoed");
-            echoed(w, reply, wa_message_id).await?;
+            echoed(w, ws, reply, wa_message_id).await?;
             return Ok(None);
         }
     }
@@ -177,7 +184,7 @@ async fn store_message(
     }
     let now = store::now();
     let (conversation_id, created, previous) =
-        conversation_for(w, device_id, (chat, chat_known), alt.as_ref(), push_name.as_deref()).await?;
+        conversation_for(w, ws, device_id, (chat, chat_known), alt.as_ref(), push_name.as_deref()).await?;
     let inbound = kind == MessageKind::Inbound;
     // A new customer message reopens a resolved or snoozed conversation; after resolved, the SLA
     // clocks start again.
@@ -185,6 +192,7 @@ async fn store_message(
     let restart_sla = inbound && previous == ConversationStatus::Resolved;
     let message_id = MessageId::new();
     let message = store::messages::FromChat {
+        workspace: ws,
         id: message_id,
         conversation_id,
         device_id,
@@ -199,9 +207,9 @@ async fn store_message(
     let preview = preview_of(body, media.as_ref());
     let moves = store::messages::Moves { preview: &preview, inbound, reopens: reopened, restart_sla };
     let (message, conversation) = store::messages::store_from_chat(w.conn(), &message, &moves).await?;
-    w.append(EventBody::MessageCreated { message, conversation }).await?;
+    w.append(ws, EventBody::MessageCreated { message, conversation }).await?;
     if inbound && (created || reopened) {
-        routing::route(w, &state.presence.users(), conversation_id, body, reopened).await?;
+        routing::route(w, ws, &state.presence.users(ws), conversation_id, body, reopened).await?;
     }
     Ok(Some(Stored { id: message_id, kind, unsnoozed: previous == ConversationStatus::Snoozed && reopened }))
 }
@@ -214,6 +222,7 @@ async fn store_message(
 /// address, the phone number, the name) is not written again.
 async fn conversation_for(
     w: &mut Writer<'_>,
+    ws: WorkspaceId,
     device_id: DeviceId,
     (chat, chat_known): (&Jid, Option<store::contacts::Known>),
     alt: Option<&Jid>,
@@ -242,7 +251,8 @@ async fn conversation_for(
     let (contact_id, contact) = match found {
         0 => {
             let id =
-                store::contacts::insert(w.conn(), device_id, phone_jid.as_str(), &phone_jid.phone(), push_name).await?;
+                store::contacts::insert(w.conn(), ws, device_id, phone_jid.as_str(), &phone_jid.phone(), push_name)
+                    .await?;
             let shown = store::contacts::Known {
                 contact_id: id,
                 jid: phone_jid.as_str().to_string(),
@@ -257,7 +267,7 @@ async fn conversation_for(
         }
         _ => {
             let (keep, other) = merge_order(w.conn(), known[0].contact_id, known[1].contact_id).await?;
-            merge_contacts(w, device_id, keep, other).await?;
+            merge_contacts(w, ws, device_id, keep, other).await?;
             (keep, None)
         }
     };
@@ -266,7 +276,7 @@ async fn conversation_for(
         let added = store::contacts::add_address(w.conn(), device_id, jid.as_str(), contact_id).await?;
         if added && found == 1 {
             let summary = format!("Learned that {} is the same customer as {}", jid.as_str(), phone_jid.phone());
-            audit::record(w.conn(), Who::Server, "contact.merge", None, &summary, None).await?;
+            audit::record(w.conn(), Who::Server(ws), "contact.merge", None, &summary, None).await?;
         }
     }
     // A contact first known by its LID gets its phone number once WhatsApp tells it.
@@ -279,7 +289,7 @@ async fn conversation_for(
     let conversation = match contact {
         Some(c) => c.conversation,
         None => match store::conversations::of_contact(w.conn(), contact_id).await? {
-            Some(id) => Some((id, store::conversations::status(w.conn(), id).await?)),
+            Some(id) => Some((id, store::conversations::status(w.conn(), ws, id).await?)),
             None => None,
         },
     };
@@ -287,7 +297,7 @@ async fn conversation_for(
         return Ok((id, false, status));
     }
     let id = ConversationId::new();
-    store::conversations::insert(w.conn(), id, device_id, contact_id, store::now()).await?;
+    store::conversations::insert(w.conn(), ws, id, device_id, contact_id, store::now()).await?;
     Ok((id, true, ConversationStatus::Open))
 }
 
@@ -302,7 +312,13 @@ async fn merge_order(conn: &mut store::Conn, a: ContactId, b: ContactId) -> DbRe
 
 /// Folds contact `other` into `keep`: its addresses, and its conversation (messages, labels, an
 /// owner if `keep`'s has none). Clients hear `conversation.merged`; the audit log says who was merged.
-async fn merge_contacts(w: &mut Writer<'_>, device_id: DeviceId, keep: ContactId, other: ContactId) -> DbResult<()> {
+async fn merge_contacts(
+    w: &mut Writer<'_>,
+    ws: WorkspaceId,
+    device_id: DeviceId,
+    keep: ContactId,
+    other: ContactId,
+) -> DbResult<()> {
     let keep_jid = store::contacts::jid(w.conn(), keep).await?;
     let other_jid = store::contacts::jid(w.conn(), other).await?;
     let merged_into = match store::contacts::fold(w.conn(), keep, other).await? {
@@ -313,36 +329,42 @@ async fn merge_contacts(w: &mut Writer<'_>, device_id: DeviceId, keep: ContactId
     let mut seq = None;
     let mut conversation_id = None;
     if let Some((id, folded)) = merged_into {
-        let conversation = store::conversations::get(w.conn(), id, None).await?.expect("kept above");
+        let conversation = store::conversations::get(w.conn(), ws, id, None).await?.expect("kept above");
         conversation_id = Some(id);
         seq = Some(match folded {
-            Some(from) => w.append(EventBody::ConversationMerged { from, conversation }).await?,
+            Some(from) => w.append(ws, EventBody::ConversationMerged { from, conversation }).await?,
             None => {
                 let cause = handoff_proto::UpdateCause::Refreshed;
-                w.append(EventBody::ConversationUpdated { conversation, actor_id: None, cause }).await?
+                w.append(ws, EventBody::ConversationUpdated { conversation, actor_id: None, cause }).await?
             }
         });
     }
     let summary = format!("Merged {other_jid} into {keep_jid}: one customer, one conversation");
     tracing::info!(%device_id, %summary, "contacts merged");
-    audit::record(w.conn(), Who::Server, "contact.merge", conversation_id, &summary, seq).await
+    audit::record(w.conn(), Who::Server(ws), "contact.merge", conversation_id, &summary, seq).await
 }
 
 /// An echo of our reply: a reply still waiting for its send's outcome (or one that failed, which
 /// WhatsApp has after all) is sent, under the id the echo names it by.
-async fn echoed(w: &mut Writer<'_>, reply: store::replies::Ours, wa_message_id: &str) -> DbResult<()> {
+async fn echoed(w: &mut Writer<'_>, ws: WorkspaceId, reply: store::replies::Ours, wa_message_id: &str) -> DbResult<()> {
     if !matches!(reply.delivery, Some(Delivery::Pending | Delivery::Failed)) {
         return Ok(());
     }
     store::replies::mark_echoed(w.conn(), reply.id, wa_message_id).await?;
-    if let Some(message) = store::messages::get(w.conn(), reply.id).await? {
-        w.append(EventBody::MessageUpdated { message }).await?;
+    if let Some(message) = store::messages::get(w.conn(), ws, reply.id).await? {
+        w.append(ws, EventBody::MessageUpdated { message }).await?;
     }
     Ok(())
 }
 
 /// Moves a sent message's delivery state forward; a late or repeated receipt changes nothing.
-async fn receipt(state: &AppState, device_id: DeviceId, wa_message_id: &str, delivery: Delivery) -> DbResult<()> {
+async fn receipt(
+    state: &AppState,
+    ws: WorkspaceId,
+    device_id: DeviceId,
+    wa_message_id: &str,
+    delivery: Delivery,
+) -> DbResult<()> {
     let mut w = state.store.begin().await?;
     let row = match outbound::ours(w.conn(), device_id, wa_message_id).await? {
         // A receipt for a reply that failed means WhatsApp has it after all: it counts.
@@ -367,8 +389,8 @@ async fn receipt(state: &AppState, device_id: DeviceId, wa_message_id: &str, del
     }
     // A receipt for a reply whose send has not reported yet: it names the reply from now on.
     store::replies::set_delivery(w.conn(), id, delivery, unnamed.then_some(wa_message_id)).await?;
-    let message = store::messages::get(w.conn(), id).await?.expect("exists");
-    w.append(EventBody::MessageUpdated { message }).await?;
+    let message = store::messages::get(w.conn(), ws, id).await?.expect("exists");
+    w.append(ws, EventBody::MessageUpdated { message }).await?;
     w.commit().await
 }
 

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use handoff_channels::waha::{self, WahaAdapter, Webhook};
 use handoff_channels::{DeviceEvent, LinkState};
-use handoff_proto::{DeviceId, ErrorBody};
+use handoff_proto::{DeviceId, ErrorBody, WorkspaceId};
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Path;
@@ -38,7 +38,7 @@ pub async fn webhook(
         // (Asked of the database only then: on one node, an unsigned request for a device that
         // does not run costs nothing but this answer.)
         if state.cluster.shared().is_some() {
-            let known = async { store::devices::get(&mut *state.store.reader().await?, id).await }.await?;
+            let known = async { store::devices::driven(&mut *state.store.reader().await?, id).await }.await?;
             if known.is_some() {
                 return Err(crate::cluster::forward::moving_error());
             }
@@ -91,7 +91,7 @@ pub async fn webhook(
         tracing::info!(device = %id, event_id = stamp.id, "webhook already processed: not processed again");
         return Ok(StatusCode::OK);
     }
-    let processed = process_webhook(&state, id, &adapter, events).await;
+    let processed = process_webhook(&state, handle.workspace, id, &adapter, events).await;
     if processed.is_err() {
         // Not taken: WAHA's retry of this event must be processed, not skipped as seen.
         if let Err(e) = store::webhooks::forget(&state.store, id, &stamp.id).await {
@@ -106,6 +106,7 @@ pub const WEBHOOK_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 
 async fn process_webhook(
     state: &AppState,
+    ws: WorkspaceId,
     id: DeviceId,
     adapter: &Arc<WahaAdapter>,
     events: Vec<DeviceEvent>,
@@ -121,23 +122,23 @@ async fn process_webhook(
             }
         }
         let wants_qr = matches!(event, DeviceEvent::Connection { state: LinkState::PendingLink, .. });
-        inbound::device_event(state, id, event).await?;
+        inbound::device_event(state, ws, id, event).await?;
         if wants_qr {
-            fetch_qr(state, id, adapter);
+            fetch_qr(state, ws, id, adapter);
         }
     }
     Ok(())
 }
 
 /// While a gateway session waits to be linked, its QR code comes from WAHA's REST API.
-fn fetch_qr(state: &AppState, id: DeviceId, adapter: &Arc<WahaAdapter>) {
+fn fetch_qr(state: &AppState, ws: WorkspaceId, id: DeviceId, adapter: &Arc<WahaAdapter>) {
     let (state, adapter) = (state.clone(), adapter.clone());
     tokio::spawn(async move {
         match adapter.qr().await {
             Ok(qr) => {
                 // WhatsApp rotates the code about every 20 s; WAHA reports the next one as asked.
                 let expires_at = chrono::Utc::now() + chrono::Duration::seconds(20);
-                if let Err(e) = inbound::device_event(&state, id, DeviceEvent::Pairing { qr, expires_at }).await {
+                if let Err(e) = inbound::device_event(&state, ws, id, DeviceEvent::Pairing { qr, expires_at }).await {
                     tracing::warn!(device = %id, error = %e, "QR code not kept");
                 }
             }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use handoff_proto::{
     Conversation, ConversationId, ConversationStatus, Delivery, ErrorDetail, EventBody, Message, MessageId,
-    MessageKind, Role, Seq, TeamId, UpdateCause, UserId, UserKind,
+    MessageKind, Role, Seq, TeamId, UpdateCause, UserId, UserKind, WorkspaceId,
 };
 
 use super::{normalize_label, Outcome, MAX_LABELS};
@@ -31,6 +31,7 @@ pub async fn add_message(
     // A reply's WhatsApp id is chosen now, before any attempt ([`crate::outbound`]).
     let send_id = reply.then(handoff_channels::new_message_id);
     let message = store::messages::NewMessage {
+        workspace: actor.ws(),
         id,
         conversation_id: current.id,
         device_id: current.device_id,
@@ -45,17 +46,17 @@ pub async fn add_message(
     };
     store::messages::insert(w.conn(), &message).await?;
     // A note does not move the conversation up the queue; a reply does, and is its first response.
-    store::conversations::agent_wrote(w.conn(), current.id, reply, now, &inbound::preview(body)).await?;
-    let message = store::messages::get(w.conn(), id).await?.expect("inserted above");
-    let conversation = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
-    let seq = w.append(EventBody::MessageCreated { message: message.clone(), conversation }).await?;
+    store::conversations::agent_wrote(w.conn(), actor.ws(), current.id, reply, now, &inbound::preview(body)).await?;
+    let message = store::messages::get(w.conn(), actor.ws(), id).await?.expect("inserted above");
+    let conversation = store::conversations::get(w.conn(), actor.ws(), current.id, None).await?.expect("exists");
+    let seq = w.append(actor.ws(), EventBody::MessageCreated { message: message.clone(), conversation }).await?;
     Ok((message, seq))
 }
 
 /// Tells each teammate a note @mentions (not its author). Returns the last event, if any.
 pub async fn mention(w: &mut Writer<'_>, actor: &Actor, note: &Message) -> Result<Option<Seq>> {
     let mut last = None;
-    for user_id in mentions::resolve(w.conn(), &note.body).await? {
+    for user_id in mentions::resolve(w.conn(), actor.ws(), &note.body).await? {
         if user_id == actor.id() {
             continue;
         }
@@ -65,7 +66,7 @@ pub async fn mention(w: &mut Writer<'_>, actor: &Actor, note: &Message) -> Resul
             user_id,
             by: Some(actor.id()),
         };
-        last = Some(w.append(event).await?);
+        last = Some(w.append(actor.ws(), event).await?);
     }
     Ok(last)
 }
@@ -75,17 +76,17 @@ pub async fn claim(w: &mut Writer<'_>, actor: &Actor, current: &Conversation) ->
     if current.assignee_id == Some(actor.id()) {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, "Claimed (already theirs)".into()));
     }
-    let won = store::conversations::claim(w.conn(), current.id, actor.id()).await?;
+    let won = store::conversations::claim(w.conn(), actor.ws(), current.id, actor.id()).await?;
     if !won {
-        let holder = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
-        return Err(already_claimed(w.conn(), &holder).await?);
+        let holder = store::conversations::get(w.conn(), actor.ws(), current.id, None).await?.expect("exists");
+        return Err(already_claimed(w.conn(), actor.ws(), &holder).await?);
     }
     updated(w, actor, current.id, UpdateCause::Claimed, "Claimed the conversation".into()).await
 }
 
-async fn already_claimed(conn: &mut store::Conn, holder: &Conversation) -> Result<Error> {
+async fn already_claimed(conn: &mut store::Conn, ws: WorkspaceId, holder: &Conversation) -> Result<Error> {
     let name = match holder.assignee_id {
-        Some(id) => store::people::user(conn, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
+        Some(id) => store::people::user(conn, ws, id).await?.map(|u| u.name).unwrap_or_else(|| "Someone".into()),
         None => "Someone".into(),
     };
     let ago = holder.assigned_at.map(|t| (Utc::now() - t).num_seconds().max(0)).unwrap_or(0);
@@ -96,8 +97,8 @@ async fn already_claimed(conn: &mut store::Conn, holder: &Conversation) -> Resul
 }
 
 /// A team's name, or a 400 naming the field when there is no such team.
-async fn team_name(conn: &mut store::Conn, team_id: TeamId, field: &str) -> Result<String> {
-    store::teams::name(conn, team_id).await?.ok_or_else(|| Error::invalid(field, "No team has that id."))
+async fn team_name(conn: &mut store::Conn, ws: WorkspaceId, team_id: TeamId, field: &str) -> Result<String> {
+    store::teams::name(conn, ws, team_id).await?.ok_or_else(|| Error::invalid(field, "No team has that id."))
 }
 
 pub async fn assign(
@@ -109,7 +110,7 @@ pub async fn assign(
 ) -> Result<Change> {
     let mut summary = match assignee {
         Some(id) => {
-            let user = store::people::user(w.conn(), id)
+            let user = store::people::user(w.conn(), actor.ws(), id)
                 .await?
                 .ok_or_else(|| Error::invalid("assignee_id", "No user has that id."))?;
             if !user.active {
@@ -133,13 +134,13 @@ pub async fn assign(
         None => "Unassigned".to_string(),
     };
     if let Some(team_id) = team {
-        summary.push_str(&format!(" in {}", team_name(w.conn(), team_id, "team_id").await?));
+        summary.push_str(&format!(" in {}", team_name(w.conn(), actor.ws(), team_id, "team_id").await?));
     }
     let team = team.or(current.team_id);
     if current.assignee_id == assignee && current.team_id == team {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, format!("{summary} (no change)")));
     }
-    store::conversations::assign(w.conn(), current.id, assignee, team).await?;
+    store::conversations::assign(w.conn(), actor.ws(), current.id, assignee, team).await?;
     updated(w, actor, current.id, UpdateCause::Assigned, summary).await
 }
 
@@ -153,20 +154,22 @@ pub async fn escalate(
     note: &str,
     mutation_id: Option<&str>,
 ) -> Result<Change> {
-    let team = team_name(w.conn(), team_id, "team_id").await?;
-    store::conversations::escalate(w.conn(), current.id, team_id).await?;
+    let team = team_name(w.conn(), actor.ws(), team_id, "team_id").await?;
+    store::conversations::escalate(w.conn(), actor.ws(), current.id, team_id).await?;
     let summary = format!("Escalated to {team}");
     updated(w, actor, current.id, UpdateCause::Escalated, summary.clone()).await?;
-    routing::system_message(w, current.id, &format!("{} escalated this to {team}.", actor.user.name)).await?;
-    let escalated = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
+    routing::system_message(w, actor.ws(), current.id, &format!("{} escalated this to {team}.", actor.user.name))
+        .await?;
+    let escalated = store::conversations::get(w.conn(), actor.ws(), current.id, None).await?.expect("exists");
     let (message, _) = add_message(w, actor, &escalated, MessageKind::Note, note, mutation_id).await?;
-    store::conversations::pin_note(w.conn(), current.id, message.id).await?;
-    let pinned = store::conversations::get(w.conn(), current.id, None).await?.expect("exists");
+    store::conversations::pin_note(w.conn(), actor.ws(), current.id, message.id).await?;
+    let pinned = store::conversations::get(w.conn(), actor.ws(), current.id, None).await?.expect("exists");
     let cause = UpdateCause::Escalated;
-    let seq =
-        w.append(EventBody::ConversationUpdated { conversation: pinned, actor_id: Some(actor.id()), cause }).await?;
+    let seq = w
+        .append(actor.ws(), EventBody::ConversationUpdated { conversation: pinned, actor_id: Some(actor.id()), cause })
+        .await?;
     let seq = mention(w, actor, &message).await?.unwrap_or(seq);
-    let mine = store::conversations::get(w.conn(), current.id, Some(actor.id())).await?.expect("exists");
+    let mine = store::conversations::get(w.conn(), actor.ws(), current.id, Some(actor.id())).await?.expect("exists");
     Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
 }
 
@@ -195,7 +198,7 @@ pub async fn labels(
     if next == current.labels {
         return Ok((Outcome::Conversation(current.clone()), None, StatusCode::OK, format!("{summary} (no change)")));
     }
-    store::conversations::set_labels(w.conn(), current.id, &next).await?;
+    store::conversations::set_labels(w.conn(), actor.ws(), current.id, &next).await?;
     updated(w, actor, current.id, UpdateCause::Labels, summary).await
 }
 
@@ -209,7 +212,7 @@ pub async fn set_status(
     let snooze_until = (status == ConversationStatus::Snoozed).then_some(snooze_until).flatten();
     // Reopening a resolved conversation starts its SLA clocks again.
     let reopens = current.status == ConversationStatus::Resolved && status != ConversationStatus::Resolved;
-    store::conversations::set_status(w.conn(), current.id, status, snooze_until, reopens).await?;
+    store::conversations::set_status(w.conn(), actor.ws(), current.id, status, snooze_until, reopens).await?;
     let summary = match snooze_until {
         Some(t) => format!("Snoozed until {}", t.format("%Y-%m-%d %H:%M UTC")),
         None if reopens => "Reopened".to_string(),
@@ -225,8 +228,10 @@ async fn updated(
     cause: UpdateCause,
     summary: String,
 ) -> Result<Change> {
-    let conversation = store::conversations::get(w.conn(), id, None).await?.expect("exists");
-    let seq = w.append(EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause }).await?;
-    let mine = store::conversations::get(w.conn(), id, Some(actor.id())).await?.expect("exists");
+    let conversation = store::conversations::get(w.conn(), actor.ws(), id, None).await?.expect("exists");
+    let seq = w
+        .append(actor.ws(), EventBody::ConversationUpdated { conversation, actor_id: Some(actor.id()), cause })
+        .await?;
+    let mine = store::conversations::get(w.conn(), actor.ws(), id, Some(actor.id())).await?.expect("exists");
     Ok((Outcome::Conversation(mine), Some(seq), StatusCode::OK, summary))
 }

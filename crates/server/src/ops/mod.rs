@@ -49,7 +49,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         }
     }
     let conversation_id = op.conversation_id();
-    let current = store::conversations::get(w.conn(), conversation_id, Some(actor.id()))
+    let current = store::conversations::get(w.conn(), actor.ws(), conversation_id, Some(actor.id()))
         .await?
         .ok_or_else(|| Error::not_found("conversation"))?;
     // A reply is waiting for the device's worker ([`crate::outbound`]).
@@ -63,7 +63,8 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
                 return Err(Error::invalid("seen_version", "seen_version is newer than the conversation itself."));
             }
             if !force && seen_version < current.version {
-                let changes = send_guard::changes_since(w.conn(), conversation_id, seen_version, actor.id()).await?;
+                let changes =
+                    send_guard::changes_since(w.conn(), actor.ws(), conversation_id, seen_version, actor.id()).await?;
                 if !changes.is_empty() {
                     let mut detail = ErrorDetail::new(
                         "conversation_changed",
@@ -91,11 +92,11 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         Op::Label { add, remove, .. } => labels(&mut w, actor, &current, &add, &remove).await?,
         Op::SetStatus { status, snooze_until, .. } => set_status(&mut w, actor, &current, status, snooze_until).await?,
         Op::Retry { message_id, .. } => {
-            if !store::replies::requeue_failed(w.conn(), message_id, conversation_id).await? {
+            if !store::replies::requeue_failed(w.conn(), actor.ws(), message_id, conversation_id).await? {
                 return Err(Error::conflict("not_failed", "Only a failed reply can be sent again."));
             }
-            let message = store::messages::get(w.conn(), message_id).await?.expect("updated above");
-            let seq = w.append(EventBody::MessageUpdated { message: message.clone() }).await?;
+            let message = store::messages::get(w.conn(), actor.ws(), message_id).await?.expect("updated above");
+            let seq = w.append(actor.ws(), EventBody::MessageUpdated { message: message.clone() }).await?;
             to_send = true;
             (Outcome::Message(message), Some(seq), StatusCode::OK, "Sent a failed reply again".to_string())
         }
@@ -105,11 +106,13 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
             // read is theirs alone, and the customer must not think a person is on it.
             if actor.user.role != Role::Viewer {
                 // Such a person's earlier read: WhatsApp has been told up to there already.
-                let told = store::conversations::team_read_up_to(w.conn(), conversation_id).await?;
+                let told = store::conversations::team_read_up_to(w.conn(), actor.ws(), conversation_id).await?;
                 read_before = Some(told);
             }
-            store::conversations::set_read(w.conn(), conversation_id, actor.id(), read_at).await?;
-            let seq = w.append(EventBody::ConversationRead { conversation_id, user_id: actor.id(), read_at }).await?;
+            store::conversations::set_read(w.conn(), actor.ws(), conversation_id, actor.id(), read_at).await?;
+            let seq = w
+                .append(actor.ws(), EventBody::ConversationRead { conversation_id, user_id: actor.id(), read_at })
+                .await?;
             (Outcome::Done, Some(seq), StatusCode::NO_CONTENT, "Read the conversation".to_string())
         }
     };
@@ -125,7 +128,7 @@ pub async fn apply(state: &AppState, actor: &Actor, op: Op, key: Option<String>)
         state.snooze.reset();
     }
     if let Some(since) = read_before {
-        dispatch::mark_read(state, conversation_id, since);
+        dispatch::mark_read(state, actor.ws(), conversation_id, since);
     }
     if to_send {
         // Committed: the device's worker sends it (on the node that drives the device).
@@ -217,7 +220,7 @@ fn fingerprint(op: &Op) -> String {
 }
 
 async fn replay(conn: &mut store::Conn, actor: &Actor, key: &str, fingerprint: &str) -> Result<Option<Applied>> {
-    let Some(stored) = store::idempotency::get(&mut *conn, actor.id(), key).await? else { return Ok(None) };
+    let Some(stored) = store::idempotency::get(&mut *conn, actor.ws(), actor.id(), key).await? else { return Ok(None) };
     if stored.fingerprint != fingerprint {
         return Err(Error::conflict(
             "idempotency_key_reused",
@@ -227,10 +230,10 @@ async fn replay(conn: &mut store::Conn, actor: &Actor, key: &str, fingerprint: &
     let outcome: Outcome = serde_json::from_str(&stored.response).map_err(|e| Error::Store(e.into()))?;
     // The same answer, brought up to date (a reply's delivery state may have moved on).
     let outcome = match outcome {
-        Outcome::Message(m) => Outcome::Message(store::messages::get(conn, m.id).await?.unwrap_or(m)),
-        Outcome::Conversation(c) => {
-            Outcome::Conversation(store::conversations::get(conn, c.id, Some(actor.id())).await?.unwrap_or(c))
-        }
+        Outcome::Message(m) => Outcome::Message(store::messages::get(conn, actor.ws(), m.id).await?.unwrap_or(m)),
+        Outcome::Conversation(c) => Outcome::Conversation(
+            store::conversations::get(conn, actor.ws(), c.id, Some(actor.id())).await?.unwrap_or(c),
+        ),
         Outcome::Done => Outcome::Done,
     };
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
@@ -249,6 +252,6 @@ async fn record(
     let response = serde_json::to_string(outcome).map_err(|e| Error::Store(e.into()))?;
     let applied =
         store::idempotency::Applied { fingerprint: fingerprint.to_string(), status: status.as_u16(), response, seq };
-    store::idempotency::insert(conn, actor.id(), key, &applied, store::now()).await?;
+    store::idempotency::insert(conn, actor.ws(), actor.id(), key, &applied, store::now()).await?;
     Ok(())
 }

@@ -228,7 +228,9 @@ async fn send(state: &AppState, device_id: DeviceId, reply: &Pending) -> Attempt
     // What the device last reported: a gateway or WhatsApp Web number that is down would refuse
     // the send as an error of its own kind, not as "not connected".
     let status = match state.store.reader().await {
-        Ok(mut conn) => crate::store::devices::get(&mut conn, device_id).await.ok().flatten().map(|d| d.status),
+        Ok(mut conn) => {
+            crate::store::devices::get(&mut conn, device.workspace, device_id).await.ok().flatten().map(|d| d.status)
+        }
         Err(_) => None,
     };
     if status.is_some_and(|s| s != handoff_proto::DeviceStatus::Connected) {
@@ -253,6 +255,7 @@ async fn record(
     outcome: Result<String, String>,
 ) -> DbResult<()> {
     let mut w = state.store.begin().await?;
+    let Some(ws) = store::devices::workspace_of(w.conn(), device_id).await? else { return Ok(()) }; // removed
     let changed = match &outcome {
         Ok(wa_id) => {
             // A receipt that beat this commit (a fast phone, named in a form we could not match)
@@ -274,8 +277,8 @@ async fn record(
     if outcome.is_ok() {
         state.metrics.sent();
     }
-    let Some(message) = store::messages::get(w.conn(), message_id).await? else { return Ok(()) };
-    w.append(EventBody::MessageUpdated { message }).await?;
+    let Some(message) = store::messages::get(w.conn(), ws, message_id).await? else { return Ok(()) };
+    w.append(ws, EventBody::MessageUpdated { message }).await?;
     w.commit().await
 }
 

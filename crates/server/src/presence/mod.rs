@@ -9,6 +9,9 @@
 //! - Every change is fanned out through the hub; a new connection gets the whole roster with this
 //!   process's `boot` id, so a client that sees a new one drops what it knew before a restart.
 //! - Routing hands work only to **online** users (those in the grace period count).
+//! - Presence is per workspace: a connection acts in its token's workspace, a person is online
+//!   in the workspaces they have a connection in, and each workspace's frames go to its own
+//!   connections only.
 //! - On several nodes each node keeps everyone's connections: its own, and the others' as they
 //!   tell it ([`Change`], passed on by [`crate::cluster`]). A user's status is worked out from
 //!   all of them the same way on every node; a node that is gone takes its connections with it
@@ -19,7 +22,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Duration, Utc};
 use handoff_proto::{
-    Activity, ActivityEntry, ConversationId, PresenceStatus, ServerFrame, UserId, UserStatus, TYPING_TTL_SECS,
+    Activity, ActivityEntry, ConversationId, PresenceStatus, ServerFrame, UserId, UserStatus, WorkspaceId,
+    TYPING_TTL_SECS,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch, Notify};
@@ -58,9 +62,12 @@ struct Inner {
 #[derive(Default)]
 struct State {
     next_conn: u64,
-    users: HashMap<UserId, UserState>,
+    users: HashMap<Member, UserState>,
     conns: HashMap<ConnKey, Conn>,
 }
+
+/// A person in a workspace: what presence is kept for.
+type Member = (WorkspaceId, UserId);
 
 /// A connection: one of this node's, or another node's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,6 +83,7 @@ pub struct ConnKey {
 pub enum Change {
     Open {
         conn: u64,
+        ws: WorkspaceId,
         user: UserId,
     },
     Away {
@@ -108,6 +116,7 @@ impl Change {
 /// Another node's connection as a node that starts finds it ([`Presence::resync`]).
 pub struct RemoteConn {
     pub key: ConnKey,
+    pub ws: WorkspaceId,
     pub user: UserId,
     pub away: bool,
     pub activity: Option<ActivityEntry>,
@@ -122,6 +131,7 @@ struct UserState {
 }
 
 struct Conn {
+    ws: WorkspaceId,
     user: UserId,
     away: bool,
     activity: Option<ActivityEntry>,
@@ -161,9 +171,9 @@ impl Presence {
     }
 
     /// Sets a user's status, telling everyone when it changed. Returns whether it changed.
-    fn set(&self, state: &mut State, user: UserId, status: PresenceStatus) -> bool {
+    fn set(&self, state: &mut State, (ws, user): Member, status: PresenceStatus) -> bool {
         let now = self.inner.clock.now();
-        let entry = state.users.entry(user).or_insert(UserState {
+        let entry = state.users.entry((ws, user)).or_insert(UserState {
             conns: 0,
             status: PresenceStatus::Offline,
             since: now,
@@ -174,14 +184,14 @@ impl Presence {
         }
         entry.status = status;
         entry.since = now;
-        self.inner.hub.publish_presence(&ServerFrame::Status { user_id: user, status, at: now });
+        self.inner.hub.publish_presence(ws, &ServerFrame::Status { user_id: user, status, at: now });
         self.inner.generation.send_modify(|g| *g += 1);
         true
     }
 
     /// The status a connected user has: away only when every connection is.
-    fn connected_status(state: &State, user: UserId) -> PresenceStatus {
-        let mut conns = state.conns.values().filter(|c| c.user == user);
+    fn connected_status(state: &State, (ws, user): Member) -> PresenceStatus {
+        let mut conns = state.conns.values().filter(|c| c.ws == ws && c.user == user);
         if conns.all(|c| c.away) {
             PresenceStatus::Away
         } else {
@@ -217,13 +227,13 @@ impl Presence {
     /// period of a user whose last connection closes.
     fn apply(&self, state: &mut State, key: ConnKey, change: &Change, now: DateTime<Utc>) -> bool {
         match change {
-            Change::Open { user, .. } => {
+            Change::Open { ws, user, .. } => {
                 if state.conns.contains_key(&key) {
                     return false;
                 }
-                state.conns.insert(key, Conn { user: *user, away: false, activity: None });
-                let came = self.set(state, *user, PresenceStatus::Online);
-                let entry = state.users.get_mut(user).expect("set above");
+                state.conns.insert(key, Conn { ws: *ws, user: *user, away: false, activity: None });
+                let came = self.set(state, (*ws, *user), PresenceStatus::Online);
+                let entry = state.users.get_mut(&(*ws, *user)).expect("set above");
                 entry.conns += 1;
                 entry.offline_at = None;
                 self.inner.generation.send_modify(|g| *g += 1);
@@ -232,22 +242,25 @@ impl Presence {
             Change::Away { away, .. } => {
                 let Some(c) = state.conns.get_mut(&key) else { return false };
                 c.away = *away;
-                let user = c.user;
-                let status = Self::connected_status(state, user);
-                self.set(state, user, status) && status == PresenceStatus::Online
+                let member = (c.ws, c.user);
+                let status = Self::connected_status(state, member);
+                self.set(state, member, status) && status == PresenceStatus::Online
             }
             Change::Doing { conversation_id, activity, at, expires_at, .. } => {
                 let Some(c) = state.conns.get_mut(&key) else { return false };
                 // Leaving a conversation for another clears what this connection did in the first.
                 if let Some(previous) = c.activity.take() {
                     if Some(previous.conversation_id) != *conversation_id {
-                        self.inner.hub.publish_presence(&ServerFrame::Presence {
-                            user_id: c.user,
-                            conversation_id: Some(previous.conversation_id),
-                            activity: Activity::Idle,
-                            at: *at,
-                            expires_at: None,
-                        });
+                        self.inner.hub.publish_presence(
+                            c.ws,
+                            &ServerFrame::Presence {
+                                user_id: c.user,
+                                conversation_id: Some(previous.conversation_id),
+                                activity: Activity::Idle,
+                                at: *at,
+                                expires_at: None,
+                            },
+                        );
                     }
                 }
                 if let (Some(id), false) = (conversation_id, *activity == Activity::Idle) {
@@ -266,7 +279,7 @@ impl Presence {
                     at: *at,
                     expires_at: *expires_at,
                 };
-                self.inner.hub.publish_presence(&frame);
+                self.inner.hub.publish_presence(c.ws, &frame);
                 false
             }
             Change::Close { .. } => {
@@ -280,15 +293,19 @@ impl Presence {
     fn close(&self, state: &mut State, key: ConnKey, grace_from: DateTime<Utc>) {
         let Some(conn) = state.conns.remove(&key) else { return };
         if let Some(a) = conn.activity {
-            self.inner.hub.publish_presence(&ServerFrame::Presence {
-                user_id: conn.user,
-                conversation_id: Some(a.conversation_id),
-                activity: Activity::Idle,
-                at: self.inner.clock.now(),
-                expires_at: None,
-            });
+            self.inner.hub.publish_presence(
+                conn.ws,
+                &ServerFrame::Presence {
+                    user_id: conn.user,
+                    conversation_id: Some(a.conversation_id),
+                    activity: Activity::Idle,
+                    at: self.inner.clock.now(),
+                    expires_at: None,
+                },
+            );
         }
-        let Some(user) = state.users.get_mut(&conn.user) else { return };
+        let member = (conn.ws, conn.user);
+        let Some(user) = state.users.get_mut(&member) else { return };
         user.conns -= 1;
         self.inner.generation.send_modify(|g| *g += 1);
         if user.conns == 0 {
@@ -296,19 +313,20 @@ impl Presence {
             user.offline_at = Some(grace_from + self.inner.grace);
             self.inner.alarm.notify_one();
         } else {
-            let status = Self::connected_status(state, conn.user);
-            self.set(state, conn.user, status);
+            let status = Self::connected_status(state, member);
+            self.set(state, member, status);
         }
     }
 
-    /// Counts a new connection. The second value says whether the user just became online.
-    pub fn connect(&self, user: UserId) -> (ConnGuard, bool) {
+    /// Counts a new connection of `user` in workspace `ws`. The second value says whether the
+    /// user just became online there.
+    pub fn connect(&self, ws: WorkspaceId, user: UserId) -> (ConnGuard, bool) {
         let id = {
             let mut state = self.lock();
             state.next_conn += 1;
             state.next_conn
         };
-        let came = self.local(Change::Open { conn: id, user });
+        let came = self.local(Change::Open { conn: id, ws, user });
         (ConnGuard { presence: self.clone(), id }, came)
     }
 
@@ -357,7 +375,7 @@ impl Presence {
                 continue;
             }
             let id = c.key.id;
-            came |= self.apply(&mut state, c.key, &Change::Open { conn: id, user: c.user }, now);
+            came |= self.apply(&mut state, c.key, &Change::Open { conn: id, ws: c.ws, user: c.user }, now);
             if state.conns.get(&c.key).is_some_and(|have| have.away != c.away) {
                 came |= self.apply(&mut state, c.key, &Change::Away { conn: id, away: c.away }, now);
             }
@@ -385,43 +403,51 @@ impl Presence {
         came
     }
 
-    /// Everyone's status (offline users are left out) and every live activity.
-    pub fn roster(&self) -> (Vec<UserStatus>, Vec<ActivityEntry>) {
+    /// Everyone's status in the workspace (offline users are left out) and every live activity
+    /// there.
+    pub fn roster(&self, ws: WorkspaceId) -> (Vec<UserStatus>, Vec<ActivityEntry>) {
         let now = self.inner.clock.now();
         let state = self.lock();
         let statuses = state
             .users
             .iter()
-            .filter(|(_, u)| u.status != PresenceStatus::Offline)
-            .map(|(id, u)| UserStatus { user_id: *id, status: u.status, since: u.since })
+            .filter(|((w, _), u)| *w == ws && u.status != PresenceStatus::Offline)
+            .map(|((_, id), u)| UserStatus { user_id: *id, status: u.status, since: u.since })
             .collect();
         let activities = state
             .conns
             .values()
+            .filter(|c| c.ws == ws)
             .filter_map(|c| c.activity.clone())
             .filter(|a| a.expires_at.is_none_or(|t| t > now))
             .collect();
         (statuses, activities)
     }
 
-    /// A user's status now.
-    pub fn status(&self, user: UserId) -> PresenceStatus {
-        self.lock().users.get(&user).map(|u| u.status).unwrap_or(PresenceStatus::Offline)
+    /// A user's status in the workspace now.
+    pub fn status(&self, ws: WorkspaceId, user: UserId) -> PresenceStatus {
+        self.lock().users.get(&(ws, user)).map(|u| u.status).unwrap_or(PresenceStatus::Offline)
     }
 
-    /// Users routing may give work to: online (including those in the grace period).
-    pub fn users(&self) -> HashSet<UserId> {
+    /// The workspace's users routing may give work to: online (including those in the grace
+    /// period).
+    pub fn users(&self, ws: WorkspaceId) -> HashSet<UserId> {
         let state = self.lock();
-        state.users.iter().filter(|(_, u)| u.status == PresenceStatus::Online).map(|(id, _)| *id).collect()
+        state
+            .users
+            .iter()
+            .filter(|((w, _), u)| *w == ws && u.status == PresenceStatus::Online)
+            .map(|((_, id), _)| *id)
+            .collect()
     }
 
-    /// How many live connections a user has.
-    pub fn connections(&self, user: UserId) -> usize {
-        self.lock().users.get(&user).map(|u| u.conns).unwrap_or(0)
+    /// How many live connections a user has in the workspace.
+    pub fn connections(&self, ws: WorkspaceId, user: UserId) -> usize {
+        self.lock().users.get(&(ws, user)).map(|u| u.conns).unwrap_or(0)
     }
 
-    pub fn is_online(&self, user: UserId) -> bool {
-        self.status(user) == PresenceStatus::Online
+    pub fn is_online(&self, ws: WorkspaceId, user: UserId) -> bool {
+        self.status(ws, user) == PresenceStatus::Online
     }
 
     /// Changes whenever a status or a connection count changes. Read presence after
@@ -436,15 +462,15 @@ impl Presence {
     fn expire(&self) -> Option<DateTime<Utc>> {
         let now = self.inner.clock.now();
         let mut state = self.lock();
-        let due: Vec<UserId> = state
+        let due: Vec<Member> = state
             .users
             .iter()
             .filter(|(_, u)| u.conns == 0 && u.offline_at.is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
+            .map(|(member, _)| *member)
             .collect();
-        for user in due {
-            state.users.get_mut(&user).expect("listed").offline_at = None;
-            self.set(&mut state, user, PresenceStatus::Offline);
+        for member in due {
+            state.users.get_mut(&member).expect("listed").offline_at = None;
+            self.set(&mut state, member, PresenceStatus::Offline);
         }
         state.users.values().filter_map(|u| u.offline_at).min()
     }
@@ -478,6 +504,8 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
+    const WS: WorkspaceId = WorkspaceId::nil();
+
     fn presence() -> (Presence, ManualClock) {
         let clock = ManualClock::new(Utc::now());
         let grace = std::time::Duration::from_secs(OFFLINE_GRACE_SECS as u64);
@@ -488,26 +516,26 @@ mod tests {
     fn online_while_any_connection_is_not_away_then_offline_after_the_grace_period() {
         let (p, clock) = presence();
         let ana = UserId::new();
-        let (phone, came) = p.connect(ana);
+        let (phone, came) = p.connect(WS, ana);
         assert!(came);
-        let (laptop, came) = p.connect(ana);
+        let (laptop, came) = p.connect(WS, ana);
         assert!(!came);
         assert!(!p.set_status(&laptop, PresenceStatus::Away));
-        assert_eq!(p.status(ana), PresenceStatus::Online, "the phone is still active");
+        assert_eq!(p.status(WS, ana), PresenceStatus::Online, "the phone is still active");
         assert!(!p.set_status(&phone, PresenceStatus::Away));
-        assert_eq!(p.status(ana), PresenceStatus::Away);
+        assert_eq!(p.status(WS, ana), PresenceStatus::Away);
         assert!(p.set_status(&phone, PresenceStatus::Online), "back: online again");
         drop(laptop);
-        assert_eq!(p.status(ana), PresenceStatus::Online, "the phone is still active");
+        assert_eq!(p.status(WS, ana), PresenceStatus::Online, "the phone is still active");
         drop(phone);
-        assert_eq!(p.status(ana), PresenceStatus::Online, "within the grace period");
+        assert_eq!(p.status(WS, ana), PresenceStatus::Online, "within the grace period");
         clock.advance(Duration::seconds(OFFLINE_GRACE_SECS - 1));
         assert!(p.expire().is_some());
-        assert_eq!(p.status(ana), PresenceStatus::Online);
+        assert_eq!(p.status(WS, ana), PresenceStatus::Online);
         clock.advance(Duration::seconds(1));
         assert_eq!(p.expire(), None);
-        assert_eq!(p.status(ana), PresenceStatus::Offline);
-        assert!(p.users().is_empty());
+        assert_eq!(p.status(WS, ana), PresenceStatus::Offline);
+        assert!(p.users(WS).is_empty());
     }
 
     #[test]
@@ -515,14 +543,14 @@ mod tests {
         let (p, clock) = presence();
         let ana = UserId::new();
         let mut changes = p.watch();
-        drop(p.connect(ana).0);
+        drop(p.connect(WS, ana).0);
         clock.advance(Duration::seconds(10));
-        let (_again, came) = p.connect(ana);
+        let (_again, came) = p.connect(WS, ana);
         assert!(!came);
         clock.advance(Duration::seconds(OFFLINE_GRACE_SECS));
         p.expire();
-        assert_eq!(p.status(ana), PresenceStatus::Online);
-        assert_eq!(p.status(ana), PresenceStatus::Online);
+        assert_eq!(p.status(WS, ana), PresenceStatus::Online);
+        assert_eq!(p.status(WS, ana), PresenceStatus::Online);
         assert_eq!(*changes.borrow_and_update(), 4, "online, two connects and a disconnect: no offline flap");
     }
 
@@ -531,15 +559,15 @@ mod tests {
         let (p, clock) = presence();
         let ben = UserId::new();
         let conversation = ConversationId::new();
-        let (conn, _) = p.connect(ben);
+        let (conn, _) = p.connect(WS, ben);
         p.activity(&conn, Some(conversation), Activity::ComposingReply);
-        assert_eq!(p.roster().1.len(), 1);
+        assert_eq!(p.roster(WS).1.len(), 1);
         clock.advance(Duration::seconds(TYPING_TTL_SECS));
-        assert!(p.roster().1.is_empty(), "typing lapsed without a renewal");
+        assert!(p.roster(WS).1.is_empty(), "typing lapsed without a renewal");
         p.activity(&conn, Some(conversation), Activity::Viewing);
         clock.advance(Duration::hours(1));
-        assert_eq!(p.roster().1[0].activity, Activity::Viewing, "viewing lasts");
+        assert_eq!(p.roster(WS).1[0].activity, Activity::Viewing, "viewing lasts");
         drop(conn);
-        assert!(p.roster().1.is_empty());
+        assert!(p.roster(WS).1.is_empty());
     }
 }

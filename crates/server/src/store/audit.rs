@@ -1,7 +1,7 @@
 //! The audit log (append-only: triggers refuse UPDATE and DELETE).
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{AuditEntry, ConversationId, Seq, UserId};
+use handoff_proto::{AuditEntry, ConversationId, Seq, UserId, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -13,6 +13,7 @@ use super::{parse_ts, ts, DbResult};
 /// One audit row: who (no id for the server itself), what, about which conversation, and the
 /// event the change appended, if any.
 pub struct NewEntry<'a> {
+    pub workspace: WorkspaceId,
     pub actor_id: Option<UserId>,
     pub actor_name: &'a str,
     pub action: &'a str,
@@ -23,7 +24,8 @@ pub struct NewEntry<'a> {
 
 pub async fn insert(conn: &mut Conn, entry: &NewEntry<'_>, at: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO audit (at, actor_id, actor_name, action, conversation_id, summary, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit (at, actor_id, actor_name, action, conversation_id, summary, seq, workspace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(ts(at))
     .bind(entry.actor_id.map(|a| a.to_string()))
@@ -32,9 +34,11 @@ pub async fn insert(conn: &mut Conn, entry: &NewEntry<'_>, at: DateTime<Utc>) ->
     .bind(entry.conversation_id.map(|c| c.to_string()))
     .bind(entry.summary)
     .bind(entry.seq)
+    .bind(entry.workspace)
     .execute(conn)
     .await
-    .map(drop).map_err(Into::into)
+    .map(drop)
+    .map_err(Into::into)
 }
 
 const COLUMNS: &str = "id, at, actor_id, actor_name, action, conversation_id, summary, seq";
@@ -63,8 +67,9 @@ pub struct Filter {
     pub before: Option<i64>,
 }
 
-pub async fn list(conn: &mut Conn, filter: &Filter, limit: i64) -> DbResult<Vec<AuditEntry>> {
-    let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM audit WHERE 1 = 1"));
+pub async fn list(conn: &mut Conn, ws: WorkspaceId, filter: &Filter, limit: i64) -> DbResult<Vec<AuditEntry>> {
+    let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM audit WHERE workspace_id = "));
+    q.bind(ws);
     if let Some(a) = filter.actor_id {
         q.push(" AND actor_id = ").bind(a.to_string());
     }
@@ -91,16 +96,19 @@ pub async fn list(conn: &mut Conn, filter: &Filter, limit: i64) -> DbResult<Vec<
 /// Whether `actor` opened `conversation` after `since` (an audit row `view`).
 pub async fn viewed_since(
     conn: &mut Conn,
+    ws: WorkspaceId,
     actor: UserId,
     conversation: ConversationId,
     since: DateTime<Utc>,
 ) -> DbResult<bool> {
     let recent: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM audit WHERE actor_id = $1 AND conversation_id = $2 AND action = 'view' AND at > $3 LIMIT 1",
+        "SELECT 1 FROM audit WHERE actor_id = $1 AND conversation_id = $2 AND action = 'view' AND at > $3 \
+         AND workspace_id = $4 LIMIT 1",
     )
     .bind(actor.to_string())
     .bind(conversation.to_string())
     .bind(ts(since))
+    .bind(ws)
     .fetch_optional(conn)
     .await?;
     Ok(recent.is_some())

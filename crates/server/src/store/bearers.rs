@@ -84,7 +84,7 @@ mod tests {
             kind: UserKind::Person,
             must_change_password: false,
         };
-        Bearer { user, session: None }
+        Bearer { workspace: handoff_proto::WorkspaceId::nil(), user, session: None }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! are written outside the log's lock, each statement on its own ([`super::Store::unlogged`]).
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{DeviceId, UserId};
+use handoff_proto::{DeviceId, UserId, WorkspaceId};
 
 use super::cols::parse_uuid;
 use super::{ts, Conn, DbResult};
@@ -129,6 +129,8 @@ pub async fn holder(conn: &mut Conn, device: DeviceId) -> DbResult<Option<Holder
 pub struct ConnRow {
     pub node: String,
     pub conn_id: u64,
+    /// The workspace the connection acts in.
+    pub ws: WorkspaceId,
     pub user: UserId,
     pub away: bool,
     /// The activity as JSON ([`handoff_proto::ActivityEntry`]), if any.
@@ -137,7 +139,8 @@ pub struct ConnRow {
 
 pub async fn put_conn(conn: &mut Conn, row: &ConnRow) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO presence_conns (node_id, conn_id, user_id, away, activity) VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO presence_conns (node_id, conn_id, user_id, away, activity, workspace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (node_id, conn_id) DO UPDATE SET away = excluded.away, activity = excluded.activity",
     )
     .bind(&row.node)
@@ -145,6 +148,7 @@ pub async fn put_conn(conn: &mut Conn, row: &ConnRow) -> DbResult<()> {
     .bind(row.user.to_string())
     .bind(row.away)
     .bind(row.activity.as_deref())
+    .bind(row.ws)
     .execute(conn)
     .await?;
     Ok(())
@@ -166,15 +170,16 @@ pub async fn forget_conns(conn: &mut Conn, node: &str) -> DbResult<()> {
 
 /// Every other node's live connections.
 pub async fn conns_of_others(conn: &mut Conn, node: &str) -> DbResult<Vec<ConnRow>> {
-    let rows: Vec<(String, i64, String, bool, Option<String>)> = sqlx::query_as(
-        "SELECT node_id, conn_id, user_id, away, activity FROM presence_conns WHERE node_id != $1 ORDER BY node_id, conn_id",
+    let rows: Vec<(String, i64, WorkspaceId, String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT node_id, conn_id, workspace_id, user_id, away, activity FROM presence_conns WHERE node_id != $1 \
+         ORDER BY node_id, conn_id",
     )
     .bind(node)
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(node, conn_id, user, away, activity)| {
-            Ok(ConnRow { node, conn_id: conn_id as u64, user: parse_uuid("user_id", &user)?, away, activity })
+        .map(|(node, conn_id, ws, user, away, activity)| {
+            Ok(ConnRow { node, conn_id: conn_id as u64, ws, user: parse_uuid("user_id", &user)?, away, activity })
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! Contacts (customers, per linked number) and the addresses they are known by: a phone
 //! number's JID and a LID may both name one person, and then point at one contact.
 
-use handoff_proto::{ContactId, ConversationId, ConversationStatus, DeviceId};
+use handoff_proto::{ContactId, ConversationId, ConversationStatus, DeviceId, WorkspaceId};
 
 use super::cols::parse_uuid;
 use super::Conn;
@@ -70,18 +70,20 @@ pub async fn arrival(
 /// A new contact, known by `jid` (its phone number when WhatsApp shows one).
 pub async fn insert(
     conn: &mut Conn,
+    ws: WorkspaceId,
     device_id: DeviceId,
     jid: &str,
     phone: &str,
     name: Option<&str>,
 ) -> DbResult<ContactId> {
     let id = ContactId::new();
-    sqlx::query("INSERT INTO contacts (id, device_id, jid, phone, name) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query("INSERT INTO contacts (id, device_id, jid, phone, name, workspace_id) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id.to_string())
         .bind(device_id.to_string())
         .bind(jid)
         .bind(phone)
         .bind(name)
+        .bind(ws)
         .execute(conn)
         .await?;
     Ok(id)

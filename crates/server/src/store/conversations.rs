@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use handoff_proto::{
     Contact, ContactId, Conversation, ConversationId, ConversationStatus, DeviceId, MessageId, Role, TeamId, UserId,
+    WorkspaceId,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -104,28 +105,29 @@ pub fn from_row(row: &AnyRow) -> DbResult<Conversation> {
 }
 
 /// A conversation as `viewer` sees it (with their unread count), or as an event carries it (`None`: 0 unread).
-pub async fn get(conn: &mut Conn, id: ConversationId, viewer: Option<UserId>) -> DbResult<Option<Conversation>> {
+pub async fn get(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    id: ConversationId,
+    viewer: Option<UserId>,
+) -> DbResult<Option<Conversation>> {
     let row = match viewer {
         Some(viewer) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE c.id = $2", select(Dialect::of(conn)))))
-                .bind(viewer.to_string())
-                .bind(id.to_string())
-                .fetch_optional(conn)
-                .await?
+            let sql = format!("{} WHERE c.workspace_id = $2 AND c.id = $3", select(Dialect::of(conn)));
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(viewer).bind(ws).bind(id).fetch_optional(conn).await?
         }
         None => {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE c.id = $1", select_for_all(Dialect::of(conn)))))
-                .bind(id.to_string())
-                .fetch_optional(conn)
-                .await?
+            let sql = format!("{} WHERE c.workspace_id = $1 AND c.id = $2", select_for_all(Dialect::of(conn)));
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).bind(id).fetch_optional(conn).await?
         }
     };
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn exists(conn: &mut Conn, id: ConversationId) -> DbResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = $1")
-        .bind(id.to_string())
+pub async fn exists(conn: &mut Conn, ws: WorkspaceId, id: ConversationId) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
         .fetch_optional(conn)
         .await?;
     Ok(found.is_some())
@@ -133,9 +135,10 @@ pub async fn exists(conn: &mut Conn, id: ConversationId) -> DbResult<bool> {
 
 /// Counts a change the conversation's row does not show (a new message, a note): its version
 /// goes up, so an app's stale copy is replaced.
-pub async fn bump_version(conn: &mut Conn, id: ConversationId) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET version = version + 1 WHERE id = $1")
-        .bind(id.to_string())
+pub async fn bump_version(conn: &mut Conn, ws: WorkspaceId, id: ConversationId) -> DbResult<()> {
+    sqlx::query("UPDATE conversations SET version = version + 1 WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
         .execute(conn)
         .await?;
     Ok(())
@@ -145,6 +148,7 @@ pub async fn bump_version(conn: &mut Conn, id: ConversationId) -> DbResult<()> {
 /// `queued` conversation keeps the time it joined its team's queue, any other leaves it.
 pub async fn set_owner(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: ConversationId,
     team_id: Option<TeamId>,
     assignee: Option<UserId>,
@@ -155,54 +159,65 @@ pub async fn set_owner(
         "UPDATE conversations SET team_id = $1, assignee_id = $2, \
            assigned_at = CASE WHEN $3 IS NULL THEN NULL ELSE $4 END, \
            queued_at = CASE WHEN $5 THEN COALESCE(queued_at, $6) ELSE NULL END, version = version + 1 \
-         WHERE id = $7",
+         WHERE workspace_id = $7 AND id = $8",
     )
-    .bind(team_id.map(|t| t.to_string()))
-    .bind(assignee.map(|a| a.to_string()))
-    .bind(assignee.map(|a| a.to_string()))
+    .bind(team_id)
+    .bind(assignee)
+    .bind(assignee)
     .bind(&now)
     .bind(queued)
     .bind(&now)
-    .bind(id.to_string())
+    .bind(ws)
+    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// The team's conversations that are not resolved (their SLA due times follow the team's targets).
-pub async fn unresolved_of_team(conn: &mut Conn, team_id: TeamId) -> DbResult<Vec<ConversationId>> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE team_id = $1 AND status != $2")
-        .bind(team_id.to_string())
-        .bind(ConversationStatus::Resolved)
-        .fetch_all(conn)
-        .await?;
+pub async fn unresolved_of_team(conn: &mut Conn, ws: WorkspaceId, team_id: TeamId) -> DbResult<Vec<ConversationId>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM conversations WHERE workspace_id = $1 AND team_id = $2 AND status != $3")
+            .bind(ws)
+            .bind(team_id)
+            .bind(ConversationStatus::Resolved)
+            .fetch_all(conn)
+            .await?;
     ids.iter().map(|id| parse_uuid("id", id)).collect()
 }
 
 /// The device a conversation goes through and its customer's WhatsApp address.
-pub async fn device_and_jid(conn: &mut Conn, id: ConversationId) -> DbResult<Option<(DeviceId, String)>> {
+pub async fn device_and_jid(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    id: ConversationId,
+) -> DbResult<Option<(DeviceId, String)>> {
     let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
+        "SELECT c.device_id, k.jid FROM conversations c JOIN contacts k ON k.id = c.contact_id \
+         WHERE c.workspace_id = $1 AND c.id = $2",
     )
-    .bind(id.to_string())
+    .bind(ws)
+    .bind(id)
     .fetch_optional(conn)
     .await?;
     row.map(|(device, jid)| Ok((parse_uuid("device_id", &device)?, jid))).transpose()
 }
 
-/// The snoozed conversations whose snooze ends at `now` or before, soonest first.
-pub async fn snooze_ended(conn: &mut Conn, now: DateTime<Utc>) -> DbResult<Vec<ConversationId>> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE status = $1 AND snooze_until <= $2 ORDER BY snooze_until, id",
+/// The snoozed conversations whose snooze ends at `now` or before, soonest first, in every
+/// workspace (each with its own).
+pub async fn snooze_ended(conn: &mut Conn, now: DateTime<Utc>) -> DbResult<Vec<(WorkspaceId, ConversationId)>> {
+    sqlx::query_as(
+        "SELECT workspace_id, id FROM conversations WHERE status = $1 AND snooze_until <= $2 \
+         ORDER BY snooze_until, id",
     )
     .bind(ConversationStatus::Snoozed)
     .bind(super::ts(now))
     .fetch_all(conn)
-    .await?;
-    ids.iter().map(|id| parse_uuid("id", id)).collect()
+    .await
+    .map_err(Into::into)
 }
 
-/// When the next snooze ends, if any conversation is snoozed.
+/// When the next snooze ends, if any conversation of any workspace is snoozed.
 pub async fn next_snooze_end(conn: &mut Conn) -> DbResult<Option<DateTime<Utc>>> {
     let next: Option<String> = sqlx::query_scalar("SELECT MIN(snooze_until) FROM conversations WHERE status = $1")
         .bind(ConversationStatus::Snoozed)
@@ -212,12 +227,16 @@ pub async fn next_snooze_end(conn: &mut Conn) -> DbResult<Option<DateTime<Utc>>>
 }
 
 /// Ends a conversation's snooze: open again.
-pub async fn wake(conn: &mut Conn, id: ConversationId) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET status = $1, snooze_until = NULL, version = version + 1 WHERE id = $2")
-        .bind(ConversationStatus::Open)
-        .bind(id.to_string())
-        .execute(conn)
-        .await?;
+pub async fn wake(conn: &mut Conn, ws: WorkspaceId, id: ConversationId) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET status = $1, snooze_until = NULL, version = version + 1 \
+         WHERE workspace_id = $2 AND id = $3",
+    )
+    .bind(ConversationStatus::Open)
+    .bind(ws)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -225,6 +244,7 @@ pub async fn wake(conn: &mut Conn, id: ConversationId) -> DbResult<()> {
 /// it up the queue (at `at`, with `preview`) and is its first response.
 pub async fn agent_wrote(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: ConversationId,
     reply: bool,
     at: DateTime<Utc>,
@@ -235,26 +255,28 @@ pub async fn agent_wrote(
            last_message_at = CASE WHEN $1 THEN $2 ELSE last_message_at END, \
            last_message_preview = CASE WHEN $1 THEN $3 ELSE last_message_preview END, \
            first_response_at = CASE WHEN $1 THEN COALESCE(first_response_at, $2) ELSE first_response_at END \
-         WHERE id = $4",
+         WHERE workspace_id = $4 AND id = $5",
     )
     .bind(reply)
     .bind(super::ts(at))
     .bind(preview)
-    .bind(id.to_string())
+    .bind(ws)
+    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Gives an unowned conversation to `user`; `false` when someone owns it already.
-pub async fn claim(conn: &mut Conn, id: ConversationId, user: UserId) -> DbResult<bool> {
+pub async fn claim(conn: &mut Conn, ws: WorkspaceId, id: ConversationId, user: UserId) -> DbResult<bool> {
     let won = sqlx::query(
         "UPDATE conversations SET assignee_id = $1, assigned_at = $2, queued_at = NULL, version = version + 1 \
-         WHERE id = $3 AND assignee_id IS NULL",
+         WHERE workspace_id = $3 AND id = $4 AND assignee_id IS NULL",
     )
-    .bind(user.to_string())
+    .bind(user)
     .bind(super::ts(super::now()))
-    .bind(id.to_string())
+    .bind(ws)
+    .bind(id)
     .execute(conn)
     .await?;
     Ok(won.rows_affected() == 1)
@@ -263,50 +285,59 @@ pub async fn claim(conn: &mut Conn, id: ConversationId, user: UserId) -> DbResul
 /// Sets a conversation's owner and team by hand (out of any queue).
 pub async fn assign(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: ConversationId,
     assignee: Option<UserId>,
     team: Option<TeamId>,
 ) -> DbResult<()> {
     sqlx::query(
         "UPDATE conversations SET assignee_id = $1, assigned_at = $2, team_id = $3, queued_at = NULL, \
-           version = version + 1 WHERE id = $4",
+           version = version + 1 WHERE workspace_id = $4 AND id = $5",
     )
-    .bind(assignee.map(|a| a.to_string()))
+    .bind(assignee)
     .bind(assignee.map(|_| super::ts(super::now())))
-    .bind(team.map(|t| t.to_string()))
-    .bind(id.to_string())
+    .bind(team)
+    .bind(ws)
+    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Escalates a conversation to a team: open, without an owner, waiting to be claimed.
-pub async fn escalate(conn: &mut Conn, id: ConversationId, team_id: TeamId) -> DbResult<()> {
+pub async fn escalate(conn: &mut Conn, ws: WorkspaceId, id: ConversationId, team_id: TeamId) -> DbResult<()> {
     sqlx::query(
         "UPDATE conversations SET team_id = $1, assignee_id = NULL, assigned_at = NULL, queued_at = NULL, \
            status = $2, snooze_until = NULL, resolved_at = NULL, \
-           version = version + 1 WHERE id = $3",
+           version = version + 1 WHERE workspace_id = $3 AND id = $4",
     )
-    .bind(team_id.to_string())
+    .bind(team_id)
     .bind(ConversationStatus::Open)
-    .bind(id.to_string())
+    .bind(ws)
+    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Pins a note on top of the conversation (the escalation note).
-pub async fn pin_note(conn: &mut Conn, id: ConversationId, note_id: MessageId) -> DbResult<()> {
-    sqlx::query("UPDATE conversations SET escalation_note_id = $1, version = version + 1 WHERE id = $2")
-        .bind(note_id.to_string())
-        .bind(id.to_string())
-        .execute(conn)
-        .await?;
+pub async fn pin_note(conn: &mut Conn, ws: WorkspaceId, id: ConversationId, note_id: MessageId) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE conversations SET escalation_note_id = $1, version = version + 1 WHERE workspace_id = $2 AND id = $3",
+    )
+    .bind(note_id)
+    .bind(ws)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Replaces a conversation's labels.
-pub async fn set_labels(conn: &mut Conn, id: ConversationId, labels: &[String]) -> DbResult<()> {
+pub async fn set_labels(conn: &mut Conn, ws: WorkspaceId, id: ConversationId, labels: &[String]) -> DbResult<()> {
+    if !exists(&mut *conn, ws, id).await? {
+        return Ok(());
+    }
     sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1")
         .bind(id.to_string())
         .execute(&mut *conn)
@@ -318,7 +349,7 @@ pub async fn set_labels(conn: &mut Conn, id: ConversationId, labels: &[String]) 
             .execute(&mut *conn)
             .await?;
     }
-    bump_version(conn, id).await
+    bump_version(conn, ws, id).await
 }
 
 /// Sets a conversation's status (`snooze_until` for a snoozed one). Leaving `open` leaves the
@@ -326,6 +357,7 @@ pub async fn set_labels(conn: &mut Conn, id: ConversationId, labels: &[String]) 
 /// resolving unpins its escalation note.
 pub async fn set_status(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: ConversationId,
     status: ConversationStatus,
     snooze_until: Option<DateTime<Utc>>,
@@ -339,15 +371,16 @@ pub async fn set_status(
            first_response_at = CASE WHEN $3 THEN NULL ELSE first_response_at END, \
            resolved_at = CASE WHEN $7 THEN COALESCE(resolved_at, $4) ELSE NULL END, \
            escalation_note_id = CASE WHEN $7 THEN NULL ELSE escalation_note_id END \
-         WHERE id = $5",
+         WHERE id = $5 AND workspace_id = $8",
     )
     .bind(status)
     .bind(snooze_until.map(super::ts))
     .bind(reopens)
     .bind(now)
-    .bind(id.to_string())
+    .bind(id)
     .bind(status == ConversationStatus::Open)
     .bind(status == ConversationStatus::Resolved)
+    .bind(ws)
     .execute(conn)
     .await?;
     Ok(())
@@ -355,12 +388,15 @@ pub async fn set_status(
 
 /// How far the team (anyone but Viewers) has read a conversation: the latest of their reads, as
 /// stored, if anyone has.
-pub async fn team_read_up_to(conn: &mut Conn, id: ConversationId) -> DbResult<Option<String>> {
+pub async fn team_read_up_to(conn: &mut Conn, ws: WorkspaceId, id: ConversationId) -> DbResult<Option<String>> {
     sqlx::query_scalar(
-        "SELECT MAX(r.read_at) FROM reads r JOIN users u ON u.id = r.user_id \
-         WHERE r.conversation_id = $1 AND u.role != $2",
+        "SELECT MAX(r.read_at) FROM reads r \
+           JOIN memberships m ON m.user_id = r.user_id AND m.workspace_id = $1 \
+           JOIN conversations c ON c.id = r.conversation_id AND c.workspace_id = $1 \
+         WHERE r.conversation_id = $2 AND m.role != $3",
     )
-    .bind(id.to_string())
+    .bind(ws)
+    .bind(id)
     .bind(Role::Viewer)
     .fetch_one(conn)
     .await
@@ -368,14 +404,22 @@ pub async fn team_read_up_to(conn: &mut Conn, id: ConversationId) -> DbResult<Op
 }
 
 /// Records how far `user` has read a conversation.
-pub async fn set_read(conn: &mut Conn, id: ConversationId, user: UserId, read_at: DateTime<Utc>) -> DbResult<()> {
+pub async fn set_read(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    id: ConversationId,
+    user: UserId,
+    read_at: DateTime<Utc>,
+) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO reads (user_id, conversation_id, read_at) VALUES ($1, $2, $3) \
+        "INSERT INTO reads (user_id, conversation_id, read_at) \
+         SELECT $1, id, $3 FROM conversations WHERE workspace_id = $4 AND id = $2 \
          ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at",
     )
-    .bind(user.to_string())
-    .bind(id.to_string())
+    .bind(user)
+    .bind(id)
     .bind(super::ts(read_at))
+    .bind(ws)
     .execute(conn)
     .await?;
     Ok(())
@@ -393,6 +437,7 @@ pub async fn of_contact(conn: &mut Conn, contact_id: ContactId) -> DbResult<Opti
 /// A new, open conversation with a contact, opened `at`.
 pub async fn insert(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: ConversationId,
     device_id: DeviceId,
     contact_id: ContactId,
@@ -401,21 +446,23 @@ pub async fn insert(
     let at = super::ts(at);
     sqlx::query(
         "INSERT INTO conversations (id, device_id, contact_id, status, version, last_message_at, last_message_preview, \
-           created_at, opened_at) VALUES ($1, $2, $3, $5, 0, $4, '', $4, $4)",
+           created_at, opened_at, workspace_id) VALUES ($1, $2, $3, $5, 0, $4, '', $4, $4, $6)",
     )
-    .bind(id.to_string())
-    .bind(device_id.to_string())
-    .bind(contact_id.to_string())
+    .bind(id)
+    .bind(device_id)
+    .bind(contact_id)
     .bind(at)
     .bind(ConversationStatus::Open)
+    .bind(ws)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn status(conn: &mut Conn, id: ConversationId) -> DbResult<ConversationStatus> {
-    Ok(sqlx::query_scalar("SELECT status FROM conversations WHERE id = $1")
-        .bind(id.to_string())
+pub async fn status(conn: &mut Conn, ws: WorkspaceId, id: ConversationId) -> DbResult<ConversationStatus> {
+    Ok(sqlx::query_scalar("SELECT status FROM conversations WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
         .fetch_one(conn)
         .await?)
 }
@@ -462,15 +509,15 @@ macro_rules! chat_wrote_set {
 
 /// On PostgreSQL: a customer's message stored and its conversation moved on and read back, in
 /// one statement ([`super::messages::store_from_chat`], which binds the values): the message's
-/// insert (`$1`-`$11`) and [`chat_wrote`]'s update (`$12`-`$16`,
+/// insert (`$1`-`$11`, its workspace `$17`) and [`chat_wrote`]'s update (`$12`-`$16`,
 /// its time being the message's `$6` and its conversation `$2`) as data-modifying CTEs, the read
 /// over the updated row.
 pub(super) const POSTGRES_STORE_FROM_CHAT: &str = concat!(
     "WITH m AS (INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, \
-       media, sender, media_locator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)), \
+       media, sender, media_locator, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17)), \
      c AS (UPDATE conversations SET ",
     chat_wrote_set!("$6", "$12", "$13", "$14", "$15", "$16"),
-    " WHERE id = $2 RETURNING *) ",
+    " WHERE id = $2 AND workspace_id = $17 RETURNING *) ",
     conversation_select!(labels!(Postgres), "0", "c")
 );
 
@@ -480,25 +527,25 @@ pub(super) const POSTGRES_STORE_FROM_CHAT: &str = concat!(
 /// typed on the phone is a first response.
 pub async fn chat_wrote(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: ConversationId,
     at: DateTime<Utc>,
-    preview: &str,
-    inbound: bool,
-    reopens: bool,
-    restart_sla: bool,
+    moves: &super::messages::Moves<'_>,
 ) -> DbResult<()> {
+    let super::messages::Moves { preview, inbound, reopens, restart_sla } = *moves;
     sqlx::query(concat!(
         "UPDATE conversations SET ",
         chat_wrote_set!("$1", "$2", "$3", "$4", "$5", "$7"),
-        " WHERE id = $6"
+        " WHERE id = $6 AND workspace_id = $8"
     ))
     .bind(super::ts(at))
     .bind(preview)
     .bind(reopens)
     .bind(inbound)
     .bind(restart_sla)
-    .bind(id.to_string())
+    .bind(id)
     .bind(ConversationStatus::Open)
+    .bind(ws)
     .execute(conn)
     .await?;
     Ok(())
@@ -526,6 +573,7 @@ pub struct Filter {
 /// conversation's `last_message_at` as stored, and its id), only those that come after it.
 pub async fn list(
     conn: &mut Conn,
+    ws: WorkspaceId,
     viewer: UserId,
     filter: &Filter,
     before: Option<(&str, &str)>,
@@ -534,7 +582,7 @@ pub async fn list(
     // SELECT's one parameter ($1) is the viewer (their unread count).
     let mut q = Sql::new(select(Dialect::of(conn)));
     q.value(viewer.to_string());
-    q.push(" WHERE 1 = 1");
+    q.push(" WHERE c.workspace_id = ").bind(ws);
     if let Some(status) = filter.status {
         q.push(" AND c.status = ").bind(status);
     }

@@ -1,10 +1,10 @@
 //! Linked devices (WhatsApp numbers) and their gateways.
 
-use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus};
+use handoff_proto::{Device, DeviceId, DeviceKind, DeviceStatus, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::cols::{opt_ts_col, parse_uuid, uuid_col};
+use super::cols::{opt_ts_col, uuid_col};
 use super::Conn;
 use super::DbResult;
 
@@ -21,20 +21,43 @@ pub fn from_row(row: &AnyRow) -> DbResult<Device> {
     })
 }
 
-pub async fn get(conn: &mut Conn, id: DeviceId) -> DbResult<Option<Device>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM devices WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+pub async fn get(conn: &mut Conn, ws: WorkspaceId, id: DeviceId) -> DbResult<Option<Device>> {
+    let sql = format!("SELECT {COLUMNS} FROM devices WHERE workspace_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
-/// Every linked device, oldest first.
-pub async fn all(conn: &mut Conn) -> DbResult<Vec<Device>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM devices ORDER BY created_at")))
-        .fetch_all(conn)
-        .await?;
+/// Every linked device of the workspace, oldest first.
+pub async fn all(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Vec<Device>> {
+    let sql = format!("SELECT {COLUMNS} FROM devices WHERE workspace_id = $1 ORDER BY created_at");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).fetch_all(conn).await?;
     rows.iter().map(from_row).collect()
+}
+
+/// Every linked device of every workspace, oldest first, with its workspace: the devices this
+/// server drives.
+pub async fn everywhere(conn: &mut Conn) -> DbResult<Vec<(WorkspaceId, Device)>> {
+    let sql = format!("SELECT workspace_id, {COLUMNS} FROM devices ORDER BY created_at");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(conn).await?;
+    rows.iter().map(|row| Ok((uuid_col(row, "workspace_id")?, from_row(row)?))).collect()
+}
+
+/// A device with its workspace, by id alone: for the node that drives it (what it receives is
+/// stored in that workspace). A request names a device through [`get`], in its own workspace.
+pub async fn driven(conn: &mut Conn, id: DeviceId) -> DbResult<Option<(WorkspaceId, Device)>> {
+    let sql = format!("SELECT workspace_id, {COLUMNS} FROM devices WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    row.map(|row| Ok((uuid_col(&row, "workspace_id")?, from_row(&row)?))).transpose()
+}
+
+/// The workspace a device belongs to (a device's own messages, receipts and webhooks are stored
+/// there).
+pub async fn workspace_of(conn: &mut Conn, id: DeviceId) -> DbResult<Option<WorkspaceId>> {
+    sqlx::query_scalar("SELECT workspace_id FROM devices WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(Into::into)
 }
 
 /// A gateway device's WAHA session and webhook secret (`None` for other kinds of device).
@@ -54,6 +77,7 @@ pub async fn gateway_of(
 
 /// A new device and what linking it needs.
 pub struct NewDevice<'a> {
+    pub workspace: WorkspaceId,
     pub id: DeviceId,
     pub name: &'a str,
     pub kind: DeviceKind,
@@ -69,8 +93,8 @@ pub struct NewDevice<'a> {
 pub async fn insert(conn: &mut Conn, d: &NewDevice<'_>) -> DbResult<()> {
     let gateway = d.gateway.map(|(g, _)| serde_json::to_string(g)).transpose().map_err(super::Error::from)?;
     sqlx::query(
-        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO devices (id, name, kind, status, phone, created_at, gateway, webhook_secret, pair_phone, \
+           workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(d.id.to_string())
     .bind(d.name)
@@ -81,6 +105,7 @@ pub async fn insert(conn: &mut Conn, d: &NewDevice<'_>) -> DbResult<()> {
     .bind(gateway)
     .bind(d.gateway.map(|(_, secret)| secret))
     .bind(d.pair_phone)
+    .bind(d.workspace)
     .execute(conn)
     .await?;
     Ok(())
@@ -88,8 +113,9 @@ pub async fn insert(conn: &mut Conn, d: &NewDevice<'_>) -> DbResult<()> {
 
 /// Deletes a device (its conversations, contacts and messages go with it: the foreign keys
 /// cascade). Whether there was one.
-pub async fn delete(conn: &mut Conn, id: DeviceId) -> DbResult<bool> {
-    let deleted = sqlx::query("DELETE FROM devices WHERE id = $1").bind(id.to_string()).execute(conn).await?;
+pub async fn delete(conn: &mut Conn, ws: WorkspaceId, id: DeviceId) -> DbResult<bool> {
+    let deleted =
+        sqlx::query("DELETE FROM devices WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(conn).await?;
     Ok(deleted.rows_affected() > 0)
 }
 
@@ -102,14 +128,16 @@ pub async fn pair_phone(conn: &mut Conn, id: DeviceId) -> DbResult<Option<String
     Ok(phone.flatten())
 }
 
-/// A connected simulated phone, if there is one (the demo's customers write through it).
-pub async fn connected_simulator(conn: &mut Conn) -> DbResult<Option<DeviceId>> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE kind = $1 AND status = $2 LIMIT 1")
+/// A connected simulated phone of the workspace, if there is one (the demo's customers write
+/// through it).
+pub async fn connected_simulator(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Option<DeviceId>> {
+    sqlx::query_scalar("SELECT id FROM devices WHERE workspace_id = $1 AND kind = $2 AND status = $3 LIMIT 1")
+        .bind(ws)
         .bind(DeviceKind::Simulator)
         .bind(DeviceStatus::Connected)
         .fetch_optional(conn)
-        .await?;
-    id.map(|id| parse_uuid("id", &id)).transpose()
+        .await
+        .map_err(Into::into)
 }
 
 /// A device's new link state (and the number it is linked to, when told), seen now.

@@ -1,6 +1,9 @@
-//! The event log: every change, in `seq` order, as the clients sync it.
+//! The event log: every change, in `seq` order, as the clients sync it. Each workspace has its
+//! own log: its events are numbered from 1 without a hole, and nothing here reads across two.
 
-use handoff_proto::{ConversationId, Event, EventBody, Seq};
+use std::collections::HashMap;
+
+use handoff_proto::{ConversationId, Event, EventBody, Seq, WorkspaceId};
 
 use super::sql::Sql;
 use super::Conn;
@@ -9,18 +12,26 @@ use super::{parse_ts, ts, DbResult};
 /// The `seq` the next event takes: one above the highest, so the numbers have no holes, whichever
 /// the backend (a PostgreSQL sequence would leave one at every rolled-back append). Read inside
 /// the writer's transaction, which holds the log (see [`super::Writer::append`]).
-pub(super) async fn next_seq(conn: &mut Conn) -> DbResult<Seq> {
-    Ok(head_seq(conn).await? + 1)
+pub(super) async fn next_seq(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Seq> {
+    Ok(head_seq(conn, ws).await? + 1)
 }
 
 /// Writes a transaction's events, a hundred to a statement (see [`super::Writer::commit`]).
-pub(super) async fn insert_all(conn: &mut Conn, events: &[Event]) -> DbResult<()> {
+pub(super) async fn insert_all(conn: &mut Conn, events: &[(WorkspaceId, Event)]) -> DbResult<()> {
     for chunk in events.chunks(100) {
-        let mut q = Sql::new("INSERT INTO events (seq, at, type, conversation_id, conv_version, payload) VALUES ");
-        for (i, event) in chunk.iter().enumerate() {
+        let mut q = Sql::new(
+            "INSERT INTO events (workspace_id, seq, at, type, conversation_id, conv_version, payload) VALUES ",
+        );
+        for (i, (ws, event)) in chunk.iter().enumerate() {
             let payload = serde_json::to_string(&event.body).map_err(super::Error::from)?;
             q.push(if i == 0 { "(" } else { ", (" });
-            q.bind(event.seq).push(", ").bind(ts(event.at)).push(", ").bind(event.body.type_name().to_string());
+            q.bind(*ws)
+                .push(", ")
+                .bind(event.seq)
+                .push(", ")
+                .bind(ts(event.at))
+                .push(", ")
+                .bind(event.body.type_name().to_string());
             q.push(", ").bind(event.body.conversation_id().map(|id| id.to_string()));
             q.push(", ").bind(conv_version(&event.body)).push(", ").bind(payload).push(")");
         }
@@ -56,24 +67,44 @@ const LOG_LOCK: i64 = 0x48_61_6e_64_6f_66_66;
 /// The channel on which PostgreSQL tells every node that the log has grown.
 pub const CHANNEL: &str = "handoff_events";
 
-/// Tells every node, once this transaction commits, that the log's head is `head`.
-pub(super) async fn notify_head(conn: &mut Conn, head: Seq) -> DbResult<()> {
-    // NOTIFY takes no parameters; the head is a number this server formats.
-    sqlx::query(sqlx::AssertSqlSafe(format!("NOTIFY {CHANNEL}, '{head}'"))).execute(conn).await?;
+/// Tells every node, once this transaction commits, that `ws`'s log reaches `head`: the
+/// payload is `<workspace id> <head>` ([`parse_head`]).
+pub(super) async fn notify_head(conn: &mut Conn, ws: WorkspaceId, head: Seq) -> DbResult<()> {
+    // NOTIFY takes no parameters; the id and the head are values this server formats.
+    sqlx::query(sqlx::AssertSqlSafe(format!("NOTIFY {CHANNEL}, '{ws} {head}'"))).execute(conn).await?;
     Ok(())
 }
 
-pub async fn head_seq(conn: &mut Conn) -> DbResult<Seq> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(conn).await.map_err(Into::into)
+/// A notification's workspace and head ([`notify_head`]).
+pub fn parse_head(payload: &str) -> Option<(WorkspaceId, Seq)> {
+    let (ws, head) = payload.split_once(' ')?;
+    Some((ws.parse().ok()?, head.parse().ok()?))
 }
 
-pub async fn after(conn: &mut Conn, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT seq, at, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(since)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
+pub async fn head_seq(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Seq> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_one(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// Every workspace's head (those with no event yet are not listed).
+pub async fn heads(conn: &mut Conn) -> DbResult<HashMap<WorkspaceId, Seq>> {
+    let rows: Vec<(WorkspaceId, i64)> =
+        sqlx::query_as("SELECT workspace_id, MAX(seq) FROM events GROUP BY workspace_id").fetch_all(conn).await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn after(conn: &mut Conn, ws: WorkspaceId, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT seq, at, payload FROM events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(ws)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
     rows.into_iter()
         .map(|(seq, at, payload)| {
             let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
@@ -85,14 +116,18 @@ pub async fn after(conn: &mut Conn, since: Seq, limit: i64) -> DbResult<Vec<Even
 /// What happened to a conversation after its version `version`, in order.
 pub async fn of_conversation_since(
     conn: &mut Conn,
+    ws: WorkspaceId,
     conversation: ConversationId,
     version: i64,
 ) -> DbResult<Vec<EventBody>> {
-    let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload FROM events WHERE conversation_id = $1 AND conv_version > $2 ORDER BY seq")
-            .bind(conversation.to_string())
-            .bind(version)
-            .fetch_all(conn)
-            .await?;
+    let payloads: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE workspace_id = $1 AND conversation_id = $2 AND conv_version > $3 \
+         ORDER BY seq",
+    )
+    .bind(ws)
+    .bind(conversation.to_string())
+    .bind(version)
+    .fetch_all(conn)
+    .await?;
     payloads.iter().map(|p| serde_json::from_str(p).map_err(super::Error::from)).collect()
 }

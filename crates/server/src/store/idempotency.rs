@@ -1,8 +1,8 @@
-//! Idempotency keys: the first answer to each (person, key), kept a day, so a retried request
+//! Idempotency keys: the first answer to each (workspace, person, key), kept a day, so a retried request
 //! gets that answer again instead of acting twice.
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{Seq, UserId};
+use handoff_proto::{Seq, UserId, WorkspaceId};
 
 use super::Conn;
 use super::{ts, DbResult};
@@ -16,13 +16,15 @@ pub struct Applied {
     pub seq: Option<Seq>,
 }
 
-pub async fn get(conn: &mut Conn, user: UserId, key: &str) -> DbResult<Option<Applied>> {
-    let row: Option<(String, i64, String, Option<i64>)> =
-        sqlx::query_as("SELECT fingerprint, status, response, seq FROM applied WHERE user_id = $1 AND key = $2")
-            .bind(user.to_string())
-            .bind(key)
-            .fetch_optional(conn)
-            .await?;
+pub async fn get(conn: &mut Conn, ws: WorkspaceId, user: UserId, key: &str) -> DbResult<Option<Applied>> {
+    let row: Option<(String, i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT fingerprint, status, response, seq FROM applied WHERE workspace_id = $1 AND user_id = $2 AND key = $3",
+    )
+    .bind(ws)
+    .bind(user)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
     Ok(row.map(|(fingerprint, status, response, seq)| Applied {
         fingerprint,
         status: u16::try_from(status).unwrap_or(200),
@@ -31,18 +33,30 @@ pub async fn get(conn: &mut Conn, user: UserId, key: &str) -> DbResult<Option<Ap
     }))
 }
 
-pub async fn insert(conn: &mut Conn, user: UserId, key: &str, applied: &Applied, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("INSERT INTO applied (user_id, key, fingerprint, status, response, seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(user.to_string())
-        .bind(key)
-        .bind(&applied.fingerprint)
-        .bind(i64::from(applied.status))
-        .bind(&applied.response)
-        .bind(applied.seq)
-        .bind(ts(now))
-        .execute(conn)
-        .await
-        .map(drop).map_err(Into::into)
+pub async fn insert(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    user: UserId,
+    key: &str,
+    applied: &Applied,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO applied (user_id, key, fingerprint, status, response, seq, created_at, workspace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(user.to_string())
+    .bind(key)
+    .bind(&applied.fingerprint)
+    .bind(i64::from(applied.status))
+    .bind(&applied.response)
+    .bind(applied.seq)
+    .bind(ts(now))
+    .bind(ws)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(Into::into)
 }
 
 /// Forgets the answers given before `before`; returns how many went.

@@ -1,6 +1,8 @@
 //! Messages: customers', agents' (replies and notes) and the system's.
 
-use handoff_proto::{ConversationId, Delivery, DeviceId, Message, MessageId, MessageKind, MutationId, UserId};
+use handoff_proto::{
+    ConversationId, Delivery, DeviceId, Message, MessageId, MessageKind, MutationId, UserId, WorkspaceId,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -31,11 +33,9 @@ pub fn from_row(row: &AnyRow) -> DbResult<Message> {
     })
 }
 
-pub async fn get(conn: &mut Conn, id: MessageId) -> DbResult<Option<Message>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+pub async fn get(conn: &mut Conn, ws: WorkspaceId, id: MessageId) -> DbResult<Option<Message>> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE workspace_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -55,6 +55,7 @@ pub async fn by_wa_id(conn: &mut Conn, device_id: DeviceId, wa_message_id: &str)
 /// `created_at` as stored, and its id), only those that come before it.
 pub async fn page(
     conn: &mut Conn,
+    ws: WorkspaceId,
     conversation: ConversationId,
     before: Option<(String, String)>,
     limit: i64,
@@ -63,21 +64,24 @@ pub async fn page(
         Some((at, id)) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) \
-                 ORDER BY created_at DESC, id DESC LIMIT $4"
+                 AND workspace_id = $5 ORDER BY created_at DESC, id DESC LIMIT $4"
             )))
-            .bind(conversation.to_string())
+            .bind(conversation)
             .bind(at)
             .bind(id)
             .bind(limit)
+            .bind(ws)
             .fetch_all(conn)
             .await?
         }
         None => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+                "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND workspace_id = $3 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2"
             )))
-            .bind(conversation.to_string())
+            .bind(conversation)
             .bind(limit)
+            .bind(ws)
             .fetch_all(conn)
             .await?
         }
@@ -88,19 +92,21 @@ pub async fn page(
 /// Adds a system message (visible to the team, never sent to WhatsApp) to a conversation.
 pub async fn insert_system(
     conn: &mut Conn,
+    ws: WorkspaceId,
     id: MessageId,
     conversation_id: ConversationId,
     body: &str,
 ) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at) \
-         SELECT $1, id, device_id, $2, $3, $4 FROM conversations WHERE id = $5",
+        "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, workspace_id) \
+         SELECT $1, id, device_id, $2, $3, $4, workspace_id FROM conversations WHERE id = $5 AND workspace_id = $6",
     )
-    .bind(id.to_string())
+    .bind(id)
     .bind(MessageKind::System)
     .bind(body)
     .bind(super::ts(super::now()))
-    .bind(conversation_id.to_string())
+    .bind(conversation_id)
+    .bind(ws)
     .execute(conn)
     .await?;
     Ok(())
@@ -110,16 +116,19 @@ pub async fn insert_system(
 /// all when `None`), newest first, at most 100: what a read receipt covers.
 pub async fn inbound_wa_ids_since(
     conn: &mut Conn,
+    ws: WorkspaceId,
     conversation_id: ConversationId,
     since: Option<&str>,
 ) -> DbResult<Vec<String>> {
     sqlx::query_scalar(
         "SELECT wa_message_id FROM messages WHERE conversation_id = $1 AND kind = $3 \
-         AND wa_message_id IS NOT NULL AND ($2 IS NULL OR created_at > $2) ORDER BY created_at DESC LIMIT 100",
+         AND wa_message_id IS NOT NULL AND ($2 IS NULL OR created_at > $2) AND workspace_id = $4 \
+         ORDER BY created_at DESC LIMIT 100",
     )
     .bind(conversation_id.to_string())
     .bind(since)
     .bind(MessageKind::Inbound)
+    .bind(ws)
     .fetch_all(conn)
     .await
     .map_err(Into::into)
@@ -135,11 +144,24 @@ pub struct Attachment {
     pub locator: Option<String>,
 }
 
-pub async fn attachment(conn: &mut Conn, id: MessageId) -> DbResult<Option<Attachment>> {
-    let row = sqlx::query("SELECT conversation_id, device_id, media, media_locator FROM messages WHERE id = $1")
-        .bind(id.to_string())
+/// The device a message came through or went out by, by the message's id alone: which node a
+/// request about it goes to (the request is answered there, in its caller's workspace).
+pub async fn device_of(conn: &mut Conn, id: MessageId) -> DbResult<Option<DeviceId>> {
+    sqlx::query_scalar("SELECT device_id FROM messages WHERE id = $1")
+        .bind(id)
         .fetch_optional(conn)
-        .await?;
+        .await
+        .map_err(Into::into)
+}
+
+pub async fn attachment(conn: &mut Conn, ws: WorkspaceId, id: MessageId) -> DbResult<Option<Attachment>> {
+    let row = sqlx::query(
+        "SELECT conversation_id, device_id, media, media_locator FROM messages WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
     row.map(|row| {
         Ok(Attachment {
             conversation_id: uuid_col(&row, "conversation_id")?,
@@ -153,6 +175,7 @@ pub async fn attachment(conn: &mut Conn, id: MessageId) -> DbResult<Option<Attac
 
 /// An agent's reply or note.
 pub struct NewMessage<'a> {
+    pub workspace: WorkspaceId,
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub device_id: DeviceId,
@@ -171,7 +194,7 @@ pub struct NewMessage<'a> {
 pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, device_id, kind, body, author_id, created_at, delivery, mutation_id, \
-           send_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+           send_id, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(m.id.to_string())
     .bind(m.conversation_id.to_string())
@@ -183,6 +206,7 @@ pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> DbResult<()> {
     .bind(m.delivery)
     .bind(m.mutation_id.map(|u| u.to_string()))
     .bind(m.send_id)
+    .bind(m.workspace)
     .execute(conn)
     .await?;
     Ok(())
@@ -190,6 +214,8 @@ pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> DbResult<()> {
 
 /// A message from the chat, as a device delivered it.
 pub struct FromChat<'a> {
+    /// The device's workspace.
+    pub workspace: WorkspaceId,
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub device_id: DeviceId,
@@ -247,6 +273,7 @@ pub async fn store_from_chat(
                 .bind(moves.inbound)
                 .bind(moves.restart_sla)
                 .bind(handoff_proto::ConversationStatus::Open)
+                .bind(m.workspace)
                 .fetch_one(&mut *conn)
                 .await?;
             super::conversations::from_row(&row)?
@@ -254,15 +281,14 @@ pub async fn store_from_chat(
         super::Dialect::Sqlite => {
             insert(
                 "INSERT INTO messages (id, conversation_id, device_id, kind, body, created_at, delivery, wa_message_id, \
-                   media, sender, media_locator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                   media, sender, media_locator, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
+            .bind(m.workspace)
             .execute(&mut *conn)
             .await?;
-            let Moves { preview, inbound, reopens, restart_sla } = *moves;
-            let id = m.conversation_id;
-            super::conversations::chat_wrote(&mut *conn, id, m.created_at, preview, inbound, reopens, restart_sla)
-                .await?;
-            super::conversations::get(conn, id, None)
+            let (ws, id) = (m.workspace, m.conversation_id);
+            super::conversations::chat_wrote(&mut *conn, ws, id, m.created_at, moves).await?;
+            super::conversations::get(conn, ws, id, None)
                 .await?
                 .ok_or_else(|| super::Error::Corrupt { what: "conversation".into(), value: id.to_string() })?
         }

@@ -31,12 +31,13 @@ mod time;
 pub mod webhooks;
 pub mod workspaces;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use handoff_proto::{Event, EventBody, Seq};
+use handoff_proto::{Event, EventBody, Seq, WorkspaceId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
@@ -175,11 +176,13 @@ struct StoreInner {
     write: AnyPool,
     dialect: Dialect,
     write_lock: Mutex<()>,
-    /// The last `seq` handed to the hub: events go to it in order, without a hole, whichever
-    /// node committed them ([`Store::publish`]).
-    published: Mutex<Seq>,
+    /// The last `seq` of each workspace handed to the hub: events go to it in order, without a
+    /// hole, whichever node committed them ([`Store::publish`]).
+    published: Mutex<HashMap<WorkspaceId, Seq>>,
     hub: Hub,
     epoch: Uuid,
+    /// The installation's first workspace: its history keeps the database's epoch.
+    first_workspace: WorkspaceId,
     /// Tokens checked in the last second.
     bearers: bearers::Bearers,
 }
@@ -259,15 +262,17 @@ impl Store {
             let epoch = meta::get_or_set(&mut conn, "epoch", &Uuid::new_v4().to_string()).await?;
             Uuid::parse_str(&epoch).map_err(|_| Error::Corrupt { what: "epoch".into(), value: epoch })?
         };
-        let head = events::head_seq(&mut *read.acquire().await?).await?;
+        let heads = events::heads(&mut *read.acquire().await?).await?;
+        let first_workspace = workspaces::first(&mut *read.acquire().await?).await?.id;
         let inner = StoreInner {
             read,
             write,
             dialect,
             write_lock: Mutex::new(()),
-            published: Mutex::new(head),
+            published: Mutex::new(heads),
             hub,
             epoch,
+            first_workspace,
             bearers: Default::default(),
         };
         Ok(Store { inner: Arc::new(inner) })
@@ -280,6 +285,22 @@ impl Store {
     /// Identifies this database's history. A restored or new database has a new epoch.
     pub fn epoch(&self) -> Uuid {
         self.inner.epoch
+    }
+
+    /// Identifies workspace `ws`'s history, as its clients know it: the database's epoch for the
+    /// first workspace (what every client knew before there were others), one of its own for
+    /// each other, derived from both. A client that finds itself in another workspace on the
+    /// same server (another sign-in) sees another epoch, and starts its cache again.
+    pub fn epoch_of(&self, ws: WorkspaceId) -> Uuid {
+        if ws == self.inner.first_workspace {
+            return self.inner.epoch;
+        }
+        use sha2::Digest;
+        let digest =
+            sha2::Sha256::new().chain_update(self.inner.epoch.as_bytes()).chain_update(ws.uuid().as_bytes()).finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Uuid::from_bytes(bytes)
     }
 
     pub fn hub(&self) -> &Hub {
@@ -322,53 +343,70 @@ impl Store {
         if self.inner.dialect == Dialect::Postgres {
             events::lock_log(&mut tx).await?;
         }
-        Ok(Writer { _guard: guard, tx, events: Vec::new(), next_seq: None, credentials: false, store: self })
+        Ok(Writer { _guard: guard, tx, events: Vec::new(), next_seq: Vec::new(), credentials: false, store: self })
     }
 
-    /// Hands the events up to `head` that another node committed to the hub, in order after those
-    /// already handed over (the cluster's listener calls it when a node says it committed).
-    pub async fn catch_up(&self, head: Seq) -> DbResult<()> {
+    /// Hands the events of `ws` up to `head` that another node committed to the hub, in order
+    /// after those already handed over (the cluster's listener calls it when a node says it
+    /// committed).
+    pub async fn catch_up(&self, ws: WorkspaceId, head: Seq) -> DbResult<()> {
         let mut published = self.inner.published.lock().await;
-        self.publish_up_to(&mut published, head).await
+        self.publish_up_to(&mut published, ws, head).await
     }
 
-    /// Reads the events after `*published` up to `head` from the log and hands them to the hub.
-    async fn publish_up_to(&self, published: &mut Seq, head: Seq) -> DbResult<()> {
-        while *published < head {
-            let page = self.events_after(*published, (head - *published).min(1000)).await?;
+    /// Reads the events of `ws` after those handed over up to `head` from the log and hands them
+    /// to the hub.
+    async fn publish_up_to(
+        &self,
+        published: &mut HashMap<WorkspaceId, Seq>,
+        ws: WorkspaceId,
+        head: Seq,
+    ) -> DbResult<()> {
+        let done = published.entry(ws).or_insert(0);
+        while *done < head {
+            let page = self.events_after(ws, *done, (head - *done).min(1000)).await?;
             let Some(last) = page.last().map(|e| e.seq) else { break };
             for event in page {
-                self.inner.hub.publish_event(event);
+                self.inner.hub.publish_event(ws, event);
             }
-            *published = last;
+            *done = last;
         }
         Ok(())
     }
 
-    /// Hands events this node just committed to the hub, after any that another node committed
-    /// before them and this one has not handed over yet.
-    async fn publish(&self, events: Vec<Event>) -> DbResult<()> {
-        let Some(first) = events.first().map(|e| e.seq) else { return Ok(()) };
+    /// Hands events this node just committed to the hub, after any of the same workspace that
+    /// another node committed before them and this one has not handed over yet.
+    async fn publish(&self, events: Vec<(WorkspaceId, Event)>) -> DbResult<()> {
         let mut published = self.inner.published.lock().await;
-        self.publish_up_to(&mut published, first - 1).await?;
-        for event in events {
-            if event.seq > *published {
-                *published = event.seq;
-                self.inner.hub.publish_event(event);
+        for (ws, event) in events {
+            let done = published.get(&ws).copied().unwrap_or(0);
+            if event.seq > done + 1 {
+                self.publish_up_to(&mut published, ws, event.seq - 1).await?;
+            }
+            let done = published.entry(ws).or_insert(0);
+            if event.seq > *done {
+                *done = event.seq;
+                self.inner.hub.publish_event(ws, event);
             }
         }
         Ok(())
     }
 
-    pub async fn head_seq(&self) -> DbResult<Seq> {
-        let mut conn = self.reader().await?;
-        events::head_seq(&mut conn).await
+    /// Every workspace's newest `seq` (a workspace without events is left out).
+    pub async fn heads(&self) -> DbResult<HashMap<WorkspaceId, Seq>> {
+        events::heads(&mut *self.reader().await?).await
     }
 
-    /// Events after `since`, oldest first, at most `limit`.
-    pub async fn events_after(&self, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
+    /// The `seq` of `ws`'s newest event (0 before its first).
+    pub async fn head_seq(&self, ws: WorkspaceId) -> DbResult<Seq> {
         let mut conn = self.reader().await?;
-        events::after(&mut conn, since, limit).await
+        events::head_seq(&mut conn, ws).await
+    }
+
+    /// Events of `ws` after `since`, oldest first, at most `limit`.
+    pub async fn events_after(&self, ws: WorkspaceId, since: Seq, limit: i64) -> DbResult<Vec<Event>> {
+        let mut conn = self.reader().await?;
+        events::after(&mut conn, ws, since, limit).await
     }
 
     /// SQLite: writes the whole WAL back into the database file and empties it (after the last
@@ -393,10 +431,10 @@ impl Store {
 pub struct Writer<'a> {
     _guard: MutexGuard<'a, ()>,
     pub tx: Transaction<'static, Any>,
-    /// Appended, written at the commit.
-    events: Vec<Event>,
-    /// The `seq` of the next append, once the first has read the log's head.
-    next_seq: Option<Seq>,
+    /// Appended, written at the commit, each in its workspace's log.
+    events: Vec<(WorkspaceId, Event)>,
+    /// The `seq` of each workspace's next append, once its first has read that log's head.
+    next_seq: Vec<(WorkspaceId, Seq)>,
     /// Accounts, sessions or API keys changed: the tokens checked before are not trusted after
     /// the commit.
     credentials: bool,
@@ -415,17 +453,22 @@ impl Writer<'_> {
         &mut self.tx
     }
 
-    /// Appends an event to the log in this transaction and returns its `seq`. The events are
+    /// Appends an event to `ws`'s log in this transaction and returns its `seq`. The events are
     /// written together when the transaction commits (one statement for many, not one each): a
     /// read of the log inside the transaction (the send guard's) does not see them, and comes
     /// before the append.
-    pub async fn append(&mut self, body: EventBody) -> DbResult<Seq> {
-        let seq = match self.next_seq {
-            Some(seq) => seq,
-            None => events::next_seq(&mut self.tx).await?,
+    pub async fn append(&mut self, ws: WorkspaceId, body: EventBody) -> DbResult<Seq> {
+        let i = match self.next_seq.iter().position(|(w, _)| *w == ws) {
+            Some(i) => i,
+            None => {
+                let first = events::next_seq(&mut self.tx, ws).await?;
+                self.next_seq.push((ws, first));
+                self.next_seq.len() - 1
+            }
         };
-        self.next_seq = Some(seq + 1);
-        self.events.push(Event { seq, at: now(), body });
+        let seq = self.next_seq[i].1;
+        self.next_seq[i].1 += 1;
+        self.events.push((ws, Event { seq, at: now(), body }));
         Ok(seq)
     }
 
@@ -434,7 +477,7 @@ impl Writer<'_> {
     /// others with it.
     pub async fn savepoint(&mut self) -> DbResult<Savepoint> {
         sqlx::query("SAVEPOINT item").execute(&mut *self.tx).await?;
-        Ok(Savepoint { events: self.events.len(), next_seq: self.next_seq })
+        Ok(Savepoint { events: self.events.len(), next_seq: self.next_seq.clone() })
     }
 
     /// Keeps what was done since the savepoint.
@@ -456,8 +499,10 @@ impl Writer<'_> {
     /// transaction) and read the events from the log.
     pub async fn commit(mut self) -> DbResult<()> {
         events::insert_all(&mut self.tx, &self.events).await?;
-        if let (Some(last), Dialect::Postgres) = (self.events.last(), self.store.inner.dialect) {
-            events::notify_head(&mut self.tx, last.seq).await?;
+        if self.store.inner.dialect == Dialect::Postgres {
+            for &(ws, next) in &self.next_seq {
+                events::notify_head(&mut self.tx, ws, next - 1).await?;
+            }
         }
         self.tx.commit().await?;
         if self.credentials {
@@ -550,5 +595,5 @@ async fn open_postgres(url: &str, busy_timeout: std::time::Duration) -> anyhow::
 #[must_use = "release it or roll back to it"]
 pub struct Savepoint {
     events: usize,
-    next_seq: Option<Seq>,
+    next_seq: Vec<(WorkspaceId, Seq)>,
 }

@@ -1,5 +1,6 @@
 //! People: the accounts (persons, and the users API keys act as), their sessions and the API
-//! keys.
+//! keys. An account is the installation's; what a workspace sees of it (the people listed, their
+//! role) is its membership there, so every query about people in a workspace joins it.
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{ApiKey, ApiKeyId, ConversationStatus, Role, SessionId, User, UserId, UserKind, WorkspaceId};
@@ -10,7 +11,14 @@ use super::cols::{flag_col, opt_ts_col, parse_uuid, uuid_col};
 use super::{parse_ts, ts, DbResult};
 use super::{Conn, Writer};
 
-pub const USER_COLUMNS: &str = "id, email, name, role, active, kind, must_change_password";
+/// A member's columns: the account `u`'s, and the role from its membership `m`.
+/// Active in a workspace: the membership is, and the account (which only a revoked API key's
+/// user loses).
+pub const USER_COLUMNS: &str =
+    "u.id, u.email, u.name, m.role, (u.active AND m.active) AS active, u.kind, u.must_change_password";
+
+/// The accounts of workspace `$1`, as `u`, with their memberships as `m`.
+const MEMBERS: &str = "users u JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $1";
 
 pub fn user_from_row(row: &AnyRow) -> DbResult<User> {
     Ok(User {
@@ -24,28 +32,29 @@ pub fn user_from_row(row: &AnyRow) -> DbResult<User> {
     })
 }
 
-pub async fn user(conn: &mut Conn, id: UserId) -> DbResult<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+/// A member of the workspace, with their role there (`None` for an account outside it).
+pub async fn user(conn: &mut Conn, ws: WorkspaceId, id: UserId) -> DbResult<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM {MEMBERS} WHERE u.id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// Everyone, API keys' users included, by name.
-pub async fn all_users(conn: &mut Conn) -> DbResult<Vec<User>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY lower(name)")))
-        .fetch_all(conn)
-        .await?;
+/// Everyone in the workspace, API keys' users included, by name.
+pub async fn all_users(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Vec<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM {MEMBERS} ORDER BY lower(u.name)");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).fetch_all(conn).await?;
     rows.iter().map(user_from_row).collect()
 }
 
+/// The installation's accounts (an empty installation has none).
 pub async fn count_users(conn: &mut Conn) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(conn).await.map_err(Into::into)
 }
 
-pub async fn count_active_admins(conn: &mut Conn) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1 AND active = $2")
+pub async fn count_active_admins(conn: &mut Conn, ws: WorkspaceId) -> DbResult<i64> {
+    let sql = format!("SELECT COUNT(*) FROM {MEMBERS} WHERE m.role = $2 AND u.active = $3 AND m.active = $3");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(ws)
         .bind(Role::Admin)
         .bind(true)
         .fetch_one(conn)
@@ -89,9 +98,8 @@ pub struct NewUser<'a> {
     pub kind: UserKind,
 }
 
-/// Creates an account in the installation's first workspace (the only one until workspaces can
-/// be created).
-pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>, now: DateTime<Utc>) -> DbResult<()> {
+/// Creates an account, a member of workspace `ws` with its role.
+pub async fn insert_user(conn: &mut Conn, ws: WorkspaceId, user: &NewUser<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO users (id, email, name, role, password_hash, active, created_at, kind) VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7)",
     )
@@ -104,8 +112,7 @@ pub async fn insert_user(conn: &mut Conn, user: &NewUser<'_>, now: DateTime<Utc>
     .bind(user.kind)
     .execute(&mut *conn)
     .await?;
-    let workspace = super::workspaces::first(conn).await?;
-    super::workspaces::add_member(conn, workspace.id, user.id, now).await
+    super::workspaces::add_member(conn, ws, user.id, user.role, now).await
 }
 
 pub async fn set_password(w: &mut Writer<'_>, id: UserId, hash: &str, must_change: bool) -> DbResult<()> {
@@ -130,42 +137,59 @@ pub async fn set_must_change_password(w: &mut Writer<'_>, id: UserId) -> DbResul
         .map_err(Into::into)
 }
 
-pub async fn update_user(w: &mut Writer<'_>, id: UserId, name: &str, role: Role, active: bool) -> DbResult<()> {
+/// A member's name, and their role in the workspace and whether they are active there (someone
+/// who is not a member is left alone; their other workspaces keep their own role).
+pub async fn update_user(
+    w: &mut Writer<'_>,
+    ws: WorkspaceId,
+    id: UserId,
+    name: &str,
+    role: Role,
+    active: bool,
+) -> DbResult<()> {
     let conn = w.credentials_changed();
-    sqlx::query("UPDATE users SET name = $1, role = $2, active = $3 WHERE id = $4")
-        .bind(name)
+    let member = "SELECT user_id FROM memberships WHERE workspace_id = $2 AND user_id = $3";
+    sqlx::query("UPDATE memberships SET role = $1, active = $4 WHERE workspace_id = $2 AND user_id = $3")
         .bind(role)
+        .bind(ws)
+        .bind(id)
         .bind(active)
-        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE users SET name = $1 WHERE id IN ({member})")))
+        .bind(name)
+        .bind(ws)
+        .bind(id)
         .execute(conn)
         .await
         .map(drop)
         .map_err(Into::into)
 }
 
-/// Active persons (not API keys): id, email and name, for resolving `@mentions`.
-pub async fn active_people(conn: &mut Conn) -> DbResult<Vec<(UserId, String, String)>> {
+/// The workspace's active persons (not API keys): id, email and name, for resolving `@mentions`.
+pub async fn active_people(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Vec<(UserId, String, String)>> {
+    let sql =
+        format!("SELECT u.id, u.email, u.name FROM {MEMBERS} WHERE u.active = $2 AND m.active = $2 AND u.kind = $3");
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, email, name FROM users WHERE active = $1 AND kind = $2")
-            .bind(true)
-            .bind(UserKind::Person)
-            .fetch_all(conn)
-            .await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws).bind(true).bind(UserKind::Person).fetch_all(conn).await?;
     rows.into_iter().map(|(id, email, name)| Ok((parse_uuid("id", &id)?, email, name))).collect()
 }
 
-/// Who can be given conversations (active persons who are not Viewers), by name, each with the
-/// open and pending conversations they hold.
-pub async fn agent_loads(conn: &mut Conn) -> DbResult<Vec<(UserId, i64)>> {
+/// Who in the workspace can be given conversations (active persons who are not Viewers), by
+/// name, each with the open and pending conversations they hold there.
+pub async fn agent_loads(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Vec<(UserId, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status IN ($1, $2)) \
-         FROM users u WHERE u.active = $3 AND u.kind = $4 AND u.role != $5 ORDER BY lower(u.name)",
+        "SELECT u.id, (SELECT COUNT(*) FROM conversations c WHERE c.workspace_id = $6 AND c.assignee_id = u.id \
+           AND c.status IN ($1, $2)) \
+         FROM users u JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $6 \
+         WHERE u.active = $3 AND m.active = $3 AND u.kind = $4 AND m.role != $5 ORDER BY lower(u.name)",
     )
     .bind(ConversationStatus::Open)
     .bind(ConversationStatus::Pending)
     .bind(true)
     .bind(UserKind::Person)
     .bind(Role::Viewer)
+    .bind(ws)
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(|(id, open)| Ok((parse_uuid("id", &id)?, open))).collect()
@@ -233,9 +257,11 @@ fn session_from_row(row: &AnyRow) -> DbResult<Session> {
 }
 
 /// The account behind a bearer token (its hash), in one query: a session's (with the session's
-/// id, start and last use) or a live API key's (no session).
+/// id, start and last use) or a live API key's (no session), in the workspace the session or
+/// key acts in, with its role there.
 #[derive(Clone, Debug)]
 pub struct Bearer {
+    pub workspace: WorkspaceId,
     pub user: User,
     /// `(id, created_at, last_used_at)`; the id is `None` for a session from before sessions
     /// had ids.
@@ -244,12 +270,16 @@ pub struct Bearer {
 
 pub async fn bearer(conn: &mut Conn, hash: &str) -> DbResult<Option<Bearer>> {
     let row = sqlx::query(
-        "SELECT u.id, u.email, u.name, u.role, u.active, u.kind, u.must_change_password, \
-           s.id AS session_id, s.created_at AS session_created_at, s.last_used_at AS session_used_at, CAST(1 AS BIGINT) AS is_session \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 \
+        "SELECT u.id, u.email, u.name, m.role, (u.active AND m.active) AS active, u.kind, u.must_change_password, \
+           m.workspace_id, s.id AS session_id, s.created_at AS session_created_at, s.last_used_at AS session_used_at, CAST(1 AS BIGINT) AS is_session \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+           JOIN memberships m ON m.user_id = u.id AND m.workspace_id = s.workspace_id WHERE s.token_hash = $1 \
          UNION ALL \
-         SELECT u.id, u.email, u.name, u.role, u.active, u.kind, u.must_change_password, NULL, NULL, NULL, CAST(0 AS BIGINT) \
-         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+         SELECT u.id, u.email, u.name, m.role, (u.active AND m.active), u.kind, u.must_change_password, \
+           m.workspace_id, NULL, NULL, NULL, CAST(0 AS BIGINT) \
+         FROM api_keys k JOIN users u ON u.id = k.user_id \
+           JOIN memberships m ON m.user_id = u.id AND m.workspace_id = k.workspace_id \
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(conn)
@@ -262,7 +292,7 @@ pub async fn bearer(conn: &mut Conn, hash: &str) -> DbResult<Option<Bearer>> {
     } else {
         None
     };
-    Ok(Some(Bearer { user: user_from_row(&row)?, session }))
+    Ok(Some(Bearer { workspace: uuid_col(&row, "workspace_id")?, user: user_from_row(&row)?, session }))
 }
 
 /// A user's sessions, the most recently used first.
@@ -308,6 +338,28 @@ pub async fn delete_session(w: &mut Writer<'_>, id: SessionId, user: UserId) -> 
     Ok(gone.rows_affected() > 0)
 }
 
+/// How many workspaces besides `ws` the account `user` belongs to.
+pub async fn other_workspaces(conn: &mut Conn, ws: WorkspaceId, user: UserId) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE user_id = $1 AND workspace_id != $2")
+        .bind(user)
+        .bind(ws)
+        .fetch_one(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// Ends every session of `user` that acts in workspace `ws` (deactivated there).
+pub async fn delete_sessions_in(w: &mut Writer<'_>, ws: WorkspaceId, user: UserId) -> DbResult<()> {
+    let conn = w.credentials_changed();
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2")
+        .bind(user)
+        .bind(ws)
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(Into::into)
+}
+
 /// Ends every session of `user`, except the one with the token hash `keep`.
 pub async fn delete_sessions_of(w: &mut Writer<'_>, user: UserId, keep: Option<&str>) -> DbResult<()> {
     let conn = w.credentials_changed();
@@ -351,23 +403,22 @@ fn api_key_from_row(row: &AnyRow) -> DbResult<ApiKey> {
     })
 }
 
-pub async fn api_key(conn: &mut Conn, id: ApiKeyId) -> DbResult<Option<ApiKey>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+pub async fn api_key(conn: &mut Conn, ws: WorkspaceId, id: ApiKeyId) -> DbResult<Option<ApiKey>> {
+    let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(api_key_from_row).transpose()
 }
 
-/// Every API key, revoked ones too, oldest first.
-pub async fn api_keys(conn: &mut Conn) -> DbResult<Vec<ApiKey>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at")))
-        .fetch_all(conn)
-        .await?;
+/// Every API key of the workspace, revoked ones too, oldest first.
+pub async fn api_keys(conn: &mut Conn, ws: WorkspaceId) -> DbResult<Vec<ApiKey>> {
+    let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace_id = $1 ORDER BY created_at");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).fetch_all(conn).await?;
     rows.iter().map(api_key_from_row).collect()
 }
 
+/// A new API key of the workspace (its user is a member there already: [`insert_user`]).
 pub struct NewApiKey<'a> {
+    pub workspace: WorkspaceId,
     pub id: ApiKeyId,
     pub name: &'a str,
     pub role: Role,
@@ -378,7 +429,8 @@ pub struct NewApiKey<'a> {
 
 pub async fn insert_api_key(conn: &mut Conn, key: &NewApiKey<'_>, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO api_keys (id, name, role, user_id, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, name, role, user_id, key_hash, created_by, created_at, workspace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(key.id.to_string())
     .bind(key.name)
@@ -387,6 +439,7 @@ pub async fn insert_api_key(conn: &mut Conn, key: &NewApiKey<'_>, now: DateTime<
     .bind(key.key_hash)
     .bind(key.created_by.to_string())
     .bind(ts(now))
+    .bind(key.workspace)
     .execute(conn)
     .await
     .map(drop)
@@ -409,10 +462,14 @@ pub async fn revoke_api_key(w: &mut Writer<'_>, key: &ApiKey, now: DateTime<Utc>
         .map_err(Into::into)
 }
 
-/// The name of a user who may own conversations (active, a person, not a Viewer), if `id` is one.
-pub async fn assignable_name(conn: &mut Conn, id: UserId) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM users WHERE id = $1 AND active = $2 AND kind = $3 AND role != $4")
-        .bind(id.to_string())
+/// The name of a member who may own conversations in the workspace (active, a person, not a
+/// Viewer there), if `id` is one.
+pub async fn assignable_name(conn: &mut Conn, ws: WorkspaceId, id: UserId) -> DbResult<Option<String>> {
+    let sql =
+        format!("SELECT u.name FROM {MEMBERS} WHERE u.id = $2 AND u.active = $3 AND m.active = $3 AND u.kind = $4 AND m.role != $5");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(ws)
+        .bind(id)
         .bind(true)
         .bind(UserKind::Person)
         .bind(Role::Viewer)

@@ -3,7 +3,7 @@
 //! send is recorded).
 
 use chrono::{DateTime, Utc};
-use handoff_proto::{ConversationId, Delivery, DeviceId, MessageId, MessageKind};
+use handoff_proto::{ConversationId, Delivery, DeviceId, MessageId, MessageKind, WorkspaceId};
 
 use super::cols::parse_uuid;
 use super::Conn;
@@ -216,16 +216,22 @@ pub async fn keep_early_receipt(
 /// Puts a failed reply back in its device's queue, under the same send id (if the failed
 /// attempt reached WhatsApp after all, this is the same message, not a second one). Whether
 /// `id` was a failed reply of the conversation.
-pub async fn requeue_failed(conn: &mut Conn, id: MessageId, conversation_id: ConversationId) -> DbResult<bool> {
+pub async fn requeue_failed(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    id: MessageId,
+    conversation_id: ConversationId,
+) -> DbResult<bool> {
     let failed: Option<String> = sqlx::query_scalar(
         "UPDATE messages SET delivery = $1, failure = NULL, wa_message_id = NULL \
-         WHERE id = $2 AND conversation_id = $3 AND kind = $4 AND delivery = $5 RETURNING id",
+         WHERE id = $2 AND conversation_id = $3 AND kind = $4 AND delivery = $5 AND workspace_id = $6 RETURNING id",
     )
     .bind(Delivery::Pending)
     .bind(id.to_string())
     .bind(conversation_id.to_string())
     .bind(MessageKind::Outbound)
     .bind(Delivery::Failed)
+    .bind(ws)
     .fetch_optional(conn)
     .await?;
     Ok(failed.is_some())
