@@ -109,6 +109,7 @@ target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 5
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing
 target/debug/handoff-bench login-flood --server-bin target/debug/handoff-server --attempts 100 --email-bytes 200000
 target/debug/handoff-bench shutdown --server-bin target/debug/handoff-server --agents 10 --senders 2 --load-secs 1 --rounds 1
+target/debug/handoff-bench workspaces --server-bin target/debug/handoff-server --workspaces 2 --conversations 5 --idle-secs 1 --first-sync 20
 
 step "fuzzing, briefly: the WAHA webhook parser, the client-frame decoder, the address parser (10 million runs each by hand: docs/testing.md)"
 bash fuzz/run.sh 15

@@ -6,7 +6,7 @@ use handoff_core::presence::PresenceView;
 use handoff_core::{Attention, ConnectionState, CoreError, InboxView, SearchResults, SessionInfo, Thread, ViewCounts};
 use handoff_proto::{
     Activity, Conversation, ConversationId, ConversationStatus, Device, MessageId, MutationId, SessionId, Team, TeamId,
-    User, UserId,
+    User, UserId, WorkspaceId,
 };
 use serde::Serialize;
 use tauri::State;
@@ -62,10 +62,18 @@ pub async fn restore_session(core: State<'_, AppCore>) -> Result<Option<SessionI
     }
 }
 
+/// Signs in to `workspace_id` of the server (the account's first when `null`): signing in again
+/// after a session ended names the workspace this computer's copy is of.
 #[tauri::command]
 #[specta::specta]
-pub async fn sign_in(core: State<'_, AppCore>, server: String, email: String, password: String) -> Result<SessionInfo> {
-    let (info, token) = core.client.sign_in(&server, &email, &password).await?;
+pub async fn sign_in(
+    core: State<'_, AppCore>,
+    server: String,
+    email: String,
+    password: String,
+    workspace_id: Option<WorkspaceId>,
+) -> Result<SessionInfo> {
+    let (info, token) = core.client.sign_in_to(&server, &email, &password, workspace_id).await?;
     secrets::store_token(&info.server, &token);
     core.prefs.remember_server(&info.server);
     Ok(info)

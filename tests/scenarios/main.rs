@@ -18,6 +18,7 @@ mod send_guard;
 mod simulator;
 mod tls;
 mod transient;
+mod workspaces;
 
 use handoff_core::{Change, Client, InboxView};
 use handoff_proto::{ConversationId, MessageKind, Role};

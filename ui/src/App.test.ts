@@ -14,8 +14,8 @@ afterEach(async () => {
 const SERVER = "https://inbox.example.com";
 const TEMPORARY = "tmp-7Qx-93Lk";
 const ben: User = { id: "u-ben", email: "ben@example.com", name: "Ben", role: "agent", active: true, kind: "person", must_change_password: true };
-const temporarySession: SessionInfo = { server: SERVER, user: ben, encrypted: true };
-const ownSession: SessionInfo = { server: SERVER, user: { ...ben, must_change_password: false }, encrypted: true };
+const temporarySession: SessionInfo = { server: SERVER, user: ben, encrypted: true, workspace: null };
+const ownSession: SessionInfo = { server: SERVER, user: { ...ben, must_change_password: false }, encrypted: true, workspace: null };
 
 // What the inbox reads when it opens: anything among these asked for before the password is
 // changed means the inbox was reached.

@@ -9,7 +9,11 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  Signs in again with the token kept in the OS keyring, if there is one. */
 	restoreSession: () => typedError<SessionInfo_Serialize | null, CommandError>(__TAURI_INVOKE("restore_session")),
-	signIn: (server: string, email: string, password: string) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { server, email, password })),
+	/**
+	 *  Signs in to `workspace_id` of the server (the account's first when `null`): signing in again
+	 *  after a session ended names the workspace this computer's copy is of.
+	 */
+	signIn: (server: string, email: string, password: string, workspaceId: WorkspaceId | null) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { server, email, password, workspaceId })),
 	/**  Signs out; `wipe` also deletes the local cache. */
 	signOut: (wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { wipe })),
 	/**  Changes my password (my other sessions end). After a temporary password this starts syncing. */
@@ -1305,6 +1309,8 @@ export type SessionInfo_Deserialize = {
 	user: User_Deserialize,
 	/**  The connection is TLS (https and wss); false only for loopback and private addresses. */
 	encrypted: boolean,
+	/**  The workspace this client acts in (`None` on a server from before workspaces). */
+	workspace?: Workspace | null,
 };
 
 /**  Who is signed in where. */
@@ -1313,6 +1319,8 @@ export type SessionInfo_Serialize = {
 	user: User_Serialize,
 	/**  The connection is TLS (https and wss); false only for loopback and private addresses. */
 	encrypted: boolean,
+	/**  The workspace this client acts in (`None` on a server from before workspaces). */
+	workspace: Workspace | null,
 };
 
 export type SlaKind = "first_response" | "resolution";
@@ -1524,6 +1532,15 @@ export type ViewCounts = {
 	/**  (team id, conversations in its queue), for every team with any. */
 	teams: ([TeamId, number])[],
 };
+
+/**  A workspace: one client account of an agency, with its own numbers, people and data. */
+export type Workspace = {
+	id: WorkspaceId,
+	name: string,
+};
+
+/**  A workspace: one client account of an agency, with its own numbers, people and data. */
+export type WorkspaceId = string;
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

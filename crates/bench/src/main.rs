@@ -12,6 +12,8 @@
 //! - `durability`: the server's commit cost with SQLite `synchronous = FULL` against NORMAL.
 //! - `login-flood`: a server process's memory before and after a flood of sign-ins with huge
 //!   email addresses.
+//! - `workspaces`: one core per workspace in one process: memory and CPU idle with one and with
+//!   N, and a new workspace's first sync while the others stay live.
 
 mod disk;
 mod fanout;
@@ -22,6 +24,7 @@ mod process;
 mod servers;
 mod shutdown;
 mod tally;
+mod workspaces;
 
 use std::time::{Duration, Instant};
 
@@ -122,6 +125,23 @@ enum Bench {
         load_secs: u64,
         #[arg(long, default_value_t = 2)]
         rounds: usize,
+    },
+    /// Several workspaces in one app: one core each, in this process, against a server process.
+    Workspaces {
+        #[arg(long, default_value = "target/release/handoff-server")]
+        server_bin: std::path::PathBuf,
+        /// Workspaces signed in at once.
+        #[arg(long, default_value_t = 10)]
+        workspaces: usize,
+        /// Customers who wrote in each workspace before its core signs in.
+        #[arg(long, default_value_t = 200)]
+        conversations: usize,
+        /// Seconds of idle measured with one core and with all.
+        #[arg(long, default_value_t = 20)]
+        idle_secs: u64,
+        /// Customers who wrote in the workspace whose first sync is measured.
+        #[arg(long, default_value_t = 2_000)]
+        first_sync: usize,
     },
     /// A flood of sign-ins with huge, all-different email addresses against a server process.
     LoginFlood {
@@ -245,6 +265,9 @@ async fn main() -> anyhow::Result<()> {
         Bench::Durability { commits, rounds } => offline::durability(commits, rounds).await?,
         Bench::Shutdown { server_bin, agents, senders, load_secs, rounds } => {
             shutdown::shutdown(&server_bin, agents, senders, load_secs, rounds).await?
+        }
+        Bench::Workspaces { server_bin, workspaces, conversations, idle_secs, first_sync } => {
+            workspaces::workspaces(&server_bin, workspaces, conversations, idle_secs, first_sync).await?
         }
         Bench::LoginFlood { server_bin, attempts, email_bytes, concurrency, many_addresses } => {
             login::login_flood(&server_bin, attempts, email_bytes, concurrency, many_addresses).await?

@@ -51,6 +51,8 @@ pub(crate) struct Session {
     pub server: String,
     pub token: String,
     pub user: User,
+    /// The workspace the token acts in (`None` from a server from before workspaces).
+    pub workspace: Option<handoff_proto::Workspace>,
 }
 
 impl Session {
@@ -59,6 +61,7 @@ impl Session {
             server: self.server.clone(),
             user: self.user.clone(),
             encrypted: self.server.starts_with("https://"),
+            workspace: self.workspace.clone(),
         }
     }
 }
@@ -138,12 +141,27 @@ impl Client {
         Ok(Client { inner })
     }
 
-    /// Signs in with email and password. Returns the session and its token (for the OS keyring).
+    /// Signs in with email and password, to the account's first workspace. Returns the session
+    /// and its token (for the OS keyring).
     pub async fn sign_in(&self, server: &str, email: &str, password: &str) -> CoreResult<(SessionInfo, String)> {
+        self.sign_in_to(server, email, password, None).await
+    }
+
+    /// Signs in to `workspace` of the server (the account's first when `None`). One client is
+    /// one workspace: its cache holds that workspace's data only (another workspace's sign-in on
+    /// this cache starts it again).
+    pub async fn sign_in_to(
+        &self,
+        server: &str,
+        email: &str,
+        password: &str,
+        workspace: Option<handoff_proto::WorkspaceId>,
+    ) -> CoreResult<(SessionInfo, String)> {
         let server = address::parse(server)?.url;
-        let login = rest::login(&self.inner.http, &server, email, password).await?;
+        let login = rest::login(&self.inner.http, &server, email, password, workspace).await?;
         let token = login.token.clone();
-        let info = self.activate(Session { server, token: login.token, user: login.user }, true).await?;
+        let session = Session { server, token: login.token, user: login.user, workspace: login.workspace };
+        let info = self.activate(session, true).await?;
         Ok((info, token))
     }
 
@@ -153,6 +171,8 @@ impl Client {
     /// agent sees their queue and outbox and signs in again to carry on.
     pub async fn resume(&self, server: &str, token: &str) -> CoreResult<SessionInfo> {
         let server = address::parse(server)?.url;
+        // The token's workspace is the one it signed in to, as this cache keeps it.
+        let workspace = self.cached_workspace(&server).await?;
         let (user, ended) = match rest::me(&self.inner.http, &server, token).await {
             Ok(user) => (user, None),
             // Unreachable, or no secure connection now (a captive portal, a hotspot that
@@ -166,11 +186,19 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let info = self.activate(Session { server, token: token.to_string(), user }, ended.is_none()).await?;
+        let session = Session { server, token: token.to_string(), user, workspace };
+        let info = self.activate(session, ended.is_none()).await?;
         if let Some(state) = ended {
             self.inner.set_state(state);
         }
         Ok(info)
+    }
+
+    async fn cached_workspace(&self, server: &str) -> CoreResult<Option<handoff_proto::Workspace>> {
+        if self.inner.cache.meta("server").await?.as_deref() != Some(server) {
+            return Ok(None);
+        }
+        Ok(self.inner.cache.meta("workspace").await?.and_then(|w| serde_json::from_str(&w).ok()))
     }
 
     async fn cached_user(&self, server: &str) -> CoreResult<Option<User>> {
@@ -180,19 +208,29 @@ impl Client {
         Ok(self.inner.cache.meta("user").await?.and_then(|u| serde_json::from_str(&u).ok()))
     }
 
-    /// Makes `session` the current one (a different person or server than the cache's wipes the
-    /// cache; the same one keeps cache and outbox) and, if `sync`, starts syncing. A user who
-    /// must change their password first does not sync until [`Client::change_password`].
+    /// Makes `session` the current one (a different person, server or workspace than the
+    /// cache's wipes the cache; the same one keeps cache and outbox) and, if `sync`, starts
+    /// syncing. A user who must change their password first does not sync until
+    /// [`Client::change_password`].
     async fn activate(&self, session: Session, sync: bool) -> CoreResult<SessionInfo> {
         self.stop().await;
         let cache = &self.inner.cache;
+        let workspace_id = session.workspace.as_ref().map(|w| w.id.to_string()).unwrap_or_default();
+        // A cache from before workspaces names none: it is the account's first workspace's, and
+        // the epoch tells if not (the welcome's is per workspace: [`sync`] starts again then).
+        let cached_workspace = cache.meta("workspace_id").await?;
         let same_account = cache.meta("server").await?.as_deref() == Some(session.server.as_str())
-            && cache.meta("user_id").await?.as_deref() == Some(session.user.id.to_string().as_str());
+            && cache.meta("user_id").await?.as_deref() == Some(session.user.id.to_string().as_str())
+            && cached_workspace.is_none_or(|cached| cached == workspace_id);
         if !same_account {
             cache.wipe(true).await?;
         }
         cache.set_meta("server", &session.server).await?;
         cache.set_meta("user_id", &session.user.id.to_string()).await?;
+        cache.set_meta("workspace_id", &workspace_id).await?;
+        if let Some(workspace) = &session.workspace {
+            cache.set_meta("workspace", &serde_json::to_string(workspace).unwrap_or_default()).await?;
+        }
         cache.set_meta("user", &serde_json::to_string(&session.user).unwrap_or_default()).await?;
         let info = session.info();
         let sync = sync && !session.user.must_change_password;

@@ -1,7 +1,7 @@
 //! The HTTP calls the core makes: sign-in, re-reading a conversation after a refusal, and
 //! [`json`] for the rest (accounts, Admin).
 
-use handoff_proto::{Conversation, ConversationId, ErrorBody, LoginRequest, User};
+use handoff_proto::{Conversation, ConversationId, ErrorBody, LoginRequest, User, Workspace, WorkspaceId};
 use reqwest::StatusCode;
 
 use crate::{CoreError, CoreResult};
@@ -43,12 +43,23 @@ pub fn user_agent() -> String {
 pub struct SignedIn {
     pub token: String,
     pub user: User,
+    #[serde(default)]
+    pub workspace: Option<Workspace>,
 }
 
-pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> CoreResult<SignedIn> {
+/// Signs in to `workspace` (the account's oldest when `None`).
+pub async fn login(
+    http: &reqwest::Client,
+    server: &str,
+    email: &str,
+    password: &str,
+    workspace: Option<WorkspaceId>,
+) -> CoreResult<SignedIn> {
+    let request =
+        LoginRequest { email: email.trim().to_string(), password: password.to_string(), workspace_id: workspace };
     let resp = http
         .post(format!("{server}/api/v1/auth/login"))
-        .json(&LoginRequest { email: email.trim().to_string(), password: password.to_string(), workspace_id: None })
+        .json(&request)
         .send()
         .await
         .map_err(|e| unreachable(server, e))?;

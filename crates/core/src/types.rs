@@ -191,6 +191,8 @@ view! {
         pub user: User,
         /// The connection is TLS (https and wss); false only for loopback and private addresses.
         pub encrypted: bool,
+        /// The workspace this client acts in (`None` on a server from before workspaces).
+        pub workspace: Option<handoff_proto::Workspace>,
     }
 }
 

@@ -45,8 +45,16 @@ pub async fn add_member(
     req: AddMemberRequest,
 ) -> Result<AddedMember> {
     if ws != actor.ws() {
-        // Another workspace's is not visible from this token, whoever asks.
-        return Err(Error::not_found("workspace"));
+        // A token acts in its own workspace. One the caller also belongs to (the owner's new
+        // one) is named for what it is; another is not visible from here at all.
+        let theirs = store::workspaces::membership(&mut *state.store.reader().await?, ws, actor.id()).await?;
+        return Err(match theirs {
+            Some((_, true)) => Error::Forbidden(Box::new(handoff_proto::ErrorDetail::new(
+                "other_workspace",
+                "You are signed in to another workspace: sign in to this one to add its people.",
+            ))),
+            _ => Error::not_found("workspace"),
+        });
     }
     actor.require_admin("add people to the workspace")?;
     if !is_email(&req.email) {

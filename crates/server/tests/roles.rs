@@ -637,7 +637,8 @@ fn render_cross(http: &[(String, Vec<u16>)], ws: &[(String, Vec<String>)]) -> St
          - the answer names nothing of A: none of those ids, nor A's customer's number, people's\n\
            addresses or team's name;\n\
          - a route about one of A's objects answers 404 (or 403 when B's role forbids the route\n\
-           before anything is looked up);\n\
+           before anything is looked up, and for adding members to A when the caller, the owner,\n\
+           belongs to A too: \"sign in to that workspace\");\n\
          - A's event log and audit log do not move.\n\n\
          Each cell is the status B's caller got. A route without an id of A's acts on B's own\n\
          data (a list shows B's, a creation creates in B).\n\n\

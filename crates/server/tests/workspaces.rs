@@ -108,7 +108,11 @@ async fn the_owner_creates_workspaces_and_their_admins_add_people() {
     let members = format!("/api/v1/workspaces/{}/members", acme_id.as_str().unwrap());
     let (status, elsewhere) =
         api.send(Method::POST, &members, Some(&owner), Some(json!({"email": "olga@acme.test", "role": "admin"}))).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a token of Main does not reach Acme: {elsewhere}");
+    assert_eq!((status, code(&elsewhere)), (StatusCode::FORBIDDEN, "other_workspace"), "a token of Main: {elsewhere}");
+    let (status, elsewhere) = api
+        .send(Method::POST, &members, Some(&ana_token), Some(json!({"email": "olga@acme.test", "role": "admin"})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "Acme is nothing to someone outside it: {elsewhere}");
     let acme_owner = sign_in(&api, "admin@test.local", PASSWORD, &acme_id).await;
     let (_, me) = api.send(Method::GET, "/api/v1/me", Some(&acme_owner), None).await;
     assert_eq!(me["role"], "admin", "the creator is Acme's first Admin");

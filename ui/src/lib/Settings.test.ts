@@ -9,6 +9,7 @@ const session: SessionInfo = {
   server: "https://inbox.example.com",
   user: { id: "u1", email: "ana@example.com", name: "Ana", role: "agent", active: true, kind: "person", must_change_password: false },
   encrypted: true,
+  workspace: null,
 };
 
 const here: SessionEntry = {

@@ -296,8 +296,8 @@ pub async fn create_workspace(
 /// account gets one, and the answer carries its temporary password (shown once).
 #[utoipa::path(post, path = "/api/v1/workspaces/{id}/members", params(("id" = Uuid, Path)), request_body = AddMemberRequest,
     responses((status = 201, body = AddedMember), (status = 400, body = handoff_proto::ErrorBody),
-        (status = 403, body = handoff_proto::ErrorBody),
-        (status = 404, description = "Not the workspace this token acts in", body = handoff_proto::ErrorBody),
+        (status = 403, description = "Not an Admin there, or signed in to another workspace of the caller's", body = handoff_proto::ErrorBody),
+        (status = 404, description = "Not a workspace of the caller's", body = handoff_proto::ErrorBody),
         (status = 409, description = "Already a member", body = handoff_proto::ErrorBody)))]
 pub async fn add_member(
     State(state): State<AppState>,

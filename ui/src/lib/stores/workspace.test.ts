@@ -7,7 +7,7 @@ import { Workspace } from "./workspace.svelte";
 afterEach(() => clearMocks());
 
 const ana: User = { id: "u-ana", email: "ana@example.com", name: "Ana", role: "agent", active: true, kind: "person", must_change_password: false };
-const session: SessionInfo = { server: "https://inbox.example.com", user: ana, encrypted: true };
+const session: SessionInfo = { server: "https://inbox.example.com", user: ana, encrypted: true, workspace: null };
 const NO_COUNTS = { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
 
 function conversation(id: string): Conversation {
