@@ -251,6 +251,7 @@ pub async fn workspaces(
             "events_per_second": (events as f64 / first_sync_took.as_secs_f64()).round(),
         },
         "live_delivery_alone": figures(alone),
+        "live_deliveries_during_first_sync": during.len(),
         "live_delivery_during_first_sync": figures(during),
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     }))
