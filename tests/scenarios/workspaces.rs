@@ -90,6 +90,7 @@ async fn three_workspaces_on_two_servers_keep_to_themselves() {
     acme_call(Method::POST, "/api/v1/users".into(), user("cy@test.local", "Cy")).await;
     one.create_user("ana@test.local", "Ana", Role::Agent).await;
     one.create_user("ben@test.local", "Ben", Role::Agent).await;
+    let fay = one.create_user("fay@test.local", "Fay", Role::Agent).await.id;
     let members = format!("/api/v1/workspaces/{acme_id}/members");
     acme_call(Method::POST, members, json!({"email": "ana@test.local", "role": "agent"})).await;
     // The other server: Ana and Dee.
@@ -101,6 +102,7 @@ async fn three_workspaces_on_two_servers_keep_to_themselves() {
     let ana_acme = core(&one, "ana-acme", &one.url, "ana@test.local", Some(acme_id)).await;
     let ana_two = core(&one, "ana-two", &two.url, "ana@test.local", None).await;
     let ben = core(&one, "ben", &one.url, "ben@test.local", None).await;
+    let fay_core = core(&one, "fay", &one.url, "fay@test.local", None).await;
     let cy = core(&one, "cy", &one.url, "cy@test.local", None).await;
     let dee = core(&one, "dee", &two.url, "dee@test.local", None).await;
     assert_eq!(cy.session().and_then(|s| s.workspace).map(|w| w.id), Some(acme_id), "Cy's only workspace");
@@ -143,23 +145,24 @@ async fn three_workspaces_on_two_servers_keep_to_themselves() {
         assert_eq!(core.counts().await.unwrap().mine, 1, "one of Ana's in each");
     }
 
-    // Presence: Ana viewing Acme's conversation is seen by Cy, not by Ben; her composing in
-    // Main (seen by Ben) is the marker that Ben's connection has heard everything before it.
+    // Presence: Ana viewing Acme's conversation is seen by Cy, not by Ben; Fay's composing in
+    // Main (seen by Ben) is the marker that Ben's connection has heard everything before it
+    // (Ana's own activity in Main would replace a leaked one: one per person is kept).
     ana_acme.set_presence(Some(in_acme), Activity::Viewing);
     wait_for("Ana viewing in Acme", &cy, |c| async move {
         c.presence().activities.iter().any(|a| a.conversation_id == in_acme)
     })
     .await;
-    ana_main.set_presence(Some(in_main), Activity::ComposingNote);
-    wait_for("Ana composing in Main", &ben, |c| async move {
-        c.presence().activities.iter().any(|a| a.conversation_id == in_main)
-    })
+    fay_core.set_presence(Some(in_main), Activity::ComposingNote);
+    wait_for(
+        "Fay composing in Main",
+        &ben,
+        |c| async move { c.presence().activities.iter().any(|a| a.user_id == fay) },
+    )
     .await;
     assert!(!ben.presence().activities.iter().any(|a| a.conversation_id == in_acme), "Acme's presence reached Main");
-    // On the other server Ana is online through her core there, and seen viewing nothing of
-    // the first server's.
+    // On the other server Ana is online through her core there.
     assert!(dee.presence().statuses.iter().any(|s| s.user_id == ana_id));
-    assert!(!dee.presence().activities.iter().any(|a| a.conversation_id == in_acme || a.conversation_id == in_main));
 
     // Acme offline: Ana's Acme core queues a note while her Main core carries on.
     ana_acme.stop().await;
@@ -194,9 +197,76 @@ async fn three_workspaces_on_two_servers_keep_to_themselves() {
             }
         }
     }
-    for client in [ana_main, ana_acme, ana_two, ben, cy, dee] {
+    for client in [ana_main, ana_acme, ana_two, ben, fay_core, cy, dee] {
         client.stop().await;
     }
     one.stop().await;
     two.stop().await;
+}
+
+/// One cache, signed in again: to its own workspace (a session that ended) it keeps its outbox
+/// and sends it there; to another workspace it starts again, nothing of the first left; a
+/// cache from before workspaces (no workspace kept) signed in again keeps its outbox too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_again_keeps_the_outbox_of_its_own_workspace_only() {
+    let one = World::start().await;
+    let main = one.first_workspace().await;
+    let acme: Value = one.call(Method::POST, "/api/v1/workspaces", Some(&json!({"name": "Acme"}))).await;
+    let acme_id: WorkspaceId = acme["id"].as_str().unwrap().parse().unwrap();
+    one.create_user("ana@test.local", "Ana", Role::Agent).await;
+    let login = json!({"email": "admin@test.local", "password": PASSWORD, "workspace_id": acme_id});
+    let owner_in_acme =
+        ok(one.http().post(format!("{}/api/v1/auth/login", one.url)).json(&login).send().await.unwrap()).await["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let members = json!({"email": "ana@test.local", "role": "agent"});
+    ok(one.raw(Method::POST, &format!("/api/v1/workspaces/{acme_id}/members"), &owner_in_acme, Some(&members)).await)
+        .await;
+    let line = ok(one
+        .raw(Method::POST, "/api/v1/devices", &owner_in_acme, Some(&json!({"name": "Acme line", "kind": "simulator"})))
+        .await)
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(one
+        .raw(Method::POST, &format!("/api/v1/devices/{line}/simulator/link"), &owner_in_acme, Some(&json!({})))
+        .await)
+    .await;
+    let inbound = json!({"from": "+4915100000002", "body": "Acme hello"});
+    ok(one
+        .raw(Method::POST, &format!("/api/v1/devices/{line}/simulator/inbound"), &owner_in_acme, Some(&inbound))
+        .await)
+    .await;
+    one.inbound("+4915100000001", "Main hello", None).await;
+
+    let ana = core(&one, "ana", &one.url, "ana@test.local", Some(acme_id)).await;
+    let in_acme = the_conversation(&ana, "Acme hello").await;
+    // Offline, a note waits; signed in again to Acme (as after a session ended), it is kept and sent.
+    ana.stop().await;
+    ana.note(in_acme, "kept across the sign-in").await.expect("queued");
+    ana.sign_in_to(&one.url, "ana@test.local", PASSWORD, Some(acme_id)).await.expect("sign in");
+    wait_for("the note sent", &ana, |c| async move { c.outbox_len().await.unwrap_or(1) == 0 }).await;
+    shows(&ana, in_acme, "kept across the sign-in").await;
+
+    // Offline again, a note waits; signed in to Main instead: the cache starts again.
+    ana.stop().await;
+    ana.note(in_acme, "never sent to Main").await.expect("queued");
+    ana.sign_in_to(&one.url, "ana@test.local", PASSWORD, Some(main)).await.expect("sign in");
+    assert_eq!(ana.outbox_len().await.unwrap(), 0, "Acme's outbox is not Main's");
+    let in_main = the_conversation(&ana, "Main hello").await;
+    assert!(ana.thread(in_acme).await.unwrap().is_none(), "nothing of Acme is left");
+
+    // A cache from before workspaces keeps no workspace: signed in again, its outbox stays.
+    ana.stop().await;
+    ana.note(in_main, "from an older app").await.expect("queued");
+    for key in ["workspace_id", "workspace"] {
+        sqlx::query("DELETE FROM meta WHERE key = ?").bind(key).execute(ana.cache().pool()).await.unwrap();
+    }
+    ana.sign_in(&one.url, "ana@test.local", PASSWORD).await.expect("sign in");
+    wait_for("the older app's note sent", &ana, |c| async move { c.outbox_len().await.unwrap_or(1) == 0 }).await;
+    shows(&ana, in_main, "from an older app").await;
+    ana.stop().await;
+    one.stop().await;
 }

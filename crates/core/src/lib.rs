@@ -195,10 +195,15 @@ impl Client {
     }
 
     async fn cached_workspace(&self, server: &str) -> CoreResult<Option<handoff_proto::Workspace>> {
-        if self.inner.cache.meta("server").await?.as_deref() != Some(server) {
+        let cache = &self.inner.cache;
+        if cache.meta("server").await?.as_deref() != Some(server) {
             return Ok(None);
         }
-        Ok(self.inner.cache.meta("workspace").await?.and_then(|w| serde_json::from_str(&w).ok()))
+        let workspace: Option<handoff_proto::Workspace> =
+            cache.meta("workspace").await?.and_then(|w| serde_json::from_str(&w).ok());
+        // Only the workspace this cache is of (its id kept beside it).
+        let id = cache.meta("workspace_id").await?;
+        Ok(workspace.filter(|w| id.as_deref() == Some(w.id.to_string().as_str())))
     }
 
     async fn cached_user(&self, server: &str) -> CoreResult<Option<User>> {
@@ -215,20 +220,29 @@ impl Client {
     async fn activate(&self, session: Session, sync: bool) -> CoreResult<SessionInfo> {
         self.stop().await;
         let cache = &self.inner.cache;
-        let workspace_id = session.workspace.as_ref().map(|w| w.id.to_string()).unwrap_or_default();
-        // A cache from before workspaces names none: it is the account's first workspace's, and
-        // the epoch tells if not (the welcome's is per workspace: [`sync`] starts again then).
-        let cached_workspace = cache.meta("workspace_id").await?;
+        // The workspace, when known on both sides, must be the cache's. It is unknown in a cache
+        // from before workspaces, and for a session from a server from before them or resumed
+        // from such a cache: then the welcome's epoch (per workspace) tells a different one,
+        // and [`sync`] starts the cached rows again.
+        let asked = session.workspace.as_ref().map(|w| w.id.to_string());
+        let cached = cache.meta("workspace_id").await?.filter(|id| !id.is_empty());
+        let same_workspace = match (&cached, &asked) {
+            (Some(cached), Some(asked)) => cached == asked,
+            _ => true,
+        };
         let same_account = cache.meta("server").await?.as_deref() == Some(session.server.as_str())
             && cache.meta("user_id").await?.as_deref() == Some(session.user.id.to_string().as_str())
-            && cached_workspace.is_none_or(|cached| cached == workspace_id);
+            && same_workspace;
         if !same_account {
             cache.wipe(true).await?;
+            for key in ["workspace_id", "workspace"] {
+                sqlx::query("DELETE FROM meta WHERE key = ?").bind(key).execute(cache.pool()).await?;
+            }
         }
         cache.set_meta("server", &session.server).await?;
         cache.set_meta("user_id", &session.user.id.to_string()).await?;
-        cache.set_meta("workspace_id", &workspace_id).await?;
         if let Some(workspace) = &session.workspace {
+            cache.set_meta("workspace_id", &workspace.id.to_string()).await?;
             cache.set_meta("workspace", &serde_json::to_string(workspace).unwrap_or_default()).await?;
         }
         cache.set_meta("user", &serde_json::to_string(&session.user).unwrap_or_default()).await?;
@@ -273,7 +287,7 @@ impl Client {
         }
         if wipe {
             self.inner.cache.wipe(true).await?;
-            for key in ["server", "user_id", "user"] {
+            for key in ["server", "user_id", "user", "workspace_id", "workspace"] {
                 sqlx::query("DELETE FROM meta WHERE key = ?").bind(key).execute(self.inner.cache.pool()).await?;
             }
         }
