@@ -29,6 +29,14 @@ async fn ok(resp: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// The installation owner's token in `workspace` (the Admin the world started with).
+async fn owner_in(world: &World, workspace: WorkspaceId) -> String {
+    let login = json!({"email": "admin@test.local", "password": PASSWORD, "workspace_id": workspace});
+    let signed_in =
+        ok(world.http().post(format!("{}/api/v1/auth/login", world.url)).json(&login).send().await.unwrap());
+    signed_in.await["token"].as_str().unwrap().to_string()
+}
+
 /// The only conversation `client` holds, once it holds one whose last message is `body`.
 async fn the_conversation(client: &Client, body: &'static str) -> ConversationId {
     wait_for(body, client, |c| async move {
@@ -71,12 +79,7 @@ async fn three_workspaces_on_two_servers_keep_to_themselves() {
     // Acme: a second workspace on the first server, its own number, Cy in it; Ana joins it.
     let acme: Value = one.call(Method::POST, "/api/v1/workspaces", Some(&json!({"name": "Acme"}))).await;
     let acme_id: WorkspaceId = acme["id"].as_str().unwrap().parse().unwrap();
-    let login = json!({"email": "admin@test.local", "password": PASSWORD, "workspace_id": acme_id});
-    let owner_in_acme =
-        ok(one.http().post(format!("{}/api/v1/auth/login", one.url)).json(&login).send().await.unwrap()).await["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let owner_in_acme = owner_in(&one, acme_id).await;
     let acme_call = |method: Method, path: String, body: Value| {
         let token = owner_in_acme.clone();
         let one = &one;
@@ -214,12 +217,7 @@ async fn signing_in_again_keeps_the_outbox_of_its_own_workspace_only() {
     let acme: Value = one.call(Method::POST, "/api/v1/workspaces", Some(&json!({"name": "Acme"}))).await;
     let acme_id: WorkspaceId = acme["id"].as_str().unwrap().parse().unwrap();
     one.create_user("ana@test.local", "Ana", Role::Agent).await;
-    let login = json!({"email": "admin@test.local", "password": PASSWORD, "workspace_id": acme_id});
-    let owner_in_acme =
-        ok(one.http().post(format!("{}/api/v1/auth/login", one.url)).json(&login).send().await.unwrap()).await["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let owner_in_acme = owner_in(&one, acme_id).await;
     let members = json!({"email": "ana@test.local", "role": "agent"});
     ok(one.raw(Method::POST, &format!("/api/v1/workspaces/{acme_id}/members"), &owner_in_acme, Some(&members)).await)
         .await;

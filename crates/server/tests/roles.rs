@@ -356,8 +356,9 @@ fn ops(fx: &Fixture) -> Vec<(&'static str, Need, Op)> {
     ]
 }
 
-/// Sends one mutation over a fresh WebSocket; the cell is what the server answered.
-async fn ws_cell(api: &Api, token: Option<&str>, op: Op) -> Cell {
+/// Sends one mutation over a fresh WebSocket: `Ok(None)` when it is acknowledged,
+/// `Ok(Some(code))` when it is rejected, `Err(status)` when the connection itself is refused.
+async fn mutate(api: &Api, token: Option<&str>, op: Op) -> Result<Option<String>, StatusCode> {
     let url = format!("ws://{}/api/v1/ws", api.server.addr);
     let mut request = url.into_client_request().unwrap();
     if let Some(t) = token {
@@ -365,7 +366,7 @@ async fn ws_cell(api: &Api, token: Option<&str>, op: Op) -> Cell {
     }
     let mut ws = match tokio_tungstenite::connect_async(request).await {
         Ok((ws, _)) => ws,
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => return observed(resp.status()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => return Err(resp.status()),
         Err(e) => panic!("websocket: {e}"),
     };
     let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: i64::MAX };
@@ -376,14 +377,21 @@ async fn ws_cell(api: &Api, token: Option<&str>, op: Op) -> Cell {
     while let Some(msg) = ws.next().await {
         let WsMessage::Text(text) = msg.unwrap() else { continue };
         match serde_json::from_str::<ServerFrame>(&text).unwrap() {
-            ServerFrame::Ack { mutation_id: m, .. } if m == mutation_id => return Cell::Allowed,
-            ServerFrame::Reject { mutation_id: m, error } if m == mutation_id => {
-                return if error.code == "forbidden" { Cell::Forbidden } else { Cell::Allowed };
-            }
+            ServerFrame::Ack { mutation_id: m, .. } if m == mutation_id => return Ok(None),
+            ServerFrame::Reject { mutation_id: m, error } if m == mutation_id => return Ok(Some(error.code)),
             _ => continue,
         }
     }
     panic!("the connection closed without an answer");
+}
+
+/// The role matrix's cell for one mutation: what the server answered.
+async fn ws_cell(api: &Api, token: Option<&str>, op: Op) -> Cell {
+    match mutate(api, token, op).await {
+        Err(status) => observed(status),
+        Ok(Some(code)) if code == "forbidden" => Cell::Forbidden,
+        Ok(_) => Cell::Allowed,
+    }
 }
 
 fn render(http: &[(String, Vec<Cell>)], ws: &[(String, Vec<Cell>)]) -> String {
@@ -494,26 +502,9 @@ async fn standing(api: &Api, a_admin: &str) -> (i64, Value) {
     (api.head(a_admin).await, audit["items"][0]["id"].clone())
 }
 
-/// Sends one mutation over a fresh WebSocket: `ack`, or the code it was rejected with.
+/// One mutation over a fresh WebSocket: `ack`, or the code it was rejected with.
 async fn ws_answer(api: &Api, token: &str, op: Op) -> String {
-    let url = format!("ws://{}/api/v1/ws", api.server.addr);
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connected");
-    let hello = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: 0 };
-    ws.send(WsMessage::text(serde_json::to_string(&hello).unwrap())).await.unwrap();
-    let mutation_id = MutationId::new();
-    let frame = ClientFrame::Mutate { mutation_id, op };
-    ws.send(WsMessage::text(serde_json::to_string(&frame).unwrap())).await.unwrap();
-    while let Some(msg) = ws.next().await {
-        let WsMessage::Text(text) = msg.unwrap() else { continue };
-        match serde_json::from_str::<ServerFrame>(&text).unwrap() {
-            ServerFrame::Ack { mutation_id: m, .. } if m == mutation_id => return "ack".into(),
-            ServerFrame::Reject { mutation_id: m, error } if m == mutation_id => return error.code,
-            _ => continue,
-        }
-    }
-    panic!("the connection closed without an answer");
+    mutate(api, Some(token), op).await.expect("connected").unwrap_or_else(|| "ack".into())
 }
 
 /// The second dimension of the matrix: workspace B's callers (its Admin, Agent, Viewer and API
