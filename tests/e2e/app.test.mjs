@@ -328,7 +328,7 @@ test("a note the server refused is reviewed as a note, saved again only as one, 
   before = await sessions();
   await admin("PATCH", `/api/v1/users/${ana.id}`, { role: "agent" });
   await reconnected(before, "Ana reconnected as an Agent");
-  await driver.click("[data-testid=refusal] button");
+  await driver.click("[data-testid=back-to-refused]");
   await waitFor(async () => (await driver.findAll("[data-testid=resend]")).length === 1, "back to the note");
   await driver.click("[data-testid=resend]");
   const saved = await onServer("Oliver Smith", note, "the note on the server");

@@ -3,6 +3,7 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import Composer from "./Composer.svelte";
+import ComposerInThread from "./ComposerInThread.test.svelte";
 
 afterEach(async () => {
   await tick();
@@ -49,6 +50,28 @@ function setup(replying: string[]) {
 }
 
 describe("Composer", () => {
+  it("keeps the tab the agent chose while the thread is read again, and takes a refusal in once", async () => {
+    const calls: string[] = [];
+    withDrafts((cmd) => {
+      calls.push(cmd);
+      return null;
+    });
+    const refusal = { op: "note", body: "VIP list", changes: [], message: "Viewers cannot write notes.", mutationId: "m9" };
+    const view = render(ComposerInThread, { refusal });
+    await tick();
+    expect((screen.getByLabelText("Internal note") as HTMLTextAreaElement).value).toBe("VIP list");
+    await fireEvent.click(screen.getByTestId("mode-reply"));
+    await vi.waitFor(() => expect(screen.getByRole("button", { name: "Back to the note" })).toBeTruthy());
+    const drafts = calls.filter((c) => c === "draft").length;
+    // A new message (or a teammate's change) re-reads the thread; the refusal is read again too.
+    view.component.reread();
+    await view.rerender({ refusal: { ...refusal } });
+    await tick();
+    expect(screen.getByRole("button", { name: "Back to the note" })).toBeTruthy();
+    expect(screen.queryByTestId("resend")).toBeNull();
+    expect(calls.filter((c) => c === "draft").length, "no draft read again").toBe(drafts);
+  });
+
   it("asks before replying while a teammate is typing a reply, without overriding the send guard", async () => {
     const replies = setup(["Ben Ortiz"]);
     await fireEvent.input(screen.getByLabelText("Reply to the customer"), { target: { value: "On it!" } });
