@@ -34,127 +34,163 @@ pub fn qr_svg(data: &str) -> std::result::Result<String, String> {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn link_device(core: State<'_, AppCore>, req: CreateDeviceRequest) -> Result<CreatedDevice> {
-    Ok(core.client.link_device(req).await?)
+pub async fn link_device(
+    core: State<'_, AppCore>,
+    workspace: String,
+    req: CreateDeviceRequest,
+) -> Result<CreatedDevice> {
+    Ok(core.client(&workspace)?.link_device(req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn device_qr(core: State<'_, AppCore>, id: DeviceId) -> Result<DeviceQr> {
-    let qr = core.client.device_qr(id).await?;
+pub async fn device_qr(core: State<'_, AppCore>, workspace: String, id: DeviceId) -> Result<DeviceQr> {
+    let qr = core.client(&workspace)?.device_qr(id).await?;
     let svg = qr_svg(&qr.qr).map_err(|message| CommandError { code: "qr".into(), message })?;
     Ok(DeviceQr { svg, expires_at: qr.expires_at, pair_code: qr.pair_code })
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn relink_device(core: State<'_, AppCore>, id: DeviceId) -> Result<Device> {
-    Ok(core.client.relink_device(id).await?)
+pub async fn relink_device(core: State<'_, AppCore>, workspace: String, id: DeviceId) -> Result<Device> {
+    Ok(core.client(&workspace)?.relink_device(id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn remove_device(core: State<'_, AppCore>, id: DeviceId) -> Result<()> {
-    Ok(core.client.remove_device(id).await?)
+pub async fn remove_device(core: State<'_, AppCore>, workspace: String, id: DeviceId) -> Result<()> {
+    Ok(core.client(&workspace)?.remove_device(id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn dashboard(core: State<'_, AppCore>) -> Result<Dashboard> {
-    Ok(core.client.dashboard().await?)
+pub async fn dashboard(core: State<'_, AppCore>, workspace: String) -> Result<Dashboard> {
+    Ok(core.client(&workspace)?.dashboard().await?)
 }
 
 /// Agents with presence and open load (needs the server).
 #[tauri::command]
 #[specta::specta]
-pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentLoad>> {
-    Ok(core.client.agents().await?)
+pub async fn agents(core: State<'_, AppCore>, workspace: String) -> Result<Vec<AgentLoad>> {
+    Ok(core.client(&workspace)?.agents().await?)
 }
 
 /// A temporary password for someone (shown once); their sessions end.
 #[tauri::command]
 #[specta::specta]
-pub async fn reset_password(core: State<'_, AppCore>, id: UserId) -> Result<String> {
-    Ok(core.client.reset_password(id).await?)
+pub async fn reset_password(core: State<'_, AppCore>, workspace: String, id: UserId) -> Result<String> {
+    Ok(core.client(&workspace)?.reset_password(id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn create_user(core: State<'_, AppCore>, req: CreateUserRequest) -> Result<User> {
-    Ok(core.client.create_user(req).await?)
+pub async fn create_user(core: State<'_, AppCore>, workspace: String, req: CreateUserRequest) -> Result<User> {
+    Ok(core.client(&workspace)?.create_user(req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn patch_user(core: State<'_, AppCore>, id: UserId, req: PatchUserRequest) -> Result<User> {
-    Ok(core.client.patch_user(id, req).await?)
+pub async fn patch_user(
+    core: State<'_, AppCore>,
+    workspace: String,
+    id: UserId,
+    req: PatchUserRequest,
+) -> Result<User> {
+    Ok(core.client(&workspace)?.patch_user(id, req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn create_team(core: State<'_, AppCore>, req: CreateTeamRequest) -> Result<Team> {
-    Ok(core.client.create_team(req).await?)
+pub async fn create_team(core: State<'_, AppCore>, workspace: String, req: CreateTeamRequest) -> Result<Team> {
+    Ok(core.client(&workspace)?.create_team(req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn patch_team(core: State<'_, AppCore>, id: TeamId, req: PatchTeamRequest) -> Result<Team> {
-    Ok(core.client.patch_team(id, req).await?)
+pub async fn patch_team(
+    core: State<'_, AppCore>,
+    workspace: String,
+    id: TeamId,
+    req: PatchTeamRequest,
+) -> Result<Team> {
+    Ok(core.client(&workspace)?.patch_team(id, req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn set_team_members(core: State<'_, AppCore>, id: TeamId, user_ids: Vec<UserId>) -> Result<Team> {
-    Ok(core.client.set_team_members(id, user_ids).await?)
+pub async fn set_team_members(
+    core: State<'_, AppCore>,
+    workspace: String,
+    id: TeamId,
+    user_ids: Vec<UserId>,
+) -> Result<Team> {
+    Ok(core.client(&workspace)?.set_team_members(id, user_ids).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn routing_rules(core: State<'_, AppCore>) -> Result<Vec<RoutingRule>> {
-    Ok(core.client.routing_rules().await?)
+pub async fn routing_rules(core: State<'_, AppCore>, workspace: String) -> Result<Vec<RoutingRule>> {
+    Ok(core.client(&workspace)?.routing_rules().await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn create_routing_rule(core: State<'_, AppCore>, req: CreateRoutingRuleRequest) -> Result<RoutingRule> {
-    Ok(core.client.create_routing_rule(req).await?)
+pub async fn create_routing_rule(
+    core: State<'_, AppCore>,
+    workspace: String,
+    req: CreateRoutingRuleRequest,
+) -> Result<RoutingRule> {
+    Ok(core.client(&workspace)?.create_routing_rule(req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn delete_routing_rule(core: State<'_, AppCore>, id: RuleId) -> Result<()> {
-    Ok(core.client.delete_routing_rule(id).await?)
+pub async fn delete_routing_rule(core: State<'_, AppCore>, workspace: String, id: RuleId) -> Result<()> {
+    Ok(core.client(&workspace)?.delete_routing_rule(id).await?)
 }
 
 /// "Try the rules on a message".
 #[tauri::command]
 #[specta::specta]
-pub async fn test_routing(core: State<'_, AppCore>, req: RoutingTestRequest) -> Result<RoutingTestResponse> {
-    Ok(core.client.test_routing(req).await?)
+pub async fn test_routing(
+    core: State<'_, AppCore>,
+    workspace: String,
+    req: RoutingTestRequest,
+) -> Result<RoutingTestResponse> {
+    Ok(core.client(&workspace)?.test_routing(req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn api_keys(core: State<'_, AppCore>) -> Result<Vec<ApiKey>> {
-    Ok(core.client.api_keys().await?)
+pub async fn api_keys(core: State<'_, AppCore>, workspace: String) -> Result<Vec<ApiKey>> {
+    Ok(core.client(&workspace)?.api_keys().await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn create_api_key(core: State<'_, AppCore>, req: CreateApiKeyRequest) -> Result<CreatedApiKey> {
-    Ok(core.client.create_api_key(req).await?)
+pub async fn create_api_key(
+    core: State<'_, AppCore>,
+    workspace: String,
+    req: CreateApiKeyRequest,
+) -> Result<CreatedApiKey> {
+    Ok(core.client(&workspace)?.create_api_key(req).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn revoke_api_key(core: State<'_, AppCore>, id: ApiKeyId) -> Result<ApiKey> {
-    Ok(core.client.revoke_api_key(id).await?)
+pub async fn revoke_api_key(core: State<'_, AppCore>, workspace: String, id: ApiKeyId) -> Result<ApiKey> {
+    Ok(core.client(&workspace)?.revoke_api_key(id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn audit(core: State<'_, AppCore>, filter: AuditFilter, cursor: Option<String>) -> Result<Page<AuditEntry>> {
-    Ok(core.client.audit(&filter, cursor.as_deref()).await?)
+pub async fn audit(
+    core: State<'_, AppCore>,
+    workspace: String,
+    filter: AuditFilter,
+    cursor: Option<String>,
+) -> Result<Page<AuditEntry>> {
+    Ok(core.client(&workspace)?.audit(&filter, cursor.as_deref()).await?)
 }
 
 /// Where an export went.
@@ -167,9 +203,14 @@ pub struct Exported {
 /// Writes the audit log (filtered) as CSV into the Downloads folder.
 #[tauri::command]
 #[specta::specta]
-pub async fn export_audit_csv(app: AppHandle, core: State<'_, AppCore>, filter: AuditFilter) -> Result<Exported> {
+pub async fn export_audit_csv(
+    app: AppHandle,
+    core: State<'_, AppCore>,
+    workspace: String,
+    filter: AuditFilter,
+) -> Result<Exported> {
     let dir = crate::commands::downloads_dir(&app)?;
     let path = dir.join(format!("handoff-audit-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S")));
-    let rows = core.client.export_audit_csv(&filter, &path).await?;
+    let rows = core.client(&workspace)?.export_audit_csv(&filter, &path).await?;
     Ok(Exported { path: path.display().to_string(), rows: rows as u32 })
 }

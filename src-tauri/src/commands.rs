@@ -11,6 +11,7 @@ use handoff_proto::{
 use serde::Serialize;
 use tauri::State;
 
+use crate::workspaces::keyring_account;
 use crate::{secrets, AppCore};
 
 /// What a failed command tells the UI: a stable code and a sentence for people.
@@ -44,50 +45,159 @@ impl From<CoreError> for CommandError {
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-/// Signs in again with the token kept in the OS keyring, if there is one.
+/// A workspace in the app: its key (named in every command) and who is signed in there.
+#[derive(Serialize, specta::Type)]
+pub struct WorkspaceSession {
+    pub key: String,
+    pub session: SessionInfo,
+}
+
+/// The workspaces that open at start, in order, and the one last on screen.
+#[derive(Serialize, specta::Type)]
+pub struct Restored {
+    pub workspaces: Vec<WorkspaceSession>,
+    pub active: Option<String>,
+}
+
+/// Opens every workspace signed in when the app last ran, with its token from the OS keyring.
 #[tauri::command]
 #[specta::specta]
-pub async fn restore_session(core: State<'_, AppCore>) -> Result<Option<SessionInfo>> {
-    let Some(server) = core.prefs.load().last_server else { return Ok(None) };
-    let Some(token) = secrets::load_token(&server, secrets::LOAD_WAIT).await else { return Ok(None) };
-    match core.client.resume(&server, &token).await {
+pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) -> Result<Restored> {
+    let saved = core.prefs.load();
+    let mut workspaces = Vec::new();
+    for w in saved.workspaces.iter().filter(|w| w.signed_in) {
+        match restore(&app, &core, w).await {
+            Ok(Some(session)) => workspaces.push(WorkspaceSession { key: w.key.clone(), session }),
+            // No token kept, or no cached copy of its account: it waits, signed out.
+            Ok(None) => {
+                core.workspaces.close(&w.key).await;
+                core.prefs.signed_out(&w.key, false);
+            }
+            Err(e) => {
+                tracing::warn!(workspace = %w.key, error = %e.message, "a workspace did not open");
+                core.workspaces.close(&w.key).await;
+            }
+        }
+    }
+    let active = saved.active.filter(|a| workspaces.iter().any(|w| &w.key == a));
+    let active = active.or_else(|| workspaces.first().map(|w| w.key.clone()));
+    core.workspaces.set_active(active.as_deref());
+    crate::tray::update_count(&app).await;
+    Ok(Restored { workspaces, active })
+}
+
+async fn restore(
+    app: &tauri::AppHandle,
+    core: &AppCore,
+    w: &crate::prefs::SavedWorkspace,
+) -> Result<Option<SessionInfo>> {
+    let account = keyring_account(&w.server, &w.key);
+    let Some(token) = secrets::load_token(&account, secrets::LOAD_WAIT).await else { return Ok(None) };
+    let open = core.workspaces.open(app, &w.key, w.notifications.clone()).await?;
+    match open.client.resume(&w.server, &token).await {
         // A session the server no longer takes opens too, signed out (the UI asks for the password).
-        Ok(info) => Ok(Some(info)),
-        // No cached copy of that account: the sign-in form.
+        Ok(info) => {
+            if w.workspace_id.is_none() && info.workspace.is_some() {
+                core.prefs.signed_in(&w.key, &w.server, info.workspace.as_ref().map(|ws| ws.id));
+            }
+            Ok(Some(info))
+        }
         Err(CoreError::NotSignedIn | CoreError::SessionExpired) => {
-            secrets::delete_token(&server);
+            secrets::delete_token(&account);
             Ok(None)
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Signs in to `workspace_id` of the server (the account's first when `null`): signing in again
-/// after a session ended names the workspace this computer's copy is of.
+/// A sign-in: the workspace's key, who is signed in, and the account's other workspaces on that
+/// server not in the app yet (the UI offers to add them).
+#[derive(Serialize, specta::Type)]
+pub struct SignedIn {
+    pub key: String,
+    pub session: SessionInfo,
+    pub others: Vec<handoff_proto::WorkspaceEntry>,
+}
+
+/// Signs in to `workspace_id` of the server (the account's first when `null`). `workspace` is the
+/// key of a workspace in the app whose session ended (signing in again); `null` adds one, on
+/// the cache kept for that workspace if there is one (a workspace already in the app is
+/// signed in to again).
 #[tauri::command]
 #[specta::specta]
 pub async fn sign_in(
+    app: tauri::AppHandle,
     core: State<'_, AppCore>,
+    workspace: Option<String>,
     server: String,
     email: String,
     password: String,
     workspace_id: Option<WorkspaceId>,
-) -> Result<SessionInfo> {
-    let (info, token) = core.client.sign_in_to(&server, &email, &password, workspace_id).await?;
-    secrets::store_token(&info.server, &token);
-    core.prefs.remember_server(&info.server);
-    Ok(info)
+) -> Result<SignedIn> {
+    let login = handoff_core::log_in(core.workspaces.options(), &server, &email, &password, workspace_id).await?;
+    let chosen = login.workspace.as_ref().map(|w| w.id);
+    let saved = core.prefs.load();
+    let key = workspace.unwrap_or_else(|| saved.key_for(&login.server, chosen));
+    let settings = saved.workspace(&key).map(|w| w.notifications.clone()).unwrap_or_default();
+    let token = login.token.clone();
+    let all = login.workspaces.clone();
+    let open = core.workspaces.open(&app, &key, settings).await?;
+    let session = match open.client.adopt(login).await {
+        Ok(session) => session,
+        Err(e) => {
+            if open.client.session().is_none() {
+                core.workspaces.close(&key).await;
+            }
+            return Err(e.into());
+        }
+    };
+    secrets::store_token(&keyring_account(&session.server, &key), &token);
+    core.prefs.remember_server(&session.server);
+    core.prefs.signed_in(&key, &session.server, chosen);
+    core.workspaces.set_active(Some(&key));
+    crate::tray::update_count(&app).await;
+    let saved = core.prefs.load();
+    let added =
+        |id| saved.workspaces.iter().any(|w| w.signed_in && w.server == session.server && w.workspace_id == Some(id));
+    let others = all.into_iter().filter(|w| !added(w.id)).collect();
+    Ok(SignedIn { key, session, others })
 }
 
-/// Signs out; `wipe` also deletes the local cache.
+/// Signs out of a workspace, which leaves the app; `wipe` also deletes its data on this
+/// computer (else its cache waits for a sign-in to the same workspace).
 #[tauri::command]
 #[specta::specta]
-pub async fn sign_out(core: State<'_, AppCore>, wipe: bool) -> Result<()> {
-    if let Some(info) = core.client.session() {
-        secrets::delete_token(&info.server);
+pub async fn sign_out(app: tauri::AppHandle, core: State<'_, AppCore>, workspace: String, wipe: bool) -> Result<()> {
+    let client = core.client(&workspace)?;
+    if let Some(info) = client.session() {
+        secrets::delete_token(&keyring_account(&info.server, &workspace));
     }
-    core.prefs.forget_session();
-    Ok(core.client.sign_out(wipe).await?)
+    let signed_out = client.sign_out(wipe).await;
+    core.workspaces.close(&workspace).await;
+    core.prefs.signed_out(&workspace, wipe);
+    if wipe && workspace != crate::workspaces::FIRST {
+        let path = core.workspaces.cache_path(&workspace);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Err(e) = std::fs::remove_file(&file) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(error = %e, file = %file.display(), "a workspace's cache file was not removed");
+                }
+            }
+        }
+    }
+    crate::tray::update_count(&app).await;
+    crate::tray::show_dnd(&app);
+    Ok(signed_out?)
+}
+
+/// The workspace on screen: notifications about it wait while the window has focus, the
+/// others' come.
+#[tauri::command]
+#[specta::specta]
+pub fn set_active_workspace(core: State<'_, AppCore>, workspace: String) {
+    core.workspaces.set_active(Some(&workspace));
+    core.prefs.set_active(&workspace);
 }
 
 /// Changes my password (my other sessions end). After a temporary password this starts syncing.
@@ -95,31 +205,32 @@ pub async fn sign_out(core: State<'_, AppCore>, wipe: bool) -> Result<()> {
 #[specta::specta]
 pub async fn change_password(
     core: State<'_, AppCore>,
+    workspace: String,
     current_password: String,
     new_password: String,
 ) -> Result<SessionInfo> {
-    Ok(core.client.change_password(&current_password, &new_password).await?)
+    Ok(core.client(&workspace)?.change_password(&current_password, &new_password).await?)
 }
 
 /// My sessions on the server (needs the server).
 #[tauri::command]
 #[specta::specta]
-pub async fn sessions(core: State<'_, AppCore>) -> Result<Vec<handoff_proto::SessionEntry>> {
-    Ok(core.client.sessions().await?)
+pub async fn sessions(core: State<'_, AppCore>, workspace: String) -> Result<Vec<handoff_proto::SessionEntry>> {
+    Ok(core.client(&workspace)?.sessions().await?)
 }
 
 /// Ends one of my other sessions (a lost laptop's).
 #[tauri::command]
 #[specta::specta]
-pub async fn end_session(core: State<'_, AppCore>, id: SessionId) -> Result<()> {
-    Ok(core.client.end_session(id).await?)
+pub async fn end_session(core: State<'_, AppCore>, workspace: String, id: SessionId) -> Result<()> {
+    Ok(core.client(&workspace)?.end_session(id).await?)
 }
 
 /// Changes made here that the server has not acknowledged yet.
 #[tauri::command]
 #[specta::specta]
-pub async fn outbox_len(core: State<'_, AppCore>) -> Result<u32> {
-    Ok(u32::try_from(core.client.outbox_len().await?).unwrap_or(u32::MAX))
+pub async fn outbox_len(core: State<'_, AppCore>, workspace: String) -> Result<u32> {
+    Ok(u32::try_from(core.client(&workspace)?.outbox_len().await?).unwrap_or(u32::MAX))
 }
 
 /// What a typed server address means (the sign-in form shows it as the agent types).
@@ -137,8 +248,8 @@ pub fn recent_servers(core: State<'_, AppCore>) -> Vec<String> {
 
 #[tauri::command]
 #[specta::specta]
-pub fn connection(core: State<'_, AppCore>) -> ConnectionState {
-    core.client.connection()
+pub fn connection(core: State<'_, AppCore>, workspace: String) -> Result<ConnectionState> {
+    Ok(core.client(&workspace)?.connection())
 }
 
 /// Rows of a view the queue asks for at once; it asks for more as the agent scrolls to the end.
@@ -150,13 +261,14 @@ pub const INBOX_PAGE: u32 = 2000;
 #[specta::specta]
 pub async fn inbox(
     core: State<'_, AppCore>,
+    workspace: String,
     view: InboxView,
     team_id: Option<TeamId>,
     label: Option<String>,
     limit: Option<u32>,
 ) -> Result<Vec<Conversation>> {
     let limit = limit.unwrap_or(INBOX_PAGE);
-    Ok(core.client.inbox_filtered(view, team_id, label.as_deref(), i64::from(limit)).await?)
+    Ok(core.client(&workspace)?.inbox_filtered(view, team_id, label.as_deref(), i64::from(limit)).await?)
 }
 
 /// Messages a thread shows at first, and adds each time the agent asks for earlier ones.
@@ -168,44 +280,45 @@ pub const THREAD_PAGE: u32 = 200;
 #[specta::specta]
 pub async fn thread(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     newest: Option<u32>,
     from: Option<MessageId>,
 ) -> Result<Option<Thread>> {
-    Ok(core.client.thread_page(conversation_id, newest.unwrap_or(THREAD_PAGE), from).await?)
+    Ok(core.client(&workspace)?.thread_page(conversation_id, newest.unwrap_or(THREAD_PAGE), from).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn users(core: State<'_, AppCore>) -> Result<Vec<User>> {
-    Ok(core.client.users().await?)
+pub async fn users(core: State<'_, AppCore>, workspace: String) -> Result<Vec<User>> {
+    Ok(core.client(&workspace)?.users().await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn teams(core: State<'_, AppCore>) -> Result<Vec<Team>> {
-    Ok(core.client.teams().await?)
+pub async fn teams(core: State<'_, AppCore>, workspace: String) -> Result<Vec<Team>> {
+    Ok(core.client(&workspace)?.teams().await?)
 }
 
 /// How many conversations each view holds.
 #[tauri::command]
 #[specta::specta]
-pub async fn counts(core: State<'_, AppCore>) -> Result<ViewCounts> {
-    Ok(core.client.counts().await?)
+pub async fn counts(core: State<'_, AppCore>, workspace: String) -> Result<ViewCounts> {
+    Ok(core.client(&workspace)?.counts().await?)
 }
 
 /// Replies, notes and escalations the server refused after they were queued, oldest first.
 #[tauri::command]
 #[specta::specta]
-pub async fn attention(core: State<'_, AppCore>) -> Result<Vec<Attention>> {
-    Ok(core.client.attention().await?)
+pub async fn attention(core: State<'_, AppCore>, workspace: String) -> Result<Vec<Attention>> {
+    Ok(core.client(&workspace)?.attention().await?)
 }
 
 /// The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it).
 #[tauri::command]
 #[specta::specta]
-pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: MutationId) -> Result<()> {
-    Ok(core.client.dismiss_attention(mutation_id).await?)
+pub async fn dismiss_attention(core: State<'_, AppCore>, workspace: String, mutation_id: MutationId) -> Result<()> {
+    Ok(core.client(&workspace)?.dismiss_attention(mutation_id).await?)
 }
 
 /// The draft of a conversation's reply or note composer.
@@ -213,10 +326,11 @@ pub async fn dismiss_attention(core: State<'_, AppCore>, mutation_id: MutationId
 #[specta::specta]
 pub async fn draft(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     mode: handoff_core::DraftMode,
 ) -> Result<Option<String>> {
-    Ok(core.client.draft(conversation_id, mode).await?)
+    Ok(core.client(&workspace)?.draft(conversation_id, mode).await?)
 }
 
 /// Keeps a draft in the cache (an empty body clears it).
@@ -224,11 +338,12 @@ pub async fn draft(
 #[specta::specta]
 pub async fn set_draft(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     mode: handoff_core::DraftMode,
     body: String,
 ) -> Result<()> {
-    Ok(core.client.set_draft(conversation_id, mode, &body).await?)
+    Ok(core.client(&workspace)?.set_draft(conversation_id, mode, &body).await?)
 }
 
 /// Sends a refused change again as the kind it was (a note stays a note), with `body` as edited.
@@ -236,32 +351,33 @@ pub async fn set_draft(
 #[specta::specta]
 pub async fn resend_attention(
     core: State<'_, AppCore>,
+    workspace: String,
     mutation_id: MutationId,
     body: String,
     force: bool,
 ) -> Result<MutationId> {
-    Ok(core.client.resend_attention(mutation_id, &body, force).await?)
+    Ok(core.client(&workspace)?.resend_attention(mutation_id, &body, force).await?)
 }
 
 /// Searches cached contacts and messages; works offline.
 #[tauri::command]
 #[specta::specta]
-pub async fn search(core: State<'_, AppCore>, query: String, limit: u32) -> Result<SearchResults> {
-    Ok(core.client.search(&query, i64::from(limit)).await?)
+pub async fn search(core: State<'_, AppCore>, workspace: String, query: String, limit: u32) -> Result<SearchResults> {
+    Ok(core.client(&workspace)?.search(&query, i64::from(limit)).await?)
 }
 
 /// Every label in use.
 #[tauri::command]
 #[specta::specta]
-pub async fn labels(core: State<'_, AppCore>) -> Result<Vec<String>> {
-    Ok(core.client.labels().await?)
+pub async fn labels(core: State<'_, AppCore>, workspace: String) -> Result<Vec<String>> {
+    Ok(core.client(&workspace)?.labels().await?)
 }
 
 /// The linked WhatsApp numbers.
 #[tauri::command]
 #[specta::specta]
-pub async fn devices(core: State<'_, AppCore>) -> Result<Vec<Device>> {
-    Ok(core.client.devices().await?)
+pub async fn devices(core: State<'_, AppCore>, workspace: String) -> Result<Vec<Device>> {
+    Ok(core.client(&workspace)?.devices().await?)
 }
 
 /// Replies to the customer; `seen_version` is the version the agent was looking at.
@@ -269,27 +385,38 @@ pub async fn devices(core: State<'_, AppCore>) -> Result<Vec<Device>> {
 #[specta::specta]
 pub async fn reply(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     body: String,
     seen_version: Option<i32>,
     force: bool,
 ) -> Result<MutationId> {
-    Ok(core.client.reply(conversation_id, &body, seen_version.map(i64::from), force).await?)
+    Ok(core.client(&workspace)?.reply(conversation_id, &body, seen_version.map(i64::from), force).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn note(core: State<'_, AppCore>, conversation_id: ConversationId, body: String) -> Result<MutationId> {
-    Ok(core.client.note(conversation_id, &body).await?)
+pub async fn note(
+    core: State<'_, AppCore>,
+    workspace: String,
+    conversation_id: ConversationId,
+    body: String,
+) -> Result<MutationId> {
+    Ok(core.client(&workspace)?.note(conversation_id, &body).await?)
 }
 
 /// Downloads a message's attachment into the Downloads folder and returns where it is. Once
 /// saved, asking again returns the same file without fetching it again.
 #[tauri::command]
 #[specta::specta]
-pub async fn save_attachment(app: tauri::AppHandle, core: State<'_, AppCore>, message_id: MessageId) -> Result<String> {
+pub async fn save_attachment(
+    app: tauri::AppHandle,
+    core: State<'_, AppCore>,
+    workspace: String,
+    message_id: MessageId,
+) -> Result<String> {
     let dir = downloads_dir(&app)?;
-    Ok(core.client.save_attachment(message_id, &dir).await?.display().to_string())
+    Ok(core.client(&workspace)?.save_attachment(message_id, &dir).await?.display().to_string())
 }
 
 /// Where files the agent asks for go: the Downloads folder, else the home folder.
@@ -306,16 +433,17 @@ pub fn downloads_dir(app: &tauri::AppHandle) -> Result<std::path::PathBuf> {
 #[specta::specta]
 pub async fn retry(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     message_id: MessageId,
 ) -> Result<MutationId> {
-    Ok(core.client.retry(conversation_id, message_id).await?)
+    Ok(core.client(&workspace)?.retry(conversation_id, message_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn claim(core: State<'_, AppCore>, conversation_id: ConversationId) -> Result<MutationId> {
-    Ok(core.client.claim(conversation_id).await?)
+pub async fn claim(core: State<'_, AppCore>, workspace: String, conversation_id: ConversationId) -> Result<MutationId> {
+    Ok(core.client(&workspace)?.claim(conversation_id).await?)
 }
 
 /// Gives the conversation to someone (or no one), optionally in a team.
@@ -323,92 +451,117 @@ pub async fn claim(core: State<'_, AppCore>, conversation_id: ConversationId) ->
 #[specta::specta]
 pub async fn assign(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     assignee_id: Option<UserId>,
     team_id: Option<TeamId>,
 ) -> Result<MutationId> {
-    Ok(core.client.assign(conversation_id, assignee_id, team_id).await?)
+    Ok(core.client(&workspace)?.assign(conversation_id, assignee_id, team_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn escalate(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     team_id: TeamId,
     note: String,
 ) -> Result<MutationId> {
-    Ok(core.client.escalate(conversation_id, team_id, &note).await?)
+    Ok(core.client(&workspace)?.escalate(conversation_id, team_id, &note).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn label(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     add: Vec<String>,
     remove: Vec<String>,
 ) -> Result<MutationId> {
-    Ok(core.client.label(conversation_id, add, remove).await?)
+    Ok(core.client(&workspace)?.label(conversation_id, add, remove).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn snooze(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     until: DateTime<Utc>,
 ) -> Result<MutationId> {
-    Ok(core.client.snooze(conversation_id, until).await?)
+    Ok(core.client(&workspace)?.snooze(conversation_id, until).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn set_status(
     core: State<'_, AppCore>,
+    workspace: String,
     conversation_id: ConversationId,
     status: ConversationStatus,
 ) -> Result<MutationId> {
-    Ok(core.client.set_status(conversation_id, status).await?)
+    Ok(core.client(&workspace)?.set_status(conversation_id, status).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn mark_read(core: State<'_, AppCore>, conversation_id: ConversationId) -> Result<MutationId> {
-    Ok(core.client.mark_read(conversation_id).await?)
+pub async fn mark_read(
+    core: State<'_, AppCore>,
+    workspace: String,
+    conversation_id: ConversationId,
+) -> Result<MutationId> {
+    Ok(core.client(&workspace)?.mark_read(conversation_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn set_presence(core: State<'_, AppCore>, conversation_id: Option<ConversationId>, activity: Activity) {
-    core.client.set_presence(conversation_id, activity);
+pub fn set_presence(
+    core: State<'_, AppCore>,
+    workspace: String,
+    conversation_id: Option<ConversationId>,
+    activity: Activity,
+) -> Result<()> {
+    core.client(&workspace)?.set_presence(conversation_id, activity);
+    Ok(())
 }
 
-/// I am away (idle, or the app in the background), or back.
+/// I am away (idle, or the app in the background), or back: in every workspace.
 #[tauri::command]
 #[specta::specta]
 pub fn set_away(core: State<'_, AppCore>, away: bool) {
-    core.client.set_away(away);
+    for w in core.workspaces.all() {
+        w.client.set_away(away);
+    }
 }
 
 /// Everyone's status and who is viewing or writing where (nothing while offline).
 #[tauri::command]
 #[specta::specta]
-pub fn presence(core: State<'_, AppCore>) -> PresenceView {
-    core.client.presence()
+pub fn presence(core: State<'_, AppCore>, workspace: String) -> Result<PresenceView> {
+    Ok(core.client(&workspace)?.presence())
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn notification_settings(core: State<'_, AppCore>) -> NotificationSettings {
-    core.notifier.settings()
+pub fn notification_settings(core: State<'_, AppCore>, workspace: String) -> Result<NotificationSettings> {
+    Ok(core.workspaces.get(&workspace)?.notifier.settings())
 }
 
-/// Saves the notification settings and applies them at once (the tray's Do not disturb too).
+/// Saves a workspace's notification settings and applies them at once (the tray's Do not
+/// disturb shows whether it is on everywhere).
 #[tauri::command]
 #[specta::specta]
-pub fn set_notification_settings(app: tauri::AppHandle, core: State<'_, AppCore>, settings: NotificationSettings) {
-    core.prefs.set_notifications(settings.clone());
-    crate::tray::set_dnd(&app, settings.dnd);
-    core.notifier.set_settings(settings);
+pub fn set_notification_settings(
+    app: tauri::AppHandle,
+    core: State<'_, AppCore>,
+    workspace: String,
+    settings: NotificationSettings,
+) -> Result<()> {
+    let open = core.workspaces.get(&workspace)?;
+    core.prefs.set_notifications(&workspace, settings.clone());
+    open.notifier.set_settings(settings);
+    crate::tray::show_dnd(&app);
+    Ok(())
 }

@@ -1,6 +1,7 @@
-//! handoff-desktop: the Tauri shell. Each command is a line or two into handoff-core; the core's
-//! changes are forwarded to the UI as one typed event. Platform glue lives here: the OS keyring
-//! ([`secrets`]) and the remembered servers ([`prefs`]).
+//! handoff-desktop: the Tauri shell. Each command is a line or two into the handoff-core of the
+//! workspace it names ([`workspaces`]); the cores' changes are forwarded to the UI as one typed
+//! event naming its workspace. Platform glue lives here: the OS keyring ([`secrets`]) and the
+//! remembered servers and workspaces ([`prefs`]).
 
 mod admin;
 mod commands;
@@ -11,36 +12,51 @@ mod prefs;
 pub mod secrets;
 mod tray;
 mod updates;
+pub mod workspaces;
 
-use handoff_core::{Change, Client, ConnectionState};
+use handoff_core::Change;
 use handoff_proto::ConversationId;
 use serde::{Deserialize, Serialize};
 use tauri::Manager;
 use tauri_specta::Event;
 
-/// Everything the core reports, forwarded to the UI as it happens.
+/// Everything a workspace's core reports, forwarded to the UI as it happens.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
-pub struct CoreEvent(pub Change);
+pub struct CoreEvent {
+    /// The workspace's key.
+    pub workspace: String,
+    pub change: Change,
+}
 
-/// The agent clicked a notification (or the tray): show this conversation.
+/// The agent clicked a notification (or the tray, or a link): show this conversation.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct OpenConversation {
+    /// The workspace's key.
+    pub workspace: String,
     pub conversation_id: ConversationId,
 }
 
-/// The agent clicked a notification about a linked number: show Devices.
+/// The agent clicked a notification about a linked number: show that workspace's Devices.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
-pub struct OpenDevices;
+pub struct OpenDevices {
+    pub workspace: String,
+}
 
 /// What the commands share.
 pub struct AppCore {
-    pub client: Client,
+    pub workspaces: workspaces::Workspaces,
     pub prefs: prefs::Prefs,
-    pub notifier: handoff_core::notifier::NotifierControl,
     /// The tray icon was made ...
     pub has_tray: bool,
     /// ... and something on this desktop shows it (checked at start: [`lifecycle::has_tray_host`]).
     pub tray_host: std::sync::atomic::AtomicBool,
+}
+
+impl AppCore {
+    /// The core of workspace `key` (the UI names it in each command).
+    pub fn client(&self, key: &str) -> Result<handoff_core::Client, commands::CommandError> {
+        Ok(self.workspaces.get(key)?.client.clone())
+    }
 }
 
 /// The typed command and event list; `ui/src/bindings.ts` is generated from it.
@@ -49,6 +65,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(tauri_specta::collect_commands![
             commands::restore_session,
             commands::sign_in,
+            commands::set_active_workspace,
             commands::sign_out,
             commands::change_password,
             commands::sessions,
@@ -144,39 +161,11 @@ pub fn run() {
             let config_dir = app.path().app_config_dir()?;
             // HANDOFF_CA_FILE: a private CA to trust beside the OS's store (docs/deploy.md).
             let options = handoff_core::ClientOptions::from_env()?;
-            let client = tauri::async_runtime::block_on(Client::open_with(&data_dir.join("cache.db"), &options))?;
             let prefs = prefs::Prefs::new(config_dir.join("prefs.json"));
-            let handle = app.handle().clone();
-            let tray = tray::create(&handle, prefs.load().notifications.dnd);
-            let has_tray = tray.is_some();
-            let mut changes = client.subscribe();
-            let forward_client = client.clone();
-            tauri::async_runtime::spawn(async move {
-                loop {
-                    let change = match changes.recv().await {
-                        Ok(change) => change,
-                        // Fell behind: the UI re-reads everything.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Change::Inbox,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    };
-                    if matches!(change, Change::Inbox) {
-                        tray::update_count(&handle, tray.as_ref(), &forward_client).await;
-                    }
-                    if let Change::Connection { state: ConnectionState::SignedOut { expired } } = &change {
-                        lifecycle::signed_out_while_hidden(&handle, *expired);
-                    }
-                    if let Err(e) = CoreEvent(change).emit(&handle) {
-                        tracing::warn!(error = %e, "event not delivered to the window");
-                    }
-                }
-            });
-            let (notifier, notifications) = tauri::async_runtime::block_on(async {
-                // The notifier's task runs on the app's runtime.
-                client.notifier(prefs.load().notifications)
-            });
-            tauri::async_runtime::spawn(show_notifications(app.handle().clone(), client.clone(), notifications));
+            let has_tray = tray::create(app.handle(), tray::all_dnd(&prefs.load())).is_some();
             let tray_host = std::sync::atomic::AtomicBool::new(false);
-            app.manage(AppCore { client, prefs, notifier, has_tray, tray_host });
+            let workspaces = workspaces::Workspaces::new(data_dir, options);
+            app.manage(AppCore { workspaces, prefs, has_tray, tray_host });
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shown = lifecycle::has_tray_host().await;
@@ -188,7 +177,7 @@ pub fn run() {
         })
         .on_window_event(|window, event| match event {
             tauri::WindowEvent::Focused(focused) => {
-                window.app_handle().state::<AppCore>().notifier.set_focused(*focused);
+                window.app_handle().state::<AppCore>().workspaces.set_window_focused(*focused);
             }
             // Signed in, closing hides the window to the tray: notifications keep coming, and
             // Quit in the tray menu quits.
@@ -201,7 +190,7 @@ pub fn run() {
                     tracing::warn!(error = %e, "the window's place was not saved");
                 }
                 let _ = window.hide();
-                window.app_handle().state::<AppCore>().notifier.set_focused(false);
+                window.app_handle().state::<AppCore>().workspaces.set_window_focused(false);
                 tracing::info!("window closed: Handoff keeps running in the tray");
             }
             _ => {}
@@ -242,17 +231,23 @@ fn watch_links(app: &tauri::App) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Shows what the notifier decides; Open brings the window to the conversation, Claim claims it.
-async fn show_notifications(
+/// Shows what a workspace's notifier decides; Open brings the window to the conversation in
+/// that workspace, Claim claims it there. With several workspaces the title names it.
+pub(crate) async fn show_notifications(
     app: tauri::AppHandle,
-    client: Client,
+    key: String,
     mut notifications: tokio::sync::mpsc::UnboundedReceiver<handoff_core::notifications::Notification>,
 ) {
-    while let Some(n) = notifications.recv().await {
-        let (app, client, id) = (app.clone(), client.clone(), n.conversation_id);
+    while let Some(mut n) = notifications.recv().await {
+        let Some(core) = app.try_state::<AppCore>() else { continue };
+        let Ok(open) = core.workspaces.get(&key) else { return };
+        if core.workspaces.several() {
+            n.summary = format!("{} · {}", open.label(), n.summary);
+        }
+        let (app, key, client, id) = (app.clone(), key.clone(), open.client.clone(), n.conversation_id);
         let on_action = move |action: notify::Action| match (action, id) {
-            (notify::Action::Open, Some(id)) => lifecycle::open_link(&app, links::Link::Conversation(id)),
-            (notify::Action::Open, None) => open_devices(&app),
+            (notify::Action::Open, Some(id)) => lifecycle::open_conversation(&app, &key, id),
+            (notify::Action::Open, None) => open_devices(&app, &key),
             (notify::Action::Claim, None) => {}
             (notify::Action::Claim, Some(id)) => {
                 tauri::async_runtime::spawn(async move {
@@ -268,10 +263,10 @@ async fn show_notifications(
     }
 }
 
-/// Brings the window forward on the Devices screen.
-fn open_devices(app: &tauri::AppHandle) {
+/// Brings the window forward on a workspace's Devices screen.
+fn open_devices(app: &tauri::AppHandle, key: &str) {
     lifecycle::bring_forward(app);
-    if let Err(e) = OpenDevices.emit(app) {
+    if let Err(e) = (OpenDevices { workspace: key.to_string() }).emit(app) {
         tracing::warn!(error = %e, "could not open Devices");
     }
 }

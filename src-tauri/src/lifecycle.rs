@@ -20,9 +20,10 @@ const LOG_DAYS: usize = 7;
 /// The log's last lines that go into the diagnostics.
 const DIAGNOSTICS_LOG_LINES: usize = 200;
 
-/// A link that arrived before the window could show it (at launch, or before sign-in).
+/// A link that arrived before the window could show it (at launch, or before sign-in), with
+/// its workspace when one was known then.
 #[derive(Default)]
-pub struct PendingLink(pub Mutex<Option<ConversationId>>);
+pub struct PendingLink(pub Mutex<Option<(Option<String>, ConversationId)>>);
 
 /// Where the app writes its log, kept for the diagnostics.
 pub struct LogFile {
@@ -81,20 +82,48 @@ pub fn bring_forward(app: &AppHandle) {
     }
 }
 
-/// Follows a link: the window comes forward on it. It is also kept for a window that is not
-/// listening yet (the UI takes it when its inbox opens), so nothing is lost at launch.
+/// Follows a link: the window comes forward on it, in the workspace whose cache has that
+/// conversation. It is also kept for a window that is not listening yet (the UI takes it when
+/// its inbox opens), so nothing is lost at launch.
 pub fn open_link(app: &AppHandle, link: Link) {
     bring_forward(app);
     match link {
-        Link::Conversation(conversation_id) => {
-            if let Some(pending) = app.try_state::<PendingLink>() {
-                *pending.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(conversation_id);
-            }
-            if let Err(e) = (OpenConversation { conversation_id }).emit(app) {
-                tracing::warn!(error = %e, "could not open the conversation");
-            }
+        Link::Conversation(id) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                match workspace_of(&app, id).await {
+                    Some(key) => open_conversation(&app, &key, id),
+                    None => keep_pending(&app, None, id), // no workspace open yet
+                }
+            });
         }
     }
+}
+
+/// Shows conversation `id` of workspace `key` (a notification's Open, a link).
+pub fn open_conversation(app: &AppHandle, key: &str, id: ConversationId) {
+    bring_forward(app);
+    keep_pending(app, Some(key.to_string()), id);
+    if let Err(e) = (OpenConversation { workspace: key.to_string(), conversation_id: id }).emit(app) {
+        tracing::warn!(error = %e, "could not open the conversation");
+    }
+}
+
+fn keep_pending(app: &AppHandle, key: Option<String>, id: ConversationId) {
+    if let Some(pending) = app.try_state::<PendingLink>() {
+        *pending.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, id));
+    }
+}
+
+/// The open workspace whose cache has conversation `id`.
+async fn workspace_of(app: &AppHandle, id: ConversationId) -> Option<String> {
+    let core = app.try_state::<AppCore>()?;
+    for w in core.workspaces.all() {
+        if matches!(w.client.thread_page(id, 1, None).await, Ok(Some(_))) {
+            return Some(w.key.clone());
+        }
+    }
+    None
 }
 
 /// A second launch (a link opened from a browser, a chat or a ticket, or the menu entry clicked
@@ -109,7 +138,7 @@ pub fn second_launch(app: &AppHandle, args: Vec<String>) {
 
 /// The server no longer takes the session. With the window hidden in the tray nobody would see
 /// the password dialog, and nothing comes in meanwhile: a notification says so.
-pub fn signed_out_while_hidden(app: &AppHandle, expired: bool) {
+pub fn signed_out_while_hidden(app: &AppHandle, expired: bool, workspace: Option<&str>) {
     let hidden = app.get_webview_window("main").is_some_and(|w| !w.is_visible().unwrap_or(true));
     if !hidden {
         return;
@@ -117,7 +146,12 @@ pub fn signed_out_while_hidden(app: &AppHandle, expired: bool) {
     let n = handoff_core::notifications::Notification {
         kind: handoff_core::notifications::NotificationKind::SignedOut,
         conversation_id: None,
-        summary: if expired { "Handoff: your session expired" } else { "Handoff: you were signed out" }.into(),
+        summary: match (expired, workspace) {
+            (true, Some(name)) => format!("Handoff: your session in {name} expired"),
+            (false, Some(name)) => format!("Handoff: you were signed out of {name}"),
+            (true, None) => "Handoff: your session expired".into(),
+            (false, None) => "Handoff: you were signed out".into(),
+        },
         body: "Nothing new reaches you until you sign in again: open Handoff and enter your password.".into(),
         can_claim: false,
     };
@@ -134,7 +168,8 @@ pub fn signed_out_while_hidden(app: &AppHandle, expired: bool) {
 /// agent has not turned it off) rather than quit.
 pub fn close_hides(app: &AppHandle) -> bool {
     let Some(core) = app.try_state::<AppCore>() else { return false };
-    tray_shown(&core) && core.client.session().is_some() && core.prefs.load().close_to_tray
+    let signed_in = core.workspaces.all().iter().any(|w| w.client.session().is_some());
+    tray_shown(&core) && signed_in && core.prefs.load().close_to_tray
 }
 
 /// A tray icon was made and something shows it. On Linux the icon is a StatusNotifierItem, and
@@ -175,11 +210,22 @@ fn failed(code: &str, e: impl std::fmt::Display) -> CommandError {
     CommandError { code: code.into(), message: e.to_string() }
 }
 
-/// The link the window has not shown yet, if any (taken: it is shown once).
+/// The link the window has not shown yet, if any (taken: it is shown once), in the workspace
+/// whose cache has it, else in `workspace` (the one asking: it says when it does not have it).
 #[tauri::command]
 #[specta::specta]
-pub fn take_pending_link(pending: State<'_, PendingLink>) -> Option<ConversationId> {
-    pending.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+pub async fn take_pending_link(
+    app: AppHandle,
+    pending: State<'_, PendingLink>,
+    workspace: String,
+) -> Result<Option<OpenConversation>> {
+    let taken = pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let Some((key, conversation_id)) = taken else { return Ok(None) };
+    let key = match key {
+        Some(key) => key,
+        None => workspace_of(&app, conversation_id).await.unwrap_or(workspace),
+    };
+    Ok(Some(OpenConversation { workspace: key, conversation_id }))
 }
 
 /// The desktop settings of this computer.
@@ -227,18 +273,22 @@ pub async fn diagnostics(app: AppHandle, core: State<'_, AppCore>) -> Result<Str
     line("Handoff", env!("CARGO_PKG_VERSION").to_string());
     line("System", format!("{} {} ({})", std::env::consts::OS, os_version(), std::env::consts::ARCH));
     line("Webview", tauri::webview_version().unwrap_or_else(|e| format!("unknown ({e})")));
-    match core.client.session() {
-        Some(s) => {
-            line("Server", format!("{} ({})", s.server, if s.encrypted { "encrypted" } else { "not encrypted" }));
-            line("Signed in as", format!("{} ({:?})", s.user.email, s.user.role));
-        }
-        None => line("Signed in as", "nobody".into()),
+    let open = core.workspaces.all();
+    if open.is_empty() {
+        line("Signed in as", "nobody".into());
     }
-    line("Connection", format!("{:?}", core.client.connection()));
-    line("Events applied", core.client.last_seq().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
-    line("Changes waiting", core.client.outbox_len().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
-    let data = app.path().app_data_dir().map(|d| d.display().to_string()).unwrap_or_default();
-    line("Cache", data);
+    for w in open {
+        let client = &w.client;
+        line("Workspace", format!("{} ({})", w.label(), w.key));
+        if let Some(s) = client.session() {
+            line("  Server", format!("{} ({})", s.server, if s.encrypted { "encrypted" } else { "not encrypted" }));
+            line("  Signed in as", format!("{} ({:?})", s.user.email, s.user.role));
+        }
+        line("  Connection", format!("{:?}", client.connection()));
+        line("  Events applied", client.last_seq().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
+        line("  Changes waiting", client.outbox_len().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
+        line("  Cache", core.workspaces.cache_path(&w.key).display().to_string());
+    }
     let log_dir = app.try_state::<LogFile>().and_then(|l| l.dir.clone());
     line("Log folder", log_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "none".into()));
     if let Some(tail) = log_dir.as_deref().and_then(newest_log_tail) {

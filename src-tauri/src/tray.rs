@@ -1,12 +1,14 @@
-//! The tray icon: how many conversations wait on me (as its label and tooltip, and the window's
-//! badge where the platform has one), and a menu: Open, Do not disturb, Quit. A desktop without
-//! a tray (or without its library) still runs the app: creating the tray is guarded.
+//! The tray icon: how many conversations wait on me in every workspace together (as its label
+//! and tooltip, and the window's badge where the platform has one), and a menu: Open, Do not
+//! disturb (every workspace), Quit. A desktop without a tray (or without its library) still runs
+//! the app: creating the tray is guarded.
 
-use handoff_core::{Client, InboxView};
+use handoff_core::InboxView;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 
+use crate::prefs::Saved;
 use crate::AppCore;
 
 /// The Do-not-disturb menu item, kept so settings changed elsewhere show in the menu.
@@ -42,31 +44,47 @@ pub fn create(app: &AppHandle, dnd: bool) -> Option<TrayIcon> {
 fn on_menu(app: &AppHandle, event: tauri::menu::MenuEvent) {
     match event.id.as_ref() {
         "open" => crate::lifecycle::bring_forward(app),
+        // Do not disturb in every workspace (on unless all were on already); each workspace's
+        // own stays in its Settings.
         "dnd" => {
             let core = app.state::<AppCore>();
-            let mut settings = core.notifier.settings();
-            settings.dnd = !settings.dnd;
-            core.prefs.set_notifications(settings.clone());
-            set_dnd(app, settings.dnd);
-            core.notifier.set_settings(settings);
+            let on = !all_dnd(&core.prefs.load());
+            for w in core.workspaces.all() {
+                let mut settings = w.notifier.settings();
+                settings.dnd = on;
+                core.prefs.set_notifications(&w.key, settings.clone());
+                w.notifier.set_settings(settings);
+            }
+            show_dnd(app);
         }
         "quit" => app.exit(0),
         _ => {}
     }
 }
 
-/// Shows Do not disturb as on or off in the tray menu.
-pub fn set_dnd(app: &AppHandle, on: bool) {
-    if let Some(item) = app.try_state::<DndItem>() {
-        let _ = item.0.set_checked(on);
+/// Do not disturb is on in every signed-in workspace (and there is one).
+pub fn all_dnd(saved: &Saved) -> bool {
+    let mut signed_in = saved.workspaces.iter().filter(|w| w.signed_in).peekable();
+    signed_in.peek().is_some() && signed_in.all(|w| w.notifications.dnd)
+}
+
+/// Shows in the tray menu whether Do not disturb is on everywhere.
+pub fn show_dnd(app: &AppHandle) {
+    if let (Some(item), Some(core)) = (app.try_state::<DndItem>(), app.try_state::<AppCore>()) {
+        let _ = item.0.set_checked(all_dnd(&core.prefs.load()));
     }
 }
 
-/// Conversations waiting on me: mine, with customer messages I have not read.
-pub async fn update_count(app: &AppHandle, tray: Option<&TrayIcon>, client: &Client) {
-    let Ok(mine) = client.inbox(InboxView::Mine, 5000).await else { return };
-    let waiting = mine.iter().filter(|c| c.unread_count > 0).count();
-    if let Some(tray) = tray {
+/// Conversations waiting on me, in every workspace: mine, with customer messages I have not read.
+pub async fn update_count(app: &AppHandle) {
+    let Some(core) = app.try_state::<AppCore>() else { return };
+    let mut waiting = 0;
+    for w in core.workspaces.all() {
+        if let Ok(mine) = w.client.inbox(InboxView::Mine, 5000).await {
+            waiting += mine.iter().filter(|c| c.unread_count > 0).count();
+        }
+    }
+    if let Some(tray) = app.tray_by_id("main") {
         let _ = tray.set_title(Some(if waiting > 0 { waiting.to_string() } else { String::new() }));
         let tip = match waiting {
             0 => "Handoff: nothing waiting on you".to_string(),

@@ -32,13 +32,13 @@ function withCore(restored: SessionInfo | null, change: (args: { currentPassword
       calls.push({ cmd, args });
       switch (cmd) {
         case "restore_session":
-          return restored;
+          return { workspaces: restored ? [{ key: "main", session: restored }] : [], active: restored ? "main" : null };
         case "recent_servers":
           return [SERVER];
         case "server_address":
           return { url: SERVER, encrypted: true };
         case "sign_in":
-          return temporarySession;
+          return { key: "main", session: temporarySession, others: [] };
         case "sign_out":
           return null;
         case "change_password":
@@ -115,8 +115,8 @@ describe("App: signed in with a temporary password", () => {
     expect(screen.queryByTestId("must-change")).toBeNull();
     expect(screen.getByRole("navigation", { name: "Views" })).toBeTruthy();
     expect(changes).toEqual([
-      { currentPassword: TEMPORARY, newPassword: "short-one" },
-      { currentPassword: TEMPORARY, newPassword: "my-own-secret-1" },
+      { workspace: "main", currentPassword: TEMPORARY, newPassword: "short-one" },
+      { workspace: "main", currentPassword: TEMPORARY, newPassword: "my-own-secret-1" },
     ]);
   });
 

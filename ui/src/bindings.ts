@@ -7,110 +7,126 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 
 /** Commands */
 export const commands = {
-	/**  Signs in again with the token kept in the OS keyring, if there is one. */
-	restoreSession: () => typedError<SessionInfo_Serialize | null, CommandError>(__TAURI_INVOKE("restore_session")),
+	/**  Opens every workspace signed in when the app last ran, with its token from the OS keyring. */
+	restoreSession: () => typedError<Restored_Serialize, CommandError>(__TAURI_INVOKE("restore_session")),
 	/**
-	 *  Signs in to `workspace_id` of the server (the account's first when `null`): signing in again
-	 *  after a session ended names the workspace this computer's copy is of.
+	 *  Signs in to `workspace_id` of the server (the account's first when `null`). `workspace` is the
+	 *  key of a workspace in the app whose session ended (signing in again); `null` adds one, on
+	 *  the cache kept for that workspace if there is one (a workspace already in the app is
+	 *  signed in to again).
 	 */
-	signIn: (server: string, email: string, password: string, workspaceId: WorkspaceId | null) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { server, email, password, workspaceId })),
-	/**  Signs out; `wipe` also deletes the local cache. */
-	signOut: (wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { wipe })),
+	signIn: (workspace: string | null, server: string, email: string, password: string, workspaceId: WorkspaceId | null) => typedError<SignedIn_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { workspace, server, email, password, workspaceId })),
+	/**
+	 *  The workspace on screen: notifications about it wait while the window has focus, the
+	 *  others' come.
+	 */
+	setActiveWorkspace: (workspace: string) => __TAURI_INVOKE<void>("set_active_workspace", { workspace }),
+	/**
+	 *  Signs out of a workspace, which leaves the app; `wipe` also deletes its data on this
+	 *  computer (else its cache waits for a sign-in to the same workspace).
+	 */
+	signOut: (workspace: string, wipe: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("sign_out", { workspace, wipe })),
 	/**  Changes my password (my other sessions end). After a temporary password this starts syncing. */
-	changePassword: (currentPassword: string, newPassword: string) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("change_password", { currentPassword, newPassword })),
+	changePassword: (workspace: string, currentPassword: string, newPassword: string) => typedError<SessionInfo_Serialize, CommandError>(__TAURI_INVOKE("change_password", { workspace, currentPassword, newPassword })),
 	/**  My sessions on the server (needs the server). */
-	sessions: () => typedError<SessionEntry_Serialize[], CommandError>(__TAURI_INVOKE("sessions")),
+	sessions: (workspace: string) => typedError<SessionEntry_Serialize[], CommandError>(__TAURI_INVOKE("sessions", { workspace })),
 	/**  Ends one of my other sessions (a lost laptop's). */
-	endSession: (id: SessionId) => typedError<null, CommandError>(__TAURI_INVOKE("end_session", { id })),
+	endSession: (workspace: string, id: SessionId) => typedError<null, CommandError>(__TAURI_INVOKE("end_session", { workspace, id })),
 	/**  Changes made here that the server has not acknowledged yet. */
-	outboxLen: () => typedError<number, CommandError>(__TAURI_INVOKE("outbox_len")),
+	outboxLen: (workspace: string) => typedError<number, CommandError>(__TAURI_INVOKE("outbox_len", { workspace })),
 	recentServers: () => __TAURI_INVOKE<string[]>("recent_servers"),
 	/**  What a typed server address means (the sign-in form shows it as the agent types). */
 	serverAddress: (input: string) => typedError<ServerAddress, CommandError>(__TAURI_INVOKE("server_address", { input })),
-	connection: () => __TAURI_INVOKE<ConnectionState>("connection"),
+	connection: (workspace: string) => typedError<ConnectionState, CommandError>(__TAURI_INVOKE("connection", { workspace })),
 	/**
 	 *  A view of the queue, newest first: its first `limit` rows (default [`INBOX_PAGE`]). `team_id`
 	 *  for the Team view, `label` narrows any view.
 	 */
-	inbox: (view: InboxView, teamId: TeamId | null, label: string | null, limit: number | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { view, teamId, label, limit })),
+	inbox: (workspace: string, view: InboxView, teamId: TeamId | null, label: string | null, limit: number | null) => typedError<Conversation_Serialize[], CommandError>(__TAURI_INVOKE("inbox", { workspace, view, teamId, label, limit })),
 	/**
 	 *  A conversation's newest `newest` messages (default [`THREAD_PAGE`]), or all from `from` on
 	 *  when they are more.
 	 */
-	thread: (conversationId: ConversationId, newest: number | null, from: MessageId | null) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { conversationId, newest, from })),
-	users: () => typedError<User_Serialize[], CommandError>(__TAURI_INVOKE("users")),
+	thread: (workspace: string, conversationId: ConversationId, newest: number | null, from: MessageId | null) => typedError<Thread_Serialize | null, CommandError>(__TAURI_INVOKE("thread", { workspace, conversationId, newest, from })),
+	users: (workspace: string) => typedError<User_Serialize[], CommandError>(__TAURI_INVOKE("users", { workspace })),
 	/**  The linked WhatsApp numbers. */
-	devices: () => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices")),
+	devices: (workspace: string) => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices", { workspace })),
 	/**  Replies to the customer; `seen_version` is the version the agent was looking at. */
-	reply: (conversationId: ConversationId, body: string, seenVersion: number | null, force: boolean) => typedError<MutationId, CommandError>(__TAURI_INVOKE("reply", { conversationId, body, seenVersion, force })),
-	note: (conversationId: ConversationId, body: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("note", { conversationId, body })),
-	claim: (conversationId: ConversationId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("claim", { conversationId })),
+	reply: (workspace: string, conversationId: ConversationId, body: string, seenVersion: number | null, force: boolean) => typedError<MutationId, CommandError>(__TAURI_INVOKE("reply", { workspace, conversationId, body, seenVersion, force })),
+	note: (workspace: string, conversationId: ConversationId, body: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("note", { workspace, conversationId, body })),
+	claim: (workspace: string, conversationId: ConversationId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("claim", { workspace, conversationId })),
 	/**  Sends a failed reply again. */
-	retry: (conversationId: ConversationId, messageId: MessageId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("retry", { conversationId, messageId })),
+	retry: (workspace: string, conversationId: ConversationId, messageId: MessageId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("retry", { workspace, conversationId, messageId })),
 	/**
 	 *  Downloads a message's attachment into the Downloads folder and returns where it is. Once
 	 *  saved, asking again returns the same file without fetching it again.
 	 */
-	saveAttachment: (messageId: MessageId) => typedError<string, CommandError>(__TAURI_INVOKE("save_attachment", { messageId })),
+	saveAttachment: (workspace: string, messageId: MessageId) => typedError<string, CommandError>(__TAURI_INVOKE("save_attachment", { workspace, messageId })),
 	/**  Gives the conversation to someone (or no one), optionally in a team. */
-	assign: (conversationId: ConversationId, assigneeId: UserId | null, teamId: TeamId | null) => typedError<MutationId, CommandError>(__TAURI_INVOKE("assign", { conversationId, assigneeId, teamId })),
-	escalate: (conversationId: ConversationId, teamId: TeamId, note: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("escalate", { conversationId, teamId, note })),
-	label: (conversationId: ConversationId, add: string[], remove: string[]) => typedError<MutationId, CommandError>(__TAURI_INVOKE("label", { conversationId, add, remove })),
-	snooze: (conversationId: ConversationId, until: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("snooze", { conversationId, until })),
-	teams: () => typedError<Team_Serialize[], CommandError>(__TAURI_INVOKE("teams")),
+	assign: (workspace: string, conversationId: ConversationId, assigneeId: UserId | null, teamId: TeamId | null) => typedError<MutationId, CommandError>(__TAURI_INVOKE("assign", { workspace, conversationId, assigneeId, teamId })),
+	escalate: (workspace: string, conversationId: ConversationId, teamId: TeamId, note: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("escalate", { workspace, conversationId, teamId, note })),
+	label: (workspace: string, conversationId: ConversationId, add: string[], remove: string[]) => typedError<MutationId, CommandError>(__TAURI_INVOKE("label", { workspace, conversationId, add, remove })),
+	snooze: (workspace: string, conversationId: ConversationId, until: string) => typedError<MutationId, CommandError>(__TAURI_INVOKE("snooze", { workspace, conversationId, until })),
+	teams: (workspace: string) => typedError<Team_Serialize[], CommandError>(__TAURI_INVOKE("teams", { workspace })),
 	/**  How many conversations each view holds. */
-	counts: () => typedError<ViewCounts, CommandError>(__TAURI_INVOKE("counts")),
+	counts: (workspace: string) => typedError<ViewCounts, CommandError>(__TAURI_INVOKE("counts", { workspace })),
 	/**  Every label in use. */
-	labels: () => typedError<string[], CommandError>(__TAURI_INVOKE("labels")),
+	labels: (workspace: string) => typedError<string[], CommandError>(__TAURI_INVOKE("labels", { workspace })),
 	/**  Searches cached contacts and messages; works offline. */
-	search: (query: string, limit: number) => typedError<SearchResults_Serialize, CommandError>(__TAURI_INVOKE("search", { query, limit })),
+	search: (workspace: string, query: string, limit: number) => typedError<SearchResults_Serialize, CommandError>(__TAURI_INVOKE("search", { workspace, query, limit })),
 	/**  Replies, notes and escalations the server refused after they were queued, oldest first. */
-	attention: () => typedError<Attention_Serialize[], CommandError>(__TAURI_INVOKE("attention")),
+	attention: (workspace: string) => typedError<Attention_Serialize[], CommandError>(__TAURI_INVOKE("attention", { workspace })),
 	/**  The agent dealt with a refused change (sent it anyway, took it into the composer, or discarded it). */
-	dismissAttention: (mutationId: MutationId) => typedError<null, CommandError>(__TAURI_INVOKE("dismiss_attention", { mutationId })),
+	dismissAttention: (workspace: string, mutationId: MutationId) => typedError<null, CommandError>(__TAURI_INVOKE("dismiss_attention", { workspace, mutationId })),
 	/**  Sends a refused change again as the kind it was (a note stays a note), with `body` as edited. */
-	resendAttention: (mutationId: MutationId, body: string, force: boolean) => typedError<MutationId, CommandError>(__TAURI_INVOKE("resend_attention", { mutationId, body, force })),
+	resendAttention: (workspace: string, mutationId: MutationId, body: string, force: boolean) => typedError<MutationId, CommandError>(__TAURI_INVOKE("resend_attention", { workspace, mutationId, body, force })),
 	/**  The draft of a conversation's reply or note composer. */
-	draft: (conversationId: ConversationId, mode: DraftMode) => typedError<string | null, CommandError>(__TAURI_INVOKE("draft", { conversationId, mode })),
+	draft: (workspace: string, conversationId: ConversationId, mode: DraftMode) => typedError<string | null, CommandError>(__TAURI_INVOKE("draft", { workspace, conversationId, mode })),
 	/**  Keeps a draft in the cache (an empty body clears it). */
-	setDraft: (conversationId: ConversationId, mode: DraftMode, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("set_draft", { conversationId, mode, body })),
-	setStatus: (conversationId: ConversationId, status: ConversationStatus) => typedError<MutationId, CommandError>(__TAURI_INVOKE("set_status", { conversationId, status })),
-	markRead: (conversationId: ConversationId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("mark_read", { conversationId })),
-	setPresence: (conversationId: ConversationId | null, activity: Activity) => __TAURI_INVOKE<void>("set_presence", { conversationId, activity }),
-	/**  I am away (idle, or the app in the background), or back. */
+	setDraft: (workspace: string, conversationId: ConversationId, mode: DraftMode, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("set_draft", { workspace, conversationId, mode, body })),
+	setStatus: (workspace: string, conversationId: ConversationId, status: ConversationStatus) => typedError<MutationId, CommandError>(__TAURI_INVOKE("set_status", { workspace, conversationId, status })),
+	markRead: (workspace: string, conversationId: ConversationId) => typedError<MutationId, CommandError>(__TAURI_INVOKE("mark_read", { workspace, conversationId })),
+	setPresence: (workspace: string, conversationId: ConversationId | null, activity: Activity) => typedError<null, CommandError>(__TAURI_INVOKE("set_presence", { workspace, conversationId, activity })),
+	/**  I am away (idle, or the app in the background), or back: in every workspace. */
 	setAway: (away: boolean) => __TAURI_INVOKE<void>("set_away", { away }),
 	/**  Everyone's status and who is viewing or writing where (nothing while offline). */
-	presence: () => __TAURI_INVOKE<PresenceView_Serialize>("presence"),
-	dashboard: () => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard")),
-	linkDevice: (req: CreateDeviceRequest_Deserialize) => typedError<CreatedDevice_Serialize, CommandError>(__TAURI_INVOKE("link_device", { req })),
-	deviceQr: (id: DeviceId) => typedError<DeviceQr_Serialize, CommandError>(__TAURI_INVOKE("device_qr", { id })),
-	relinkDevice: (id: DeviceId) => typedError<Device_Serialize, CommandError>(__TAURI_INVOKE("relink_device", { id })),
-	removeDevice: (id: DeviceId) => typedError<null, CommandError>(__TAURI_INVOKE("remove_device", { id })),
+	presence: (workspace: string) => typedError<PresenceView_Serialize, CommandError>(__TAURI_INVOKE("presence", { workspace })),
+	dashboard: (workspace: string) => typedError<Dashboard_Serialize, CommandError>(__TAURI_INVOKE("dashboard", { workspace })),
+	linkDevice: (workspace: string, req: CreateDeviceRequest_Deserialize) => typedError<CreatedDevice_Serialize, CommandError>(__TAURI_INVOKE("link_device", { workspace, req })),
+	deviceQr: (workspace: string, id: DeviceId) => typedError<DeviceQr_Serialize, CommandError>(__TAURI_INVOKE("device_qr", { workspace, id })),
+	relinkDevice: (workspace: string, id: DeviceId) => typedError<Device_Serialize, CommandError>(__TAURI_INVOKE("relink_device", { workspace, id })),
+	removeDevice: (workspace: string, id: DeviceId) => typedError<null, CommandError>(__TAURI_INVOKE("remove_device", { workspace, id })),
 	/**  Agents with presence and open load (needs the server). */
-	agents: () => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents")),
-	createUser: (req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { req })),
-	patchUser: (id: UserId, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { id, req })),
+	agents: (workspace: string) => typedError<AgentLoad_Serialize[], CommandError>(__TAURI_INVOKE("agents", { workspace })),
+	createUser: (workspace: string, req: CreateUserRequest) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("create_user", { workspace, req })),
+	patchUser: (workspace: string, id: UserId, req: PatchUserRequest_Deserialize) => typedError<User_Serialize, CommandError>(__TAURI_INVOKE("patch_user", { workspace, id, req })),
 	/**  A temporary password for someone (shown once); their sessions end. */
-	resetPassword: (id: UserId) => typedError<string, CommandError>(__TAURI_INVOKE("reset_password", { id })),
-	createTeam: (req: CreateTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("create_team", { req })),
-	patchTeam: (id: TeamId, req: PatchTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("patch_team", { id, req })),
-	setTeamMembers: (id: TeamId, userIds: UserId[]) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("set_team_members", { id, userIds })),
-	routingRules: () => typedError<RoutingRule_Serialize[], CommandError>(__TAURI_INVOKE("routing_rules")),
-	createRoutingRule: (req: CreateRoutingRuleRequest_Deserialize) => typedError<RoutingRule_Serialize, CommandError>(__TAURI_INVOKE("create_routing_rule", { req })),
-	deleteRoutingRule: (id: RuleId) => typedError<null, CommandError>(__TAURI_INVOKE("delete_routing_rule", { id })),
+	resetPassword: (workspace: string, id: UserId) => typedError<string, CommandError>(__TAURI_INVOKE("reset_password", { workspace, id })),
+	createTeam: (workspace: string, req: CreateTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("create_team", { workspace, req })),
+	patchTeam: (workspace: string, id: TeamId, req: PatchTeamRequest_Deserialize) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("patch_team", { workspace, id, req })),
+	setTeamMembers: (workspace: string, id: TeamId, userIds: UserId[]) => typedError<Team_Serialize, CommandError>(__TAURI_INVOKE("set_team_members", { workspace, id, userIds })),
+	routingRules: (workspace: string) => typedError<RoutingRule_Serialize[], CommandError>(__TAURI_INVOKE("routing_rules", { workspace })),
+	createRoutingRule: (workspace: string, req: CreateRoutingRuleRequest_Deserialize) => typedError<RoutingRule_Serialize, CommandError>(__TAURI_INVOKE("create_routing_rule", { workspace, req })),
+	deleteRoutingRule: (workspace: string, id: RuleId) => typedError<null, CommandError>(__TAURI_INVOKE("delete_routing_rule", { workspace, id })),
 	/**  "Try the rules on a message". */
-	testRouting: (req: RoutingTestRequest_Deserialize) => typedError<RoutingTestResponse_Serialize, CommandError>(__TAURI_INVOKE("test_routing", { req })),
-	apiKeys: () => typedError<ApiKey_Serialize[], CommandError>(__TAURI_INVOKE("api_keys")),
-	createApiKey: (req: CreateApiKeyRequest) => typedError<CreatedApiKey_Serialize, CommandError>(__TAURI_INVOKE("create_api_key", { req })),
-	revokeApiKey: (id: ApiKeyId) => typedError<ApiKey_Serialize, CommandError>(__TAURI_INVOKE("revoke_api_key", { id })),
-	audit: (filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { filter, cursor })),
+	testRouting: (workspace: string, req: RoutingTestRequest_Deserialize) => typedError<RoutingTestResponse_Serialize, CommandError>(__TAURI_INVOKE("test_routing", { workspace, req })),
+	apiKeys: (workspace: string) => typedError<ApiKey_Serialize[], CommandError>(__TAURI_INVOKE("api_keys", { workspace })),
+	createApiKey: (workspace: string, req: CreateApiKeyRequest) => typedError<CreatedApiKey_Serialize, CommandError>(__TAURI_INVOKE("create_api_key", { workspace, req })),
+	revokeApiKey: (workspace: string, id: ApiKeyId) => typedError<ApiKey_Serialize, CommandError>(__TAURI_INVOKE("revoke_api_key", { workspace, id })),
+	audit: (workspace: string, filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { workspace, filter, cursor })),
 	/**  Writes the audit log (filtered) as CSV into the Downloads folder. */
-	exportAuditCsv: (filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { filter })),
-	notificationSettings: () => __TAURI_INVOKE<NotificationSettings_Serialize>("notification_settings"),
-	/**  Saves the notification settings and applies them at once (the tray's Do not disturb too). */
-	setNotificationSettings: (settings: NotificationSettings_Deserialize) => __TAURI_INVOKE<void>("set_notification_settings", { settings }),
-	/**  The link the window has not shown yet, if any (taken: it is shown once). */
-	takePendingLink: () => __TAURI_INVOKE<ConversationId | null>("take_pending_link"),
+	exportAuditCsv: (workspace: string, filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { workspace, filter })),
+	notificationSettings: (workspace: string) => typedError<NotificationSettings_Serialize, CommandError>(__TAURI_INVOKE("notification_settings", { workspace })),
+	/**
+	 *  Saves a workspace's notification settings and applies them at once (the tray's Do not
+	 *  disturb shows whether it is on everywhere).
+	 */
+	setNotificationSettings: (workspace: string, settings: NotificationSettings_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("set_notification_settings", { workspace, settings })),
+	/**
+	 *  The link the window has not shown yet, if any (taken: it is shown once), in the workspace
+	 *  whose cache has it, else in `workspace` (the one asking: it says when it does not have it).
+	 */
+	takePendingLink: (workspace: string) => typedError<OpenConversation | null, CommandError>(__TAURI_INVOKE("take_pending_link", { workspace })),
 	desktopSettings: () => __TAURI_INVOKE<DesktopSettings>("desktop_settings"),
 	setAutostart: (on: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
 	setCloseToTray: (on: boolean) => __TAURI_INVOKE<void>("set_close_to_tray", { on }),
@@ -545,14 +561,22 @@ export type Conversation_Serialize = {
 	escalation_note_id: MessageId | null,
 };
 
-/**  Everything the core reports, forwarded to the UI as it happens. */
+/**  Everything a workspace's core reports, forwarded to the UI as it happens. */
 export type CoreEvent = CoreEvent_Serialize | CoreEvent_Deserialize;
 
-/**  Everything the core reports, forwarded to the UI as it happens. */
-export type CoreEvent_Deserialize = Change_Deserialize;
+/**  Everything a workspace's core reports, forwarded to the UI as it happens. */
+export type CoreEvent_Deserialize = {
+	/**  The workspace's key. */
+	workspace: string,
+	change: Change_Deserialize,
+};
 
-/**  Everything the core reports, forwarded to the UI as it happens. */
-export type CoreEvent_Serialize = Change_Serialize;
+/**  Everything a workspace's core reports, forwarded to the UI as it happens. */
+export type CoreEvent_Serialize = {
+	/**  The workspace's key. */
+	workspace: string,
+	change: Change_Serialize,
+};
 
 export type CreateApiKeyRequest = {
 	name: string,
@@ -1032,13 +1056,17 @@ export type NotificationSettings_Serialize = {
 	dnd: boolean,
 };
 
-/**  The agent clicked a notification (or the tray): show this conversation. */
+/**  The agent clicked a notification (or the tray, or a link): show this conversation. */
 export type OpenConversation = {
+	/**  The workspace's key. */
+	workspace: string,
 	conversation_id: ConversationId,
 };
 
-/**  The agent clicked a notification about a linked number: show Devices. */
-export type OpenDevices = null;
+/**  The agent clicked a notification about a linked number: show that workspace's Devices. */
+export type OpenDevices = {
+	workspace: string,
+};
 
 /**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */
 export type Page<T> = Page_Serialize<T> | Page_Deserialize<T>;
@@ -1117,6 +1145,21 @@ export type PresenceView_Serialize = {
 	statuses: UserStatus[],
 	/**  Live activities, newest first. */
 	activities: ActivityEntry_Serialize[],
+};
+
+/**  The workspaces that open at start, in order, and the one last on screen. */
+export type Restored = Restored_Serialize | Restored_Deserialize;
+
+/**  The workspaces that open at start, in order, and the one last on screen. */
+export type Restored_Deserialize = {
+	workspaces: WorkspaceSession_Deserialize[],
+	active?: string | null,
+};
+
+/**  The workspaces that open at start, in order, and the one last on screen. */
+export type Restored_Serialize = {
+	workspaces: WorkspaceSession_Serialize[],
+	active: string | null,
 };
 
 /**  What a user may do. Enforced by the server on every route and WebSocket frame. */
@@ -1321,6 +1364,32 @@ export type SessionInfo_Serialize = {
 	encrypted: boolean,
 	/**  The workspace this client acts in (`None` on a server from before workspaces). */
 	workspace: Workspace | null,
+};
+
+/**
+ *  A sign-in: the workspace's key, who is signed in, and the account's other workspaces on that
+ *  server not in the app yet (the UI offers to add them).
+ */
+export type SignedIn = SignedIn_Serialize | SignedIn_Deserialize;
+
+/**
+ *  A sign-in: the workspace's key, who is signed in, and the account's other workspaces on that
+ *  server not in the app yet (the UI offers to add them).
+ */
+export type SignedIn_Deserialize = {
+	key: string,
+	session: SessionInfo_Deserialize,
+	others: WorkspaceEntry[],
+};
+
+/**
+ *  A sign-in: the workspace's key, who is signed in, and the account's other workspaces on that
+ *  server not in the app yet (the UI offers to add them).
+ */
+export type SignedIn_Serialize = {
+	key: string,
+	session: SessionInfo_Serialize,
+	others: WorkspaceEntry[],
 };
 
 export type SlaKind = "first_response" | "resolution";
@@ -1539,8 +1608,30 @@ export type Workspace = {
 	name: string,
 };
 
+/**  A workspace the caller belongs to, and their role there. */
+export type WorkspaceEntry = {
+	id: WorkspaceId,
+	name: string,
+	role: Role,
+};
+
 /**  A workspace: one client account of an agency, with its own numbers, people and data. */
 export type WorkspaceId = string;
+
+/**  A workspace in the app: its key (named in every command) and who is signed in there. */
+export type WorkspaceSession = WorkspaceSession_Serialize | WorkspaceSession_Deserialize;
+
+/**  A workspace in the app: its key (named in every command) and who is signed in there. */
+export type WorkspaceSession_Deserialize = {
+	key: string,
+	session: SessionInfo_Deserialize,
+};
+
+/**  A workspace in the app: its key (named in every command) and who is signed in there. */
+export type WorkspaceSession_Serialize = {
+	key: string,
+	session: SessionInfo_Serialize,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

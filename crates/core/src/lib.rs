@@ -101,6 +101,54 @@ impl Inner {
     }
 }
 
+/// A sign-in's answer, before a client adopts it: the shell picks the cache by the workspace it
+/// names (one cache per workspace), then hands it to [`Client::adopt`].
+pub struct Login {
+    /// The server's address, as [`address::parse`] writes it.
+    pub server: String,
+    pub token: String,
+    pub user: User,
+    /// The workspace the token acts in (`None` from a server from before workspaces).
+    pub workspace: Option<handoff_proto::Workspace>,
+    /// Every workspace of the account on this server.
+    pub workspaces: Vec<handoff_proto::WorkspaceEntry>,
+}
+
+impl Login {
+    async fn request(
+        http: &reqwest::Client,
+        server: &str,
+        email: &str,
+        password: &str,
+        workspace: Option<handoff_proto::WorkspaceId>,
+    ) -> CoreResult<Login> {
+        let server = address::parse(server)?.url;
+        let answer = rest::login(http, &server, email, password, workspace).await?;
+        let rest::SignedIn { token, user, workspace, workspaces } = answer;
+        Ok(Login { server, token, user, workspace, workspaces })
+    }
+}
+
+/// Signs in to `workspace` of `server` (the account's oldest when `None`) without a cache yet.
+pub async fn log_in(
+    options: &ClientOptions,
+    server: &str,
+    email: &str,
+    password: &str,
+    workspace: Option<handoff_proto::WorkspaceId>,
+) -> CoreResult<Login> {
+    Login::request(&http_client(&tls::connector(options)?)?, server, email, password, workspace).await
+}
+
+fn http_client(tls: &native_tls::TlsConnector) -> CoreResult<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .user_agent(rest::user_agent())
+        .tls_backend_preconfigured(tls.clone())
+        .build()
+        .map_err(|e| CoreError::Invalid(e.to_string()))
+}
+
 /// One signed-in desktop client. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
@@ -117,12 +165,7 @@ impl Client {
     pub async fn open_with(cache_path: &Path, options: &ClientOptions) -> CoreResult<Client> {
         let tls = tls::connector(options)?;
         let cache = Cache::open(cache_path).await?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .user_agent(rest::user_agent())
-            .tls_backend_preconfigured(tls.clone())
-            .build()
-            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let http = http_client(&tls)?;
         let inner = Arc::new(Inner {
             cache,
             http,
@@ -157,12 +200,17 @@ impl Client {
         password: &str,
         workspace: Option<handoff_proto::WorkspaceId>,
     ) -> CoreResult<(SessionInfo, String)> {
-        let server = address::parse(server)?.url;
-        let login = rest::login(&self.inner.http, &server, email, password, workspace).await?;
+        let login = Login::request(&self.inner.http, server, email, password, workspace).await?;
         let token = login.token.clone();
-        let session = Session { server, token: login.token, user: login.user, workspace: login.workspace };
-        let info = self.activate(session, true).await?;
-        Ok((info, token))
+        Ok((self.adopt(login).await?, token))
+    }
+
+    /// Makes a sign-in made with [`log_in`] this client's session (its workspace's data on
+    /// this cache, as [`Client::sign_in_to`]).
+    pub async fn adopt(&self, login: Login) -> CoreResult<SessionInfo> {
+        let session =
+            Session { server: login.server, token: login.token, user: login.user, workspace: login.workspace };
+        self.activate(session, true).await
     }
 
     /// Resumes with a stored token. When the server cannot be reached, the cached session opens
@@ -292,6 +340,13 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// Stops syncing and closes the cache file: the shell removes a workspace from the app.
+    /// The session stays valid on the server (see [`Client::sign_out`]).
+    pub async fn close(&self) {
+        self.stop().await;
+        self.inner.cache.pool().close().await;
     }
 
     pub fn session(&self) -> Option<SessionInfo> {

@@ -23,6 +23,7 @@ const REMINDER_CHECK: Duration = Duration::from_secs(30);
 pub struct NotifierControl {
     focused: Arc<AtomicBool>,
     settings: Arc<Mutex<NotificationSettings>>,
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl NotifierControl {
@@ -37,13 +38,21 @@ impl NotifierControl {
     pub fn settings(&self) -> NotificationSettings {
         self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+
+    /// Ends the notifier (its workspace leaves the app): nothing more arrives on its channel.
+    pub fn stop(&self) {
+        self.stop.notify_one();
+    }
 }
 
 impl Client {
     /// Starts the notifier: what it decides arrives on the returned channel.
     pub fn notifier(&self, settings: NotificationSettings) -> (NotifierControl, mpsc::UnboundedReceiver<Notification>) {
-        let control =
-            NotifierControl { focused: Arc::new(AtomicBool::new(true)), settings: Arc::new(Mutex::new(settings)) };
+        let control = NotifierControl {
+            focused: Arc::new(AtomicBool::new(true)),
+            settings: Arc::new(Mutex::new(settings)),
+            stop: Arc::new(tokio::sync::Notify::new()),
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let client = self.clone();
         let changes = self.subscribe();
@@ -63,6 +72,7 @@ async fn run(
     loop {
         policy.settings = control.settings();
         let found = tokio::select! {
+            _ = control.stop.notified() => return,
             change = changes.recv() => match change {
                 Ok(change) => decide(&client, &control, &mut policy, change).await,
                 Err(broadcast::error::RecvError::Lagged(_)) => Vec::new(),

@@ -45,6 +45,9 @@ pub struct SignedIn {
     pub user: User,
     #[serde(default)]
     pub workspace: Option<Workspace>,
+    /// Every workspace of the account on this server (empty from a server from before them).
+    #[serde(default)]
+    pub workspaces: Vec<handoff_proto::WorkspaceEntry>,
 }
 
 /// Signs in to `workspace` (the account's oldest when `None`).

@@ -4,6 +4,7 @@ import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import type { SessionEntry, SessionInfo } from "./types";
 import Settings from "./Settings.svelte";
+import { workspaceContext } from "./stores/workspace.svelte";
 
 const session: SessionInfo = {
   server: "https://inbox.example.com",
@@ -45,7 +46,7 @@ function withSettings(handler: (cmd: string, args: unknown) => unknown) {
 
 function renderSettings() {
   const sessions: SessionInfo[] = [];
-  render(Settings, { session, onSession: (info: SessionInfo) => sessions.push(info), onSignOut: () => {} });
+  render(Settings, { props: { session, onSession: (info: SessionInfo) => sessions.push(info), onSignOut: () => {} }, context: workspaceContext("main") });
   return sessions;
 }
 
@@ -113,7 +114,7 @@ describe("Settings: change my password", () => {
       "textContent",
       "Password changed. Your other sessions were signed out.",
     );
-    expect(changed).toEqual([{ currentPassword: "old-secret-1", newPassword: "a-new-secret-1" }]);
+    expect(changed).toEqual([{ workspace: "main", currentPassword: "old-secret-1", newPassword: "a-new-secret-1" }]);
     expect(signedIn).toEqual([session]);
     expect(value("current-password")).toBe("");
     expect(value("new-password")).toBe("");

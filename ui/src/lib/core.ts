@@ -30,19 +30,21 @@ export function messageOf(e: unknown): string {
   return String(e);
 }
 
-/** Subscribes to the core's changes; returns the unsubscribe function. */
-export function onChange(handler: (change: Change) => void): Promise<() => void> {
-  return events.coreEvent.listen((e) => handler(e.payload));
+/** Subscribes to the changes of workspace `key`'s core; returns the unsubscribe function. */
+export function onChange(key: string, handler: (change: Change) => void): Promise<() => void> {
+  return events.coreEvent.listen((e) => {
+    if (e.payload.workspace === key) handler(e.payload.change);
+  });
 }
 
-/** Subscribes to "show this conversation" (a notification or the tray was clicked). */
-export function onOpenConversation(handler: (conversationId: string) => void): Promise<() => void> {
-  return events.openConversation.listen((e) => handler(e.payload.conversation_id));
+/** Subscribes to "show this conversation" (a notification, the tray or a link), with its workspace. */
+export function onOpenConversation(handler: (workspace: string, conversationId: string) => void): Promise<() => void> {
+  return events.openConversation.listen((e) => handler(e.payload.workspace, e.payload.conversation_id));
 }
 
-/** Subscribes to "show Devices" (a notification about a linked number was clicked). */
-export function onOpenDevices(handler: () => void): Promise<() => void> {
-  return events.openDevices.listen(() => handler());
+/** Subscribes to "show Devices" (a notification about a linked number was clicked), with its workspace. */
+export function onOpenDevices(handler: (workspace: string) => void): Promise<() => void> {
+  return events.openDevices.listen((e) => handler(e.payload.workspace));
 }
 
 /** Subscribes to the update state (a check finished, a download progressed). */

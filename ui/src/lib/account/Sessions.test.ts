@@ -4,6 +4,7 @@ import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import type { SessionEntry } from "../types";
 import Sessions from "./Sessions.svelte";
+import { workspaceContext } from "../stores/workspace.svelte";
 
 afterEach(async () => {
   await tick();
@@ -45,7 +46,7 @@ describe("Sessions", () => {
       entry("s-laptop", "Handoff-Desktop/0.1.0 (windows)", "10.0.0.7"),
       entry("s-old", null, null),
     ]);
-    render(Sessions);
+    render(Sessions, { context: workspaceContext("main") });
     await vi.waitFor(() => expect(rows()).toHaveLength(3));
     const [here, laptop, old] = rows();
     expect(here.textContent).toContain("Handoff-Desktop/0.1.0 (linux)");
@@ -62,12 +63,12 @@ describe("Sessions", () => {
       entry("s-laptop", "Handoff-Desktop/0.1.0 (windows)", "10.0.0.7"),
       entry("s-phone", "Handoff-Desktop/0.1.0 (macos)", "10.0.0.9"),
     ]);
-    render(Sessions);
+    render(Sessions, { context: workspaceContext("main") });
     await vi.waitFor(() => expect(rows()).toHaveLength(3));
     const laptop = rows().find((r) => r.textContent?.includes("10.0.0.7"))!;
     await fireEvent.click(within(laptop).getByTestId("end-session"));
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
-    expect(ended).toEqual([{ id: "s-laptop" }]);
+    expect(ended).toEqual([{ workspace: "main", id: "s-laptop" }]);
     expect(rows().some((r) => r.textContent?.includes("10.0.0.7"))).toBe(false);
     expect(rows().some((r) => r.textContent?.includes("10.0.0.9"))).toBe(true);
   });
@@ -77,7 +78,7 @@ describe("Sessions", () => {
       [entry("s-here", null, "192.168.1.20", true), entry("s-laptop", null, "10.0.0.7")],
       { code: "offline", message: "The server cannot be reached." },
     );
-    render(Sessions);
+    render(Sessions, { context: workspaceContext("main") });
     await vi.waitFor(() => expect(rows()).toHaveLength(2));
     await fireEvent.click(screen.getByTestId("end-session"));
     expect(await screen.findByRole("alert")).toHaveProperty("textContent", "The server cannot be reached.");

@@ -60,10 +60,11 @@ describe("SignIn", () => {
 
   it("hands the session up on success", async () => {
     const user = { id: "u1", email: "ana@example.com", name: "Ana", role: "agent", active: true };
+    const session = { server: "http://127.0.0.1:8750", user, encrypted: false, workspace: null };
     mockIPC((cmd) => {
       if (cmd === "recent_servers") return [];
       if (cmd === "server_address") return { url: "http://127.0.0.1:8750", encrypted: false };
-      if (cmd === "sign_in") return { server: "http://127.0.0.1:8750", user, encrypted: false };
+      if (cmd === "sign_in") return { key: "main", session, others: [] };
     });
     let got: unknown = null;
     render(SignIn, { onSignedIn: (s: unknown) => (got = s) });
@@ -72,6 +73,37 @@ describe("SignIn", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
     await tick();
     await tick();
-    expect(got).toEqual({ server: "http://127.0.0.1:8750", user, encrypted: false });
+    expect(got).toEqual([{ key: "main", session, others: [] }]);
+  });
+
+  it("asks which of the account's other workspaces to add, and signs in to those chosen", async () => {
+    const user = { id: "u1", email: "ana@example.com", name: "Ana", role: "agent", active: true };
+    const at = (id: string, name: string) => ({ server: "https://a.example", user, encrypted: true, workspace: { id, name } });
+    const asked: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "recent_servers") return [];
+      if (cmd === "server_address") return { url: "https://a.example", encrypted: true };
+      if (cmd !== "sign_in") return null;
+      const a = args as { workspace: string | null; workspaceId: string | null; password: string };
+      asked.push({ workspace: a.workspace, workspaceId: a.workspaceId, password: a.password });
+      if (a.workspaceId === null)
+        return { key: "main", session: at("w-a", "Acme"), others: [{ id: "w-b", name: "Bloom", role: "agent" }, { id: "w-c", name: "Cobalt", role: "viewer" }] };
+      return { key: a.workspaceId === "w-b" ? "w2" : "w3", session: at(a.workspaceId, "?"), others: [] };
+    });
+    let got: { key: string }[] = [];
+    render(SignIn, { onSignedIn: (s: { key: string }[]) => (got = s) });
+    await fireEvent.input(screen.getByLabelText("Email"), { target: { value: "ana@example.com" } });
+    await fireEvent.input(screen.getByLabelText("Password"), { target: { value: "secret-pass" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    const pick = await screen.findByTestId("pick-workspaces");
+    expect(pick.textContent).toContain("Acme is open");
+    expect(got, "nothing shown before the choice").toEqual([]);
+    await fireEvent.click(screen.getByRole("checkbox", { name: /Cobalt/ }));
+    await fireEvent.click(screen.getByRole("button", { name: "Add 1 and open" }));
+    await vi.waitFor(() => expect(got.map((s) => s.key)).toEqual(["main", "w2"]));
+    expect(asked).toEqual([
+      { workspace: null, workspaceId: null, password: "secret-pass" },
+      { workspace: null, workspaceId: "w-b", password: "secret-pass" },
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import type { User } from "../types";
 import AdminUsers from "./AdminUsers.svelte";
+import { workspaceContext } from "../stores/workspace.svelte";
 
 afterEach(async () => {
   await tick();
@@ -44,7 +45,7 @@ function withReset(answer: (id: string) => string) {
 describe("AdminUsers: reset a password", () => {
   it("offers no reset of my own password", () => {
     withReset(() => "unused");
-    render(AdminUsers, { me, people: [me, ben] });
+    render(AdminUsers, { props: { me, people: [me, ben] }, context: workspaceContext("main") });
     expect(within(row("Ana")).queryByTestId("reset-password")).toBeNull();
     expect(within(row("Ben")).getByTestId("reset-password")).toBeTruthy();
   });
@@ -53,7 +54,7 @@ describe("AdminUsers: reset a password", () => {
     const asked = withReset(() => "tmp-7Qx-93Lk");
     const writeText = vi.fn(async (_text: string) => {});
     Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
-    render(AdminUsers, { me, people: [me, ben, cleo] });
+    render(AdminUsers, { props: { me, people: [me, ben, cleo] }, context: workspaceContext("main") });
 
     const reset = within(row("Ben")).getByTestId("reset-password");
     await fireEvent.click(reset);
@@ -63,7 +64,7 @@ describe("AdminUsers: reset a password", () => {
 
     await fireEvent.click(reset);
     const shown = await screen.findByTestId("temporary-password");
-    expect(asked).toEqual([{ id: "u-ben" }]);
+    expect(asked).toEqual([{ workspace: "main", id: "u-ben" }]);
     expect(shown.querySelector("strong")?.textContent).toBe("Ben");
     expect(shown.querySelector("code")?.textContent).toBe("tmp-7Qx-93Lk");
     expect(screen.getByText("Ben is signed out everywhere.")).toBeTruthy();
@@ -84,7 +85,7 @@ describe("AdminUsers: reset a password", () => {
     mockIPC((cmd) => {
       if (cmd === "reset_password") throw { code: "forbidden", message: "Only an Admin can reset a password." };
     });
-    render(AdminUsers, { me, people: [me, ben] });
+    render(AdminUsers, { props: { me, people: [me, ben] }, context: workspaceContext("main") });
     const reset = within(row("Ben")).getByTestId("reset-password");
     await fireEvent.click(reset);
     await fireEvent.click(reset);

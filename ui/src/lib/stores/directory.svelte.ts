@@ -6,11 +6,14 @@ import type { Domain } from "./workspace.svelte";
 export class DirectoryStore implements Domain {
   readonly kinds = ["directory"] as const;
 
+  /** `key`: the workspace's. */
+  constructor(readonly key: string) {}
+
   users = $state(new Map<string, User>());
   teams = $state<Team[]>([]);
 
   async load() {
-    const [users, teams] = await Promise.all([call(commands.users()), call(commands.teams())]);
+    const [users, teams] = await Promise.all([call(commands.users(this.key)), call(commands.teams(this.key))]);
     this.users = new Map(users.map((u) => [u.id, u]));
     this.teams = teams;
   }

@@ -19,8 +19,11 @@ export class InboxStore implements Domain {
   labels = $state<string[]>([]);
   attention = $state<Attention[]>([]);
 
-  /** `problem`: where a failed read is told (a successful one clears it). */
-  constructor(private readonly problem: Problem) {}
+  /** `key`: the workspace's; `problem`: where a failed read is told (a successful one clears it). */
+  constructor(
+    readonly key: string,
+    private readonly problem: Problem,
+  ) {}
 
   #limit: number = INBOX_PAGE;
   // Answers can arrive after newer ones: only the latest request's answer counts.
@@ -39,9 +42,9 @@ export class InboxStore implements Domain {
     const request = ++this.#request;
     try {
       const [list, counts, labels] = await Promise.all([
-        call(commands.inbox(this.view, this.teamId, this.label || null, this.#limit)),
-        call(commands.counts()),
-        call(commands.labels()),
+        call(commands.inbox(this.key, this.view, this.teamId, this.label || null, this.#limit)),
+        call(commands.counts(this.key)),
+        call(commands.labels(this.key)),
       ]);
       if (request !== this.#request) return;
       this.conversations = list;
@@ -55,7 +58,7 @@ export class InboxStore implements Domain {
   }
 
   async loadAttention() {
-    this.attention = await call(commands.attention());
+    this.attention = await call(commands.attention(this.key));
   }
 
   /** Shows a view (a team's, with `team`) from its first page. */

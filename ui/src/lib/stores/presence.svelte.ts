@@ -1,6 +1,6 @@
 // Presence as the core knows it: who is online, and who is viewing or writing where. Writing
 // entries carry their own expiry, checked on a one-second tick.
-import { commands } from "../core";
+import { call, commands } from "../core";
 import type { Activity, Change, Conversation, PresenceView } from "../types";
 import type { Domain } from "./workspace.svelte";
 
@@ -11,11 +11,14 @@ export class PresenceStore implements Domain {
   /** Moves on every second: what reads it is re-evaluated (expiries, "for 5 min" labels). */
   tick = $state(0);
 
-  /** `me`: whose own activity is left out. */
-  constructor(private readonly me: () => string) {}
+  /** `key`: the workspace's; `me`: whose own activity is left out. */
+  constructor(
+    readonly key: string,
+    private readonly me: () => string,
+  ) {}
 
   async load() {
-    this.view = await commands.presence();
+    this.view = await call(commands.presence(this.key));
   }
 
   handle(_change: Change) {

@@ -17,7 +17,11 @@ export class ThreadStore implements Domain {
   notice = $state("");
 
   /** `problem`: where a refusal in another conversation than the open one is told. */
-  constructor(private readonly problem: Problem) {}
+  /** `key`: the workspace's. */
+  constructor(
+    readonly key: string,
+    private readonly problem: Problem,
+  ) {}
 
   // The thread keeps the oldest message it shows (`#from`), so new messages add to it and
   // nothing it shows drops out.
@@ -38,7 +42,7 @@ export class ThreadStore implements Domain {
       return;
     }
     const request = ++this.#request;
-    const loaded = await call(commands.thread(this.selectedId, this.#newest, this.#from));
+    const loaded = await call(commands.thread(this.key, this.selectedId, this.#newest, this.#from));
     if (request !== this.#request) return;
     this.thread = loaded;
     this.#from = loaded?.messages[0]?.id ?? null;
@@ -85,8 +89,8 @@ export class ThreadStore implements Domain {
     this.selectedId = id;
     void this.load();
     await this.#settled();
-    void commands.setPresence(id, "viewing");
-    if (this.shows(id) && this.thread!.conversation.unread_count > 0) void call(commands.markRead(id)).catch(() => {});
+    void commands.setPresence(this.key, id, "viewing");
+    if (this.shows(id) && this.thread!.conversation.unread_count > 0) void call(commands.markRead(this.key, id)).catch(() => {});
   }
 
   /** The thread shown is this conversation's (not a previous one's, not missing). */
@@ -111,7 +115,7 @@ export class ThreadStore implements Domain {
 
   /** The refusal panel is done (sent anyway, taken into the composer, or discarded). */
   refusalDone() {
-    if (this.refusal) void call(commands.dismissAttention(this.refusal.mutationId)).catch((e) => (this.problem.message = messageOf(e)));
+    if (this.refusal) void call(commands.dismissAttention(this.key, this.refusal.mutationId)).catch((e) => (this.problem.message = messageOf(e)));
     this.refusal = null;
   }
 }

@@ -43,16 +43,42 @@ function core(answers: Record<string, (args: Record<string, unknown>) => unknown
 }
 
 async function started(calls: string[]) {
-  const ws = new Workspace(() => session);
+  const ws = new Workspace("main", session);
   const stop = ws.start();
   await vi.waitFor(() => expect(calls).toContain("presence"));
   await vi.waitFor(() => expect(calls).toContain("devices"));
   return { ws, stop };
 }
 
-const change = (c: Change) => emit("core-event", c);
+const change = (c: Change, workspace = "main") => emit("core-event", { workspace, change: c });
 
 describe("Workspace stores", () => {
+  it("hear their own workspace's core only, and name it in every command", async () => {
+    const keys: unknown[] = [];
+    const calls = core();
+    mockIPC(
+      (cmd, args) => {
+        calls.push(cmd);
+        keys.push((args as Record<string, unknown>).workspace);
+        if (cmd === "connection") return { state: "online" };
+        if (cmd === "counts") return NO_COUNTS;
+        if (cmd === "presence") return { statuses: [], activities: [] };
+        return [];
+      },
+      { shouldMockEvents: true },
+    );
+    const { stop } = await started(calls);
+    expect(new Set(keys)).toEqual(new Set(["main"]));
+    calls.length = 0;
+    await change({ kind: "inbox" }, "w2");
+    await change({ kind: "directory" }, "w2");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls, "another workspace's changes are not this one's").toEqual([]);
+    await change({ kind: "inbox" });
+    await vi.waitFor(() => expect(calls).toContain("counts"));
+    stop();
+  });
+
   it("each store re-reads on its own kinds of change, and no other", async () => {
     const calls = core();
     const { stop } = await started(calls);
@@ -109,7 +135,7 @@ describe("Workspace stores", () => {
   it("a connection state an event brought is not overwritten by an older read", async () => {
     let answer: (state: unknown) => void = () => {};
     const calls = core({ connection: () => new Promise((resolve) => (answer = resolve)) });
-    const ws = new Workspace(() => session);
+    const ws = new Workspace("main", session);
     const stop = ws.start();
     await vi.waitFor(() => expect(calls).toContain("connection"));
     await change({ kind: "connection", state: { state: "offline", since: "2026-12-07T10:00:00Z", reason: "no network" } });

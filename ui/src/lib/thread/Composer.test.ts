@@ -4,6 +4,9 @@ import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import Composer from "./Composer.svelte";
 import ComposerInThread from "./ComposerInThread.test.svelte";
+import { workspaceContext } from "../stores/workspace.svelte";
+
+const inWorkspace = workspaceContext("main");
 
 afterEach(async () => {
   await tick();
@@ -38,13 +41,8 @@ function setup(replying: string[]) {
     }
   });
   render(Composer, {
-    conversationId: "c1",
-    version: 3,
-    canWrite: true,
-    users: new Map(),
-    refusal: null,
-    onDismissRefusal: () => {},
-    replying,
+    props: { conversationId: "c1", version: 3, canWrite: true, users: new Map(), refusal: null, onDismissRefusal: () => {}, replying },
+    context: inWorkspace,
   });
   return replies;
 }
@@ -57,7 +55,7 @@ describe("Composer", () => {
       return null;
     });
     const refusal = { op: "note", body: "VIP list", changes: [], message: "Viewers cannot write notes.", mutationId: "m9" };
-    const view = render(ComposerInThread, { refusal });
+    const view = render(ComposerInThread, { props: { refusal }, context: inWorkspace });
     await tick();
     expect((screen.getByLabelText("Internal note") as HTMLTextAreaElement).value).toBe("VIP list");
     await fireEvent.click(screen.getByTestId("mode-reply"));
@@ -109,7 +107,7 @@ describe("Composer", () => {
       refusal: null as null | { op: string; body: string; changes: []; message: string; mutationId: string },
       onDismissRefusal: () => {},
     };
-    const view = render(Composer, props);
+    const view = render(Composer, { props, context: inWorkspace });
     await fireEvent.click(screen.getByTestId("mode-note"));
     await fireEvent.input(screen.getByLabelText("Internal note"), { target: { value: "Called him" } });
     await fireEvent.click(screen.getByTestId("send"));
@@ -132,12 +130,15 @@ describe("Composer", () => {
     });
     let dismissed = 0;
     render(Composer, {
-      conversationId: "c1",
-      version: 3,
-      canWrite: true,
-      users: new Map(),
-      refusal: { op: "note", body: "VIP: refund approved internally", changes: [], message: "Viewers cannot write notes.", mutationId: "m9" },
-      onDismissRefusal: () => dismissed++,
+      props: {
+        conversationId: "c1",
+        version: 3,
+        canWrite: true,
+        users: new Map(),
+        refusal: { op: "note", body: "VIP: refund approved internally", changes: [], message: "Viewers cannot write notes.", mutationId: "m9" },
+        onDismissRefusal: () => dismissed++,
+      },
+      context: inWorkspace,
     });
     await tick();
     const panel = screen.getByTestId("refusal");
@@ -159,6 +160,7 @@ describe("Composer", () => {
     await tick();
     expect(calls.filter((c) => c.cmd === "reply")).toEqual([]);
     expect(calls.find((c) => c.cmd === "resend_attention")?.args).toEqual({
+      workspace: "main",
       mutationId: "m9",
       body: "VIP: refund approved internally",
       force: false,
