@@ -242,7 +242,7 @@ pub(crate) async fn show_notifications(
         let Some(core) = app.try_state::<AppCore>() else { continue };
         let Ok(open) = core.workspaces.get(&key) else { return };
         if core.workspaces.several() {
-            n.summary = format!("{} · {}", open.label(), n.summary);
+            n.summary = format!("{} · {}", core.workspaces.label(&key), n.summary);
         }
         let (app, key, client, id) = (app.clone(), key.clone(), open.client.clone(), n.conversation_id);
         let on_action = move |action: notify::Action| match (action, id) {

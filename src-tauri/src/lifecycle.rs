@@ -279,7 +279,7 @@ pub async fn diagnostics(app: AppHandle, core: State<'_, AppCore>) -> Result<Str
     }
     for w in open {
         let client = &w.client;
-        line("Workspace", format!("{} ({})", w.label(), w.key));
+        line("Workspace", format!("{} ({})", core.workspaces.label(&w.key), w.key));
         if let Some(s) = client.session() {
             line("  Server", format!("{} ({})", s.server, if s.encrypted { "encrypted" } else { "not encrypted" }));
             line("  Signed in as", format!("{} ({:?})", s.user.email, s.user.role));

@@ -34,8 +34,8 @@ pub struct Open {
 }
 
 impl Open {
-    /// What people call it: the workspace's name, else the server's host.
-    pub fn label(&self) -> String {
+    /// Its workspace's name, else the server's host.
+    fn name(&self) -> String {
         match self.client.session() {
             Some(s) => s.workspace.map(|w| w.name).unwrap_or_else(|| host(&s.server)),
             None => self.key.clone(),
@@ -96,6 +96,18 @@ impl Workspaces {
     /// Several workspaces: notifications then say which one they are about.
     pub fn several(&self) -> bool {
         self.open.read().unwrap_or_else(|p| p.into_inner()).len() > 1
+    }
+
+    /// What people call workspace `key`: its name, with its server's host when another
+    /// workspace in the app has the same name (every server's first one is "Main").
+    pub fn label(&self, key: &str) -> String {
+        let all = self.all();
+        let Some(this) = all.iter().find(|w| w.key == key) else { return key.to_string() };
+        let name = this.name();
+        match this.client.session() {
+            Some(s) if all.iter().any(|w| w.key != key && w.name() == name) => format!("{name} ({})", host(&s.server)),
+            _ => name,
+        }
     }
 
     /// Opens workspace `key`'s cache and starts its core's tasks (nothing is sent until it
@@ -194,7 +206,7 @@ async fn forward(app: AppHandle, key: String, client: Client) {
             crate::tray::update_count(&app).await;
         }
         if let Change::Connection { state: ConnectionState::SignedOut { expired } } = &change {
-            let label = app.try_state::<AppCore>().and_then(|core| core.workspaces.get(&key).ok()).map(|w| w.label());
+            let label = app.try_state::<AppCore>().map(|core| core.workspaces.label(&key));
             crate::lifecycle::signed_out_while_hidden(&app, *expired, label.as_deref());
         }
         if let Err(e) = (CoreEvent { workspace: key.clone(), change }).emit(&app) {

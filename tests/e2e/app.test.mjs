@@ -568,3 +568,24 @@ test("the sign-in is remembered: after a restart the app opens signed in, withou
   assert.equal((await driver.findAll("#password")).length, 0, "the sign-in form");
   await driver.screenshot("20-restarted");
 }));
+
+test("an app from before workspaces opens where it was: its preferences become the first workspace, its sign-in and cache kept", withScreenshot("upgrade", async () => {
+  const me = await driver.innerText(".me-name");
+  const prefsFile = join(appEnv.XDG_CONFIG_HOME, "app.handoff.desktop", "prefs.json");
+  const prefs = JSON.parse(readFileSync(prefsFile, "utf8"));
+  const [first] = prefs.workspaces;
+  assert.equal(first.key, "main");
+  await driver.stop();
+  // The preferences as an app before workspaces wrote them; the cache and the keyring entry are
+  // where that app kept them (cache.db, the entry named by the server).
+  const old = { servers: prefs.servers, last_server: first.server, notifications: first.notifications, close_to_tray: prefs.close_to_tray };
+  writeFileSync(prefsFile, JSON.stringify(old));
+  await driver.start(APP, appEnv);
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online, without the password");
+  assert.equal(await driver.innerText(".me-name"), me);
+  assert.equal((await driver.findAll("#password")).length, 0, "the sign-in form");
+  await waitFor(async () => (await driver.findAll("[data-testid=conversation-row]")).length > 0 || (await driver.findAll("[data-testid=empty-queue]")).length > 0, "the queue");
+  const upgraded = JSON.parse(readFileSync(prefsFile, "utf8"));
+  assert.deepEqual(upgraded.workspaces.map((w) => [w.key, w.server, w.signed_in]), [["main", first.server, true]]);
+  assert.equal(upgraded.last_server, undefined, "the old field is not written again");
+}));

@@ -230,6 +230,14 @@ export class Driver {
     await this.wd("POST", this.s(`/element/${el}/value`), { text });
   }
 
+  /** Presses `keys` together, as a person does (Control and 1: "\uE009", "1"), then lets go. */
+  async keys(...keys) {
+    const down = keys.map((value) => ({ type: "keyDown", value }));
+    const up = [...keys].reverse().map((value) => ({ type: "keyUp", value }));
+    await this.wd("POST", this.s("/actions"), { actions: [{ type: "key", id: "keyboard", actions: [...down, ...up] }] });
+    await this.wd("DELETE", this.s("/actions"));
+  }
+
   async screenshot(name) {
     const png = await this.wd("GET", this.s("/screenshot"));
     writeFileSync(resolve(this.root, `target/e2e/${name}.png`), Buffer.from(png, "base64"));

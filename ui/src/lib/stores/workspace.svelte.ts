@@ -60,7 +60,12 @@ export class Workspace {
 
   /** What the switcher calls it: the workspace's name, else the server's host. */
   get name(): string {
-    return this.session.workspace?.name ?? hostOf(this.session.server);
+    return this.session.workspace?.name ?? this.host;
+  }
+
+  /** The server's host (and port). */
+  get host(): string {
+    return hostOf(this.session.server);
   }
 
   /** Routes a change from the core to the stores that follow its kind. */
