@@ -63,16 +63,21 @@ pub struct Restored {
 #[tauri::command]
 #[specta::specta]
 pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) -> Result<Restored> {
+    let _one_at_a_time = core.workspaces.changing().await;
     let saved = core.prefs.load();
     let mut workspaces = Vec::new();
     for w in saved.workspaces.iter().filter(|w| w.signed_in) {
         match restore(&app, &core, w).await {
-            Ok(Some(session)) => workspaces.push(WorkspaceSession { key: w.key.clone(), session }),
+            Ok(Restore::Opened(session)) => workspaces.push(WorkspaceSession { key: w.key.clone(), session }),
             // No token kept, or no cached copy of its account: it waits, signed out.
-            Ok(None) => {
+            Ok(Restore::SignedOut) => {
                 core.workspaces.close(&w.key).await;
                 core.prefs.signed_out(&w.key, false);
             }
+            // The keyring did not answer (an unlock prompt nobody answered): the tokens are
+            // likely there, so the workspaces stay signed in for the next start, and the
+            // others are not asked for (each would wait as long again).
+            Ok(Restore::NoKeyring) => break,
             Err(e) => {
                 tracing::warn!(workspace = %w.key, error = %e.message, "a workspace did not open");
                 core.workspaces.close(&w.key).await;
@@ -83,28 +88,35 @@ pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) ->
     let active = active.or_else(|| workspaces.first().map(|w| w.key.clone()));
     core.workspaces.set_active(active.as_deref());
     crate::tray::update_count(&app).await;
+    crate::tray::show_dnd(&app);
     Ok(Restored { workspaces, active })
 }
 
-async fn restore(
-    app: &tauri::AppHandle,
-    core: &AppCore,
-    w: &crate::prefs::SavedWorkspace,
-) -> Result<Option<SessionInfo>> {
+enum Restore {
+    Opened(SessionInfo),
+    SignedOut,
+    NoKeyring,
+}
+
+async fn restore(app: &tauri::AppHandle, core: &AppCore, w: &crate::prefs::SavedWorkspace) -> Result<Restore> {
     let account = keyring_account(&w.server, &w.key);
-    let Some(token) = secrets::load_token(&account, secrets::LOAD_WAIT).await else { return Ok(None) };
+    let token = match secrets::load_token(&account, secrets::LOAD_WAIT).await {
+        secrets::Loaded::Token(token) => token,
+        secrets::Loaded::Missing => return Ok(Restore::SignedOut),
+        secrets::Loaded::NoAnswer => return Ok(Restore::NoKeyring),
+    };
     let open = core.workspaces.open(app, &w.key, w.notifications.clone()).await?;
     match open.client.resume(&w.server, &token).await {
         // A session the server no longer takes opens too, signed out (the UI asks for the password).
         Ok(info) => {
-            if w.workspace_id.is_none() && info.workspace.is_some() {
-                core.prefs.signed_in(&w.key, &w.server, info.workspace.as_ref().map(|ws| ws.id));
+            if let (None, Some(ws)) = (w.workspace_id, &info.workspace) {
+                core.prefs.learn_workspace(&w.key, ws.id);
             }
-            Ok(Some(info))
+            Ok(Restore::Opened(info))
         }
         Err(CoreError::NotSignedIn | CoreError::SessionExpired) => {
             secrets::delete_token(&account);
-            Ok(None)
+            Ok(Restore::SignedOut)
         }
         Err(e) => Err(e.into()),
     }
@@ -121,8 +133,9 @@ pub struct SignedIn {
 
 /// Signs in to `workspace_id` of the server (the account's first when `null`). `workspace` is the
 /// key of a workspace in the app whose session ended (signing in again); `null` adds one, on
-/// the cache kept for that workspace if there is one (a workspace already in the app is
-/// signed in to again).
+/// the cache kept for that workspace if there is one. A sign-in to a workspace in the app
+/// already (the same person, server and workspace) changes nothing there: its new session is
+/// ended, and the one in the app is answered with the account's other workspaces.
 #[tauri::command]
 #[specta::specta]
 pub async fn sign_in(
@@ -135,12 +148,34 @@ pub async fn sign_in(
     workspace_id: Option<WorkspaceId>,
 ) -> Result<SignedIn> {
     let login = handoff_core::log_in(core.workspaces.options(), &server, &email, &password, workspace_id).await?;
+    let _one_at_a_time = core.workspaces.changing().await;
     let chosen = login.workspace.as_ref().map(|w| w.id);
+    let all = login.workspaces.clone();
+    let others = |session: &SessionInfo| -> Vec<handoff_proto::WorkspaceEntry> {
+        let open: Vec<_> = core.workspaces.all().iter().filter_map(|w| w.client.session()).collect();
+        let added =
+            |id| open.iter().any(|s| s.server == session.server && s.workspace.as_ref().map(|w| w.id) == Some(id));
+        all.iter().filter(|w| !added(w.id)).cloned().collect()
+    };
+    if workspace.is_none() {
+        let same = |s: &SessionInfo| {
+            s.server == login.server && s.user.id == login.user.id && s.workspace.as_ref().map(|w| w.id) == chosen
+        };
+        let known = core.workspaces.all().into_iter().find(|w| w.client.session().is_some_and(|s| same(&s)));
+        if let Some((known, session)) = known.and_then(|w| w.client.session().map(|s| (w, s))) {
+            if let Err(e) = login.discard(core.workspaces.options()).await {
+                tracing::info!(error = %e, "an unneeded session was not ended on the server");
+            }
+            core.workspaces.set_active(Some(&known.key));
+            let others = others(&session);
+            return Ok(SignedIn { key: known.key.clone(), session, others });
+        }
+    }
     let saved = core.prefs.load();
-    let key = workspace.unwrap_or_else(|| saved.key_for(&login.server, chosen));
+    let open_keys: Vec<String> = core.workspaces.all().iter().map(|w| w.key.clone()).collect();
+    let key = workspace.unwrap_or_else(|| saved.key_for(&login.server, chosen, &open_keys));
     let settings = saved.workspace(&key).map(|w| w.notifications.clone()).unwrap_or_default();
     let token = login.token.clone();
-    let all = login.workspaces.clone();
     let open = core.workspaces.open(&app, &key, settings).await?;
     let session = match open.client.adopt(login).await {
         Ok(session) => session,
@@ -156,10 +191,8 @@ pub async fn sign_in(
     core.prefs.signed_in(&key, &session.server, chosen);
     core.workspaces.set_active(Some(&key));
     crate::tray::update_count(&app).await;
-    let saved = core.prefs.load();
-    let added =
-        |id| saved.workspaces.iter().any(|w| w.signed_in && w.server == session.server && w.workspace_id == Some(id));
-    let others = all.into_iter().filter(|w| !added(w.id)).collect();
+    crate::tray::show_dnd(&app);
+    let others = others(&session);
     Ok(SignedIn { key, session, others })
 }
 
@@ -168,6 +201,7 @@ pub async fn sign_in(
 #[tauri::command]
 #[specta::specta]
 pub async fn sign_out(app: tauri::AppHandle, core: State<'_, AppCore>, workspace: String, wipe: bool) -> Result<()> {
+    let _one_at_a_time = core.workspaces.changing().await;
     let client = core.client(&workspace)?;
     if let Some(info) = client.session() {
         secrets::delete_token(&keyring_account(&info.server, &workspace));

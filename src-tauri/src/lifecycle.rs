@@ -83,15 +83,17 @@ pub fn bring_forward(app: &AppHandle) {
 }
 
 /// Follows a link: the window comes forward on it, in the workspace whose cache has that
-/// conversation. It is also kept for a window that is not listening yet (the UI takes it when
-/// its inbox opens), so nothing is lost at launch.
+/// conversation (else in the one on screen, which says it does not have it). It is also kept
+/// for a window that is not listening yet (the UI takes it once a workspace is open: at start,
+/// or at the first sign-in), so nothing is lost at launch.
 pub fn open_link(app: &AppHandle, link: Link) {
     bring_forward(app);
     match link {
         Link::Conversation(id) => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                match workspace_of(&app, id).await {
+                let active = app.try_state::<AppCore>().and_then(|core| core.workspaces.active());
+                match workspace_of(&app, id).await.or(active) {
                     Some(key) => open_conversation(&app, &key, id),
                     None => keep_pending(&app, None, id), // no workspace open yet
                 }

@@ -85,13 +85,17 @@ impl Saved {
         self.workspaces.iter().find(|w| w.key == key)
     }
 
-    /// Which key a sign-in to `workspace_id` of `server` gets: the entry already kept for it
-    /// (its cache holds that workspace's data), else the first workspace's files when no entry
-    /// uses them, else a new key. An entry of the same server whose workspace is not known yet
-    /// counts as the same (the cache itself tells, and starts again if it was another).
-    pub fn key_for(&self, server: &str, workspace_id: Option<WorkspaceId>) -> String {
+    /// Which key a sign-in to `workspace_id` of `server` gets: the entry kept for it while it
+    /// was signed out (its cache holds that workspace's data), else the first workspace's files
+    /// when no entry uses them, else a new key. An entry whose workspace is not known yet (an
+    /// app from before workspaces) counts as the same (the cache itself tells, and starts again
+    /// if it was another). `open` are the keys of the workspaces in the app now: never taken
+    /// over (the caller has found that this sign-in is none of them).
+    pub fn key_for(&self, server: &str, workspace_id: Option<WorkspaceId>, open: &[String]) -> String {
         let same = |w: &&SavedWorkspace| {
-            w.server == server && (w.workspace_id.is_none() || workspace_id.is_none() || w.workspace_id == workspace_id)
+            !open.contains(&w.key)
+                && w.server == server
+                && (w.workspace_id.is_none() || workspace_id.is_none() || w.workspace_id == workspace_id)
         };
         if let Some(w) = self.workspaces.iter().find(same) {
             return w.key.clone();
@@ -99,7 +103,8 @@ impl Saved {
         if self.workspace(FIRST).is_none() {
             return FIRST.into();
         }
-        (2..).map(|n| format!("w{n}")).find(|k| self.workspace(k).is_none()).unwrap_or_default()
+        let free = |k: &String| self.workspace(k).is_none() && !open.contains(k);
+        (2..).map(|n| format!("w{n}")).find(free).unwrap_or_default()
     }
 }
 
@@ -183,6 +188,16 @@ impl Prefs {
         });
     }
 
+    /// The workspace a kept sign-in is of, learnt when it opened (an app from before
+    /// workspaces did not know it).
+    pub fn learn_workspace(&self, key: &str, workspace_id: WorkspaceId) {
+        self.change(|saved| {
+            if let Some(w) = saved.workspaces.iter_mut().find(|w| w.key == key) {
+                w.workspace_id.get_or_insert(workspace_id);
+            }
+        });
+    }
+
     pub fn set_active(&self, key: &str) {
         self.change(|saved| saved.active = Some(key.to_string()));
     }
@@ -232,7 +247,12 @@ mod tests {
     #[test]
     fn a_sign_in_finds_the_cache_kept_for_its_workspace() {
         let mut saved = Saved::default();
-        assert_eq!(saved.key_for("https://a.example", Some(ws_id(1))), FIRST, "the first one takes the old files");
+        let none: &[String] = &[];
+        assert_eq!(
+            saved.key_for("https://a.example", Some(ws_id(1)), none),
+            FIRST,
+            "the first one takes the old files"
+        );
         let entry = |key: &str, server: &str, id: Option<WorkspaceId>| SavedWorkspace {
             key: key.into(),
             server: server.into(),
@@ -242,15 +262,20 @@ mod tests {
         };
         saved.workspaces.push(entry(FIRST, "https://a.example", Some(ws_id(1))));
         saved.workspaces.push(entry("w2", "https://b.example", Some(ws_id(1))));
-        assert_eq!(saved.key_for("https://a.example", Some(ws_id(1))), FIRST);
+        assert_eq!(saved.key_for("https://a.example", Some(ws_id(1)), none), FIRST);
         assert_eq!(
-            saved.key_for("https://b.example", Some(ws_id(1))),
+            saved.key_for("https://b.example", Some(ws_id(1)), none),
             "w2",
             "the same id on another server is another"
         );
-        assert_eq!(saved.key_for("https://a.example", Some(ws_id(2))), "w3");
+        assert_eq!(saved.key_for("https://a.example", Some(ws_id(2)), none), "w3");
         saved.workspaces.push(entry("w3", "https://c.example", None));
-        assert_eq!(saved.key_for("https://c.example", Some(ws_id(7))), "w3", "not known yet: the cache tells");
-        assert_eq!(saved.key_for("https://d.example", None), "w4");
+        assert_eq!(saved.key_for("https://c.example", Some(ws_id(7)), none), "w3", "not known yet: the cache tells");
+        assert_eq!(saved.key_for("https://d.example", None, none), "w4");
+        // An open workspace is never taken over, even one whose workspace is not known yet:
+        // another account of its server gets a key of its own.
+        let open = [String::from("w3"), String::from("w4")];
+        assert_eq!(saved.key_for("https://c.example", Some(ws_id(7)), &open), "w5");
+        assert_eq!(saved.key_for("https://a.example", Some(ws_id(1)), &[FIRST.to_string()]), "w4");
     }
 }

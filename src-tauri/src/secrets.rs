@@ -90,15 +90,27 @@ pub fn store_token(server: &str, token: &str) {
     ask(Job::Save { server: server.to_string(), token: token.to_string() });
 }
 
+/// What the keyring said about a token.
+#[derive(Debug, PartialEq)]
+pub enum Loaded {
+    Token(String),
+    /// None kept (or no keyring on this computer).
+    Missing,
+    /// The keyring did not answer in time (an unlock prompt nobody answered): the token may
+    /// well be there.
+    NoAnswer,
+}
+
 /// The token saved for `server`, if the keyring gives it within `wait`.
-pub async fn load_token(server: &str, wait: Duration) -> Option<String> {
+pub async fn load_token(server: &str, wait: Duration) -> Loaded {
     let (reply, answer) = oneshot::channel();
     ask(Job::Load { server: server.to_string(), reply });
     match tokio::time::timeout(wait, answer).await {
-        Ok(answer) => answer.ok().flatten(),
+        Ok(Ok(Some(token))) => Loaded::Token(token),
+        Ok(_) => Loaded::Missing,
         Err(_) => {
             tracing::warn!(after = ?wait, "the OS keyring did not answer: sign in with your password");
-            None
+            Loaded::NoAnswer
         }
     }
 }

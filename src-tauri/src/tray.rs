@@ -48,7 +48,7 @@ fn on_menu(app: &AppHandle, event: tauri::menu::MenuEvent) {
         // own stays in its Settings.
         "dnd" => {
             let core = app.state::<AppCore>();
-            let on = !all_dnd(&core.prefs.load());
+            let on = !all_open_dnd(&core);
             for w in core.workspaces.all() {
                 let mut settings = w.notifier.settings();
                 settings.dnd = on;
@@ -62,16 +62,23 @@ fn on_menu(app: &AppHandle, event: tauri::menu::MenuEvent) {
     }
 }
 
-/// Do not disturb is on in every signed-in workspace (and there is one).
+/// Do not disturb is on in every signed-in workspace (and there is one), as saved: what the
+/// tray shows before the workspaces open.
 pub fn all_dnd(saved: &Saved) -> bool {
     let mut signed_in = saved.workspaces.iter().filter(|w| w.signed_in).peekable();
     signed_in.peek().is_some() && signed_in.all(|w| w.notifications.dnd)
 }
 
+/// Do not disturb is on in every workspace in the app (and there is one).
+fn all_open_dnd(core: &AppCore) -> bool {
+    let open = core.workspaces.all();
+    !open.is_empty() && open.iter().all(|w| w.notifier.settings().dnd)
+}
+
 /// Shows in the tray menu whether Do not disturb is on everywhere.
 pub fn show_dnd(app: &AppHandle) {
     if let (Some(item), Some(core)) = (app.try_state::<DndItem>(), app.try_state::<AppCore>()) {
-        let _ = item.0.set_checked(all_dnd(&core.prefs.load()));
+        let _ = item.0.set_checked(all_open_dnd(&core));
     }
 }
 

@@ -51,6 +51,9 @@ fn host(server: &str) -> String {
 /// Every workspace in the app, in the switcher's order, and which one is on screen.
 pub struct Workspaces {
     open: RwLock<Vec<Arc<Open>>>,
+    /// Held while workspaces come and go (restore, sign-in, sign-out): two at once could pick
+    /// the same key, or open one cache twice.
+    changing: tokio::sync::Mutex<()>,
     active: Mutex<Option<String>>,
     window_focused: AtomicBool,
     data_dir: PathBuf,
@@ -61,11 +64,17 @@ impl Workspaces {
     pub fn new(data_dir: PathBuf, options: ClientOptions) -> Workspaces {
         Workspaces {
             open: RwLock::new(Vec::new()),
+            changing: tokio::sync::Mutex::new(()),
             active: Mutex::new(None),
             window_focused: AtomicBool::new(true),
             data_dir,
             options,
         }
+    }
+
+    /// Held while a workspace comes or goes ([`Workspaces::changing`]).
+    pub async fn changing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changing.lock().await
     }
 
     pub fn options(&self) -> &ClientOptions {

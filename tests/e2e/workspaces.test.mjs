@@ -95,25 +95,47 @@ async function claimAndReply(admin, device, body) {
   await waitFor(async () => (await sent(admin, device)).includes(body), `"${body}" at the simulator`);
 }
 
-test("an account in two workspaces of a server is offered the other at sign-in; a workspace on another server is added beside them", withScreenshot("ws-sign-in", async () => {
+/** Fills the sign-in form (the first screen, or Add a workspace) and submits it. */
+async function signIn(server, email) {
   await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the sign-in form, focused");
-  await driver.typeOver("#server", acme.server.url);
-  await driver.typeOver("#email", "ana@acme.local");
+  await driver.typeOver("#server", server.url);
+  await driver.typeOver("#email", email);
   await driver.typeOver("#password", PASSWORD);
   await driver.click("#sign-in");
+}
+
+/** The app's sessions of `email` on `server` (the desktop app names itself in its User-Agent). */
+async function appSessions(server, email) {
+  const { token } = await api(server.url)("POST", "/api/v1/auth/login", { email, password: PASSWORD });
+  const mine = api(server.url, token);
+  const { items } = await mine("GET", "/api/v1/me/sessions");
+  await mine("POST", "/api/v1/auth/logout");
+  return items.filter((s) => /Handoff-Desktop/.test(s.client ?? "")).length;
+}
+
+test("an account in two workspaces of a server is offered the other at sign-in; a workspace on another server is added beside them", withScreenshot("ws-sign-in", async () => {
+  // At first only Main: the other is left for later.
+  await signIn(acme.server, "ana@acme.local");
   await waitFor(async () => (await driver.innerText("[data-testid=pick-workspaces]"))?.includes("Retail"), "the other workspace offered");
   await driver.screenshot("ws-01-pick");
+  await driver.click("[data-testid=pick-workspaces] input[type=checkbox]");
+  await driver.click("[data-testid=pick-workspaces] button.primary");
+  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online in Main");
+  assert.equal((await driver.findAll("[data-testid=workspace]")).length, 1);
+
+  // Add a workspace, the same server and account: Main stays as it is (its new session is
+  // ended at once), and Retail is offered again.
+  await driver.click("[data-testid=add-workspace-button]");
+  await signIn(acme.server, "ana@acme.local");
+  await waitFor(async () => (await driver.innerText("[data-testid=pick-workspaces]"))?.includes("Retail"), "Retail offered again");
   await driver.click("[data-testid=pick-workspaces] button.primary");
   await waitFor(async () => (await driver.findAll("[data-testid=workspace]")).length === 2, "two workspaces in the switcher");
-  await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online in Main");
+  await waitFor(() => onScreen(ACME), "Main on screen");
+  assert.equal(await appSessions(acme.server, "ana@acme.local"), 2, "one session per workspace in the app, none left over");
 
   // Bloom's server, from "Add a workspace": another server, another account.
   await driver.click("[data-testid=add-workspace-button]");
-  await waitFor(async () => (await driver.js("return document.activeElement?.id")) === "email", "the add form, focused");
-  await driver.typeOver("#server", bloom.server.url);
-  await driver.typeOver("#email", "ana@bloom.local");
-  await driver.typeOver("#password", PASSWORD);
-  await driver.click("#sign-in");
+  await signIn(bloom.server, "ana@bloom.local");
   await waitFor(async () => (await driver.findAll("[data-testid=workspace]")).length === 3, "three workspaces in the switcher");
   await waitFor(() => onScreen(BLOOM), "the added one on screen");
   await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online in Bloom's Main");

@@ -12,8 +12,9 @@ export const commands = {
 	/**
 	 *  Signs in to `workspace_id` of the server (the account's first when `null`). `workspace` is the
 	 *  key of a workspace in the app whose session ended (signing in again); `null` adds one, on
-	 *  the cache kept for that workspace if there is one (a workspace already in the app is
-	 *  signed in to again).
+	 *  the cache kept for that workspace if there is one. A sign-in to a workspace in the app
+	 *  already (the same person, server and workspace) changes nothing there: its new session is
+	 *  ended, and the one in the app is answered with the account's other workspaces.
 	 */
 	signIn: (workspace: string | null, server: string, email: string, password: string, workspaceId: WorkspaceId | null) => typedError<SignedIn_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { workspace, server, email, password, workspaceId })),
 	/**

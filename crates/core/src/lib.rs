@@ -129,6 +129,14 @@ impl Login {
     }
 }
 
+impl Login {
+    /// Ends this sign-in's session on the server: it was not needed (the workspace it names is
+    /// in the app already, signed in).
+    pub async fn discard(self, options: &ClientOptions) -> CoreResult<()> {
+        rest::logout(&http_client(&tls::connector(options)?)?, &self.server, &self.token).await
+    }
+}
+
 /// Signs in to `workspace` of `server` (the account's oldest when `None`) without a cache yet.
 pub async fn log_in(
     options: &ClientOptions,
