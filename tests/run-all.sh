@@ -122,6 +122,10 @@ mkdir -p target/e2e
 timeout 600 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
 
+step "the app at rest, small: memory and CPU with one workspace and with three (by hand, larger: docs/performance.md)"
+timeout 300 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- node tests/e2e/memory.mjs --workspaces 3 --conversations 20 --idle-secs 5 --max-idle-cpu 20 2> >(grep -v "^dbus-daemon" >&2)
+
 step "the app on a desktop: a window manager (openbox) and a tray host; closing hides to the tray, notifications go on, a second launch shows it, Quit quits and the window comes back in place; the update check"
 timeout 300 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   dbus-run-session -- node --test --test-concurrency=1 tests/desktop/
