@@ -6,53 +6,16 @@
 //
 // APP_BIN (default target/release/handoff-desktop, built with `--features
 // handoff-desktop/custom-protocol`) and SERVER_BIN choose the binaries.
-import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Driver, waitFor } from "../e2e/webdriver.mjs";
-import { inject, signIn, startWorld } from "./world.mjs";
+import { appTree, inject, signIn, startWorld, usage } from "./world.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const APP = resolve(root, process.env.APP_BIN ?? "target/release/handoff-desktop");
 const CONVERSATIONS = Number(process.env.CONVERSATIONS ?? 20);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 10000);
-
-/** Every process: pid, parent, executable name. */
-function processes() {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        let exe = "";
-        try {
-          exe = readlinkSync(`/proc/${pid}/exe`);
-        } catch {}
-        return [{ pid: Number(pid), ppid, exe }];
-      } catch {
-        return [];
-      }
-    });
-}
-
-/** The app's process and all its descendants. */
-function appTree() {
-  const all = processes();
-  // /proc names the file itself: a target folder that is a symlink resolves to another path.
-  const real = realpathSync(APP);
-  const app = all.find((p) => p.exe === real);
-  if (!app) return [];
-  const tree = [app];
-  for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i].pid));
-  return tree;
-}
-
-/** Proportional set size in MB: each shared page counted once across the processes sharing it. */
-function pssMb(pid) {
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-  return Number(rollup.match(/^Pss:\s+(\d+) kB/m)[1]) / 1024;
-}
 
 const world = await startWorld(root, "footprint");
 const driver = new Driver(root);
@@ -68,9 +31,9 @@ try {
   await waitFor(async () => Number(await inQueue()) === CONVERSATIONS, "the inbox");
   // The measurement: memory after a period with nothing happening (not a wait for readiness).
   await new Promise((r) => setTimeout(r, IDLE_MS));
-  const tree = appTree();
+  const tree = appTree(APP);
   if (tree.length === 0) throw new Error(`no process runs ${APP}`);
-  const each = tree.map((p) => ({ process: p.exe.split("/").pop(), pid: p.pid, pss_mb: Math.round(pssMb(p.pid) * 10) / 10 }));
+  const each = tree.map((p) => ({ process: p.exe.split("/").pop(), pid: p.pid, pss_mb: Math.round(((usage(p.pid)?.pss ?? 0) / 1024) * 10) / 10 }));
   console.log(
     JSON.stringify({
       bench: "footprint",
