@@ -245,6 +245,41 @@ mod tests {
     }
 
     #[test]
+    fn each_workspace_keeps_its_own_settings_and_signing_out_moves_the_screen_on() {
+        let dir = std::env::temp_dir().join(format!("handoff-prefs-{}-{}", std::process::id(), line!()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let prefs = Prefs::new(dir.join("prefs.json"));
+        prefs.signed_in(FIRST, "https://a.example", Some(ws_id(1)));
+        prefs.signed_in("w2", "https://b.example", Some(ws_id(2)));
+        assert_eq!(prefs.load().active.as_deref(), Some("w2"), "the one signed in last is on screen");
+        prefs.set_notifications(
+            "w2",
+            NotificationSettings { dnd: true, unclaimed_after_mins: 30, ..Default::default() },
+        );
+        let saved = prefs.load();
+        assert!(saved.workspace("w2").unwrap().notifications.dnd);
+        assert_eq!(saved.workspace("w2").unwrap().notifications.unclaimed_after_mins, 30);
+        assert_eq!(
+            saved.workspace(FIRST).unwrap().notifications,
+            NotificationSettings::default(),
+            "the other's untouched"
+        );
+        // Signed out keeping the data: kept, signed out; the screen moves to one still in.
+        prefs.signed_out("w2", false);
+        let saved = prefs.load();
+        assert!(!saved.workspace("w2").unwrap().signed_in);
+        assert!(saved.workspace("w2").unwrap().notifications.dnd, "its settings wait with it");
+        assert_eq!(saved.active.as_deref(), Some(FIRST));
+        prefs.learn_workspace(FIRST, ws_id(9));
+        assert_eq!(prefs.load().workspace(FIRST).unwrap().workspace_id, Some(ws_id(1)), "a known id is kept");
+        prefs.signed_out(FIRST, true);
+        let saved = prefs.load();
+        assert!(saved.workspace(FIRST).is_none(), "forgotten");
+        assert_eq!(saved.active, None, "nothing signed in is on screen");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_sign_in_finds_the_cache_kept_for_its_workspace() {
         let mut saved = Saved::default();
         let none: &[String] = &[];

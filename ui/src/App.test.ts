@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
 import type { SessionInfo, User } from "./lib/types";
 import App from "./App.svelte";
 
@@ -138,5 +139,75 @@ describe("App: signed in with a temporary password", () => {
     expect(calls.some((c) => c.cmd === "sign_out")).toBe(true);
     expect(changes).toEqual([]);
     expect(inboxReached(calls)).toBe(false);
+  });
+});
+
+describe("App: several workspaces", () => {
+  const at = (name: string, server: string): SessionInfo => ({
+    server,
+    user: { ...ben, must_change_password: false },
+    encrypted: true,
+    workspace: { id: `id-${name}`, name },
+  });
+  const counts = (unassigned: number, mine: number) => ({ mine, unassigned, all: unassigned + mine, mentions: 0, snoozed: 0, resolved: 0, teams: [] });
+
+  /** Two workspaces kept from last time, "main" on screen; `waiting` is what each one's core answers for counts. */
+  function withTwo(waiting: Record<string, number>) {
+    const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+    mockIPC(
+      (cmd, raw) => {
+        const args = (raw ?? {}) as Record<string, unknown>;
+        calls.push({ cmd, args });
+        switch (cmd) {
+          case "restore_session":
+            return {
+              workspaces: [
+                { key: "main", session: at("Main", "https://a.example") },
+                { key: "w2", session: at("Main", "https://b.example") },
+              ],
+              active: "main",
+            };
+          case "connection":
+            return { state: "online" };
+          case "counts":
+            return counts(waiting[args.workspace as string] ?? 0, 0);
+          case "presence":
+            return { statuses: [], activities: [] };
+          case "take_pending_link":
+          case "set_active_workspace":
+            return null;
+          default:
+            return [];
+        }
+      },
+      { shouldMockEvents: true },
+    );
+    return calls;
+  }
+
+  it("shows each workspace's own counts, tells two Mains apart by their server, and switches with Ctrl+2", async () => {
+    const waiting = { main: 1, w2: 0 };
+    const calls = withTwo(waiting);
+    render(App);
+    const rows = await screen.findAllByTestId("workspace");
+    expect(rows.map((r) => r.dataset.key)).toEqual(["main", "w2"]);
+    await vi.waitFor(() => expect(screen.getAllByTestId("workspace-waiting").map((e) => e.textContent)).toEqual(["1", "0"]));
+    expect(screen.getAllByTestId("workspace-server").map((e) => e.textContent)).toEqual(["a.example", "b.example"]);
+    expect(rows[0].getAttribute("aria-selected")).toBe("true");
+
+    // A change in the second workspace's core re-reads that one's counts only.
+    waiting.w2 = 3;
+    waiting.main = 9; // would show if the first re-read
+    calls.length = 0;
+    await emit("core-event", { workspace: "w2", change: { kind: "inbox" } });
+    await vi.waitFor(() => expect(screen.getAllByTestId("workspace-waiting").map((e) => e.textContent)).toEqual(["1", "3"]));
+    expect(calls.filter((c) => c.cmd === "counts").map((c) => c.args.workspace)).toEqual(["w2"]);
+
+    await fireEvent.keyDown(document.body, { key: "2", ctrlKey: true });
+    await vi.waitFor(() => expect(screen.getAllByTestId("workspace")[1].getAttribute("aria-selected")).toBe("true"));
+    expect(calls.filter((c) => c.cmd === "set_active_workspace").map((c) => c.args.workspace)).toEqual(["w2"]);
+    // Ctrl+3 with two workspaces: nothing.
+    await fireEvent.keyDown(document.body, { key: "3", ctrlKey: true });
+    expect(screen.getAllByTestId("workspace")[1].getAttribute("aria-selected")).toBe("true");
   });
 });
