@@ -135,7 +135,9 @@ pub struct SignedIn {
 /// key of a workspace in the app whose session ended (signing in again); `null` adds one, on
 /// the cache kept for that workspace if there is one. A sign-in to a workspace in the app
 /// already (the same person, server and workspace) changes nothing there: its new session is
-/// ended, and the one in the app is answered with the account's other workspaces.
+/// ended, and the one in the app is answered with the account's other workspaces; unless that
+/// one's session had ended, or its workspace was not known yet (a cache from before
+/// workspaces): then the sign-in carries on there.
 #[tauri::command]
 #[specta::specta]
 pub async fn sign_in(
@@ -157,23 +159,40 @@ pub async fn sign_in(
             |id| open.iter().any(|s| s.server == session.server && s.workspace.as_ref().map(|w| w.id) == Some(id));
         all.iter().filter(|w| !added(w.id)).cloned().collect()
     };
-    if workspace.is_none() {
+    // Signing in again after a session ended names its workspace; a new sign-in may be one in
+    // the app already: the same person on the same server in the same workspace, or in one from
+    // before workspaces (whose id this sign-in now tells).
+    let again = workspace.is_some();
+    let mut key = workspace;
+    if key.is_none() {
         let same = |s: &SessionInfo| {
-            s.server == login.server && s.user.id == login.user.id && s.workspace.as_ref().map(|w| w.id) == chosen
+            let id = s.workspace.as_ref().map(|w| w.id);
+            s.server == login.server && s.user.id == login.user.id && (id == chosen || id.is_none())
         };
         let known = core.workspaces.all().into_iter().find(|w| w.client.session().is_some_and(|s| same(&s)));
         if let Some((known, session)) = known.and_then(|w| w.client.session().map(|s| (w, s))) {
-            if let Err(e) = login.discard(core.workspaces.options()).await {
-                tracing::info!(error = %e, "an unneeded session was not ended on the server");
+            let ended = matches!(known.client.connection(), ConnectionState::SignedOut { .. });
+            if !ended && session.workspace.is_some() {
+                // Nothing to change there: the new session is ended on the server (in the
+                // background: the lock is not held for it).
+                let options = core.workspaces.options().clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Err(e) = login.discard(&options).await {
+                        tracing::info!(error = %e, "an unneeded session was not ended on the server");
+                    }
+                });
+                core.workspaces.set_active(Some(&known.key));
+                core.prefs.set_active(&known.key);
+                let others = others(&session);
+                return Ok(SignedIn { key: known.key.clone(), session, others });
             }
-            core.workspaces.set_active(Some(&known.key));
-            let others = others(&session);
-            return Ok(SignedIn { key: known.key.clone(), session, others });
+            // Its session had ended, or its workspace was not known: this sign-in carries on there.
+            key = Some(known.key.clone());
         }
     }
     let saved = core.prefs.load();
     let open_keys: Vec<String> = core.workspaces.all().iter().map(|w| w.key.clone()).collect();
-    let key = workspace.unwrap_or_else(|| saved.key_for(&login.server, chosen, &open_keys));
+    let key = key.unwrap_or_else(|| saved.key_for(&login.server, chosen, &open_keys));
     let settings = saved.workspace(&key).map(|w| w.notifications.clone()).unwrap_or_default();
     let token = login.token.clone();
     let open = core.workspaces.open(&app, &key, settings).await?;
@@ -189,7 +208,11 @@ pub async fn sign_in(
     secrets::store_token(&keyring_account(&session.server, &key), &token);
     core.prefs.remember_server(&session.server);
     core.prefs.signed_in(&key, &session.server, chosen);
-    core.workspaces.set_active(Some(&key));
+    // Signing in again happens where the agent was: the screen may have moved on meanwhile.
+    if !again {
+        core.workspaces.set_active(Some(&key));
+        core.prefs.set_active(&key);
+    }
     crate::tray::update_count(&app).await;
     crate::tray::show_dnd(&app);
     let others = others(&session);

@@ -152,24 +152,21 @@ impl Prefs {
         });
     }
 
-    /// Workspace `key` is signed in to `workspace_id` of `server`, and on screen.
+    /// Workspace `key` is signed in to `workspace_id` of `server`.
     pub fn signed_in(&self, key: &str, server: &str, workspace_id: Option<WorkspaceId>) {
-        self.change(|saved| {
-            match saved.workspaces.iter_mut().find(|w| w.key == key) {
-                Some(w) => {
-                    w.server = server.to_string();
-                    w.workspace_id = workspace_id.or(w.workspace_id);
-                    w.signed_in = true;
-                }
-                None => saved.workspaces.push(SavedWorkspace {
-                    key: key.to_string(),
-                    server: server.to_string(),
-                    workspace_id,
-                    signed_in: true,
-                    notifications: NotificationSettings::default(),
-                }),
+        self.change(|saved| match saved.workspaces.iter_mut().find(|w| w.key == key) {
+            Some(w) => {
+                w.server = server.to_string();
+                w.workspace_id = workspace_id.or(w.workspace_id);
+                w.signed_in = true;
             }
-            saved.active = Some(key.to_string());
+            None => saved.workspaces.push(SavedWorkspace {
+                key: key.to_string(),
+                server: server.to_string(),
+                workspace_id,
+                signed_in: true,
+                notifications: NotificationSettings::default(),
+            }),
         });
     }
 
@@ -251,7 +248,7 @@ mod tests {
         let prefs = Prefs::new(dir.join("prefs.json"));
         prefs.signed_in(FIRST, "https://a.example", Some(ws_id(1)));
         prefs.signed_in("w2", "https://b.example", Some(ws_id(2)));
-        assert_eq!(prefs.load().active.as_deref(), Some("w2"), "the one signed in last is on screen");
+        prefs.set_active("w2");
         prefs.set_notifications(
             "w2",
             NotificationSettings { dnd: true, unclaimed_after_mins: 30, ..Default::default() },

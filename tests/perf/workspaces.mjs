@@ -33,16 +33,31 @@ const IDLE_SECS = arg("idle-secs", 30);
 const MAX_IDLE_CPU = arg("max-idle-cpu", Infinity);
 const TICKS = 100; // clock ticks a second (Linux's USER_HZ)
 
-/** The app's processes now: PSS, RSS (KiB) and CPU ticks, in all and by program. */
+/** The app's processes now: each one's program and PSS, RSS (KiB) and CPU ticks, by pid. */
 function measure() {
-  const all = { pss: 0, rss: 0, ticks: 0, each: {} };
+  const now = new Map();
   for (const p of appTree(APP)) {
     const u = usage(p.pid);
-    if (!u) continue;
-    for (const k of ["pss", "rss", "ticks"]) all[k] += u[k];
-    const e = (all.each[p.name] ??= { pss: 0, ticks: 0 });
+    if (u) now.set(p.pid, { name: p.name, ...u });
+  }
+  return now;
+}
+
+/**
+ * Memory at the end of the window and CPU used during it, in all and by program. A process's CPU
+ * counts from the window's start (one that started meanwhile, from its own start; one that
+ * ended meanwhile is not in the tree at the end).
+ */
+function idleUse(before, after) {
+  const all = { pss: 0, rss: 0, ticks: 0, each: {} };
+  for (const [pid, u] of after) {
+    const ticks = u.ticks - (before.get(pid)?.ticks ?? 0);
+    all.pss += u.pss;
+    all.rss += u.rss;
+    all.ticks += ticks;
+    const e = (all.each[u.name] ??= { pss: 0, ticks: 0 });
     e.pss += u.pss;
-    e.ticks += u.ticks;
+    e.ticks += ticks;
   }
   return all;
 }
@@ -84,18 +99,15 @@ async function run(world, count) {
     const before = measure();
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, IDLE_SECS * 1000)); // the idle window measured, not a wait for readiness
-    const after = measure();
+    const used = idleUse(before, measure());
     const secs = (Date.now() - t0) / 1000;
-    const byProgram = Object.entries(after.each).map(([name, e]) => [
-      name,
-      { pss_mib: mib(e.pss), idle_cpu_pct: cpu(e.ticks - (before.each[name]?.ticks ?? 0), secs) },
-    ]);
+    const byProgram = Object.entries(used.each).map(([name, e]) => [name, { pss_mib: mib(e.pss), idle_cpu_pct: cpu(e.ticks, secs) }]);
     return {
       workspaces: count,
       signed_in_ms: signedInMs,
-      pss_mib: mib(after.pss),
-      rss_mib: mib(after.rss),
-      idle_cpu_pct: cpu(after.ticks - before.ticks, secs),
+      pss_mib: mib(used.pss),
+      rss_mib: mib(used.rss),
+      idle_cpu_pct: cpu(used.ticks, secs),
       by_program: Object.fromEntries(byProgram),
     };
   } finally {

@@ -211,3 +211,45 @@ describe("App: several workspaces", () => {
     expect(screen.getAllByTestId("workspace")[1].getAttribute("aria-selected")).toBe("true");
   });
 });
+
+describe("App: signing out and in again", () => {
+  it("shows the inbox again after a sign-out and another sign-in on the same workspace's files", async () => {
+    const own = { ...ownSession, user: { ...ownSession.user, must_change_password: false } };
+    mockIPC(
+      (cmd) => {
+        switch (cmd) {
+          case "restore_session":
+            return { workspaces: [], active: null };
+          case "recent_servers":
+            return [SERVER];
+          case "server_address":
+            return { url: SERVER, encrypted: true };
+          case "sign_in":
+            return { key: "main", session: own, others: [] };
+          case "connection":
+            return { state: "online" };
+          case "counts":
+            return { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
+          case "presence":
+            return { statuses: [], activities: [] };
+          case "take_pending_link":
+          case "set_active_workspace":
+          case "sign_out":
+            return null;
+          default:
+            return [];
+        }
+      },
+      { shouldMockEvents: true },
+    );
+    render(App);
+    for (let round = 0; round < 2; round++) {
+      await fireEvent.input(await screen.findByLabelText("Email"), { target: { value: "ben@example.com" } });
+      await fireEvent.input(screen.getByLabelText("Password"), { target: { value: "my-own-secret-1" } });
+      await fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+      expect(await screen.findByRole("navigation", { name: "Views" }), `the inbox, round ${round + 1}`).toBeTruthy();
+      await fireEvent.click(screen.getByRole("button", { name: "Sign out" }));
+      await vi.waitFor(() => expect(screen.queryByRole("navigation", { name: "Views" })).toBeNull());
+    }
+  });
+});

@@ -14,7 +14,9 @@ export const commands = {
 	 *  key of a workspace in the app whose session ended (signing in again); `null` adds one, on
 	 *  the cache kept for that workspace if there is one. A sign-in to a workspace in the app
 	 *  already (the same person, server and workspace) changes nothing there: its new session is
-	 *  ended, and the one in the app is answered with the account's other workspaces.
+	 *  ended, and the one in the app is answered with the account's other workspaces; unless that
+	 *  one's session had ended, or its workspace was not known yet (a cache from before
+	 *  workspaces): then the sign-in carries on there.
 	 */
 	signIn: (workspace: string | null, server: string, email: string, password: string, workspaceId: WorkspaceId | null) => typedError<SignedIn_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { workspace, server, email, password, workspaceId })),
 	/**
