@@ -253,3 +253,59 @@ describe("App: signing out and in again", () => {
     }
   });
 });
+
+describe("App: links and added workspaces", () => {
+  it("keeps a link for a workspace still being added, and opens it there once it is", async () => {
+    const session = (name: string): SessionInfo => ({ server: SERVER, user: { ...ben, must_change_password: false }, encrypted: true, workspace: { id: `id-${name}`, name } });
+    const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+    let pending: { workspace: string; conversation_id: string } | null = null;
+    mockIPC(
+      (cmd, raw) => {
+        const args = (raw ?? {}) as Record<string, unknown>;
+        calls.push({ cmd, args });
+        switch (cmd) {
+          case "restore_session":
+            return { workspaces: [{ key: "main", session: session("Acme") }], active: "main" };
+          case "recent_servers":
+            return [SERVER];
+          case "server_address":
+            return { url: SERVER, encrypted: true };
+          case "sign_in":
+            return { key: "w2", session: session("Bloom"), others: [] };
+          case "take_pending_link": {
+            const taken = pending;
+            pending = null;
+            return taken;
+          }
+          case "connection":
+            return { state: "online" };
+          case "counts":
+            return { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
+          case "presence":
+            return { statuses: [], activities: [] };
+          case "thread":
+          case "set_active_workspace":
+            return null;
+          default:
+            return [];
+        }
+      },
+      { shouldMockEvents: true },
+    );
+    render(App);
+    await fireEvent.click(await screen.findByTestId("add-workspace-button"));
+    // A notification's Open for the workspace being added: the shell keeps it as pending.
+    pending = { workspace: "w2", conversation_id: "c-bloom" };
+    await emit("open-conversation", { workspace: "w2", conversation_id: "c-bloom" });
+    await tick();
+    expect(calls.filter((c) => c.cmd === "take_pending_link"), "not taken before its workspace is here").toHaveLength(1); // the start's own
+    expect(pending).not.toBeNull();
+    await fireEvent.input(screen.getByLabelText("Email"), { target: { value: "ben@bloom.example" } });
+    await fireEvent.input(screen.getByLabelText("Password"), { target: { value: "my-own-secret-1" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "thread" && c.args.conversationId === "c-bloom")).toBe(true));
+    const opened = calls.find((c) => c.cmd === "thread" && c.args.conversationId === "c-bloom");
+    expect(opened?.args.workspace, "opened in the workspace it is of").toBe("w2");
+    expect(pending).toBeNull();
+  });
+});
