@@ -66,6 +66,25 @@ function withCore(restored: SessionInfo | null, change: (args: { currentPassword
   return calls;
 }
 
+/** What the inbox's reads answer for an empty workspace (anything else: an empty list). */
+function emptyInbox(cmd: string): unknown {
+  switch (cmd) {
+    case "connection":
+      return { state: "online" };
+    case "counts":
+      return { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
+    case "presence":
+      return { statuses: [], activities: [] };
+    case "thread":
+    case "take_pending_link":
+    case "set_active_workspace":
+    case "sign_out":
+      return null;
+    default:
+      return [];
+  }
+}
+
 const inboxReached = (calls: { cmd: string }[]) => calls.some((c) => INBOX_COMMANDS.includes(c.cmd));
 
 async function choose(next: string, repeat = next) {
@@ -167,17 +186,10 @@ describe("App: several workspaces", () => {
               ],
               active: "main",
             };
-          case "connection":
-            return { state: "online" };
           case "counts":
             return counts(waiting[args.workspace as string] ?? 0, 0);
-          case "presence":
-            return { statuses: [], activities: [] };
-          case "take_pending_link":
-          case "set_active_workspace":
-            return null;
           default:
-            return [];
+            return emptyInbox(cmd);
         }
       },
       { shouldMockEvents: true },
@@ -226,18 +238,8 @@ describe("App: signing out and in again", () => {
             return { url: SERVER, encrypted: true };
           case "sign_in":
             return { key: "main", session: own, others: [] };
-          case "connection":
-            return { state: "online" };
-          case "counts":
-            return { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
-          case "presence":
-            return { statuses: [], activities: [] };
-          case "take_pending_link":
-          case "set_active_workspace":
-          case "sign_out":
-            return null;
           default:
-            return [];
+            return emptyInbox(cmd);
         }
       },
       { shouldMockEvents: true },
@@ -277,17 +279,8 @@ describe("App: links and added workspaces", () => {
             pending = null;
             return taken;
           }
-          case "connection":
-            return { state: "online" };
-          case "counts":
-            return { mine: 0, unassigned: 0, all: 0, mentions: 0, snoozed: 0, resolved: 0, teams: [] };
-          case "presence":
-            return { statuses: [], activities: [] };
-          case "thread":
-          case "set_active_workspace":
-            return null;
           default:
-            return [];
+            return emptyInbox(cmd);
         }
       },
       { shouldMockEvents: true },
