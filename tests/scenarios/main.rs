@@ -12,6 +12,7 @@ mod liveness;
 mod notifications;
 mod outbound;
 mod presence;
+mod privacy;
 mod restore;
 mod routing;
 mod send_guard;

@@ -2,7 +2,8 @@
 //!
 //! Per connection: `hello{last_seq}` -> `welcome{epoch, head_seq}`. A different epoch than the
 //! cache's means the server's history was replaced: the cache is wiped (the outbox kept) and the
-//! client reconnects from 0. Then the outbox is sent in order, events are applied in batches (one
+//! client reconnects from 0; so does a `last_seq` below the welcome's `floor` (the cache was
+//! offline longer than the server keeps an erasure's record). Then the outbox is sent in order, events are applied in batches (one
 //! transaction each, `last_seq` moving with them), and acks/rejects settle the outbox.
 
 use std::collections::HashSet;
@@ -193,14 +194,17 @@ async fn connect(
     send(&mut ws, &ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq }).await?;
     let welcome =
         tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut ws)).await.map_err(|_| "no welcome".to_string())??;
-    let (epoch, head_seq) = match welcome {
-        ServerFrame::Welcome { epoch, head_seq, .. } => (epoch, head_seq),
+    let (epoch, head_seq, floor) = match welcome {
+        ServerFrame::Welcome { epoch, head_seq, floor, .. } => (epoch, head_seq, floor),
         ServerFrame::Error { code, message } if code == "unsupported_protocol" => return Err(message),
         other => return Err(format!("expected welcome, got {other:?}")),
     };
     let cached_epoch = cache.meta("epoch").await.map_err(|e| e.to_string())?;
-    if cached_epoch.as_deref().is_some_and(|e| e != epoch.to_string()) || head_seq < last_seq {
-        tracing::warn!(%epoch, "the server's history changed: resyncing from scratch");
+    // Below the floor: offline longer than the server keeps an erasure's record, so this cache
+    // may hold someone erased since.
+    let missed_erasure = last_seq > 0 && last_seq < floor;
+    if cached_epoch.as_deref().is_some_and(|e| e != epoch.to_string()) || head_seq < last_seq || missed_erasure {
+        tracing::warn!(%epoch, missed_erasure, "the server's history changed: resyncing from scratch");
         cache.wipe(false).await.map_err(|e| e.to_string())?;
         cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
         inner.emit(Change::Inbox);

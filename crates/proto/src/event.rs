@@ -2,7 +2,7 @@
 //! Clients apply them in order to their cache; applying the same event twice changes nothing
 //! (every body carries the full new state of what it touches).
 
-use crate::ids::{ConversationId, DeviceId, MessageId, UserId};
+use crate::ids::{ContactId, ConversationId, DeviceId, MessageId, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::{wire, Conversation, Device, Message, Seq, Team, User};
@@ -48,6 +48,20 @@ wire! {
         /// messages of `from` now belong to `conversation`, and `from` is gone.
         #[serde(rename = "conversation.merged")]
         ConversationMerged { from: ConversationId, conversation: Conversation },
+        /// An Admin erased a contact: its conversations, their messages and notes are gone, and
+        /// every earlier event about them is now `redacted`. A client deletes all it holds about
+        /// them (rows, search entries, drafts, queued changes).
+        #[serde(rename = "contact.erased")]
+        ContactErased { contact_id: ContactId, conversation_ids: Vec<ConversationId> },
+        /// The retention period removed every message and note older than `before` (in the
+        /// conversations of `device_id` when set, else of every linked number); a client drops the
+        /// same, and the previews of conversations whose last message went with them.
+        #[serde(rename = "messages.purged")]
+        MessagesPurged { before: DateTime<Utc>, device_id: Option<DeviceId> },
+        /// An event whose content was removed (an erasure, the retention period). It keeps its
+        /// `seq`, so a catch-up still sees every number; there is nothing to apply.
+        #[serde(rename = "redacted")]
+        Redacted,
     }
 }
 
@@ -84,6 +98,9 @@ impl EventBody {
             EventBody::TeamUpdated { .. } => "team.updated",
             EventBody::Mention { .. } => "mention",
             EventBody::ConversationMerged { .. } => "conversation.merged",
+            EventBody::ContactErased { .. } => "contact.erased",
+            EventBody::MessagesPurged { .. } => "messages.purged",
+            EventBody::Redacted => "redacted",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod event;
 pub mod ids;
 pub mod presence;
+pub mod privacy;
 pub mod rest;
 pub mod ws;
 
@@ -23,6 +24,7 @@ pub use ids::{
     WorkspaceId,
 };
 pub use presence::{ActivityEntry, PresenceStatus, UserStatus, TYPING_TTL_SECS};
+pub use privacy::*;
 pub use rest::*;
 pub use ws::{Activity, ClientFrame, Op, ServerFrame, PROTOCOL_VERSION};
 

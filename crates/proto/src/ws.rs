@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{wire, ActivityEntry, ConversationStatus, Event, PresenceStatus, Seq, User, UserStatus};
 
 /// The WebSocket protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 wire! {
     #[serde(tag = "t", rename_all = "snake_case")]
@@ -38,8 +38,17 @@ impl ClientFrame {
 wire! {
     #[serde(tag = "t", rename_all = "snake_case")]
     pub enum ServerFrame {
-        /// `epoch` identifies this database's history: a new epoch means the client must resync fully.
-        Welcome { protocol: u32, epoch: Uuid, head_seq: Seq, user: User },
+        /// `epoch` identifies this database's history: a new epoch means the client must resync
+        /// fully. So does a `last_seq` below `floor` (above 0): the log no longer holds an
+        /// erasure that client missed, so it drops what it cached and syncs from 0.
+        Welcome {
+            protocol: u32,
+            epoch: Uuid,
+            head_seq: Seq,
+            user: User,
+            #[serde(default)]
+            floor: Seq,
+        },
         Event(Box<Event>),
         /// The mutation was applied (or had been applied before); `seq` is the event it produced.
         Ack { mutation_id: MutationId, seq: Option<Seq> },
@@ -134,7 +143,7 @@ mod tests {
     #[test]
     fn hello_is_tagged() {
         let f = ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq: 7 };
-        assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"t":"hello","protocol":1,"last_seq":7}"#);
+        assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"t":"hello","protocol":2,"last_seq":7}"#);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outbound;
 pub mod presence;
+pub mod privacy;
 pub mod prune;
 pub mod routing;
 pub mod send_guard;
@@ -328,6 +329,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         tokio::spawn(routing::run(state.clone())),
         tokio::spawn(snooze::run(state.clone())),
         tokio::spawn(prune::run(state.clone())),
+        tokio::spawn(privacy::run(state.clone())),
         tokio::spawn(presence::run(state.clone())),
     ];
     if config.demo {

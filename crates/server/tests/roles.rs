@@ -109,6 +109,9 @@ struct Fixture {
     sim: DeviceId,
     /// A customer message with an attachment.
     attachment: MessageId,
+    /// The customer of `conversation`, and the linked number they wrote to.
+    contact: String,
+    line: DeviceId,
     /// The workspace the tokens act in.
     workspace: String,
 }
@@ -190,6 +193,11 @@ fn routes() -> Vec<Route> {
         route(Method::DELETE, "/api/v1/api-keys/{id}", Admin),
         route(Method::GET, "/api/v1/audit", Admin),
         route(Method::GET, "/api/v1/agents", SignedIn),
+        route(Method::GET, "/api/v1/settings", Admin),
+        route(Method::PATCH, "/api/v1/settings", Admin),
+        route(Method::GET, "/api/v1/contacts/{id}", SignedIn),
+        route(Method::GET, "/api/v1/contacts/{id}/export", Admin),
+        route(Method::POST, "/api/v1/contacts/{id}/erase", Admin),
     ]
 }
 
@@ -221,6 +229,17 @@ async fn prepare(
         ("DELETE", "/api/v1/api-keys/{id}") => {
             created_id(api, admin, "/api/v1/api-keys", json!({"name": format!("k{n}"), "role": "agent"})).await
         }
+        ("POST", "/api/v1/contacts/{id}/erase") => {
+            let from = format!("+49151555{n:05}");
+            let inbound = json!({"from": from, "body": "Please erase me"});
+            let path = format!("/api/v1/devices/{}/simulator/inbound", fx.line);
+            let (status, message) = api.send(Method::POST, &path, Some(admin), Some(inbound)).await;
+            assert!(status.is_success(), "{message}");
+            let path = format!("/api/v1/conversations/{}", message["conversation_id"].as_str().unwrap());
+            let (_, conversation) = api.send(Method::GET, &path, Some(admin), None).await;
+            conversation["contact"]["id"].as_str().unwrap().to_string()
+        }
+        (_, p) if p.starts_with("/api/v1/contacts/") => fx.contact.clone(),
         (_, p) if p.starts_with("/api/v1/users/") => fx.user.to_string(),
         // Nobody's session: the answer is 404 for everyone allowed to ask.
         (_, p) if p.starts_with("/api/v1/me/sessions/") => Uuid::now_v7().to_string(),
@@ -238,6 +257,7 @@ async fn prepare(
             Some(json!({"email": format!("new{n}@test.local"), "name": "New", "password": PASSWORD, "role": "agent"}))
         }
         ("PATCH", "/api/v1/users/{id}") => Some(json!({"name": "Pat"})),
+        ("PATCH", "/api/v1/settings") => Some(json!({"offline_grace_days": 3})),
         // A wrong current password: allowed to ask, refused as 400, nothing changes.
         ("POST", "/api/v1/me/password") => {
             Some(json!({"current_password": "not the password", "new_password": "another long passphrase"}))
@@ -334,6 +354,8 @@ async fn fixture(api: &Api) -> Fixture {
         user: target.id,
         sim: sim.parse().unwrap(),
         attachment,
+        contact: conversation.contact.id.to_string(),
+        line: device.id,
     }
 }
 
@@ -483,6 +505,7 @@ const B_CALLERS: [Caller; 6] =
 fn secrets_of(a: &Fixture, device: DeviceId) -> Vec<String> {
     let mut secrets = vec![
         a.conversation.to_string(),
+        a.contact.clone(),
         a.attachment.to_string(),
         a.team.to_string(),
         a.user.to_string(),

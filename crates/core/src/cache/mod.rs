@@ -44,6 +44,9 @@ pub struct Touched {
     pub customer_messages: Vec<(ConversationId, MessageId)>,
     /// Live news: linked numbers that were connected and are not any more.
     pub devices_down: Vec<DeviceId>,
+    /// Rows were erased or purged: the write-ahead log is emptied after the commit, so that no
+    /// copy of them stays in the cache's files.
+    pub forgotten: bool,
     /// Whether the event being applied is live (set per event).
     live: bool,
     seen: HashSet<ConversationId>,
@@ -155,6 +158,8 @@ impl Cache {
             .pragma("cache_size", "-65536")
             .pragma("mmap_size", "268435456")
             .pragma("wal_autocheckpoint", "10000")
+            // What is deleted is overwritten, not left in free pages (erasure, retention, a wipe).
+            .pragma("secure_delete", "ON")
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
@@ -204,7 +209,14 @@ impl Cache {
         }
         sqlx::query("DELETE FROM meta WHERE key IN ('last_seq', 'epoch')").execute(&mut *tx).await?;
         Cache::close_gap_now(&mut tx).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.checkpoint().await
+    }
+
+    /// Writes the write-ahead log into the database file and empties it: after rows are deleted
+    /// for good, no earlier copy of their pages stays in the log.
+    pub async fn checkpoint(&self) -> DbResult<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await.map(drop)
     }
 
     /// Applies events in one transaction and moves `last_seq` to the last one.
@@ -232,6 +244,9 @@ impl Cache {
         run.write(&mut tx).await?;
         set_meta(&mut tx, "last_seq", &head.to_string()).await?;
         tx.commit().await?;
+        if touched.forgotten {
+            self.checkpoint().await?;
+        }
         Ok(touched)
     }
 
@@ -570,6 +585,57 @@ async fn apply_one<'a>(
                 .await?;
             touched.directory = true;
         }
+        EventBody::ContactErased { conversation_ids, .. } => {
+            // Everything about them: rows, search entries (the triggers), what I was writing
+            // to them and what waits to be sent.
+            for id in conversation_ids {
+                let id = id.to_string();
+                for table in ["messages", "reads", "mentions", "drafts", "attention", "outbox"] {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE conversation_id = ?")))
+                        .bind(&id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM conversations WHERE id = ?").bind(&id).execute(&mut *conn).await?;
+            }
+            sqlx::query("DELETE FROM saved_files WHERE message_id NOT IN (SELECT id FROM messages)")
+                .execute(&mut *conn)
+                .await?;
+            for id in conversation_ids {
+                touched.conversation(*id);
+            }
+            touched.inbox = true;
+            touched.forgotten = true;
+        }
+        EventBody::MessagesPurged { before, device_id } => {
+            let (before, device) = (ts(*before), device_id.map(|d| d.to_string()));
+            sqlx::query(
+                "DELETE FROM messages WHERE pending = 0 AND created_at < ?1 AND conversation_id IN \
+                 (SELECT id FROM conversations WHERE ?2 IS NULL OR device_id = ?2)",
+            )
+            .bind(&before)
+            .bind(&device)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE conversations SET last_message_preview = '' \
+                 WHERE last_message_at < ?1 AND last_message_preview != '' AND (?2 IS NULL OR device_id = ?2)",
+            )
+            .bind(&before)
+            .bind(&device)
+            .execute(&mut *conn)
+            .await?;
+            for table in ["mentions", "saved_files"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE message_id NOT IN (SELECT id FROM messages)"
+                )))
+                .execute(&mut *conn)
+                .await?;
+            }
+            touched.inbox = true;
+            touched.forgotten = true;
+        }
+        EventBody::Redacted => {}
         EventBody::Mention { conversation_id, message_id, user_id, by } => {
             if *user_id == me {
                 let new = sqlx::query(

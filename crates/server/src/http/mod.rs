@@ -5,6 +5,7 @@ mod conversations;
 pub mod devices;
 mod media;
 mod people;
+mod privacy;
 mod system;
 
 pub mod error;
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/conversations/{id}/read", post(conversations::read))
         .route("/api/v1/messages/{id}/media", get(media::download))
         .route("/api/v1/sync", get(system::sync))
+        .route("/api/v1/settings", get(privacy::settings).patch(privacy::patch_settings))
+        .route("/api/v1/contacts/{id}", get(privacy::contact))
+        .route("/api/v1/contacts/{id}/export", get(privacy::export))
+        .route("/api/v1/contacts/{id}/erase", post(privacy::erase))
         .route("/api/v1/teams", get(admin::list_teams).post(admin::create_team))
         .route("/api/v1/teams/{id}", axum::routing::patch(admin::patch_team))
         .route("/api/v1/teams/{id}/members", axum::routing::put(admin::set_members))
@@ -132,6 +137,7 @@ fn with_access_log(router: Router) -> Router {
         conversations::list, conversations::get_one, conversations::messages, conversations::reply,
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
         conversations::escalate, conversations::labels, media::download,
+        privacy::settings, privacy::patch_settings, privacy::contact, privacy::export, privacy::erase,
         admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use crate::auth::Actor;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
-use crate::AppState;
+use crate::{store, AppState};
 
 #[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
@@ -82,8 +82,10 @@ pub struct SyncParams {
     pub limit: Option<i64>,
 }
 
-/// Every durable change after `since`, in order, with nothing skipped.
-#[utoipa::path(get, path = "/api/v1/sync", params(SyncParams), responses((status = 200, body = SyncResponse)))]
+/// Every durable change after `since`, in order, with nothing skipped. 410 `resync_required`
+/// when `since` is older than the oldest erasure record the log still holds: start again from 0.
+#[utoipa::path(get, path = "/api/v1/sync", params(SyncParams),
+    responses((status = 200, body = SyncResponse), (status = 410, body = handoff_proto::ErrorBody)))]
 pub async fn sync(
     State(state): State<AppState>,
     actor: Actor,
@@ -98,6 +100,17 @@ pub async fn sync(
         Some(n) if (1..=5000).contains(&n) => n,
         Some(_) => return Err(ApiError::invalid("limit", "limit must be between 1 and 5000.")),
     };
+    let floor = store::privacy::floor(&mut *state.store.reader().await?, actor.ws()).await?;
+    if since > 0 && since < floor {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "resync_required",
+            format!(
+                "The log no longer holds every change after {since} (an erasure's record was retired at {floor}): \
+                 drop what you kept and sync again from 0."
+            ),
+        ));
+    }
     let head_seq = state.store.head_seq(actor.ws()).await?;
     let events = state.store.events_after(actor.ws(), since, limit).await?;
     Ok(Json(SyncResponse { events, head_seq }))

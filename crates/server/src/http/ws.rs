@@ -172,11 +172,13 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     }
     let mut live = state.store.hub().subscribe(actor.ws());
     let head_seq = state.store.head_seq(actor.ws()).await?;
+    let floor = crate::store::privacy::floor(&mut *state.store.reader().await?, actor.ws()).await?;
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         epoch: state.store.epoch_of(actor.ws()),
         head_seq,
         user: actor.user.clone(),
+        floor,
     };
     send(&mut socket, &welcome).await?;
     let (statuses, activities) = state.presence.roster(actor.ws());

@@ -41,9 +41,9 @@ pub async fn insert(conn: &mut Conn, entry: &NewEntry<'_>, at: DateTime<Utc>) ->
     .map_err(Into::into)
 }
 
-const COLUMNS: &str = "id, at, actor_id, actor_name, action, conversation_id, summary, seq";
+pub(super) const COLUMNS: &str = "id, at, actor_id, actor_name, action, conversation_id, summary, seq";
 
-fn from_row(row: &AnyRow) -> DbResult<AuditEntry> {
+pub(super) fn from_row(row: &AnyRow) -> DbResult<AuditEntry> {
     Ok(AuditEntry {
         id: row.try_get("id")?,
         at: parse_ts(&row.try_get::<String, _>("at")?)?,

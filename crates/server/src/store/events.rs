@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use handoff_proto::{ConversationId, Event, EventBody, Seq, WorkspaceId};
+use chrono::{DateTime, Utc};
+use handoff_proto::{ConversationId, DeviceId, Event, EventBody, Seq, WorkspaceId};
 
 use super::sql::Sql;
 use super::Conn;
@@ -130,4 +131,157 @@ pub async fn of_conversation_since(
     .fetch_all(conn)
     .await?;
     payloads.iter().map(|p| serde_json::from_str(p).map_err(super::Error::from)).collect()
+}
+
+/// The payload an event keeps once redacted: its type and nothing else.
+const REDACTED: &str = r#"{"type":"redacted"}"#;
+
+/// Redacts every event of `ws` about `conversations` (an erasure): each keeps its `seq` and
+/// time, and says no more than `redacted`.
+pub async fn redact_conversations(conn: &mut Conn, ws: WorkspaceId, conversations: &[ConversationId]) -> DbResult<u64> {
+    let mut gone = 0;
+    for id in conversations {
+        gone += sqlx::query(
+            "UPDATE events SET type = 'redacted', payload = $1, conversation_id = NULL, conv_version = NULL \
+             WHERE workspace_id = $2 AND conversation_id = $3",
+        )
+        .bind(REDACTED)
+        .bind(ws)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(gone)
+}
+
+/// The conversations that were merged into one of `into` (`conversation.merged` events), and
+/// those merged into them, and so on: one customer's earlier conversations.
+pub async fn merged_into(conn: &mut Conn, ws: WorkspaceId, into: &[ConversationId]) -> DbResult<Vec<ConversationId>> {
+    let mut found: Vec<ConversationId> = Vec::new();
+    let mut next: Vec<ConversationId> = into.to_vec();
+    while let Some(id) = next.pop() {
+        let payloads: Vec<String> = sqlx::query_scalar(
+            "SELECT payload FROM events WHERE workspace_id = $1 AND conversation_id = $2 AND type = 'conversation.merged'",
+        )
+        .bind(ws)
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        for payload in payloads {
+            if let EventBody::ConversationMerged { from, .. } =
+                serde_json::from_str(&payload).map_err(super::Error::from)?
+            {
+                if !found.contains(&from) && !into.contains(&from) {
+                    found.push(from);
+                    next.push(from);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Events of `ws` after `after` from before `before`, oldest first, at most `limit`: what the
+/// retention period may have to rewrite.
+pub async fn older_than(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    after: Seq,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<Event>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT seq, at, payload FROM events WHERE workspace_id = $1 AND seq > $2 AND at < $3 ORDER BY seq LIMIT $4",
+    )
+    .bind(ws)
+    .bind(after)
+    .bind(ts(before))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(seq, at, payload)| {
+            let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
+            Ok(Event { seq, at: parse_ts(&at)?, body })
+        })
+        .collect()
+}
+
+/// Writes `body` as event `seq` of `ws` in place of what it said (the retention period: a
+/// message that is gone, a preview of one).
+pub async fn rewrite(conn: &mut Conn, ws: WorkspaceId, seq: Seq, body: &EventBody) -> DbResult<()> {
+    let payload = serde_json::to_string(body).map_err(super::Error::from)?;
+    sqlx::query(
+        "UPDATE events SET type = $1, payload = $2, conversation_id = $3, conv_version = $4 \
+         WHERE workspace_id = $5 AND seq = $6",
+    )
+    .bind(body.type_name())
+    .bind(payload)
+    .bind(body.conversation_id().map(|id| id.to_string()))
+    .bind(conv_version(body))
+    .bind(ws)
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Redacts the erasure records of `ws` from before `before`; returns the newest one's `seq`.
+pub async fn redact_erasures(conn: &mut Conn, ws: WorkspaceId, before: DateTime<Utc>) -> DbResult<Option<Seq>> {
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(seq) FROM events WHERE workspace_id = $1 AND type = 'contact.erased' AND at < $2",
+    )
+    .bind(ws)
+    .bind(ts(before))
+    .fetch_one(&mut *conn)
+    .await?;
+    if newest.is_some() {
+        sqlx::query(
+            "UPDATE events SET type = 'redacted', payload = $1 WHERE workspace_id = $2 AND type = 'contact.erased' \
+             AND at < $3",
+        )
+        .bind(REDACTED)
+        .bind(ws)
+        .bind(ts(before))
+        .execute(conn)
+        .await?;
+    }
+    Ok(newest)
+}
+
+/// Redacts the `messages.purged` events of `ws` before `seq` that a newer one for the same
+/// linked number covers (its `before` is no earlier): a client that missed them applies the
+/// newer one, and a first sync reads one purge per number instead of one per hour.
+pub async fn redact_covered_purges(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    device: DeviceId,
+    before: DateTime<Utc>,
+    seq: Seq,
+) -> DbResult<u64> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, payload FROM events WHERE workspace_id = $1 AND type = 'messages.purged' AND seq < $2",
+    )
+    .bind(ws)
+    .bind(seq)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut redacted = 0;
+    for (old, payload) in rows {
+        let covered = match serde_json::from_str(&payload).map_err(super::Error::from)? {
+            EventBody::MessagesPurged { before: b, device_id } => device_id == Some(device) && b <= before,
+            _ => false,
+        };
+        if covered {
+            sqlx::query("UPDATE events SET type = 'redacted', payload = $1 WHERE workspace_id = $2 AND seq = $3")
+                .bind(REDACTED)
+                .bind(ws)
+                .bind(old)
+                .execute(&mut *conn)
+                .await?;
+            redacted += 1;
+        }
+    }
+    Ok(redacted)
 }

@@ -23,6 +23,7 @@ pub mod maintenance;
 pub mod messages;
 pub mod meta;
 pub mod people;
+pub mod privacy;
 pub mod replies;
 pub mod routing;
 mod sql;
@@ -533,7 +534,8 @@ async fn open_sqlite(
         Durability::Normal => "NORMAL",
     };
     let setup = format!(
-        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}",
+        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; \
+         PRAGMA busy_timeout = {}",
         busy_timeout.as_millis()
     );
     let on_connect =

@@ -1,0 +1,487 @@
+//! Privacy (docs/privacy.md): each workspace's retention period and offline grace, a contact's
+//! export, and a contact's erasure.
+//!
+//! * **Erasure** deletes every row about a contact in one transaction, redacts every event about
+//!   their conversations (each keeps its `seq`: a catch-up stays gap-free) and appends
+//!   `contact.erased`, so every app removes them at its next sync. The audit log keeps
+//!   "Erased a contact" without personal data. On SQLite, the database deletes securely
+//!   (`secure_delete`) and the erasure empties the write-ahead log after it, so no copy of the
+//!   erased bytes stays in the server's files.
+//! * **Erasure records** (`contact.erased`) are kept [`ERASURES_KEPT`]; then they are redacted
+//!   too and the workspace's floor moves past them: an app that was offline longer than that
+//!   drops its cache and syncs from 0 (the welcome's `floor`).
+//! * **Retention**: once an hour (by the server's clock: tests move it), the messages and notes
+//!   older than each linked number's period are deleted, `messages.purged` tells the apps to do
+//!   the same, and the log's older events are rewritten without them: a `message.created` of a
+//!   message that is gone becomes the conversation's `conversation.updated`, a receipt or a
+//!   mention of it becomes `redacted`, and a conversation's preview from before the period is
+//!   blanked. A first sync then sees every conversation and none of the messages that are gone.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use handoff_proto::{
+    ContactDetail, ContactExport, ContactId, DeviceId, Erased, Event, EventBody, ExportedAttachment, MessageId,
+    PatchSettingsRequest, UpdateCause, WorkspaceId, WorkspaceSettings, MAX_OFFLINE_GRACE_DAYS, MAX_RETENTION_DAYS,
+};
+
+use crate::audit;
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+use crate::store::{self, DbResult};
+use crate::AppState;
+
+/// How long the log keeps an erasure's record (`contact.erased`, ids only). An app offline
+/// longer than this resyncs from scratch.
+pub const ERASURES_KEPT: chrono::Duration = chrono::Duration::days(90);
+
+/// How often the retention period is applied (by the server's clock).
+const EVERY: chrono::Duration = chrono::Duration::hours(1);
+
+/// Events rewritten per transaction: the write lock is held a moment at a time.
+const BATCH: i64 = 1000;
+
+/// How much later than its message an event may be appended and still be rewritten in the pass
+/// that purges the message (a message is stored when it arrives, with its own time; one that
+/// arrives later than this is rewritten that much later).
+const LATE_BY: chrono::Duration = chrono::Duration::days(1);
+
+pub async fn settings(state: &AppState, actor: &Actor) -> Result<WorkspaceSettings> {
+    actor.require_admin("see the workspace's settings")?;
+    let mut conn = state.store.reader().await?;
+    Ok(store::privacy::settings(&mut conn, actor.ws()).await?)
+}
+
+pub async fn patch_settings(state: &AppState, actor: &Actor, req: PatchSettingsRequest) -> Result<WorkspaceSettings> {
+    actor.require_admin("change the workspace's settings")?;
+    if let Some(Some(days)) = req.retention_days {
+        if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+            return Err(Error::invalid(
+                "retention_days",
+                format!("retention_days is a number of days from 1 to {MAX_RETENTION_DAYS}, or null to keep messages."),
+            ));
+        }
+    }
+    if let Some(days) = req.offline_grace_days {
+        if !(1..=MAX_OFFLINE_GRACE_DAYS).contains(&days) {
+            return Err(Error::invalid(
+                "offline_grace_days",
+                format!("offline_grace_days is a number of days from 1 to {MAX_OFFLINE_GRACE_DAYS}."),
+            ));
+        }
+    }
+    let mut w = state.store.begin().await?;
+    let before = store::privacy::settings(w.conn(), actor.ws()).await?;
+    store::privacy::set_settings(w.conn(), actor.ws(), req.retention_days, req.offline_grace_days).await?;
+    let after = store::privacy::settings(w.conn(), actor.ws()).await?;
+    if after == before {
+        return Ok(after);
+    }
+    if after.retention_days != before.retention_days {
+        // A shorter period reaches events the last passes left as final: read the log again.
+        store::privacy::set_retention_mark(w.conn(), actor.ws(), 0).await?;
+    }
+    let retention = match after.retention_days {
+        Some(days) => format!("{days} days"),
+        None => "kept".to_string(),
+    };
+    let summary = format!("Settings: messages {retention}, apps open offline for {} days", after.offline_grace_days);
+    audit::record(w.conn(), actor.into(), "settings.update", None, &summary, None).await?;
+    w.commit().await?;
+    Ok(after)
+}
+
+/// A contact with every address and conversation.
+pub async fn contact(state: &AppState, actor: &Actor, id: ContactId) -> Result<ContactDetail> {
+    let mut conn = state.store.reader().await?;
+    detail(&mut conn, actor.ws(), id).await?.ok_or_else(|| Error::not_found("contact"))
+}
+
+async fn detail(conn: &mut store::Conn, ws: WorkspaceId, id: ContactId) -> DbResult<Option<ContactDetail>> {
+    let Some(row) = store::privacy::contact(conn, ws, id).await? else { return Ok(None) };
+    let aliases = store::privacy::aliases(conn, id).await?;
+    let mut conversations = Vec::new();
+    for c in store::privacy::conversations_of(conn, ws, id).await? {
+        conversations.extend(store::conversations::get(conn, ws, c, None).await?);
+    }
+    Ok(Some(ContactDetail { id, name: row.name, phone: row.phone, device_id: row.device_id, aliases, conversations }))
+}
+
+/// Everything the workspace holds about a contact. Audited (without the contact's data).
+pub async fn export(state: &AppState, actor: &Actor, id: ContactId) -> Result<ContactExport> {
+    actor.require_admin("export a contact's data")?;
+    let mut conn = state.store.reader().await?;
+    let contact = detail(&mut conn, actor.ws(), id).await?.ok_or_else(|| Error::not_found("contact"))?;
+    let mut ids: Vec<_> = contact.conversations.iter().map(|c| c.id).collect();
+    ids.extend(store::events::merged_into(&mut conn, actor.ws(), &ids).await?);
+    let messages = store::privacy::messages_of(&mut conn, actor.ws(), &ids).await?;
+    let audit = store::privacy::audit_of(&mut conn, actor.ws(), &ids).await?;
+    drop(conn);
+    let attachments = messages
+        .iter()
+        .filter_map(|m| {
+            let media = m.media.as_ref()?;
+            Some(ExportedAttachment {
+                message_id: m.id,
+                conversation_id: m.conversation_id,
+                created_at: m.created_at,
+                kind: media.kind,
+                filename: media.filename.clone(),
+                mime: media.mime.clone(),
+                size: media.size,
+            })
+        })
+        .collect();
+    let mut w = state.store.begin().await?;
+    let summary = format!("Exported a contact's data: {} messages and notes", messages.len());
+    audit::record(w.conn(), actor.into(), "contact.export", None, &summary, None).await?;
+    w.commit().await?;
+    Ok(ContactExport { exported_at: Utc::now(), workspace_id: actor.ws(), contact, messages, audit, attachments })
+}
+
+/// An export as CSV files in a zip: `contact.csv`, `conversations.csv`, `messages.csv`,
+/// `audit.csv` and `attachments.csv`, UTF-8 with a header row each.
+pub fn export_zip(export: &ContactExport) -> std::io::Result<Vec<u8>> {
+    let c = &export.contact;
+    let contact = csv(
+        &["id", "name", "phone", "device_id", "aliases"],
+        [vec![
+            c.id.to_string(),
+            c.name.clone().unwrap_or_default(),
+            c.phone.clone(),
+            c.device_id.to_string(),
+            c.aliases.join(" "),
+        ]],
+    );
+    let conversations = csv(
+        &["id", "device_id", "status", "assignee_id", "team_id", "labels", "created_or_reopened_at", "last_message_at"],
+        c.conversations.iter().map(|v| {
+            vec![
+                v.id.to_string(),
+                v.device_id.to_string(),
+                v.status.as_str().to_string(),
+                opt(v.assignee_id),
+                opt(v.team_id),
+                v.labels.join(" "),
+                opt(v.opened_at.map(|t| t.to_rfc3339())),
+                v.last_message_at.to_rfc3339(),
+            ]
+        }),
+    );
+    let messages = csv(
+        &["conversation_id", "id", "created_at", "kind", "author_id", "sender", "body", "delivery", "attachment"],
+        export.messages.iter().map(|m| {
+            vec![
+                m.conversation_id.to_string(),
+                m.id.to_string(),
+                m.created_at.to_rfc3339(),
+                m.kind.as_str().to_string(),
+                opt(m.author_id),
+                m.sender.clone().unwrap_or_default(),
+                m.body.clone(),
+                opt(m.delivery.map(wire_name)),
+                m.media.as_ref().and_then(|x| x.filename.clone()).unwrap_or_default(),
+            ]
+        }),
+    );
+    let audit = csv(
+        &["id", "at", "actor_id", "actor_name", "action", "conversation_id", "summary"],
+        export.audit.iter().map(|a| {
+            vec![
+                a.id.to_string(),
+                a.at.to_rfc3339(),
+                opt(a.actor_id),
+                a.actor_name.clone(),
+                a.action.clone(),
+                opt(a.conversation_id),
+                a.summary.clone(),
+            ]
+        }),
+    );
+    let attachments = csv(
+        &["message_id", "conversation_id", "created_at", "kind", "filename", "mime", "size"],
+        export.attachments.iter().map(|a| {
+            vec![
+                a.message_id.to_string(),
+                a.conversation_id.to_string(),
+                a.created_at.to_rfc3339(),
+                wire_name(a.kind),
+                a.filename.clone().unwrap_or_default(),
+                a.mime.clone().unwrap_or_default(),
+                opt(a.size),
+            ]
+        }),
+    );
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, text) in [
+        ("contact.csv", contact),
+        ("conversations.csv", conversations),
+        ("messages.csv", messages),
+        ("audit.csv", audit),
+        ("attachments.csv", attachments),
+    ] {
+        zip.start_file(name, options).map_err(std::io::Error::other)?;
+        zip.write_all(text.as_bytes())?;
+    }
+    Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
+}
+
+/// A value's name on the wire (`"delivered"`).
+fn wire_name<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// CSV (RFC 4180, CRLF) with a header. A cell a spreadsheet would run as a formula (`=`, `@`, or
+/// `+`/`-` not followed by a number) is written after a `'`, as spreadsheets show text.
+fn csv<I: IntoIterator<Item = Vec<String>>>(header: &[&str], rows: I) -> String {
+    fn cell(out: &mut String, value: &str) {
+        let number = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '.');
+        let formula =
+            value.starts_with(['=', '@', '\t', '\r']) || (value.starts_with(['+', '-']) && !number(&value[1..]));
+        let value = if formula { format!("'{value}") } else { value.to_string() };
+        if value.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&value.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&value);
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(header).chain(rows) {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            cell(&mut out, value);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Erases a contact (see the module's comment). Every app removes them at its next sync.
+pub async fn erase(state: &AppState, actor: &Actor, id: ContactId) -> Result<Erased> {
+    actor.require_admin("erase a contact")?;
+    let mut w = state.store.begin().await?;
+    let contact =
+        store::privacy::contact(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("contact"))?;
+    let mut conversations = store::privacy::conversations_of(w.conn(), actor.ws(), id).await?;
+    let own = conversations.len();
+    conversations.extend(store::events::merged_into(w.conn(), actor.ws(), &conversations).await?);
+    let mut addresses = store::privacy::aliases(w.conn(), id).await?;
+    addresses.extend([contact.jid.clone(), contact.phone.clone()]);
+    // "+49 151 …" is written in summaries as the number's digits too.
+    let numbers: Vec<String> = addresses
+        .iter()
+        .map(|a| a.split('@').next().unwrap_or(a).chars().filter(char::is_ascii_digit).collect::<String>())
+        .filter(|digits| digits.len() >= 6)
+        .collect();
+    addresses.extend(numbers);
+    addresses.sort();
+    addresses.dedup();
+    let rows = store::privacy::erase(w.conn(), actor.ws(), id, &conversations, &addresses).await?;
+    let seq = w
+        .append(actor.ws(), EventBody::ContactErased { contact_id: id, conversation_ids: conversations.clone() })
+        .await?;
+    let plural = |n: u64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let summary = format!(
+        "Erased a contact: {}, {}",
+        plural(own as u64, "conversation", "conversations"),
+        plural(rows.messages, "message or note", "messages and notes")
+    );
+    audit::record(w.conn(), actor.into(), "contact.erase", None, &summary, Some(seq)).await?;
+    w.commit().await?;
+    tracing::info!(contact = %id, conversations = own, messages = rows.messages, "contact erased");
+    // SQLite: the erased rows' old pages may still be in the write-ahead log.
+    if let Err(e) = state.store.checkpoint().await {
+        tracing::warn!(error = %e, "the write-ahead log was not emptied after an erasure; it is at the next one");
+    }
+    Ok(Erased { contact_id: id, conversations: own as u32, messages: rows.messages as u32 })
+}
+
+/// What one retention pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub messages: u64,
+    pub events: u64,
+    pub erasures: u64,
+}
+
+/// The background task: one pass an hour by the server's clock.
+pub async fn run(state: AppState) {
+    loop {
+        state.clock.sleep_until(state.clock.now() + EVERY).await;
+        match retention_once(&state, state.clock.now()).await {
+            Ok(p) if p == Purged::default() => {}
+            Ok(p) => {
+                tracing::info!(messages = p.messages, events = p.events, erasures = p.erasures, "retention applied")
+            }
+            Err(e) => tracing::warn!(error = %e, "applying the retention period failed; tried again in an hour"),
+        }
+    }
+}
+
+/// Applies every workspace's retention period as of `now`, and retires the erasure records
+/// older than [`ERASURES_KEPT`].
+pub async fn retention_once(state: &AppState, now: DateTime<Utc>) -> DbResult<Purged> {
+    let workspaces = store::privacy::workspaces(&mut *state.store.reader().await?).await?;
+    let mut done = Purged::default();
+    for ws in workspaces {
+        let devices = store::privacy::retention_of_devices(&mut *state.store.reader().await?, ws).await?;
+        let cutoffs: HashMap<DeviceId, DateTime<Utc>> = devices
+            .into_iter()
+            .filter_map(|(d, days)| Some((d, now - chrono::Duration::days(i64::from(days?)))))
+            .collect();
+        if !cutoffs.is_empty() {
+            done.messages += purge_messages(state, ws, &cutoffs).await?;
+            done.events += rewrite_log(state, ws, &cutoffs).await?;
+        }
+        let mut w = state.store.begin().await?;
+        if let Some(seq) = store::events::redact_erasures(w.conn(), ws, now - ERASURES_KEPT).await? {
+            if seq > store::privacy::floor(w.conn(), ws).await? {
+                store::privacy::set_floor(w.conn(), ws, seq).await?;
+                done.erasures += 1;
+            }
+        }
+        w.commit().await?;
+    }
+    if done != Purged::default() {
+        state.store.checkpoint().await?;
+    }
+    Ok(done)
+}
+
+async fn purge_messages(
+    state: &AppState,
+    ws: WorkspaceId,
+    cutoffs: &HashMap<DeviceId, DateTime<Utc>>,
+) -> DbResult<u64> {
+    let mut w = state.store.begin().await?;
+    let mut gone = 0;
+    for (&device, &before) in cutoffs {
+        let n = store::privacy::purge_messages(w.conn(), ws, device, before).await?;
+        if n > 0 {
+            let seq = w.append(ws, EventBody::MessagesPurged { before, device_id: Some(device) }).await?;
+            store::events::redact_covered_purges(w.conn(), ws, device, before, seq).await?;
+            gone += n;
+        }
+    }
+    if let Some(&latest) = cutoffs.values().max() {
+        store::privacy::purge_applied(w.conn(), ws, latest).await?;
+    }
+    w.commit().await?;
+    Ok(gone)
+}
+
+/// Rewrites the events from before the retention period (see the module's comment). Events up
+/// to the mark are final; the scan reads from there to [`LATE_BY`] after the latest cutoff, and
+/// moves the mark over those older than the earliest cutoff (no later pass changes them).
+async fn rewrite_log(state: &AppState, ws: WorkspaceId, cutoffs: &HashMap<DeviceId, DateTime<Utc>>) -> DbResult<u64> {
+    let (Some(&earliest), Some(&latest)) = (cutoffs.values().min(), cutoffs.values().max()) else { return Ok(0) };
+    let mut rewritten = 0;
+    let mut w = state.store.begin().await?;
+    let mut mark = store::privacy::retention_mark(w.conn(), ws).await?;
+    let mut scanned = mark;
+    let mut final_so_far = true;
+    loop {
+        let batch = store::events::older_than(w.conn(), ws, scanned, latest + LATE_BY, BATCH).await?;
+        let mentioned: Vec<MessageId> = batch.iter().filter_map(|e| message_of(&e.body)).collect();
+        let present = store::privacy::existing_messages(w.conn(), ws, &mentioned).await?;
+        for event in &batch {
+            if let Some(body) = without_purged(event, cutoffs, &present) {
+                store::events::rewrite(w.conn(), ws, event.seq, &body).await?;
+                rewritten += 1;
+            }
+            final_so_far &= event.at < earliest;
+            if final_so_far {
+                mark = event.seq;
+            }
+            scanned = event.seq;
+        }
+        store::privacy::set_retention_mark(w.conn(), ws, mark).await?;
+        w.commit().await?;
+        if (batch.len() as i64) < BATCH {
+            return Ok(rewritten);
+        }
+        w = state.store.begin().await?;
+    }
+}
+
+/// The message an event is about, when the event says anything of it.
+fn message_of(body: &EventBody) -> Option<MessageId> {
+    match body {
+        EventBody::MessageCreated { message, .. } | EventBody::MessageUpdated { message } => Some(message.id),
+        EventBody::Mention { message_id, .. } => Some(*message_id),
+        _ => None,
+    }
+}
+
+/// What an event from before the retention period says once its purged content is taken out,
+/// or `None` when it is right as it is. `present`: the messages still stored among those the
+/// events name.
+fn without_purged(
+    event: &Event,
+    cutoffs: &HashMap<DeviceId, DateTime<Utc>>,
+    present: &HashSet<MessageId>,
+) -> Option<EventBody> {
+    // A preview is the text of the message at `last_message_at`: gone when that is before the
+    // number's cutoff.
+    let old = |c: &handoff_proto::Conversation| {
+        cutoffs.get(&c.device_id).is_some_and(|&cutoff| c.last_message_at < cutoff)
+            && !c.last_message_preview.is_empty()
+    };
+    let blank = |conversation: &handoff_proto::Conversation| {
+        let mut c = conversation.clone();
+        c.last_message_preview.clear();
+        c
+    };
+    match &event.body {
+        // Its conversation as it was then, without the message, whose text its preview was.
+        EventBody::MessageCreated { message, conversation } if !present.contains(&message.id) => {
+            Some(EventBody::ConversationUpdated {
+                conversation: blank(conversation),
+                actor_id: None,
+                cause: UpdateCause::Refreshed,
+            })
+        }
+        EventBody::MessageUpdated { message } if !present.contains(&message.id) => Some(EventBody::Redacted),
+        EventBody::Mention { message_id, .. } if !present.contains(message_id) => Some(EventBody::Redacted),
+        EventBody::ConversationUpdated { conversation, actor_id, cause } if old(conversation) => {
+            Some(EventBody::ConversationUpdated {
+                conversation: blank(conversation),
+                actor_id: *actor_id,
+                cause: *cause,
+            })
+        }
+        EventBody::ConversationMerged { from, conversation } if old(conversation) => {
+            Some(EventBody::ConversationMerged { from: *from, conversation: blank(conversation) })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv;
+
+    #[test]
+    fn csv_quotes_what_it_must_and_defuses_formulas() {
+        let text = csv(
+            &["a", "b"],
+            [vec!["x,y".into(), "say \"hi\"\nbye".into()], vec!["=1+1".into(), "+49 151 1234".into()]],
+        );
+        assert_eq!(text, "a,b\r\n\"x,y\",\"say \"\"hi\"\"\nbye\"\r\n'=1+1,+49 151 1234\r\n");
+        assert_eq!(csv(&["a"], [vec!["-rm".into()], vec!["@x".into()]]), "a\r\n'-rm\r\n'@x\r\n");
+    }
+}

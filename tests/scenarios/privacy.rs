@@ -1,0 +1,219 @@
+//! Privacy through real client cores (docs/privacy.md): an erased contact leaves no byte in the
+//! server's database files nor in any app's cache files (free pages and write-ahead logs
+//! included), whether the app was online, offline during the erasure, or new; the retention
+//! period removes old messages from the server and every cache on the server's clock; and an app
+//! offline longer than an erasure's record is kept starts its cache again.
+
+use std::path::Path;
+
+use handoff_core::{Client, DraftMode, InboxView};
+use handoff_proto::{Conversation, ConversationId, Role};
+use handoff_tests::{settled, wait_for, World, PASSWORD};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Every file under `dir` whose name starts with `prefix`, read whole, with its name.
+fn files(dir: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if entry.file_name().to_string_lossy().starts_with(prefix) {
+                found.push((path.display().to_string(), std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    found
+}
+
+/// The files among `files` whose bytes hold `needle` anywhere.
+fn holding(files: &[(String, Vec<u8>)], needle: &str) -> Vec<String> {
+    let needle = needle.as_bytes();
+    files.iter().filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle)).map(|(n, _)| n.clone()).collect()
+}
+
+/// The server's own files, when its database is an SQLite file in its data folder.
+fn server_files(world: &World) -> Option<Vec<(String, Vec<u8>)>> {
+    world.database().sqlite_file()?;
+    Some(files(&world.data_dir(), ""))
+}
+
+async fn conversation_of(client: &Client, id: ConversationId) -> Option<Conversation> {
+    client.inbox(InboxView::All, 500).await.unwrap().into_iter().find(|c| c.id == id)
+}
+
+/// Erika's number and a word only her conversation holds.
+const ERIKA: &str = "+4915187654321";
+const ERIKA_DIGITS: &str = "87654321";
+const SECRET: &str = "zebrafish42";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_contact_leaves_no_byte_on_the_server_or_in_any_cache() {
+    let world = World::start().await;
+    world.create_user("ana@test.local", "Ana", Role::Agent).await;
+    world.create_user("ben@test.local", "Ben", Role::Agent).await;
+    world.create_user("dee@test.local", "Dee", Role::Agent).await;
+    let (ana, ben) = (world.client("ana@test.local").await, world.client("ben@test.local").await);
+
+    let erika = world.inbound(ERIKA, &format!("Hello, my code word is {SECRET}"), None).await;
+    let other = world.inbound("+4915100000002", "Where is my parcel?", None).await;
+    let id = erika.conversation_id;
+    for client in [&ana, &ben] {
+        wait_for("both conversations", client, |c| async move {
+            conversation_of(&c, id).await.is_some() && conversation_of(&c, other.conversation_id).await.is_some()
+        })
+        .await;
+    }
+    ana.claim(id).await.unwrap();
+    ana.reply(id, &format!("Thanks Erika, {SECRET} noted."), None, false).await.unwrap();
+    ana.note(id, &format!("She said {SECRET} on the phone too")).await.unwrap();
+    settled(&world, &ana).await;
+    settled(&world, &ben).await;
+    ben.set_draft(id, DraftMode::Reply, &format!("Dear Erika ({SECRET})")).await.unwrap();
+    assert_eq!(ben.search(SECRET, 10).await.unwrap().messages.len(), 3, "Ben's search finds her three messages");
+
+    // Ben closes his laptop: he misses the erasure and catches up later.
+    ben.stop().await;
+
+    // Before: her number and the word are on disk everywhere (so the search below can fail).
+    let caches = |world: &World| files(world.dir.path(), "cache-");
+    for needle in [ERIKA_DIGITS, SECRET] {
+        let found = holding(&caches(&world), needle);
+        assert!(found.len() >= 2, "{needle} is in Ana's and Ben's caches before: {found:?}");
+        if let Some(server) = server_files(&world) {
+            assert!(!holding(&server, needle).is_empty(), "{needle} is in the server's files before");
+        }
+    }
+
+    // The Admin erases her.
+    let contact_id = world.conversation(id).await.contact.id;
+    let erased: Value = world.call(Method::POST, &format!("/api/v1/contacts/{contact_id}/erase"), None::<&()>).await;
+    assert_eq!(erased["conversations"], 1);
+    assert_eq!(erased["messages"], 3, "her message, the reply and the note");
+
+    // Ana, online, drops her at once; Ben at his catch-up; Dee's first sync never sees her.
+    wait_for("Ana drops her", &ana, |c| async move { conversation_of(&c, id).await.is_none() }).await;
+    ben.start();
+    settled(&world, &ben).await;
+    assert!(conversation_of(&ben, id).await.is_none(), "Ben dropped her at his catch-up");
+    assert_eq!(ben.draft(id, DraftMode::Reply).await.unwrap(), None, "and his draft to her");
+    let dee = world.client("dee@test.local").await;
+    settled(&world, &dee).await;
+    for client in [&ana, &ben, &dee] {
+        assert!(client.thread(id).await.unwrap().is_none());
+        assert!(conversation_of(client, other.conversation_id).await.is_some(), "the other customer stays");
+        let hits = client.search(SECRET, 10).await.unwrap();
+        assert!(hits.messages.is_empty() && hits.contacts.is_empty(), "search finds nothing of her");
+        assert!(client.search(ERIKA_DIGITS, 10).await.unwrap().contacts.is_empty());
+    }
+
+    // The API answers nothing about her, the log from 0 neither, and the audit says who erased a contact.
+    let resp = world.raw(Method::GET, &format!("/api/v1/contacts/{contact_id}"), &world.admin_token, None::<&()>).await;
+    assert_eq!(resp.status(), 404);
+    let resp = world.raw(Method::GET, &format!("/api/v1/conversations/{id}"), &world.admin_token, None::<&()>).await;
+    assert_eq!(resp.status(), 404);
+    let log = serde_json::to_string(&world.events(5000).await).unwrap();
+    let audit = serde_json::to_string(&world.audit().await).unwrap();
+    for needle in [ERIKA_DIGITS, SECRET, "Erika"] {
+        assert!(!log.contains(needle), "the log from 0 names {needle}");
+        assert!(!audit.contains(needle), "the audit names {needle}");
+    }
+    let events = world.events(5000).await;
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "the log has no gap");
+    let entries = world.audit().await;
+    let entry = entries.iter().find(|e| e.action == "contact.erase").expect("the erasure is audited");
+    assert_eq!(entry.actor_name, "Admin");
+    assert_eq!(entry.summary, "Erased a contact: 1 conversation, 3 messages and notes");
+
+    // On disk: not one byte of her in any cache file or the server's database files.
+    ana.close().await;
+    ben.close().await;
+    dee.close().await;
+    for needle in [ERIKA_DIGITS, SECRET] {
+        assert_eq!(holding(&caches(&world), needle), Vec::<String>::new(), "{needle} left in a cache file");
+        if let Some(server) = server_files(&world) {
+            assert_eq!(holding(&server, needle), Vec::<String>::new(), "{needle} left in the server's files");
+        }
+    }
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_period_removes_old_messages_from_the_server_and_every_cache() {
+    let mut world = World::start().await;
+    world.create_user("ana@test.local", "Ana", Role::Agent).await;
+    world.create_user("dee@test.local", "Dee", Role::Agent).await;
+    let ana = world.client("ana@test.local").await;
+    let settings: Value = world.call(Method::PATCH, "/api/v1/settings", Some(&json!({"retention_days": 30}))).await;
+    assert_eq!(settings, json!({"retention_days": 30, "offline_grace_days": 3}));
+
+    let old = world.inbound("+4915100000003", "An old question about kiwi77", None).await;
+    let new = world.inbound("+4915100000003", "A newer one about mango88", None).await;
+    let id = old.conversation_id;
+    wait_for("both messages", &ana, |c| async move {
+        c.thread(id).await.ok().flatten().is_some_and(|t| t.messages.len() == 2)
+    })
+    .await;
+    assert_eq!(ana.search("kiwi77", 10).await.unwrap().messages.len(), 1);
+
+    // Thirty days after a moment between the two messages, the server's hourly pass runs.
+    let cutoff = old.created_at + chrono::Duration::microseconds(1);
+    assert!(new.created_at > cutoff);
+    world.clock.advance(cutoff + chrono::Duration::days(30) - world.clock.now());
+    world.admin_token = world.login("admin@test.local").await.token; // a month on, the test's session ran out
+    wait_for("the old message goes", &ana, |c| async move {
+        c.thread(id).await.ok().flatten().is_some_and(|t| t.messages.len() == 1)
+    })
+    .await;
+    let thread = ana.thread(id).await.unwrap().unwrap();
+    assert_eq!(thread.messages[0].message.body, "A newer one about mango88");
+    assert!(ana.search("kiwi77", 10).await.unwrap().messages.is_empty(), "nor is it found");
+    assert_eq!(world.messages(id).await.len(), 1, "the server kept the newer message only");
+
+    // A first sync after it: the conversation, the newer message, nothing of the old one.
+    let dee = world.client("dee@test.local").await;
+    settled(&world, &dee).await;
+    let thread = dee.thread(id).await.unwrap().expect("the conversation is there");
+    assert_eq!(thread.messages.len(), 1);
+    assert_eq!(conversation_of(&dee, id).await.unwrap().last_message_preview, "A newer one about mango88");
+    let events = world.events(5000).await;
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "the log has no gap");
+    let left: Vec<_> = events.iter().filter(|e| serde_json::to_string(e).unwrap().contains("kiwi77")).collect();
+    assert!(left.is_empty(), "the log no longer holds it: {left:#?}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_offline_longer_than_erasures_are_recorded_starts_its_cache_again() {
+    let mut world = World::start().await;
+    world.create_user("ben@test.local", "Ben", Role::Agent).await;
+    let ben = world.client("ben@test.local").await;
+    let erika = world.inbound(ERIKA, "Please forget me", None).await;
+    let id = erika.conversation_id;
+    wait_for("her conversation", &ben, |c| async move { conversation_of(&c, id).await.is_some() }).await;
+    let since = ben.last_seq().await.unwrap();
+    ben.stop().await;
+
+    let contact_id = world.conversation(id).await.contact.id;
+    let _: Value = world.call(Method::POST, &format!("/api/v1/contacts/{contact_id}/erase"), None::<&()>).await;
+    // 91 days on, the erasure's record is retired: the log no longer says whom it erased.
+    world.clock.advance(chrono::Duration::days(91));
+    world.admin_token = world.login("admin@test.local").await.token;
+    let state = &world.server.as_ref().unwrap().state;
+    // The hourly pass woke with the clock; this one makes sure it is done (whichever retires it).
+    handoff_server::privacy::retention_once(state, world.clock.now()).await.unwrap();
+    let resp = world.raw(Method::GET, &format!("/api/v1/sync?since={since}"), &world.admin_token, None::<&()>).await;
+    assert_eq!(resp.status(), 410, "a catch-up from before the floor is refused");
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "resync_required");
+
+    // Ben comes back (signing in again: his session ran out meanwhile) with his cache as he
+    // left it; below the floor, he starts again from 0 and she is gone.
+    assert!(conversation_of(&ben, id).await.is_some());
+    ben.sign_in(&world.url, "ben@test.local", PASSWORD).await.unwrap();
+    settled(&world, &ben).await;
+    assert!(conversation_of(&ben, id).await.is_none(), "her conversation is gone from Ben's cache");
+    world.stop().await;
+}
