@@ -9,6 +9,7 @@ mod lifecycle;
 pub mod links;
 pub mod notify;
 mod prefs;
+mod privacy;
 pub mod secrets;
 mod tray;
 mod updates;
@@ -122,6 +123,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             admin::revoke_api_key,
             admin::audit,
             admin::export_audit_csv,
+            privacy::workspace_settings,
+            privacy::set_workspace_settings,
+            privacy::contact,
+            privacy::export_contact,
+            privacy::erase_contact,
             commands::notification_settings,
             commands::set_notification_settings,
             lifecycle::take_pending_link,

@@ -362,6 +362,47 @@ test("an Admin sees the dashboard and tries a routing rule", withScreenshot("adm
   await driver.screenshot("09-rules");
 }));
 
+test("an Admin exports a customer's data with progress, erases them after two questions, and sets a retention period", withScreenshot("privacy", async () => {
+  // Still the Admin of the test before.
+  const secret = "quokka17";
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, {
+    from: "+4915199990077", name: "Erika Muster", body: `My code word is ${secret}`,
+  });
+  await driver.click("[data-view=all]");
+  await openRow("Erika Muster");
+  await driver.click("[data-testid=export-csv]");
+  const saved = await waitFor(async () => {
+    const text = await driver.innerText("[data-testid=export-saved]");
+    return text?.startsWith("Saved to ") && text.slice("Saved to ".length);
+  }, "where the export was saved");
+  assert.ok(saved.startsWith(join(downloads, "handoff-contact-")) && saved.endsWith(".zip"), saved);
+  const zip = readFileSync(saved);
+  assert.equal(zip.subarray(0, 4).toString("latin1"), "PK\x03\x04", "a zip file");
+  await driver.screenshot("09b-contact-exported");
+
+  await driver.click("[data-testid=erase-contact]");
+  await waitFor(async () => (await driver.innerText("[data-testid=erase-counts]"))?.includes("1 conversation"), "what goes");
+  await driver.screenshot("09c-erase-asks");
+  await driver.click("[data-testid=erase-continue]");
+  await driver.click("[data-testid=erase-confirm]");
+  // The server's contact.erased takes her off this screen and out of search.
+  await waitFor(async () => (await driver.findAll("[data-testid=thread]")).length === 0, "her conversation closes");
+  await waitFor(async () => !(await driver.innerText("[data-testid=queue]") ?? "").includes("Erika Muster"), "she leaves the queue");
+  const left = (await admin("GET", "/api/v1/conversations?limit=500")).items.filter((c) => c.contact.name === "Erika Muster");
+  assert.deepEqual(left, [], "erased on the server");
+
+  await driver.click("[data-screen=admin]");
+  await driver.click("[data-tab=privacy]");
+  await waitFor(async () => (await driver.findAll("[data-testid=privacy-settings]")).length === 1, "the privacy settings");
+  await driver.click("[data-testid=retention-limit]");
+  await driver.typeOver("[data-testid=retention-days]", "365");
+  await waitFor(async () => (await driver.innerText("[data-testid=retention-warning]"))?.includes("365 days"), "the warning");
+  await driver.screenshot("09d-privacy-settings");
+  await driver.click("[data-testid=privacy-save]");
+  await waitFor(async () => (await admin("GET", "/api/v1/settings")).retention_days === 365, "saved on the server");
+  await admin("PATCH", "/api/v1/settings", { retention_days: null });
+}));
+
 test("an Admin links a number by its QR code; when it disconnects everyone sees the banner", withScreenshot("devices", async () => {
   // Still signed in as the Admin (the test before).
   await driver.click("[data-screen=devices]");

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use handoff_core::privacy::ExportFormat;
 use handoff_core::{Client, DraftMode, InboxView};
 use handoff_proto::{Conversation, ConversationId, Role};
 use handoff_tests::{settled, wait_for, World, PASSWORD};
@@ -215,5 +216,45 @@ async fn an_app_offline_longer_than_erasures_are_recorded_starts_its_cache_again
     ben.sign_in(&world.url, "ben@test.local", PASSWORD).await.unwrap();
     settled(&world, &ben).await;
     assert!(conversation_of(&ben, id).await.is_none(), "her conversation is gone from Ben's cache");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_exports_a_contact_into_a_file_with_progress_and_a_refusal_leaves_none() {
+    let world = World::start().await;
+    world.create_user("ana@test.local", "Ana", Role::Agent).await;
+    let admin = world.client("admin@test.local").await;
+    let ana = world.client("ana@test.local").await;
+    let first = world.inbound(ERIKA, "A long question", None).await;
+    for i in 0..300 {
+        world.inbound(ERIKA, &format!("Line {i} of a long story about {SECRET}"), None).await;
+    }
+    let contact = world.conversation(first.conversation_id).await.contact.id;
+    let dir = world.dir.path().join("exports");
+
+    let mut heard: Vec<(u64, Option<u64>)> = Vec::new();
+    let json = admin
+        .export_contact(contact, ExportFormat::Json, &dir, |done, total| heard.push((done, total)))
+        .await
+        .expect("exported");
+    let bytes = std::fs::read(&json).unwrap();
+    let export: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(export["messages"].as_array().unwrap().len(), 301);
+    assert!(json.file_name().unwrap().to_string_lossy().ends_with(".json"));
+    let size = bytes.len() as u64;
+    assert_eq!(heard.first(), Some(&(0, Some(size))), "progress starts at 0 of the whole size");
+    assert_eq!(heard.last(), Some(&(size, Some(size))), "and ends at the whole size");
+    assert!(heard.windows(2).all(|w| w[0].0 <= w[1].0), "and only grows");
+
+    let zip = admin.export_contact(contact, ExportFormat::Csv, &dir, |_, _| {}).await.expect("exported");
+    assert_eq!(&std::fs::read(&zip).unwrap()[..4], b"PK\x03\x04");
+    let again = admin.export_contact(contact, ExportFormat::Json, &dir, |_, _| {}).await.unwrap();
+    assert_ne!(again, json, "a second export never overwrites the first");
+
+    // An Agent may not: the refusal says so and leaves no file behind.
+    let before = std::fs::read_dir(&dir).unwrap().count();
+    let refused = ana.export_contact(contact, ExportFormat::Json, &dir, |_, _| {}).await;
+    assert!(refused.is_err());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before);
     world.stop().await;
 }

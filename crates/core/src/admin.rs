@@ -52,17 +52,6 @@ impl AuditFilter {
     }
 }
 
-/// One CSV field, quoted when it needs to be (RFC 4180). Cells that a spreadsheet would run as a
-/// formula are prefixed with a quote mark.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 impl Client {
     pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -189,8 +178,7 @@ impl Client {
                     e.summary.clone(),
                     e.seq.map(|s| s.to_string()).unwrap_or_default(),
                 ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                writeln!(out, "{}", line.join(",")).map_err(io)?;
+                writeln!(out, "{}", handoff_proto::csv::line(&fields)).map_err(io)?;
                 rows += 1;
             }
             match page.next_cursor {
@@ -206,14 +194,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a, b"), "\"a, b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-    }
 
     #[test]
     fn audit_queries_carry_their_filters() {

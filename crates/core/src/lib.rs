@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod notifier;
 pub mod outbox;
 pub mod presence;
+pub mod privacy;
 mod rest;
 pub mod search;
 pub mod sync;

@@ -96,8 +96,22 @@ fn extension(mime: Option<&str>) -> &'static str {
 /// Writes `bytes` to `dir/name`, or `dir/name (2)`, `(3)`… if taken: never over another file.
 fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> CoreResult<PathBuf> {
     use std::io::Write;
-    let disk = |e: std::io::Error| CoreError::Disk(format!("the file could not be saved in {}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(disk)?;
+    let (mut file, path) = create_new(dir, name)?;
+    let written = file.write_all(bytes).and_then(|_| file.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&path); // no half-written file left behind
+        return Err(disk(dir, e));
+    }
+    Ok(path)
+}
+
+fn disk(dir: &Path, e: std::io::Error) -> CoreError {
+    CoreError::Disk(format!("the file could not be saved in {}: {e}", dir.display()))
+}
+
+/// A new, empty file in `dir` named `name`, or `name (2)`, `name (3)`…: never an existing file.
+pub(crate) fn create_new(dir: &Path, name: &str) -> CoreResult<(std::fs::File, PathBuf)> {
+    std::fs::create_dir_all(dir).map_err(|e| disk(dir, e))?;
     let (stem, ext) = match name.rfind('.') {
         Some(i) if i > 0 => name.split_at(i),
         _ => (name, ""),
@@ -105,16 +119,9 @@ fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> CoreResult<PathBuf> {
     for n in 1..1000 {
         let candidate = if n == 1 { dir.join(name) } else { dir.join(format!("{stem} ({n}){ext}")) };
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&candidate) {
-            Ok(mut file) => {
-                let written = file.write_all(bytes).and_then(|_| file.sync_all());
-                if let Err(e) = written {
-                    let _ = std::fs::remove_file(&candidate); // no half-written file left behind
-                    return Err(disk(e));
-                }
-                return Ok(candidate);
-            }
+            Ok(file) => return Ok((file, candidate)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(disk(e)),
+            Err(e) => return Err(disk(dir, e)),
         }
     }
     Err(CoreError::Disk(format!("{} already holds 999 files named {name}", dir.display())))

@@ -139,6 +139,34 @@ pub async fn json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     }
 }
 
+/// An authenticated download written as it arrives: each chunk goes to `sink`, and `progress`
+/// hears the bytes so far and the whole size when the server said it.
+pub async fn download(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+    path: &str,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    mut progress: impl FnMut(u64, Option<u64>),
+) -> CoreResult<u64> {
+    let request = http.get(format!("{server}{path}")).bearer_auth(token).timeout(std::time::Duration::from_secs(600));
+    let mut resp = request.send().await.map_err(|e| unreachable(server, e))?;
+    match resp.status() {
+        StatusCode::UNAUTHORIZED => return Err(unauthorized(resp).await),
+        s if !s.is_success() => return Err(server_error(resp).await),
+        _ => {}
+    }
+    let total = resp.content_length();
+    let mut done = 0u64;
+    progress(0, total);
+    while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(server, e))? {
+        sink(&chunk).map_err(|e| CoreError::Disk(format!("the download could not be written: {e}")))?;
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    Ok(done)
+}
+
 /// An authenticated download: the answer's bytes (a refusal becomes the server's sentence).
 /// Files take longer than the client's usual 15 s: up to 100 MiB fetched from WhatsApp first.
 pub async fn bytes(http: &reqwest::Client, server: &str, token: &str, path: &str) -> CoreResult<Vec<u8>> {

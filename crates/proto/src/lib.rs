@@ -8,6 +8,7 @@
 //! connection states [`ws::PROTOCOL_VERSION`] in its hello.
 
 pub mod admin;
+pub mod csv;
 pub mod devices;
 pub mod event;
 pub mod ids;

@@ -28,12 +28,12 @@ wire! {
     /// `PATCH /api/v1/settings`: what to change; an absent field stays as it is.
     pub struct PatchSettingsRequest {
         /// 1 to 3650 days, or `null` to keep messages for ever.
-        #[serde(default, deserialize_with = "present")]
+        #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 3650))]
         #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
         pub retention_days: Option<Option<u32>>,
         /// 1 to 365 days.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
         pub offline_grace_days: Option<u32>,
     }
@@ -108,5 +108,10 @@ mod tests {
         assert_eq!(p.retention_days, None);
         let p: PatchSettingsRequest = serde_json::from_str(r#"{"retention_days": 30}"#).unwrap();
         assert_eq!(p.retention_days, Some(Some(30)));
+        // And written back the same way: a field left out is not sent as null.
+        let only_grace = PatchSettingsRequest { retention_days: None, offline_grace_days: Some(5) };
+        assert_eq!(serde_json::to_string(&only_grace).unwrap(), r#"{"offline_grace_days":5}"#);
+        let keep = PatchSettingsRequest { retention_days: Some(None), offline_grace_days: None };
+        assert_eq!(serde_json::to_string(&keep).unwrap(), r#"{"retention_days":null}"#);
     }
 }

@@ -240,31 +240,11 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// CSV (RFC 4180, CRLF) with a header. A cell a spreadsheet would run as a formula (`=`, `@`, or
-/// `+`/`-` not followed by a number) is written after a `'`, as spreadsheets show text.
+/// CSV lines (CRLF) under a header ([`handoff_proto::csv`]).
 fn csv<I: IntoIterator<Item = Vec<String>>>(header: &[&str], rows: I) -> String {
-    fn cell(out: &mut String, value: &str) {
-        let number = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '.');
-        let formula =
-            value.starts_with(['=', '@', '\t', '\r']) || (value.starts_with(['+', '-']) && !number(&value[1..]));
-        let value = if formula { format!("'{value}") } else { value.to_string() };
-        if value.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&value.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&value);
-        }
-    }
-    let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(header).chain(rows) {
-        for (i, value) in row.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            cell(&mut out, value);
-        }
+    let mut out = handoff_proto::csv::line(header) + "\r\n";
+    for row in rows {
+        out.push_str(&handoff_proto::csv::line(&row));
         out.push_str("\r\n");
     }
     out
@@ -468,20 +448,5 @@ fn without_purged(
             Some(EventBody::ConversationMerged { from: *from, conversation: blank(conversation) })
         }
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv;
-
-    #[test]
-    fn csv_quotes_what_it_must_and_defuses_formulas() {
-        let text = csv(
-            &["a", "b"],
-            [vec!["x,y".into(), "say \"hi\"\nbye".into()], vec!["=1+1".into(), "+49 151 1234".into()]],
-        );
-        assert_eq!(text, "a,b\r\n\"x,y\",\"say \"\"hi\"\"\nbye\"\r\n'=1+1,+49 151 1234\r\n");
-        assert_eq!(csv(&["a"], [vec!["-rm".into()], vec!["@x".into()]]), "a\r\n'-rm\r\n'@x\r\n");
     }
 }

@@ -10,6 +10,8 @@ export type {
   ConversationStatus,
   Delivery,
   Device,
+  Erased,
+  ExportFormat,
   InboxView,
   PresenceStatus,
   UserStatus,
@@ -39,3 +41,5 @@ export type Team = B.Team_Serialize;
 export type Thread = B.Thread_Serialize;
 export type ThreadMessage = B.ThreadMessage_Serialize;
 export type User = B.User_Serialize;
+export type WorkspaceSettings = B.WorkspaceSettings_Serialize;
+export type ExportProgress = B.ExportProgress_Deserialize; // what the progress channel carries
