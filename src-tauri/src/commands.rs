@@ -57,6 +57,9 @@ pub struct WorkspaceSession {
 pub struct Restored {
     pub workspaces: Vec<WorkspaceSession>,
     pub active: Option<String>,
+    /// Why a workspace that was signed in waits for the password (the sign-in form says it):
+    /// an Admin removed the access (its copy deleted), or it was offline past its grace.
+    pub notices: Vec<String>,
 }
 
 /// Opens every workspace signed in when the app last ran, with its token from the OS keyring.
@@ -66,9 +69,15 @@ pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) ->
     let _one_at_a_time = core.workspaces.changing().await;
     let saved = core.prefs.load();
     let mut workspaces = Vec::new();
+    let mut notices = Vec::new();
     for w in saved.workspaces.iter().filter(|w| w.signed_in) {
         match restore(&app, &core, w).await {
             Ok(Restore::Opened(session)) => workspaces.push(WorkspaceSession { key: w.key.clone(), session }),
+            Ok(Restore::Refused(why)) => {
+                core.workspaces.close(&w.key).await;
+                core.prefs.signed_out(&w.key, false);
+                notices.push(format!("{}: {why}", w.server));
+            }
             // No token kept, or no cached copy of its account: it waits, signed out.
             Ok(Restore::SignedOut) => {
                 core.workspaces.close(&w.key).await;
@@ -89,12 +98,15 @@ pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) ->
     core.workspaces.set_active(active.as_deref());
     crate::tray::update_count(&app).await;
     crate::tray::show_dnd(&app);
-    Ok(Restored { workspaces, active })
+    Ok(Restored { workspaces, active, notices })
 }
 
 enum Restore {
     Opened(SessionInfo),
     SignedOut,
+    /// The server removed the access, or the cache may not open offline any more: the
+    /// password first, and this is why.
+    Refused(String),
     NoKeyring,
 }
 
@@ -117,6 +129,11 @@ async fn restore(app: &tauri::AppHandle, core: &AppCore, w: &crate::prefs::Saved
         Err(CoreError::NotSignedIn | CoreError::SessionExpired) => {
             secrets::delete_token(&account);
             Ok(Restore::SignedOut)
+        }
+        // The core has deleted the copy (access removed) or kept it closed (offline too long).
+        Err(e @ (CoreError::AccessRemoved | CoreError::OfflineTooLong { .. })) => {
+            secrets::delete_token(&account);
+            Ok(Restore::Refused(format!("{}.", CommandError::from(e).message)))
         }
         Err(e) => Err(e.into()),
     }

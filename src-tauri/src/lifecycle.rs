@@ -239,6 +239,8 @@ pub struct DesktopSettings {
     pub close_to_tray: bool,
     /// The tray is there to come back from (closing quits without one).
     pub has_tray: bool,
+    /// Several people use this computer: signing out removes a workspace's data by default.
+    pub shared_computer: bool,
 }
 
 #[tauri::command]
@@ -248,7 +250,14 @@ pub fn desktop_settings(app: AppHandle, core: State<'_, AppCore>) -> DesktopSett
         autostart: app.autolaunch().is_enabled().unwrap_or(false),
         close_to_tray: core.prefs.load().close_to_tray,
         has_tray: tray_shown(&core),
+        shared_computer: core.prefs.load().shared_computer,
     }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_shared_computer(core: State<'_, AppCore>, on: bool) {
+    core.prefs.set_shared_computer(on);
 }
 
 #[tauri::command]

@@ -39,6 +39,10 @@ pub struct Saved {
     /// off, closing quits.
     #[serde(default = "yes")]
     pub close_to_tray: bool,
+    /// Several people use this computer: signing out removes the workspace's data from it
+    /// unless the person chooses to keep it (docs/privacy.md).
+    #[serde(default)]
+    pub shared_computer: bool,
     /// From an app before workspaces: the server signed in to, and its notification settings.
     /// Read once, into the first workspace ([`Saved::upgrade`]); never written again.
     #[serde(default, skip_serializing)]
@@ -58,6 +62,7 @@ impl Default for Saved {
             workspaces: Vec::new(),
             active: None,
             close_to_tray: true,
+            shared_computer: false,
             last_server: None,
             notifications: None,
         }
@@ -205,6 +210,10 @@ impl Prefs {
                 w.notifications = settings;
             }
         });
+    }
+
+    pub fn set_shared_computer(&self, on: bool) {
+        self.change(|saved| saved.shared_computer = on);
     }
 
     pub fn set_close_to_tray(&self, on: bool) {

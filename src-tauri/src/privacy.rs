@@ -3,7 +3,7 @@
 //! Each is a line into handoff-core and needs the server.
 
 use handoff_core::privacy::ExportFormat;
-use handoff_proto::{ContactDetail, ContactId, Erased, PatchSettingsRequest, WorkspaceSettings};
+use handoff_proto::{ContactDetail, ContactId, Erased, PatchSettingsRequest, UserId, WorkspaceSettings};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -73,4 +73,12 @@ pub async fn export_contact(
 #[specta::specta]
 pub async fn erase_contact(core: State<'_, AppCore>, workspace: String, id: ContactId) -> Result<Erased> {
     Ok(core.client(&workspace)?.erase_contact(id).await?)
+}
+
+/// Signs a person out of the workspace everywhere and has each of their apps delete its copy.
+/// Returns how many sessions ended.
+#[tauri::command]
+#[specta::specta]
+pub async fn wipe_user(core: State<'_, AppCore>, workspace: String, id: UserId) -> Result<u32> {
+    Ok(core.client(&workspace)?.wipe_user(id).await?)
 }

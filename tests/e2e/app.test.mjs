@@ -370,6 +370,7 @@ test("an Admin exports a customer's data with progress, erases them after two qu
   });
   await driver.click("[data-view=all]");
   await openRow("Erika Muster");
+  await waitFor(async () => (await driver.innerText("[data-testid=details]"))?.includes("Erika Muster"), "her details");
   await driver.click("[data-testid=export-csv]");
   const saved = await waitFor(async () => {
     const text = await driver.innerText("[data-testid=export-saved]");
@@ -629,4 +630,26 @@ test("an app from before workspaces opens where it was: its preferences become t
   const upgraded = JSON.parse(readFileSync(prefsFile, "utf8"));
   assert.deepEqual(upgraded.workspaces.map((w) => [w.key, w.server, w.signed_in]), [["main", first.server, true]]);
   assert.equal(upgraded.last_server, undefined, "the old field is not written again");
+}));
+
+test("an Admin signs a person out everywhere: the app says so, and its copy of the workspace is gone from the disk", withScreenshot("access-removed", async () => {
+  await driver.click("button.signout");
+  await driver.signIn(server.url, "ben@e2e.local", PASSWORD, "online as Ben");
+  const secret = "wombat55";
+  await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915199990088", name: "Wanda Wombat", body: `Code ${secret}` });
+  await driver.click("[data-view=all]");
+  await openRow("Wanda Wombat");
+  const cacheFiles = () => {
+    const dir = join(appEnv.XDG_DATA_HOME, "app.handoff.desktop");
+    return ["cache.db", "cache.db-wal"].map((f) => join(dir, f)).filter((f) => existsSync(f)).map((f) => readFileSync(f));
+  };
+  await waitFor(async () => cacheFiles().some((b) => b.includes(secret)), "her message in the cache file");
+
+  await admin("POST", `/api/v1/users/${ben.id}/wipe`);
+  await waitFor(async () => (await driver.findAll("[data-testid=access-removed]")).length === 1, "the app says so");
+  assert.ok((await driver.innerText("[data-testid=access-removed]")).includes("were deleted from this computer"));
+  await driver.screenshot("21-access-removed");
+  assert.ok(!cacheFiles().some((b) => b.includes(secret)), "nothing of the workspace left in the cache's files");
+  await driver.click("[data-testid=access-removed-ok]");
+  await waitFor(async () => (await driver.findAll("#password")).length === 1, "the sign-in form");
 }));

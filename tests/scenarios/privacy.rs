@@ -258,3 +258,108 @@ async fn an_admin_exports_a_contact_into_a_file_with_progress_and_a_refusal_leav
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before);
     world.stop().await;
 }
+
+/// `email`'s app, online, and the token it keeps.
+async fn app_with_token(world: &World, email: &str) -> (Client, String) {
+    let client = Client::open(&world.cache_path(email)).await.expect("cache opens");
+    let (_, token) = client.sign_in(&world.url, email, PASSWORD).await.expect("sign in");
+    wait_for("online", &client, |c| async move { c.connection() == handoff_core::ConnectionState::Online }).await;
+    (client, token)
+}
+
+/// Makes the cache at `path` say it last reached the server `days` ago.
+async fn last_contact(path: &Path, days: i64) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display())).await.unwrap();
+    let at = (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339();
+    let set =
+        sqlx::query("UPDATE meta SET value = ? WHERE key = 'last_contact'").bind(at).execute(&pool).await.unwrap();
+    assert_eq!(set.rows_affected(), 1, "the cache keeps when it last reached the server");
+    pool.close().await;
+}
+
+/// The bytes of `email`'s cache files hold `needle`.
+fn cache_holds(world: &World, email: &str, needle: &str) -> bool {
+    let name = format!("cache-{email}.db");
+    !holding(&files(world.dir.path(), &name), needle).is_empty()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_whose_access_an_admin_removes_deletes_its_copy_at_once_or_at_its_next_start() {
+    let world = World::start().await;
+    let ana = world.create_user("ana@test.local", "Ana", Role::Agent).await;
+    let ben = world.create_user("ben@test.local", "Ben", Role::Agent).await;
+    let ana_app = world.client("ana@test.local").await;
+    let (ben_app, token) = app_with_token(&world, "ben@test.local").await;
+    let msg = world.inbound(ERIKA, &format!("Secret word {SECRET}"), None).await;
+    for app in [&ana_app, &ben_app] {
+        wait_for("her message", app, |c| async move { conversation_of(&c, msg.conversation_id).await.is_some() }).await;
+    }
+    ana_app.set_draft(msg.conversation_id, DraftMode::Note, &format!("draft about {SECRET}")).await.unwrap();
+    let ben_token = world.login("ben@test.local").await.token; // Ben's phone, say: a second session
+    ben_app.stop().await; // Ben's laptop is off
+
+    // Ana is deactivated while online: her app deletes its copy at once.
+    let _: Value =
+        world.call(Method::PATCH, &format!("/api/v1/users/{}", ana.id), Some(&json!({"active": false}))).await;
+    wait_for("Ana's access removed", &ana_app, |c| async move {
+        c.connection() == handoff_core::ConnectionState::AccessRemoved
+    })
+    .await;
+    assert!(ana_app.inbox(InboxView::All, 50).await.unwrap().is_empty());
+    assert_eq!(ana_app.draft(msg.conversation_id, DraftMode::Note).await.unwrap(), None);
+    ana_app.close().await;
+    assert!(!cache_holds(&world, "ana@test.local", SECRET), "nothing of the workspace left in Ana's cache files");
+
+    // Ben is signed out everywhere and wiped; his laptop deletes its copy when it next starts.
+    let wiped: Value = world.call(Method::POST, &format!("/api/v1/users/{}/wipe", ben.id), None::<&()>).await;
+    assert_eq!(wiped["sessions"], 2, "the laptop's session and the phone's");
+    let resp = world.raw(Method::GET, "/api/v1/me", &ben_token, None::<&()>).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "access_removed");
+    ben_app.close().await;
+    assert!(cache_holds(&world, "ben@test.local", SECRET), "until it starts, the laptop still holds it");
+    let restarted = Client::open(&world.cache_path("ben@test.local")).await.unwrap();
+    let refused = restarted.resume(&world.url, &token).await;
+    assert!(matches!(refused, Err(handoff_core::CoreError::AccessRemoved)), "{refused:?}");
+    restarted.close().await;
+    assert!(!cache_holds(&world, "ben@test.local", SECRET), "and then nothing of it");
+
+    // Ben may sign in again (he is still a member); Ana may not.
+    let again = Client::open(&world.cache_path("ben@test.local")).await.unwrap();
+    again.sign_in(&world.url, "ben@test.local", PASSWORD).await.expect("Ben signs in again");
+    let login = json!({"email": "ana@test.local", "password": PASSWORD});
+    let resp = world.http().post(format!("{}/api/v1/auth/login", world.url)).json(&login).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "Ana, deactivated in her only workspace, no longer signs in");
+    let entries = world.audit().await;
+    assert!(entries.iter().any(|e| e.action == "user.wipe" && e.summary.starts_with("Signed Ben out everywhere")));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_offline_past_its_grace_asks_for_the_password_first() {
+    let mut world = World::start().await;
+    world.create_user("ana@test.local", "Ana", Role::Agent).await;
+    let _: Value = world.call(Method::PATCH, "/api/v1/settings", Some(&json!({"offline_grace_days": 2}))).await;
+    let (ana, token) = app_with_token(&world, "ana@test.local").await;
+    let msg = world.inbound("+4915100000004", "Hello", None).await;
+    wait_for("the message", &ana, |c| async move { conversation_of(&c, msg.conversation_id).await.is_some() }).await;
+    ana.close().await;
+    let url = world.url.clone();
+    world.stop_server().await;
+
+    // The server is gone. Last reached a day ago: the cache opens, offline.
+    let cache = world.cache_path("ana@test.local");
+    last_contact(&cache, 1).await;
+    let app = Client::open(&world.cache_path("ana@test.local")).await.unwrap();
+    app.resume(&url, &token).await.expect("within the grace it opens from the cache");
+    assert!(conversation_of(&app, msg.conversation_id).await.is_some());
+    app.close().await;
+
+    // Three days ago, with a grace of two: it does not open; the cache stays for the password.
+    last_contact(&cache, 3).await;
+    let app = Client::open(&world.cache_path("ana@test.local")).await.unwrap();
+    let refused = app.resume(&url, &token).await;
+    assert!(matches!(refused, Err(handoff_core::CoreError::OfflineTooLong { days: 2 })), "{refused:?}");
+    app.close().await;
+    assert!(cache_holds(&world, "ana@test.local", "Hello"), "the copy is kept for when she signs in");
+}

@@ -33,7 +33,7 @@ function withCore(restored: SessionInfo | null, change: (args: { currentPassword
       calls.push({ cmd, args });
       switch (cmd) {
         case "restore_session":
-          return { workspaces: restored ? [{ key: "main", session: restored }] : [], active: restored ? "main" : null };
+          return { workspaces: restored ? [{ key: "main", session: restored }] : [], active: restored ? "main" : null, notices: [] };
         case "recent_servers":
           return [SERVER];
         case "server_address":
@@ -185,6 +185,7 @@ describe("App: several workspaces", () => {
                 { key: "w2", session: at("Main", "https://b.example") },
               ],
               active: "main",
+              notices: [],
             };
           case "counts":
             return counts(waiting[args.workspace as string] ?? 0, 0);
@@ -231,7 +232,7 @@ describe("App: signing out and in again", () => {
       (cmd) => {
         switch (cmd) {
           case "restore_session":
-            return { workspaces: [], active: null };
+            return { workspaces: [], active: null, notices: [] };
           case "recent_servers":
             return [SERVER];
           case "server_address":
@@ -267,7 +268,7 @@ describe("App: links and added workspaces", () => {
         calls.push({ cmd, args });
         switch (cmd) {
           case "restore_session":
-            return { workspaces: [{ key: "main", session: session("Acme") }], active: "main" };
+            return { workspaces: [{ key: "main", session: session("Acme") }], active: "main", notices: [] };
           case "recent_servers":
             return [SERVER];
           case "server_address":
@@ -300,5 +301,41 @@ describe("App: links and added workspaces", () => {
     const opened = calls.find((c) => c.cmd === "thread" && c.args.conversationId === "c-bloom");
     expect(opened?.args.workspace, "opened in the workspace it is of").toBe("w2");
     expect(pending).toBeNull();
+  });
+});
+
+describe("App: access removed, and workspaces that wait for the password", () => {
+  it("says why a workspace signed in last time waits for the password", async () => {
+    const why = "https://a.example: You have not reached the server for 3 days: sign in to open this workspace again.";
+    mockIPC((cmd) => (cmd === "restore_session" ? { workspaces: [], active: null, notices: [why] } : emptyInbox(cmd)), {
+      shouldMockEvents: true,
+    });
+    render(App);
+    await vi.waitFor(() => expect(screen.getByTestId("restore-notices").textContent).toContain(why));
+    expect(screen.getByLabelText("Password")).toBeTruthy(); // the sign-in form, under it
+    await fireEvent.click(screen.getByText("OK"));
+    expect(screen.queryByTestId("restore-notices")).toBeNull();
+  });
+
+  it("says an Admin removed the access, and takes the workspace out of the app with its data", async () => {
+    const signOuts: unknown[] = [];
+    const agent = { ...ownSession, workspace: { id: "w1", name: "Acme" } };
+    mockIPC(
+      (cmd, args) => {
+        if (cmd === "restore_session") return { workspaces: [{ key: "main", session: agent }], active: "main", notices: [] };
+        if (cmd === "connection") return { state: "access_removed" };
+        if (cmd === "sign_out") signOuts.push(args);
+        return emptyInbox(cmd);
+      },
+      { shouldMockEvents: true },
+    );
+    render(App);
+    const dialog = await vi.waitFor(() => screen.getByTestId("access-removed"));
+    expect(dialog.textContent).toContain("Your access to Acme was removed");
+    expect(dialog.textContent).toContain("were deleted from this computer");
+    expect(screen.queryByTestId("queue")).toBeNull(); // nothing of the workspace stays on screen
+    await fireEvent.click(screen.getByTestId("access-removed-ok"));
+    await vi.waitFor(() => expect(signOuts).toEqual([{ workspace: "main", wipe: true }]));
+    await vi.waitFor(() => expect(screen.getByLabelText("Password")).toBeTruthy());
   });
 });

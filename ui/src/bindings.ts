@@ -128,6 +128,11 @@ export const commands = {
 	 */
 	exportContact: (workspace: string, id: ContactId, format: ExportFormat, progress: Channel<ExportProgress_Deserialize>) => typedError<string, CommandError>(__TAURI_INVOKE("export_contact", { workspace, id, format, progress })),
 	eraseContact: (workspace: string, id: ContactId) => typedError<Erased, CommandError>(__TAURI_INVOKE("erase_contact", { workspace, id })),
+	/**
+	 *  Signs a person out of the workspace everywhere and has each of their apps delete its copy.
+	 *  Returns how many sessions ended.
+	 */
+	wipeUser: (workspace: string, id: UserId) => typedError<number, CommandError>(__TAURI_INVOKE("wipe_user", { workspace, id })),
 	notificationSettings: (workspace: string) => typedError<NotificationSettings_Serialize, CommandError>(__TAURI_INVOKE("notification_settings", { workspace })),
 	/**
 	 *  Saves a workspace's notification settings and applies them at once (the tray's Do not
@@ -142,6 +147,7 @@ export const commands = {
 	desktopSettings: () => __TAURI_INVOKE<DesktopSettings>("desktop_settings"),
 	setAutostart: (on: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
 	setCloseToTray: (on: boolean) => __TAURI_INVOKE<void>("set_close_to_tray", { on }),
+	setSharedComputer: (on: boolean) => __TAURI_INVOKE<void>("set_shared_computer", { on }),
 	/**
 	 *  What support needs to see what happened, without a secret: versions, the computer, the
 	 *  server and account, the connection, the cache, and the log's last lines.
@@ -457,7 +463,13 @@ export type ConnectionState =
  *  agent signs in again; the cache and the outbox stay, and signing in again as the same
  *  person carries on where they were.
  */
-{ state: "signed_out"; expired: boolean };
+{ state: "signed_out"; expired: boolean } | 
+/**
+ *  An Admin removed this person's access to the workspace (deactivated them, or signed
+ *  them out everywhere): this computer's copy of the workspace was deleted, outbox and
+ *  drafts included. Signing in again starts afresh.
+ */
+{ state: "access_removed" };
 
 /**  A customer as seen through one linked device. */
 export type Contact = Contact_Serialize | Contact_Deserialize;
@@ -802,6 +814,8 @@ export type DesktopSettings = {
 	close_to_tray: boolean,
 	/**  The tray is there to come back from (closing quits without one). */
 	has_tray: boolean,
+	/**  Several people use this computer: signing out removes a workspace's data by default. */
+	shared_computer: boolean,
 };
 
 /**  A linked WhatsApp number. */
@@ -1254,12 +1268,22 @@ export type Restored = Restored_Serialize | Restored_Deserialize;
 export type Restored_Deserialize = {
 	workspaces: WorkspaceSession_Deserialize[],
 	active?: string | null,
+	/**
+	 *  Why a workspace that was signed in waits for the password (the sign-in form says it):
+	 *  an Admin removed the access (its copy deleted), or it was offline past its grace.
+	 */
+	notices: string[],
 };
 
 /**  The workspaces that open at start, in order, and the one last on screen. */
 export type Restored_Serialize = {
 	workspaces: WorkspaceSession_Serialize[],
 	active: string | null,
+	/**
+	 *  Why a workspace that was signed in waits for the password (the sign-in form says it):
+	 *  an Admin removed the access (its copy deleted), or it was offline past its grace.
+	 */
+	notices: string[],
 };
 
 /**  What a user may do. Enforced by the server on every route and WebSocket frame. */

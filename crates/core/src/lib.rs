@@ -24,6 +24,17 @@ pub mod sync;
 pub mod tls;
 pub mod types;
 
+/// Deletes everything this cache holds of its workspace: what the server sent, the outbox,
+/// refused changes, drafts, the list of saved files, and who was signed in (a sign-out that
+/// forgets this computer's copy, or an Admin's removal of the access).
+pub(crate) async fn wipe_all(cache: &cache::Cache) -> CoreResult<()> {
+    for key in ["server", "user_id", "user", "workspace_id", "workspace", "last_contact", "offline_grace_days"] {
+        sqlx::query("DELETE FROM meta WHERE key = ?").bind(key).execute(cache.pool()).await?;
+    }
+    cache.wipe(true).await?;
+    Ok(())
+}
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -235,7 +246,13 @@ impl Client {
             // Unreachable, or no secure connection now (a captive portal, a hotspot that
             // intercepts TLS): the cached session opens offline, and sync keeps trying.
             Err(e @ (CoreError::Unreachable(_) | CoreError::Tls { .. })) => {
+                self.within_offline_grace().await?;
                 (self.cached_user(&server).await?.ok_or(e)?, None)
+            }
+            // Deactivated, or signed out everywhere by an Admin: this copy goes.
+            Err(CoreError::AccessRemoved) => {
+                wipe_all(&self.inner.cache).await?;
+                return Err(CoreError::AccessRemoved);
             }
             Err(e @ (CoreError::SessionExpired | CoreError::NotSignedIn)) => {
                 let expired = matches!(e, CoreError::SessionExpired);
@@ -249,6 +266,20 @@ impl Client {
             self.inner.set_state(state);
         }
         Ok(info)
+    }
+
+    /// Whether the cache may open without the server: not when it last reached the server
+    /// longer ago than the workspace's offline grace (as the server last told it).
+    async fn within_offline_grace(&self) -> CoreResult<()> {
+        let cache = &self.inner.cache;
+        let last = cache.meta("last_contact").await?.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        let days: Option<u32> = cache.meta("offline_grace_days").await?.and_then(|d| d.parse().ok());
+        match (last, days) {
+            (Some(last), Some(days)) if chrono::Utc::now() - last.to_utc() > chrono::Duration::days(days.into()) => {
+                Err(CoreError::OfflineTooLong { days })
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn cached_workspace(&self, server: &str) -> CoreResult<Option<handoff_proto::Workspace>> {
@@ -343,10 +374,7 @@ impl Client {
             }
         }
         if wipe {
-            self.inner.cache.wipe(true).await?;
-            for key in ["server", "user_id", "user", "workspace_id", "workspace"] {
-                sqlx::query("DELETE FROM meta WHERE key = ?").bind(key).execute(self.inner.cache.pool()).await?;
-            }
+            wipe_all(&self.inner.cache).await?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use handoff_proto::{ContactDetail, ContactId, Erased, PatchSettingsRequest, WorkspaceSettings};
+use handoff_proto::{ContactDetail, ContactId, Erased, PatchSettingsRequest, UserId, Wiped, WorkspaceSettings};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -80,5 +80,12 @@ impl Client {
     /// at its next event) drops it.
     pub async fn erase_contact(&self, id: ContactId) -> CoreResult<Erased> {
         self.call::<(), _>(Method::POST, &format!("/api/v1/contacts/{id}/erase"), None).await
+    }
+
+    /// Signs a person out of the workspace everywhere; each of their apps deletes its copy of
+    /// the workspace at its next contact. Returns how many sessions ended.
+    pub async fn wipe_user(&self, id: UserId) -> CoreResult<u32> {
+        let wiped: Wiped = self.call::<(), _>(Method::POST, &format!("/api/v1/users/{id}/wipe"), None).await?;
+        Ok(wiped.sessions)
     }
 }

@@ -27,6 +27,7 @@ async fn server_error(resp: reqwest::Response) -> CoreError {
 async fn unauthorized(resp: reqwest::Response) -> CoreError {
     match resp.json::<ErrorBody>().await {
         Ok(body) if body.error.code == "session_expired" => CoreError::SessionExpired,
+        Ok(body) if body.error.code == "access_removed" => CoreError::AccessRemoved,
         _ => CoreError::NotSignedIn,
     }
 }

@@ -86,6 +86,8 @@ enum Exit {
     Lost(String),
     /// The token no longer works (`expired`, or ended): stop until the agent signs in again.
     SignedOut { expired: bool },
+    /// An Admin removed this person's access: wipe this copy of the workspace and stop.
+    AccessRemoved,
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -117,6 +119,15 @@ pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: Prese
             Exit::SignedOut { expired } => {
                 tracing::info!(expired, "the server no longer takes this session: waiting for a new sign-in");
                 inner.set_state(ConnectionState::SignedOut { expired });
+                return;
+            }
+            Exit::AccessRemoved => {
+                tracing::warn!("an Admin removed this access: deleting this computer's copy of the workspace");
+                if let Err(e) = crate::wipe_all(&inner.cache).await {
+                    tracing::error!(error = %e, "the copy was not deleted; it is at the next start");
+                }
+                inner.emit(Change::Inbox);
+                inner.set_state(ConnectionState::AccessRemoved);
                 return;
             }
             Exit::Lost(reason) => {
@@ -175,16 +186,19 @@ async fn connect(
         Ok((ws, _)) => ws,
         Err(WsError::Http(resp)) if resp.status() == StatusCode::UNAUTHORIZED => {
             let body = resp.body().as_deref().and_then(|b| serde_json::from_slice::<handoff_proto::ErrorBody>(b).ok());
-            let expired = match body {
-                Some(b) => b.error.code == "session_expired",
+            let code = match body {
+                Some(b) => b.error.code,
                 // The upgrade's answer came without its body (tungstenite keeps only what arrived
                 // with the headers; a proxy may send it apart): ask over HTTP why.
-                None => matches!(
-                    rest::me(&inner.http, &session.server, &session.token).await,
-                    Err(crate::CoreError::SessionExpired)
-                ),
+                None => match rest::me(&inner.http, &session.server, &session.token).await {
+                    Err(e) => e.code().to_string(),
+                    Ok(_) => "unauthenticated".to_string(),
+                },
             };
-            return Ok(Exit::SignedOut { expired });
+            return Ok(match code.as_str() {
+                "access_removed" => Exit::AccessRemoved,
+                code => Exit::SignedOut { expired: code == "session_expired" },
+            });
         }
         Err(WsError::Tls(e)) => return Err(format!("no secure connection: {e}")),
         Err(e) => return Err(format!("server not reachable: {e}")),
@@ -194,8 +208,10 @@ async fn connect(
     send(&mut ws, &ClientFrame::Hello { protocol: PROTOCOL_VERSION, last_seq }).await?;
     let welcome =
         tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut ws)).await.map_err(|_| "no welcome".to_string())??;
-    let (epoch, head_seq, floor) = match welcome {
-        ServerFrame::Welcome { epoch, head_seq, floor, .. } => (epoch, head_seq, floor),
+    let (epoch, head_seq, floor, grace) = match welcome {
+        ServerFrame::Welcome { epoch, head_seq, floor, offline_grace_days, .. } => {
+            (epoch, head_seq, floor, offline_grace_days)
+        }
         ServerFrame::Error { code, message } if code == "unsupported_protocol" => return Err(message),
         other => return Err(format!("expected welcome, got {other:?}")),
     };
@@ -211,6 +227,11 @@ async fn connect(
         return Ok(Exit::Again);
     }
     cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
+    // Reached the server: the offline grace counts from here.
+    cache.set_meta("last_contact", &Utc::now().to_rfc3339()).await.map_err(|e| e.to_string())?;
+    if let Some(days) = grace {
+        cache.set_meta("offline_grace_days", &days.to_string()).await.map_err(|e| e.to_string())?;
+    }
     backoff.reset();
     tracing::debug!(last_seq, head_seq, %epoch, "welcome");
 
@@ -429,6 +450,8 @@ async fn handle(
         ServerFrame::Error { code, message } => {
             return Ok(Some(if code == "lagged" || code == "role_changed" {
                 Exit::Again
+            } else if code == "access_removed" {
+                Exit::AccessRemoved
             } else if code == "unauthenticated" || code == "session_expired" {
                 Exit::SignedOut { expired: code == "session_expired" }
             } else {

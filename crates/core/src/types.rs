@@ -144,6 +144,10 @@ view! {
         /// agent signs in again; the cache and the outbox stay, and signing in again as the same
         /// person carries on where they were.
         SignedOut { expired: bool },
+        /// An Admin removed this person's access to the workspace (deactivated them, or signed
+        /// them out everywhere): this computer's copy of the workspace was deleted, outbox and
+        /// drafts included. Signing in again starts afresh.
+        AccessRemoved,
     }
 }
 
@@ -212,6 +216,13 @@ pub enum CoreError {
     /// The session ran out (idle or absolute lifetime): the password carries on.
     #[error("your session expired: enter your password to carry on")]
     SessionExpired,
+    /// An Admin removed this person's access to the workspace; the cache was wiped.
+    #[error("an Admin removed your access to this workspace; this computer's copy of it was deleted")]
+    AccessRemoved,
+    /// The app has not reached the server for longer than the workspace allows: the password
+    /// first (the cache is kept).
+    #[error("you have not reached the server for {days} days: sign in to open this workspace again")]
+    OfflineTooLong { days: u32 },
     #[error("{0}")]
     Invalid(String),
     #[error("local cache error: {0}")]
@@ -231,6 +242,8 @@ impl CoreError {
             CoreError::Server(_) => "server",
             CoreError::NotSignedIn => "not_signed_in",
             CoreError::SessionExpired => "session_expired",
+            CoreError::AccessRemoved => "access_removed",
+            CoreError::OfflineTooLong { .. } => "offline_too_long",
             CoreError::Invalid(_) => "invalid",
             CoreError::Cache(_) => "cache",
             CoreError::Disk(_) => "disk",

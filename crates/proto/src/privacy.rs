@@ -88,6 +88,14 @@ wire! {
 }
 
 wire! {
+    /// `POST /api/v1/users/{id}/wipe`: how many of the person's sessions in the workspace ended;
+    /// each app that held one deletes its copy of the workspace at its next contact.
+    pub struct Wiped {
+        pub sessions: u32,
+    }
+}
+
+wire! {
     /// `POST /api/v1/contacts/{id}/erase`: what was erased (202: every app removes it at its next sync).
     pub struct Erased {
         pub contact_id: ContactId,

@@ -48,6 +48,10 @@ wire! {
             user: User,
             #[serde(default)]
             floor: Seq,
+            /// How many days the app may open from its cache without reaching the server (the
+            /// workspace's setting); after that it asks for the password first.
+            #[serde(default)]
+            offline_grace_days: Option<u32>,
         },
         Event(Box<Event>),
         /// The mutation was applied (or had been applied before); `seq` is the event it produced.

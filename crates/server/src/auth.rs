@@ -151,7 +151,10 @@ pub enum TokenState {
     Live { workspace: WorkspaceId, user: User, session: Option<(SessionId, DateTime<Utc>)> },
     /// A session that ran out (idle or absolute): 401 `session_expired`.
     Expired,
-    /// Unknown, signed out, revoked, or the user was deactivated.
+    /// An Admin removed this token's access (the person deactivated in its workspace, or signed
+    /// out everywhere): 401 `access_removed`, and the app wipes its copy.
+    Removed,
+    /// Unknown, signed out, or revoked.
     Unknown,
 }
 
@@ -165,7 +168,8 @@ pub async fn check_token_hash(
     lifetime: Lifetime,
 ) -> DbResult<TokenState> {
     let Some(store::people::Bearer { workspace, user, session }) = store.bearer(hash).await? else {
-        return Ok(TokenState::Unknown);
+        let removed = store::people::access_removed(&mut *store.reader().await?, hash).await?;
+        return Ok(if removed { TokenState::Removed } else { TokenState::Unknown });
     };
     let session = match session {
         Some((id, created, used)) => {
@@ -198,6 +202,15 @@ pub fn session_expired() -> ApiError {
         StatusCode::UNAUTHORIZED,
         "session_expired",
         "Your session expired: sign in again (nothing you did offline is lost).",
+    )
+}
+
+/// The answer to a token whose access an Admin removed.
+pub fn access_removed() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "access_removed",
+        "An Admin removed your access to this workspace: the app deletes this computer's copy of it.",
     )
 }
 
@@ -259,6 +272,7 @@ impl FromRequestParts<AppState> for Actor {
         let (workspace, user, session) = match checked {
             TokenState::Live { workspace, user, session } => (workspace, user, session),
             TokenState::Expired => return Err(session_expired()),
+            TokenState::Removed => return Err(access_removed()),
             TokenState::Unknown => return Err(ApiError::unauthenticated()),
         };
         if user.must_change_password && !WHILE_PASSWORD_MUST_CHANGE.contains(&parts.uri.path()) {

@@ -23,7 +23,8 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use handoff_proto::{
     ContactDetail, ContactExport, ContactId, DeviceId, Erased, Event, EventBody, ExportedAttachment, MessageId,
-    PatchSettingsRequest, UpdateCause, WorkspaceId, WorkspaceSettings, MAX_OFFLINE_GRACE_DAYS, MAX_RETENTION_DAYS,
+    PatchSettingsRequest, UpdateCause, UserId, UserKind, Wiped, WorkspaceId, WorkspaceSettings, MAX_OFFLINE_GRACE_DAYS,
+    MAX_RETENTION_DAYS,
 };
 
 use crate::audit;
@@ -288,6 +289,24 @@ pub async fn erase(state: &AppState, actor: &Actor, id: ContactId) -> Result<Era
         tracing::warn!(error = %e, "the write-ahead log was not emptied after an erasure; it is at the next one");
     }
     Ok(Erased { contact_id: id, conversations: own as u32, messages: rows.messages as u32 })
+}
+
+/// Signs a person out of the workspace everywhere and has every app that held one of those
+/// sessions delete its copy of the workspace at its next contact (401 `access_removed`). They
+/// stay a member and may sign in again. Audited.
+pub async fn wipe_user(state: &AppState, actor: &Actor, id: UserId) -> Result<Wiped> {
+    actor.require_admin("sign someone out everywhere")?;
+    let mut w = state.store.begin().await?;
+    let user = store::people::user(w.conn(), actor.ws(), id).await?.ok_or_else(|| Error::not_found("user"))?;
+    if user.kind == UserKind::ApiKey {
+        return Err(Error::bad_request("That user is an API key: revoke it under API keys."));
+    }
+    let sessions = store::people::remove_access_in(&mut w, actor.ws(), id, state.clock.now()).await?;
+    let summary =
+        format!("Signed {} out everywhere and had each computer delete its copy ({sessions} sessions)", user.name);
+    audit::record(w.conn(), actor.into(), "user.wipe", None, &summary, None).await?;
+    w.commit().await?;
+    Ok(Wiped { sessions: sessions as u32 })
 }
 
 /// What one retention pass did.

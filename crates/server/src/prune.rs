@@ -8,6 +8,9 @@
 //! * Sessions are kept [`EXPIRED_SESSIONS_KEPT`] after they expire (their token answers 401
 //!   `session_expired`, so the app asks for the password rather than a new sign-in), then deleted.
 //!
+//! * Tokens whose access an Admin removed (`access_removed`) are kept as long as expired
+//!   sessions: a token older than that is refused as any unknown token.
+//!
 //! * Gateway webhook event ids are kept [`WEBHOOKS_SEEN_KEPT`], twice the time window a webhook
 //!   is accepted in: a replay of an older one is refused by its timestamp.
 //!
@@ -52,6 +55,9 @@ pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let mut gone = store::idempotency::prune(w.conn(), now - IDEMPOTENCY_KEPT).await?;
     gone += store::people::prune_sessions(&mut w, used_before, created_before).await?;
     gone += store::webhooks::prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
+    if let Some(before) = created_before {
+        gone += store::people::prune_access_removed(w.conn(), before).await?;
+    }
     w.commit().await?;
     Ok(gone)
 }

@@ -175,8 +175,8 @@ pub async fn patch_user(state: &AppState, actor: &Actor, id: UserId, req: PatchU
     store::people::update_user(&mut w, actor.ws(), id, name, role, active).await?;
     if !active {
         // Deactivation revokes every session in this workspace at once (the person's other
-        // workspaces keep them).
-        store::people::delete_sessions_in(&mut w, actor.ws(), id).await?;
+        // workspaces keep them), and each app wipes its copy of this workspace.
+        store::people::remove_access_in(&mut w, actor.ws(), id, state.clock.now()).await?;
     }
     let before = user;
     let user = store::people::user(w.conn(), actor.ws(), id).await?.expect("exists");

@@ -173,3 +173,75 @@ async fn a_contact_exports_as_json_and_csv_and_erases_for_good() {
     assert_eq!(entry["action"], "contact.erase");
     assert_eq!(entry["summary"], "Erased a contact: 1 conversation, 4 messages and notes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_access_is_told_apart_from_a_plain_sign_out_and_stays_in_its_workspace() {
+    let api = Api::start().await;
+    let admin = api.login("admin@test.local").await;
+    let (ana, ana_token) = api.user(&admin, "ana@test.local", "agent").await;
+    let (ben, ben_token) = api.user(&admin, "ben@test.local", "agent").await;
+    // Ana also works in a second workspace: her session there is not touched.
+    let (_, other) = api.send(Method::POST, "/api/v1/workspaces", Some(&admin), Some(json!({"name": "Retail"}))).await;
+    let login = json!({"email": "admin@test.local", "password": common::PASSWORD, "workspace_id": other["id"]});
+    let (_, signed_in) = api.send(Method::POST, "/api/v1/auth/login", None, Some(login)).await;
+    let retail_admin = signed_in["token"].as_str().unwrap().to_string();
+    let member = json!({"email": "ana@test.local", "role": "agent"});
+    let (status, _) = api
+        .send(
+            Method::POST,
+            &format!("/api/v1/workspaces/{}/members", other["id"].as_str().unwrap()),
+            Some(&retail_admin),
+            Some(member),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let login = json!({"email": "ana@test.local", "password": common::PASSWORD, "workspace_id": other["id"]});
+    let (_, signed_in) = api.send(Method::POST, "/api/v1/auth/login", None, Some(login)).await;
+    let ana_in_retail = signed_in["token"].as_str().unwrap().to_string();
+
+    // Deactivated here: her token here is told "access removed"; there it works.
+    let (status, _) = api
+        .send(Method::PATCH, &format!("/api/v1/users/{}", ana.id), Some(&admin), Some(json!({"active": false})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, error) = api.send(Method::GET, "/api/v1/me", Some(&ana_token), None).await;
+    assert_eq!((status, code(&error)), (StatusCode::UNAUTHORIZED, "access_removed"));
+    assert_eq!(api.send(Method::GET, "/api/v1/me", Some(&ana_in_retail), None).await.0, StatusCode::OK);
+
+    // Ben signed out everywhere and wiped: two sessions end, each told "access removed"; he
+    // signs in again, and a plain sign-out stays a plain 401.
+    let second = api.login("ben@test.local").await;
+    let (status, wiped) = api.send(Method::POST, &format!("/api/v1/users/{}/wipe", ben.id), Some(&admin), None).await;
+    assert_eq!((status, wiped), (StatusCode::OK, json!({"sessions": 2})));
+    for token in [&ben_token, &second] {
+        let (status, error) = api.send(Method::GET, "/api/v1/me", Some(token), None).await;
+        assert_eq!((status, code(&error)), (StatusCode::UNAUTHORIZED, "access_removed"));
+    }
+    let fresh = api.login("ben@test.local").await;
+    assert_eq!(api.send(Method::POST, "/api/v1/auth/logout", Some(&fresh), None).await.0, StatusCode::NO_CONTENT);
+    let (status, error) = api.send(Method::GET, "/api/v1/me", Some(&fresh), None).await;
+    assert_eq!((status, code(&error)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    let (_, audit) = api.send(Method::GET, "/api/v1/audit?action=user.wipe", Some(&admin), None).await;
+    assert_eq!(
+        audit["items"][0]["summary"],
+        "Signed ben out everywhere and had each computer delete its copy (2 sessions)"
+    );
+
+    // Not an API key's user, not someone of another workspace, not for an Agent.
+    let (_, key) =
+        api.send(Method::POST, "/api/v1/api-keys", Some(&admin), Some(json!({"name": "bot", "role": "agent"}))).await;
+    let (status, _) = api
+        .send(
+            Method::POST,
+            &format!("/api/v1/users/{}/wipe", key["api_key"]["user_id"].as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) =
+        api.send(Method::POST, &format!("/api/v1/users/{}/wipe", ben.id), Some(&retail_admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.send(Method::POST, &format!("/api/v1/users/{}/wipe", ben.id), Some(&fresh), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -198,6 +198,7 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/contacts/{id}", SignedIn),
         route(Method::GET, "/api/v1/contacts/{id}/export", Admin),
         route(Method::POST, "/api/v1/contacts/{id}/erase", Admin),
+        route(Method::POST, "/api/v1/users/{id}/wipe", Admin),
     ]
 }
 

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/sessions", get(people::sessions))
         .route("/api/v1/me/sessions/{id}", axum::routing::delete(people::end_session))
         .route("/api/v1/users/{id}/reset-password", post(people::reset_password))
+        .route("/api/v1/users/{id}/wipe", post(privacy::wipe_user))
         .route("/api/v1/users", get(people::list_users).post(people::create_user))
         .route("/api/v1/users/{id}", axum::routing::patch(people::patch_user))
         .route("/api/v1/workspaces", get(people::workspaces).post(people::create_workspace))
@@ -138,6 +139,7 @@ fn with_access_log(router: Router) -> Router {
         conversations::note, conversations::claim, conversations::assign, conversations::status, conversations::read,
         conversations::escalate, conversations::labels, media::download,
         privacy::settings, privacy::patch_settings, privacy::contact, privacy::export, privacy::erase,
+        privacy::wipe_user,
         admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,

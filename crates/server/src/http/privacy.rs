@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json as AxumJson;
 use handoff_proto::{
-    ContactDetail, ContactExport, ContactId, Erased, ErrorBody, PatchSettingsRequest, WorkspaceSettings,
+    ContactDetail, ContactExport, ContactId, Erased, ErrorBody, PatchSettingsRequest, UserId, Wiped, WorkspaceSettings,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -97,4 +97,18 @@ pub async fn erase(
     Path(id): Path<ContactId>,
 ) -> ApiResult<(StatusCode, AxumJson<Erased>)> {
     Ok((StatusCode::ACCEPTED, AxumJson(privacy::erase(&state, &actor, id).await?)))
+}
+
+/// Sign a person out of this workspace everywhere (Admin): each app that held one of their
+/// sessions deletes its copy of the workspace at its next contact (401 `access_removed`). They
+/// stay a member and may sign in again.
+#[utoipa::path(post, path = "/api/v1/users/{id}/wipe", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Wiped), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn wipe_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<UserId>,
+) -> ApiResult<AxumJson<Wiped>> {
+    Ok(AxumJson(privacy::wipe_user(&state, &actor, id).await?))
 }

@@ -172,13 +172,18 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
     }
     let mut live = state.store.hub().subscribe(actor.ws());
     let head_seq = state.store.head_seq(actor.ws()).await?;
-    let floor = crate::store::privacy::floor(&mut *state.store.reader().await?, actor.ws()).await?;
+    let (floor, settings) = {
+        let mut conn = state.store.reader().await?;
+        let floor = crate::store::privacy::floor(&mut conn, actor.ws()).await?;
+        (floor, crate::store::privacy::settings(&mut conn, actor.ws()).await?)
+    };
     let welcome = ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         epoch: state.store.epoch_of(actor.ws()),
         head_seq,
         user: actor.user.clone(),
         floor,
+        offline_grace_days: Some(settings.offline_grace_days),
     };
     send(&mut socket, &welcome).await?;
     let (statuses, activities) = state.presence.roster(actor.ws());
@@ -266,6 +271,10 @@ async fn connection(state: AppState, actor: Actor, mut socket: WebSocket) -> any
                     }
                     TokenState::Live { .. } => return close(&mut socket, "role_changed", "Your role changed: reconnect.").await,
                     TokenState::Expired => return close(&mut socket, "session_expired", "Your session expired: sign in again.").await,
+                    TokenState::Removed => {
+                        let message = "An Admin removed your access to this workspace.";
+                        return close(&mut socket, "access_removed", message).await;
+                    }
                     TokenState::Unknown => return close(&mut socket, "unauthenticated", "This session was signed out.").await,
                 }
             }

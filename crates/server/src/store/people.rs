@@ -348,16 +348,45 @@ pub async fn other_workspaces(conn: &mut Conn, ws: WorkspaceId, user: UserId) ->
         .map_err(Into::into)
 }
 
-/// Ends every session of `user` that acts in workspace `ws` (deactivated there).
-pub async fn delete_sessions_in(w: &mut Writer<'_>, ws: WorkspaceId, user: UserId) -> DbResult<()> {
+/// Ends every session of `user` that acts in workspace `ws` (deactivated there, or signed out
+/// everywhere by an Admin) and remembers their tokens as removed ([`access_removed`]): each app
+/// holding one wipes its copy at its next contact. Returns how many sessions ended.
+pub async fn remove_access_in(w: &mut Writer<'_>, ws: WorkspaceId, user: UserId, now: DateTime<Utc>) -> DbResult<u64> {
     let conn = w.credentials_changed();
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2")
+    sqlx::query(
+        "INSERT INTO access_removed (token_hash, workspace_id, user_id, removed_at) \
+         SELECT token_hash, workspace_id, user_id, $3 FROM sessions WHERE user_id = $1 AND workspace_id = $2 \
+         ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(user)
+    .bind(ws)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2")
         .bind(user)
         .bind(ws)
         .execute(conn)
-        .await
-        .map(drop)
-        .map_err(Into::into)
+        .await?;
+    Ok(ended.rows_affected())
+}
+
+/// Whether an Admin removed the access of the token with this hash ([`remove_access_in`]).
+pub async fn access_removed(conn: &mut Conn, hash: &str) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM access_removed WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Forgets the removed tokens recorded before `before` (no session lives that long).
+pub async fn prune_access_removed(conn: &mut Conn, before: DateTime<Utc>) -> DbResult<u64> {
+    Ok(sqlx::query("DELETE FROM access_removed WHERE removed_at < $1")
+        .bind(ts(before))
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 /// Ends every session of `user`, except the one with the token hash `keep`.

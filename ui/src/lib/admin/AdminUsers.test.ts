@@ -93,3 +93,24 @@ describe("AdminUsers: reset a password", () => {
     expect(screen.queryByTestId("temporary-password")).toBeNull();
   });
 });
+
+describe("AdminUsers: sign out everywhere and wipe", () => {
+  it("asks once more, then says how many sessions ended and what each computer does", async () => {
+    const asked: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "wipe_user") {
+        asked.push(args);
+        return 2;
+      }
+    });
+    render(AdminUsers, { props: { me, people: [me, ben] }, context: workspaceContext("main") });
+    expect(within(row("Ana")).queryByTestId("wipe-user")).toBeNull();
+    const wipe = within(row("Ben")).getByTestId("wipe-user");
+    await fireEvent.click(wipe);
+    expect(wipe.textContent?.trim()).toBe("Sign out and wipe everywhere?");
+    expect(asked).toEqual([]);
+    await fireEvent.click(wipe);
+    expect(await screen.findByText(/Ben is signed out everywhere \(2 sessions\)/)).toBeTruthy();
+    expect(asked).toEqual([{ workspace: "main", id: "u-ben" }]);
+  });
+});
