@@ -74,6 +74,11 @@ async fn an_erased_contact_leaves_no_byte_on_the_server_or_in_any_cache() {
     settled(&world, &ana).await;
     settled(&world, &ben).await;
     ben.set_draft(id, DraftMode::Reply, &format!("Dear Erika ({SECRET})")).await.unwrap();
+    // A receipt the number sent before its reply was recorded, under a gateway's kind of id,
+    // which carries her address.
+    let early = json!({"wa_message_id": format!("true_{}@c.us_3EB0C0FFEE", &ERIKA[1..]), "state": "read"});
+    let path = format!("/api/v1/devices/{}/simulator/receipt", world.device.id);
+    assert_eq!(world.raw(Method::POST, &path, &world.admin_token, Some(&early)).await.status(), 204);
     assert_eq!(ben.search(SECRET, 10).await.unwrap().messages.len(), 3, "Ben's search finds her three messages");
 
     // Ben closes his laptop: he misses the erasure and catches up later.
@@ -149,7 +154,12 @@ async fn the_retention_period_removes_old_messages_from_the_server_and_every_cac
     world.create_user("dee@test.local", "Dee", Role::Agent).await;
     let ana = world.client("ana@test.local").await;
     let settings: Value = world.call(Method::PATCH, "/api/v1/settings", Some(&json!({"retention_days": 30}))).await;
-    assert_eq!(settings, json!({"retention_days": 30, "offline_grace_days": 3}));
+    assert_eq!(settings["retention_days"], 30);
+    assert_eq!(
+        settings["numbers"],
+        json!([{"device_id": world.device.id, "retention_days": null}]),
+        "the number follows"
+    );
 
     let old = world.inbound("+4915100000003", "An old question about kiwi77", None).await;
     let new = world.inbound("+4915100000003", "A newer one about mango88", None).await;
@@ -195,6 +205,7 @@ async fn an_app_offline_longer_than_erasures_are_recorded_starts_its_cache_again
     let erika = world.inbound(ERIKA, "Please forget me", None).await;
     let id = erika.conversation_id;
     wait_for("her conversation", &ben, |c| async move { conversation_of(&c, id).await.is_some() }).await;
+    ben.set_draft(id, DraftMode::Reply, &format!("Dear Erika, about {SECRET}")).await.unwrap();
     let since = ben.last_seq().await.unwrap();
     ben.stop().await;
 
@@ -216,6 +227,9 @@ async fn an_app_offline_longer_than_erasures_are_recorded_starts_its_cache_again
     ben.sign_in(&world.url, "ben@test.local", PASSWORD).await.unwrap();
     settled(&world, &ben).await;
     assert!(conversation_of(&ben, id).await.is_none(), "her conversation is gone from Ben's cache");
+    assert_eq!(ben.draft(id, DraftMode::Reply).await.unwrap(), None, "and what he wrote to her");
+    ben.close().await;
+    assert!(!cache_holds(&world, "ben@test.local", SECRET), "nothing of it in the cache's files");
     world.stop().await;
 }
 

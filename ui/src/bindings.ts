@@ -1151,6 +1151,21 @@ export type NotificationSettings_Serialize = {
 	dnd: boolean,
 };
 
+/**  A linked number's own retention period, in days; `null` follows the workspace's. */
+export type NumberRetention = NumberRetention_Serialize | NumberRetention_Deserialize;
+
+/**  A linked number's own retention period, in days; `null` follows the workspace's. */
+export type NumberRetention_Deserialize = {
+	device_id: DeviceId,
+	retention_days?: number | null,
+};
+
+/**  A linked number's own retention period, in days; `null` follows the workspace's. */
+export type NumberRetention_Serialize = {
+	device_id: DeviceId,
+	retention_days: number | null,
+};
+
 /**  The agent clicked a notification (or the tray, or a link): show this conversation. */
 export type OpenConversation = {
 	/**  The workspace's key. */
@@ -1187,6 +1202,11 @@ export type PatchSettingsRequest_Deserialize = {
 	retention_days?: number | null,
 	/**  1 to 365 days. */
 	offline_grace_days?: number | null,
+	/**
+	 *  Linked numbers whose own period changes (`null`: back to the workspace's); the others
+	 *  stay as they are.
+	 */
+	numbers?: NumberRetention_Deserialize[],
 };
 
 /**  `PATCH /api/v1/settings`: what to change; an absent field stays as it is. */
@@ -1195,6 +1215,11 @@ export type PatchSettingsRequest_Serialize = {
 	retention_days?: number,
 	/**  1 to 365 days. */
 	offline_grace_days?: number,
+	/**
+	 *  Linked numbers whose own period changes (`null`: back to the workspace's); the others
+	 *  stay as they are.
+	 */
+	numbers?: NumberRetention_Serialize[],
 };
 
 /**  Every field is optional; an SLA target of 0 removes it. */
@@ -1772,6 +1797,8 @@ export type WorkspaceSettings_Deserialize = {
 	 *  it asks for the password first.
 	 */
 	offline_grace_days: number,
+	/**  Each linked number, with a retention period of its own (`null`: the workspace's). */
+	numbers?: NumberRetention_Deserialize[],
 };
 
 /**  A workspace's settings, which its Admins change (`GET/PATCH /api/v1/settings`). */
@@ -1786,6 +1813,8 @@ export type WorkspaceSettings_Serialize = {
 	 *  it asks for the password first.
 	 */
 	offline_grace_days: number,
+	/**  Each linked number, with a retention period of its own (`null`: the workspace's). */
+	numbers: NumberRetention_Serialize[],
 };
 
 /* Tauri Specta runtime */

@@ -255,6 +255,8 @@ impl Client {
                 return Err(CoreError::AccessRemoved);
             }
             Err(e @ (CoreError::SessionExpired | CoreError::NotSignedIn)) => {
+                // Signed out, the queue shows behind the password: not past the grace either.
+                self.within_offline_grace().await?;
                 let expired = matches!(e, CoreError::SessionExpired);
                 (self.cached_user(&server).await?.ok_or(e)?, Some(ConnectionState::SignedOut { expired }))
             }

@@ -46,6 +46,9 @@ const READ_AHEAD: Duration = Duration::from_secs(1);
 /// the write lock, so live events are not held up.
 pub const INDEX_CHUNK: i64 = 4000;
 const PING_EVERY: Duration = Duration::from_secs(20);
+/// While connected, the time of the last contact with the server (the offline grace counts from
+/// it) is written every this many pings: every 5 minutes.
+const CONTACT_EVERY_PINGS: u64 = 15;
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The WebSocket's settings: reads of 16 KiB (tungstenite zero-fills its whole read size before
@@ -221,7 +224,9 @@ async fn connect(
     let missed_erasure = last_seq > 0 && last_seq < floor;
     if cached_epoch.as_deref().is_some_and(|e| e != epoch.to_string()) || head_seq < last_seq || missed_erasure {
         tracing::warn!(%epoch, missed_erasure, "the server's history changed: resyncing from scratch");
-        cache.wipe(false).await.map_err(|e| e.to_string())?;
+        // Past an erasure it cannot learn of, what this cache wrote itself (drafts, queued and
+        // refused changes) may be about the erased person too: it goes with the rest.
+        cache.wipe(missed_erasure).await.map_err(|e| e.to_string())?;
         cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
         inner.emit(Change::Inbox);
         return Ok(Exit::Again);
@@ -290,6 +295,10 @@ async fn connect(
             _ = ping.tick() => {
                 nonce += 1;
                 send(&mut ws, &ClientFrame::Ping { nonce }).await?;
+                // Still in touch with the server: the offline grace counts from the last of these.
+                if nonce.is_multiple_of(CONTACT_EVERY_PINGS) {
+                    inner.cache.set_meta("last_contact", &Utc::now().to_rfc3339()).await.map_err(|e| e.to_string())?;
+                }
             }
         }
     }

@@ -21,6 +21,18 @@ wire! {
         /// How many days an app may open from its cache without reaching the server; after that
         /// it asks for the password first.
         pub offline_grace_days: u32,
+        /// Each linked number, with a retention period of its own (`null`: the workspace's).
+        #[serde(default)]
+        pub numbers: Vec<NumberRetention>,
+    }
+}
+
+wire! {
+    /// A linked number's own retention period, in days; `null` follows the workspace's.
+    pub struct NumberRetention {
+        pub device_id: DeviceId,
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
+        pub retention_days: Option<u32>,
     }
 }
 
@@ -36,6 +48,10 @@ wire! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
         pub offline_grace_days: Option<u32>,
+        /// Linked numbers whose own period changes (`null`: back to the workspace's); the others
+        /// stay as they are.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub numbers: Vec<NumberRetention>,
     }
 }
 
@@ -117,9 +133,9 @@ mod tests {
         let p: PatchSettingsRequest = serde_json::from_str(r#"{"retention_days": 30}"#).unwrap();
         assert_eq!(p.retention_days, Some(Some(30)));
         // And written back the same way: a field left out is not sent as null.
-        let only_grace = PatchSettingsRequest { retention_days: None, offline_grace_days: Some(5) };
+        let only_grace = PatchSettingsRequest { retention_days: None, offline_grace_days: Some(5), numbers: vec![] };
         assert_eq!(serde_json::to_string(&only_grace).unwrap(), r#"{"offline_grace_days":5}"#);
-        let keep = PatchSettingsRequest { retention_days: Some(None), offline_grace_days: None };
+        let keep = PatchSettingsRequest { retention_days: Some(None), offline_grace_days: None, numbers: vec![] };
         assert_eq!(serde_json::to_string(&keep).unwrap(), r#"{"retention_days":null}"#);
     }
 }

@@ -17,12 +17,3 @@ BEGIN
     RAISE EXCEPTION 'the audit log is append-only';
 END;
 $$;
-
--- Tokens whose access an Admin removed (SQLite's 0017).
-CREATE TABLE access_removed (
-    token_hash   TEXT PRIMARY KEY,
-    workspace_id TEXT NOT NULL,
-    user_id      TEXT NOT NULL,
-    removed_at   TEXT NOT NULL
-);
-CREATE INDEX access_removed_at ON access_removed (removed_at);

@@ -14,15 +14,3 @@ WHEN NOT (new.summary = 'Erased with the contact' AND new.id IS old.id AND new.a
           AND new.conversation_id IS old.conversation_id AND new.seq IS old.seq
           AND new.workspace_id IS old.workspace_id)
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-
--- The tokens whose access an Admin removed (the person deactivated in the workspace, or signed
--- out everywhere with their computers' copies wiped): such a token answers 401 `access_removed`,
--- and the app that holds it deletes its copy of the workspace. Kept as long as a session can
--- live (then the token would be refused anyway), pruned with the sessions.
-CREATE TABLE access_removed (
-    token_hash   TEXT PRIMARY KEY,
-    workspace_id TEXT NOT NULL,
-    user_id      TEXT NOT NULL,
-    removed_at   TEXT NOT NULL
-);
-CREATE INDEX access_removed_at ON access_removed (removed_at);

@@ -64,6 +64,14 @@ pub async fn patch_settings(state: &AppState, actor: &Actor, req: PatchSettingsR
             ));
         }
     }
+    for n in &req.numbers {
+        if let Some(days) = n.retention_days.filter(|d| !(1..=MAX_RETENTION_DAYS).contains(d)) {
+            return Err(Error::invalid(
+                "numbers",
+                format!("A number's retention is 1 to {MAX_RETENTION_DAYS} days, or null for the workspace's ({days} given)."),
+            ));
+        }
+    }
     if let Some(days) = req.offline_grace_days {
         if !(1..=MAX_OFFLINE_GRACE_DAYS).contains(&days) {
             return Err(Error::invalid(
@@ -75,11 +83,16 @@ pub async fn patch_settings(state: &AppState, actor: &Actor, req: PatchSettingsR
     let mut w = state.store.begin().await?;
     let before = store::privacy::settings(w.conn(), actor.ws()).await?;
     store::privacy::set_settings(w.conn(), actor.ws(), req.retention_days, req.offline_grace_days).await?;
+    for n in &req.numbers {
+        if !store::privacy::set_number_retention(w.conn(), actor.ws(), n.device_id, n.retention_days).await? {
+            return Err(Error::invalid("numbers", format!("This workspace has no linked number {}.", n.device_id)));
+        }
+    }
     let after = store::privacy::settings(w.conn(), actor.ws()).await?;
     if after == before {
         return Ok(after);
     }
-    if after.retention_days != before.retention_days {
+    if after.retention_days != before.retention_days || after.numbers != before.numbers {
         // A shorter period reaches events the last passes left as final: read the log again.
         store::privacy::set_retention_mark(w.conn(), actor.ws(), 0).await?;
     }
@@ -87,7 +100,16 @@ pub async fn patch_settings(state: &AppState, actor: &Actor, req: PatchSettingsR
         Some(days) => format!("{days} days"),
         None => "kept".to_string(),
     };
-    let summary = format!("Settings: messages {retention}, apps open offline for {} days", after.offline_grace_days);
+    let mut summary =
+        format!("Settings: messages {retention}, apps open offline for {} days", after.offline_grace_days);
+    let own: Vec<String> = after
+        .numbers
+        .iter()
+        .filter_map(|n| n.retention_days.map(|days| format!("number {} {days} days", n.device_id)))
+        .collect();
+    if !own.is_empty() {
+        summary.push_str(&format!("; {}", own.join(", ")));
+    }
     audit::record(w.conn(), actor.into(), "settings.update", None, &summary, None).await?;
     w.commit().await?;
     Ok(after)
@@ -117,7 +139,12 @@ pub async fn export(state: &AppState, actor: &Actor, id: ContactId) -> Result<Co
     let mut ids: Vec<_> = contact.conversations.iter().map(|c| c.id).collect();
     ids.extend(store::events::merged_into(&mut conn, actor.ws(), &ids).await?);
     let messages = store::privacy::messages_of(&mut conn, actor.ws(), &ids).await?;
-    let audit = store::privacy::audit_of(&mut conn, actor.ws(), &ids).await?;
+    let mut audit = store::privacy::audit_of(&mut conn, actor.ws(), &ids).await?;
+    // And the entries that name them without being about a conversation of theirs.
+    let addresses = addresses_of(&mut conn, actor.ws(), id).await?;
+    audit.extend(store::privacy::audit_naming(&mut conn, actor.ws(), &addresses).await?);
+    audit.sort_by_key(|e| e.id);
+    audit.dedup_by_key(|e| e.id);
     drop(conn);
     let attachments = messages
         .iter()
@@ -260,18 +287,8 @@ pub async fn erase(state: &AppState, actor: &Actor, id: ContactId) -> Result<Era
     let mut conversations = store::privacy::conversations_of(w.conn(), actor.ws(), id).await?;
     let own = conversations.len();
     conversations.extend(store::events::merged_into(w.conn(), actor.ws(), &conversations).await?);
-    let mut addresses = store::privacy::aliases(w.conn(), id).await?;
-    addresses.extend([contact.jid.clone(), contact.phone.clone()]);
-    // "+49 151 …" is written in summaries as the number's digits too.
-    let numbers: Vec<String> = addresses
-        .iter()
-        .map(|a| a.split('@').next().unwrap_or(a).chars().filter(char::is_ascii_digit).collect::<String>())
-        .filter(|digits| digits.len() >= 6)
-        .collect();
-    addresses.extend(numbers);
-    addresses.sort();
-    addresses.dedup();
-    let rows = store::privacy::erase(w.conn(), actor.ws(), id, &conversations, &addresses).await?;
+    let addresses = addresses_of(w.conn(), actor.ws(), id).await?;
+    let rows = store::privacy::erase(w.conn(), actor.ws(), contact.device_id, id, &conversations, &addresses).await?;
     let seq = w
         .append(actor.ws(), EventBody::ContactErased { contact_id: id, conversation_ids: conversations.clone() })
         .await?;
@@ -307,6 +324,24 @@ pub async fn wipe_user(state: &AppState, actor: &Actor, id: UserId) -> Result<Wi
     audit::record(w.conn(), actor.into(), "user.wipe", None, &summary, None).await?;
     w.commit().await?;
     Ok(Wiped { sessions: sessions as u32 })
+}
+
+/// Every way a contact can be written in the server's records: each WhatsApp address (JID), their
+/// number as stored, and the digits of each (a gateway's ids and the audit's sentences write
+/// them so).
+async fn addresses_of(conn: &mut store::Conn, ws: WorkspaceId, id: ContactId) -> DbResult<Vec<String>> {
+    let Some(contact) = store::privacy::contact(conn, ws, id).await? else { return Ok(Vec::new()) };
+    let mut addresses = store::privacy::aliases(conn, id).await?;
+    addresses.extend([contact.jid, contact.phone]);
+    let numbers: Vec<String> = addresses
+        .iter()
+        .map(|a| a.split('@').next().unwrap_or(a).chars().filter(char::is_ascii_digit).collect::<String>())
+        .filter(|digits| digits.len() >= 6)
+        .collect();
+    addresses.extend(numbers);
+    addresses.sort();
+    addresses.dedup();
+    Ok(addresses)
 }
 
 /// What one retention pass did.
@@ -361,25 +396,33 @@ pub async fn retention_once(state: &AppState, now: DateTime<Utc>) -> DbResult<Pu
     Ok(done)
 }
 
+/// Deletes each number's messages from before its cutoff, ten thousand per transaction (a first
+/// pass over years of history holds the write lock a moment at a time), then tells the apps in
+/// one `messages.purged` per number.
 async fn purge_messages(
     state: &AppState,
     ws: WorkspaceId,
     cutoffs: &HashMap<DeviceId, DateTime<Utc>>,
 ) -> DbResult<u64> {
-    let mut w = state.store.begin().await?;
     let mut gone = 0;
     for (&device, &before) in cutoffs {
-        let n = store::privacy::purge_messages(w.conn(), ws, device, before).await?;
-        if n > 0 {
-            let seq = w.append(ws, EventBody::MessagesPurged { before, device_id: Some(device) }).await?;
-            store::events::redact_covered_purges(w.conn(), ws, device, before, seq).await?;
-            gone += n;
+        let mut here = 0;
+        loop {
+            let mut w = state.store.begin().await?;
+            let n = store::privacy::purge_messages(w.conn(), ws, device, before, BATCH * 10).await?;
+            if n > 0 {
+                here += n;
+            } else if here > 0 {
+                let seq = w.append(ws, EventBody::MessagesPurged { before, device_id: Some(device) }).await?;
+                store::events::redact_covered_purges(w.conn(), ws, device, before, seq).await?;
+            }
+            w.commit().await?;
+            if n == 0 {
+                break;
+            }
         }
+        gone += here;
     }
-    if let Some(&latest) = cutoffs.values().max() {
-        store::privacy::purge_applied(w.conn(), ws, latest).await?;
-    }
-    w.commit().await?;
     Ok(gone)
 }
 
@@ -410,6 +453,7 @@ async fn rewrite_log(state: &AppState, ws: WorkspaceId, cutoffs: &HashMap<Device
         }
         store::privacy::set_retention_mark(w.conn(), ws, mark).await?;
         w.commit().await?;
+        // Short: the log's end, or the first event from after the bound.
         if (batch.len() as i64) < BATCH {
             return Ok(rewritten);
         }

@@ -11,6 +11,8 @@
 //! * Tokens whose access an Admin removed (`access_removed`) are kept as long as expired
 //!   sessions: a token older than that is refused as any unknown token.
 //!
+//! * Receipts that came before their reply's send was recorded are kept [`EARLY_RECEIPTS_KEPT`].
+//!
 //! * Gateway webhook event ids are kept [`WEBHOOKS_SEEN_KEPT`], twice the time window a webhook
 //!   is accepted in: a replay of an older one is refused by its timestamp.
 //!
@@ -26,6 +28,10 @@ pub const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 /// How long an expired session's record stays (its token then answers plain `unauthenticated`).
 pub const EXPIRED_SESSIONS_KEPT: chrono::Duration = chrono::Duration::days(30);
+
+/// How long a receipt that came before its reply's send was recorded is kept (a gateway's
+/// message ids can hold the customer's number).
+pub const EARLY_RECEIPTS_KEPT: chrono::Duration = chrono::Duration::days(1);
 
 /// How long a processed webhook's event id is remembered.
 pub const WEBHOOKS_SEEN_KEPT: chrono::Duration = chrono::Duration::minutes(10);
@@ -55,6 +61,7 @@ pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let mut gone = store::idempotency::prune(w.conn(), now - IDEMPOTENCY_KEPT).await?;
     gone += store::people::prune_sessions(&mut w, used_before, created_before).await?;
     gone += store::webhooks::prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
+    gone += store::replies::prune_early_receipts(w.conn(), now - EARLY_RECEIPTS_KEPT).await?;
     if let Some(before) = created_before {
         gone += store::people::prune_access_removed(w.conn(), before).await?;
     }

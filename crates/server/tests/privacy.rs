@@ -16,15 +16,26 @@ async fn settings_are_the_admins_and_checked() {
     let admin = api.login("admin@test.local").await;
     let (status, settings) = api.send(Method::GET, "/api/v1/settings", Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(settings, json!({"retention_days": null, "offline_grace_days": 3}), "messages kept, 3 days offline");
+    assert_eq!(
+        settings,
+        json!({"retention_days": null, "offline_grace_days": 3, "numbers": []}),
+        "messages kept, 3 days offline"
+    );
 
     let patch = |body: Value| api.send(Method::PATCH, "/api/v1/settings", Some(&admin), Some(body));
     let (status, after) = patch(json!({"retention_days": 365})).await;
-    assert_eq!((status, after), (StatusCode::OK, json!({"retention_days": 365, "offline_grace_days": 3})));
+    assert_eq!(
+        (status, after),
+        (StatusCode::OK, json!({"retention_days": 365, "offline_grace_days": 3, "numbers": []}))
+    );
     let (_, after) = patch(json!({"offline_grace_days": 7})).await;
-    assert_eq!(after, json!({"retention_days": 365, "offline_grace_days": 7}), "an absent field stays");
+    assert_eq!(after, json!({"retention_days": 365, "offline_grace_days": 7, "numbers": []}), "an absent field stays");
     let (_, after) = patch(json!({"retention_days": null})).await;
-    assert_eq!(after, json!({"retention_days": null, "offline_grace_days": 7}), "null keeps messages again");
+    assert_eq!(
+        after,
+        json!({"retention_days": null, "offline_grace_days": 7, "numbers": []}),
+        "null keeps messages again"
+    );
     for (body, field) in [
         (json!({"retention_days": 0}), "retention_days"),
         (json!({"retention_days": 3651}), "retention_days"),
@@ -244,4 +255,52 @@ async fn a_removed_access_is_told_apart_from_a_plain_sign_out_and_stays_in_its_w
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api.send(Method::POST, &format!("/api/v1/users/{}/wipe", ben.id), Some(&fresh), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_number_keeps_messages_for_a_period_of_its_own() {
+    let clock = handoff_server::ManualClock::new(chrono::Utc::now());
+    let manual = clock.clone();
+    let api = Api::start_with(move |config| config.clock = handoff_server::Clock::Manual(manual)).await;
+    let admin = api.login("admin@test.local").await;
+    let (short, short_conversation) = api.conversation(&admin).await;
+    let (long, long_conversation) = api.conversation(&admin).await;
+
+    let patch = |body: Value| api.send(Method::PATCH, "/api/v1/settings", Some(&admin), Some(body));
+    let (status, settings) = patch(json!({"numbers": [{"device_id": short.id, "retention_days": 30}]})).await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(
+        settings["numbers"],
+        json!([{"device_id": short.id, "retention_days": 30}, {"device_id": long.id, "retention_days": null}])
+    );
+    for (body, what) in [
+        (json!({"numbers": [{"device_id": short.id, "retention_days": 0}]}), "0 days"),
+        (json!({"numbers": [{"device_id": uuid::Uuid::now_v7(), "retention_days": 30}]}), "another number"),
+    ] {
+        let (status, error) = patch(body).await;
+        assert_eq!((status, error["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("numbers")), "{what}");
+    }
+
+    // A month on: the first number's messages go, the other's (no period) stay.
+    let now = clock.now() + chrono::Duration::days(31);
+    let done = handoff_server::privacy::retention_once(&api.server.state, now).await.unwrap();
+    assert_eq!(done.messages, 1);
+    for (id, kept) in [(short_conversation.id, 0), (long_conversation.id, 1)] {
+        let path = format!("/api/v1/conversations/{id}/messages");
+        let (_, page) = api.send(Method::GET, &path, Some(&admin), None).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), kept);
+    }
+    let (_, conversation) =
+        api.send(Method::GET, &format!("/api/v1/conversations/{}", short_conversation.id), Some(&admin), None).await;
+    assert_eq!(conversation["last_message_preview"], "", "its preview went with it");
+    let (_, sync) = api.send(Method::GET, "/api/v1/sync?since=0&limit=5000", Some(&admin), None).await;
+    let purges: Vec<&Value> =
+        sync["events"].as_array().unwrap().iter().filter(|e| e["type"] == "messages.purged").collect();
+    assert_eq!(purges.len(), 1);
+    assert_eq!(purges[0]["device_id"], json!(short.id));
+    // Back to the workspace's (none): nothing more goes.
+    patch(json!({"numbers": [{"device_id": short.id, "retention_days": null}]})).await;
+    let later =
+        handoff_server::privacy::retention_once(&api.server.state, now + chrono::Duration::days(400)).await.unwrap();
+    assert_eq!(later.messages, 0);
 }

@@ -216,7 +216,20 @@ impl Cache {
     /// Writes the write-ahead log into the database file and empties it: after rows are deleted
     /// for good, no earlier copy of their pages stays in the log.
     pub async fn checkpoint(&self) -> DbResult<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await.map(drop)
+        // A reader in the middle of a read holds the log: the checkpoint then says "busy" (it
+        // is not an error) and is tried again, briefly.
+        for _ in 0..40 {
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        tracing::warn!(
+            "the cache's write-ahead log could not be emptied now (a reader held it); it is at the next change"
+        );
+        Ok(())
     }
 
     /// Applies events in one transaction and moves `last_seq` to the last one.
@@ -482,6 +495,9 @@ async fn apply_one<'a>(
             touched.conversation(message.conversation_id);
             return Ok(());
         }
+        // Nothing to apply: and no reason to write the run of messages so far (a first sync
+        // after the retention period reads many of these between its messages).
+        EventBody::Redacted => return Ok(()),
         _ => run.write(conn).await?,
     }
     match &event.body {
@@ -590,6 +606,12 @@ async fn apply_one<'a>(
             // to them and what waits to be sent.
             for id in conversation_ids {
                 let id = id.to_string();
+                sqlx::query(
+                    "DELETE FROM saved_files WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = ?)",
+                )
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
                 for table in ["messages", "reads", "mentions", "drafts", "attention", "outbox"] {
                     sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE conversation_id = ?")))
                         .bind(&id)
@@ -598,9 +620,6 @@ async fn apply_one<'a>(
                 }
                 sqlx::query("DELETE FROM conversations WHERE id = ?").bind(&id).execute(&mut *conn).await?;
             }
-            sqlx::query("DELETE FROM saved_files WHERE message_id NOT IN (SELECT id FROM messages)")
-                .execute(&mut *conn)
-                .await?;
             for id in conversation_ids {
                 touched.conversation(*id);
             }
@@ -609,14 +628,33 @@ async fn apply_one<'a>(
         }
         EventBody::MessagesPurged { before, device_id } => {
             let (before, device) = (ts(*before), device_id.map(|d| d.to_string()));
-            sqlx::query(
-                "DELETE FROM messages WHERE pending = 0 AND created_at < ?1 AND conversation_id IN \
-                 (SELECT id FROM conversations WHERE ?2 IS NULL OR device_id = ?2)",
-            )
+            const PURGED: &str =
+                "SELECT id FROM messages WHERE pending = 0 AND created_at < ?1 AND conversation_id IN \
+                 (SELECT id FROM conversations WHERE ?2 IS NULL OR device_id = ?2)";
+            // The threads that lose messages are read again; what points at those messages goes
+            // first, then the messages.
+            let threads: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT conversation_id FROM messages WHERE id IN ({PURGED})"
+            )))
             .bind(&before)
             .bind(&device)
-            .execute(&mut *conn)
+            .fetch_all(&mut *conn)
             .await?;
+            for id in threads.iter().filter_map(|id| ConversationId::parse_str(id).ok()) {
+                touched.conversation(id);
+            }
+            for table in ["mentions", "saved_files"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE message_id IN ({PURGED})")))
+                    .bind(&before)
+                    .bind(&device)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM messages WHERE id IN ({PURGED})")))
+                .bind(&before)
+                .bind(&device)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query(
                 "UPDATE conversations SET last_message_preview = '' \
                  WHERE last_message_at < ?1 AND last_message_preview != '' AND (?2 IS NULL OR device_id = ?2)",
@@ -625,17 +663,10 @@ async fn apply_one<'a>(
             .bind(&device)
             .execute(&mut *conn)
             .await?;
-            for table in ["mentions", "saved_files"] {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DELETE FROM {table} WHERE message_id NOT IN (SELECT id FROM messages)"
-                )))
-                .execute(&mut *conn)
-                .await?;
-            }
             touched.inbox = true;
             touched.forgotten = true;
         }
-        EventBody::Redacted => {}
+        EventBody::Redacted => {} // returned above
         EventBody::Mention { conversation_id, message_id, user_id, by } => {
             if *user_id == me {
                 let new = sqlx::query(

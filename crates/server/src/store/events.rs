@@ -182,8 +182,9 @@ pub async fn merged_into(conn: &mut Conn, ws: WorkspaceId, into: &[ConversationI
     Ok(found)
 }
 
-/// Events of `ws` after `after` from before `before`, oldest first, at most `limit`: what the
-/// retention period may have to rewrite.
+/// Events of `ws` after `after`, oldest first, at most `limit`, up to the first from `before` on
+/// (events are appended in time order, so none after it is older): what the retention period
+/// may have to rewrite. Reads the log by `seq` only, never past that point.
 pub async fn older_than(
     conn: &mut Conn,
     ws: WorkspaceId,
@@ -191,21 +192,8 @@ pub async fn older_than(
     before: DateTime<Utc>,
     limit: i64,
 ) -> DbResult<Vec<Event>> {
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT seq, at, payload FROM events WHERE workspace_id = $1 AND seq > $2 AND at < $3 ORDER BY seq LIMIT $4",
-    )
-    .bind(ws)
-    .bind(after)
-    .bind(ts(before))
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|(seq, at, payload)| {
-            let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
-            Ok(Event { seq, at: parse_ts(&at)?, body })
-        })
-        .collect()
+    let events = self::after(conn, ws, after, limit).await?;
+    Ok(events.into_iter().take_while(|e| e.at < before).collect())
 }
 
 /// Writes `body` as event `seq` of `ws` in place of what it said (the retention period: a

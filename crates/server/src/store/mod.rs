@@ -418,7 +418,17 @@ impl Store {
             return Ok(());
         }
         let _guard = self.inner.write_lock.lock().await;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.inner.write).await?;
+        // A reader in the middle of a read holds the log: the checkpoint then answers "busy"
+        // (not an error) and is tried again, briefly.
+        for _ in 0..40 {
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.inner.write).await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        tracing::warn!("the write-ahead log could not be emptied now (readers held it); it is at the next checkpoint");
         Ok(())
     }
 

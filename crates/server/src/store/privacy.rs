@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{
-    AuditEntry, ContactId, ConversationId, DeviceId, Message, MessageId, WorkspaceId, WorkspaceSettings,
+    AuditEntry, ContactId, ConversationId, DeviceId, Message, MessageId, NumberRetention, WorkspaceId,
+    WorkspaceSettings,
 };
 use sqlx::Row;
 
@@ -22,9 +23,37 @@ pub async fn settings(conn: &mut Conn, ws: WorkspaceId) -> DbResult<WorkspaceSet
     let (retention, grace): (Option<i64>, i64) =
         sqlx::query_as("SELECT retention_days, offline_grace_days FROM workspaces WHERE id = $1")
             .bind(ws)
-            .fetch_one(conn)
+            .fetch_one(&mut *conn)
             .await?;
-    Ok(WorkspaceSettings { retention_days: retention.map(|d| d as u32), offline_grace_days: grace as u32 })
+    let numbers: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT id, retention_days FROM devices WHERE workspace_id = $1 ORDER BY created_at, id")
+            .bind(ws)
+            .fetch_all(&mut *conn)
+            .await?;
+    let numbers = numbers
+        .into_iter()
+        .map(|(id, days)| {
+            Ok(NumberRetention { device_id: parse_uuid("device id", &id)?, retention_days: days.map(|d| d as u32) })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok(WorkspaceSettings { retention_days: retention.map(|d| d as u32), offline_grace_days: grace as u32, numbers })
+}
+
+/// Sets a linked number's own retention period (`None`: the workspace's). False when `ws` has
+/// no such number.
+pub async fn set_number_retention(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    device: DeviceId,
+    days: Option<u32>,
+) -> DbResult<bool> {
+    let set = sqlx::query("UPDATE devices SET retention_days = $1 WHERE workspace_id = $2 AND id = $3")
+        .bind(days.map(i64::from))
+        .bind(ws)
+        .bind(device)
+        .execute(conn)
+        .await?;
+    Ok(set.rows_affected() == 1)
 }
 
 /// Changes what is given: `retention` (`Some(None)` keeps messages for ever) and `grace`.
@@ -168,6 +197,7 @@ pub struct ErasedRows {
 pub async fn erase(
     conn: &mut Conn,
     ws: WorkspaceId,
+    device: DeviceId,
     contact: ContactId,
     conversations: &[ConversationId],
     addresses: &[String],
@@ -201,18 +231,57 @@ pub async fn erase(
             .await?;
     }
     super::events::redact_conversations(conn, ws, conversations).await?;
-    let mut q = Sql::new("UPDATE audit SET summary = ");
-    q.bind(ERASED_SUMMARY.to_string()).push(" WHERE workspace_id = ").bind(ws);
-    q.push(" AND summary <> ").bind(ERASED_SUMMARY.to_string());
-    q.push(" AND ((action IN ('contact.merge', 'media.download')");
+    // A gateway's message ids carry the chat's address: receipts kept for one of theirs.
+    for address in addresses.iter().filter(|a| a.len() >= 6) {
+        sqlx::query("DELETE FROM early_receipts WHERE device_id = $1 AND wa_message_id LIKE $2 ESCAPE '\\'")
+            .bind(device)
+            .bind(format!("%{}%", like_escaped(address)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    // The audit: any entry whose sentence has one of their addresses, and the entries about their
+    // conversations that can name a person in other words (a merge, a file's name).
+    let mut blank: Vec<i64> = audit_naming(conn, ws, addresses).await?.iter().map(|e| e.id).collect();
+    let mut q = Sql::new("SELECT id FROM audit WHERE workspace_id = ");
+    q.bind(ws).push(" AND action IN ('contact.merge', 'media.download')");
     and_in(&mut q, "conversation_id", conversations);
-    q.push(")");
-    for address in addresses.iter().filter(|a| a.len() >= 4) {
+    for row in q.query()?.fetch_all(&mut *conn).await? {
+        blank.push(row.try_get("id")?);
+    }
+    blank.sort_unstable();
+    blank.dedup();
+    for id in blank {
+        sqlx::query("UPDATE audit SET summary = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(ERASED_SUMMARY)
+            .bind(ws)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(ErasedRows { messages: messages as u64 })
+}
+
+/// The audit entries of `ws` whose sentence names one of `addresses` (each a whole address, not
+/// part of a longer number), oldest first.
+pub async fn audit_naming(conn: &mut Conn, ws: WorkspaceId, addresses: &[String]) -> DbResult<Vec<AuditEntry>> {
+    let addresses: Vec<&String> = addresses.iter().filter(|a| a.len() >= 4).collect();
+    let mut q = Sql::new(&format!("SELECT {} FROM audit WHERE workspace_id = ", super::audit::COLUMNS));
+    q.bind(ws).push(" AND (1 = 0");
+    for address in &addresses {
         q.push(" OR summary LIKE ").bind(format!("%{}%", like_escaped(address))).push(" ESCAPE '\\'");
     }
-    q.push(")");
-    q.query()?.execute(&mut *conn).await?;
-    Ok(ErasedRows { messages: messages as u64 })
+    q.push(") ORDER BY id");
+    let rows = q.query()?.fetch_all(conn).await?;
+    let entries = rows.iter().map(super::audit::from_row).collect::<DbResult<Vec<_>>>()?;
+    Ok(entries.into_iter().filter(|e| addresses.iter().any(|a| names(&e.summary, a))).collect())
+}
+
+/// Whether `text` has `address` in it as a whole: not as part of a longer number or word
+/// ("+49301234567" is not in "+493012345678").
+fn names(text: &str, address: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    text.match_indices(address)
+        .any(|(at, _)| !word(text[..at].chars().next_back()) && !word(text[at + address.len()..].chars().next()))
 }
 
 /// `s` with LIKE's wildcards escaped by a backslash.
@@ -220,23 +289,28 @@ fn like_escaped(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// The retention period on one linked number: deletes its messages and notes from before
-/// `before`, blanks the preview of its conversations whose last message went with them, and
-/// unpins an escalation note that went. Returns how many messages went.
+/// The retention period on one linked number: deletes at most `limit` of its messages and notes
+/// from before `before`, blanks the preview of its conversations whose last message went with
+/// them, and unpins an escalation note that went. Returns how many messages went.
 pub async fn purge_messages(
     conn: &mut Conn,
     ws: WorkspaceId,
     device: DeviceId,
     before: DateTime<Utc>,
+    limit: i64,
 ) -> DbResult<u64> {
     let before = ts(before);
-    let gone = sqlx::query("DELETE FROM messages WHERE workspace_id = $1 AND device_id = $2 AND created_at < $3")
-        .bind(ws)
-        .bind(device)
-        .bind(&before)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let gone = sqlx::query(
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
+         WHERE workspace_id = $1 AND device_id = $2 AND created_at < $3 LIMIT $4)",
+    )
+    .bind(ws)
+    .bind(device)
+    .bind(&before)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     if gone == 0 {
         return Ok(0);
     }
@@ -259,17 +333,6 @@ pub async fn purge_messages(
     .execute(&mut *conn)
     .await?;
     Ok(gone)
-}
-
-/// Drops the stored answers of changes made before `before` in `ws` (they may hold a reply's
-/// text, which the retention period removed).
-pub async fn purge_applied(conn: &mut Conn, ws: WorkspaceId, before: DateTime<Utc>) -> DbResult<u64> {
-    Ok(sqlx::query("DELETE FROM applied WHERE workspace_id = $1 AND created_at < $2")
-        .bind(ws)
-        .bind(ts(before))
-        .execute(conn)
-        .await?
-        .rows_affected())
 }
 
 /// Which of `ids` are still stored.
@@ -301,4 +364,20 @@ pub async fn retention_mark(conn: &mut Conn, ws: WorkspaceId) -> DbResult<i64> {
 
 pub async fn set_retention_mark(conn: &mut Conn, ws: WorkspaceId, seq: i64) -> DbResult<()> {
     super::meta::set(conn, &format!("retention_seq:{ws}"), &seq.to_string()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn an_address_is_named_only_whole() {
+        let said = "Learned that 1234@lid is the same customer as +493012345678";
+        assert!(names(said, "+493012345678"));
+        assert!(names(said, "493012345678"));
+        assert!(!names(said, "+49301234567"), "the start of a longer number is another person");
+        assert!(!names(said, "93012345678"), "nor is its end");
+        assert!(names("Merged 4930123@s.whatsapp.net into x", "4930123"));
+        assert!(!names("Downloaded 4930123.pdf", "930123"));
+    }
 }

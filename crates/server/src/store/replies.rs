@@ -178,6 +178,16 @@ pub async fn take_early_receipt(
     Ok(early)
 }
 
+/// Forgets the early receipts kept since before `before` (see [`keep_early_receipt`]); the
+/// hourly prune calls it too, so that a quiet number's last ones do not stay.
+pub async fn prune_early_receipts(conn: &mut Conn, before: DateTime<Utc>) -> DbResult<u64> {
+    Ok(sqlx::query("DELETE FROM early_receipts WHERE received_at < $1")
+        .bind(ts(before))
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
+
 /// Keeps a receipt that came before its message's send was recorded: the furthest state only, for
 /// a day (older ones go here).
 pub async fn keep_early_receipt(

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import type { Device } from "../types";
 import AdminPrivacy from "./AdminPrivacy.svelte";
 import { workspaceContext } from "../stores/workspace.svelte";
 
@@ -10,7 +11,8 @@ afterEach(async () => {
   clearMocks();
 });
 
-function server(settings = { retention_days: null as number | null, offline_grace_days: 3 }) {
+type Numbers = { device_id: string; retention_days: number | null }[];
+function server(settings = { retention_days: null as number | null, offline_grace_days: 3, numbers: [] as Numbers }) {
   const patches: unknown[] = [];
   mockIPC((cmd, args) => {
     if (cmd === "workspace_settings") return settings;
@@ -21,7 +23,8 @@ function server(settings = { retention_days: null as number | null, offline_grac
       return settings;
     }
   });
-  render(AdminPrivacy, { context: workspaceContext("main") });
+  const line: Device = { id: "d1", name: "Sales line", kind: "simulator", status: "connected", phone: "+15550100", last_seen_at: null };
+  render(AdminPrivacy, { props: { devices: new Map([["d1", line]]) }, context: workspaceContext("main") });
   return patches;
 }
 
@@ -40,18 +43,35 @@ describe("Admin → Privacy", () => {
     expect(screen.getByTestId("retention-warning").textContent).toContain("older than 30 days will be removed for good");
     await fireEvent.click(screen.getByTestId("privacy-save"));
     await settle();
-    expect(patches).toEqual([{ retention_days: 30, offline_grace_days: 3 }]);
+    expect(patches).toEqual([{ retention_days: 30, offline_grace_days: 3, numbers: [] }]);
     expect(screen.getByText("Saved.")).toBeTruthy();
     expect(screen.queryByTestId("retention-warning")).toBeNull();
   });
 
   it("refuses a period out of range without asking the server", async () => {
-    const patches = server({ retention_days: 90, offline_grace_days: 3 });
+    const patches = server({ retention_days: 90, offline_grace_days: 3, numbers: [] });
     await settle();
     expect((screen.getByTestId("retention-days") as HTMLInputElement).value).toBe("90");
     await fireEvent.input(screen.getByTestId("offline-grace"), { target: { value: "0" } });
     await fireEvent.click(screen.getByTestId("privacy-save"));
     expect(screen.getByRole("alert").textContent).toBe("The offline grace is 1 to 365 days.");
     expect(patches).toEqual([]);
+  });
+});
+
+describe("Admin → Privacy: a number's own period", () => {
+  it("lists each number, sends only the one changed, and empties back to the workspace's", async () => {
+    const patches = server({ retention_days: null, offline_grace_days: 3, numbers: [{ device_id: "d1", retention_days: null }] });
+    await settle();
+    const table = screen.getByTestId("number-retention");
+    expect(table.textContent).toContain("Sales line · +15550100");
+    await fireEvent.input(screen.getByTestId("number-days"), { target: { value: "30" } });
+    await fireEvent.click(screen.getByTestId("privacy-save"));
+    await settle();
+    expect(patches).toEqual([{ retention_days: null, offline_grace_days: 3, numbers: [{ device_id: "d1", retention_days: 30 }] }]);
+    await fireEvent.input(screen.getByTestId("number-days"), { target: { value: "" } });
+    await fireEvent.click(screen.getByTestId("privacy-save"));
+    await settle();
+    expect(patches[1]).toEqual({ retention_days: null, offline_grace_days: 3, numbers: [{ device_id: "d1", retention_days: null }] });
   });
 });

@@ -91,12 +91,34 @@ describe("A contact's privacy actions", () => {
     expect(dialog.textContent).toContain("Erase Erika Muster everywhere?");
     expect(screen.getByTestId("erase-counts").textContent).toContain("2 conversations");
     expect(screen.getByTestId("erase-counts").textContent).toContain("14 messages");
+    expect(document.activeElement?.textContent).toBe("Cancel"); // the safe answer has the focus
     await fireEvent.click(screen.getByTestId("erase-continue"));
     expect(erased).toHaveLength(0);
     expect(dialog.textContent).toContain("Are you sure?");
+    await vi.waitFor(() => expect(document.activeElement?.textContent).toBe("Cancel"));
     await fireEvent.click(screen.getByTestId("erase-confirm"));
     await vi.waitFor(() => expect(erased).toHaveLength(1));
     expect(erased).toEqual([{ workspace: "main", id: "k1" }]);
+    // Done: the dialog closes and says what went, whether or not the event has come yet.
+    await vi.waitFor(() => expect(screen.queryByTestId("erase-dialog")).toBeNull());
+    expect(screen.getByTestId("erased").textContent).toBe(
+      "Erased Erika Muster: 2 conversations, 14 messages. Every computer removes them at its next sync.",
+    );
+  });
+
+  it("closes on Escape and keeps Tab inside the dialog", async () => {
+    mockIPC(() => null);
+    show("admin");
+    await fireEvent.click(screen.getByTestId("erase-contact"));
+    const dialog = await vi.waitFor(() => screen.getByTestId("erase-dialog"));
+    const buttons = [...dialog.querySelectorAll("button")];
+    expect(document.activeElement).toBe(buttons[0]);
+    await fireEvent.keyDown(window, { key: "Tab" });
+    expect(document.activeElement).toBe(buttons[1]);
+    await fireEvent.keyDown(window, { key: "Tab" });
+    expect(document.activeElement).toBe(buttons[0]);
+    await fireEvent.keyDown(window, { key: "Escape" });
+    expect(screen.queryByTestId("erase-dialog")).toBeNull();
   });
 
   it("can be called off at either question", async () => {
