@@ -306,7 +306,7 @@ describe("App: links and added workspaces", () => {
 
 describe("App: access removed, and workspaces that wait for the password", () => {
   it("says why a workspace signed in last time waits for the password", async () => {
-    const why = "https://a.example: You have not reached the server for 3 days: sign in to open this workspace again.";
+    const why = "https://a.example: This workspace was last open with the server more than 3 days ago: sign in to open it again.";
     mockIPC((cmd) => (cmd === "restore_session" ? { workspaces: [], active: null, notices: [why] } : emptyInbox(cmd)), {
       shouldMockEvents: true,
     });

@@ -236,7 +236,10 @@ impl Client {
     /// Resumes with a stored token. When the server cannot be reached, the cached session opens
     /// offline and sync keeps trying. When the server no longer takes the token (it expired, or
     /// was signed out elsewhere), the cached session opens [`ConnectionState::SignedOut`]: the
-    /// agent sees their queue and outbox and signs in again to carry on.
+    /// agent sees their queue and outbox and signs in again to carry on. Either only within the
+    /// workspace's offline grace of the last contact; past it, [`CoreError::OfflineTooLong`]
+    /// (the password first, the cache kept closed). A token whose access an Admin removed wipes
+    /// the cache ([`CoreError::AccessRemoved`]).
     pub async fn resume(&self, server: &str, token: &str) -> CoreResult<SessionInfo> {
         let server = address::parse(server)?.url;
         // The token's workspace is the one it signed in to, as this cache keeps it.

@@ -130,6 +130,7 @@ pub(crate) async fn run(inner: Arc<Inner>, session: Session, mut presence: Prese
                     tracing::error!(error = %e, "the copy was not deleted; it is at the next start");
                 }
                 inner.emit(Change::Inbox);
+                inner.emit(Change::Attention);
                 inner.set_state(ConnectionState::AccessRemoved);
                 return;
             }
@@ -229,6 +230,7 @@ async fn connect(
         cache.wipe(missed_erasure).await.map_err(|e| e.to_string())?;
         cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
         inner.emit(Change::Inbox);
+        inner.emit(Change::Attention);
         return Ok(Exit::Again);
     }
     cache.set_meta("epoch", &epoch.to_string()).await.map_err(|e| e.to_string())?;
@@ -297,7 +299,9 @@ async fn connect(
                 send(&mut ws, &ClientFrame::Ping { nonce }).await?;
                 // Still in touch with the server: the offline grace counts from the last of these.
                 if nonce.is_multiple_of(CONTACT_EVERY_PINGS) {
-                    inner.cache.set_meta("last_contact", &Utc::now().to_rfc3339()).await.map_err(|e| e.to_string())?;
+                    if let Err(e) = inner.cache.set_meta("last_contact", &Utc::now().to_rfc3339()).await {
+                        tracing::warn!(error = %e, "the time of the last contact was not kept");
+                    }
                 }
             }
         }

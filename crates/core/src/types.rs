@@ -219,9 +219,9 @@ pub enum CoreError {
     /// An Admin removed this person's access to the workspace; the cache was wiped.
     #[error("an Admin removed your access to this workspace; this computer's copy of it was deleted")]
     AccessRemoved,
-    /// The app has not reached the server for longer than the workspace allows: the password
-    /// first (the cache is kept).
-    #[error("you have not reached the server for {days} days: sign in to open this workspace again")]
+    /// The app has not been signed in with the server for longer than the workspace allows: the
+    /// password first (the cache is kept, closed).
+    #[error("this workspace was last open with the server more than {days} days ago: sign in to open it again")]
     OfflineTooLong { days: u32 },
     #[error("{0}")]
     Invalid(String),

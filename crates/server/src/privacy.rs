@@ -12,19 +12,20 @@
 //!   drops its cache and syncs from 0 (the welcome's `floor`).
 //! * **Retention**: once an hour (by the server's clock: tests move it), the messages and notes
 //!   older than each linked number's period are deleted, `messages.purged` tells the apps to do
-//!   the same, and the log's older events are rewritten without them: a `message.created` of a
-//!   message that is gone becomes the conversation's `conversation.updated`, a receipt or a
-//!   mention of it becomes `redacted`, and a conversation's preview from before the period is
-//!   blanked. A first sync then sees every conversation and none of the messages that are gone.
+//!   the same, and the events of the conversations that lost messages are rewritten without
+//!   them: a `message.created` of a message that is gone becomes the conversation's
+//!   `conversation.updated`, a receipt or a mention of it becomes `redacted`, and a
+//!   conversation's preview from before the period is blanked. A first sync then sees every
+//!   conversation and none of the messages that are gone.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{
-    ContactDetail, ContactExport, ContactId, DeviceId, Erased, Event, EventBody, ExportedAttachment, MessageId,
-    PatchSettingsRequest, UpdateCause, UserId, UserKind, Wiped, WorkspaceId, WorkspaceSettings, MAX_OFFLINE_GRACE_DAYS,
-    MAX_RETENTION_DAYS,
+    ContactDetail, ContactExport, ContactId, ConversationId, DeviceId, Erased, Event, EventBody, ExportedAttachment,
+    MessageId, PatchSettingsRequest, UpdateCause, UserId, UserKind, Wiped, WorkspaceId, WorkspaceSettings,
+    MAX_OFFLINE_GRACE_DAYS, MAX_RETENTION_DAYS,
 };
 
 use crate::audit;
@@ -40,13 +41,8 @@ pub const ERASURES_KEPT: chrono::Duration = chrono::Duration::days(90);
 /// How often the retention period is applied (by the server's clock).
 const EVERY: chrono::Duration = chrono::Duration::hours(1);
 
-/// Events rewritten per transaction: the write lock is held a moment at a time.
-const BATCH: i64 = 1000;
-
-/// How much later than its message an event may be appended and still be rewritten in the pass
-/// that purges the message (a message is stored when it arrives, with its own time; one that
-/// arrives later than this is rewritten that much later).
-const LATE_BY: chrono::Duration = chrono::Duration::days(1);
+/// Messages deleted per transaction: the write lock is held a moment at a time.
+const PURGE_BATCH: i64 = 10_000;
 
 pub async fn settings(state: &AppState, actor: &Actor) -> Result<WorkspaceSettings> {
     actor.require_admin("see the workspace's settings")?;
@@ -91,10 +87,6 @@ pub async fn patch_settings(state: &AppState, actor: &Actor, req: PatchSettingsR
     let after = store::privacy::settings(w.conn(), actor.ws()).await?;
     if after == before {
         return Ok(after);
-    }
-    if after.retention_days != before.retention_days || after.numbers != before.numbers {
-        // A shorter period reaches events the last passes left as final: read the log again.
-        store::privacy::set_retention_mark(w.conn(), actor.ws(), 0).await?;
     }
     let retention = match after.retention_days {
         Some(days) => format!("{days} days"),
@@ -378,8 +370,9 @@ pub async fn retention_once(state: &AppState, now: DateTime<Utc>) -> DbResult<Pu
             .filter_map(|(d, days)| Some((d, now - chrono::Duration::days(i64::from(days?)))))
             .collect();
         if !cutoffs.is_empty() {
-            done.messages += purge_messages(state, ws, &cutoffs).await?;
-            done.events += rewrite_log(state, ws, &cutoffs).await?;
+            let (messages, events) = purge_messages(state, ws, &cutoffs).await?;
+            done.messages += messages;
+            done.events += events;
         }
         let mut w = state.store.begin().await?;
         if let Some(seq) = store::events::redact_erasures(w.conn(), ws, now - ERASURES_KEPT).await? {
@@ -397,68 +390,71 @@ pub async fn retention_once(state: &AppState, now: DateTime<Utc>) -> DbResult<Pu
 }
 
 /// Deletes each number's messages from before its cutoff, ten thousand per transaction (a first
-/// pass over years of history holds the write lock a moment at a time), then tells the apps in
-/// one `messages.purged` per number.
+/// pass over years of history holds the write lock a moment at a time), each batch with its
+/// `messages.purged` (the newest covers those before it), then rewrites the events of the
+/// conversations that lost messages. A number with nothing that old costs one indexed read.
 async fn purge_messages(
     state: &AppState,
     ws: WorkspaceId,
     cutoffs: &HashMap<DeviceId, DateTime<Utc>>,
-) -> DbResult<u64> {
-    let mut gone = 0;
+) -> DbResult<(u64, u64)> {
+    let (mut gone, mut rewritten) = (0, 0);
     for (&device, &before) in cutoffs {
-        let mut here = 0;
+        if !store::privacy::has_messages_before(&mut *state.store.reader().await?, ws, device, before).await? {
+            continue;
+        }
+        let mut touched: Vec<ConversationId> = Vec::new();
         loop {
             let mut w = state.store.begin().await?;
-            let n = store::privacy::purge_messages(w.conn(), ws, device, before, BATCH * 10).await?;
+            let (n, conversations) = store::privacy::purge_messages(w.conn(), ws, device, before, PURGE_BATCH).await?;
             if n > 0 {
-                here += n;
-            } else if here > 0 {
                 let seq = w.append(ws, EventBody::MessagesPurged { before, device_id: Some(device) }).await?;
                 store::events::redact_covered_purges(w.conn(), ws, device, before, seq).await?;
             }
             w.commit().await?;
-            if n == 0 {
+            gone += n;
+            touched.extend(conversations);
+            if n < PURGE_BATCH as u64 {
                 break;
             }
         }
-        gone += here;
+        touched.sort_unstable();
+        touched.dedup();
+        rewritten += rewrite_events(state, ws, device, before, &touched).await?;
     }
-    Ok(gone)
+    Ok((gone, rewritten))
 }
 
-/// Rewrites the events from before the retention period (see the module's comment). Events up
-/// to the mark are final; the scan reads from there to [`LATE_BY`] after the latest cutoff, and
-/// moves the mark over those older than the earliest cutoff (no later pass changes them).
-async fn rewrite_log(state: &AppState, ws: WorkspaceId, cutoffs: &HashMap<DeviceId, DateTime<Utc>>) -> DbResult<u64> {
-    let (Some(&earliest), Some(&latest)) = (cutoffs.values().min(), cutoffs.values().max()) else { return Ok(0) };
+/// Rewrites the events of `conversations` (and of those merged into them earlier) without the
+/// messages the retention period removed (see the module's comment), a few conversations per
+/// transaction. Rewriting is idempotent: a conversation that loses more messages in a later
+/// pass is read again, and its events already rewritten stay as they are.
+async fn rewrite_events(
+    state: &AppState,
+    ws: WorkspaceId,
+    device: DeviceId,
+    before: DateTime<Utc>,
+    conversations: &[ConversationId],
+) -> DbResult<u64> {
     let mut rewritten = 0;
-    let mut w = state.store.begin().await?;
-    let mut mark = store::privacy::retention_mark(w.conn(), ws).await?;
-    let mut scanned = mark;
-    let mut final_so_far = true;
-    loop {
-        let batch = store::events::older_than(w.conn(), ws, scanned, latest + LATE_BY, BATCH).await?;
-        let mentioned: Vec<MessageId> = batch.iter().filter_map(|e| message_of(&e.body)).collect();
-        let present = store::privacy::existing_messages(w.conn(), ws, &mentioned).await?;
-        for event in &batch {
-            if let Some(body) = without_purged(event, cutoffs, &present) {
-                store::events::rewrite(w.conn(), ws, event.seq, &body).await?;
-                rewritten += 1;
+    for chunk in conversations.chunks(20) {
+        let mut w = state.store.begin().await?;
+        let mut ids = chunk.to_vec();
+        ids.extend(store::events::merged_into(w.conn(), ws, chunk).await?);
+        for id in ids {
+            let events = store::events::of_conversation(w.conn(), ws, id).await?;
+            let mentioned: Vec<MessageId> = events.iter().filter_map(|e| message_of(&e.body)).collect();
+            let present = store::privacy::existing_messages(w.conn(), ws, &mentioned).await?;
+            for event in &events {
+                if let Some(body) = without_purged(event, device, before, &present) {
+                    store::events::rewrite(w.conn(), ws, event.seq, &body).await?;
+                    rewritten += 1;
+                }
             }
-            final_so_far &= event.at < earliest;
-            if final_so_far {
-                mark = event.seq;
-            }
-            scanned = event.seq;
         }
-        store::privacy::set_retention_mark(w.conn(), ws, mark).await?;
         w.commit().await?;
-        // Short: the log's end, or the first event from after the bound.
-        if (batch.len() as i64) < BATCH {
-            return Ok(rewritten);
-        }
-        w = state.store.begin().await?;
     }
+    Ok(rewritten)
 }
 
 /// The message an event is about, when the event says anything of it.
@@ -475,14 +471,14 @@ fn message_of(body: &EventBody) -> Option<MessageId> {
 /// events name.
 fn without_purged(
     event: &Event,
-    cutoffs: &HashMap<DeviceId, DateTime<Utc>>,
+    device: DeviceId,
+    before: DateTime<Utc>,
     present: &HashSet<MessageId>,
 ) -> Option<EventBody> {
     // A preview is the text of the message at `last_message_at`: gone when that is before the
     // number's cutoff.
     let old = |c: &handoff_proto::Conversation| {
-        cutoffs.get(&c.device_id).is_some_and(|&cutoff| c.last_message_at < cutoff)
-            && !c.last_message_preview.is_empty()
+        c.device_id == device && c.last_message_at < before && !c.last_message_preview.is_empty()
     };
     let blank = |conversation: &handoff_proto::Conversation| {
         let mut c = conversation.clone();

@@ -182,18 +182,21 @@ pub async fn merged_into(conn: &mut Conn, ws: WorkspaceId, into: &[ConversationI
     Ok(found)
 }
 
-/// Events of `ws` after `after`, oldest first, at most `limit`, up to the first from `before` on
-/// (events are appended in time order, so none after it is older): what the retention period
-/// may have to rewrite. Reads the log by `seq` only, never past that point.
-pub async fn older_than(
-    conn: &mut Conn,
-    ws: WorkspaceId,
-    after: Seq,
-    before: DateTime<Utc>,
-    limit: i64,
-) -> DbResult<Vec<Event>> {
-    let events = self::after(conn, ws, after, limit).await?;
-    Ok(events.into_iter().take_while(|e| e.at < before).collect())
+/// Every event of `ws` about `conversation`, oldest first (the retention period rewrites them).
+pub async fn of_conversation(conn: &mut Conn, ws: WorkspaceId, conversation: ConversationId) -> DbResult<Vec<Event>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT seq, at, payload FROM events WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY seq",
+    )
+    .bind(ws)
+    .bind(conversation.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(seq, at, payload)| {
+            let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
+            Ok(Event { seq, at: parse_ts(&at)?, body })
+        })
+        .collect()
 }
 
 /// Writes `body` as event `seq` of `ws` in place of what it said (the retention period: a

@@ -231,13 +231,23 @@ pub async fn erase(
             .await?;
     }
     super::events::redact_conversations(conn, ws, conversations).await?;
-    // A gateway's message ids carry the chat's address: receipts kept for one of theirs.
+    // A gateway's message ids carry the chat's address: receipts kept for one of theirs (the
+    // whole address, not the start of a longer number).
     for address in addresses.iter().filter(|a| a.len() >= 6) {
-        sqlx::query("DELETE FROM early_receipts WHERE device_id = $1 AND wa_message_id LIKE $2 ESCAPE '\\'")
-            .bind(device)
-            .bind(format!("%{}%", like_escaped(address)))
-            .execute(&mut *conn)
-            .await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT wa_message_id FROM early_receipts WHERE device_id = $1 AND wa_message_id LIKE $2 ESCAPE '\\'",
+        )
+        .bind(device)
+        .bind(format!("%{}%", like_escaped(address)))
+        .fetch_all(&mut *conn)
+        .await?;
+        for id in ids.iter().filter(|id| names(id, address)) {
+            sqlx::query("DELETE FROM early_receipts WHERE device_id = $1 AND wa_message_id = $2")
+                .bind(device)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     // The audit: any entry whose sentence has one of their addresses, and the entries about their
     // conversations that can name a person in other words (a merge, a file's name).
@@ -289,30 +299,64 @@ fn like_escaped(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// Whether linked number `device` of `ws` has a message from before `before` (a read: the hourly
+/// pass writes nothing for a number with none).
+pub async fn has_messages_before(
+    conn: &mut Conn,
+    ws: WorkspaceId,
+    device: DeviceId,
+    before: DateTime<Utc>,
+) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM messages WHERE workspace_id = $1 AND device_id = $2 AND created_at < $3 LIMIT 1",
+    )
+    .bind(ws)
+    .bind(device)
+    .bind(ts(before))
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// The retention period on one linked number: deletes at most `limit` of its messages and notes
 /// from before `before`, blanks the preview of its conversations whose last message went with
-/// them, and unpins an escalation note that went. Returns how many messages went.
+/// them, and unpins an escalation note that went. Returns how many messages went, and from which
+/// conversations.
 pub async fn purge_messages(
     conn: &mut Conn,
     ws: WorkspaceId,
     device: DeviceId,
     before: DateTime<Utc>,
     limit: i64,
-) -> DbResult<u64> {
+) -> DbResult<(u64, Vec<ConversationId>)> {
     let before = ts(before);
-    let gone = sqlx::query(
-        "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
-         WHERE workspace_id = $1 AND device_id = $2 AND created_at < $3 LIMIT $4)",
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, conversation_id FROM messages WHERE workspace_id = $1 AND device_id = $2 AND created_at < $3 \
+         ORDER BY created_at LIMIT $4",
     )
     .bind(ws)
     .bind(device)
     .bind(&before)
     .bind(limit)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let ids: Vec<&String> = rows.iter().map(|(id, _)| id).collect();
+    let mut conversations: Vec<ConversationId> =
+        rows.iter().map(|(_, c)| parse_uuid("conversation id", c)).collect::<DbResult<_>>()?;
+    conversations.sort_unstable();
+    conversations.dedup();
+    let mut gone = 0;
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::new("DELETE FROM messages WHERE workspace_id = ");
+        q.bind(ws);
+        and_in(&mut q, "id", chunk);
+        gone += q.query()?.execute(&mut *conn).await?.rows_affected();
+    }
     if gone == 0 {
-        return Ok(0);
+        return Ok((0, conversations));
     }
     sqlx::query(
         "UPDATE conversations SET last_message_preview = '' WHERE workspace_id = $1 AND device_id = $2 \
@@ -332,7 +376,7 @@ pub async fn purge_messages(
     .bind(device)
     .execute(&mut *conn)
     .await?;
-    Ok(gone)
+    Ok((gone, conversations))
 }
 
 /// Which of `ids` are still stored.
@@ -353,17 +397,6 @@ pub async fn floor(conn: &mut Conn, ws: WorkspaceId) -> DbResult<i64> {
 
 pub async fn set_floor(conn: &mut Conn, ws: WorkspaceId, seq: i64) -> DbResult<()> {
     super::meta::set(conn, &format!("floor:{ws}"), &seq.to_string()).await
-}
-
-/// How far the retention period has rewritten `ws`'s log for good: every event up to it is
-/// final (see `privacy::retention`).
-pub async fn retention_mark(conn: &mut Conn, ws: WorkspaceId) -> DbResult<i64> {
-    let value = super::meta::get(conn, &format!("retention_seq:{ws}")).await?;
-    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-pub async fn set_retention_mark(conn: &mut Conn, ws: WorkspaceId, seq: i64) -> DbResult<()> {
-    super::meta::set(conn, &format!("retention_seq:{ws}"), &seq.to_string()).await
 }
 
 #[cfg(test)]
