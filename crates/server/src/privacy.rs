@@ -81,7 +81,7 @@ pub async fn patch_settings(state: &AppState, actor: &Actor, req: PatchSettingsR
     store::privacy::set_settings(w.conn(), actor.ws(), req.retention_days, req.offline_grace_days).await?;
     for n in &req.numbers {
         if !store::privacy::set_number_retention(w.conn(), actor.ws(), n.device_id, n.retention_days).await? {
-            return Err(Error::invalid("numbers", format!("This workspace has no linked number {}.", n.device_id)));
+            return Err(Error::not_found(&format!("linked number {} in this workspace", n.device_id)));
         }
     }
     let after = store::privacy::settings(w.conn(), actor.ws()).await?;

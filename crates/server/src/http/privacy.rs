@@ -23,7 +23,8 @@ pub async fn settings(State(state): State<AppState>, actor: Actor) -> ApiResult<
 
 /// Change the retention period (`null`: keep messages) or the offline grace. Audited.
 #[utoipa::path(patch, path = "/api/v1/settings", request_body = PatchSettingsRequest,
-    responses((status = 200, body = WorkspaceSettings), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = WorkspaceSettings), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`numbers` names a linked number this workspace does not have", body = ErrorBody)))]
 pub async fn patch_settings(
     State(state): State<AppState>,
     actor: Actor,
