@@ -106,6 +106,11 @@ pub async fn after(conn: &mut Conn, ws: WorkspaceId, since: Seq, limit: i64) -> 
     .bind(limit)
     .fetch_all(conn)
     .await?;
+    decode(rows)
+}
+
+/// Events as stored (`seq`, `at`, `payload`), decoded.
+fn decode(rows: Vec<(i64, String, String)>) -> DbResult<Vec<Event>> {
     rows.into_iter()
         .map(|(seq, at, payload)| {
             let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
@@ -191,12 +196,7 @@ pub async fn of_conversation(conn: &mut Conn, ws: WorkspaceId, conversation: Con
     .bind(conversation.to_string())
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|(seq, at, payload)| {
-            let body = serde_json::from_str(&payload).map_err(super::Error::from)?;
-            Ok(Event { seq, at: parse_ts(&at)?, body })
-        })
-        .collect()
+    decode(rows)
 }
 
 /// Writes `body` as event `seq` of `ws` in place of what it said (the retention period: a
