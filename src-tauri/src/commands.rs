@@ -58,7 +58,8 @@ pub struct Restored {
     pub workspaces: Vec<WorkspaceSession>,
     pub active: Option<String>,
     /// Why a workspace that was signed in waits for the password (the sign-in form says it):
-    /// an Admin removed the access (its copy deleted), or it was offline past its grace.
+    /// an Admin removed the access (its copy deleted), it was offline past its grace, or it did
+    /// not open (its cache's key in a keyring that is locked).
     pub notices: Vec<String>,
 }
 
@@ -73,9 +74,12 @@ pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) ->
     for w in saved.workspaces.iter().filter(|w| w.signed_in) {
         match restore(&app, &core, w).await {
             Ok(Restore::Opened(session)) => workspaces.push(WorkspaceSession { key: w.key.clone(), session }),
-            Ok(Restore::Refused(why)) => {
+            Ok(Restore::Refused { why, removed }) => {
                 core.workspaces.close(&w.key).await;
-                core.prefs.signed_out(&w.key, false);
+                if removed {
+                    remove_copy(&core, &w.key);
+                }
+                core.prefs.signed_out(&w.key, removed);
                 notices.push(format!("{}: {why}", w.server));
             }
             // No token kept, or no cached copy of its account: it waits, signed out.
@@ -87,9 +91,11 @@ pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) ->
             // likely there, so the workspaces stay signed in for the next start, and the
             // others are not asked for (each would wait as long again).
             Ok(Restore::NoKeyring) => break,
+            // Still signed in for the next start (a locked keyring, say); the sign-in form says why.
             Err(e) => {
                 tracing::warn!(workspace = %w.key, error = %e.message, "a workspace did not open");
                 core.workspaces.close(&w.key).await;
+                notices.push(format!("{}: {}", w.server, e.message));
             }
         }
     }
@@ -98,15 +104,45 @@ pub async fn restore_session(app: tauri::AppHandle, core: State<'_, AppCore>) ->
     core.workspaces.set_active(active.as_deref());
     crate::tray::update_count(&app).await;
     crate::tray::show_dnd(&app);
+    encrypt_kept(app.clone());
     Ok(Restored { workspaces, active, notices })
+}
+
+/// Encrypts, in the background, the plain caches of workspaces that did not open at start
+/// (signed out with their copy kept, or waiting for a password): an app from before encryption
+/// left them plain, and they may not be opened again for a long time.
+fn encrypt_kept(app: tauri::AppHandle) {
+    use tauri::Manager;
+    tauri::async_runtime::spawn(async move {
+        let core = app.state::<AppCore>();
+        let _one_at_a_time = core.workspaces.changing().await;
+        let open: Vec<String> = core.workspaces.all().iter().map(|w| w.key.clone()).collect();
+        for w in core.prefs.load().workspaces.iter().filter(|w| !open.contains(&w.key)) {
+            let path = core.workspaces.cache_path(&w.key);
+            if !handoff_core::cache::file::is_plain(&path) {
+                continue;
+            }
+            // No keyring now: at a later start.
+            if let Ok(Some(key)) = secrets::cache_key(&path).await {
+                match handoff_core::Cache::open(&path, Some(&key)).await {
+                    Ok(cache) => cache.pool().close().await,
+                    Err(e) => tracing::warn!(error = %e, workspace = %w.key, "a kept cache was not encrypted"),
+                }
+            }
+        }
+    });
 }
 
 enum Restore {
     Opened(SessionInfo),
     SignedOut,
-    /// The server removed the access, or the cache may not open offline any more: the
-    /// password first, and this is why.
-    Refused(String),
+    /// The server removed the access (`removed`: the core deleted the copy's rows, its files
+    /// and key go too), or the cache may not open offline any more: the password first, and
+    /// this is why.
+    Refused {
+        why: String,
+        removed: bool,
+    },
     NoKeyring,
 }
 
@@ -133,7 +169,8 @@ async fn restore(app: &tauri::AppHandle, core: &AppCore, w: &crate::prefs::Saved
         // The core has deleted the copy (access removed) or kept it closed (offline too long).
         Err(e @ (CoreError::AccessRemoved | CoreError::OfflineTooLong { .. })) => {
             secrets::delete_token(&account);
-            Ok(Restore::Refused(format!("{}.", CommandError::from(e).message)))
+            let removed = matches!(e, CoreError::AccessRemoved);
+            Ok(Restore::Refused { why: format!("{}.", CommandError::from(e).message), removed })
         }
         Err(e) => Err(e.into()),
     }
@@ -212,7 +249,19 @@ pub async fn sign_in(
     let key = key.unwrap_or_else(|| saved.key_for(&login.server, chosen, &open_keys));
     let settings = saved.workspace(&key).map(|w| w.notifications.clone()).unwrap_or_default();
     let token = login.token.clone();
-    let open = core.workspaces.open(&app, &key, settings).await?;
+    let open = match core.workspaces.open(&app, &key, settings).await {
+        Ok(open) => open,
+        Err(e) => {
+            // Its cache did not open (a locked keyring): the new session is ended on the server.
+            let options = core.workspaces.options().clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = login.discard(&options).await {
+                    tracing::info!(error = %e, "an unused session was not ended on the server");
+                }
+            });
+            return Err(e);
+        }
+    };
     let session = match open.client.adopt(login).await {
         Ok(session) => session,
         Err(e) => {
@@ -249,20 +298,23 @@ pub async fn sign_out(app: tauri::AppHandle, core: State<'_, AppCore>, workspace
     let signed_out = client.sign_out(wipe).await;
     core.workspaces.close(&workspace).await;
     core.prefs.signed_out(&workspace, wipe);
-    if wipe && workspace != crate::workspaces::FIRST {
-        let path = core.workspaces.cache_path(&workspace);
-        for suffix in ["", "-wal", "-shm"] {
-            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-            if let Err(e) = std::fs::remove_file(&file) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(error = %e, file = %file.display(), "a workspace's cache file was not removed");
-                }
-            }
-        }
+    if wipe {
+        remove_copy(&core, &workspace);
     }
     crate::tray::update_count(&app).await;
     crate::tray::show_dnd(&app);
     Ok(signed_out?)
+}
+
+/// Removes a closed workspace's cache from this computer. Its rows were deleted securely; the
+/// files go too, and the key with them, so that whatever the disk still holds of them cannot be
+/// read.
+fn remove_copy(core: &AppCore, workspace: &str) {
+    let path = core.workspaces.cache_path(workspace);
+    if let Err(e) = handoff_core::cache::file::remove(&path) {
+        tracing::warn!(error = %e, file = %path.display(), "a workspace's cache file was not removed");
+    }
+    secrets::forget_cache_key(&path);
 }
 
 /// The workspace on screen: notifications about it wait while the window has focus, the

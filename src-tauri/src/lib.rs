@@ -205,11 +205,24 @@ pub fn run() {
         })
         .build(tauri::generate_context!())
         .expect("error while building the Handoff app");
-    app.run(|_app, _event| {
+    app.run(|app, event| {
         // macOS: a click on the Dock icon brings a hidden window back.
         #[cfg(target_os = "macos")]
-        if let tauri::RunEvent::Reopen { .. } = _event {
-            lifecycle::bring_forward(_app);
+        if let tauri::RunEvent::Reopen { .. } = event {
+            lifecycle::bring_forward(app);
+        }
+        // Quitting: every workspace's sync stops and its cache closes (its write-ahead log
+        // written into the file) before the process ends, rather than under a connection
+        // still at work (its encryption's library is torn down at exit).
+        if let tauri::RunEvent::Exit = event {
+            let core = app.state::<AppCore>();
+            let close_all = async {
+                for w in core.workspaces.all() {
+                    core.workspaces.close(&w.key).await;
+                }
+            };
+            // Bounded: a quit never hangs on it (SQLite's log makes an unclosed cache whole).
+            let _ = tauri::async_runtime::block_on(tokio::time::timeout(std::time::Duration::from_secs(5), close_all));
         }
     });
 }

@@ -298,7 +298,13 @@ pub async fn diagnostics(app: AppHandle, core: State<'_, AppCore>) -> Result<Str
         line("  Connection", format!("{:?}", client.connection()));
         line("  Events applied", client.last_seq().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
         line("  Changes waiting", client.outbox_len().await.map(|n| n.to_string()).unwrap_or_else(|e| e.to_string()));
-        line("  Cache", core.workspaces.cache_path(&w.key).display().to_string());
+        let cache = core.workspaces.cache_path(&w.key);
+        let kept = if handoff_core::cache::file::is_encrypted(&cache) {
+            "encrypted, its key in the OS keyring"
+        } else {
+            "not encrypted: there was no usable OS keyring when it opened"
+        };
+        line("  Cache", format!("{} ({kept})", cache.display()));
     }
     let log_dir = app.try_state::<LogFile>().and_then(|l| l.dir.clone());
     line("Log folder", log_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "none".into()));

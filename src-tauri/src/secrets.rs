@@ -7,11 +7,19 @@
 //! reply. So every call runs on one thread of its own, in the order asked (a save is never
 //! overtaken by the forget that follows it). Signing in and out never wait for it; start-up
 //! waits for the saved token at most [`LOAD_WAIT`], then shows the sign-in screen.
+//!
+//! Each workspace's cache is encrypted with a random key kept here too ([`cache_key`]), named by
+//! the cache file's path. Opening an encrypted cache waits for its key as start-up waits for the
+//! token; a new cache waits at most [`NEW_KEY_WAIT`] for the keyring to make and keep one, else it
+//! starts plain and is encrypted at a later start, when the keyring answers (a key the keyring
+//! may not have kept would lock the cache for good).
 
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use handoff_core::CacheKey;
 use keyring_core::Entry;
 use tokio::sync::oneshot;
 
@@ -21,10 +29,27 @@ const SERVICE: &str = "app.handoff.desktop";
 /// answer an unlock prompt, not for ever.
 pub const LOAD_WAIT: Duration = Duration::from_secs(30);
 
+/// How long a new (or plain) cache waits for the keyring to make and keep its key.
+pub const NEW_KEY_WAIT: Duration = Duration::from_secs(5);
+
 enum Job {
-    Save { server: String, token: String },
-    Load { server: String, reply: oneshot::Sender<Option<String>> },
-    Forget { server: String },
+    Save {
+        server: String,
+        token: String,
+    },
+    Load {
+        server: String,
+        reply: oneshot::Sender<Option<String>>,
+    },
+    Forget {
+        server: String,
+    },
+    /// The cache key kept under `account`; a new one is made and kept when there is none (and
+    /// the asker still waits).
+    CacheKey {
+        account: String,
+        reply: oneshot::Sender<Result<CacheKey, String>>,
+    },
 }
 
 static KEYRING: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
@@ -58,6 +83,10 @@ fn serve(queue: mpsc::Receiver<Job>) {
                     let _ = entry.delete_credential();
                 }
             }
+            Job::CacheKey { account, reply } => {
+                let key = kept_cache_key(&account, || !reply.is_closed());
+                drop(reply.send(key));
+            }
         }
     }
 }
@@ -77,6 +106,29 @@ fn install_store() {
 
 fn entry(server: &str) -> Option<Entry> {
     Entry::new(SERVICE, server).map_err(|e| tracing::warn!(error = %e, "keyring entry unavailable")).ok()
+}
+
+/// The key under `account`, or a new one kept there now if `wanted` still. An error says why the
+/// keyring could not give or keep one.
+fn kept_cache_key(account: &str, wanted: impl Fn() -> bool) -> Result<CacheKey, String> {
+    let entry = Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+    match entry.get_password() {
+        Ok(hex) => {
+            if let Some(key) = CacheKey::from_hex(&hex) {
+                return Ok(key);
+            }
+            // Not a key of ours: nothing it could open, so a new one takes its place.
+            tracing::warn!("the keyring's cache key was unreadable: a new one replaces it");
+        }
+        Err(keyring_core::Error::NoEntry) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    if !wanted() {
+        return Err("nobody waits for it any more".into()); // the asker gave up: no second key
+    }
+    let key = CacheKey::random();
+    entry.set_password(&key.to_hex()).map_err(|e| e.to_string())?;
+    Ok(key)
 }
 
 fn ask(job: Job) {
@@ -118,4 +170,46 @@ pub async fn load_token(server: &str, wait: Duration) -> Loaded {
 /// Forgets the token for `server`, in the background.
 pub fn delete_token(server: &str) {
     ask(Job::Forget { server: server.to_string() });
+}
+
+/// The keyring entry of the key to the cache at `path`.
+fn cache_key_account(path: &Path) -> String {
+    format!("cache-key {}", path.display())
+}
+
+/// The key that encrypts the cache at `path`, from the keyring (made there on first use).
+/// `None`: this cache opens plain this time, as the keyring could not make and keep a key within
+/// [`NEW_KEY_WAIT`] (no keyring on this computer, or it is locked or silent); it is encrypted at
+/// a later start. An encrypted cache whose key the keyring does not give now (locked, failing,
+/// or silent for [`LOAD_WAIT`]) is not opened: a new key would make it unreadable, queued
+/// changes and all.
+pub async fn cache_key(path: &Path) -> Result<Option<CacheKey>, String> {
+    let encrypted = handoff_core::cache::file::is_encrypted(path);
+    cache_key_within(path, if encrypted { LOAD_WAIT } else { NEW_KEY_WAIT }).await
+}
+
+/// [`cache_key`], waiting for the keyring at most `wait`.
+pub async fn cache_key_within(path: &Path, wait: Duration) -> Result<Option<CacheKey>, String> {
+    let (reply, answer) = oneshot::channel();
+    ask(Job::CacheKey { account: cache_key_account(path), reply });
+    let trouble = match tokio::time::timeout(wait, answer).await {
+        Ok(Ok(Ok(key))) => return Ok(Some(key)),
+        Ok(Ok(Err(e))) => e,
+        Ok(Err(_)) => "there is no keyring on this computer".to_string(),
+        Err(_) => format!("the OS keyring did not answer within {} s", wait.as_secs()),
+    };
+    if handoff_core::cache::file::is_encrypted(path) {
+        return Err(format!(
+            "This workspace's copy on this computer is locked with a key the OS keyring keeps, and {trouble}. \
+             Unlock the keyring, then open the app again."
+        ));
+    }
+    tracing::warn!(reason = %trouble, "the cache opens unencrypted this time (no usable OS keyring); it is encrypted at a start with one");
+    Ok(None)
+}
+
+/// Forgets the key to the cache at `path`: whatever is left of that file on the disk can no
+/// longer be read.
+pub fn forget_cache_key(path: &Path) {
+    ask(Job::Forget { server: cache_key_account(path) });
 }

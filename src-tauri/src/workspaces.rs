@@ -134,7 +134,11 @@ impl Workspaces {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| failed("cache", format!("No folder for the cache: {e}")))?;
         }
-        let client = Client::open_with(&path, &self.options).await?;
+        // The cache is encrypted with its own key from the OS keyring (a plain one from an
+        // earlier version, or from a start without a keyring, is encrypted as it opens).
+        let cache_key = crate::secrets::cache_key(&path).await.map_err(|e| failed("keyring", e))?;
+        let options = ClientOptions { cache_key, ..self.options.clone() };
+        let client = Client::open_with(&path, &options).await?;
         let (notifier, notifications) = client.notifier(settings);
         let tasks = vec![
             tauri::async_runtime::spawn(forward(app.clone(), key.to_string(), client.clone())),

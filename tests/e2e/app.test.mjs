@@ -601,13 +601,40 @@ test("start at login comes and goes; a handoff:// link opens its conversation: a
   await driver.screenshot("19-deep-link");
 }));
 
-test("the sign-in is remembered: after a restart the app opens signed in, without the password", withScreenshot("restart", async () => {
+/** Every byte of the first workspace's cache files (database and write-ahead log). */
+function cacheFiles() {
+  const dir = join(appEnv.XDG_DATA_HOME, "app.handoff.desktop");
+  return ["cache.db", "cache.db-wal"].map((f) => join(dir, f)).filter((f) => existsSync(f)).map((f) => readFileSync(f));
+}
+
+test("the sign-in and the encrypted cache are remembered: after a restart the app opens signed in, with its draft, without the password", withScreenshot("restart", async () => {
   const me = await driver.innerText(".me-name");
+  // A draft lives in the cache alone (never on the server): it is there after the restart only
+  // if the cache opened again with the key the keyring keeps.
+  const draft = "Draft kept across a restart: quokka77";
+  await driver.click("[data-view=all]");
+  await openRow("Oliver Smith");
+  await driver.click("[data-testid=mode-reply]");
+  await driver.typeOver("[data-testid=composer-input]", draft);
+  await openRow("Lena Hoffmann");
+  await openRow("Oliver Smith");
+  const composer = () => driver.js("return document.querySelector('[data-testid=composer-input]').value");
+  await waitFor(async () => (await composer()) === draft, "the draft read back from the cache");
+  // What the disk holds: no SQLite header, no draft, no customer's name (all encrypted).
+  const files = cacheFiles();
+  assert.ok(files.length > 0 && files[0].length > 4096, "the cache's files");
+  for (const text of ["SQLite format 3", "quokka77", "Oliver Smith", "Lena Hoffmann"]) {
+    assert.ok(!files.some((b) => b.includes(text)), `${text} readable in the cache's files`);
+  }
+
   await driver.stop();
   await driver.start(APP, appEnv);
   await waitFor(async () => (await driver.text("[data-testid=connection-state]")) === "Online", "online again");
   assert.equal(await driver.innerText(".me-name"), me);
   assert.equal((await driver.findAll("#password")).length, 0, "the sign-in form");
+  await driver.click("[data-view=all]");
+  await openRow("Oliver Smith");
+  await waitFor(async () => (await composer()) === draft, "the draft, after the restart");
   await driver.screenshot("20-restarted");
 }));
 
@@ -632,24 +659,23 @@ test("an app from before workspaces opens where it was: its preferences become t
   assert.equal(upgraded.last_server, undefined, "the old field is not written again");
 }));
 
-test("an Admin signs a person out everywhere: the app says so, and its copy of the workspace is gone from the disk", withScreenshot("access-removed", async () => {
+test("an Admin signs a person out everywhere: the app says so, and its copy of the workspace and its key are gone from the disk", withScreenshot("access-removed", async () => {
   await driver.click("button.signout");
   await driver.signIn(server.url, "ben@e2e.local", PASSWORD, "online as Ben");
   const secret = "wombat55";
   await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915199990088", name: "Wanda Wombat", body: `Code ${secret}` });
   await driver.click("[data-view=all]");
   await openRow("Wanda Wombat");
-  const cacheFiles = () => {
-    const dir = join(appEnv.XDG_DATA_HOME, "app.handoff.desktop");
-    return ["cache.db", "cache.db-wal"].map((f) => join(dir, f)).filter((f) => existsSync(f)).map((f) => readFileSync(f));
-  };
-  await waitFor(async () => cacheFiles().some((b) => b.includes(secret)), "her message in the cache file");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread]")).includes(secret), "her message on screen");
+  assert.ok(!cacheFiles().some((b) => b.includes(secret)), "her message encrypted in the cache's files");
 
   await admin("POST", `/api/v1/users/${ben.id}/wipe`);
   await waitFor(async () => (await driver.findAll("[data-testid=access-removed]")).length === 1, "the app says so");
   assert.ok((await driver.innerText("[data-testid=access-removed]")).includes("were deleted from this computer"));
   await driver.screenshot("21-access-removed");
-  assert.ok(!cacheFiles().some((b) => b.includes(secret)), "nothing of the workspace left in the cache's files");
   await driver.click("[data-testid=access-removed-ok]");
   await waitFor(async () => (await driver.findAll("#password")).length === 1, "the sign-in form");
+  // Its rows were deleted at once; the files go too, and with them the key (the keyring check
+  // shows a forgotten key is gone): nothing on the disk can be read back.
+  await waitFor(async () => cacheFiles().length === 0, "the cache's files removed");
 }));

@@ -7,7 +7,7 @@ use handoff_tests::tls_proxy::TlsProxy;
 use handoff_tests::{settled, wait_for, World, PASSWORD};
 
 async fn trusting(world: &World, email: &str, proxy: &TlsProxy) -> Client {
-    let options = ClientOptions { extra_roots_pem: vec![proxy.cert_pem()] };
+    let options = ClientOptions { extra_roots_pem: vec![proxy.cert_pem()], ..Default::default() };
     Client::open_with(&world.cache_path(email), &options).await.expect("cache opens")
 }
 

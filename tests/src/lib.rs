@@ -242,7 +242,12 @@ impl World {
 
     /// A client that reaches the server at `server` (a fault proxy), connected and caught up.
     pub async fn client_at(&self, email: &str, server: &str) -> Client {
-        let client = Client::open(&self.cache_path(email)).await.expect("cache opens");
+        self.client_with(email, server, &handoff_core::ClientOptions::default()).await
+    }
+
+    /// [`World::client_at`] with `options` (an encrypted cache, say).
+    pub async fn client_with(&self, email: &str, server: &str, options: &handoff_core::ClientOptions) -> Client {
+        let client = Client::open_with(&self.cache_path(email), options).await.expect("cache opens");
         client.sign_in(server, email, PASSWORD).await.expect("sign in");
         wait_for("online", &client, |c| async move { c.connection() == handoff_core::ConnectionState::Online }).await;
         client

@@ -70,6 +70,10 @@ enum Bench {
         /// arrive), to compare with the bulk import in the same run.
         #[arg(long)]
         compare: bool,
+        /// The caches measured: encrypted (as the app keeps them), plain, or both in the same
+        /// run (with the encryption's cost, and the time to encrypt a plain cache).
+        #[arg(long, value_enum, default_value = "both")]
+        cache: offline::Caches,
     },
     /// Fan-out from the sending to every agent, against nats-server with the same load in the same run.
     Fanout {
@@ -252,8 +256,8 @@ async fn typing(clients: usize, rounds: usize) -> anyhow::Result<serde_json::Val
 async fn main() -> anyhow::Result<()> {
     let out = match Cli::parse().bench {
         Bench::Typing { clients, rounds } => typing(clients, rounds).await?,
-        Bench::Offline { missed, outbox, messages, rounds, compare } => {
-            offline::offline(missed, outbox, messages, rounds, compare).await?
+        Bench::Offline { missed, outbox, messages, rounds, compare, cache } => {
+            offline::offline(missed, outbox, messages, rounds, compare, cache).await?
         }
         Bench::Fanout { agents, rate, seconds, typing, postgres } => {
             let load = if typing { fanout::Load::Typing } else { fanout::Load::Messages };

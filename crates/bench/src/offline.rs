@@ -1,9 +1,10 @@
 //! The offline-first figures: catch-up after an absence, outbox flush, cache bulk import, local
-//! search; and the server's cost of `synchronous = FULL` against NORMAL.
+//! search, with the cache encrypted (as the app keeps it) and plain (the baseline); and the
+//! server's cost of `synchronous = FULL` against NORMAL.
 
 use std::time::{Duration, Instant};
 
-use handoff_core::{Cache, Client, ConnectionState};
+use handoff_core::{Cache, CacheKey, Client, ClientOptions, ConnectionState};
 use handoff_proto::{
     Contact, ContactId, Conversation, ConversationId, ConversationStatus, DeviceId, Event, EventBody, Message,
     MessageId, MessageKind, Role, SimulatorInbound, UserId,
@@ -231,17 +232,82 @@ async fn inbound_burst(world: &World, n: usize, parallel: usize, tag: &str) -> a
     Ok(())
 }
 
+/// Which caches `offline` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Caches {
+    /// Encrypted with SQLCipher, as the app keeps it.
+    Encrypted,
+    /// Plain SQLite.
+    Plain,
+    /// Both, one after the other in the same run, with the encryption's cost; and the time an
+    /// app from before encryption takes to encrypt its plain cache of `messages`.
+    Both,
+}
+
 pub async fn offline(
     missed: usize,
     outbox: usize,
     messages: usize,
     rounds: usize,
     compare: bool,
+    caches: Caches,
+) -> anyhow::Result<serde_json::Value> {
+    let mut out = serde_json::json!({
+        "bench": "offline",
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    });
+    if caches != Caches::Plain {
+        out["encrypted"] = one(missed, outbox, messages, rounds, compare, Some(CacheKey::random()), false).await?;
+    }
+    if caches != Caches::Encrypted {
+        out["plain"] = one(missed, outbox, messages, rounds, compare, None, caches == Caches::Both).await?;
+    }
+    if caches == Caches::Both {
+        out["encryption_cost"] = cost(&out["plain"], &out["encrypted"]);
+    }
+    Ok(out)
+}
+
+/// Plain against encrypted, figure by figure: both values and the change in percent (positive:
+/// the encrypted cache is slower, or for `cache_mb` larger).
+fn cost(plain: &serde_json::Value, encrypted: &serde_json::Value) -> serde_json::Value {
+    let figure = |pointer: &str, higher_is_better: bool| {
+        let (p, e) = (plain.pointer(pointer)?.as_f64()?, encrypted.pointer(pointer)?.as_f64()?);
+        if p <= 0.0 || e <= 0.0 {
+            return None; // nothing measured (no backlog to index, say)
+        }
+        let slower = if higher_is_better { p / e - 1.0 } else { e / p - 1.0 };
+        Some(serde_json::json!({ "plain": p, "encrypted": e, "slower_pct": (slower * 1000.0).round() / 10.0 }))
+    };
+    serde_json::json!({
+        "catch_up_ms": figure("/catch_up/ms", false),
+        "outbox_enqueue_per_s": figure("/outbox/enqueue_per_s", true),
+        "outbox_flush_per_s": figure("/outbox/flush_per_s", true),
+        "import_messages_per_s": figure("/import/messages_per_s", true),
+        "search_index_messages_per_s": figure("/import/search_index/messages_per_s", true),
+        "event_by_event_messages_per_s": figure("/import/event_by_event/messages_per_s", true),
+        "search_p50_ms": figure("/search/all_queries/p50_ms", false),
+        "search_p99_ms": figure("/search/all_queries/p99_ms", false),
+        "cache_mb": figure("/import/cache_mb", false),
+    })
+}
+
+/// The figures with one kind of cache: encrypted with `key`, plain without. `then_encrypt`
+/// (plain only): the imported cache is then opened with a key, which encrypts it, timed.
+async fn one(
+    missed: usize,
+    outbox: usize,
+    messages: usize,
+    rounds: usize,
+    compare: bool,
+    key: Option<CacheKey>,
+    then_encrypt: bool,
 ) -> anyhow::Result<serde_json::Value> {
     // Catch-up: an agent's app is closed while `missed` events happen, then it opens again.
     let world = World::start().await;
     world.create_user("agent@bench.local", "Agent", Role::Agent).await;
-    let client = world.client("agent@bench.local").await;
+    let options = ClientOptions { cache_key: key.clone(), ..ClientOptions::default() };
+    let client = world.client_with("agent@bench.local", &world.url, &options).await;
     client.stop().await;
     inbound_burst(&world, missed, 32, "missed").await?;
     let head = world.head_seq().await;
@@ -267,12 +333,14 @@ pub async fn offline(
         let _ = tokio::time::timeout(Duration::from_secs(30), changes.recv()).await?;
     }
     let flush = started.elapsed();
-    client.stop().await;
+    // Closed, not dropped, each cache here: a connection closing on its own thread while the
+    // process exits would race the crypto library's teardown.
+    client.close().await;
     world.stop().await;
 
     // Import and search: a cache of `messages` messages over 50k contacts (fewer when small).
     let dir = tempfile::tempdir()?;
-    let cache = Cache::open(&dir.path().join("cache.db")).await?;
+    let cache = Cache::open(&dir.path().join("cache.db"), key.as_ref()).await?;
     let contacts = (messages / 20).clamp(1, 50_000);
     let import_s = import(&cache, messages, contacts, UserId::nil(), true).await?;
     let (index_s, indexed) = index_backlog(&cache).await?;
@@ -280,8 +348,10 @@ pub async fn offline(
     // The same import event by event (every index kept up as rows arrive), for comparison.
     let ordinary_s = if compare {
         let dir = tempfile::tempdir()?;
-        let cache = Cache::open(&dir.path().join("cache.db")).await?;
-        Some(import(&cache, messages, contacts, UserId::nil(), false).await?)
+        let cache = Cache::open(&dir.path().join("cache.db"), key.as_ref()).await?;
+        let seconds = import(&cache, messages, contacts, UserId::nil(), false).await?;
+        cache.pool().close().await;
+        Some(seconds)
     } else {
         None
     };
@@ -293,8 +363,24 @@ pub async fn offline(
         .sum();
 
     let r = |x: f64| (x * 10.0).round() / 10.0;
+    // An app from before encryption opens its plain cache of `messages` with a key.
+    let encrypting = if then_encrypt {
+        let before = cache.search("order", 50).await?.messages.len();
+        cache.pool().close().await;
+        let started = Instant::now();
+        let encrypted = Cache::open(&dir.path().join("cache.db"), Some(&CacheKey::random())).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let found = encrypted.search("order", 50).await?.messages.len();
+        anyhow::ensure!(found == before, "the encrypted copy finds what the plain one did ({found}, not {before})");
+        encrypted.pool().close().await;
+        Some(
+            serde_json::json!({ "messages": messages, "seconds": r(seconds), "messages_per_s": r(messages as f64 / seconds) }),
+        )
+    } else {
+        cache.pool().close().await;
+        None
+    };
     Ok(serde_json::json!({
-        "bench": "offline",
         "catch_up": {
             "missed_events": head - before,
             "ms": r(catch_up.as_secs_f64() * 1000.0),
@@ -325,7 +411,7 @@ pub async fn offline(
             })),
         },
         "search": search,
-        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "encrypting_this_plain_cache": encrypting,
     }))
 }
 

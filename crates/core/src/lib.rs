@@ -45,7 +45,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use address::ServerAddress;
-pub use cache::Cache;
+pub use cache::{Cache, CacheKey};
 pub use drafts::DraftMode;
 pub use tls::ClientOptions;
 pub use types::*;
@@ -181,10 +181,11 @@ impl Client {
         Client::open_with(cache_path, &ClientOptions::default()).await
     }
 
-    /// [`Client::open`], trusting what `options` adds to the OS's certificate store.
+    /// [`Client::open`], trusting what `options` adds to the OS's certificate store, the cache
+    /// encrypted with its `cache_key` when it has one.
     pub async fn open_with(cache_path: &Path, options: &ClientOptions) -> CoreResult<Client> {
         let tls = tls::connector(options)?;
-        let cache = Cache::open(cache_path).await?;
+        let cache = Cache::open(cache_path, options.cache_key.as_ref()).await?;
         let http = http_client(&tls)?;
         let inner = Arc::new(Inner {
             cache,

@@ -15,6 +15,9 @@ pub struct ClientOptions {
     /// PEM certificates (one or more per entry) to trust as roots, e.g. a private CA that is not
     /// installed in the OS store. The desktop app reads them from `HANDOFF_CA_FILE`.
     pub extra_roots_pem: Vec<Vec<u8>>,
+    /// The key the cache file is encrypted with (the desktop app keeps one per workspace in the
+    /// OS keyring); `None` keeps a plain SQLite file (tests, the benchmark's baseline).
+    pub cache_key: Option<crate::CacheKey>,
 }
 
 impl ClientOptions {

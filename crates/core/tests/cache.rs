@@ -58,7 +58,7 @@ fn inbound(conversation_id: ConversationId, body: &str) -> Message {
 
 async fn cache() -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open(&dir.path().join("cache.db")).await.unwrap();
+    let cache = Cache::open(&dir.path().join("cache.db"), None).await.unwrap();
     (dir, cache)
 }
 
@@ -376,13 +376,13 @@ async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
     let me = UserId::new();
     let a = ConversationId::new();
     {
-        let cache = Cache::open(&path).await.unwrap();
+        let cache = Cache::open(&path, None).await.unwrap();
         assert!(cache.begin_bulk().await.unwrap());
         cache.apply_events(&parcels(a, 1, 10).1, me).await.unwrap();
         assert!(!has_thread_index(&cache).await, "built at the end, not row by row");
         // The app stops here, mid-import.
     }
-    let cache = Cache::open(&path).await.unwrap();
+    let cache = Cache::open(&path, None).await.unwrap();
     assert!(!cache.in_bulk().await.unwrap());
     assert!(has_thread_index(&cache).await, "threads have their index again, online or not");
     assert_eq!(cache.search_backlog().await.unwrap().left, 10);
@@ -393,7 +393,7 @@ async fn a_bulk_import_cut_short_is_finished_when_the_cache_opens_again() {
     // A new epoch wipes the cache mid-backlog: the gap closes and the index stays exact.
     let b = ConversationId::new();
     let (_, events) = parcels(b, 11, 5);
-    let fresh = Cache::open(&dir.path().join("other.db")).await.unwrap();
+    let fresh = Cache::open(&dir.path().join("other.db"), None).await.unwrap();
     assert!(fresh.begin_bulk().await.unwrap());
     fresh.apply_events(&events, me).await.unwrap();
     fresh.wipe(false).await.unwrap();

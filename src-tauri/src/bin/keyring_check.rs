@@ -3,9 +3,14 @@
 //! (gnome-keyring, unlocked, on a private D-Bus). Exits 1 if the keyring did not give back what
 //! was saved.
 //!
+//! It does the same with a cache's key: made on first use and kept in the keyring, the same one
+//! read back, a new one after it is forgotten.
+//!
 //! `keyring-check --frozen-service` (Linux) first becomes a Secret Service that takes calls and
 //! never answers. Saving must return at once, and reading must give up after its wait, with
-//! nothing: the app signs in and starts whatever the keyring does.
+//! nothing: the app signs in and starts whatever the keyring does. A new cache then opens plain
+//! (encrypted at a later start); a cache already encrypted with a key the keyring keeps is
+//! refused rather than made unreadable by a new key.
 
 use std::time::{Duration, Instant};
 
@@ -55,7 +60,8 @@ async fn main() {
         println!("read gave up after {gave_up_in} ms with {loaded:?}");
         // "No answer", not "no token": the app then keeps the sign-in for its next start.
         let ok = saved_in < 100 && loaded == secrets::Loaded::NoAnswer && (2000..3000).contains(&gave_up_in);
-        std::process::exit(if ok { 0 } else { 1 });
+        let keys_ok = frozen_cache_keys(wait).await;
+        std::process::exit(if ok && keys_ok { 0 } else { 1 });
     }
     secrets::init();
     let wait = Duration::from_secs(10);
@@ -78,5 +84,51 @@ async fn main() {
     let started = Instant::now();
     secrets::delete_token(SERVER);
     check("read after signing out", secrets::load_token(SERVER, wait).await, None, started);
+    failed |= !cache_keys(wait).await;
     std::process::exit(i32::from(failed));
+}
+
+/// A scratch cache path of this run.
+fn scratch_cache() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("keyring-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir.join("cache.db")
+}
+
+/// A cache's key with a working keyring: made and kept there, read back the same, a new one
+/// once forgotten.
+async fn cache_keys(wait: Duration) -> bool {
+    let path = scratch_cache();
+    let started = Instant::now();
+    let first = secrets::cache_key_within(&path, wait).await;
+    let again = secrets::cache_key_within(&path, wait).await;
+    println!("a cache's key made and read back in {} ms", ms(started));
+    secrets::forget_cache_key(&path);
+    let after = secrets::cache_key_within(&path, wait).await;
+    secrets::forget_cache_key(&path);
+    let _ = std::fs::remove_dir_all(path.parent().expect("a folder"));
+    let ok = matches!((&first, &again, &after), (Ok(Some(a)), Ok(Some(b)), Ok(Some(c))) if a == b && a != c);
+    println!(
+        "cache key: the same read back {}, a new one once forgotten {} ({})",
+        matches!(&first, Ok(Some(_))) && first == again,
+        matches!(&after, Ok(Some(_))) && after != first,
+        if ok { "ok" } else { "WRONG" }
+    );
+    ok
+}
+
+/// A cache's key when the keyring never answers: a new cache opens plain (no key the keyring
+/// may not have kept); a cache encrypted before is refused with a reason, not given a new key.
+async fn frozen_cache_keys(wait: Duration) -> bool {
+    let path = scratch_cache();
+    let started = Instant::now();
+    let new = secrets::cache_key_within(&path, wait).await;
+    let gave_up_in = ms(started);
+    // An encrypted cache (random bytes, as its first page is) whose key only the keyring has.
+    std::fs::write(&path, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>())
+        .expect("a scratch cache");
+    let refused = secrets::cache_key_within(&path, wait).await;
+    let _ = std::fs::remove_dir_all(path.parent().expect("a folder"));
+    println!("a new cache after {gave_up_in} ms: {new:?} (plain this time); an encrypted cache: {refused:?}");
+    matches!(new, Ok(None)) && refused.is_err_and(|e| e.contains("Unlock the keyring"))
 }

@@ -3,23 +3,24 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use handoff_proto::{
     sortable_time as ts, Contact, Conversation, ConversationId, Device, DeviceId, DeviceStatus, Event, EventBody,
     Message, MessageId, MessageKind, Seq, Team, TeamId, User, UserId,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use crate::types::{InboxView, Thread, ThreadMessage, ViewCounts};
 
 mod bulk;
+pub mod file;
 mod rows;
 
 pub use bulk::SearchBacklog;
+pub use file::CacheKey;
 pub(crate) use rows::insert_message;
 use rows::{upsert_conversation, Run};
 
@@ -140,28 +141,11 @@ fn message_from_row(row: &SqliteRow) -> DbResult<ThreadMessage> {
 }
 
 impl Cache {
-    pub async fn open(path: &Path) -> Result<Cache, sqlx::Error> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
-        }
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // The outbox must survive a crash of the app: commit means on disk.
-            .synchronous(SqliteSynchronous::Full)
-            // A long catch-up writes into indexes far larger than SQLite's default 2 MiB page
-            // cache; each of these three measurably sped it up (docs/performance.md): 64 MiB of
-            // page cache per connection, reads through a memory map instead of a copy per page,
-            // and checkpoints every 10,000 WAL pages instead of 1,000 (fewer copies of pages
-            // that the next batch rewrites anyway).
-            .pragma("cache_size", "-65536")
-            .pragma("mmap_size", "268435456")
-            .pragma("wal_autocheckpoint", "10000")
-            // What is deleted is overwritten, not left in free pages (erasure, retention, a wipe).
-            .pragma("secure_delete", "ON")
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    /// Opens (or creates) the cache at `path`, encrypted with `key` (a plain cache there is
+    /// encrypted first; one the key does not open starts again: [`file`]). Without a key it is a
+    /// plain SQLite file, as tests and the benchmark's baseline use it.
+    pub async fn open(path: &Path, key: Option<&CacheKey>) -> Result<Cache, sqlx::Error> {
+        let pool = file::open_pool(path, key).await?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
         let cache = Cache { pool };
         // A first sync cut short by a crash: finish its import now, so threads have their index
