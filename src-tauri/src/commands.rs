@@ -115,15 +115,15 @@ fn encrypt_kept(app: tauri::AppHandle) {
     use tauri::Manager;
     tauri::async_runtime::spawn(async move {
         let core = app.state::<AppCore>();
-        let _one_at_a_time = core.workspaces.changing().await;
-        let open: Vec<String> = core.workspaces.all().iter().map(|w| w.key.clone()).collect();
-        for w in core.prefs.load().workspaces.iter().filter(|w| !open.contains(&w.key)) {
+        for w in core.prefs.load().workspaces {
+            // One at a time, each between sign-ins and sign-outs (which may open it meanwhile).
+            let _one_at_a_time = core.workspaces.changing().await;
             let path = core.workspaces.cache_path(&w.key);
-            if !handoff_core::cache::file::is_plain(&path) {
+            if core.workspaces.get(&w.key).is_ok() || !handoff_core::cache::file::is_plain(&path) {
                 continue;
             }
             // No keyring now: at a later start.
-            if let Ok(Some(key)) = secrets::cache_key(&path).await {
+            if let Ok(Some(key)) = secrets::cache_key(&path, false).await {
                 match handoff_core::Cache::open(&path, Some(&key)).await {
                     Ok(cache) => cache.pool().close().await,
                     Err(e) => tracing::warn!(error = %e, workspace = %w.key, "a kept cache was not encrypted"),
@@ -153,7 +153,7 @@ async fn restore(app: &tauri::AppHandle, core: &AppCore, w: &crate::prefs::Saved
         secrets::Loaded::Missing => return Ok(Restore::SignedOut),
         secrets::Loaded::NoAnswer => return Ok(Restore::NoKeyring),
     };
-    let open = core.workspaces.open(app, &w.key, w.notifications.clone()).await?;
+    let open = core.workspaces.open(app, &w.key, w.notifications.clone(), false).await?;
     match open.client.resume(&w.server, &token).await {
         // A session the server no longer takes opens too, signed out (the UI asks for the password).
         Ok(info) => {
@@ -249,7 +249,7 @@ pub async fn sign_in(
     let key = key.unwrap_or_else(|| saved.key_for(&login.server, chosen, &open_keys));
     let settings = saved.workspace(&key).map(|w| w.notifications.clone()).unwrap_or_default();
     let token = login.token.clone();
-    let open = match core.workspaces.open(&app, &key, settings).await {
+    let open = match core.workspaces.open(&app, &key, settings, true).await {
         Ok(open) => open,
         Err(e) => {
             // Its cache did not open (a locked keyring): the new session is ended on the server.

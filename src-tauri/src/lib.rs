@@ -215,14 +215,25 @@ pub fn run() {
         // written into the file) before the process ends, rather than under a connection
         // still at work (its encryption's library is torn down at exit).
         if let tauri::RunEvent::Exit = event {
-            let core = app.state::<AppCore>();
-            let close_all = async {
-                for w in core.workspaces.all() {
-                    core.workspaces.close(&w.key).await;
+            // On the app's runtime, waited for here (the event loop's thread) with a bound of its
+            // own: a quit never hangs on it, and SQLite's log makes an unclosed cache whole.
+            let (closed, all_closed) = std::sync::mpsc::channel();
+            let handle = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Some(core) = handle.try_state::<AppCore>() {
+                    for w in core.workspaces.all() {
+                        core.workspaces.close(&w.key).await;
+                    }
                 }
-            };
-            // Bounded: a quit never hangs on it (SQLite's log makes an unclosed cache whole).
-            let _ = tauri::async_runtime::block_on(tokio::time::timeout(std::time::Duration::from_secs(5), close_all));
+                let _ = closed.send(());
+            });
+            match all_closed.recv_timeout(std::time::Duration::from_secs(3)) {
+                Ok(()) => tracing::info!("Handoff quit: every workspace closed"),
+                Err(_) => tracing::warn!("Handoff quit before every workspace closed"),
+            }
+            if let Some(log) = app.try_state::<lifecycle::LogFile>() {
+                log.finish();
+            }
         }
     });
 }

@@ -29,7 +29,19 @@ pub struct PendingLink(pub Mutex<Option<(Option<String>, ConversationId)>>);
 pub struct LogFile {
     pub dir: Option<PathBuf>,
     /// Keeps the log writer's thread alive for as long as the app runs.
-    _guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+    guard: Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>,
+}
+
+impl LogFile {
+    fn new(dir: Option<PathBuf>, guard: Option<tracing_appender::non_blocking::WorkerGuard>) -> LogFile {
+        LogFile { dir, guard: Mutex::new(guard) }
+    }
+
+    /// Writes out what is still queued for the file, and ends the writer: at exit, which skips
+    /// the destructors that would.
+    pub fn finish(&self) {
+        drop(self.guard.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
 }
 
 /// Starts logging: to `HANDOFF_LOG_FILE` when set (the E2E tests keep it beside their
@@ -47,7 +59,7 @@ pub fn init_logging(app: &AppHandle) -> LogFile {
         .fold(filter, |f, d| f.add_directive(d));
     if let Some(file) = std::env::var_os("HANDOFF_LOG_FILE").and_then(|p| std::fs::File::create(p).ok()) {
         tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(file).init();
-        return LogFile { dir: None, _guard: None };
+        return LogFile::new(None, None);
     }
     // The folder is made first: the appender neither makes it nor can list old files without it.
     let dir = app.path().app_log_dir().ok().filter(|dir| std::fs::create_dir_all(dir).is_ok());
@@ -64,11 +76,11 @@ pub fn init_logging(app: &AppHandle) -> LogFile {
         Some(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
             tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(writer).init();
-            LogFile { dir, _guard: Some(guard) }
+            LogFile::new(dir, Some(guard))
         }
         None => {
             tracing_subscriber::fmt().with_env_filter(filter).init();
-            LogFile { dir: None, _guard: None }
+            LogFile::new(None, None)
         }
     }
 }

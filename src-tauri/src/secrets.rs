@@ -44,11 +44,12 @@ enum Job {
     Forget {
         server: String,
     },
-    /// The cache key kept under `account`; a new one is made and kept when there is none (and
-    /// the asker still waits).
+    /// The cache key kept under `account`; a new one is made and kept when there is none, if
+    /// `create` and the asker still waits.
     CacheKey {
         account: String,
-        reply: oneshot::Sender<Result<CacheKey, String>>,
+        create: bool,
+        reply: oneshot::Sender<Result<CacheKey, KeyTrouble>>,
     },
 }
 
@@ -83,8 +84,8 @@ fn serve(queue: mpsc::Receiver<Job>) {
                     let _ = entry.delete_credential();
                 }
             }
-            Job::CacheKey { account, reply } => {
-                let key = kept_cache_key(&account, || !reply.is_closed());
+            Job::CacheKey { account, create, reply } => {
+                let key = kept_cache_key(&account, create, || !reply.is_closed());
                 drop(reply.send(key));
             }
         }
@@ -108,26 +109,34 @@ fn entry(server: &str) -> Option<Entry> {
     Entry::new(SERVICE, server).map_err(|e| tracing::warn!(error = %e, "keyring entry unavailable")).ok()
 }
 
-/// The key under `account`, or a new one kept there now if `wanted` still. An error says why the
-/// keyring could not give or keep one.
-fn kept_cache_key(account: &str, wanted: impl Fn() -> bool) -> Result<CacheKey, String> {
-    let entry = Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+/// Why the keyring gave no cache key.
+#[derive(Debug)]
+enum KeyTrouble {
+    /// It answered, and has none (or none that is a key) under that name.
+    Missing,
+    /// It could not be asked, or failed.
+    Failed(String),
+}
+
+/// The key under `account`, or, if `create` and `wanted` still, a new one kept there now.
+fn kept_cache_key(account: &str, create: bool, wanted: impl Fn() -> bool) -> Result<CacheKey, KeyTrouble> {
+    let failed = |e: keyring_core::Error| KeyTrouble::Failed(e.to_string());
+    let entry = Entry::new(SERVICE, account).map_err(failed)?;
     match entry.get_password() {
         Ok(hex) => {
             if let Some(key) = CacheKey::from_hex(&hex) {
                 return Ok(key);
             }
-            // Not a key of ours: nothing it could open, so a new one takes its place.
-            tracing::warn!("the keyring's cache key was unreadable: a new one replaces it");
+            tracing::warn!("the keyring's cache key is not a key");
         }
         Err(keyring_core::Error::NoEntry) => {}
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(failed(e)),
     }
-    if !wanted() {
-        return Err("nobody waits for it any more".into()); // the asker gave up: no second key
+    if !create || !wanted() {
+        return Err(KeyTrouble::Missing); // not asked to make one, or the asker gave up: no second key
     }
     let key = CacheKey::random();
-    entry.set_password(&key.to_hex()).map_err(|e| e.to_string())?;
+    entry.set_password(&key.to_hex()).map_err(failed)?;
     Ok(key)
 }
 
@@ -178,38 +187,48 @@ fn cache_key_account(path: &Path) -> String {
 }
 
 /// The key that encrypts the cache at `path`, from the keyring (made there on first use).
-/// `None`: this cache opens plain this time, as the keyring could not make and keep a key within
+/// `None`: this cache stays plain for now, as the keyring could not make and keep a key within
 /// [`NEW_KEY_WAIT`] (no keyring on this computer, or it is locked or silent); it is encrypted at
 /// a later start. An encrypted cache whose key the keyring does not give now (locked, failing,
 /// or silent for [`LOAD_WAIT`]) is not opened: a new key would make it unreadable, queued
-/// changes and all.
-pub async fn cache_key(path: &Path) -> Result<Option<CacheKey>, String> {
+/// changes and all. Only `start_again` (a person signing in, told why) gives an encrypted cache
+/// whose key the keyring no longer has a new key, which starts it again from the server.
+pub async fn cache_key(path: &Path, start_again: bool) -> Result<Option<CacheKey>, String> {
     let encrypted = handoff_core::cache::file::is_encrypted(path);
-    cache_key_within(path, if encrypted { LOAD_WAIT } else { NEW_KEY_WAIT }).await
+    cache_key_within(path, start_again, if encrypted { LOAD_WAIT } else { NEW_KEY_WAIT }).await
 }
 
 /// [`cache_key`], waiting for the keyring at most `wait`.
-pub async fn cache_key_within(path: &Path, wait: Duration) -> Result<Option<CacheKey>, String> {
+pub async fn cache_key_within(path: &Path, start_again: bool, wait: Duration) -> Result<Option<CacheKey>, String> {
+    let encrypted = handoff_core::cache::file::is_encrypted(path);
     let (reply, answer) = oneshot::channel();
-    ask(Job::CacheKey { account: cache_key_account(path), reply });
+    ask(Job::CacheKey { account: cache_key_account(path), create: !encrypted || start_again, reply });
     let trouble = match tokio::time::timeout(wait, answer).await {
         Ok(Ok(Ok(key))) => return Ok(Some(key)),
-        Ok(Ok(Err(e))) => e,
+        Ok(Ok(Err(KeyTrouble::Missing))) if encrypted => {
+            return Err("This workspace's copy on this computer is encrypted with a key the OS keyring no longer \
+                 has. Sign in to start the copy again from the server: the old one cannot be read (changes \
+                 not sent yet included) and is deleted."
+                .into())
+        }
+        Ok(Ok(Err(KeyTrouble::Missing))) => "the OS keyring kept no key".to_string(),
+        Ok(Ok(Err(KeyTrouble::Failed(e)))) => e,
         Ok(Err(_)) => "there is no keyring on this computer".to_string(),
         Err(_) => format!("the OS keyring did not answer within {} s", wait.as_secs()),
     };
-    if handoff_core::cache::file::is_encrypted(path) {
+    if encrypted {
         return Err(format!(
-            "This workspace's copy on this computer is locked with a key the OS keyring keeps, and {trouble}. \
-             Unlock the keyring, then open the app again."
+            "This workspace's copy on this computer is encrypted with a key the OS keyring keeps, and {trouble}. \
+             Unlock the keyring, then try again."
         ));
     }
-    tracing::warn!(reason = %trouble, "the cache opens unencrypted this time (no usable OS keyring); it is encrypted at a start with one");
+    tracing::warn!(reason = %trouble, "the cache stays unencrypted for now (no usable OS keyring); it is encrypted at a start with one");
     Ok(None)
 }
 
 /// Forgets the key to the cache at `path`: whatever is left of that file on the disk can no
-/// longer be read.
+/// longer be read (in the background; a keyring that fails to delete it leaves it, and a later
+/// cache at that path would use it again).
 pub fn forget_cache_key(path: &Path) {
     ask(Job::Forget { server: cache_key_account(path) });
 }

@@ -120,12 +120,14 @@ impl Workspaces {
     }
 
     /// Opens workspace `key`'s cache and starts its core's tasks (nothing is sent until it
-    /// signs in or resumes); an open one is returned as it is.
+    /// signs in or resumes); an open one is returned as it is. `start_again`: a cache whose key
+    /// the keyring no longer has starts again (a sign-in), rather than not opening (a start).
     pub async fn open(
         &self,
         app: &AppHandle,
         key: &str,
         settings: NotificationSettings,
+        start_again: bool,
     ) -> Result<Arc<Open>, CommandError> {
         if let Ok(open) = self.get(key) {
             return Ok(open);
@@ -136,7 +138,7 @@ impl Workspaces {
         }
         // The cache is encrypted with its own key from the OS keyring (a plain one from an
         // earlier version, or from a start without a keyring, is encrypted as it opens).
-        let cache_key = crate::secrets::cache_key(&path).await.map_err(|e| failed("keyring", e))?;
+        let cache_key = crate::secrets::cache_key(&path, start_again).await.map_err(|e| failed("keyring", e))?;
         let options = ClientOptions { cache_key, ..self.options.clone() };
         let client = Client::open_with(&path, &options).await?;
         let (notifier, notifications) = client.notifier(settings);

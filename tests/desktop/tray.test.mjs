@@ -121,6 +121,10 @@ test("Quit in the tray menu quits; started again, the window is where it was and
   const clicked = execFileSync(resolve(root, "target/debug/tray-host"), ["click", "Quit"]).toString();
   assert.match(clicked, /clicked Quit/);
   await waitFor(() => !appRunning(), "the app gone after Quit");
+  // It quit the orderly way: every workspace's cache closed first (the log says so).
+  const logs = join(appEnv.XDG_DATA_HOME, "app.handoff.desktop", "logs");
+  const log = readdirSync(logs).map((f) => readFileSync(join(logs, f), "utf8")).join("");
+  assert.match(log, /Handoff quit: every workspace closed/);
   await driver.stop();
 
   driver = new Driver(root);

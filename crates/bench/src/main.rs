@@ -182,6 +182,7 @@ pub(crate) fn figures(mut samples: Vec<Duration>) -> serde_json::Value {
     serde_json::json!({
         "p50_ms": r(quantile_ms(&samples, 0.50)),
         "p90_ms": r(quantile_ms(&samples, 0.90)),
+        "p95_ms": r(quantile_ms(&samples, 0.95)),
         "p99_ms": r(quantile_ms(&samples, 0.99)),
         "max_ms": r(quantile_ms(&samples, 1.0)),
     })

@@ -104,15 +104,14 @@ async fn an_encrypted_cache_reads_as_noise_and_opens_with_its_key_alone() {
     assert_eq!((found(&again).await, again.last_seq().await.unwrap()), (2, 2), "its key opens it");
     again.pool().close().await;
 
-    // Another key (the keyring lost this one) cannot read it: a new cache starts, empty.
+    // Another key (the keyring lost this one) cannot read it: a new cache starts, empty (the
+    // old one deleted: nobody can read it).
     let other_key = CacheKey::random();
     let other = Cache::open(&path, Some(&other_key)).await.unwrap();
     assert_eq!((found(&other).await, other.last_seq().await.unwrap()), (0, 0));
     other.apply_events(&[event(1)], me).await.unwrap();
     other.pool().close().await;
-    // What it held is set aside, not deleted: should the key turn up, it is there.
-    assert!(Path::new(&format!("{}.unreadable", path.display())).exists());
-    // Without a key an encrypted cache does not open, and nothing is set aside or started again.
+    // Without a key an encrypted cache does not open, and nothing is deleted or started again.
     assert!(Cache::open(&path, None).await.is_err(), "no key, no cache");
     let again = Cache::open(&path, Some(&other_key)).await.unwrap();
     assert_eq!(again.last_seq().await.unwrap(), 1, "still the cache of the other key");

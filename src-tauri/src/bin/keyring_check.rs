@@ -100,21 +100,35 @@ fn scratch_cache() -> std::path::PathBuf {
 async fn cache_keys(wait: Duration) -> bool {
     let path = scratch_cache();
     let started = Instant::now();
-    let first = secrets::cache_key_within(&path, wait).await;
-    let again = secrets::cache_key_within(&path, wait).await;
+    let first = secrets::cache_key_within(&path, false, wait).await;
+    let again = secrets::cache_key_within(&path, false, wait).await;
     println!("a cache's key made and read back in {} ms", ms(started));
     secrets::forget_cache_key(&path);
-    let after = secrets::cache_key_within(&path, wait).await;
+    let after = secrets::cache_key_within(&path, false, wait).await;
+    // An encrypted cache whose key the keyring no longer has: not opened at a start, given a new
+    // key when the person signs in.
+    secrets::forget_cache_key(&path);
+    std::fs::write(&path, noise()).expect("a scratch cache");
+    let at_start = secrets::cache_key_within(&path, false, wait).await;
+    let signing_in = secrets::cache_key_within(&path, true, wait).await;
     secrets::forget_cache_key(&path);
     let _ = std::fs::remove_dir_all(path.parent().expect("a folder"));
-    let ok = matches!((&first, &again, &after), (Ok(Some(a)), Ok(Some(b)), Ok(Some(c))) if a == b && a != c);
+    let kept = matches!((&first, &again, &after), (Ok(Some(a)), Ok(Some(b)), Ok(Some(c))) if a == b && a != c);
+    let lost = at_start.as_ref().is_err_and(|e| e.contains("no longer has")) && matches!(signing_in, Ok(Some(_)));
     println!(
-        "cache key: the same read back {}, a new one once forgotten {} ({})",
+        "cache key: the same read back {}, a new one once forgotten {}; a lost key: at a start {at_start:?}, \
+         signing in a new one {} ({})",
         matches!(&first, Ok(Some(_))) && first == again,
         matches!(&after, Ok(Some(_))) && after != first,
-        if ok { "ok" } else { "WRONG" }
+        matches!(signing_in, Ok(Some(_))),
+        if kept && lost { "ok" } else { "WRONG" }
     );
-    ok
+    kept && lost
+}
+
+/// What an encrypted file looks like: bytes with no pattern (and no SQLite header).
+fn noise() -> Vec<u8> {
+    (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect()
 }
 
 /// A cache's key when the keyring never answers: a new cache opens plain (no key the keyring
@@ -122,12 +136,11 @@ async fn cache_keys(wait: Duration) -> bool {
 async fn frozen_cache_keys(wait: Duration) -> bool {
     let path = scratch_cache();
     let started = Instant::now();
-    let new = secrets::cache_key_within(&path, wait).await;
+    let new = secrets::cache_key_within(&path, false, wait).await;
     let gave_up_in = ms(started);
     // An encrypted cache (random bytes, as its first page is) whose key only the keyring has.
-    std::fs::write(&path, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>())
-        .expect("a scratch cache");
-    let refused = secrets::cache_key_within(&path, wait).await;
+    std::fs::write(&path, noise()).expect("a scratch cache");
+    let refused = secrets::cache_key_within(&path, false, wait).await;
     let _ = std::fs::remove_dir_all(path.parent().expect("a folder"));
     println!("a new cache after {gave_up_in} ms: {new:?} (plain this time); an encrypted cache: {refused:?}");
     matches!(new, Ok(None)) && refused.is_err_and(|e| e.contains("Unlock the keyring"))

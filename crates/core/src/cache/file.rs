@@ -7,10 +7,11 @@
 //!   `sqlcipher_export`, which then takes its place; the plain bytes are overwritten where the
 //!   OS lets us (see [`encrypt_plain`]);
 //! - an encrypted file the key does not open (the keyring lost the key, or another app's file):
-//!   nothing in it can be read, so it is set aside (`<file>.unreadable`, replacing an older one:
-//!   should the key turn up, what it queued is there) and a new cache starts from the server.
+//!   nothing in it can be read by anyone, so it is deleted and a new cache starts from the
+//!   server. The desktop app gives a new key for an encrypted cache only when the person signs
+//!   in and so asks for it (`src-tauri/src/secrets.rs`), never at a start.
 //!
-//! Without a key, an encrypted file is an error: only a key may set a cache aside.
+//! Without a key, an encrypted file is an error: only a key may replace a cache.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -23,10 +24,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{ConnectOptions, Connection};
 
 /// How each page is authenticated: HMAC-SHA256 instead of SQLCipher 4's HMAC-SHA512. Measured
-/// with the offline benchmark (200,000 messages): the background search indexing 23 % faster and
-/// changes written offline 11–20 % faster, on a processor with SHA instructions, as every
-/// x86 processor since about 2019 and every Apple one has; 256 bits of authentication tag are
-/// plenty for a page (docs/decisions.md).
+/// with the offline benchmark (200,000 messages, on a processor with SHA instructions): the
+/// background search indexing 23 % faster and changes written offline 11–20 % faster. Processors
+/// without them (Intel's laptop chips before 2020, among others) compute SHA-512 faster than
+/// SHA-256; a 256-bit tag is plenty for a page either way (docs/decisions.md).
 const HMAC: &str = "HMAC_SHA256";
 
 /// What every SQLite database file starts with; an encrypted one starts with random bytes.
@@ -78,21 +79,37 @@ pub(super) async fn open_pool(path: &Path, key: Option<&CacheKey>) -> Result<Sql
     private_file(path).map_err(sqlx::Error::Io)?;
     let Some(key) = key else { return connect(path, None).await };
     if is_plain_file(path).map_err(sqlx::Error::Io)? {
-        encrypt_plain(path, key).await?;
+        if let Err(e) = encrypt_plain(path, key).await {
+            // Its copy could not be written (a full disk, say): the plain cache opens as it is,
+            // and is encrypted at a later start.
+            tracing::warn!(error = %e, file = %path.display(), "the cache was not encrypted: it opens plain this time");
+            let _ = std::fs::remove_file(sibling(path, "-encrypting"));
+            return connect(path, None).await;
+        }
     }
-    match connect(path, Some(key)).await {
+    // The key is tried on one connection, closed before anything else touches the file (a
+    // connection merely dropped closes later, on its own thread, and holds the file meanwhile).
+    let tried = async {
+        let mut conn = options(path, Some(key))?.connect().await?;
+        // SQLCipher checks the key at the first read.
+        let read = sqlx::query("SELECT count(*) FROM sqlite_master").execute(&mut conn).await.map(drop);
+        conn.close().await?;
+        read
+    };
+    match tried.await {
+        Ok(()) => {}
         Err(e) if not_a_database(&e) => {
             tracing::warn!(
                 file = %path.display(),
-                "the cache cannot be read with this computer's key (the keyring lost it, or the file is not ours): \
-                 set aside, a new one starts from the server"
+                "the cache cannot be read with this key (the keyring lost its key, or the file is not ours): \
+                 deleted, a new one starts from the server"
             );
-            set_aside(path).map_err(sqlx::Error::Io)?;
+            remove(path).map_err(sqlx::Error::Io)?;
             private_file(path).map_err(sqlx::Error::Io)?;
-            connect(path, Some(key)).await
         }
-        other => other,
+        Err(e) => return Err(e),
     }
+    connect(path, Some(key)).await
 }
 
 fn options(path: &Path, key: Option<&CacheKey>) -> Result<SqliteConnectOptions, sqlx::Error> {
@@ -187,35 +204,17 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Moves an unreadable cache (and its write-ahead log, which may hold its last commits) to
-/// `<file>.unreadable`, replacing an older one.
-fn set_aside(path: &Path) -> std::io::Result<()> {
-    let aside = sibling(path, ".unreadable");
-    for suffix in ["", "-wal"] {
-        match std::fs::rename(sibling(path, suffix), sibling(&aside, suffix)) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let _ = std::fs::remove_file(sibling(&aside, suffix)); // not an older one's log
-            }
-            other => other?,
-        }
-    }
-    match std::fs::remove_file(sibling(path, "-shm")) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
-}
-
-/// Deletes the cache file and its companions (a copy being encrypted, one set aside).
+/// Deletes the cache file and its companions (and a copy being encrypted); each is tried, and
+/// the first failure is returned.
 pub fn remove(path: &Path) -> std::io::Result<()> {
-    for suffix in
-        ["", "-wal", "-shm", "-journal", "-encrypting", "-encrypting-journal", ".unreadable", ".unreadable-wal"]
-    {
+    let mut first = Ok(());
+    for suffix in ["", "-wal", "-shm", "-journal", "-encrypting", "-encrypting-journal"] {
         match std::fs::remove_file(sibling(path, suffix)) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            other => other?,
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound && first.is_ok() => first = Err(e),
+            _ => {}
         }
     }
-    Ok(())
+    first
 }
 
 /// Copies the plain cache at `path` into a new file encrypted with `key`, which then replaces it
@@ -256,14 +255,22 @@ async fn encrypt_plain(path: &Path, key: &CacheKey) -> Result<(), sqlx::Error> {
     #[cfg(unix)]
     let old = OpenOptions::new().write(true).open(path).map_err(sqlx::Error::Io)?;
     std::fs::rename(&target, path).map_err(sqlx::Error::Io)?;
-    if let Some(dir) = path.parent() {
-        // The rename itself on disk (a directory can be synced on Unix; elsewhere this fails, harmlessly).
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-    }
+    // The rename itself on disk before the old bytes go: were it lost in a crash, the name
+    // would still point at them (a directory can be synced on Unix; elsewhere this fails).
+    let renamed = path.parent().is_some_and(|dir| File::open(dir).and_then(|d| d.sync_all()).is_ok());
     #[cfg(unix)]
-    if let Err(e) = overwrite(old) {
-        tracing::warn!(error = %e, "the plain cache's old bytes were not overwritten");
+    if renamed {
+        // Megabytes of zeros and an fsync: off the async threads.
+        match tokio::task::spawn_blocking(move || overwrite(old)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the plain cache's old bytes were not overwritten"),
+            Err(e) => tracing::warn!(error = %e, "the plain cache's old bytes were not overwritten"),
+        }
+    } else {
+        tracing::warn!("the plain cache's old bytes were not overwritten: its folder could not be synced");
     }
+    #[cfg(not(unix))]
+    let _ = renamed;
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(sibling(path, suffix));
     }
