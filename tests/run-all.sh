@@ -98,11 +98,12 @@ rc=0; out=$(timeout 20 dbus-run-session -- target/debug/notify-check --frozen-se
 echo "$out"
 [ "$rc" -eq 1 ] && grep -q "did not answer within" <<<"$out" || { echo "a frozen notification server was not given up on (exit $rc)"; exit 1; }
 
-step "the OS keyring: a real Secret Service keeps the session token; one that never answers holds nothing up"
+step "the OS keyring: a real Secret Service keeps the session token and the caches' keys; one that never answers holds nothing up"
 bash tests/keyring-check.sh target/debug/keyring-check
 
 step "benchmarks, run small so they cannot rot (figures come from release builds: docs/performance.md)"
 target/debug/handoff-bench typing --clients 5 --rounds 10
+# offline: the plain and the encrypted cache, and a plain one encrypted (--cache both, the default)
 target/debug/handoff-bench offline --missed 200 --outbox 50 --messages 25000 --rounds 3 --compare
 target/debug/handoff-bench durability --commits 50 --rounds 1
 target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 5

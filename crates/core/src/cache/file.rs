@@ -25,7 +25,7 @@ use sqlx::{ConnectOptions, Connection};
 
 /// How each page is authenticated: HMAC-SHA256 instead of SQLCipher 4's HMAC-SHA512. Measured
 /// with the offline benchmark (200,000 messages, on a processor with SHA instructions): the
-/// background search indexing 23 % faster and changes written offline 11–20 % faster. Processors
+/// background search indexing 16–23 % faster and changes written offline 8–26 % faster. Processors
 /// without them (Intel's laptop chips before 2020, among others) compute SHA-512 faster than
 /// SHA-256; a 256-bit tag is plenty for a page either way (docs/decisions.md).
 const HMAC: &str = "HMAC_SHA256";
