@@ -1295,7 +1295,8 @@ export type Restored_Deserialize = {
 	active?: string | null,
 	/**
 	 *  Why a workspace that was signed in waits for the password (the sign-in form says it):
-	 *  an Admin removed the access (its copy deleted), or it was offline past its grace.
+	 *  an Admin removed the access (its copy deleted), it was offline past its grace, or it did
+	 *  not open (its cache's key in a keyring that is locked).
 	 */
 	notices: string[],
 };
@@ -1306,7 +1307,8 @@ export type Restored_Serialize = {
 	active: string | null,
 	/**
 	 *  Why a workspace that was signed in waits for the password (the sign-in form says it):
-	 *  an Admin removed the access (its copy deleted), or it was offline past its grace.
+	 *  an Admin removed the access (its copy deleted), it was offline past its grace, or it did
+	 *  not open (its cache's key in a keyring that is locked).
 	 */
 	notices: string[],
 };

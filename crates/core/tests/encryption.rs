@@ -163,3 +163,21 @@ async fn the_files_are_the_owners_alone() {
     assert_eq!(again.last_seq().await.unwrap(), 1, "the same cache, opened again");
     owner_only(&path);
 }
+
+/// An encryption cut short (the app stopped while writing the encrypted copy) left its copy
+/// behind: the next start throws it away and encrypts the plain cache again, with everything.
+#[tokio::test]
+async fn an_encryption_cut_short_starts_again_from_the_plain_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let plain = Cache::open(&path, None).await.unwrap();
+    plain.apply_events(&[event(1), event(2)], UserId::new()).await.unwrap();
+    plain.pool().close().await;
+    let copy = dir.path().join("cache.db-encrypting");
+    std::fs::write(&copy, vec![7u8; 10_000]).unwrap(); // half a copy
+
+    let cache = Cache::open(&path, Some(&CacheKey::random())).await.unwrap();
+    assert_eq!((found(&cache).await, cache.last_seq().await.unwrap()), (2, 2));
+    assert!(!copy.exists(), "the half copy is gone");
+    assert!(!holds(&bytes(&path), WORD), "encrypted");
+}
