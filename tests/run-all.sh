@@ -89,7 +89,7 @@ step "native notifications: each kind reaches a real notification server; none w
 bash tests/notify-capture.sh target/debug/notify-check -- \
   "Assigned to you: Lena Hoffmann" "Ben Ortiz is typing a reply to Lena Hoffmann" \
   "Ben Ortiz mentioned you: Lena Hoffmann" "New message from Lena Hoffmann" "Waiting 12 min, unclaimed: Lena Hoffmann" \
-  "Support line (+15550100) disconnected"
+  "Support line (+15550100) disconnected" "Webhook to crm.example.com paused"
 # No notification server on the bus: every call fails at once instead of blocking (exit 1, not a timeout).
 rc=0; timeout 20 dbus-run-session -- target/debug/notify-check >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { echo "notify-check without a notification server: exit $rc (expected 1, quickly)"; exit 1; }
@@ -111,12 +111,16 @@ target/debug/handoff-bench fanout --agents 20 --rate 20 --seconds 2 --typing
 target/debug/handoff-bench login-flood --server-bin target/debug/handoff-server --attempts 100 --email-bytes 200000
 target/debug/handoff-bench shutdown --server-bin target/debug/handoff-server --agents 10 --senders 2 --load-secs 1 --rounds 1
 target/debug/handoff-bench workspaces --server-bin target/debug/handoff-server --workspaces 2 --conversations 5 --idle-secs 1 --first-sync 20
+target/debug/handoff-bench webhooks --latency-rounds 5 --messages 60 --customers 6 --in-flight 8
 
 step "fuzzing, briefly: the WAHA webhook parser, the client-frame decoder, the address parser (10 million runs each by hand: docs/testing.md)"
 bash fuzz/run.sh 15
 
 step "the API against its OpenAPI document: schemathesis, every check on (tests/schemathesis.toml)"
 bash tests/schemathesis.sh target/debug/handoff-server 20
+
+step "the README's API quickstart, line for line, against a demo server"
+bash tests/quickstart.sh target/debug/handoff-server
 
 step "E2E: the real app under Xvfb, through tauri-driver"
 mkdir -p target/e2e

@@ -8,6 +8,9 @@ use handoff_proto::{
     CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, DeviceId, Page, PatchTeamRequest,
     PatchUserRequest, RoutingRule, RoutingTestRequest, RoutingTestResponse, RuleId, Team, TeamId, User, UserId,
 };
+use handoff_proto::{
+    CreateWebhookRequest, CreatedWebhook, DeliveryId, PatchWebhookRequest, Webhook, WebhookDelivery, WebhookId,
+};
 use serde::Serialize;
 use tauri::{AppHandle, State};
 
@@ -180,6 +183,61 @@ pub async fn create_api_key(
 #[specta::specta]
 pub async fn revoke_api_key(core: State<'_, AppCore>, workspace: String, id: ApiKeyId) -> Result<ApiKey> {
     Ok(core.client(&workspace)?.revoke_api_key(id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn webhooks(core: State<'_, AppCore>, workspace: String) -> Result<Vec<Webhook>> {
+    Ok(core.client(&workspace)?.webhooks().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_webhook(
+    core: State<'_, AppCore>,
+    workspace: String,
+    req: CreateWebhookRequest,
+) -> Result<CreatedWebhook> {
+    Ok(core.client(&workspace)?.create_webhook(req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn patch_webhook(
+    core: State<'_, AppCore>,
+    workspace: String,
+    id: WebhookId,
+    req: PatchWebhookRequest,
+) -> Result<Webhook> {
+    Ok(core.client(&workspace)?.patch_webhook(id, req).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_webhook(core: State<'_, AppCore>, workspace: String, id: WebhookId) -> Result<()> {
+    Ok(core.client(&workspace)?.delete_webhook(id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn webhook_deliveries(
+    core: State<'_, AppCore>,
+    workspace: String,
+    id: WebhookId,
+    cursor: Option<String>,
+) -> Result<Page<WebhookDelivery>> {
+    Ok(core.client(&workspace)?.webhook_deliveries(id, cursor.as_deref()).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_webhook_delivery(
+    core: State<'_, AppCore>,
+    workspace: String,
+    id: WebhookId,
+    delivery: DeliveryId,
+) -> Result<WebhookDelivery> {
+    Ok(core.client(&workspace)?.retry_webhook_delivery(id, delivery).await?)
 }
 
 #[tauri::command]

@@ -10,6 +10,7 @@ pub mod links;
 pub mod notify;
 mod prefs;
 mod privacy;
+mod saved_replies;
 pub mod secrets;
 mod tray;
 mod updates;
@@ -40,6 +41,13 @@ pub struct OpenConversation {
 /// The agent clicked a notification about a linked number: show that workspace's Devices.
 #[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct OpenDevices {
+    pub workspace: String,
+}
+
+/// An Admin clicked the notification of a paused webhook: show that workspace's Admin →
+/// Webhooks.
+#[derive(Clone, Debug, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct OpenWebhooks {
     pub workspace: String,
 }
 
@@ -121,6 +129,16 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             admin::api_keys,
             admin::create_api_key,
             admin::revoke_api_key,
+            admin::webhooks,
+            admin::create_webhook,
+            admin::patch_webhook,
+            admin::delete_webhook,
+            admin::webhook_deliveries,
+            admin::retry_webhook_delivery,
+            saved_replies::saved_replies,
+            saved_replies::create_saved_reply,
+            saved_replies::patch_saved_reply,
+            saved_replies::delete_saved_reply,
             admin::audit,
             admin::export_audit_csv,
             privacy::workspace_settings,
@@ -140,7 +158,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             updates::update_state,
             updates::install_update,
         ])
-        .events(tauri_specta::collect_events![CoreEvent, OpenConversation, OpenDevices, updates::UpdateChanged])
+        .events(tauri_specta::collect_events![
+            CoreEvent,
+            OpenConversation,
+            OpenDevices,
+            OpenWebhooks,
+            updates::UpdateChanged
+        ])
         // Sizes the UI pages by, from here only.
         .constant("INBOX_PAGE", commands::INBOX_PAGE)
         .constant("THREAD_PAGE", commands::THREAD_PAGE)
@@ -277,8 +301,10 @@ pub(crate) async fn show_notifications(
             n.summary = format!("{} · {}", core.workspaces.label(&key), n.summary);
         }
         let (app, key, client, id) = (app.clone(), key.clone(), open.client.clone(), n.conversation_id);
+        let webhook = n.kind == handoff_core::notifications::NotificationKind::WebhookPaused;
         let on_action = move |action: notify::Action| match (action, id) {
             (notify::Action::Open, Some(id)) => lifecycle::open_conversation(&app, &key, id),
+            (notify::Action::Open, None) if webhook => open_webhooks(&app, &key),
             (notify::Action::Open, None) => open_devices(&app, &key),
             (notify::Action::Claim, None) => {}
             (notify::Action::Claim, Some(id)) => {
@@ -300,6 +326,14 @@ fn open_devices(app: &tauri::AppHandle, key: &str) {
     lifecycle::bring_forward(app);
     if let Err(e) = (OpenDevices { workspace: key.to_string() }).emit(app) {
         tracing::warn!(error = %e, "could not open Devices");
+    }
+}
+
+/// Brings the window forward on a workspace's Admin → Webhooks.
+fn open_webhooks(app: &tauri::AppHandle, key: &str) {
+    lifecycle::bring_forward(app);
+    if let Err(e) = (OpenWebhooks { workspace: key.to_string() }).emit(app) {
+        tracing::warn!(error = %e, "could not open Admin → Webhooks");
     }
 }
 

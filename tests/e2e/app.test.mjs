@@ -1,6 +1,8 @@
 // The walking skeleton, end to end, in the real app: sign in, see a customer message arrive
 // without reloading, claim it, reply, and find the reply in the simulator's sent list.
 import { execFileSync, spawn } from "node:child_process";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -402,6 +404,84 @@ test("an Admin exports a customer's data with progress, erases them after two qu
   await driver.click("[data-testid=privacy-save]");
   await waitFor(async () => (await admin("GET", "/api/v1/settings")).retention_days === 365, "saved on the server");
   await admin("PATCH", "/api/v1/settings", { retention_days: null });
+}));
+
+test("an Admin adds a webhook, sees its signed deliveries arrive and sends one again", withScreenshot("webhooks", async () => {
+  // An integration's endpoint on this machine: records each delivery as it came.
+  const received = [];
+  const receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, raw: Buffer.concat(chunks) });
+      res.writeHead(200, { "content-type": "text/plain" }).end("thanks");
+    });
+  });
+  await new Promise((res) => receiver.listen(0, "127.0.0.1", res));
+  const url = `http://127.0.0.1:${receiver.address().port}/hooks/handoff`;
+  try {
+    // Still the Admin of the tests before.
+    await driver.click("[data-screen=admin]");
+    await driver.click("[data-tab=webhooks]");
+    await driver.typeOver("[data-testid=webhook-url]", url);
+    await driver.click("[data-testid=add-webhook] button[type=submit]");
+    const secret = await waitFor(async () => (await driver.innerText("[data-testid=webhook-secret]"))?.trim(), "the secret, shown once");
+    assert.match(secret, /^whsec_/);
+    await waitFor(async () => (await driver.innerText("[data-testid=webhook-state]")) === "Active", "the endpoint listed");
+    await driver.screenshot("09e-webhook-added");
+
+    await admin("POST", `/api/v1/devices/${device.id}/simulator/inbound`, { from: "+4915199990088", name: "Jonas Weber", body: "Is my parcel on its way?" });
+    const first = await waitFor(() => received[0], "the delivery at the receiver");
+    const payload = JSON.parse(first.raw.toString("utf8"));
+    assert.equal(payload.type, "message.received");
+    assert.equal(payload.data.message.body, "Is my parcel on its way?");
+    // The check docs/api.md gives for Node.js.
+    const stamp = first.headers["handoff-timestamp"];
+    const expected = "sha256=" + createHmac("sha256", secret).update(`${stamp}.`).update(first.raw).digest("hex");
+    assert.ok(timingSafeEqual(Buffer.from(expected), Buffer.from(first.headers["handoff-signature"])), "signed with the secret shown");
+
+    await driver.click("[data-testid=show-deliveries]");
+    await waitFor(async () => (await driver.innerText("[data-testid=delivery-outcome]")) === "Delivered", "delivered, in the log");
+    assert.ok((await driver.innerText("[data-testid=deliveries]")).includes("thanks"), "the answer's first bytes");
+    await driver.screenshot("09f-webhook-deliveries");
+    await driver.click("[data-testid=send-again]");
+    const again = await waitFor(() => received[1], "sent again");
+    assert.equal(JSON.parse(again.raw.toString("utf8")).id, payload.id, "the same delivery id");
+    const hooks = await admin("GET", "/api/v1/webhooks");
+    await admin("DELETE", `/api/v1/webhooks/${hooks.items[0].id}`);
+  } finally {
+    receiver.close();
+  }
+}));
+
+test("a saved reply added in Settings is typed as /shortcut, filled in for the customer", withScreenshot("saved-replies", async () => {
+  // Still the Admin (the tests before): a reply for everyone, with the contact's and the agent's names.
+  await driver.click("[data-screen=settings]");
+  await driver.typeOver("[data-testid=saved-reply-shortcut]", "thanks");
+  await driver.typeOver("[data-testid=saved-reply-body]", "Thanks {{contact.first_name}}, {{agent.name}} here.");
+  await driver.js("const s = document.querySelector('[data-testid=add-saved-reply] select'); s.value = 'false'; s.dispatchEvent(new Event('change'));");
+  await driver.click("[data-testid=add-saved-reply] button[type=submit]");
+  await waitFor(async () => (await driver.innerText("[data-testid=saved-replies]"))?.includes("/thanks"), "the reply listed");
+  const stored = (await admin("GET", "/api/v1/saved-replies")).items;
+  assert.deepEqual(stored.map((r) => [r.shortcut, r.owner_id]), [["thanks", null]], "in the library");
+  await driver.screenshot("09g-saved-replies");
+
+  await driver.click("[data-view=all]");
+  await openRow("Jonas Weber");
+  await waitFor(async () => (await driver.innerText("[data-testid=thread]"))?.includes("Is my parcel on its way?"), "his conversation");
+  await waitFor(async () => (await driver.findAll("[data-testid=composer-input]")).length === 1, "the composer");
+  await driver.type("[data-testid=composer-input]", "/tha");
+  await waitFor(async () => (await driver.innerText("[data-testid=saved-reply-suggestions]"))?.includes("/thanks"), "the suggestion");
+  await driver.screenshot("09h-saved-reply-suggested");
+  await driver.keys("\uE004"); // Tab
+  await waitFor(
+    async () => (await driver.js("return document.querySelector('[data-testid=composer-input]').value")) === "Thanks Jonas, Admin here.",
+    "the reply filled in",
+  );
+  // Not sent: the composer emptied again (Ctrl+A, Backspace), so no draft stays behind.
+  await driver.keys("\uE009", "a");
+  await driver.keys("\uE003");
+  await waitFor(async () => (await driver.js("return document.querySelector('[data-testid=composer-input]').value")) === "", "the composer empty");
 }));
 
 test("an Admin links a number by its QR code; when it disconnects everyone sees the banner", withScreenshot("devices", async () => {

@@ -28,7 +28,8 @@ export async function startServer(root, dataDir, env = {}, listen = "127.0.0.1:0
   const bin = resolve(root, process.env.SERVER_BIN ?? "target/debug/handoff-server");
   const log = openSync(resolve(root, "target/e2e/server.log"), "a");
   const child = spawn(bin, ["serve", "--data-dir", dataDir, "--listen", listen], {
-    env: { ...process.env, ...env, RUST_LOG: "info,sqlx=warn" },
+    // Webhooks may go to this machine: the webhook test's receiver listens here.
+    env: { HANDOFF_WEBHOOKS_TO_PRIVATE_ADDRESSES: "true", ...process.env, ...env, RUST_LOG: "info,sqlx=warn" },
     stdio: ["ignore", "pipe", log],
   });
   const url = await new Promise((res, rej) => {

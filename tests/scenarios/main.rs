@@ -15,10 +15,12 @@ mod presence;
 mod privacy;
 mod restore;
 mod routing;
+mod saved_replies;
 mod send_guard;
 mod simulator;
 mod tls;
 mod transient;
+mod webhooks;
 mod workspaces;
 
 use handoff_core::{Change, Client, InboxView};

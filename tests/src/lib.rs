@@ -11,6 +11,7 @@ pub mod nodes;
 pub mod proxy;
 pub mod tls_proxy;
 pub mod waha_stub;
+pub mod webhook_receiver;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -116,6 +116,16 @@ export const commands = {
 	apiKeys: (workspace: string) => typedError<ApiKey_Serialize[], CommandError>(__TAURI_INVOKE("api_keys", { workspace })),
 	createApiKey: (workspace: string, req: CreateApiKeyRequest) => typedError<CreatedApiKey_Serialize, CommandError>(__TAURI_INVOKE("create_api_key", { workspace, req })),
 	revokeApiKey: (workspace: string, id: ApiKeyId) => typedError<ApiKey_Serialize, CommandError>(__TAURI_INVOKE("revoke_api_key", { workspace, id })),
+	webhooks: (workspace: string) => typedError<Webhook_Serialize[], CommandError>(__TAURI_INVOKE("webhooks", { workspace })),
+	createWebhook: (workspace: string, req: CreateWebhookRequest) => typedError<CreatedWebhook_Serialize, CommandError>(__TAURI_INVOKE("create_webhook", { workspace, req })),
+	patchWebhook: (workspace: string, id: WebhookId, req: PatchWebhookRequest_Deserialize) => typedError<Webhook_Serialize, CommandError>(__TAURI_INVOKE("patch_webhook", { workspace, id, req })),
+	deleteWebhook: (workspace: string, id: WebhookId) => typedError<null, CommandError>(__TAURI_INVOKE("delete_webhook", { workspace, id })),
+	webhookDeliveries: (workspace: string, id: WebhookId, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("webhook_deliveries", { workspace, id, cursor })),
+	retryWebhookDelivery: (workspace: string, id: WebhookId, delivery: DeliveryId) => typedError<WebhookDelivery_Serialize, CommandError>(__TAURI_INVOKE("retry_webhook_delivery", { workspace, id, delivery })),
+	savedReplies: (workspace: string) => typedError<SavedReply_Serialize[], CommandError>(__TAURI_INVOKE("saved_replies", { workspace })),
+	createSavedReply: (workspace: string, req: CreateSavedReplyRequest_Deserialize) => typedError<SavedReply_Serialize, CommandError>(__TAURI_INVOKE("create_saved_reply", { workspace, req })),
+	patchSavedReply: (workspace: string, id: SavedReplyId, req: PatchSavedReplyRequest_Deserialize) => typedError<SavedReply_Serialize, CommandError>(__TAURI_INVOKE("patch_saved_reply", { workspace, id, req })),
+	deleteSavedReply: (workspace: string, id: SavedReplyId) => typedError<null, CommandError>(__TAURI_INVOKE("delete_saved_reply", { workspace, id })),
 	audit: (workspace: string, filter: AuditFilter_Deserialize, cursor: string | null) => typedError<Page_Serialize<T>, CommandError>(__TAURI_INVOKE("audit", { workspace, filter, cursor })),
 	/**  Writes the audit log (filtered) as CSV into the Downloads folder. */
 	exportAuditCsv: (workspace: string, filter: AuditFilter_Deserialize) => typedError<Exported, CommandError>(__TAURI_INVOKE("export_audit_csv", { workspace, filter })),
@@ -167,6 +177,7 @@ export const events = {
 	coreEvent: makeEvent<CoreEvent_Serialize, CoreEvent_Deserialize>("core-event"),
 	openConversation: makeEvent<OpenConversation, OpenConversation>("open-conversation"),
 	openDevices: makeEvent<OpenDevices, OpenDevices>("open-devices"),
+	openWebhooks: makeEvent<OpenWebhooks, OpenWebhooks>("open-webhooks"),
 	updateChanged: makeEvent<UpdateChanged_Serialize, UpdateChanged_Deserialize>("update-changed"),
 };
 
@@ -409,6 +420,13 @@ export type Change_Deserialize =
 { kind: "presence"; user_id: UserId; conversation_id?: ConversationId | null; activity: Activity } | 
 /**  A linked number that was connected is not any more (live, not while catching up). */
 { kind: "device_down"; device_id: DeviceId } | 
+/**  The saved replies this person sees were read again from the server. */
+{ kind: "saved_replies" } | 
+/**
+ *  The server paused an outbound webhook after a day of failed deliveries (live, not
+ *  while catching up): `host` is the endpoint's host.
+ */
+{ kind: "webhook_paused"; webhook_id: WebhookId; host: string } | 
 /**  After a first sync, older messages are being indexed for search: `left` of `total`. */
 { kind: "search_index"; left: number; total: number };
 
@@ -443,6 +461,13 @@ export type Change_Serialize =
 { kind: "presence"; user_id: UserId; conversation_id: ConversationId | null; activity: Activity } | 
 /**  A linked number that was connected is not any more (live, not while catching up). */
 { kind: "device_down"; device_id: DeviceId } | 
+/**  The saved replies this person sees were read again from the server. */
+{ kind: "saved_replies" } | 
+/**
+ *  The server paused an outbound webhook after a day of failed deliveries (live, not
+ *  while catching up): `host` is the endpoint's host.
+ */
+{ kind: "webhook_paused"; webhook_id: WebhookId; host: string } | 
 /**  After a first sync, older messages are being indexed for search: `left` of `total`. */
 { kind: "search_index"; left: number; total: number };
 
@@ -687,6 +712,37 @@ export type CreateRoutingRuleRequest_Serialize = {
 	assign: RuleAssign_Serialize,
 };
 
+/**  `POST /api/v1/saved-replies`. */
+export type CreateSavedReplyRequest = CreateSavedReplyRequest_Serialize | CreateSavedReplyRequest_Deserialize;
+
+/**  `POST /api/v1/saved-replies`. */
+export type CreateSavedReplyRequest_Deserialize = {
+	/**  `thanks` or `/thanks` (stored without the `/`, in lower case). */
+	shortcut: string,
+	body: string,
+	/**  In the workspace's library, for this team. */
+	team_id?: TeamId | null,
+	/**
+	 *  Yours only (`true`), or the workspace's library (`false`: Admins). Unset: the
+	 *  library for an Admin, yours for anyone else.
+	 */
+	personal?: boolean | null,
+};
+
+/**  `POST /api/v1/saved-replies`. */
+export type CreateSavedReplyRequest_Serialize = {
+	/**  `thanks` or `/thanks` (stored without the `/`, in lower case). */
+	shortcut: string,
+	body: string,
+	/**  In the workspace's library, for this team. */
+	team_id: TeamId | null,
+	/**
+	 *  Yours only (`true`), or the workspace's library (`false`: Admins). Unset: the
+	 *  library for an Admin, yours for anyone else.
+	 */
+	personal: boolean | null,
+};
+
 export type CreateTeamRequest = CreateTeamRequest_Serialize | CreateTeamRequest_Deserialize;
 
 export type CreateTeamRequest_Deserialize = {
@@ -713,6 +769,14 @@ export type CreateUserRequest = {
 	/**  8 to 256 characters. */
 	password: string,
 	role: Role,
+};
+
+/**  `POST /api/v1/webhooks`. */
+export type CreateWebhookRequest = {
+	/**  `https://…` (or `http://…`); the server posts each delivery here. */
+	url: string,
+	/**  At least one. */
+	events: WebhookEvent[],
 };
 
 /**  The answer to creating a key: `key` is shown this once. */
@@ -753,6 +817,21 @@ export type CreatedDevice_Deserialize = {
 export type CreatedDevice_Serialize = {
 	webhook_secret?: string,
 } & Device_Serialize;
+
+/**  The answer to registering an endpoint: the endpoint, and `secret`, shown this once. */
+export type CreatedWebhook = CreatedWebhook_Serialize | CreatedWebhook_Deserialize;
+
+/**  The answer to registering an endpoint: the endpoint, and `secret`, shown this once. */
+export type CreatedWebhook_Deserialize = {
+	/**  The key each delivery is signed with (`Handoff-Signature`). */
+	secret: string,
+} & Webhook_Deserialize;
+
+/**  The answer to registering an endpoint: the endpoint, and `secret`, shown this once. */
+export type CreatedWebhook_Serialize = {
+	/**  The key each delivery is signed with (`Handoff-Signature`). */
+	secret: string,
+} & Webhook_Serialize;
 
 export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
 
@@ -805,6 +884,17 @@ export type Dashboard_Serialize = {
  *  `failed` is terminal.
  */
 export type Delivery = "pending" | "sent" | "delivered" | "read" | "failed";
+
+/**  One event's delivery to one webhook endpoint (the same id at every attempt). */
+export type DeliveryId = string;
+
+export type DeliveryStatus = 
+/**  Not delivered yet: the next attempt is due at `next_attempt_at`. */
+"pending" | 
+/**  The endpoint answered 2xx. */
+"delivered" | 
+/**  Every attempt for 24 hours failed; "send again" tries once more. */
+"failed";
 
 /**  The desktop settings of this computer. */
 export type DesktopSettings = {
@@ -1130,7 +1220,7 @@ export type NotificationSettings_Deserialize = {
 	unclaimed: boolean,
 	/**  Remind about an unclaimed conversation after it waited this long, and again each time. */
 	unclaimed_after_mins: number,
-	/**  A linked number went down (Admins only). */
+	/**  A linked number went down, or an outbound webhook was paused (Admins only). */
 	device_down?: boolean,
 	/**  Do not disturb: nothing at all. */
 	dnd: boolean,
@@ -1145,7 +1235,7 @@ export type NotificationSettings_Serialize = {
 	unclaimed: boolean,
 	/**  Remind about an unclaimed conversation after it waited this long, and again each time. */
 	unclaimed_after_mins: number,
-	/**  A linked number went down (Admins only). */
+	/**  A linked number went down, or an outbound webhook was paused (Admins only). */
 	device_down: boolean,
 	/**  Do not disturb: nothing at all. */
 	dnd: boolean,
@@ -1178,6 +1268,14 @@ export type OpenDevices = {
 	workspace: string,
 };
 
+/**
+ *  An Admin clicked the notification of a paused webhook: show that workspace's Admin →
+ *  Webhooks.
+ */
+export type OpenWebhooks = {
+	workspace: string,
+};
+
 /**  One page of a list: `{"items": [...], "next_cursor": "..." | null}`. */
 export type Page<T> = Page_Serialize<T> | Page_Deserialize<T>;
 
@@ -1191,6 +1289,21 @@ export type Page_Deserialize<T> = {
 export type Page_Serialize<T> = {
 	items: T[],
 	next_cursor: string | null,
+};
+
+/**  `PATCH /api/v1/saved-replies/{id}`: what is given changes. */
+export type PatchSavedReplyRequest = PatchSavedReplyRequest_Serialize | PatchSavedReplyRequest_Deserialize;
+
+/**  `PATCH /api/v1/saved-replies/{id}`: what is given changes. */
+export type PatchSavedReplyRequest_Deserialize = {
+	shortcut?: string | null,
+	body?: string | null,
+};
+
+/**  `PATCH /api/v1/saved-replies/{id}`: what is given changes. */
+export type PatchSavedReplyRequest_Serialize = {
+	shortcut: string | null,
+	body: string | null,
 };
 
 /**  `PATCH /api/v1/settings`: what to change; an absent field stays as it is. */
@@ -1257,6 +1370,32 @@ export type PatchUserRequest_Serialize = {
 	role: Role | null,
 	name: string | null,
 	active: boolean | null,
+};
+
+/**
+ *  `PATCH /api/v1/webhooks/{id}`: what is given changes. `status: "active"` resumes a
+ *  paused endpoint (its pending deliveries go out again), `"paused"` pauses it.
+ */
+export type PatchWebhookRequest = PatchWebhookRequest_Serialize | PatchWebhookRequest_Deserialize;
+
+/**
+ *  `PATCH /api/v1/webhooks/{id}`: what is given changes. `status: "active"` resumes a
+ *  paused endpoint (its pending deliveries go out again), `"paused"` pauses it.
+ */
+export type PatchWebhookRequest_Deserialize = {
+	url?: string | null,
+	events?: WebhookEvent[] | null,
+	status?: WebhookStatus | null,
+};
+
+/**
+ *  `PATCH /api/v1/webhooks/{id}`: what is given changes. `status: "active"` resumes a
+ *  paused endpoint (its pending deliveries go out again), `"paused"` pauses it.
+ */
+export type PatchWebhookRequest_Serialize = {
+	url: string | null,
+	events: WebhookEvent[] | null,
+	status: WebhookStatus | null,
 };
 
 export type PresenceStatus = 
@@ -1423,6 +1562,52 @@ export type RuleMatch_Serialize = {
 	device_id?: DeviceId,
 	/**  A label the conversation carries (useful on reopen). */
 	label?: string,
+};
+
+/**
+ *  A saved reply: typed as `/shortcut` in the composer, its body put in with its variables
+ *  filled in (`{{contact.first_name}}`, `{{contact.name}}`, `{{agent.first_name}}`,
+ *  `{{agent.name}}`).
+ */
+export type SavedReply = SavedReply_Serialize | SavedReply_Deserialize;
+
+/**  A saved reply (the workspace's library, or someone's own). */
+export type SavedReplyId = string;
+
+/**
+ *  A saved reply: typed as `/shortcut` in the composer, its body put in with its variables
+ *  filled in (`{{contact.first_name}}`, `{{contact.name}}`, `{{agent.first_name}}`,
+ *  `{{agent.name}}`).
+ */
+export type SavedReply_Deserialize = {
+	id: SavedReplyId,
+	/**  Without its `/`: lower-case letters, digits, `-` and `_`. */
+	shortcut: string,
+	body: string,
+	/**  The workspace's library: the team it is for, if any (a label: everyone sees it). */
+	team_id?: TeamId | null,
+	/**  Someone's own (only they see and change it); `null` for the workspace's library. */
+	owner_id?: UserId | null,
+	created_by: UserId,
+	updated_at: string,
+};
+
+/**
+ *  A saved reply: typed as `/shortcut` in the composer, its body put in with its variables
+ *  filled in (`{{contact.first_name}}`, `{{contact.name}}`, `{{agent.first_name}}`,
+ *  `{{agent.name}}`).
+ */
+export type SavedReply_Serialize = {
+	id: SavedReplyId,
+	/**  Without its `/`: lower-case letters, digits, `-` and `_`. */
+	shortcut: string,
+	body: string,
+	/**  The workspace's library: the team it is for, if any (a label: everyone sees it). */
+	team_id: TeamId | null,
+	/**  Someone's own (only they see and change it); `null` for the workspace's library. */
+	owner_id: UserId | null,
+	created_by: UserId,
+	updated_at: string,
 };
 
 /**  What local search found: conversations whose contact matches, then messages, newest first. */
@@ -1751,6 +1936,125 @@ export type ViewCounts = {
 	resolved: number,
 	/**  (team id, conversations in its queue), for every team with any. */
 	teams: ([TeamId, number])[],
+};
+
+/**  A registered endpoint, as listed: never its secret. */
+export type Webhook = Webhook_Serialize | Webhook_Deserialize;
+
+/**  One event's delivery to one endpoint, with its latest attempt (the delivery log). */
+export type WebhookDelivery = WebhookDelivery_Serialize | WebhookDelivery_Deserialize;
+
+/**  One event's delivery to one endpoint, with its latest attempt (the delivery log). */
+export type WebhookDelivery_Deserialize = {
+	id: DeliveryId,
+	webhook_id: WebhookId,
+	type: WebhookEvent,
+	/**  The event log's `seq` it came from. */
+	seq: number | null,
+	conversation_id?: ConversationId | null,
+	status: DeliveryStatus,
+	attempts: number,
+	created_at: string,
+	next_attempt_at?: string | null,
+	last_attempt_at?: string | null,
+	/**  The HTTP status of the latest answer; `null` when none came (refused, timed out). */
+	status_code?: number | null,
+	latency_ms?: number | null,
+	/**  Why the latest attempt failed, in words. */
+	error?: string | null,
+	/**  The first bytes (at most 512) of the latest answer's body. */
+	response?: string | null,
+	delivered_at?: string | null,
+	/**  The JSON posted (the same bytes at every attempt). */
+	body: string,
+};
+
+/**  One event's delivery to one endpoint, with its latest attempt (the delivery log). */
+export type WebhookDelivery_Serialize = {
+	id: DeliveryId,
+	webhook_id: WebhookId,
+	type: WebhookEvent,
+	/**  The event log's `seq` it came from. */
+	seq: number | null,
+	conversation_id: ConversationId | null,
+	status: DeliveryStatus,
+	attempts: number,
+	created_at: string,
+	next_attempt_at: string | null,
+	last_attempt_at: string | null,
+	/**  The HTTP status of the latest answer; `null` when none came (refused, timed out). */
+	status_code: number | null,
+	latency_ms: number | null,
+	/**  Why the latest attempt failed, in words. */
+	error: string | null,
+	/**  The first bytes (at most 512) of the latest answer's body. */
+	response: string | null,
+	delivered_at: string | null,
+	/**  The JSON posted (the same bytes at every attempt). */
+	body: string,
+};
+
+/**
+ *  What a webhook endpoint can be sent. New types may be added; an endpoint receives only
+ *  those it asked for.
+ */
+export type WebhookEvent = 
+/**  A customer's message arrived. `data`: `{message, conversation}`. */
+"message.received" | 
+/**
+ *  A reply was stored and handed to the linked number to send. `data`: `{message,
+ *  conversation}`.
+ */
+"message.sent" | 
+/**  A reply's delivery state changed (sent, delivered, read, failed). `data`: `{message}`. */
+"message.delivery" | 
+/**  Claimed, assigned, unassigned or routed. `data`: `{conversation, actor_id}`. */
+"conversation.assigned" | 
+/**  Handed to a team with a note. `data`: `{conversation, actor_id}`. */
+"conversation.escalated" | 
+/**  Marked resolved. `data`: `{conversation, actor_id}`. */
+"conversation.resolved" | 
+/**  An internal note was added. `data`: `{message, conversation}`. */
+"note.created" | 
+/**  A linked number went down (disconnected, logged out, banned, failed). `data`: `{device}`. */
+"device.down";
+
+/**  An endpoint an Admin registered for outbound webhooks. */
+export type WebhookId = string;
+
+export type WebhookStatus = 
+/**  Deliveries go out. */
+"active" | 
+/**
+ *  Nothing is sent: an Admin paused it, or every attempt failed for a day. Events that
+ *  happen while it is paused are not delivered later (`GET /api/v1/sync` has them).
+ */
+"paused";
+
+/**  A registered endpoint, as listed: never its secret. */
+export type Webhook_Deserialize = {
+	id: WebhookId,
+	url: string,
+	events: WebhookEvent[],
+	status: WebhookStatus,
+	/**  Since when every attempt has failed; `null` once one succeeds. */
+	failing_since?: string | null,
+	paused_at?: string | null,
+	created_by: UserId,
+	created_at: string,
+};
+
+/**  A registered endpoint, as listed: never its secret. */
+export type Webhook_Serialize = {
+	id: WebhookId,
+	url: string,
+	events: WebhookEvent[],
+	status: WebhookStatus,
+	/**  Since when every attempt has failed; `null` once one succeeds. */
+	failing_since: string | null,
+	paused_at: string | null,
+	created_by: UserId,
+	created_at: string,
 };
 
 /**  A workspace: one client account of an agency, with its own numbers, people and data. */

@@ -12,6 +12,9 @@
 //! - `durability`: the server's commit cost with SQLite `synchronous = FULL` against NORMAL.
 //! - `login-flood`: a server process's memory before and after a flood of sign-ins with huge
 //!   email addresses.
+//! - `webhooks`: outbound webhook deliveries to a real receiver: latency one at a time,
+//!   throughput with many customers writing, a backlog drained after an outage, beside the same
+//!   bodies posted straight to the receiver.
 //! - `workspaces`: one core per workspace in one process: memory and CPU idle with one and with
 //!   N, and a new workspace's first sync while the others stay live.
 
@@ -24,6 +27,7 @@ mod process;
 mod servers;
 mod shutdown;
 mod tally;
+mod webhooks;
 mod workspaces;
 
 use std::time::{Duration, Instant};
@@ -146,6 +150,21 @@ enum Bench {
         /// Customers who wrote in the workspace whose first sync is measured.
         #[arg(long, default_value_t = 2_000)]
         first_sync: usize,
+    },
+    /// Outbound webhooks: a customer's message to a real receiving HTTP server.
+    Webhooks {
+        /// Messages sent one at a time for the latency.
+        #[arg(long, default_value_t = 300)]
+        latency_rounds: usize,
+        /// Messages for the throughput and the backlog.
+        #[arg(long, default_value_t = 5_000)]
+        messages: usize,
+        /// Customers writing them (one conversation each).
+        #[arg(long, default_value_t = 500)]
+        customers: usize,
+        /// Messages posted at once.
+        #[arg(long, default_value_t = 64)]
+        in_flight: usize,
     },
     /// A flood of sign-ins with huge, all-different email addresses against a server process.
     LoginFlood {
@@ -273,6 +292,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Bench::Workspaces { server_bin, workspaces, conversations, idle_secs, first_sync } => {
             workspaces::workspaces(&server_bin, workspaces, conversations, idle_secs, first_sync).await?
+        }
+        Bench::Webhooks { latency_rounds, messages, customers, in_flight } => {
+            webhooks::webhooks(latency_rounds, messages, customers, in_flight).await?
         }
         Bench::LoginFlood { server_bin, attempts, email_bytes, concurrency, many_addresses } => {
             login::login_flood(&server_bin, attempts, email_bytes, concurrency, many_addresses).await?

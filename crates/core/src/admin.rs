@@ -1,5 +1,5 @@
-//! Administration and live team information: users, teams, routing rules, API keys, the audit
-//! log and agents' load. These need the server (an Admin changes the system of record directly),
+//! Administration and live team information: users, teams, routing rules, API keys, webhooks,
+//! the audit log and agents' load. These need the server (an Admin changes the system of record directly),
 //! so they fail with "not reachable" while offline; the inbox itself never waits on them.
 
 use std::io::Write;
@@ -10,6 +10,9 @@ use handoff_proto::{
     CreateRoutingRuleRequest, CreateTeamRequest, CreateUserRequest, CreatedApiKey, CreatedDevice, Device, DeviceId,
     Page, PatchTeamRequest, PatchUserRequest, QrResponse, ResetPasswordResponse, RoutingRule, RoutingTestRequest,
     RoutingTestResponse, RuleId, Team, TeamId, TeamMembersRequest, User, UserId,
+};
+use handoff_proto::{
+    CreateWebhookRequest, CreatedWebhook, DeliveryId, PatchWebhookRequest, Webhook, WebhookDelivery, WebhookId,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -150,6 +153,44 @@ impl Client {
 
     pub async fn revoke_api_key(&self, id: ApiKeyId) -> CoreResult<ApiKey> {
         self.call::<(), ApiKey>(Method::DELETE, &format!("/api/v1/api-keys/{id}"), None).await
+    }
+
+    pub async fn webhooks(&self) -> CoreResult<Vec<Webhook>> {
+        Ok(self.get::<Page<Webhook>>("/api/v1/webhooks").await?.items)
+    }
+
+    /// Registers an endpoint; the answer holds its signing secret, shown this once.
+    pub async fn create_webhook(&self, req: CreateWebhookRequest) -> CoreResult<CreatedWebhook> {
+        self.call(Method::POST, "/api/v1/webhooks", Some(&req)).await
+    }
+
+    /// Changes an endpoint's address, events or status (pause, resume).
+    pub async fn patch_webhook(&self, id: WebhookId, req: PatchWebhookRequest) -> CoreResult<Webhook> {
+        self.call(Method::PATCH, &format!("/api/v1/webhooks/{id}"), Some(&req)).await
+    }
+
+    pub async fn delete_webhook(&self, id: WebhookId) -> CoreResult<()> {
+        self.call::<(), ()>(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await
+    }
+
+    /// One page of an endpoint's delivery log, newest first.
+    pub async fn webhook_deliveries(&self, id: WebhookId, cursor: Option<&str>) -> CoreResult<Page<WebhookDelivery>> {
+        let mut path = format!("/api/v1/webhooks/{id}/deliveries?limit=50");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(c);
+        }
+        self.get(&path).await
+    }
+
+    /// "Send again".
+    pub async fn retry_webhook_delivery(&self, id: WebhookId, delivery: DeliveryId) -> CoreResult<WebhookDelivery> {
+        self.call::<(), WebhookDelivery>(
+            Method::POST,
+            &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/retry"),
+            None,
+        )
+        .await
     }
 
     /// One page of the audit log, newest first.

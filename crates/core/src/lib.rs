@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod presence;
 pub mod privacy;
 mod rest;
+pub mod saved_replies;
 pub mod search;
 pub mod sync;
 pub mod tls;

@@ -31,7 +31,7 @@ view! {
         pub unclaimed: bool,
         /// Remind about an unclaimed conversation after it waited this long, and again each time.
         pub unclaimed_after_mins: u32,
-        /// A linked number went down (Admins only).
+        /// A linked number went down, or an outbound webhook was paused (Admins only).
         #[serde(default = "on")]
         pub device_down: bool,
         /// Do not disturb: nothing at all.
@@ -64,6 +64,8 @@ view! {
         CustomerMessage,
         Unclaimed,
         DeviceDown,
+        /// An outbound webhook was paused (Admins; the same setting as a number going down).
+        WebhookPaused,
         /// The server no longer takes the session and the window is hidden (shown by the shell,
         /// whatever the settings: nothing else will come until the agent signs in again).
         SignedOut,
@@ -149,7 +151,7 @@ impl Policy {
                 NotificationKind::Mentioned => s.mentioned,
                 NotificationKind::CustomerMessage => s.customer_message,
                 NotificationKind::Unclaimed => s.unclaimed,
-                NotificationKind::DeviceDown => s.device_down,
+                NotificationKind::DeviceDown | NotificationKind::WebhookPaused => s.device_down,
                 NotificationKind::SignedOut => true,
             }
     }
@@ -171,6 +173,21 @@ impl Policy {
             conversation_id: None,
             summary: format!("{}{number} {what}", device.name),
             body: "New messages may stall until it is back.".into(),
+            can_claim: false,
+        })
+    }
+
+    /// An outbound webhook was paused after a day of failures: Admins are told (Open shows
+    /// Admin → Webhooks).
+    pub fn webhook_paused(&self, host: &str, ctx: &Context) -> Option<Notification> {
+        if !ctx.admin || !self.allowed(NotificationKind::WebhookPaused) {
+            return None;
+        }
+        Some(Notification {
+            kind: NotificationKind::WebhookPaused,
+            conversation_id: None,
+            summary: format!("Webhook to {host} paused"),
+            body: "Every delivery failed for a day. Resume it in Admin → Webhooks once it answers.".into(),
             can_claim: false,
         })
     }
@@ -400,5 +417,20 @@ mod tests {
         )
         .unwrap();
         assert!(old.device_down);
+    }
+
+    #[test]
+    fn a_paused_webhook_is_told_to_admins_only() {
+        let me = UserId::new();
+        let admin = Context { admin: true, ..ctx(me, t(0, 0), true, None) };
+        let n = Policy::default().webhook_paused("hooks.example.com", &admin).expect("an Admin is told");
+        assert_eq!(
+            (n.kind, n.summary.as_str()),
+            (NotificationKind::WebhookPaused, "Webhook to hooks.example.com paused")
+        );
+        assert_eq!((n.conversation_id, n.can_claim), (None, false));
+        assert!(Policy::default().webhook_paused("h", &ctx(me, t(0, 0), true, None)).is_none(), "not an agent");
+        let off = Policy::new(NotificationSettings { device_down: false, ..Default::default() });
+        assert!(off.webhook_paused("h", &admin).is_none(), "the Admins' \"going down\" setting covers it");
     }
 }

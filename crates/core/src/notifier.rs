@@ -146,6 +146,7 @@ async fn decide(client: &Client, control: &NotifierControl, policy: &mut Policy,
             let Some(device) = devices.iter().find(|d| d.id == device_id) else { return Vec::new() };
             policy.device_down(device, &ctx)
         }
+        Change::WebhookPaused { host, .. } => policy.webhook_paused(&host, &ctx),
         _ => None,
     };
     decided.into_iter().collect()

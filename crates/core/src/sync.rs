@@ -249,6 +249,9 @@ async fn connect(
         tracing::info!(total, "first sync of a long history: bulk import, search indexed afterwards");
     }
     spawn_indexer(inner);
+    // Saved replies are not in the log: read at each connection (they may have changed while
+    // this app was away).
+    crate::saved_replies::spawn_refresh(inner);
     if total > 0 {
         inner.set_state(ConnectionState::CatchingUp { done: 0, total });
     } else {
@@ -515,6 +518,12 @@ async fn apply(
     }
     for device_id in touched.devices_down {
         inner.emit(Change::DeviceDown { device_id });
+    }
+    for (webhook_id, host) in touched.webhooks_paused {
+        inner.emit(Change::WebhookPaused { webhook_id, host });
+    }
+    if touched.saved_replies {
+        crate::saved_replies::spawn_refresh(inner);
     }
     if touched.conversations.len() <= MANY_CONVERSATIONS {
         for conversation_id in touched.conversations {

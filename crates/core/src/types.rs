@@ -183,6 +183,11 @@ view! {
         Presence { user_id: UserId, conversation_id: Option<ConversationId>, activity: handoff_proto::Activity },
         /// A linked number that was connected is not any more (live, not while catching up).
         DeviceDown { device_id: DeviceId },
+        /// The saved replies this person sees were read again from the server.
+        SavedReplies,
+        /// The server paused an outbound webhook after a day of failed deliveries (live, not
+        /// while catching up): `host` is the endpoint's host.
+        WebhookPaused { webhook_id: handoff_proto::WebhookId, host: String },
         /// After a first sync, older messages are being indexed for search: `left` of `total`.
         SearchIndex { left: u32, total: u32 },
     }

@@ -2,7 +2,7 @@
 //! Clients apply them in order to their cache; applying the same event twice changes nothing
 //! (every body carries the full new state of what it touches).
 
-use crate::ids::{ContactId, ConversationId, DeviceId, MessageId, UserId};
+use crate::ids::{ContactId, ConversationId, DeviceId, MessageId, UserId, WebhookId};
 use chrono::{DateTime, Utc};
 
 use crate::{wire, Conversation, Device, Message, Seq, Team, User};
@@ -58,6 +58,15 @@ wire! {
         /// same, and the previews of conversations whose last message went with them.
         #[serde(rename = "messages.purged")]
         MessagesPurged { before: DateTime<Utc>, device_id: Option<DeviceId> },
+        /// Saved replies changed: the workspace's library (`owner_id` null) or one person's own
+        /// (only that person's apps read them again). No text travels in the log.
+        #[serde(rename = "saved_replies.changed")]
+        SavedRepliesChanged { owner_id: Option<UserId> },
+        /// Every delivery to a webhook endpoint failed for a day: it is paused until an Admin
+        /// resumes it. `host` is the endpoint's host name (the rest of its address may hold a
+        /// secret, and every member hears this event); the app tells its Admins.
+        #[serde(rename = "webhook.paused")]
+        WebhookPaused { webhook_id: WebhookId, host: String },
         /// An event whose content was removed (an erasure, the retention period). It keeps its
         /// `seq`, so a catch-up still sees every number; there is nothing to apply.
         #[serde(rename = "redacted")]
@@ -100,6 +109,8 @@ impl EventBody {
             EventBody::ConversationMerged { .. } => "conversation.merged",
             EventBody::ContactErased { .. } => "contact.erased",
             EventBody::MessagesPurged { .. } => "messages.purged",
+            EventBody::WebhookPaused { .. } => "webhook.paused",
+            EventBody::SavedRepliesChanged { .. } => "saved_replies.changed",
             EventBody::Redacted => "redacted",
         }
     }

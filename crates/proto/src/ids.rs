@@ -139,6 +139,12 @@ ids! {
     MutationId;
     /// A workspace: one client account of an agency, with its own numbers, people and data.
     WorkspaceId;
+    /// An endpoint an Admin registered for outbound webhooks.
+    WebhookId;
+    /// One event's delivery to one webhook endpoint (the same id at every attempt).
+    DeliveryId;
+    /// A saved reply (the workspace's library, or someone's own).
+    SavedReplyId;
 }
 
 #[cfg(test)]

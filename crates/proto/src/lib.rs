@@ -12,6 +12,7 @@ pub mod csv;
 pub mod devices;
 pub mod event;
 pub mod ids;
+pub mod integrations;
 pub mod presence;
 pub mod privacy;
 pub mod rest;
@@ -21,9 +22,10 @@ pub use admin::*;
 pub use devices::*;
 pub use event::{Event, EventBody, UpdateCause};
 pub use ids::{
-    ApiKeyId, ContactId, ConversationId, DeviceId, MessageId, MutationId, RuleId, SessionId, TeamId, UserId,
-    WorkspaceId,
+    ApiKeyId, ContactId, ConversationId, DeliveryId, DeviceId, MessageId, MutationId, RuleId, SavedReplyId, SessionId,
+    TeamId, UserId, WebhookId, WorkspaceId,
 };
+pub use integrations::*;
 pub use presence::{ActivityEntry, PresenceStatus, UserStatus, TYPING_TTL_SECS};
 pub use privacy::*;
 pub use rest::*;
@@ -80,4 +82,15 @@ macro_rules! text_on_any_driver {
 }
 
 #[cfg(feature = "sqlx")]
-text_on_any_driver!(Role, UserKind, ConversationStatus, MessageKind, Delivery, DeviceKind, DeviceStatus);
+text_on_any_driver!(
+    Role,
+    UserKind,
+    ConversationStatus,
+    MessageKind,
+    Delivery,
+    DeviceKind,
+    DeviceStatus,
+    WebhookEvent,
+    WebhookStatus,
+    DeliveryStatus,
+);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use handoff_proto::{Event, Seq, ServerFrame, WorkspaceId};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 #[derive(Clone, Debug)]
 pub enum HubMsg {
@@ -31,11 +31,19 @@ pub enum HubMsg {
 pub struct Hub {
     capacity: usize,
     channels: Arc<Mutex<HashMap<WorkspaceId, broadcast::Sender<HubMsg>>>>,
+    /// Counts the events handed over, in every workspace: the outbound webhook worker waits on it.
+    events: Arc<watch::Sender<u64>>,
 }
 
 impl Hub {
     pub fn new(capacity: usize) -> Hub {
-        Hub { capacity, channels: Default::default() }
+        Hub { capacity, channels: Default::default(), events: Arc::new(watch::Sender::new(0)) }
+    }
+
+    /// Changes whenever an event of any workspace is handed over (this node's, or another's it
+    /// caught up with).
+    pub fn events_published(&self) -> watch::Receiver<u64> {
+        self.events.subscribe()
     }
 
     /// What `workspace` publishes from now on.
@@ -45,6 +53,7 @@ impl Hub {
     }
 
     pub fn publish_event(&self, workspace: WorkspaceId, event: Event) {
+        self.events.send_modify(|n| *n = n.wrapping_add(1));
         let seq = event.seq;
         match serde_json::to_string(&ServerFrame::Event(Box::new(event))) {
             Ok(json) => {

@@ -27,12 +27,14 @@ pub mod presence;
 pub mod privacy;
 pub mod prune;
 pub mod routing;
+pub mod saved_replies;
 pub mod send_guard;
 pub mod settings;
 pub mod snooze;
 pub mod store;
 pub mod teams;
 pub mod users;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::net::SocketAddr;
@@ -108,6 +110,10 @@ pub struct Config {
     /// On a shared database: where the other nodes reach this one (`http://<listen>` unless
     /// set).
     pub node_url: Option<String>,
+    /// Outbound webhooks may go to loopback, private and link-local addresses
+    /// ([`settings::Settings::webhooks_to_private_addresses`]). Tests turn it on: their receiver
+    /// is on loopback.
+    pub webhooks_to_private_addresses: bool,
 }
 
 /// The default [`Config::login_hashing_at_once`]: two per core.
@@ -146,6 +152,7 @@ impl Config {
         if let Some(url) = std::env::var("HANDOFF_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) {
             config.database = store::test_database(&url, &config.data_dir);
         }
+        config.webhooks_to_private_addresses = true;
         config
     }
 
@@ -173,6 +180,7 @@ impl Config {
             session_idle: settings::SESSION_IDLE_TIMEOUT,
             session_max_age: settings::SESSION_MAX_AGE,
             node_url: None,
+            webhooks_to_private_addresses: false,
             offline_grace: std::time::Duration::from_secs(presence::OFFLINE_GRACE_SECS as u64),
         }
     }
@@ -206,6 +214,8 @@ pub struct AppInner {
     pub typing: outbound::dispatch::TypingRelay,
     /// This node among the others on a shared database.
     pub cluster: cluster::Cluster,
+    /// Wakes the outbound webhook worker (an endpoint registered, resumed, a delivery to send again).
+    pub webhooks: webhooks::Kick,
 }
 
 /// Shared state of one running server.
@@ -319,6 +329,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         outbound: outbound::Outbound::default(),
         typing: outbound::dispatch::TypingRelay::default(),
         cluster: node,
+        webhooks: webhooks::Kick::default(),
     }));
 
     if let Some((email, password)) = &config.bootstrap_admin {
@@ -331,6 +342,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
         tokio::spawn(prune::run(state.clone())),
         tokio::spawn(privacy::run(state.clone())),
         tokio::spawn(presence::run(state.clone())),
+        tokio::spawn(webhooks::worker::run(state.clone())),
     ];
     if config.demo {
         background.push(demo::seed(&state).await?);

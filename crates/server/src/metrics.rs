@@ -54,6 +54,10 @@ pub struct Metrics {
     ws_sessions: AtomicU64,
     message_commits: AtomicU64,
     slow_clients: AtomicU64,
+    webhooks_delivered: AtomicU64,
+    webhooks_failed: AtomicU64,
+    /// One outbound webhook attempt, from the request to the answer's first bytes.
+    pub webhook_attempts: Histogram,
     /// A customer message from its device's hand-over to the writer taking it.
     pub ingest_wait: Histogram,
     /// A batch of customer messages being written, before its commit.
@@ -81,6 +85,11 @@ impl Metrics {
     /// A WebSocket client was cut off: it fell too far behind, or left frames unread too long.
     pub fn slow_client(&self) {
         self.slow_clients.fetch_add(1, Relaxed);
+    }
+    /// An outbound webhook attempt: delivered (2xx) or not, and how long it took.
+    pub fn webhook_attempt(&self, delivered: bool, took: Duration) {
+        if delivered { &self.webhooks_delivered } else { &self.webhooks_failed }.fetch_add(1, Relaxed);
+        self.webhook_attempts.observe(took);
     }
     pub fn sent(&self) {
         self.sent.fetch_add(1, Relaxed);
@@ -110,6 +119,16 @@ impl Metrics {
                 "WebSocket clients cut off for falling behind (they catch up from the log)",
                 self.slow_clients.load(Relaxed),
             ),
+            (
+                "handoff_webhook_deliveries_total",
+                "Outbound webhook attempts answered 2xx",
+                self.webhooks_delivered.load(Relaxed),
+            ),
+            (
+                "handoff_webhook_failures_total",
+                "Outbound webhook attempts that failed (retried with backoff for a day)",
+                self.webhooks_failed.load(Relaxed),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
@@ -132,6 +151,7 @@ impl Metrics {
                 &self.fanout_wait,
             ),
             ("handoff_auth_seconds", "A request's bearer-token check", &self.auth),
+            ("handoff_webhook_attempt_seconds", "An outbound webhook attempt, to its answer", &self.webhook_attempts),
         ];
         for (name, help, histogram) in histograms {
             histogram.render(&mut out, name, help);

@@ -16,6 +16,10 @@
 //! * Gateway webhook event ids are kept [`WEBHOOKS_SEEN_KEPT`], twice the time window a webhook
 //!   is accepted in: a replay of an older one is refused by its timestamp.
 //!
+//! * Outbound webhook deliveries are kept [`DELIVERIES_KEPT`] once done (delivered or given up),
+//!   or less where a workspace's retention period (or one of its numbers') is shorter: their
+//!   payloads hold messages.
+//!
 //! The task runs once an hour on the system clock; [`prune_once`] does one pass at a given time.
 
 use chrono::{DateTime, Utc};
@@ -35,6 +39,9 @@ pub const EARLY_RECEIPTS_KEPT: chrono::Duration = chrono::Duration::days(1);
 
 /// How long a processed webhook's event id is remembered.
 pub const WEBHOOKS_SEEN_KEPT: chrono::Duration = chrono::Duration::minutes(10);
+
+/// How long the outbound webhooks' delivery log keeps a delivery that is done.
+pub const DELIVERIES_KEPT: chrono::Duration = chrono::Duration::days(14);
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -60,10 +67,19 @@ pub async fn prune_once(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let mut w = state.store.begin().await?;
     let mut gone = store::idempotency::prune(w.conn(), now - IDEMPOTENCY_KEPT).await?;
     gone += store::people::prune_sessions(&mut w, used_before, created_before).await?;
-    gone += store::webhooks::prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
+    gone += store::gateway_seen::prune(w.conn(), now - WEBHOOKS_SEEN_KEPT).await?;
     gone += store::replies::prune_early_receipts(w.conn(), now - EARLY_RECEIPTS_KEPT).await?;
     if let Some(before) = created_before {
         gone += store::people::prune_access_removed(w.conn(), before).await?;
+    }
+    gone += store::webhooks::prune(w.conn(), now - DELIVERIES_KEPT).await?;
+    for ws in store::privacy::workspaces(w.conn()).await? {
+        let settings = store::privacy::settings(w.conn(), ws).await?;
+        let shortest = settings.numbers.iter().filter_map(|n| n.retention_days).chain(settings.retention_days).min();
+        if let Some(days) = shortest.filter(|d| i64::from(*d) < DELIVERIES_KEPT.num_days()) {
+            gone +=
+                store::webhooks::prune_workspace(w.conn(), ws, now - chrono::Duration::days(i64::from(days))).await?;
+        }
     }
     w.commit().await?;
     Ok(gone)

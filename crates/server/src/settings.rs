@@ -63,6 +63,10 @@ pub struct Settings {
     /// How long a write waits for a lock someone else holds on the database.
     #[serde(with = "span")]
     pub busy_timeout: Duration,
+    /// Outbound webhooks may go to loopback, private and link-local addresses (a receiver on
+    /// this machine or the office network). Off by default: an Admin's webhook cannot make the
+    /// server reach what only it can reach (docs/security.md).
+    pub webhooks_to_private_addresses: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +102,7 @@ impl Default for Settings {
             ws_per_user: crate::WS_PER_USER,
             login_hashing_at_once: None,
             busy_timeout: crate::BUSY_TIMEOUT,
+            webhooks_to_private_addresses: false,
         }
     }
 }
@@ -122,6 +127,7 @@ const KEYS: &[&str] = &[
     "ws_per_user",
     "login_hashing_at_once",
     "busy_timeout",
+    "webhooks_to_private_addresses",
 ];
 
 impl Settings {
@@ -187,6 +193,7 @@ impl Settings {
         config.ws_per_user = self.ws_per_user;
         config.busy_timeout = self.busy_timeout;
         config.access_log = self.access_log;
+        config.webhooks_to_private_addresses = self.webhooks_to_private_addresses;
         config.session_idle = self.session_idle_timeout;
         config.session_max_age = self.session_max_age;
         if let Some(n) = self.login_hashing_at_once {

@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use common::{Api, PASSWORD};
 use futures_util::{SinkExt, StreamExt};
 use handoff_proto::{
-    ClientFrame, ConversationId, DeviceId, MessageId, MutationId, Op, ServerFrame, TeamId, UserId, PROTOCOL_VERSION,
+    ClientFrame, ConversationId, DeviceId, MessageId, MutationId, Op, SavedReplyId, ServerFrame, TeamId, UserId,
+    WebhookId, PROTOCOL_VERSION,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -114,6 +115,10 @@ struct Fixture {
     line: DeviceId,
     /// The workspace the tokens act in.
     workspace: String,
+    /// A registered webhook endpoint (https://hooks.example.com/handoff).
+    webhook: WebhookId,
+    /// A saved reply of the workspace's library (`/thanks`).
+    saved_reply: SavedReplyId,
 }
 
 impl Fixture {
@@ -191,6 +196,17 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/api-keys", Admin),
         route(Method::POST, "/api/v1/api-keys", Admin),
         route(Method::DELETE, "/api/v1/api-keys/{id}", Admin),
+        route(Method::GET, "/api/v1/webhooks", Admin),
+        route(Method::POST, "/api/v1/webhooks", Admin),
+        route(Method::PATCH, "/api/v1/webhooks/{id}", Admin),
+        route(Method::DELETE, "/api/v1/webhooks/{id}", Admin),
+        route(Method::GET, "/api/v1/webhooks/{id}/deliveries", Admin),
+        route(Method::POST, "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", Admin),
+        route(Method::GET, "/api/v1/saved-replies", SignedIn),
+        // An agent's own; the library's need an Admin (the fixture's reply is the library's).
+        route(Method::POST, "/api/v1/saved-replies", Write),
+        route(Method::PATCH, "/api/v1/saved-replies/{id}", Admin),
+        route(Method::DELETE, "/api/v1/saved-replies/{id}", Admin),
         route(Method::GET, "/api/v1/audit", Admin),
         route(Method::GET, "/api/v1/agents", SignedIn),
         route(Method::GET, "/api/v1/settings", Admin),
@@ -230,6 +246,15 @@ async fn prepare(
         ("DELETE", "/api/v1/api-keys/{id}") => {
             created_id(api, admin, "/api/v1/api-keys", json!({"name": format!("k{n}"), "role": "agent"})).await
         }
+        ("DELETE", "/api/v1/webhooks/{id}") => {
+            let body = json!({"url": format!("https://hooks.example.com/gone/{n}"), "events": ["device.down"]});
+            created_id(api, admin, "/api/v1/webhooks", body).await
+        }
+        (_, p) if p.starts_with("/api/v1/webhooks/") => fx.webhook.to_string(),
+        ("DELETE", "/api/v1/saved-replies/{id}") => {
+            created_id(api, admin, "/api/v1/saved-replies", json!({"shortcut": format!("gone{n}"), "body": "x"})).await
+        }
+        (_, p) if p.starts_with("/api/v1/saved-replies/") => fx.saved_reply.to_string(),
         ("POST", "/api/v1/contacts/{id}/erase") => {
             let from = format!("+49151555{n:05}");
             let inbound = json!({"from": from, "body": "Please erase me"});
@@ -251,7 +276,8 @@ async fn prepare(
         (_, p) if p.starts_with("/api/v1/workspaces/") => fx.workspace.clone(),
         _ => String::new(),
     };
-    let path = r.path.replace("{id}", &id);
+    // No such delivery: found or not, only an Admin gets that far.
+    let path = r.path.replace("{id}", &id).replace("{delivery_id}", &Uuid::now_v7().to_string());
     let body = match (r.method.as_str(), r.path) {
         ("POST", "/api/v1/auth/login") => Some(json!({"email": "admin@test.local", "password": PASSWORD})),
         ("POST", "/api/v1/users") => {
@@ -282,6 +308,12 @@ async fn prepare(
         }
         ("POST", "/api/v1/routing-rules/test") => Some(json!({"body": "x"})),
         ("POST", "/api/v1/api-keys") => Some(json!({"name": format!("key {n}"), "role": "viewer"})),
+        ("POST", "/api/v1/webhooks") => {
+            Some(json!({"url": format!("https://hooks.example.com/{n}"), "events": ["message.received"]}))
+        }
+        ("PATCH", "/api/v1/webhooks/{id}") => Some(json!({"events": ["message.received", "note.created"]})),
+        ("POST", "/api/v1/saved-replies") => Some(json!({"shortcut": format!("s{n}"), "body": "Thanks!"})),
+        ("PATCH", "/api/v1/saved-replies/{id}") => Some(json!({"body": format!("Thanks, {n}!")})),
         ("POST", "/api/v1/workspaces") => Some(json!({"name": format!("Workspace {n}")})),
         ("POST", "/api/v1/workspaces/{id}/members") => {
             Some(json!({"email": format!("member{n}@test.local"), "role": "agent"}))
@@ -346,7 +378,13 @@ async fn fixture(api: &Api) -> Fixture {
     let team = created_id(api, &admin, "/api/v1/teams", json!({"name": "Billing"})).await;
     let sim = created_id(api, &admin, "/api/v1/devices", json!({"name": "Sim", "kind": "simulator"})).await;
     let (_, workspaces) = api.send(Method::GET, "/api/v1/workspaces", Some(&admin), None).await;
+    let body = json!({"url": "https://hooks.example.com/handoff", "events": ["message.received"]});
+    let webhook = created_id(api, &admin, "/api/v1/webhooks", body).await.parse().unwrap();
+    let body = json!({"shortcut": "thanks", "body": "Thanks for writing!"});
+    let saved_reply = created_id(api, &admin, "/api/v1/saved-replies", body).await.parse().unwrap();
     Fixture {
+        webhook,
+        saved_reply,
         workspace: workspaces[0]["id"].as_str().unwrap().to_string(),
         admin,
         tokens,

@@ -103,6 +103,7 @@ async fn main() {
         last_seen_at: Some(Utc::now()),
     };
     all.extend(policy.device_down(&line, &ctx));
+    all.extend(policy.webhook_paused("crm.example.com", &ctx));
     let mut failed = false;
     for n in &all {
         let started = std::time::Instant::now();

@@ -47,6 +47,11 @@ export function onOpenDevices(handler: (workspace: string) => void): Promise<() 
   return events.openDevices.listen((e) => handler(e.payload.workspace));
 }
 
+/** An Admin clicked the notification of a paused webhook: show that workspace's Admin → Webhooks. */
+export function onOpenWebhooks(handler: (workspace: string) => void): Promise<() => void> {
+  return events.openWebhooks.listen((e) => handler(e.payload.workspace));
+}
+
 /** Subscribes to the update state (a check finished, a download progressed). */
 export function onUpdateChanged(handler: (state: UpdateState) => void): Promise<() => void> {
   return events.updateChanged.listen((e) => handler(e.payload));

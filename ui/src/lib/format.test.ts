@@ -169,3 +169,32 @@ describe("the 24-hour window", () => {
     expect(fileSize(2.4 * 1024 * 1024)).toBe("2.4 MB");
   });
 });
+
+describe("saved replies in the composer", () => {
+  it("finds the /shortcut being typed, at the start or after a space only", async () => {
+    const { shortcutQuery } = await import("./format");
+    expect(shortcutQuery("/th", 3)).toBe("th");
+    expect(shortcutQuery("Hi! /Thanks", 11)).toBe("thanks");
+    expect(shortcutQuery("/", 1)).toBe("");
+    expect(shortcutQuery("see https://x.org/th", 20)).toBeNull();
+    expect(shortcutQuery("and/or", 6)).toBeNull();
+    expect(shortcutQuery("/th more", 8)).toBeNull();
+  });
+
+  it("puts the reply in place of the /shortcut, text around it kept", async () => {
+    const { completeShortcut } = await import("./format");
+    expect(completeShortcut("Hi! /tha", 8, "Thanks a lot.")).toEqual({ text: "Hi! Thanks a lot.", caret: 17 });
+    expect(completeShortcut("/tha and more", 4, "Thanks")).toEqual({ text: "Thanks and more", caret: 6 });
+  });
+
+  it("fills in the contact's and the agent's names, and leaves what it does not know", async () => {
+    const { fillReply } = await import("./format");
+    const v = { contactName: "Lena Hoffmann", contactPhone: "+4915112345678", agentName: "Ana Lima" };
+    expect(fillReply("Hi {{contact.first_name}}, {{ agent.first_name }} here ({{agent.name}}).", v)).toBe(
+      "Hi Lena, Ana here (Ana Lima).",
+    );
+    expect(fillReply("Dear {{contact.name}}", v)).toBe("Dear Lena Hoffmann");
+    expect(fillReply("Hi {{contact.first_name}}", { ...v, contactName: null })).toBe("Hi +4915112345678");
+    expect(fillReply("Order {{order.id}}", v)).toBe("Order {{order.id}}");
+  });
+});

@@ -130,6 +130,39 @@ export function completeMention(text: string, caret: number, handle: string): { 
   return { text: text.slice(0, start) + inserted + text.slice(caret), caret: start + handle.length + 1 };
 }
 
+/** The partial `/shortcut` being typed just before `caret`, at the start of the text or after a space ("thanks /th|" -> "th"). */
+export function shortcutQuery(text: string, caret: number): string | null {
+  const before = text.slice(0, caret);
+  const m = /(^|\s)\/([a-z0-9_-]*)$/i.exec(before);
+  return m ? m[2].toLowerCase() : null;
+}
+
+/** Replaces the partial `/shortcut` before `caret` with `body`; returns the text and the caret after it. */
+export function completeShortcut(text: string, caret: number, body: string): { text: string; caret: number } {
+  const query = shortcutQuery(text, caret) ?? "";
+  const start = caret - query.length - 1;
+  return { text: text.slice(0, start) + body + text.slice(caret), caret: start + body.length };
+}
+
+/** What a saved reply's variables stand for: the customer and the agent. */
+export type ReplyVars = { contactName: string | null; contactPhone: string; agentName: string };
+
+/**
+ * A saved reply's body with its variables filled in: `{{contact.first_name}}`, `{{contact.name}}`,
+ * `{{agent.first_name}}`, `{{agent.name}}` (spaces inside the braces allowed). A contact without a
+ * name is their number; a variable this app does not know stays as written.
+ */
+export function fillReply(body: string, v: ReplyVars): string {
+  const first = (name: string) => name.trim().split(/\s+/)[0] ?? name;
+  const values: Record<string, string> = {
+    "contact.name": v.contactName?.trim() || v.contactPhone,
+    "contact.first_name": v.contactName?.trim() ? first(v.contactName) : v.contactPhone,
+    "agent.name": v.agentName,
+    "agent.first_name": first(v.agentName),
+  };
+  return body.replace(/\{\{\s*([a-z_.]+)\s*\}\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
 /** Snooze choices: in an hour, tomorrow at 9:00, next Monday at 9:00 (local time). */
 export function snoozeChoices(now: Date = new Date()): { label: string; at: Date }[] {
   const inHour = new Date(now.getTime() + 3_600_000);

@@ -45,6 +45,10 @@ pub struct Touched {
     pub customer_messages: Vec<(ConversationId, MessageId)>,
     /// Live news: linked numbers that were connected and are not any more.
     pub devices_down: Vec<DeviceId>,
+    /// Live news: outbound webhooks the server paused after a day of failures (id, host).
+    pub webhooks_paused: Vec<(handoff_proto::WebhookId, String)>,
+    /// The saved replies this person sees changed: read them again from the server.
+    pub saved_replies: bool,
     /// Rows were erased or purged: the write-ahead log is emptied after the commit, so that no
     /// copy of them stays in the cache's files.
     pub forgotten: bool,
@@ -69,7 +73,7 @@ pub(crate) fn uuid<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<T> {
     Uuid::parse_str(&row.try_get::<String, _>(col)?).map(T::from).map_err(decode)
 }
 
-fn opt_uuid<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<Option<T>> {
+pub(crate) fn opt_uuid<T: From<Uuid>>(row: &SqliteRow, col: &str) -> DbResult<Option<T>> {
     row.try_get::<Option<String>, _>(col)?.map(|s| Uuid::parse_str(&s).map(T::from).map_err(decode)).transpose()
 }
 
@@ -181,7 +185,7 @@ impl Cache {
     /// The outbox and the "Needs attention" list are kept unless `outbox` is true.
     pub async fn wipe(&self, outbox: bool) -> DbResult<()> {
         let mut tx = self.write().await?;
-        for table in ["users", "devices", "conversations", "reads", "teams", "mentions"] {
+        for table in ["users", "devices", "conversations", "reads", "teams", "mentions", "saved_replies"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM messages WHERE pending = 0").execute(&mut *tx).await?;
@@ -476,6 +480,20 @@ async fn apply_one<'a>(
         // Nothing to apply: and no reason to write the run of messages so far (a first sync
         // after the retention period reads many of these between its messages).
         EventBody::Redacted => return Ok(()),
+        // The library's or mine: read again from the server (no text travels in the log).
+        EventBody::SavedRepliesChanged { owner_id } => {
+            if owner_id.is_none_or(|o| o == me) {
+                touched.saved_replies = true;
+            }
+            return Ok(());
+        }
+        // Nothing is kept: an Admin is told (live only), the Admin screen reads the rest.
+        EventBody::WebhookPaused { webhook_id, host } => {
+            if touched.live {
+                touched.webhooks_paused.push((*webhook_id, host.clone()));
+            }
+            return Ok(());
+        }
         _ => run.write(conn).await?,
     }
     match &event.body {
@@ -644,7 +662,7 @@ async fn apply_one<'a>(
             touched.inbox = true;
             touched.forgotten = true;
         }
-        EventBody::Redacted => {} // returned above
+        EventBody::Redacted | EventBody::WebhookPaused { .. } | EventBody::SavedRepliesChanged { .. } => {} // returned above
         EventBody::Mention { conversation_id, message_id, user_id, by } => {
             if *user_id == me {
                 let new = sqlx::query(

@@ -3,6 +3,7 @@
 mod admin;
 mod conversations;
 pub mod devices;
+mod integrations;
 mod media;
 mod people;
 mod privacy;
@@ -71,6 +72,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/routing-rules/{id}", axum::routing::delete(admin::delete_rule))
         .route("/api/v1/api-keys", get(admin::list_keys).post(admin::create_key))
         .route("/api/v1/api-keys/{id}", axum::routing::delete(admin::revoke_key))
+        .route("/api/v1/webhooks", get(integrations::list).post(integrations::create))
+        .route("/api/v1/webhooks/{id}", axum::routing::patch(integrations::patch).delete(integrations::delete))
+        .route("/api/v1/webhooks/{id}/deliveries", get(integrations::deliveries))
+        .route("/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", post(integrations::retry))
+        .route("/api/v1/saved-replies", get(integrations::list_saved).post(integrations::create_saved))
+        .route(
+            "/api/v1/saved-replies/{id}",
+            axum::routing::patch(integrations::patch_saved).delete(integrations::delete_saved),
+        )
         .route("/api/v1/audit", get(admin::audit_log))
         .route("/api/v1/agents", get(admin::agents))
         .route("/api/v1/ws", get(crate::http::ws::upgrade))
@@ -143,11 +153,16 @@ fn with_access_log(router: Router) -> Router {
         admin::list_teams, admin::create_team, admin::patch_team, admin::set_members,
         admin::list_rules, admin::create_rule, admin::delete_rule, admin::test_rules,
         admin::list_keys, admin::create_key, admin::revoke_key, admin::audit_log, admin::agents,
+        integrations::list, integrations::create, integrations::patch, integrations::delete, integrations::deliveries,
+        integrations::retry, integrations::list_saved, integrations::create_saved, integrations::patch_saved,
+        integrations::delete_saved,
         devices::list, devices::create, devices::remove, devices::qr, webhook::webhook, devices::sim_inbound, devices::sim_sent,
         devices::sim_link, devices::sim_disconnect, devices::sim_receipt, devices::sim_reconnect, devices::sim_logout,
         devices::sim_ban, devices::sim_rotate_qr, devices::relink, devices::sim_phone_message, devices::sim_receipts,
         devices::sim_fail_next,
     ),
+    // What each webhook delivery posts: no route answers with it, integrations read it.
+    components(schemas(handoff_proto::WebhookPayload)),
     modifiers(&BearerAuth, &CommonAnswers)
 )]
 pub struct ApiDoc;

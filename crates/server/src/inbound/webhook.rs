@@ -87,14 +87,14 @@ pub async fn webhook(
             events
         }
     };
-    if !store::webhooks::first_seen(&state.store, id, &stamp.id, state.clock.now()).await? {
+    if !store::gateway_seen::first_seen(&state.store, id, &stamp.id, state.clock.now()).await? {
         tracing::info!(device = %id, event_id = stamp.id, "webhook already processed: not processed again");
         return Ok(StatusCode::OK);
     }
     let processed = process_webhook(&state, handle.workspace, id, &adapter, events).await;
     if processed.is_err() {
         // Not taken: WAHA's retry of this event must be processed, not skipped as seen.
-        if let Err(e) = store::webhooks::forget(&state.store, id, &stamp.id).await {
+        if let Err(e) = store::gateway_seen::forget(&state.store, id, &stamp.id).await {
             tracing::warn!(device = %id, error = %e, "a failed webhook stays marked as seen");
         }
     }

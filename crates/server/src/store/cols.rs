@@ -77,6 +77,10 @@ mod tests {
         use DeviceStatus as V;
         let statuses = [V::PendingLink, V::Connected, V::Disconnected, V::Failed, V::LoggedOut, V::Banned];
         stored_as_wire_name(c, &statuses).await;
+        stored_as_wire_name(c, &handoff_proto::WebhookEvent::ALL).await;
+        use handoff_proto::{DeliveryStatus, WebhookStatus};
+        stored_as_wire_name(c, &[WebhookStatus::Active, WebhookStatus::Paused]).await;
+        stored_as_wire_name(c, &[DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]).await;
         // A name this server never writes is an error, not a silent default.
         let bad: Result<Role, _> = sqlx::query_scalar("SELECT 'owner'").fetch_one(&mut *c).await;
         assert!(bad.is_err());

@@ -231,6 +231,8 @@ pub async fn erase(
             .await?;
     }
     super::events::redact_conversations(conn, ws, conversations).await?;
+    // Their webhook deliveries hold their messages, name and number.
+    super::webhooks::forget_conversations(conn, conversations).await?;
     // A gateway's message ids carry the chat's address: receipts kept for one of theirs (the
     // whole address, not the start of a longer number).
     for address in addresses.iter().filter(|a| a.len() >= 6) {

@@ -26,7 +26,7 @@ export class Problem {
 }
 
 /** Where a notification, the tray or a link asks the workspace to go (taken by its inbox). */
-export type Request = { kind: "conversation"; id: string } | { kind: "devices" };
+export type Request = { kind: "conversation"; id: string } | { kind: "devices" } | { kind: "webhooks" };
 
 export class Workspace {
   session = $state<SessionInfo>() as SessionInfo;

@@ -88,7 +88,8 @@ describe("Workspace stores", () => {
       await vi.waitFor(() => expect(new Set(calls)).toEqual(new Set(expected)));
     };
     await after({ kind: "inbox" }, ["inbox", "counts", "labels"]);
-    await after({ kind: "directory" }, ["users", "teams", "devices"]);
+    await after({ kind: "directory" }, ["users", "teams", "saved_replies", "devices"]);
+    await after({ kind: "saved_replies" }, ["saved_replies"]);
     await after({ kind: "attention" }, ["attention"]);
     await after({ kind: "roster" }, ["presence"]);
     // A conversation that is not open: nothing to read.
