@@ -118,6 +118,11 @@ async fn deliveries_are_signed_ordered_retried_across_a_restart_and_paused_after
     let waiting: Vec<&WebhookDelivery> = entries.iter().filter(|d| d.attempts == 0).collect();
     assert_eq!(waiting.len(), 1, "'two' waits behind 'one': {entries:#?}");
     assert!(waiting[0].body.contains("\"two\""));
+    // The worker's next wake-up is the retry's time, not the waiting delivery's (already past):
+    // it would otherwise go round without a pause until the retry.
+    let state = &world.server.as_ref().expect("in this process").state;
+    let next = handoff_server::store::webhooks::next_due(&mut state.store.reader().await.unwrap()).await.unwrap();
+    assert!(next.expect("a retry is due") > world.clock.now(), "the next wake-up is in the future: {next:?}");
     let failed = entries.iter().find(|d| d.body.contains("\"one\"")).unwrap();
     assert_eq!(failed.response.as_deref(), Some("receiver says no (500)"), "the answer's first bytes are kept");
     assert_eq!(failed.error.as_deref(), Some("answered 500 Internal Server Error"));

@@ -156,6 +156,8 @@ pub async fn active(conn: &mut Conn) -> DbResult<Vec<Active>> {
 pub struct NewDelivery {
     pub id: DeliveryId,
     pub seq: Seq,
+    /// The `type` its event had in the log when it was read.
+    pub log_type: &'static str,
     pub event_type: WebhookEvent,
     pub conversation_id: Option<ConversationId>,
     pub body: String,
@@ -163,8 +165,8 @@ pub struct NewDelivery {
 
 /// Records `deliveries` for `endpoint` (due at once) and moves its cursor to `cursor`, unless
 /// the endpoint was deleted, paused or moved on meanwhile (then nothing is written: `false`).
-/// Run in the writer's transaction: a delivery whose event was redacted since it was read (an
-/// erasure, the retention period) is left out.
+/// Run in the writer's transaction: a delivery whose event was rewritten since it was read (made
+/// `redacted` by an erasure, or without its message by the retention period) is left out.
 pub async fn add_deliveries(
     conn: &mut Conn,
     endpoint: &Active,
@@ -172,26 +174,33 @@ pub async fn add_deliveries(
     cursor: Seq,
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
-    let redacted: Vec<Seq> = sqlx::query_scalar(
-        "SELECT seq FROM events WHERE workspace_id = $1 AND seq > $2 AND seq <= $3 AND type = 'redacted'",
+    let now_types: std::collections::HashMap<Seq, String> = sqlx::query_as::<_, (Seq, String)>(
+        "SELECT seq, type FROM events WHERE workspace_id = $1 AND seq > $2 AND seq <= $3",
     )
     .bind(endpoint.workspace)
     .bind(endpoint.cursor_seq)
     .bind(cursor)
     .fetch_all(&mut *conn)
-    .await?;
+    .await?
+    .into_iter()
+    .collect();
+    let unchanged = |d: &&NewDelivery| now_types.get(&d.seq).is_some_and(|t| t == d.log_type);
+    // The endpoint as the deliveries were made for it: a change of its events meanwhile means
+    // they were made for the wrong ones.
     let moved = sqlx::query(
-        "UPDATE webhook_endpoints SET cursor_seq = $2 WHERE id = $1 AND cursor_seq = $3 AND status = 'active'",
+        "UPDATE webhook_endpoints SET cursor_seq = $2 WHERE id = $1 AND cursor_seq = $3 AND status = 'active' \
+         AND events = $4",
     )
     .bind(endpoint.id)
     .bind(cursor)
     .bind(endpoint.cursor_seq)
+    .bind(serde_json::to_string(&endpoint.events)?)
     .execute(&mut *conn)
     .await?;
     if moved.rows_affected() != 1 {
         return Ok(false);
     }
-    for d in deliveries.iter().filter(|d| !redacted.contains(&d.seq)) {
+    for d in deliveries.iter().filter(unchanged) {
         sqlx::query(
             "INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, seq, type, conversation_id, body, status, \
              attempts, created_at, next_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)",
@@ -255,11 +264,14 @@ pub async fn due(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> DbResult<Ve
         .collect()
 }
 
-/// When the next pending delivery to an active endpoint is due, if any.
+/// When the next delivery [`due`] would take is due, if any: one that waits behind an earlier
+/// delivery of its conversation is not (it becomes due when that one is done).
 pub async fn next_due(conn: &mut Conn) -> DbResult<Option<DateTime<Utc>>> {
     let next: Option<String> = sqlx::query_scalar(
         "SELECT MIN(d.next_at) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         WHERE d.status = 'pending' AND e.status = 'active'",
+         WHERE d.status = 'pending' AND e.status = 'active' \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.status = 'pending' \
+             AND p.endpoint_id = d.endpoint_id AND p.conversation_id = d.conversation_id AND p.seq < d.seq)",
     )
     .fetch_one(conn)
     .await?;
@@ -279,18 +291,37 @@ pub struct Attempt {
     pub next_at: Option<DateTime<Utc>>,
 }
 
-/// Records an attempt on its delivery (one attempt more), and on its endpoint: a success ends
-/// its failing spell, a failure starts one if none is running. Returns when the endpoint's
-/// failing spell began (`None` after a success).
+/// The longest gap between two attempts to an endpoint while it keeps failing (the backoff's
+/// ceiling and its jitter): a failure after a longer quiet starts a new failing spell.
+pub const SPELL_GAP: chrono::Duration = chrono::Duration::hours(3);
+
+/// Records an attempt on its delivery (one attempt more), unless the delivery moved on since it
+/// was taken (another node recorded it first, after a lease changed hands), and on its endpoint:
+/// a success ends its failing spell, a failure starts one if none is running (or the last
+/// failure is older than [`SPELL_GAP`]). Returns when the endpoint's failing spell began (`None`
+/// after a success, or when the attempt was not recorded).
 pub async fn record(conn: &mut Conn, due: &Due, attempt: &Attempt) -> DbResult<Option<DateTime<Utc>>> {
+    // The endpoint's previous attempt, this delivery's own included (read before this one is
+    // written): a failing spell with a quiet longer than any backoff in it ended unnoticed (its
+    // last delivery given up, then nothing to send).
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT MAX(last_at) FROM webhook_deliveries WHERE endpoint_id = $1")
+            .bind(due.endpoint_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let quiet = match previous.as_deref().map(parse_ts).transpose()? {
+        Some(at) => attempt.at - at > SPELL_GAP,
+        None => true,
+    };
     let status = match (attempt.delivered, attempt.next_at) {
         (true, _) => DeliveryStatus::Delivered,
         (false, Some(_)) => DeliveryStatus::Pending,
         (false, None) => DeliveryStatus::Failed,
     };
-    sqlx::query(
+    let recorded = sqlx::query(
         "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, next_at = $3, last_at = $4, \
-         status_code = $5, latency_ms = $6, error = $7, response = $8, delivered_at = $9 WHERE id = $1",
+         status_code = $5, latency_ms = $6, error = $7, response = $8, delivered_at = $9 \
+         WHERE id = $1 AND status = 'pending' AND attempts = $10",
     )
     .bind(due.id)
     .bind(status)
@@ -301,8 +332,13 @@ pub async fn record(conn: &mut Conn, due: &Due, attempt: &Attempt) -> DbResult<O
     .bind(attempt.error.as_deref())
     .bind(attempt.response.as_deref())
     .bind(attempt.delivered.then(|| ts(attempt.at)))
+    .bind(i64::from(due.attempts))
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if recorded == 0 {
+        return Ok(None);
+    }
     if attempt.delivered {
         sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
             .bind(due.endpoint_id)
@@ -310,11 +346,15 @@ pub async fn record(conn: &mut Conn, due: &Due, attempt: &Attempt) -> DbResult<O
             .await?;
         return Ok(None);
     }
-    sqlx::query("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1")
-        .bind(due.endpoint_id)
-        .bind(ts(attempt.at))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE webhook_endpoints SET failing_since = CASE WHEN $3 THEN $2 ELSE COALESCE(failing_since, $2) END \
+         WHERE id = $1",
+    )
+    .bind(due.endpoint_id)
+    .bind(ts(attempt.at))
+    .bind(quiet)
+    .execute(&mut *conn)
+    .await?;
     let since: Option<String> = sqlx::query_scalar("SELECT failing_since FROM webhook_endpoints WHERE id = $1")
         .bind(due.endpoint_id)
         .fetch_optional(conn)
@@ -370,14 +410,11 @@ pub async fn deliveries(
     before: Option<(DateTime<Utc>, DeliveryId)>,
     limit: i64,
 ) -> DbResult<Vec<WebhookDelivery>> {
-    let (at, id) = match before {
-        Some((at, id)) => (ts(at), id.to_string()),
-        // Above every stored time and id.
-        None => ("~".to_owned(), "~".to_owned()),
-    };
+    let (at, id) = before.map(|(at, id)| (ts(at), id.to_string())).unzip();
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE workspace_id = $1 AND endpoint_id = $2 \
-         AND (created_at < $3 OR (created_at = $3 AND id < $4)) ORDER BY created_at DESC, id DESC LIMIT $5"
+         AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(ws)

@@ -68,30 +68,46 @@ pub fn host_of(url: &str) -> String {
     url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "(no host)".into())
 }
 
-/// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast or multicast.
+/// Loopback, private, link-local, shared (CGNAT), benchmarking, reserved, unspecified,
+/// broadcast or multicast; for IPv6 also the forms that carry an IPv4 address (mapped,
+/// compatible, NAT64, 6to4), judged by that address, and site-local.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
-                || (a == 100 && (64..128).contains(&b))
+                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+                || a >= 240 // reserved
                 || a == 0
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::a.b.c.d).
+            let compatible = s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified();
+            if compatible || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_private(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            // 6to4 (2002:a.b.c.d::/48).
+            if s[0] == 0x2002 {
+                return is_private(IpAddr::V4(embedded(s[1], s[2])));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         }
     }
 }
@@ -244,6 +260,12 @@ mod tests {
             "http://[fd00::1]/",
             "http://[fe80::1]/",
             "http://[::ffff:127.0.0.1]/",
+            "http://[64:ff9b::10.0.0.1]/",
+            "http://[2002:c0a8:0101::1]/",
+            "http://[::10.0.0.1]/",
+            "http://[fec0::1]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
             "http://localhost:8080/",
             "http://0.0.0.0/",
         ] {
@@ -254,6 +276,14 @@ mod tests {
             check_url("https://hooks.example.com/in?t=1#frag", false).unwrap(),
             "https://hooks.example.com/in?t=1"
         );
+        for public in [
+            "http://93.184.215.14/",
+            "http://[2606:4700::1111]/",
+            "http://[64:ff9b::8.8.8.8]/",
+            "http://[2002:0808:0808::1]/",
+        ] {
+            assert!(check_url(public, false).is_ok(), "{public}");
+        }
         assert!(check_url("ftp://example.com/", true).is_err());
         assert!(check_url("example.com/hook", true).is_err());
         assert!(check_url("http://", true).is_err());

@@ -23,9 +23,12 @@ use crate::AppState;
 pub const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
 /// An endpoint whose every attempt failed for this long is paused and its Admins told.
 pub const PAUSE_AFTER: chrono::Duration = chrono::Duration::hours(24);
-/// Deliveries looked at per round, and posted at once at most.
+/// Deliveries looked at per round, posted at once at most, of one endpoint in a batch at most,
+/// and recorded together.
 const BATCH: i64 = 200;
 const AT_ONCE: usize = 32;
+const PER_ENDPOINT: usize = 50;
+const RECORD_EVERY: usize = 32;
 /// Events read from the log at a time.
 const EVENTS_PAGE: i64 = 500;
 /// On a shared database: the lease on the job, renewed at a third of it.
@@ -48,22 +51,11 @@ pub async fn run(state: AppState) {
     };
     let mut published = state.store.hub().events_published();
     let mut shutdown = state.shutdown.clone();
-    let mut held = false;
-    // When the lease was last taken or renewed: not at every wake-up (every event), at a third
-    // of its length.
-    let mut asked: Option<std::time::Instant> = None;
+    let mut lease = Lease::default();
     loop {
-        if asked.is_none_or(|at| at.elapsed() >= LEASE / 3) {
-            asked = Some(std::time::Instant::now());
-            let holds = hold(&state).await;
-            if holds != held {
-                held = holds;
-                tracing::info!(held, "outbound webhooks: this node delivers them: {held}");
-            }
-        }
         let mut next = None;
-        if held {
-            match round(&state, &poster).await {
+        if lease.keep(&state).await {
+            match round(&state, &poster, &mut lease).await {
                 Ok(n) => next = n,
                 Err(e) => tracing::warn!(error = %e, "outbound webhooks: a round failed; trying again shortly"),
             }
@@ -73,7 +65,11 @@ pub async fn run(state: AppState) {
         let poll = if state.cluster.shared().is_some() { LEASE / 3 } else { Duration::from_secs(60) };
         let due = async {
             match next {
-                Some(at) => state.clock.sleep_until(at).await,
+                Some(at) => {
+                    state.clock.sleep_until(at).await;
+                    // Never round after round without a pause (a clock read twice the same).
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 None => std::future::pending().await,
             }
         };
@@ -85,58 +81,101 @@ pub async fn run(state: AppState) {
             _ = shutdown.wait_for(|s| *s) => break,
         }
     }
-    if held && state.cluster.shared().is_some() {
+    if lease.held && state.cluster.shared().is_some() {
         if let Ok(mut conn) = state.store.unlogged().await {
             let _ = store::webhooks::release_job(&mut conn, JOB, &state.cluster.node_text()).await;
         }
     }
 }
 
-/// Whether this node runs the worker now: always on SQLite (one node), the lease holder on a
-/// shared database.
-async fn hold(state: &AppState) -> bool {
-    if state.cluster.shared().is_none() {
-        return true;
-    }
-    let now = store::now();
-    let until = now + chrono::Duration::from_std(LEASE).expect("a short span");
-    let held = async {
-        let mut conn = state.store.unlogged().await?;
-        store::webhooks::hold_job(&mut conn, JOB, &state.cluster.node_text(), now, until).await
-    };
-    match held.await {
-        Ok(held) => held,
-        Err(e) => {
-            tracing::warn!(error = %e, "outbound webhooks: the lease was not renewed");
-            false
+/// Whether this node runs the worker: always on SQLite (one node); on a shared database while
+/// it holds the `webhooks` lease, renewed at a third of its length (between batches too, so a
+/// long round never outlives it).
+#[derive(Default)]
+pub struct Lease {
+    held: bool,
+    /// When it was last taken or renewed.
+    asked: Option<std::time::Instant>,
+}
+
+impl Lease {
+    async fn keep(&mut self, state: &AppState) -> bool {
+        if state.cluster.shared().is_none() {
+            self.held = true;
+            return true;
         }
+        if self.asked.is_some_and(|at| at.elapsed() < LEASE / 3) {
+            return self.held;
+        }
+        self.asked = Some(std::time::Instant::now());
+        let now = store::now();
+        let until = now + chrono::Duration::from_std(LEASE).expect("a short span");
+        let held = async {
+            let mut conn = state.store.unlogged().await?;
+            store::webhooks::hold_job(&mut conn, JOB, &state.cluster.node_text(), now, until).await
+        };
+        let holds = match held.await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbound webhooks: the lease was not renewed");
+                false
+            }
+        };
+        if holds != self.held {
+            tracing::info!(held = holds, "outbound webhooks: this node delivers them: {holds}");
+        }
+        self.held = holds;
+        holds
     }
 }
 
 /// Makes the deliveries for what happened since the last round, posts every due one (and the
 /// next of each conversation as the one before it goes through); returns when the next is due.
-pub async fn round(state: &AppState, poster: &Poster) -> DbResult<Option<DateTime<Utc>>> {
+/// Outcomes are written as they come, a few at a time, so an endpoint that hangs holds up the
+/// others' records by no more than one attempt's timeout; and no endpoint takes more than
+/// [`PER_ENDPOINT`] of a batch when others have work too.
+pub async fn round(state: &AppState, poster: &Poster, lease: &mut Lease) -> DbResult<Option<DateTime<Utc>>> {
     // No active endpoint (most installations): nothing is due either.
     if fan_out(state).await? == 0 {
         return Ok(None);
     }
     loop {
-        let due = store::webhooks::due(&mut *state.store.reader().await?, state.clock.now(), BATCH).await?;
+        if !lease.keep(state).await {
+            return Ok(None);
+        }
+        let mut due = store::webhooks::due(&mut *state.store.reader().await?, state.clock.now(), BATCH).await?;
         if due.is_empty() {
             break;
         }
         let full = due.len() as i64 == BATCH;
-        let answers: Vec<Posted> = futures_util::stream::iter(due)
+        // Several endpoints with work: none takes more than its share of the batch.
+        let mut taken: std::collections::HashMap<handoff_proto::WebhookId, usize> = Default::default();
+        let several = due.iter().any(|d| d.endpoint_id != due[0].endpoint_id);
+        due.retain(|d| {
+            let n = taken.entry(d.endpoint_id).or_default();
+            *n += 1;
+            !several || *n <= PER_ENDPOINT
+        });
+        let mut attempts = futures_util::stream::iter(due)
             .map(|d| async move {
                 let at = state.clock.now();
                 let answer = poster.post(&d.url, &d.secret, &d.id.to_string(), &d.body, at.timestamp()).await;
                 Posted { due: d, at, answer }
             })
-            .buffer_unordered(AT_ONCE)
-            .collect()
-            .await;
-        let delivered = answers.iter().filter(|p| p.answer.ok).count();
-        record(state, &answers).await?;
+            .buffer_unordered(AT_ONCE);
+        let mut delivered = 0;
+        let mut done = Vec::new();
+        while let Some(posted) = attempts.next().await {
+            delivered += usize::from(posted.answer.ok);
+            done.push(posted);
+            if done.len() >= RECORD_EVERY {
+                record(state, &done).await?;
+                done.clear();
+            }
+        }
+        if !done.is_empty() {
+            record(state, &done).await?;
+        }
         // What failed is due later; what went through may have let its conversation's next
         // delivery become due.
         if delivered == 0 && !full {
@@ -165,6 +204,7 @@ async fn fan_out(state: &AppState) -> DbResult<usize> {
                 deliveries.push(store::webhooks::NewDelivery {
                     id,
                     seq: event.seq,
+                    log_type: event.body.type_name(),
                     event_type: kind,
                     conversation_id,
                     body: payload::body(id, kind, event, endpoint.workspace, data),

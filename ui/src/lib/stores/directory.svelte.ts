@@ -18,7 +18,8 @@ export class DirectoryStore implements Domain {
     const [users, teams] = await Promise.all([
       call(commands.users(this.key)),
       call(commands.teams(this.key)),
-      this.loadReplies(),
+      // Saved replies failing to read leaves the people and teams read.
+      this.loadReplies().catch(() => {}),
     ]);
     this.users = new Map(users.map((u) => [u.id, u]));
     this.teams = teams;

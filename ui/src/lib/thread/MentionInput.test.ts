@@ -36,11 +36,19 @@ describe("the composer's saved replies", () => {
     expect(list.querySelectorAll("li").length).toBe(2);
     expect(list.textContent).toContain("yours");
     await fireEvent.keyDown(input, { key: "ArrowDown" });
+    await fireEvent.keyDown(input, { key: "ArrowDown" });
     await fireEvent.keyDown(input, { key: "ArrowUp" });
     await fireEvent.keyDown(input, { key: "Tab" });
     await tick();
-    expect(input.value).toBe("Hello. Thanks Lena!");
+    expect(input.value, "the second one: your own").toBe("Hello. Cheers!");
     expect(screen.queryByTestId("saved-reply-suggestions")).toBeNull();
+    await type(input, "Hello. /th");
+    await fireEvent.keyDown(input, { key: "Escape" });
+    await fireEvent.keyUp(input, { key: "Escape" });
+    await tick();
+    expect(screen.queryByTestId("saved-reply-suggestions"), "Escape closes the list").toBeNull();
+    await fireEvent.keyDown(input, { key: "Enter" });
+    expect(input.value, "Enter then puts in nothing").toBe("Hello. /th");
   });
 
   it("offers nothing without saved replies, and a slash in a word is just a slash", async () => {
